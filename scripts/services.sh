@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# The project's own Redis and Postgres, on loopback ports, with their data in a
+# project-local directory. Installs the servers with apt-get when they are absent.
+#
+#   scripts/services.sh up      install if needed, start (idempotent)
+#   scripts/services.sh down    stop both
+#   scripts/services.sh status  say what runs
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+redis_port=${DRAFTD_LOCAL_REDIS_PORT:-6390}
+pg_port=${DRAFTD_LOCAL_PG_PORT:-5490}
+data=${DRAFTD_LOCAL_DATA_DIR:-$root/.data}
+
+log() { printf 'services: %s\n' "$*" >&2; }
+
+# Postgres refuses to run as root: as root, the server runs as the `postgres`
+# system user, which must be able to reach its data directory.
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pg_bin() {
+  local dir
+  dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [ -n "$dir" ] && [ -x "$dir/initdb" ] && echo "$dir"
+}
+
+install_missing() {
+  local pkgs=()
+  command -v redis-server >/dev/null 2>&1 || pkgs+=(redis-server)
+  pg_bin >/dev/null || pkgs+=(postgresql)
+  [ ${#pkgs[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ]; then
+    log "missing ${pkgs[*]}: install them (apt-get install ${pkgs[*]}) or run as root"
+    exit 1
+  fi
+  log "installing ${pkgs[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${pkgs[@]}" >/dev/null
+}
+
+# The Postgres data directory: inside the project when the postgres user can
+# reach it, otherwise under /var/tmp (a root-only checkout such as /root/...).
+pg_data_dir() {
+  local dir=$data/postgres
+  if [ "$(id -u)" = 0 ]; then
+    mkdir -p "$data"
+    if ! runuser -u postgres -- test -x "$data" 2>/dev/null; then
+      dir=/var/tmp/draftd-$(printf '%s' "$root" | cksum | cut -d' ' -f1)/postgres
+    fi
+  fi
+  echo "$dir"
+}
+
+redis_up() {
+  if redis-cli -p "$redis_port" ping >/dev/null 2>&1; then return 0; fi
+  mkdir -p "$data/redis"
+  # AOF so that an acknowledged autosave survives a restart of Redis.
+  redis-server --bind 127.0.0.1 --port "$redis_port" --daemonize yes \
+    --dir "$data/redis" --appendonly yes --appendfsync everysec \
+    --pidfile "$data/redis/redis.pid" --logfile "$data/redis/redis.log" \
+    --save ''
+  for _ in $(seq 50); do
+    redis-cli -p "$redis_port" ping >/dev/null 2>&1 && { log "redis on 127.0.0.1:$redis_port"; return 0; }
+    sleep 0.1
+  done
+  log "redis did not start; see $data/redis/redis.log"
+  exit 1
+}
+
+pg_up() {
+  local bin pgdata
+  bin=$(pg_bin)
+  pgdata=$(pg_data_dir)
+  if [ ! -f "$pgdata/PG_VERSION" ]; then
+    mkdir -p "$pgdata"
+    [ "$(id -u)" = 0 ] && chown -R postgres: "$pgdata"
+    as_pg "$bin/initdb" -D "$pgdata" -U draftd --auth=trust --encoding=UTF8 --locale=C.UTF-8 >/dev/null
+  fi
+  if ! as_pg "$bin/pg_ctl" -D "$pgdata" status >/dev/null 2>&1; then
+    as_pg "$bin/pg_ctl" -D "$pgdata" -l "$pgdata/server.log" -w -t 60 start \
+      -o "-c listen_addresses=127.0.0.1 -c port=$pg_port -c unix_socket_directories=''" >/dev/null
+  fi
+  for _ in $(seq 100); do
+    "$bin/pg_isready" -q -h 127.0.0.1 -p "$pg_port" && break
+    sleep 0.1
+  done
+  if ! "$bin/psql" -h 127.0.0.1 -p "$pg_port" -U draftd -d postgres -tAc \
+      "SELECT 1 FROM pg_database WHERE datname = 'draftd'" | grep -q 1; then
+    "$bin/createdb" -h 127.0.0.1 -p "$pg_port" -U draftd draftd
+  fi
+  log "postgres on 127.0.0.1:$pg_port (data in $pgdata)"
+}
+
+down() {
+  redis-cli -p "$redis_port" shutdown >/dev/null 2>&1 || true
+  local bin pgdata
+  bin=$(pg_bin) || return 0
+  pgdata=$(pg_data_dir)
+  [ -f "$pgdata/PG_VERSION" ] && as_pg "$bin/pg_ctl" -D "$pgdata" -m fast stop >/dev/null 2>&1 || true
+  log "stopped"
+}
+
+case ${1:-up} in
+  up) install_missing; redis_up; pg_up ;;
+  down) down ;;
+  status)
+    redis-cli -p "$redis_port" ping 2>/dev/null || echo "redis: down"
+    "$(pg_bin)/pg_isready" -h 127.0.0.1 -p "$pg_port" || true ;;
+  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,121 @@
+//! Configuration: every knob is a `DRAFTD_*` environment variable (or the
+//! matching command-line flag) with a default that works against the project's
+//! local Redis and Postgres (`scripts/services.sh`).
+
+use std::time::Duration;
+
+use clap::Args;
+
+/// The HS256 secret used in dev mode when none is configured. Public on purpose:
+/// dev mode must never face the internet.
+pub const DEV_JWT_SECRET: &str = "draftd-dev-secret-do-not-use-in-production";
+
+/// Shortest secret accepted outside dev mode: HS256 wants at least 256 bits.
+const MIN_SECRET_BYTES: usize = 32;
+
+#[derive(Args, Clone, Debug)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "DRAFTD_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+
+    /// Redis URL (`redis://` or `rediss://`).
+    #[arg(
+        long,
+        env = "DRAFTD_REDIS_URL",
+        default_value = "redis://127.0.0.1:6390"
+    )]
+    pub redis_url: String,
+
+    /// Postgres URL.
+    #[arg(
+        long,
+        env = "DRAFTD_DATABASE_URL",
+        default_value = "postgres://draftd@127.0.0.1:5490/draftd"
+    )]
+    pub database_url: String,
+
+    /// HS256 secret that signs access tokens (required unless dev mode is on).
+    #[arg(long, env = "DRAFTD_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Local development: allows the built-in JWT secret. Never in production.
+    #[arg(long, env = "DRAFTD_DEV_MODE")]
+    pub dev_mode: bool,
+
+    /// Draft lifetime since its last write, in seconds.
+    #[arg(long, env = "DRAFTD_DRAFT_TTL_SECS", default_value_t = 86_400,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub draft_ttl_secs: u64,
+
+    /// Largest JSON request body, in bytes.
+    #[arg(long, env = "DRAFTD_MAX_BODY_BYTES", default_value_t = 65_536)]
+    pub max_body_bytes: usize,
+
+    /// Live drafts per user.
+    #[arg(long, env = "DRAFTD_MAX_DRAFTS_PER_USER", default_value_t = 50,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_drafts_per_user: u32,
+
+    /// Longest wait for Redis or Postgres before a request fails with 503, in ms.
+    #[arg(long, env = "DRAFTD_STORE_TIMEOUT_MS", default_value_t = 2_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub store_timeout_ms: u64,
+
+    /// Connections per store pool.
+    #[arg(long, env = "DRAFTD_POOL_SIZE", default_value_t = 32)]
+    pub pool_size: usize,
+
+    /// HTTP worker threads (0: one per core).
+    #[arg(long, env = "DRAFTD_WORKERS", default_value_t = 0)]
+    pub workers: usize,
+
+    /// Log filter (tracing `EnvFilter` syntax).
+    #[arg(long, env = "DRAFTD_LOG", default_value = "info")]
+    pub log: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("DRAFTD_JWT_SECRET is required (or set DRAFTD_DEV_MODE=true for local development)")]
+    MissingSecret,
+    #[error("DRAFTD_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes")]
+    WeakSecret,
+}
+
+impl Config {
+    /// The defaults, as if no variable were set.
+    pub fn defaults() -> Self {
+        #[derive(clap::Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            config: Config,
+        }
+        // Parsing no arguments and no environment cannot fail: every field has a default.
+        let matches = <Wrapper as clap::CommandFactory>::command()
+            .mut_args(|arg| arg.env(None::<&str>))
+            .get_matches_from(["draftd"]);
+        <Wrapper as clap::FromArgMatches>::from_arg_matches(&matches)
+            .map(|w| w.config)
+            .unwrap_or_else(|e| unreachable!("defaults always parse: {e}"))
+    }
+
+    /// The secret that signs and checks access tokens.
+    pub fn jwt_secret(&self) -> Result<&str, ConfigError> {
+        match (&self.jwt_secret, self.dev_mode) {
+            (Some(secret), _) if secret.len() >= MIN_SECRET_BYTES => Ok(secret),
+            (Some(_), false) => Err(ConfigError::WeakSecret),
+            (Some(secret), true) => Ok(secret),
+            (None, true) => Ok(DEV_JWT_SECRET),
+            (None, false) => Err(ConfigError::MissingSecret),
+        }
+    }
+
+    pub fn draft_ttl(&self) -> Duration {
+        Duration::from_secs(self.draft_ttl_secs)
+    }
+
+    pub fn store_timeout(&self) -> Duration {
+        Duration::from_millis(self.store_timeout_ms)
+    }
+}

@@ -1,0 +1,128 @@
+//! Identity: `Authorization: Bearer <JWT>`, HS256 only, signed with the
+//! configured secret (the way Supabase signs its access tokens).
+
+use std::future::{ready, Ready};
+
+use actix_web::http::header;
+use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::problem::ApiError;
+use super::AppState;
+use crate::domain::Owner;
+
+/// The role that marks an admin or service caller.
+pub const SERVICE_ROLE: &str = "service_role";
+
+/// The claims draftd reads from an access token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user id.
+    pub sub: Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// Expiry, Unix seconds.
+    pub exp: i64,
+}
+
+/// Signs a token with `secret` (for the `dev-token` command and tests).
+pub fn mint(secret: &str, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+}
+
+pub struct Authenticator {
+    key: DecodingKey,
+    validation: Validation,
+}
+
+impl Authenticator {
+    pub fn new(secret: &str) -> Self {
+        // Only HS256: a token whose header names `none` or another algorithm fails.
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.validate_nbf = true;
+        validation.validate_aud = false;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        Self {
+            key: DecodingKey::from_secret(secret.as_bytes()),
+            validation,
+        }
+    }
+
+    pub fn authenticate(&self, authorization: Option<&str>) -> Result<Caller, ApiError> {
+        let token = authorization
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|token| !token.is_empty())
+            .ok_or(ApiError::Unauthorized(
+                "send an access token: Authorization: Bearer <JWT>",
+            ))?;
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+            .map_err(|e| {
+                ApiError::Unauthorized(match e.kind() {
+                    ErrorKind::ExpiredSignature => "the access token has expired",
+                    ErrorKind::ImmatureSignature => "the access token is not valid yet",
+                    ErrorKind::InvalidSignature => "the access token's signature is wrong",
+                    ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+                        "the access token must be signed with HS256"
+                    }
+                    _ => "the access token is malformed or lacks a claim",
+                })
+            })?
+            .claims;
+        Ok(Caller {
+            user_id: claims.sub,
+            organization_id: claims.org_id,
+            role: claims.role,
+        })
+    }
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user_id: Uuid,
+    pub organization_id: Option<Uuid>,
+    pub role: Option<String>,
+}
+
+impl Caller {
+    /// The owner of drafts this caller creates: needs an organization.
+    pub fn owner(&self) -> Result<Owner, ApiError> {
+        let organization_id = self
+            .organization_id
+            .ok_or(ApiError::Forbidden("the access token has no org_id claim"))?;
+        Ok(Owner {
+            user_id: self.user_id,
+            organization_id,
+        })
+    }
+
+    pub fn is_service(&self) -> bool {
+        self.role.as_deref() == Some(SERVICE_ROLE)
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let authorization = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok());
+        ready(match req.app_data::<web::Data<AppState>>() {
+            Some(state) => state.authenticator.authenticate(authorization),
+            None => Err(ApiError::Unauthorized("authentication is not configured")),
+        })
+    }
+}

@@ -1,0 +1,178 @@
+//! Draft-session endpoints: parse, call the domain, map the result.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::auth::Caller;
+use super::body::JsonObject;
+use super::problem::{ApiError, Problem};
+use super::AppState;
+use crate::domain::{Draft, FieldErrors, FormData, FormPatch, Precondition};
+
+/// The body of a create or autosave request.
+#[derive(ToSchema)]
+#[allow(dead_code)] // describes the wire format for the OpenAPI document
+#[schema(as = DraftRequest)]
+pub struct DraftRequest {
+    /// Create: the initial form. Autosave: a JSON Merge Patch (RFC 7396) of the
+    /// form, where `null` removes a field and absent fields stay as they are.
+    #[schema(rename = "formData")]
+    form_data: Option<FormData>,
+}
+
+/// The `formData` member of a request body, as a merge patch of the form.
+fn form_patch(body: JsonObject) -> Result<FormPatch, ApiError> {
+    let mut form = Map::new();
+    let mut errors = FieldErrors::default();
+    for (member, value) in body.0.unwrap_or_default() {
+        match (member.as_str(), value) {
+            ("formData", Value::Object(fields)) => form = fields,
+            ("formData", _) => errors.add("formData", "must be an object"),
+            _ => errors.add(member, "is not a member of a draft request; send formData"),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors.into());
+    }
+    Ok(FormPatch::parse(form)?)
+}
+
+fn etag(draft: &Draft) -> (header::HeaderName, String) {
+    (header::ETAG, format!("\"{}\"", draft.version))
+}
+
+/// `If-Match`: `*`, or the one ETag the client last saw. A weak or malformed
+/// tag is passed on as it is: it can never match, so the write is refused.
+fn precondition(req: &HttpRequest) -> Precondition {
+    let Some(value) = req.headers().get(header::IF_MATCH) else {
+        return Precondition::None;
+    };
+    let value = String::from_utf8_lossy(value.as_bytes());
+    let value = value.trim();
+    if value == "*" {
+        return Precondition::None;
+    }
+    let strong = value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .filter(|v| !v.contains('"'));
+    Precondition::Version(strong.unwrap_or(value).to_owned())
+}
+
+/// Open a new draft session.
+#[utoipa::path(post, path = "/api/v1/drafts", tag = "drafts",
+    request_body(content = Option<DraftRequest>, description = "Optional initial form data"),
+    responses(
+        (status = 201, description = "Draft created", body = Draft,
+         headers(("Location" = String), ("ETag" = String))),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Token without org_id", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many live drafts", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Redis unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonObject,
+) -> Result<HttpResponse, ApiError> {
+    let owner = caller.owner()?;
+    let form = form_patch(body)?;
+    let draft = state.drafts.create(owner, &form).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/v1/drafts/{}", draft.id)))
+        .insert_header(etag(&draft))
+        .json(draft))
+}
+
+/// The caller's live drafts, most recently written first.
+#[utoipa::path(get, path = "/api/v1/drafts", tag = "drafts",
+    responses(
+        (status = 200, description = "Live drafts", body = Vec<Draft>),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Redis unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let drafts = state.drafts.list(caller.user_id).await?;
+    Ok(HttpResponse::Ok().json(drafts))
+}
+
+/// One draft.
+#[utoipa::path(get, path = "/api/v1/drafts/{id}", tag = "drafts",
+    params(("id" = Uuid, Path, description = "Draft id")),
+    responses(
+        (status = 200, description = "The draft", body = Draft, headers(("ETag" = String))),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such draft of yours", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Redis unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let draft = state.drafts.get(caller.user_id, *id).await?;
+    Ok(HttpResponse::Ok().insert_header(etag(&draft)).json(draft))
+}
+
+/// Autosave: merge a patch into the form and refresh the draft's TTL.
+#[utoipa::path(patch, path = "/api/v1/drafts/{id}", tag = "drafts",
+    params(
+        ("id" = Uuid, Path, description = "Draft id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag last seen; a stale one is refused with 412"),
+    ),
+    request_body(content = DraftRequest, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "Saved", body = Draft, headers(("ETag" = String))),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such draft of yours (or it expired)", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match names another version", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Redis unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn autosave(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    req: HttpRequest,
+    body: JsonObject,
+) -> Result<HttpResponse, ApiError> {
+    let patch = form_patch(body)?;
+    let draft = state
+        .drafts
+        .autosave(caller.user_id, *id, &patch, &precondition(&req))
+        .await?;
+    Ok(HttpResponse::Ok().insert_header(etag(&draft)).json(draft))
+}
+
+/// Discard a draft.
+#[utoipa::path(delete, path = "/api/v1/drafts/{id}", tag = "drafts",
+    params(("id" = Uuid, Path, description = "Draft id")),
+    responses(
+        (status = 204, description = "Discarded"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such draft of yours", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Redis unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn discard(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    state.drafts.discard(caller.user_id, *id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

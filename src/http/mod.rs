@@ -1,0 +1,64 @@
+//! The HTTP layer: routes, authentication, request bodies and the mapping of
+//! every error to a problem response ([`problem`]).
+
+pub mod auth;
+pub mod body;
+pub mod drafts;
+pub mod health;
+pub mod openapi;
+pub mod problem;
+pub mod request_id;
+
+use actix_web::{web, HttpRequest, HttpResponse, Resource, ResponseError};
+
+use crate::domain::DraftSessions;
+use crate::stores::postgres::Postgres;
+use crate::stores::redis_sessions::RedisSessions;
+use auth::Authenticator;
+use problem::ApiError;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub drafts: DraftSessions,
+    pub authenticator: Authenticator,
+    pub redis: RedisSessions,
+    pub postgres: Postgres,
+    pub max_body_bytes: usize,
+}
+
+/// Registers every route.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
+        .app_data(
+            web::QueryConfig::default()
+                .error_handler(|e, _| ApiError::MalformedBody(e.to_string()).into()),
+        )
+        .service(
+            resource("/api/v1/drafts")
+                .route(web::post().to(drafts::create))
+                .route(web::get().to(drafts::list)),
+        )
+        .service(
+            resource("/api/v1/drafts/{id}")
+                .route(web::get().to(drafts::get))
+                .route(web::patch().to(drafts::autosave))
+                .route(web::delete().to(drafts::discard)),
+        )
+        .service(resource("/healthz").route(web::get().to(health::healthz)))
+        .service(resource("/readyz").route(web::get().to(health::readyz)))
+        .service(resource("/openapi.json").route(web::get().to(openapi::openapi_json)))
+        .default_service(web::to(not_found));
+}
+
+/// A resource whose unsupported methods answer with a 405 problem.
+fn resource(path: &str) -> Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+async fn not_found() -> HttpResponse {
+    ApiError::NotFound.error_response()
+}
+
+async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+    ApiError::MethodNotAllowed(req.method().to_string()).error_response()
+}

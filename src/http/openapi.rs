@@ -1,0 +1,48 @@
+//! The OpenAPI 3 document of the API, served at `/openapi.json`.
+
+use actix_web::HttpResponse;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{drafts, health};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "draftd", description = "Draft sessions of the create-course form: \
+        held in Redis, written to Postgres only when they become real."),
+    paths(
+        drafts::create, drafts::list, drafts::get, drafts::autosave, drafts::discard,
+        health::healthz, health::readyz, openapi_json,
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "drafts", description = "Draft sessions of the create-course form"),
+        (name = "health", description = "Liveness, readiness and this document"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            components.add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .bearer_format("JWT")
+                        .build(),
+                ),
+            );
+        }
+    }
+}
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "health",
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json")))]
+pub async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}

@@ -1,0 +1,86 @@
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use uuid::Uuid;
+
+use draftd::config::Config;
+use draftd::http::auth::{mint, Claims};
+use draftd::startup::Application;
+use draftd::stores::postgres::Postgres;
+use draftd::telemetry;
+
+/// draftd: the create-course form's drafts, in Redis until they become real.
+#[derive(Parser)]
+#[command(name = "draftd", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The demo user and organization of dev tokens.
+const DEMO_USER: &str = "00000000-0000-4000-8000-00000000d3e0";
+const DEMO_ORG: &str = "00000000-0000-4000-8000-0000000000a1";
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply migrations, then serve the API.
+    Serve {
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Apply pending migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Print an access token signed with the configured (or dev) secret.
+    DevToken {
+        #[command(flatten)]
+        config: Config,
+        /// The user id (`sub`).
+        #[arg(long, default_value = DEMO_USER)]
+        user: Uuid,
+        /// The organization id (`org_id`).
+        #[arg(long, default_value = DEMO_ORG)]
+        org: Uuid,
+        /// `service_role` for an admin caller.
+        #[arg(long)]
+        role: Option<String>,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl_secs: i64,
+    },
+}
+
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Serve { config } => {
+            telemetry::init(&config.log);
+            let app = Application::build(&config).await?;
+            app.run_until_stopped().await?;
+        }
+        Command::Migrate { config } => {
+            telemetry::init(&config.log);
+            Postgres::connect(&config.database_url, 1, config.store_timeout())?
+                .migrate()
+                .await
+                .context("migrating")?;
+        }
+        Command::DevToken {
+            config,
+            user,
+            org,
+            role,
+            ttl_secs,
+        } => {
+            let claims = Claims {
+                sub: user,
+                org_id: Some(org),
+                role,
+                exp: chrono::Utc::now().timestamp() + ttl_secs,
+            };
+            println!("{}", mint(config.jwt_secret()?, &claims)?);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,4 @@
+-- Deletes a draft and its entry in the owner's index. Returns 1 if it existed.
+-- KEYS[1] the draft, KEYS[2] the owner's index of live drafts; ARGV[1] draft id
+redis.call('ZREM', KEYS[2], ARGV[1])
+return redis.call('DEL', KEYS[1])

@@ -1,0 +1,287 @@
+//! Draft sessions in Redis.
+//!
+//! One hash per draft at `draft:session:{<userId>}:<draftId>` and one sorted
+//! set per user at `draft:index:{<userId>}` (draft ids scored by expiry) for
+//! listing and the per-user cap. The braces are literal: in a Redis Cluster they
+//! keep all of a user's keys in one hash slot, so every script below touches a
+//! single slot. Each write is one Lua script, hence one atomic round trip.
+//!
+//! Hash fields: `org`, `v` (version), `st` (status), `ca`/`ua`/`ea` (created,
+//! updated, expires; Unix ms from the Redis clock), `cid`/`cslug` (course),
+//! and `f:<field>` holding each form field as JSON text.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use deadpool_redis::redis::{self, AsyncCommands, Script};
+use deadpool_redis::{Pool, Runtime};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::{bounded, StoreError};
+use crate::domain::draft::DraftLimits;
+use crate::domain::{Draft, DraftStatus, FormPatch, Owner, Precondition};
+
+pub enum CreateOutcome {
+    Created(Draft),
+    /// The owner already has the maximum of live drafts.
+    TooManyDrafts,
+}
+
+pub enum PatchOutcome {
+    Saved(Draft),
+    /// Expired, discarded or never there.
+    Missing,
+    /// `If-Match` named another version.
+    Stale {
+        current: u64,
+    },
+}
+
+#[derive(Clone)]
+pub struct RedisSessions {
+    pool: Pool,
+    timeout: Duration,
+    scripts: std::sync::Arc<Scripts>,
+}
+
+struct Scripts {
+    create: Script,
+    patch: Script,
+    live_ids: Script,
+    delete: Script,
+}
+
+fn draft_key(user_id: Uuid, id: Uuid) -> String {
+    format!("draft:session:{{{user_id}}}:{id}")
+}
+
+fn index_key(user_id: Uuid) -> String {
+    format!("draft:index:{{{user_id}}}")
+}
+
+impl RedisSessions {
+    pub fn connect(url: &str, pool_size: usize, timeout: Duration) -> anyhow::Result<Self> {
+        let pool = deadpool_redis::Config::from_url(url)
+            .builder()?
+            .max_size(pool_size)
+            .wait_timeout(Some(timeout))
+            .create_timeout(Some(timeout))
+            .recycle_timeout(Some(timeout))
+            .runtime(Runtime::Tokio1)
+            .build()?;
+        let scripts = Scripts {
+            create: Script::new(include_str!("lua/create.lua")),
+            patch: Script::new(include_str!("lua/patch.lua")),
+            live_ids: Script::new(include_str!("lua/live_ids.lua")),
+            delete: Script::new(include_str!("lua/delete.lua")),
+        };
+        Ok(Self {
+            pool,
+            timeout,
+            scripts: std::sync::Arc::new(scripts),
+        })
+    }
+
+    async fn conn(&self) -> Result<deadpool_redis::Connection, StoreError> {
+        Ok(self.pool.get().await?)
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        bounded("redis", self.timeout, async {
+            let mut conn = self.conn().await?;
+            redis::cmd("PING").query_async::<()>(&mut conn).await?;
+            Ok::<_, StoreError>(())
+        })
+        .await
+    }
+
+    pub async fn create(
+        &self,
+        owner: Owner,
+        id: Uuid,
+        form: &FormPatch,
+        limits: DraftLimits,
+    ) -> Result<CreateOutcome, StoreError> {
+        let mut invocation = self.scripts.create.prepare_invoke();
+        invocation
+            .key(draft_key(owner.user_id, id))
+            .key(index_key(owner.user_id))
+            .arg(id.to_string())
+            .arg(owner.organization_id.to_string())
+            .arg(millis(limits.ttl))
+            .arg(limits.max_per_user);
+        for (field, value) in form.assignments() {
+            invocation.arg(*field).arg(value);
+        }
+        let reply: Vec<String> = bounded("redis", self.timeout, async {
+            let mut conn = self.conn().await?;
+            Ok::<_, StoreError>(invocation.invoke_async(&mut conn).await?)
+        })
+        .await?;
+        match reply.split_first() {
+            Some((status, hash)) if status == "ok" => Ok(CreateOutcome::Created(decode(id, hash)?)),
+            Some((status, _)) if status == "full" => Ok(CreateOutcome::TooManyDrafts),
+            _ => Err(unexpected(&reply)),
+        }
+    }
+
+    pub async fn get(&self, user_id: Uuid, id: Uuid) -> Result<Option<Draft>, StoreError> {
+        let hash: Vec<String> = bounded("redis", self.timeout, async {
+            let mut conn = self.conn().await?;
+            Ok::<_, StoreError>(conn.hgetall(draft_key(user_id, id)).await?)
+        })
+        .await?;
+        if hash.is_empty() {
+            return Ok(None);
+        }
+        decode(id, &hash).map(Some)
+    }
+
+    pub async fn list(&self, user_id: Uuid) -> Result<Vec<Draft>, StoreError> {
+        bounded("redis", self.timeout, async {
+            let mut conn = self.conn().await?;
+            let ids: Vec<String> = self
+                .scripts
+                .live_ids
+                .key(index_key(user_id))
+                .invoke_async(&mut conn)
+                .await?;
+            let ids: Vec<Uuid> = ids.iter().filter_map(|id| id.parse().ok()).collect();
+            let mut pipe = redis::pipe();
+            for id in &ids {
+                pipe.hgetall(draft_key(user_id, *id));
+            }
+            let hashes: Vec<Vec<String>> = pipe.query_async(&mut conn).await?;
+            // A draft can expire between the two steps: skip what is gone.
+            ids.into_iter()
+                .zip(hashes)
+                .filter(|(_, hash)| !hash.is_empty())
+                .map(|(id, hash)| decode(id, &hash))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+    }
+
+    pub async fn patch(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        patch: &FormPatch,
+        precondition: &Precondition,
+        ttl: Duration,
+    ) -> Result<PatchOutcome, StoreError> {
+        // Prefixed, so that no client string can read as "any version".
+        let expected = match precondition {
+            Precondition::None => String::new(),
+            Precondition::Version(version) => format!("v:{version}"),
+        };
+        let mut invocation = self.scripts.patch.prepare_invoke();
+        invocation
+            .key(draft_key(user_id, id))
+            .key(index_key(user_id))
+            .arg(id.to_string())
+            .arg(millis(ttl))
+            .arg(expected)
+            .arg(patch.assignments().len());
+        for (field, value) in patch.assignments() {
+            invocation.arg(*field).arg(value);
+        }
+        for field in patch.removals() {
+            invocation.arg(*field);
+        }
+        let reply: Vec<String> = bounded("redis", self.timeout, async {
+            let mut conn = self.conn().await?;
+            Ok::<_, StoreError>(invocation.invoke_async(&mut conn).await?)
+        })
+        .await?;
+        match reply.split_first() {
+            Some((status, hash)) if status == "ok" => Ok(PatchOutcome::Saved(decode(id, hash)?)),
+            Some((status, _)) if status == "missing" => Ok(PatchOutcome::Missing),
+            Some((status, [current])) if status == "stale" => Ok(PatchOutcome::Stale {
+                current: current.parse().map_err(|_| unexpected(&reply))?,
+            }),
+            _ => Err(unexpected(&reply)),
+        }
+    }
+
+    /// Deletes a draft; `false` if there was none.
+    pub async fn delete(&self, user_id: Uuid, id: Uuid) -> Result<bool, StoreError> {
+        let deleted: i64 = bounded("redis", self.timeout, async {
+            let mut conn = self.conn().await?;
+            Ok::<_, StoreError>(
+                self.scripts
+                    .delete
+                    .key(draft_key(user_id, id))
+                    .key(index_key(user_id))
+                    .arg(id.to_string())
+                    .invoke_async(&mut conn)
+                    .await?,
+            )
+        })
+        .await?;
+        Ok(deleted == 1)
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn unexpected(reply: &[String]) -> StoreError {
+    corrupt(format!("unexpected script reply {:?}", reply.first()))
+}
+
+fn corrupt(detail: String) -> StoreError {
+    StoreError::Corrupt {
+        store: "redis",
+        detail,
+    }
+}
+
+/// Reads a draft from its hash, given as alternating field names and values.
+fn decode(id: Uuid, hash: &[String]) -> Result<Draft, StoreError> {
+    let mut organization_id = None;
+    let mut version = None;
+    let mut status = None;
+    let (mut created_at, mut updated_at, mut expires_at) = (None, None, None);
+    let (mut course_id, mut course_slug) = (None, None);
+    let mut form_data = Map::new();
+    for pair in hash.chunks_exact(2) {
+        let (name, value) = (pair[0].as_str(), pair[1].as_str());
+        match name {
+            "org" => organization_id = value.parse().ok(),
+            "v" => version = value.parse().ok(),
+            "st" => status = DraftStatus::parse(value),
+            "ca" => created_at = timestamp(value),
+            "ua" => updated_at = timestamp(value),
+            "ea" => expires_at = timestamp(value),
+            "cid" => course_id = value.parse().ok(),
+            "cslug" => course_slug = Some(value.to_owned()),
+            _ => {
+                if let Some(field) = name.strip_prefix("f:") {
+                    let value: Value = serde_json::from_str(value)
+                        .map_err(|e| corrupt(format!("form field {field}: {e}")))?;
+                    form_data.insert(field.to_owned(), value);
+                }
+            }
+        }
+    }
+    let missing = |what: &str| corrupt(format!("draft {id} has no valid {what}"));
+    Ok(Draft {
+        id,
+        organization_id: organization_id.ok_or_else(|| missing("organization"))?,
+        version: version.ok_or_else(|| missing("version"))?,
+        status: status.ok_or_else(|| missing("status"))?,
+        created_at: created_at.ok_or_else(|| missing("creation time"))?,
+        updated_at: updated_at.ok_or_else(|| missing("update time"))?,
+        expires_at: expires_at.ok_or_else(|| missing("expiry time"))?,
+        course_id,
+        course_slug,
+        form_data,
+    })
+}
+
+fn timestamp(millis: &str) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(millis.parse().ok()?)
+}
