@@ -69,8 +69,10 @@ pub struct Draft {
 pub enum Precondition {
     /// No `If-Match`, or `If-Match: *`.
     None,
-    /// The draft must be at this version (the ETag's opaque value).
-    Version(String),
+    /// The draft must be at this version.
+    Version(u64),
+    /// A malformed or weak tag: no version can match it.
+    Unsatisfiable,
 }
 
 #[derive(Debug, thiserror::Error)]

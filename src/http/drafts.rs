@@ -44,22 +44,21 @@ fn etag(draft: &Draft) -> (header::HeaderName, String) {
     (header::ETAG, format!("\"{}\"", draft.version))
 }
 
-/// `If-Match`: `*`, or the one ETag the client last saw. A weak or malformed
-/// tag is passed on as it is: it can never match, so the write is refused.
+/// `If-Match`: `*`, or the one strong ETag the client last saw. A weak or
+/// malformed tag can never match (RFC 9110 compares strongly).
 fn precondition(req: &HttpRequest) -> Precondition {
     let Some(value) = req.headers().get(header::IF_MATCH) else {
         return Precondition::None;
     };
-    let value = String::from_utf8_lossy(value.as_bytes());
-    let value = value.trim();
+    let value = value.to_str().unwrap_or_default().trim();
     if value == "*" {
         return Precondition::None;
     }
-    let strong = value
+    value
         .strip_prefix('"')
         .and_then(|v| v.strip_suffix('"'))
-        .filter(|v| !v.contains('"'));
-    Precondition::Version(strong.unwrap_or(value).to_owned())
+        .and_then(|v| v.parse().ok())
+        .map_or(Precondition::Unsatisfiable, Precondition::Version)
 }
 
 /// Open a new draft session.

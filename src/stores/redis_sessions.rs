@@ -148,6 +148,9 @@ impl RedisSessions {
                 .invoke_async(&mut conn)
                 .await?;
             let ids: Vec<Uuid> = ids.iter().filter_map(|id| id.parse().ok()).collect();
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
             let mut pipe = redis::pipe();
             for id in &ids {
                 pipe.hgetall(draft_key(user_id, *id));
@@ -171,10 +174,10 @@ impl RedisSessions {
         precondition: &Precondition,
         ttl: Duration,
     ) -> Result<PatchOutcome, StoreError> {
-        // Prefixed, so that no client string can read as "any version".
         let expected = match precondition {
             Precondition::None => String::new(),
             Precondition::Version(version) => format!("v:{version}"),
+            Precondition::Unsatisfiable => "never".to_owned(),
         };
         let mut invocation = self.scripts.patch.prepare_invoke();
         invocation

@@ -1,7 +1,7 @@
 -- Autosave: one atomic merge of form fields into an existing draft.
 -- Never recreates an expired draft.
 -- KEYS[1] the draft, KEYS[2] the owner's index of live drafts
--- ARGV[1] draft id, ARGV[2] TTL in ms, ARGV[3] 'v:' followed by the expected version, or '' for any,
+-- ARGV[1] draft id, ARGV[2] TTL in ms, ARGV[3] '' for any version, 'v:<n>' for version n, anything else for none,
 -- ARGV[4] number n of fields to set, ARGV[5 .. 4+2n] field and JSON value pairs,
 -- ARGV[5+2n ..] fields to remove
 if redis.call('EXISTS', KEYS[1]) == 0 then

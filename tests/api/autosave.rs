@@ -1,0 +1,207 @@
+//! Autosave (invariant 3): merge patches, concurrency, If-Match, TTL.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use deadpool_redis::redis::AsyncCommands;
+use futures_util::future::join_all;
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_problem, draft_key, TestApp};
+
+#[tokio::test]
+async fn a_merge_patch_sets_removes_and_keeps_fields() {
+    let app = TestApp::spawn().await;
+    let draft = app
+        .new_draft(
+            &app.user,
+            json!({"topic": "Rust", "email": "a@b.c", "formats": ["video"]}),
+        )
+        .await;
+    let id = draft["id"].as_str().unwrap();
+
+    let response = app
+        .patch_draft(
+            &app.user,
+            id,
+            json!({"email": null, "formats": ["text", "quiz"], "lessonDuration": 45}),
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["etag"], "\"2\"");
+    let saved: Value = response.json().await.unwrap();
+    assert_eq!(saved["version"], 2);
+    assert_eq!(
+        saved["formData"],
+        json!({"topic": "Rust", "formats": ["text", "quiz"], "lessonDuration": 45})
+    );
+    // Acknowledged means visible to the next read.
+    assert_eq!(app.draft(&app.user, id).await, saved);
+}
+
+/// Invariant 3: 50 concurrent autosaves over every field; none is lost.
+#[tokio::test]
+async fn fifty_concurrent_autosaves_of_all_fields_all_survive() {
+    let app = TestApp::spawn().await;
+    let draft = app.new_draft(&app.user, json!({})).await;
+    let id = draft["id"].as_str().unwrap();
+
+    let fields = [
+        "topic",
+        "description",
+        "email",
+        "writingStyle",
+        "contentStrategy",
+        "language",
+        "targetAudience",
+        "estimatedLessons",
+        "estimatedSections",
+        "lessonDuration",
+        "learningOutcomes",
+        "formats",
+    ];
+    let value_for = |field: &str, i: i64| match field {
+        "estimatedLessons" | "estimatedSections" | "lessonDuration" => json!(i % 30 + 1),
+        "formats" => json!([format!("format {i}")]),
+        _ => json!(format!("{field} {i}")),
+    };
+    let mut written: HashMap<&str, HashSet<String>> = HashMap::new();
+    let patches: Vec<Value> = (0..50)
+        .map(|i| {
+            let field = fields[i as usize % fields.len()];
+            let value = value_for(field, i);
+            written.entry(field).or_default().insert(value.to_string());
+            json!({ field: value })
+        })
+        .collect();
+
+    let responses = join_all(
+        patches
+            .into_iter()
+            .map(|p| app.patch_draft(&app.user, id, p, None)),
+    )
+    .await;
+    assert!(responses.iter().all(|r| r.status() == 200));
+
+    let stored = app.draft(&app.user, id).await;
+    assert_eq!(stored["version"], 51, "every autosave counted once");
+    let form = stored["formData"].as_object().unwrap();
+    for field in fields {
+        let value = form
+            .get(field)
+            .unwrap_or_else(|| panic!("{field} was lost"));
+        assert!(
+            written[field].contains(&value.to_string()),
+            "{field} holds {value}, never written"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_stale_if_match_is_refused_with_412_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let draft = app.new_draft(&app.user, json!({"topic": "original"})).await;
+    let id = draft["id"].as_str().unwrap();
+    let saved = app
+        .patch_draft(&app.user, id, json!({"topic": "second"}), Some("\"1\""))
+        .await;
+    assert_eq!(saved.status(), 200);
+    let current = app.draft(&app.user, id).await;
+
+    for stale in ["\"1\"", "W/\"2\"", "\"abc\"", "\"\"", "2"] {
+        let refused = app
+            .patch_draft(&app.user, id, json!({"topic": "lost"}), Some(stale))
+            .await;
+        let problem = assert_problem(refused, 412).await;
+        assert_eq!(problem["currentVersion"], 2, "If-Match {stale}");
+    }
+    assert_eq!(app.draft(&app.user, id).await, current);
+
+    let fresh = app
+        .patch_draft(&app.user, id, json!({"topic": "third"}), Some("\"2\""))
+        .await;
+    assert_eq!(fresh.status(), 200);
+    let any = app
+        .patch_draft(&app.user, id, json!({"topic": "fourth"}), Some("*"))
+        .await;
+    assert_eq!(any.status(), 200);
+}
+
+#[tokio::test]
+async fn of_racing_writes_with_the_same_if_match_exactly_one_wins() {
+    let app = TestApp::spawn().await;
+    let draft = app.new_draft(&app.user, json!({})).await;
+    let id = draft["id"].as_str().unwrap();
+
+    let responses = join_all((0..20).map(|i| {
+        app.patch_draft(
+            &app.user,
+            id,
+            json!({"topic": format!("tab {i}")}),
+            Some("\"1\""),
+        )
+    }))
+    .await;
+    let statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 412).count(),
+        19,
+        "{statuses:?}"
+    );
+    assert_eq!(app.draft(&app.user, id).await["version"], 2);
+}
+
+#[tokio::test]
+async fn an_autosave_refreshes_the_ttl() {
+    let app = TestApp::spawn().await;
+    let draft = app.new_draft(&app.user, json!({})).await;
+    let id = draft["id"].as_str().unwrap();
+    let key = draft_key(&app.user, id);
+    let mut redis = app.redis().await;
+    // As if the draft had sat untouched for almost a day.
+    let _: () = redis.pexpire(&key, 5_000).await.unwrap();
+
+    let saved: Value = app
+        .patch_draft(&app.user, id, json!({"topic": "still here"}), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ttl: i64 = redis.pttl(&key).await.unwrap();
+    assert!(ttl > 86_000_000, "ttl {ttl}");
+    assert!(saved["expiresAt"].as_str().unwrap() > draft["expiresAt"].as_str().unwrap());
+}
+
+#[tokio::test]
+async fn an_autosave_after_expiry_is_404_and_does_not_recreate_the_draft() {
+    let app = TestApp::spawn_with(|c| c.draft_ttl_secs = 1).await;
+    let draft = app
+        .new_draft(&app.user, json!({"topic": "short-lived"}))
+        .await;
+    let id = draft["id"].as_str().unwrap();
+    let key = draft_key(&app.user, id);
+    let mut redis = app.redis().await;
+
+    // Wait for Redis to expire the key (about a second).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while redis.exists::<_, bool>(&key).await.unwrap() {
+        assert!(Instant::now() < deadline, "the key never expired");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let response = app
+        .patch_draft(&app.user, id, json!({"topic": "too late"}), None)
+        .await;
+    assert_problem(response, 404).await;
+    assert!(
+        !redis.exists::<_, bool>(&key).await.unwrap(),
+        "the draft came back"
+    );
+    assert_eq!(app.get_draft(&app.user, id).await.status(), 404);
+}

@@ -1,0 +1,210 @@
+//! One helper that starts the real service on a random port, against the real
+//! Redis and a fresh Postgres database of its own.
+
+use std::sync::OnceLock;
+
+use deadpool_redis::redis::{self, aio::MultiplexedConnection};
+use draftd::config::Config;
+use draftd::http::auth::{mint, Claims};
+use draftd::startup::Application;
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::Value;
+use tokio_postgres::NoTls;
+use uuid::Uuid;
+
+pub const SECRET: &str = "a-test-secret-that-is-long-enough-for-hs256";
+
+/// Base settings: the defaults, or `DRAFTD_REDIS_URL` / `DRAFTD_DATABASE_URL`
+/// when set, so tests can run against other servers.
+fn base_config() -> Config {
+    let mut config = Config::defaults();
+    if let Ok(url) = std::env::var("DRAFTD_REDIS_URL") {
+        config.redis_url = url;
+    }
+    if let Ok(url) = std::env::var("DRAFTD_DATABASE_URL") {
+        config.database_url = url;
+    }
+    config
+}
+
+fn init_logs() {
+    static INIT: OnceLock<()> = OnceLock::new();
+    INIT.get_or_init(|| {
+        if let Ok(filter) = std::env::var("TEST_LOG") {
+            draftd::telemetry::init(&filter);
+        }
+    });
+}
+
+pub struct TestUser {
+    pub id: Uuid,
+    pub org: Uuid,
+    pub token: String,
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub config: Config,
+    pub client: reqwest::Client,
+    pub db: tokio_postgres::Client,
+    pub user: TestUser,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Starts the app with settings changed by `adjust`.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        init_logs();
+        let mut config = base_config();
+        config.bind = "127.0.0.1:0".into();
+        config.jwt_secret = Some(SECRET.into());
+        config.workers = 1;
+        config.pool_size = 8;
+        config.database_url = create_database(&config.database_url).await;
+        adjust(&mut config);
+
+        let app = Application::build(&config).await.expect("app starts");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+
+        let (db, connection) = tokio_postgres::connect(&config.database_url, NoTls)
+            .await
+            .expect("test database reachable");
+        tokio::spawn(connection);
+        TestApp {
+            address,
+            config,
+            client: reqwest::Client::new(),
+            db,
+            user: new_user(),
+        }
+    }
+
+    pub fn request(&self, method: Method, path: &str, user: &TestUser) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}{}", self.address, path))
+            .bearer_auth(&user.token)
+    }
+
+    pub async fn create_draft(&self, user: &TestUser, body: Value) -> Response {
+        self.request(Method::POST, "/api/v1/drafts", user)
+            .json(&body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Creates a draft and returns its JSON, asserting 201.
+    pub async fn new_draft(&self, user: &TestUser, form: Value) -> Value {
+        let response = self
+            .create_draft(user, serde_json::json!({ "formData": form }))
+            .await;
+        assert_eq!(response.status(), 201);
+        response.json().await.expect("draft JSON")
+    }
+
+    pub async fn get_draft(&self, user: &TestUser, id: &str) -> Response {
+        self.request(Method::GET, &format!("/api/v1/drafts/{id}"), user)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// The draft's JSON, asserting 200.
+    pub async fn draft(&self, user: &TestUser, id: &str) -> Value {
+        let response = self.get_draft(user, id).await;
+        assert_eq!(response.status(), 200);
+        response.json().await.expect("draft JSON")
+    }
+
+    pub async fn patch_draft(
+        &self,
+        user: &TestUser,
+        id: &str,
+        form: Value,
+        if_match: Option<&str>,
+    ) -> Response {
+        let mut request = self
+            .request(Method::PATCH, &format!("/api/v1/drafts/{id}"), user)
+            .header("content-type", "application/merge-patch+json")
+            .body(serde_json::json!({ "formData": form }).to_string());
+        if let Some(tag) = if_match {
+            request = request.header("if-match", tag);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn course_count(&self) -> i64 {
+        self.db
+            .query_one("SELECT count(*) FROM courses", &[])
+            .await
+            .expect("count courses")
+            .get(0)
+    }
+
+    pub async fn redis(&self) -> MultiplexedConnection {
+        redis::Client::open(self.config.redis_url.as_str())
+            .expect("redis url")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("redis reachable")
+    }
+}
+
+pub fn new_user() -> TestUser {
+    token_for(Claims {
+        sub: Uuid::new_v4(),
+        org_id: Some(Uuid::new_v4()),
+        role: None,
+        exp: chrono::Utc::now().timestamp() + 3600,
+    })
+}
+
+pub fn token_for(claims: Claims) -> TestUser {
+    TestUser {
+        id: claims.sub,
+        org: claims.org_id.unwrap_or_default(),
+        token: mint(SECRET, &claims).expect("token signs"),
+    }
+}
+
+pub fn draft_key(user: &TestUser, id: &str) -> String {
+    format!("draft:session:{{{}}}:{id}", user.id)
+}
+
+/// A fresh, empty database on the configured server; returns its URL.
+async fn create_database(base_url: &str) -> String {
+    let (server, _) = base_url.rsplit_once('/').expect("database url has a path");
+    let name = format!("draftd_test_{}", Uuid::new_v4().simple());
+    let (admin, connection) = tokio_postgres::connect(&format!("{server}/postgres"), NoTls)
+        .await
+        .expect("postgres reachable: run scripts/services.sh up");
+    tokio::spawn(connection);
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create test database");
+    format!("{server}/{name}")
+}
+
+/// Asserts a problem response with `status`; returns its body.
+pub async fn assert_problem(response: Response, status: u16) -> Value {
+    assert_eq!(response.status(), status, "status");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.expect("problem JSON");
+    assert_eq!(body["status"], status);
+    assert!(body["type"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("urn:draftd:problem:")));
+    assert!(body["title"].is_string() && body["detail"].is_string());
+    body
+}

@@ -1,0 +1,138 @@
+//! Health, readiness, the OpenAPI document, request ids, store outages.
+
+use std::collections::BTreeSet;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_problem, TestApp};
+
+#[tokio::test]
+async fn healthz_and_readyz_answer_200_with_both_stores_up() {
+    let app = TestApp::spawn().await;
+    let health = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = app
+        .client
+        .get(format!("{}/readyz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["checks"], json!({"redis": "up", "postgres": "up"}));
+}
+
+#[tokio::test]
+async fn with_redis_unreachable_readyz_is_503_and_drafts_answer_503_fast() {
+    // Nothing listens on port 1.
+    let app = TestApp::spawn_with(|c| {
+        c.redis_url = "redis://127.0.0.1:1".into();
+        c.store_timeout_ms = 500;
+    })
+    .await;
+    let ready = app
+        .client
+        .get(format!("{}/readyz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["checks"]["postgres"], "up");
+    assert_ne!(body["checks"]["redis"], "up");
+
+    let response = app.create_draft(&app.user, json!({})).await;
+    assert_eq!(response.headers()["retry-after"], "1");
+    assert_problem(response, 503).await;
+    let list = app
+        .request(Method::GET, "/api/v1/drafts", &app.user)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(list, 503).await;
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .get(format!("{}/openapi.json", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let doc: Value = response.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+
+    let documented: BTreeSet<String> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .map(move |method| format!("{} {path}", method.to_uppercase()))
+        })
+        .collect();
+    let served: BTreeSet<String> = [
+        "POST /api/v1/drafts",
+        "GET /api/v1/drafts",
+        "GET /api/v1/drafts/{id}",
+        "PATCH /api/v1/drafts/{id}",
+        "DELETE /api/v1/drafts/{id}",
+        "GET /healthz",
+        "GET /readyz",
+        "GET /openapi.json",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(documented, served);
+    let draft = &doc["components"]["schemas"]["Draft"]["properties"];
+    for member in [
+        "id",
+        "organizationId",
+        "version",
+        "status",
+        "expiresAt",
+        "courseId",
+        "formData",
+    ] {
+        assert!(draft.get(member).is_some(), "Draft.{member} undocumented");
+    }
+}
+
+#[tokio::test]
+async fn request_ids_are_echoed_or_generated() {
+    let app = TestApp::spawn().await;
+    let url = format!("{}/healthz", app.address);
+    let echoed = app
+        .client
+        .get(&url)
+        .header("x-request-id", "form-42.a")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echoed.headers()["x-request-id"], "form-42.a");
+
+    let generated = app.client.get(&url).send().await.unwrap();
+    let id = generated.headers()["x-request-id"].to_str().unwrap();
+    assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+
+    let replaced = app
+        .client
+        .get(&url)
+        .header("x-request-id", "bad id {}")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(replaced.headers()["x-request-id"], "bad id {}");
+}
