@@ -5,6 +5,7 @@
 #   scripts/services.sh up      install if needed, start (idempotent)
 #   scripts/services.sh down    stop both
 #   scripts/services.sh status  say what runs
+#   scripts/services.sh drop-test-databases  remove what earlier test runs left
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -103,11 +104,23 @@ down() {
   log "stopped"
 }
 
+# Every API test creates a database of its own; this clears earlier runs' ones.
+drop_test_databases() {
+  local bin
+  bin=$(pg_bin)
+  "$bin/psql" -h 127.0.0.1 -p "$pg_port" -U draftd -d postgres -tAc \
+    "SELECT datname FROM pg_database WHERE datname LIKE 'draftd\_test\_%'" |
+    while read -r name; do
+      "$bin/dropdb" -h 127.0.0.1 -p "$pg_port" -U draftd --if-exists "$name"
+    done
+}
+
 case ${1:-up} in
   up) install_missing; redis_up; pg_up ;;
   down) down ;;
   status)
     redis-cli -p "$redis_port" ping 2>/dev/null || echo "redis: down"
     "$(pg_bin)/pg_isready" -h 127.0.0.1 -p "$pg_port" || true ;;
-  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+  drop-test-databases) drop_test_databases ;;
+  *) echo "usage: $0 up|down|status|drop-test-databases" >&2; exit 2 ;;
 esac
