@@ -2,9 +2,13 @@
 //! matching command-line flag) with a default that works against the project's
 //! local Redis and Postgres (`scripts/services.sh`).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
+
+use crate::domain::upload::UploadRules;
+use crate::stores::files::{FileStorage, S3Settings};
 
 /// The HS256 secret used in dev mode when none is configured. Public on purpose:
 /// dev mode must never face the internet.
@@ -12,6 +16,18 @@ pub const DEV_JWT_SECRET: &str = "draftd-dev-secret-do-not-use-in-production";
 
 /// Shortest secret accepted outside dev mode: HS256 wants at least 256 bits.
 const MIN_SECRET_BYTES: usize = 32;
+
+/// PDF, DOCX, PPTX, plain text and Markdown.
+const DEFAULT_UPLOAD_TYPES: &str = "application/pdf,\
+application/vnd.openxmlformats-officedocument.wordprocessingml.document,\
+application/vnd.openxmlformats-officedocument.presentationml.presentation,\
+text/plain,text/markdown";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StorageKind {
+    Local,
+    S3,
+}
 
 #[derive(Args, Clone, Debug)]
 pub struct Config {
@@ -70,6 +86,43 @@ pub struct Config {
     #[arg(long, env = "DRAFTD_WORKERS", default_value_t = 0)]
     pub workers: usize,
 
+    /// Where uploaded files go: `local` (a directory) or `s3` (a bucket).
+    #[arg(long, env = "DRAFTD_STORAGE", value_enum, default_value_t = StorageKind::Local)]
+    pub storage: StorageKind,
+
+    /// Root directory of the local file storage.
+    #[arg(long, env = "DRAFTD_UPLOAD_DIR", default_value = "./uploads")]
+    pub upload_dir: PathBuf,
+
+    /// Largest uploaded file, in bytes.
+    #[arg(long, env = "DRAFTD_MAX_UPLOAD_BYTES", default_value_t = 104_857_600)]
+    pub max_upload_bytes: u64,
+
+    /// Accepted media types of uploads, comma-separated.
+    #[arg(long, env = "DRAFTD_UPLOAD_CONTENT_TYPES", value_delimiter = ',', default_value = DEFAULT_UPLOAD_TYPES)]
+    pub upload_content_types: Vec<String>,
+
+    /// S3 bucket (with DRAFTD_STORAGE=s3).
+    #[arg(long, env = "DRAFTD_S3_BUCKET", default_value = "draftd")]
+    pub s3_bucket: String,
+
+    /// S3 endpoint, for S3-compatible servers (default: AWS).
+    #[arg(long, env = "DRAFTD_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+
+    #[arg(long, env = "DRAFTD_S3_REGION", default_value = "us-east-1")]
+    pub s3_region: String,
+
+    #[arg(long, env = "DRAFTD_S3_ACCESS_KEY_ID")]
+    pub s3_access_key_id: Option<String>,
+
+    #[arg(long, env = "DRAFTD_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub s3_secret_access_key: Option<String>,
+
+    /// Allow a plain-HTTP S3 endpoint (local test servers).
+    #[arg(long, env = "DRAFTD_S3_ALLOW_HTTP")]
+    pub s3_allow_http: bool,
+
     /// Log filter (tracing `EnvFilter` syntax).
     #[arg(long, env = "DRAFTD_LOG", default_value = "info")]
     pub log: String,
@@ -117,5 +170,34 @@ impl Config {
 
     pub fn store_timeout(&self) -> Duration {
         Duration::from_millis(self.store_timeout_ms)
+    }
+
+    pub fn file_storage(&self) -> anyhow::Result<FileStorage> {
+        match self.storage {
+            StorageKind::Local => FileStorage::local(&self.upload_dir, self.store_timeout()),
+            StorageKind::S3 => FileStorage::s3(
+                &S3Settings {
+                    bucket: self.s3_bucket.clone(),
+                    endpoint: self.s3_endpoint.clone(),
+                    region: self.s3_region.clone(),
+                    access_key_id: self.s3_access_key_id.clone(),
+                    secret_access_key: self.s3_secret_access_key.clone(),
+                    allow_http: self.s3_allow_http,
+                },
+                self.store_timeout(),
+            ),
+        }
+    }
+
+    pub fn upload_rules(&self) -> UploadRules {
+        UploadRules {
+            max_bytes: self.max_upload_bytes,
+            content_types: self
+                .upload_content_types
+                .iter()
+                .map(|t| t.trim().to_ascii_lowercase())
+                .filter(|t| !t.is_empty())
+                .collect(),
+        }
     }
 }

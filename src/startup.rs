@@ -9,10 +9,11 @@ use tracing_actix_web::TracingLogger;
 
 use crate::config::Config;
 use crate::domain::draft::DraftLimits;
-use crate::domain::DraftSessions;
+use crate::domain::{Courses, DraftSessions};
 use crate::http::auth::Authenticator;
 use crate::http::request_id::{self, RequestSpan};
 use crate::http::{routes, AppState};
+use crate::stores::courses::PgCourses;
 use crate::stores::postgres::Postgres;
 use crate::stores::redis_sessions::RedisSessions;
 
@@ -34,6 +35,12 @@ impl Application {
         postgres.migrate().await?;
         let redis =
             RedisSessions::connect(&config.redis_url, config.pool_size, config.store_timeout())?;
+        let courses = Courses::new(
+            redis.clone(),
+            PgCourses::new(postgres.clone()),
+            config.file_storage()?,
+            config.upload_rules(),
+        );
         let drafts = DraftSessions::new(
             redis.clone(),
             DraftLimits {
@@ -43,10 +50,12 @@ impl Application {
         );
         let state = web::Data::new(AppState {
             drafts,
+            courses,
             authenticator,
             redis,
             postgres,
             max_body_bytes: config.max_body_bytes,
+            max_upload_bytes: config.max_upload_bytes,
         });
 
         let listener = TcpListener::bind(&config.bind)?;

@@ -7,7 +7,8 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::form::FormPatch;
+use super::form::{FieldErrors, FormPatch};
+use super::upload::UploadError;
 use crate::stores::redis_sessions::{CreateOutcome, PatchOutcome, RedisSessions};
 use crate::stores::StoreError;
 
@@ -75,8 +76,9 @@ pub enum Precondition {
     Unsatisfiable,
 }
 
+/// The domain's one error type.
 #[derive(Debug, thiserror::Error)]
-pub enum DraftError {
+pub enum DomainError {
     /// Missing, expired, or someone else's: the same answer for all three.
     #[error("draft not found")]
     NotFound,
@@ -84,6 +86,15 @@ pub enum DraftError {
     VersionMismatch { current: u64 },
     #[error("at most {limit} live drafts per user")]
     TooManyDrafts { limit: u32 },
+    #[error("the draft was submitted and can no longer change")]
+    Submitted,
+    #[error("invalid fields")]
+    Invalid(FieldErrors),
+    /// Autosaves kept changing the draft while it was being submitted.
+    #[error("the draft kept changing; retry")]
+    Busy,
+    #[error("invalid upload")]
+    Upload(#[from] UploadError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -109,28 +120,28 @@ impl DraftSessions {
 
     /// Opens a new draft, optionally with initial form data. Writes nothing to
     /// Postgres.
-    pub async fn create(&self, owner: Owner, form: &FormPatch) -> Result<Draft, DraftError> {
+    pub async fn create(&self, owner: Owner, form: &FormPatch) -> Result<Draft, DomainError> {
         match self
             .store
             .create(owner, Uuid::new_v4(), form, self.limits)
             .await?
         {
             CreateOutcome::Created(draft) => Ok(draft),
-            CreateOutcome::TooManyDrafts => Err(DraftError::TooManyDrafts {
+            CreateOutcome::TooManyDrafts => Err(DomainError::TooManyDrafts {
                 limit: self.limits.max_per_user,
             }),
         }
     }
 
-    pub async fn get(&self, user_id: Uuid, id: Uuid) -> Result<Draft, DraftError> {
+    pub async fn get(&self, user_id: Uuid, id: Uuid) -> Result<Draft, DomainError> {
         self.store
             .get(user_id, id)
             .await?
-            .ok_or(DraftError::NotFound)
+            .ok_or(DomainError::NotFound)
     }
 
     /// The user's live drafts, most recently written first.
-    pub async fn list(&self, user_id: Uuid) -> Result<Vec<Draft>, DraftError> {
+    pub async fn list(&self, user_id: Uuid) -> Result<Vec<Draft>, DomainError> {
         Ok(self.store.list(user_id).await?)
     }
 
@@ -141,23 +152,24 @@ impl DraftSessions {
         id: Uuid,
         patch: &FormPatch,
         precondition: &Precondition,
-    ) -> Result<Draft, DraftError> {
+    ) -> Result<Draft, DomainError> {
         match self
             .store
             .patch(user_id, id, patch, precondition, self.limits.ttl)
             .await?
         {
             PatchOutcome::Saved(draft) => Ok(draft),
-            PatchOutcome::Missing => Err(DraftError::NotFound),
-            PatchOutcome::Stale { current } => Err(DraftError::VersionMismatch { current }),
+            PatchOutcome::Missing => Err(DomainError::NotFound),
+            PatchOutcome::Stale { current } => Err(DomainError::VersionMismatch { current }),
+            PatchOutcome::Submitted => Err(DomainError::Submitted),
         }
     }
 
-    pub async fn discard(&self, user_id: Uuid, id: Uuid) -> Result<(), DraftError> {
+    pub async fn discard(&self, user_id: Uuid, id: Uuid) -> Result<(), DomainError> {
         if self.store.delete(user_id, id).await? {
             Ok(())
         } else {
-            Err(DraftError::NotFound)
+            Err(DomainError::NotFound)
         }
     }
 }

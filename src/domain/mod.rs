@@ -1,8 +1,14 @@
-//! The domain: draft sessions and the create-course form. Types here validate
+//! The domain: draft sessions, the create-course form, and the courses
+//! drafts become. Types here validate
 //! on parse; nothing in this module knows about HTTP.
 
+pub mod course;
+pub mod courses;
 pub mod draft;
 pub mod form;
+pub mod upload;
 
-pub use draft::{Draft, DraftError, DraftSessions, DraftStatus, Owner, Precondition};
+pub use course::{Course, CourseFile, CourseRef, CourseWithFiles};
+pub use courses::Courses;
+pub use draft::{DomainError, Draft, DraftSessions, DraftStatus, Owner, Precondition};
 pub use form::{FieldErrors, FormData, FormPatch};

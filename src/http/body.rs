@@ -33,14 +33,17 @@ impl FromRequest for JsonObject {
         let content_type = req.content_type().to_owned();
         let mut payload = payload.take();
         Box::pin(async move {
+            let too_large = ApiError::PayloadTooLarge {
+                limit: limit as u64,
+            };
             if declared_length.is_some_and(|length| length > limit) {
-                return Err(ApiError::PayloadTooLarge { limit });
+                return Err(too_large);
             }
             let mut body = web::BytesMut::new();
             while let Some(chunk) = payload.next().await {
                 let chunk = chunk.map_err(|e| ApiError::MalformedBody(e.to_string()))?;
                 if body.len() + chunk.len() > limit {
-                    return Err(ApiError::PayloadTooLarge { limit });
+                    return Err(too_large);
                 }
                 body.extend_from_slice(&chunk);
             }
@@ -49,7 +52,9 @@ impl FromRequest for JsonObject {
             }
             // A missing Content-Type is read as JSON, for hand-written requests.
             if !content_type.is_empty() && !is_json(&content_type) {
-                return Err(ApiError::UnsupportedMediaType(content_type));
+                return Err(ApiError::UnsupportedMediaType(format!(
+                    "send JSON (application/json or application/merge-patch+json), not {content_type}"
+                )));
             }
             match serde_json::from_slice::<Value>(&body) {
                 Ok(Value::Object(object)) => Ok(Self(Some(object))),

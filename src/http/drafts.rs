@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::auth::Caller;
 use super::body::JsonObject;
-use super::problem::{ApiError, Problem};
+use super::problem::{ApiError, ProblemResponse};
 use super::AppState;
 use crate::domain::{Draft, FieldErrors, FormData, FormPatch, Precondition};
 
@@ -67,14 +67,14 @@ fn precondition(req: &HttpRequest) -> Precondition {
     responses(
         (status = 201, description = "Draft created", body = Draft,
          headers(("Location" = String), ("ETag" = String))),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Token without org_id", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many live drafts", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Redis unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = ProblemResponse),
+        (status = 401, response = ProblemResponse),
+        (status = 403, response = ProblemResponse),
+        (status = 413, response = ProblemResponse),
+        (status = 415, response = ProblemResponse),
+        (status = 422, response = ProblemResponse),
+        (status = 429, response = ProblemResponse),
+        (status = 503, response = ProblemResponse),
     ),
     security(("bearer" = [])))]
 pub async fn create(
@@ -95,8 +95,8 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/v1/drafts", tag = "drafts",
     responses(
         (status = 200, description = "Live drafts", body = Vec<Draft>),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Redis unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = ProblemResponse),
+        (status = 503, response = ProblemResponse),
     ),
     security(("bearer" = [])))]
 pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
@@ -109,9 +109,9 @@ pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResp
     params(("id" = Uuid, Path, description = "Draft id")),
     responses(
         (status = 200, description = "The draft", body = Draft, headers(("ETag" = String))),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such draft of yours", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Redis unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = ProblemResponse),
+        (status = 404, response = ProblemResponse),
+        (status = 503, response = ProblemResponse),
     ),
     security(("bearer" = [])))]
 pub async fn get(
@@ -132,14 +132,14 @@ pub async fn get(
     request_body(content = DraftRequest, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "Saved", body = Draft, headers(("ETag" = String))),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such draft of yours (or it expired)", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match names another version", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Redis unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = ProblemResponse),
+        (status = 401, response = ProblemResponse),
+        (status = 404, response = ProblemResponse),
+        (status = 412, response = ProblemResponse),
+        (status = 413, response = ProblemResponse),
+        (status = 415, response = ProblemResponse),
+        (status = 422, response = ProblemResponse),
+        (status = 503, response = ProblemResponse),
     ),
     security(("bearer" = [])))]
 pub async fn autosave(
@@ -162,9 +162,9 @@ pub async fn autosave(
     params(("id" = Uuid, Path, description = "Draft id")),
     responses(
         (status = 204, description = "Discarded"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such draft of yours", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Redis unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = ProblemResponse),
+        (status = 404, response = ProblemResponse),
+        (status = 503, response = ProblemResponse),
     ),
     security(("bearer" = [])))]
 pub async fn discard(

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod courses;
 pub mod drafts;
 pub mod health;
 pub mod openapi;
@@ -11,7 +12,7 @@ pub mod request_id;
 
 use actix_web::{web, HttpRequest, HttpResponse, Resource, ResponseError};
 
-use crate::domain::DraftSessions;
+use crate::domain::{Courses, DraftSessions};
 use crate::stores::postgres::Postgres;
 use crate::stores::redis_sessions::RedisSessions;
 use auth::Authenticator;
@@ -20,10 +21,12 @@ use problem::ApiError;
 /// What every handler can reach.
 pub struct AppState {
     pub drafts: DraftSessions,
+    pub courses: Courses,
     pub authenticator: Authenticator,
     pub redis: RedisSessions,
     pub postgres: Postgres,
     pub max_body_bytes: usize,
+    pub max_upload_bytes: u64,
 }
 
 /// Registers every route.
@@ -43,6 +46,24 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(drafts::get))
                 .route(web::patch().to(drafts::autosave))
                 .route(web::delete().to(drafts::discard)),
+        )
+        .service(
+            resource("/api/v1/drafts/{id}/materialize").route(web::post().to(courses::materialize)),
+        )
+        .service(resource("/api/v1/drafts/{id}/submit").route(web::post().to(courses::submit)))
+        .service(
+            resource("/api/v1/drafts/{id}/files")
+                .route(web::post().to(courses::upload))
+                .route(web::get().to(courses::draft_files)),
+        )
+        .service(
+            resource("/api/v1/drafts/{id}/files/{file_id}")
+                .route(web::delete().to(courses::delete_draft_file)),
+        )
+        .service(resource("/api/v1/courses/{id}").route(web::get().to(courses::course)))
+        .service(
+            resource("/api/v1/courses/{id}/files/{file_id}")
+                .route(web::get().to(courses::download)),
         )
         .service(resource("/healthz").route(web::get().to(health::healthz)))
         .service(resource("/readyz").route(web::get().to(health::readyz)))

@@ -4,7 +4,8 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{drafts, health};
+use super::problem::ProblemResponse;
+use super::{courses, drafts, health};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -12,11 +13,15 @@ use super::{drafts, health};
         held in Redis, written to Postgres only when they become real."),
     paths(
         drafts::create, drafts::list, drafts::get, drafts::autosave, drafts::discard,
+        courses::materialize, courses::submit, courses::upload, courses::draft_files,
+        courses::delete_draft_file, courses::course, courses::download,
         health::healthz, health::readyz, openapi_json,
     ),
+    components(responses(ProblemResponse)),
     modifiers(&BearerAuth),
     tags(
         (name = "drafts", description = "Draft sessions of the create-course form"),
+        (name = "courses", description = "Courses that drafts become, and their files"),
         (name = "health", description = "Liveness, readiness and this document"),
     )
 )]

@@ -4,9 +4,10 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::{ToResponse, ToSchema};
 
-use crate::domain::{DraftError, FieldErrors};
+use crate::domain::upload::UploadError;
+use crate::domain::{DomainError, FieldErrors};
 use crate::stores::StoreError;
 
 /// Seconds a client should wait before retrying while a store is unreachable.
@@ -28,9 +29,11 @@ pub enum ApiError {
     Invalid(FieldErrors),
     #[error("the draft changed since you read it (it is at version {current})")]
     PreconditionFailed { current: u64 },
+    #[error("{0}")]
+    Conflict(String),
     #[error("the body is larger than {limit} bytes")]
-    PayloadTooLarge { limit: usize },
-    #[error("send JSON (application/json or application/merge-patch+json), not {0}")]
+    PayloadTooLarge { limit: u64 },
+    #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("you already have {limit} live drafts; discard or finish one first")]
     TooManyDrafts { limit: u32 },
@@ -59,6 +62,15 @@ pub struct Problem {
     pub current_version: Option<u64>,
 }
 
+/// Every error answer: a problem details object.
+#[derive(ToResponse)]
+#[response(
+    description = "A problem (RFC 9457): see its type and detail",
+    content_type = "application/problem+json"
+)]
+#[allow(dead_code)] // describes the wire format for the OpenAPI document
+pub struct ProblemResponse(Problem);
+
 impl ApiError {
     fn kind(&self) -> (&'static str, &'static str) {
         match self {
@@ -69,6 +81,7 @@ impl ApiError {
             Self::MalformedBody(_) => ("malformed-body", "Malformed request body"),
             Self::Invalid(_) => ("validation-failed", "Validation failed"),
             Self::PreconditionFailed { .. } => ("version-mismatch", "Version mismatch"),
+            Self::Conflict(_) => ("conflict", "Conflict"),
             Self::PayloadTooLarge { .. } => ("body-too-large", "Request body too large"),
             Self::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
             Self::TooManyDrafts { .. } => ("too-many-drafts", "Too many drafts"),
@@ -106,6 +119,7 @@ impl ResponseError for ApiError {
             Self::MalformedBody(_) => StatusCode::BAD_REQUEST,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyDrafts { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -143,13 +157,29 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl From<DraftError> for ApiError {
-    fn from(e: DraftError) -> Self {
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
         match e {
-            DraftError::NotFound => Self::NotFound,
-            DraftError::VersionMismatch { current } => Self::PreconditionFailed { current },
-            DraftError::TooManyDrafts { limit } => Self::TooManyDrafts { limit },
-            DraftError::Store(e) => e.into(),
+            DomainError::NotFound => Self::NotFound,
+            DomainError::VersionMismatch { current } => Self::PreconditionFailed { current },
+            DomainError::TooManyDrafts { limit } => Self::TooManyDrafts { limit },
+            DomainError::Invalid(errors) => Self::Invalid(errors),
+            e @ (DomainError::Submitted | DomainError::Busy) => Self::Conflict(e.to_string()),
+            DomainError::Upload(e) => e.into(),
+            DomainError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<UploadError> for ApiError {
+    fn from(e: UploadError) -> Self {
+        match e {
+            UploadError::TooLarge { limit } => Self::PayloadTooLarge { limit },
+            UploadError::UnsupportedType(_) => Self::UnsupportedMediaType(e.to_string()),
+            UploadError::BrokeOff => Self::MalformedBody(e.to_string()),
+            UploadError::MissingFile | UploadError::BadName(_) | UploadError::Empty => {
+                Self::Invalid(FieldErrors::single("file", e.to_string()))
+            }
         }
     }
 }

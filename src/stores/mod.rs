@@ -1,7 +1,10 @@
-//! The stores: Redis holds draft sessions, Postgres holds courses.
+//! The stores: Redis holds draft sessions, Postgres holds courses, file
+//! storage holds uploaded files.
 //! Every store call is bounded by the configured timeout, so an unreachable
 //! store turns into a fast [`StoreError`] instead of a hanging request.
 
+pub mod courses;
+pub mod files;
 pub mod postgres;
 pub mod redis_sessions;
 
@@ -14,6 +17,8 @@ pub enum StoreError {
     Redis(String),
     #[error("postgres: {0}")]
     Postgres(String),
+    #[error("file storage: {0}")]
+    Files(String),
     #[error("{store} did not answer within {timeout:?}")]
     Timeout {
         store: &'static str,

@@ -42,6 +42,10 @@ impl Postgres {
         &self.pool
     }
 
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Applies pending migrations. Replicas starting together serialize on an
     /// advisory lock, so each migration runs once.
     pub async fn migrate(&self) -> anyhow::Result<()> {

@@ -36,6 +36,16 @@ pub enum PatchOutcome {
     Stale {
         current: u64,
     },
+    /// The draft was submitted: it is read-only.
+    Submitted,
+}
+
+pub enum FreezeOutcome {
+    Frozen,
+    AlreadySubmitted,
+    /// An autosave came first: validate again.
+    Changed,
+    Missing,
 }
 
 #[derive(Clone)]
@@ -50,6 +60,8 @@ struct Scripts {
     patch: Script,
     live_ids: Script,
     delete: Script,
+    attach_course: Script,
+    freeze: Script,
 }
 
 fn draft_key(user_id: Uuid, id: Uuid) -> String {
@@ -75,6 +87,8 @@ impl RedisSessions {
             patch: Script::new(include_str!("lua/patch.lua")),
             live_ids: Script::new(include_str!("lua/live_ids.lua")),
             delete: Script::new(include_str!("lua/delete.lua")),
+            attach_course: Script::new(include_str!("lua/attach_course.lua")),
+            freeze: Script::new(include_str!("lua/freeze.lua")),
         };
         Ok(Self {
             pool,
@@ -201,6 +215,7 @@ impl RedisSessions {
         match reply.split_first() {
             Some((status, hash)) if status == "ok" => Ok(PatchOutcome::Saved(decode(id, hash)?)),
             Some((status, _)) if status == "missing" => Ok(PatchOutcome::Missing),
+            Some((status, _)) if status == "submitted" => Ok(PatchOutcome::Submitted),
             Some((status, [current])) if status == "stale" => Ok(PatchOutcome::Stale {
                 current: current.parse().map_err(|_| unexpected(&reply))?,
             }),
@@ -224,6 +239,61 @@ impl RedisSessions {
         })
         .await?;
         Ok(deleted == 1)
+    }
+}
+
+impl RedisSessions {
+    /// Records the draft's course; an open draft becomes materialized. A draft
+    /// that expired meanwhile is left alone.
+    pub async fn attach_course(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        course_id: Uuid,
+        slug: &str,
+    ) -> Result<(), StoreError> {
+        bounded("redis", self.timeout, async {
+            let mut conn = self.conn().await?;
+            self.scripts
+                .attach_course
+                .key(draft_key(user_id, id))
+                .arg(course_id.to_string())
+                .arg(slug)
+                .invoke_async::<i64>(&mut conn)
+                .await?;
+            Ok::<_, StoreError>(())
+        })
+        .await
+    }
+
+    /// Marks the draft submitted if it is still at `version`.
+    pub async fn freeze(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        version: u64,
+    ) -> Result<FreezeOutcome, StoreError> {
+        let reply: String = bounded("redis", self.timeout, async {
+            let mut conn = self.conn().await?;
+            Ok::<_, StoreError>(
+                self.scripts
+                    .freeze
+                    .key(draft_key(user_id, id))
+                    .key(index_key(user_id))
+                    .arg(id.to_string())
+                    .arg(version)
+                    .invoke_async(&mut conn)
+                    .await?,
+            )
+        })
+        .await?;
+        match reply.as_str() {
+            "frozen" => Ok(FreezeOutcome::Frozen),
+            "submitted" => Ok(FreezeOutcome::AlreadySubmitted),
+            "changed" => Ok(FreezeOutcome::Changed),
+            "missing" => Ok(FreezeOutcome::Missing),
+            _ => Err(corrupt(format!("unexpected freeze reply {reply:?}"))),
+        }
     }
 }
 

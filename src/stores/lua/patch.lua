@@ -1,11 +1,14 @@
 -- Autosave: one atomic merge of form fields into an existing draft.
--- Never recreates an expired draft.
+-- Never recreates an expired draft, never changes a submitted one.
 -- KEYS[1] the draft, KEYS[2] the owner's index of live drafts
 -- ARGV[1] draft id, ARGV[2] TTL in ms, ARGV[3] '' for any version, 'v:<n>' for version n, anything else for none,
 -- ARGV[4] number n of fields to set, ARGV[5 .. 4+2n] field and JSON value pairs,
 -- ARGV[5+2n ..] fields to remove
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return {'missing'}
+end
+if redis.call('HGET', KEYS[1], 'st') == 'submitted' then
+  return {'submitted'}
 end
 local version = redis.call('HGET', KEYS[1], 'v')
 if ARGV[3] ~= '' and ARGV[3] ~= 'v:' .. version then

@@ -1,0 +1,279 @@
+//! Making drafts real: materialize, submit and upload write one course row per
+//! draft, whatever races; and reading courses and their files.
+
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use futures_util::Stream;
+use uuid::Uuid;
+
+use super::course::{
+    course_id_for, Course, CourseFile, CourseRef, CourseWithFiles, MaterializedBy, DEFAULT_TITLE,
+};
+use super::draft::{DomainError, Draft, DraftStatus};
+use super::form::SubmittedForm;
+use super::upload::{FileName, UploadError, UploadRules};
+use crate::stores::courses::{NewCourse, NewFile, PgCourses};
+use crate::stores::files::{FileStorage, PutError};
+use crate::stores::redis_sessions::{FreezeOutcome, RedisSessions};
+use crate::stores::StoreError;
+
+/// How often submit re-reads a draft that autosaves keep changing.
+const SUBMIT_ATTEMPTS: usize = 10;
+
+#[derive(Clone)]
+pub struct Courses {
+    drafts: RedisSessions,
+    courses: PgCourses,
+    files: FileStorage,
+    rules: UploadRules,
+}
+
+/// What an upload stored, and in which course.
+pub struct Uploaded {
+    pub file: CourseFile,
+    pub course: CourseRef,
+    /// This upload created the course row.
+    pub created: bool,
+}
+
+impl From<&Course> for CourseRef {
+    fn from(course: &Course) -> Self {
+        CourseRef {
+            course_id: course.id,
+            course_slug: course.slug.clone(),
+            status: course.status.clone(),
+        }
+    }
+}
+
+fn title_of(draft: &Draft) -> &str {
+    draft
+        .form_data
+        .get("topic")
+        .and_then(|t| t.as_str())
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .unwrap_or(DEFAULT_TITLE)
+}
+
+fn new_course<'a>(user_id: Uuid, draft: &'a Draft, by: MaterializedBy) -> NewCourse<'a> {
+    NewCourse {
+        id: draft.course_id.unwrap_or_else(|| course_id_for(draft.id)),
+        draft_session_id: draft.id,
+        owner_id: user_id,
+        organization_id: draft.organization_id,
+        title: title_of(draft),
+        form_data: &draft.form_data,
+        materialized_by: by,
+    }
+}
+
+impl Courses {
+    pub fn new(
+        drafts: RedisSessions,
+        courses: PgCourses,
+        files: FileStorage,
+        rules: UploadRules,
+    ) -> Self {
+        Self {
+            drafts,
+            courses,
+            files,
+            rules,
+        }
+    }
+
+    async fn draft(&self, user_id: Uuid, id: Uuid) -> Result<Draft, DomainError> {
+        self.drafts
+            .get(user_id, id)
+            .await?
+            .ok_or(DomainError::NotFound)
+    }
+
+    /// Records the course in the draft, so that autosave goes on and the
+    /// client learns the course id.
+    async fn attach(
+        &self,
+        user_id: Uuid,
+        draft: &Draft,
+        course: &Course,
+    ) -> Result<(), DomainError> {
+        if draft.course_id != Some(course.id) || draft.status == DraftStatus::Open {
+            self.drafts
+                .attach_course(user_id, draft.id, course.id, &course.slug)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Makes sure the draft has a course row. `true` if this call created it.
+    pub async fn materialize(
+        &self,
+        user_id: Uuid,
+        draft_id: Uuid,
+    ) -> Result<(CourseRef, bool), DomainError> {
+        let draft = self.draft(user_id, draft_id).await?;
+        let new = new_course(user_id, &draft, MaterializedBy::Materialize);
+        let (course, created) = self.courses.materialize(&new).await?;
+        self.attach(user_id, &draft, &course).await?;
+        Ok(((&course).into(), created))
+    }
+
+    /// Validates the form strictly, then makes the draft's course and marks it
+    /// submitted with the final data. Repeating it returns the same course.
+    ///
+    /// The draft is frozen first, at the version that passed validation: an
+    /// autosave acknowledged before the freeze is in the course, one after it
+    /// is refused. A freeze that lost a race with an autosave starts over.
+    pub async fn submit(
+        &self,
+        user_id: Uuid,
+        draft_id: Uuid,
+    ) -> Result<(CourseRef, bool), DomainError> {
+        for _ in 0..SUBMIT_ATTEMPTS {
+            let draft = self.draft(user_id, draft_id).await?;
+            let form = SubmittedForm::parse(&draft.form_data).map_err(DomainError::Invalid)?;
+            if draft.status != DraftStatus::Submitted {
+                match self.drafts.freeze(user_id, draft_id, draft.version).await? {
+                    FreezeOutcome::Frozen | FreezeOutcome::AlreadySubmitted => {}
+                    FreezeOutcome::Missing => return Err(DomainError::NotFound),
+                    FreezeOutcome::Changed => continue,
+                }
+            }
+            let mut new = new_course(user_id, &draft, MaterializedBy::Submit);
+            new.title = form.topic.as_str();
+            new.form_data = &form.data;
+            let (course, created) = self.courses.submit(&new).await?;
+            self.attach(user_id, &draft, &course).await?;
+            return Ok(((&course).into(), created));
+        }
+        Err(DomainError::Busy)
+    }
+
+    /// Streams a file into the draft's course, creating the course row with
+    /// the first file. A refused or broken upload leaves no file and no row.
+    pub async fn upload<S, E>(
+        &self,
+        user_id: Uuid,
+        draft_id: Uuid,
+        name: &str,
+        declared_type: Option<&str>,
+        body: S,
+    ) -> Result<Uploaded, DomainError>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+        E: std::fmt::Display,
+    {
+        let draft = self.draft(user_id, draft_id).await?;
+        if draft.status == DraftStatus::Submitted {
+            return Err(DomainError::Submitted);
+        }
+        let name = FileName::parse(name)?;
+        let content_type = self.rules.content_type(declared_type, &name)?;
+        let new = new_course(user_id, &draft, MaterializedBy::Upload);
+        let file_id = Uuid::new_v4();
+        // Known before the row exists: the course id is derived from the draft.
+        let key = format!("{}/{}/{}", draft.organization_id, new.id, file_id);
+
+        let stored = self
+            .files
+            .put_stream(&key, body, self.rules.max_bytes)
+            .await
+            .map_err(|e| match e {
+                PutError::TooLarge(limit) => UploadError::TooLarge { limit }.into(),
+                PutError::Empty => UploadError::Empty.into(),
+                PutError::Body(_) => UploadError::BrokeOff.into(),
+                PutError::Store(e) => DomainError::Store(e),
+            })?;
+        let record = NewFile {
+            id: file_id,
+            storage_key: &key,
+            original_name: name.as_str(),
+            content_type: &content_type,
+            size_bytes: i64::try_from(stored.size).unwrap_or(i64::MAX),
+            sha256: &stored.sha256,
+        };
+        let (course, file, created) = match self.courses.materialize_with_file(&new, &record).await
+        {
+            Ok(recorded) => recorded,
+            Err(e) => {
+                if let Err(cleanup) = self.files.delete(&key).await {
+                    tracing::warn!(key, error = %cleanup, "could not remove an unrecorded upload");
+                }
+                return Err(e.into());
+            }
+        };
+        self.attach(user_id, &draft, &course).await?;
+        Ok(Uploaded {
+            file,
+            course: (&course).into(),
+            created,
+        })
+    }
+
+    /// The caller's course with its files.
+    pub async fn course(
+        &self,
+        user_id: Uuid,
+        course_id: Uuid,
+    ) -> Result<CourseWithFiles, DomainError> {
+        let course = self
+            .courses
+            .find(user_id, course_id)
+            .await?
+            .ok_or(DomainError::NotFound)?;
+        let files = self.courses.files(user_id, course_id).await?;
+        Ok(CourseWithFiles { course, files })
+    }
+
+    /// The files of the draft's course; none before it has one.
+    pub async fn draft_files(
+        &self,
+        user_id: Uuid,
+        draft_id: Uuid,
+    ) -> Result<Vec<CourseFile>, DomainError> {
+        match self.draft(user_id, draft_id).await?.course_id {
+            Some(course_id) => Ok(self.courses.files(user_id, course_id).await?),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Removes one file of the draft's course: the row, then the bytes.
+    pub async fn delete_draft_file(
+        &self,
+        user_id: Uuid,
+        draft_id: Uuid,
+        file_id: Uuid,
+    ) -> Result<(), DomainError> {
+        let course_id = self
+            .draft(user_id, draft_id)
+            .await?
+            .course_id
+            .ok_or(DomainError::NotFound)?;
+        let file = self
+            .courses
+            .delete_file(user_id, course_id, file_id)
+            .await?
+            .ok_or(DomainError::NotFound)?;
+        if let Err(e) = self.files.delete(&file.storage_key).await {
+            tracing::warn!(key = file.storage_key, error = %e, "file row deleted, its bytes remain");
+        }
+        Ok(())
+    }
+
+    /// A file of the caller's course, with its bytes.
+    pub async fn download(
+        &self,
+        user_id: Uuid,
+        course_id: Uuid,
+        file_id: Uuid,
+    ) -> Result<(CourseFile, BoxStream<'static, Result<Bytes, StoreError>>), DomainError> {
+        let file = self
+            .courses
+            .file(user_id, course_id, file_id)
+            .await?
+            .ok_or(DomainError::NotFound)?;
+        let bytes = self.files.open(&file.storage_key).await?;
+        Ok((file, bytes))
+    }
+}

@@ -1,0 +1,328 @@
+//! Courses and their files in Postgres.
+//!
+//! `courses.draft_session_id` is unique, and every write that makes a draft
+//! real is an insert that yields to an existing row: however many requests race,
+//! one draft gets one course row.
+
+use deadpool_postgres::GenericClient;
+use serde_json::{Map, Value};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use super::postgres::Postgres;
+use super::{bounded, StoreError};
+use crate::domain::course::{slug_candidates, Course, CourseFile, MaterializedBy};
+
+const COURSE_COLUMNS: &str = "id, draft_session_id, organization_id, slug, title, status, \
+    generation_status, materialized_by, materialized_at, submitted_at, created_at, updated_at, form_data";
+
+const FILE_COLUMNS: &str =
+    "id, course_id, storage_key, original_name, content_type, size_bytes, sha256, created_at";
+
+/// A course to create for a draft, unless the draft already has one.
+pub struct NewCourse<'a> {
+    pub id: Uuid,
+    pub draft_session_id: Uuid,
+    pub owner_id: Uuid,
+    pub organization_id: Uuid,
+    pub title: &'a str,
+    pub form_data: &'a Map<String, Value>,
+    pub materialized_by: MaterializedBy,
+}
+
+/// A stored file to record.
+pub struct NewFile<'a> {
+    pub id: Uuid,
+    pub storage_key: &'a str,
+    pub original_name: &'a str,
+    pub content_type: &'a str,
+    pub size_bytes: i64,
+    pub sha256: &'a str,
+}
+
+#[derive(Clone)]
+pub struct PgCourses {
+    db: Postgres,
+}
+
+impl PgCourses {
+    pub fn new(db: Postgres) -> Self {
+        Self { db }
+    }
+
+    /// Makes sure the draft's course exists. `true` if this call created it.
+    pub async fn materialize(&self, new: &NewCourse<'_>) -> Result<(Course, bool), StoreError> {
+        bounded("postgres", self.db.timeout(), async {
+            let client = self.db.pool().get().await?;
+            insert_or_get(&client, new).await
+        })
+        .await
+    }
+
+    /// Makes sure the draft's course exists and records a file in it, atomically.
+    pub async fn materialize_with_file(
+        &self,
+        new: &NewCourse<'_>,
+        file: &NewFile<'_>,
+    ) -> Result<(Course, CourseFile, bool), StoreError> {
+        bounded("postgres", self.db.timeout(), async {
+            let mut client = self.db.pool().get().await?;
+            let tx = client.transaction().await?;
+            let (course, created) = insert_or_get(&tx, new).await?;
+            let row = tx
+                .query_one(
+                    &format!(
+                        "INSERT INTO course_files (id, course_id, storage_key, original_name, \
+                         content_type, size_bytes, sha256) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                         RETURNING {FILE_COLUMNS}"
+                    ),
+                    &[
+                        &file.id,
+                        &course.id,
+                        &file.storage_key,
+                        &file.original_name,
+                        &file.content_type,
+                        &file.size_bytes,
+                        &file.sha256,
+                    ],
+                )
+                .await?;
+            tx.execute(
+                "UPDATE courses SET updated_at = now() WHERE id = $1",
+                &[&course.id],
+            )
+            .await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>((course, file_from(&row)?, created))
+        })
+        .await
+    }
+
+    /// Makes sure the draft's course exists and marks it submitted with the
+    /// final form, atomically. A course submitted before stays as it was.
+    pub async fn submit(&self, new: &NewCourse<'_>) -> Result<(Course, bool), StoreError> {
+        bounded("postgres", self.db.timeout(), async {
+            let mut client = self.db.pool().get().await?;
+            let mut tx = client.transaction().await?;
+            let (course, created) = insert_or_get(&tx, new).await?;
+            let form = Value::Object(new.form_data.clone());
+            let mut submitted = None;
+            // The slug follows the final topic; the id suffix keeps it unique.
+            for slug in slug_candidates(new.title, course.id) {
+                let attempt = tx.savepoint("slug").await?;
+                let result = attempt
+                    .query_opt(
+                        &format!(
+                            "UPDATE courses SET status = 'submitted', submitted_at = now(), \
+                             updated_at = now(), title = $2, slug = $3, form_data = $4 \
+                             WHERE id = $1 AND status = 'draft' RETURNING {COURSE_COLUMNS}"
+                        ),
+                        &[&course.id, &new.title, &slug, &form],
+                    )
+                    .await;
+                match result {
+                    // Dropping the savepoint rolls it back.
+                    Err(e) if is_slug_conflict(&e) => continue,
+                    other => {
+                        submitted = Some(other?);
+                        attempt.commit().await?;
+                        break;
+                    }
+                }
+            }
+            let course = match submitted.flatten() {
+                Some(row) => course_from(&row)?,
+                // Submitted before: the first submit's data stands.
+                None => course,
+            };
+            tx.commit().await?;
+            Ok::<_, StoreError>((course, created))
+        })
+        .await
+    }
+
+    /// The owner's course.
+    pub async fn find(&self, owner_id: Uuid, id: Uuid) -> Result<Option<Course>, StoreError> {
+        bounded("postgres", self.db.timeout(), async {
+            let client = self.db.pool().get().await?;
+            let row = client
+                .query_opt(
+                    &format!(
+                        "SELECT {COURSE_COLUMNS} FROM courses WHERE id = $1 AND owner_id = $2"
+                    ),
+                    &[&id, &owner_id],
+                )
+                .await?;
+            row.as_ref().map(course_from).transpose()
+        })
+        .await
+    }
+
+    /// The files of the owner's course, oldest first.
+    pub async fn files(
+        &self,
+        owner_id: Uuid,
+        course_id: Uuid,
+    ) -> Result<Vec<CourseFile>, StoreError> {
+        bounded("postgres", self.db.timeout(), async {
+            let client = self.db.pool().get().await?;
+            let rows = client
+                .query(
+                    &format!(
+                        "SELECT {FILE_COLUMNS} FROM course_files f WHERE course_id = $1 \
+                         AND EXISTS (SELECT 1 FROM courses c WHERE c.id = $1 AND c.owner_id = $2) \
+                         ORDER BY created_at, id"
+                    ),
+                    &[&course_id, &owner_id],
+                )
+                .await?;
+            rows.iter().map(file_from).collect()
+        })
+        .await
+    }
+
+    /// One file of the owner's course.
+    pub async fn file(
+        &self,
+        owner_id: Uuid,
+        course_id: Uuid,
+        file_id: Uuid,
+    ) -> Result<Option<CourseFile>, StoreError> {
+        bounded("postgres", self.db.timeout(), async {
+            let client = self.db.pool().get().await?;
+            let row = client
+                .query_opt(
+                    &format!(
+                        "SELECT {FILE_COLUMNS} FROM course_files f WHERE id = $1 AND course_id = $2 \
+                         AND EXISTS (SELECT 1 FROM courses c WHERE c.id = $2 AND c.owner_id = $3)"
+                    ),
+                    &[&file_id, &course_id, &owner_id],
+                )
+                .await?;
+            row.as_ref().map(file_from).transpose()
+        })
+        .await
+    }
+
+    /// Deletes one file's row; returns it, for its bytes to be removed after.
+    pub async fn delete_file(
+        &self,
+        owner_id: Uuid,
+        course_id: Uuid,
+        file_id: Uuid,
+    ) -> Result<Option<CourseFile>, StoreError> {
+        bounded("postgres", self.db.timeout(), async {
+            let client = self.db.pool().get().await?;
+            let row = client
+                .query_opt(
+                    &format!(
+                        "DELETE FROM course_files WHERE id = $1 AND course_id = $2 \
+                         AND EXISTS (SELECT 1 FROM courses c WHERE c.id = $2 AND c.owner_id = $3) \
+                         RETURNING {FILE_COLUMNS}"
+                    ),
+                    &[&file_id, &course_id, &owner_id],
+                )
+                .await?;
+            row.as_ref().map(file_from).transpose()
+        })
+        .await
+    }
+}
+
+/// Inserts the draft's course unless it has one, and returns the course.
+/// The insert yields on any unique constraint; a separate statement then reads
+/// the draft's course, and under READ COMMITTED it sees a row that a racing
+/// transaction committed while the insert waited. If the draft has no course,
+/// the slug was taken: the next candidate is tried.
+async fn insert_or_get(
+    client: &impl GenericClient,
+    new: &NewCourse<'_>,
+) -> Result<(Course, bool), StoreError> {
+    let form = Value::Object(new.form_data.clone());
+    for slug in slug_candidates(new.title, new.id) {
+        let inserted = client
+            .query_opt(
+                &format!(
+                    "INSERT INTO courses (id, draft_session_id, owner_id, organization_id, slug, \
+                     title, form_data, materialized_by, materialized_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now()) \
+                     ON CONFLICT DO NOTHING RETURNING {COURSE_COLUMNS}"
+                ),
+                &[
+                    &new.id,
+                    &new.draft_session_id,
+                    &new.owner_id,
+                    &new.organization_id,
+                    &slug,
+                    &new.title,
+                    &form,
+                    &new.materialized_by.as_str(),
+                ],
+            )
+            .await?;
+        if let Some(row) = inserted {
+            return Ok((course_from(&row)?, true));
+        }
+        let existing = client
+            .query_opt(
+                &format!("SELECT {COURSE_COLUMNS} FROM courses WHERE draft_session_id = $1 AND owner_id = $2"),
+                &[&new.draft_session_id, &new.owner_id],
+            )
+            .await?;
+        if let Some(row) = existing {
+            return Ok((course_from(&row)?, false));
+        }
+    }
+    Err(StoreError::Postgres(format!(
+        "no free slug for the course of draft {}",
+        new.draft_session_id
+    )))
+}
+
+fn is_slug_conflict(e: &tokio_postgres::Error) -> bool {
+    e.as_db_error().is_some_and(|db| {
+        db.code() == &SqlState::UNIQUE_VIOLATION && db.constraint() == Some("courses_slug_key")
+    })
+}
+
+fn course_from(row: &Row) -> Result<Course, StoreError> {
+    let form_data = match row.try_get::<_, Value>("form_data")? {
+        Value::Object(map) => map,
+        other => {
+            return Err(StoreError::Corrupt {
+                store: "postgres",
+                detail: format!("form_data is not an object: {other}"),
+            })
+        }
+    };
+    let materialized_by: Option<String> = row.try_get("materialized_by")?;
+    Ok(Course {
+        id: row.try_get("id")?,
+        draft_session_id: row.try_get("draft_session_id")?,
+        organization_id: row.try_get("organization_id")?,
+        slug: row.try_get("slug")?,
+        title: row.try_get("title")?,
+        status: row.try_get("status")?,
+        generation_status: row.try_get("generation_status")?,
+        materialized_by: materialized_by.as_deref().and_then(MaterializedBy::parse),
+        materialized_at: row.try_get("materialized_at")?,
+        submitted_at: row.try_get("submitted_at")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        form_data,
+    })
+}
+
+fn file_from(row: &Row) -> Result<CourseFile, StoreError> {
+    Ok(CourseFile {
+        id: row.try_get("id")?,
+        course_id: row.try_get("course_id")?,
+        storage_key: row.try_get("storage_key")?,
+        original_name: row.try_get("original_name")?,
+        content_type: row.try_get("content_type")?,
+        size_bytes: row.try_get("size_bytes")?,
+        sha256: row.try_get("sha256")?,
+        created_at: row.try_get("created_at")?,
+    })
+}

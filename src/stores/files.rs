@@ -1,0 +1,206 @@
+//! File storage behind one interface, `object_store`'s `ObjectStore`: a local
+//! directory by default, or an S3-compatible bucket. Keys are
+//! `{orgId}/{courseId}/{fileId}`, built from ids only: a client's file name
+//! never becomes part of a path.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use futures_util::{Stream, StreamExt, TryStreamExt};
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
+use sha2::{Digest, Sha256};
+
+use super::{bounded, StoreError};
+
+/// Size of the parts an upload is written in; S3 wants at least 5 MiB.
+const PART_BYTES: usize = 5 * 1024 * 1024;
+/// Parts in flight at once: with the part being filled, bounds an upload's memory.
+const PARTS_IN_FLIGHT: usize = 2;
+
+/// Where an S3-compatible bucket is and how to reach it.
+#[derive(Debug, Clone)]
+pub struct S3Settings {
+    pub bucket: String,
+    pub endpoint: Option<String>,
+    pub region: String,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub allow_http: bool,
+}
+
+#[derive(Clone)]
+pub struct FileStorage {
+    store: Arc<dyn ObjectStore>,
+    /// The root directory, for the local backend.
+    local_root: Option<PathBuf>,
+    timeout: Duration,
+}
+
+/// What a finished upload stored.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub size: u64,
+    /// Hex SHA-256 of the content.
+    pub sha256: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PutError {
+    #[error("the file is larger than {0} bytes")]
+    TooLarge(u64),
+    #[error("the file is empty")]
+    Empty,
+    /// The client's stream broke off.
+    #[error("the upload broke off: {0}")]
+    Body(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<object_store::Error> for StoreError {
+    fn from(e: object_store::Error) -> Self {
+        StoreError::Files(e.to_string())
+    }
+}
+
+impl FileStorage {
+    pub fn local(root: impl Into<PathBuf>, timeout: Duration) -> anyhow::Result<Self> {
+        let root = root.into();
+        std::fs::create_dir_all(&root)?;
+        let store = LocalFileSystem::new_with_prefix(&root)?.with_automatic_cleanup(true);
+        Ok(Self {
+            store: Arc::new(store),
+            local_root: Some(root),
+            timeout,
+        })
+    }
+
+    pub fn s3(settings: &S3Settings, timeout: Duration) -> anyhow::Result<Self> {
+        let mut builder = AmazonS3Builder::from_env()
+            .with_bucket_name(&settings.bucket)
+            .with_region(&settings.region)
+            .with_allow_http(settings.allow_http);
+        if let Some(endpoint) = &settings.endpoint {
+            builder = builder.with_endpoint(endpoint);
+        }
+        if let Some(key) = &settings.access_key_id {
+            builder = builder.with_access_key_id(key);
+        }
+        if let Some(secret) = &settings.secret_access_key {
+            builder = builder.with_secret_access_key(secret);
+        }
+        Ok(Self {
+            store: Arc::new(builder.build()?),
+            local_root: None,
+            timeout,
+        })
+    }
+
+    /// Streams `body` to `key` without holding it in memory, up to `max_bytes`.
+    /// On any failure the partial object is removed.
+    pub async fn put_stream<S, E>(
+        &self,
+        key: &str,
+        body: S,
+        max_bytes: u64,
+    ) -> Result<Stored, PutError>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+        E: std::fmt::Display,
+    {
+        let path = Path::from(key);
+        let upload = bounded("files", self.timeout, self.store.put_multipart(&path)).await?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
+        let written = self.write_all(&mut writer, body, max_bytes).await;
+        let outcome = match written {
+            Ok(stored) => match bounded("files", self.timeout, writer.finish()).await {
+                Ok(_) => return Ok(stored),
+                Err(e) => PutError::Store(e),
+            },
+            Err(e) => {
+                if let Err(abort) = bounded("files", self.timeout, writer.abort()).await {
+                    tracing::warn!(key, error = %abort, "could not abort a failed upload");
+                }
+                e
+            }
+        };
+        self.remove_empty_parents(key);
+        Err(outcome)
+    }
+
+    async fn write_all<S, E>(
+        &self,
+        writer: &mut WriteMultipart,
+        body: S,
+        max_bytes: u64,
+    ) -> Result<Stored, PutError>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+        E: std::fmt::Display,
+    {
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        let mut body = std::pin::pin!(body);
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| PutError::Body(e.to_string()))?;
+            size += chunk.len() as u64;
+            if size > max_bytes {
+                return Err(PutError::TooLarge(max_bytes));
+            }
+            hasher.update(&chunk);
+            bounded(
+                "files",
+                self.timeout,
+                writer.wait_for_capacity(PARTS_IN_FLIGHT),
+            )
+            .await?;
+            writer.put(chunk);
+        }
+        if size == 0 {
+            return Err(PutError::Empty);
+        }
+        Ok(Stored {
+            size,
+            sha256: hex::encode(hasher.finalize()),
+        })
+    }
+
+    /// The object's bytes, as a stream.
+    pub async fn open(
+        &self,
+        key: &str,
+    ) -> Result<BoxStream<'static, Result<Bytes, StoreError>>, StoreError> {
+        let result = bounded("files", self.timeout, self.store.get(&Path::from(key))).await?;
+        Ok(result.into_stream().map_err(StoreError::from).boxed())
+    }
+
+    /// Deletes one object; one that is already gone counts as deleted.
+    pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let deleted = bounded("files", self.timeout, async {
+            match self.store.delete(&Path::from(key)).await {
+                Err(object_store::Error::NotFound { .. }) => Ok(()),
+                other => other,
+            }
+        })
+        .await;
+        self.remove_empty_parents(key);
+        deleted
+    }
+
+    /// The local backend leaves the directories an aborted upload created.
+    fn remove_empty_parents(&self, key: &str) {
+        let Some(root) = &self.local_root else { return };
+        let mut dir = root.join(key);
+        while dir.pop() && dir != *root {
+            if std::fs::remove_dir(&dir).is_err() {
+                break;
+            }
+        }
+    }
+}
