@@ -118,7 +118,10 @@ pub async fn upload(
         ));
     }
     let mut parts = Multipart::new(req.headers(), payload);
-    while let Some(part) = parts.try_next().await.map_err(|_| UploadError::BrokeOff)? {
+    let malformed = |e: actix_multipart::MultipartError| {
+        ApiError::MalformedBody(format!("the multipart body is malformed: {e}"))
+    };
+    while let Some(part) = parts.try_next().await.map_err(malformed)? {
         if part.name() != Some("file") {
             continue;
         }

@@ -64,6 +64,7 @@ impl TestApp {
         config.workers = 1;
         config.pool_size = 8;
         config.database_url = create_database(&config.database_url).await;
+        config.upload_dir = std::env::temp_dir().join(format!("draftd-test-{}", Uuid::new_v4()));
         adjust(&mut config);
 
         let app = Application::build(&config).await.expect("app starts");
@@ -138,11 +139,68 @@ impl TestApp {
     }
 
     pub async fn course_count(&self) -> i64 {
-        self.db
-            .query_one("SELECT count(*) FROM courses", &[])
-            .await
-            .expect("count courses")
-            .get(0)
+        self.count("SELECT count(*) FROM courses").await
+    }
+
+    pub async fn file_row_count(&self) -> i64 {
+        self.count("SELECT count(*) FROM course_files").await
+    }
+
+    async fn count(&self, sql: &str) -> i64 {
+        self.db.query_one(sql, &[]).await.expect("count").get(0)
+    }
+
+    /// Every file under the upload directory (staging files included).
+    pub fn stored_files(&self) -> Vec<std::path::PathBuf> {
+        fn walk(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, found);
+                } else {
+                    found.push(path);
+                }
+            }
+        }
+        let mut found = Vec::new();
+        walk(&self.config.upload_dir, &mut found);
+        found
+    }
+
+    /// Uploads `content` as the `file` part of a multipart request.
+    pub async fn upload(
+        &self,
+        user: &TestUser,
+        draft_id: &str,
+        name: &str,
+        content_type: &str,
+        content: Vec<u8>,
+    ) -> Response {
+        let part = reqwest::multipart::Part::bytes(content)
+            .file_name(name.to_owned())
+            .mime_str(content_type)
+            .expect("valid mime");
+        self.request(
+            Method::POST,
+            &format!("/api/v1/drafts/{draft_id}/files"),
+            user,
+        )
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await
+        .expect("request sent")
+    }
+
+    /// POSTs to one of the draft's actions (`materialize`, `submit`).
+    pub async fn draft_action(&self, user: &TestUser, draft_id: &str, action: &str) -> Response {
+        self.request(
+            Method::POST,
+            &format!("/api/v1/drafts/{draft_id}/{action}"),
+            user,
+        )
+        .send()
+        .await
+        .expect("request sent")
     }
 
     pub async fn redis(&self) -> MultiplexedConnection {

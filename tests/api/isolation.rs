@@ -51,3 +51,97 @@ async fn another_users_draft_is_404_on_every_route_and_not_listed() {
         "the owner's draft is untouched"
     );
 }
+
+#[tokio::test]
+async fn another_users_course_files_and_draft_actions_are_404() {
+    let app = TestApp::spawn().await;
+    let owner = &app.user;
+    let intruder = new_user();
+    let draft = app
+        .new_draft(owner, json!({"topic": "Private course"}))
+        .await;
+    let id = draft["id"].as_str().unwrap();
+    let file: Value = app
+        .upload(owner, id, "secret.txt", "text/plain", b"secret".to_vec())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let (course_id, file_id) = (
+        file["courseId"].as_str().unwrap(),
+        file["id"].as_str().unwrap(),
+    );
+    let own_draft = app.new_draft(&intruder, json!({"topic": "Mine"})).await;
+    let own_id = own_draft["id"].as_str().unwrap();
+    let other = Uuid::new_v4();
+
+    // Each foreign target beside a missing one: both must answer alike.
+    let pairs = [
+        (
+            Method::POST,
+            format!("/api/v1/drafts/{id}/materialize"),
+            format!("/api/v1/drafts/{other}/materialize"),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/drafts/{id}/submit"),
+            format!("/api/v1/drafts/{other}/submit"),
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/drafts/{id}/files"),
+            format!("/api/v1/drafts/{other}/files"),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/drafts/{id}/files/{file_id}"),
+            format!("/api/v1/drafts/{other}/files/{file_id}"),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/drafts/{own_id}/files/{file_id}"),
+            format!("/api/v1/drafts/{own_id}/files/{other}"),
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/courses/{course_id}"),
+            format!("/api/v1/courses/{other}"),
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/courses/{course_id}/files/{file_id}"),
+            format!("/api/v1/courses/{other}/files/{file_id}"),
+        ),
+    ];
+    for (method, foreign, missing) in &pairs {
+        let mut bodies = Vec::new();
+        for path in [foreign, missing] {
+            let response = app
+                .request(method.clone(), path, &intruder)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 404, "{method} {path}");
+            bodies.push(response.json::<Value>().await.unwrap());
+        }
+        assert_eq!(bodies[0], bodies[1], "{method} {foreign}");
+    }
+    let upload = app
+        .upload(&intruder, id, "mine.txt", "text/plain", b"x".to_vec())
+        .await;
+    assert_eq!(upload.status(), 404);
+
+    assert_eq!(
+        app.course_count().await,
+        1,
+        "the intruder created no course"
+    );
+    assert_eq!(app.file_row_count().await, 1);
+    let download = format!("/api/v1/courses/{course_id}/files/{file_id}");
+    let response = app
+        .request(Method::GET, &download, owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.bytes().await.unwrap().as_ref(), b"secret");
+}

@@ -6,4 +6,6 @@ mod bad_input;
 mod drafts;
 mod helpers;
 mod isolation;
+mod materialize;
 mod service;
+mod uploads;
