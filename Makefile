@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: run test stop services dev-token lint
+.PHONY: run test stop services test-tools dev-token lint
 
 ## Start the local Redis and Postgres (installing them if absent) and serve on
 ## 127.0.0.1:8080 in dev mode.
@@ -14,9 +14,13 @@ dev-token:
 	@DRAFTD_DEV_MODE=true cargo run -q -- dev-token $(ARGS)
 
 ## Everything CI checks: formatting, lints, every test against the real stores.
-test: services lint
+test: services test-tools lint
 	scripts/services.sh drop-test-databases
 	cargo test --all-targets
+
+## A real S3-protocol server for the S3 backend's tests (s3s-fs), built once.
+test-tools:
+	@command -v s3s-fs >/dev/null || cargo install s3s-fs@0.14.1 --locked --features binary
 
 lint:
 	cargo fmt --all -- --check

@@ -123,6 +123,37 @@ pub struct Config {
     #[arg(long, env = "DRAFTD_S3_ALLOW_HTTP")]
     pub s3_allow_http: bool,
 
+    /// Janitor schedule: six-field cron (seconds first, UTC), or `off`.
+    #[arg(long, env = "DRAFTD_JANITOR_CRON", default_value = "0 0 * * * *")]
+    pub janitor_cron: String,
+
+    /// Courses the janitor deletes per transaction.
+    #[arg(long, env = "DRAFTD_JANITOR_BATCH_SIZE", default_value_t = 500,
+          value_parser = clap::value_parser!(i64).range(1..))]
+    pub janitor_batch_size: i64,
+
+    /// Orphan sweep schedule: six-field cron (UTC), or `off`.
+    #[arg(long, env = "DRAFTD_ORPHAN_SWEEP_CRON", default_value = "0 30 3 * * *")]
+    pub orphan_sweep_cron: String,
+
+    /// Age below which an unknown storage prefix is not yet an orphan, in seconds.
+    #[arg(long, env = "DRAFTD_ORPHAN_GRACE_SECS", default_value_t = 3600)]
+    pub orphan_grace_secs: u64,
+
+    /// Attempts of a cleanup job before it is dead.
+    #[arg(long, env = "DRAFTD_CLEANUP_MAX_ATTEMPTS", default_value_t = 3,
+          value_parser = clap::value_parser!(i32).range(1..))]
+    pub cleanup_max_attempts: i32,
+
+    /// Wait after a cleanup job's first failure, in ms; doubles with each further one.
+    #[arg(long, env = "DRAFTD_CLEANUP_BACKOFF_MS", default_value_t = 2000)]
+    pub cleanup_backoff_ms: u64,
+
+    /// How often the cleanup worker polls its queue, in ms.
+    #[arg(long, env = "DRAFTD_CLEANUP_POLL_MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub cleanup_poll_ms: u64,
+
     /// Log filter (tracing `EnvFilter` syntax).
     #[arg(long, env = "DRAFTD_LOG", default_value = "info")]
     pub log: String,

@@ -4,12 +4,15 @@
 //! - [`http`]: routes, authentication, problem responses (the only place errors
 //!   become HTTP);
 //! - [`domain`]: draft sessions and the form, validated on parse;
-//! - [`stores`]: Redis draft sessions and Postgres courses;
+//! - [`stores`]: Redis draft sessions, Postgres courses and the cleanup
+//!   queue, file storage;
+//! - [`jobs`]: the janitor, the orphan sweep and the cleanup worker;
 //! - [`config`], [`telemetry`], [`startup`]: wiring.
 
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod jobs;
 pub mod startup;
 pub mod stores;
 pub mod telemetry;

@@ -4,7 +4,7 @@ use uuid::Uuid;
 
 use draftd::config::Config;
 use draftd::http::auth::{mint, Claims};
-use draftd::startup::Application;
+use draftd::startup::{Application, Services};
 use draftd::stores::postgres::Postgres;
 use draftd::telemetry;
 
@@ -29,6 +29,27 @@ enum Command {
     },
     /// Apply pending migrations and exit.
     Migrate {
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Run the janitor once, then carry out the cleanup it queued.
+    Janitor {
+        #[command(flatten)]
+        config: Config,
+        /// Report what would be deleted; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Remove storage prefixes and draft sessions whose course does not exist.
+    SweepOrphans {
+        #[command(flatten)]
+        config: Config,
+        /// Report what would be removed; remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Put dead cleanup jobs back in the queue and carry out what is due.
+    RetryCleanup {
         #[command(flatten)]
         config: Config,
     },
@@ -65,6 +86,30 @@ async fn main() -> anyhow::Result<()> {
                 .migrate()
                 .await
                 .context("migrating")?;
+        }
+        Command::Janitor { config, dry_run } => {
+            telemetry::init(&config.log);
+            let services = Services::connect(&config).await?;
+            let report = services.janitor.run(dry_run).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            if !dry_run {
+                services.cleanup.run_due().await?;
+            }
+        }
+        Command::SweepOrphans { config, dry_run } => {
+            telemetry::init(&config.log);
+            let report = Services::connect(&config).await?.sweep.run(dry_run).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        Command::RetryCleanup { config } => {
+            telemetry::init(&config.log);
+            let services = Services::connect(&config).await?;
+            let retried = services.admin.retry_dead(None).await?;
+            let pass = services.cleanup.run_due().await?;
+            println!(
+                "{}",
+                serde_json::json!({ "retried": retried, "pass": pass })
+            );
         }
         Command::DevToken {
             config,

@@ -1,9 +1,13 @@
 //! Making drafts real: materialize, submit and upload write one course row per
-//! draft, whatever races; and reading courses and their files.
+//! draft, whatever races; reading courses and their files; and deleting them,
+//! always through the cleanup queue.
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::Stream;
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::course::{
@@ -12,6 +16,7 @@ use super::course::{
 use super::draft::{DomainError, Draft, DraftStatus};
 use super::form::SubmittedForm;
 use super::upload::{FileName, UploadError, UploadRules};
+use crate::stores::cleanup::DeletionReason;
 use crate::stores::courses::{NewCourse, NewFile, PgCourses};
 use crate::stores::files::{FileStorage, PutError};
 use crate::stores::redis_sessions::{FreezeOutcome, RedisSessions};
@@ -26,6 +31,15 @@ pub struct Courses {
     courses: PgCourses,
     files: FileStorage,
     rules: UploadRules,
+    cleanup: CleanupHandle,
+}
+
+/// How deletions reach the cleanup worker: the attempts each job gets, and a
+/// nudge so that the worker starts at once instead of at its next poll.
+#[derive(Clone)]
+pub struct CleanupHandle {
+    pub max_attempts: i32,
+    pub wake: Arc<Notify>,
 }
 
 /// What an upload stored, and in which course.
@@ -74,12 +88,14 @@ impl Courses {
         courses: PgCourses,
         files: FileStorage,
         rules: UploadRules,
+        cleanup: CleanupHandle,
     ) -> Self {
         Self {
             drafts,
             courses,
             files,
             rules,
+            cleanup,
         }
     }
 
@@ -91,13 +107,20 @@ impl Courses {
     }
 
     /// Records the course in the draft, so that autosave goes on and the
-    /// client learns the course id.
+    /// client learns the course id; counts a materialization.
     async fn attach(
         &self,
         user_id: Uuid,
         draft: &Draft,
         course: &Course,
+        created: bool,
     ) -> Result<(), DomainError> {
+        if created {
+            let trigger = course
+                .materialized_by
+                .map_or("unknown", MaterializedBy::as_str);
+            metrics::counter!("draftd_materializations_total", "trigger" => trigger).increment(1);
+        }
         if draft.course_id != Some(course.id) || draft.status == DraftStatus::Open {
             self.drafts
                 .attach_course(user_id, draft.id, course.id, &course.slug)
@@ -115,7 +138,7 @@ impl Courses {
         let draft = self.draft(user_id, draft_id).await?;
         let new = new_course(user_id, &draft, MaterializedBy::Materialize);
         let (course, created) = self.courses.materialize(&new).await?;
-        self.attach(user_id, &draft, &course).await?;
+        self.attach(user_id, &draft, &course, created).await?;
         Ok(((&course).into(), created))
     }
 
@@ -144,7 +167,7 @@ impl Courses {
             new.title = form.topic.as_str();
             new.form_data = &form.data;
             let (course, created) = self.courses.submit(&new).await?;
-            self.attach(user_id, &draft, &course).await?;
+            self.attach(user_id, &draft, &course, created).await?;
             return Ok(((&course).into(), created));
         }
         Err(DomainError::Busy)
@@ -203,7 +226,7 @@ impl Courses {
                 return Err(e.into());
             }
         };
-        self.attach(user_id, &draft, &course).await?;
+        self.attach(user_id, &draft, &course, created).await?;
         Ok(Uploaded {
             file,
             course: (&course).into(),
@@ -238,7 +261,8 @@ impl Courses {
         }
     }
 
-    /// Removes one file of the draft's course: the row, then the bytes.
+    /// Removes one file of the draft's course: the row goes, and its bytes are
+    /// queued for the cleanup worker in the same transaction.
     pub async fn delete_draft_file(
         &self,
         user_id: Uuid,
@@ -250,15 +274,58 @@ impl Courses {
             .await?
             .course_id
             .ok_or(DomainError::NotFound)?;
-        let file = self
+        if !self
             .courses
-            .delete_file(user_id, course_id, file_id)
+            .delete_file(user_id, course_id, file_id, self.cleanup.max_attempts)
             .await?
-            .ok_or(DomainError::NotFound)?;
-        if let Err(e) = self.files.delete(&file.storage_key).await {
-            tracing::warn!(key = file.storage_key, error = %e, "file row deleted, its bytes remain");
+        {
+            return Err(DomainError::NotFound);
         }
+        self.cleanup.wake.notify_one();
         Ok(())
+    }
+
+    /// Deletes the caller's course: the row (its file rows cascade) goes, and
+    /// its files and draft session are queued for the cleanup worker.
+    pub async fn delete_course(&self, user_id: Uuid, course_id: Uuid) -> Result<(), DomainError> {
+        let deleted = self
+            .courses
+            .delete(
+                user_id,
+                course_id,
+                DeletionReason::Owner,
+                self.cleanup.max_attempts,
+            )
+            .await?;
+        if !deleted {
+            return Err(DomainError::NotFound);
+        }
+        self.cleanup.wake.notify_one();
+        Ok(())
+    }
+
+    /// Discards a draft. A materialized, unsubmitted draft takes its course
+    /// (and files) with it; a submitted course stays.
+    pub async fn discard_draft(&self, user_id: Uuid, draft_id: Uuid) -> Result<(), DomainError> {
+        let draft = self.draft(user_id, draft_id).await?;
+        if let (Some(course_id), DraftStatus::Materialized) = (draft.course_id, draft.status) {
+            self.courses
+                .delete(
+                    user_id,
+                    course_id,
+                    DeletionReason::Discard,
+                    self.cleanup.max_attempts,
+                )
+                .await?;
+            self.cleanup.wake.notify_one();
+        }
+        // The session is also queued with the course; removing it now means
+        // the next read already answers 404.
+        if self.drafts.delete(user_id, draft_id).await? {
+            Ok(())
+        } else {
+            Err(DomainError::NotFound)
+        }
     }
 
     /// A file of the caller's course, with its bytes.

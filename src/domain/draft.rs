@@ -126,7 +126,10 @@ impl DraftSessions {
             .create(owner, Uuid::new_v4(), form, self.limits)
             .await?
         {
-            CreateOutcome::Created(draft) => Ok(draft),
+            CreateOutcome::Created(draft) => {
+                metrics::counter!("draftd_drafts_created_total").increment(1);
+                Ok(draft)
+            }
             CreateOutcome::TooManyDrafts => Err(DomainError::TooManyDrafts {
                 limit: self.limits.max_per_user,
             }),
@@ -158,18 +161,13 @@ impl DraftSessions {
             .patch(user_id, id, patch, precondition, self.limits.ttl)
             .await?
         {
-            PatchOutcome::Saved(draft) => Ok(draft),
+            PatchOutcome::Saved(draft) => {
+                metrics::counter!("draftd_autosaves_total").increment(1);
+                Ok(draft)
+            }
             PatchOutcome::Missing => Err(DomainError::NotFound),
             PatchOutcome::Stale { current } => Err(DomainError::VersionMismatch { current }),
             PatchOutcome::Submitted => Err(DomainError::Submitted),
-        }
-    }
-
-    pub async fn discard(&self, user_id: Uuid, id: Uuid) -> Result<(), DomainError> {
-        if self.store.delete(user_id, id).await? {
-            Ok(())
-        } else {
-            Err(DomainError::NotFound)
         }
     }
 }

@@ -2,6 +2,7 @@
 //! drafts become. Types here validate
 //! on parse; nothing in this module knows about HTTP.
 
+pub mod admin;
 pub mod course;
 pub mod courses;
 pub mod draft;

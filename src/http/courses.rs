@@ -43,7 +43,11 @@ pub async fn materialize(
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let (course, created) = state.courses.materialize(caller.user_id, *id).await?;
+    let (course, created) = state
+        .services
+        .courses
+        .materialize(caller.user_id, *id)
+        .await?;
     Ok(created_or_ok(created).json(course))
 }
 
@@ -66,7 +70,7 @@ pub async fn submit(
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let (course, created) = state.courses.submit(caller.user_id, *id).await?;
+    let (course, created) = state.services.courses.submit(caller.user_id, *id).await?;
     Ok(created_or_ok(created).json(course))
 }
 
@@ -132,6 +136,7 @@ pub async fn upload(
             .to_owned();
         let declared_type = part.content_type().map(|m| m.essence_str().to_owned());
         let uploaded = state
+            .services
             .courses
             .upload(caller.user_id, *id, &name, declared_type.as_deref(), part)
             .await?;
@@ -161,7 +166,11 @@ pub async fn draft_files(
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let files = state.courses.draft_files(caller.user_id, *id).await?;
+    let files = state
+        .services
+        .courses
+        .draft_files(caller.user_id, *id)
+        .await?;
     Ok(HttpResponse::Ok().json(files))
 }
 
@@ -185,6 +194,7 @@ pub async fn delete_draft_file(
 ) -> Result<HttpResponse, ApiError> {
     let (draft_id, file_id) = path.into_inner();
     state
+        .services
         .courses
         .delete_draft_file(caller.user_id, draft_id, file_id)
         .await?;
@@ -206,7 +216,7 @@ pub async fn course(
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let course = state.courses.course(caller.user_id, *id).await?;
+    let course = state.services.courses.course(caller.user_id, *id).await?;
     Ok(HttpResponse::Ok().json(course))
 }
 
@@ -230,6 +240,7 @@ pub async fn download(
 ) -> Result<HttpResponse, ApiError> {
     let (course_id, file_id) = path.into_inner();
     let (file, bytes) = state
+        .services
         .courses
         .download(caller.user_id, course_id, file_id)
         .await?;
@@ -270,4 +281,28 @@ fn ascii_fallback(name: &str) -> String {
             }
         })
         .collect()
+}
+
+/// Delete the caller's course: the row and its file rows at once; its files
+/// and draft session by the cleanup worker, with retries.
+#[utoipa::path(delete, path = "/api/v1/courses/{id}", tag = "courses",
+    params(("id" = Uuid, Path, description = "Course id")),
+    responses(
+        (status = 204, description = "Deleted; files and keys follow within seconds"),
+        (status = 401, response = ProblemResponse),
+        (status = 404, response = ProblemResponse),
+        (status = 503, response = ProblemResponse),
+    ),
+    security(("bearer" = [])))]
+pub async fn delete_course(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .services
+        .courses
+        .delete_course(caller.user_id, *id)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -84,7 +84,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let owner = caller.owner()?;
     let form = form_patch(body)?;
-    let draft = state.drafts.create(owner, &form).await?;
+    let draft = state.services.drafts.create(owner, &form).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/drafts/{}", draft.id)))
         .insert_header(etag(&draft))
@@ -100,7 +100,7 @@ pub async fn create(
     ),
     security(("bearer" = [])))]
 pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    let drafts = state.drafts.list(caller.user_id).await?;
+    let drafts = state.services.drafts.list(caller.user_id).await?;
     Ok(HttpResponse::Ok().json(drafts))
 }
 
@@ -119,7 +119,7 @@ pub async fn get(
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let draft = state.drafts.get(caller.user_id, *id).await?;
+    let draft = state.services.drafts.get(caller.user_id, *id).await?;
     Ok(HttpResponse::Ok().insert_header(etag(&draft)).json(draft))
 }
 
@@ -151,13 +151,15 @@ pub async fn autosave(
 ) -> Result<HttpResponse, ApiError> {
     let patch = form_patch(body)?;
     let draft = state
+        .services
         .drafts
         .autosave(caller.user_id, *id, &patch, &precondition(&req))
         .await?;
     Ok(HttpResponse::Ok().insert_header(etag(&draft)).json(draft))
 }
 
-/// Discard a draft.
+/// Discard a draft. A materialized, unsubmitted draft takes its course and
+/// files with it.
 #[utoipa::path(delete, path = "/api/v1/drafts/{id}", tag = "drafts",
     params(("id" = Uuid, Path, description = "Draft id")),
     responses(
@@ -172,6 +174,10 @@ pub async fn discard(
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    state.drafts.discard(caller.user_id, *id).await?;
+    state
+        .services
+        .courses
+        .discard_draft(caller.user_id, *id)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

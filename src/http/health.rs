@@ -38,7 +38,8 @@ pub async fn healthz() -> HttpResponse {
         (status = 503, description = "A store does not answer", body = Health),
     ))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let (redis, postgres) = tokio::join!(state.redis.ping(), state.postgres.ping());
+    let (redis, postgres) =
+        tokio::join!(state.services.redis.ping(), state.services.postgres.ping());
     let ready = redis.is_ok() && postgres.is_ok();
     let describe = |r: Result<(), _>| {
         r.map_or_else(

@@ -1,30 +1,27 @@
 //! The HTTP layer: routes, authentication, request bodies and the mapping of
 //! every error to a problem response ([`problem`]).
 
+pub mod admin;
 pub mod auth;
 pub mod body;
 pub mod courses;
 pub mod drafts;
 pub mod health;
+pub mod metrics;
 pub mod openapi;
 pub mod problem;
 pub mod request_id;
 
 use actix_web::{web, HttpRequest, HttpResponse, Resource, ResponseError};
 
-use crate::domain::{Courses, DraftSessions};
-use crate::stores::postgres::Postgres;
-use crate::stores::redis_sessions::RedisSessions;
+use crate::startup::Services;
 use auth::Authenticator;
 use problem::ApiError;
 
 /// What every handler can reach.
 pub struct AppState {
-    pub drafts: DraftSessions,
-    pub courses: Courses,
+    pub services: Services,
     pub authenticator: Authenticator,
-    pub redis: RedisSessions,
-    pub postgres: Postgres,
     pub max_body_bytes: usize,
     pub max_upload_bytes: u64,
 }
@@ -60,11 +57,24 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             resource("/api/v1/drafts/{id}/files/{file_id}")
                 .route(web::delete().to(courses::delete_draft_file)),
         )
-        .service(resource("/api/v1/courses/{id}").route(web::get().to(courses::course)))
+        .service(
+            resource("/api/v1/courses/{id}")
+                .route(web::get().to(courses::course))
+                .route(web::delete().to(courses::delete_course)),
+        )
         .service(
             resource("/api/v1/courses/{id}/files/{file_id}")
                 .route(web::get().to(courses::download)),
         )
+        .service(resource("/api/v1/admin/stats").route(web::get().to(admin::stats)))
+        .service(resource("/api/v1/admin/janitor/run").route(web::post().to(admin::run_janitor)))
+        .service(
+            resource("/api/v1/admin/orphans/sweep").route(web::post().to(admin::sweep_orphans)),
+        )
+        .service(
+            resource("/api/v1/admin/cleanup/retry").route(web::post().to(admin::retry_cleanup)),
+        )
+        .service(resource("/metrics").route(web::get().to(metrics::render)))
         .service(resource("/healthz").route(web::get().to(health::healthz)))
         .service(resource("/readyz").route(web::get().to(health::readyz)))
         .service(resource("/openapi.json").route(web::get().to(openapi::openapi_json)))

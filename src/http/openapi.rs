@@ -5,7 +5,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::problem::ProblemResponse;
-use super::{courses, drafts, health};
+use super::{admin, courses, drafts, health, metrics};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -14,15 +14,17 @@ use super::{courses, drafts, health};
     paths(
         drafts::create, drafts::list, drafts::get, drafts::autosave, drafts::discard,
         courses::materialize, courses::submit, courses::upload, courses::draft_files,
-        courses::delete_draft_file, courses::course, courses::download,
-        health::healthz, health::readyz, openapi_json,
+        courses::delete_draft_file, courses::course, courses::download, courses::delete_course,
+        admin::stats, admin::run_janitor, admin::sweep_orphans, admin::retry_cleanup,
+        health::healthz, health::readyz, metrics::render, openapi_json,
     ),
     components(responses(ProblemResponse)),
     modifiers(&BearerAuth),
     tags(
         (name = "drafts", description = "Draft sessions of the create-course form"),
         (name = "courses", description = "Courses that drafts become, and their files"),
-        (name = "health", description = "Liveness, readiness and this document"),
+        (name = "admin", description = "Operators' routes: service_role only"),
+        (name = "health", description = "Liveness, readiness, metrics and this document"),
     )
 )]
 pub struct ApiDoc;

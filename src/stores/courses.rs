@@ -4,12 +4,14 @@
 //! real is an insert that yields to an existing row: however many requests race,
 //! one draft gets one course row.
 
+use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use serde_json::{Map, Value};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
+use super::cleanup::{self, DeletionReason};
 use super::postgres::Postgres;
 use super::{bounded, StoreError};
 use crate::domain::course::{slug_candidates, Course, CourseFile, MaterializedBy};
@@ -205,29 +207,144 @@ impl PgCourses {
         .await
     }
 
-    /// Deletes one file's row; returns it, for its bytes to be removed after.
+    /// Deletes one file's row and queues its bytes for removal, atomically.
     pub async fn delete_file(
         &self,
         owner_id: Uuid,
         course_id: Uuid,
         file_id: Uuid,
-    ) -> Result<Option<CourseFile>, StoreError> {
+        max_attempts: i32,
+    ) -> Result<bool, StoreError> {
         bounded("postgres", self.db.timeout(), async {
             let client = self.db.pool().get().await?;
-            let row = client
-                .query_opt(
-                    &format!(
-                        "DELETE FROM course_files WHERE id = $1 AND course_id = $2 \
-                         AND EXISTS (SELECT 1 FROM courses c WHERE c.id = $2 AND c.owner_id = $3) \
-                         RETURNING {FILE_COLUMNS}"
-                    ),
-                    &[&file_id, &course_id, &owner_id],
-                )
-                .await?;
-            row.as_ref().map(file_from).transpose()
+            cleanup::delete_file(&client, owner_id, course_id, file_id, max_attempts).await
         })
         .await
     }
+
+    /// Deletes the owner's course and queues its cleanup, atomically.
+    pub async fn delete(
+        &self,
+        owner_id: Uuid,
+        id: Uuid,
+        reason: DeletionReason,
+        max_attempts: i32,
+    ) -> Result<bool, StoreError> {
+        bounded("postgres", self.db.timeout(), async {
+            let mut client = self.db.pool().get().await?;
+            let tx = client.transaction().await?;
+            let deleted =
+                cleanup::delete_courses(&tx, &[id], Some(owner_id), reason, max_attempts).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(!deleted.course_ids.is_empty())
+        })
+        .await
+    }
+
+    /// Of these course ids, the ones that exist.
+    pub async fn existing(
+        &self,
+        ids: &[Uuid],
+    ) -> Result<std::collections::HashSet<Uuid>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
+        bounded("postgres", self.db.timeout(), async {
+            let client = self.db.pool().get().await?;
+            let rows = client
+                .query("SELECT id FROM courses WHERE id = ANY($1)", &[&ids])
+                .await?;
+            rows.iter()
+                .map(|row| row.try_get(0).map_err(StoreError::from))
+                .collect()
+        })
+        .await
+    }
+
+    /// The draft-pollution figures of the team's dashboard.
+    pub async fn pollution(&self, ttl: std::time::Duration) -> Result<Pollution, StoreError> {
+        bounded("postgres", self.db.timeout(), async {
+            let client = self.db.pool().get().await?;
+            let row = client
+                .query_one(
+                    "SELECT count(*) FILTER (WHERE status = 'draft') AS total,
+                         count(*) FILTER (WHERE status = 'draft' AND generation_status IS NULL) AS unused,
+                         count(*) FILTER (WHERE status = 'draft' AND generation_status IS NULL
+                             AND updated_at < now() - make_interval(secs => $1)) AS pending,
+                         count(*) FILTER (WHERE status = 'submitted') AS submitted
+                     FROM courses",
+                    &[&ttl.as_secs_f64()],
+                )
+                .await?;
+            Ok::<_, StoreError>(Pollution {
+                total_drafts: row.try_get("total")?,
+                unused_drafts: row.try_get("unused")?,
+                pending_cleanup: row.try_get("pending")?,
+                submitted_courses: row.try_get("submitted")?,
+            })
+        })
+        .await
+    }
+}
+
+/// Course counts behind the admin stats.
+#[derive(Debug, Clone, Copy)]
+pub struct Pollution {
+    pub total_drafts: i64,
+    pub unused_drafts: i64,
+    /// Unused drafts with no activity for the TTL: the janitor's work.
+    pub pending_cleanup: i64,
+    pub submitted_courses: i64,
+}
+
+/// A course the janitor may delete.
+#[derive(Debug, Clone)]
+pub struct JanitorCandidate {
+    pub id: Uuid,
+    pub owner_id: Uuid,
+    pub draft_session_id: Option<Uuid>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The janitor's candidate query: $1 cutoff, $2 and $3 the keyset (updated_at,
+/// id) to start after, $4 the batch size. Its condition implies the partial
+/// index's, so the index serves it (a test checks the plan).
+pub const JANITOR_CANDIDATES: &str =
+    "SELECT id, owner_id, draft_session_id, updated_at FROM courses
+    WHERE status = 'draft' AND generation_status IS NULL AND updated_at < $1
+      AND updated_at >= $2 AND (updated_at > $2 OR id > $3)
+    ORDER BY updated_at, id LIMIT $4";
+
+/// Unused drafts with no activity since `cutoff`, after the keyset `after`,
+/// oldest first, through the partial index. With `lock`, the rows are locked
+/// (`FOR UPDATE SKIP LOCKED`): rows another transaction holds are skipped, and
+/// a row changed meanwhile by an upload or submit is re-checked against the
+/// condition and dropped.
+pub async fn janitor_candidates(
+    client: &impl GenericClient,
+    cutoff: DateTime<Utc>,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+    lock: bool,
+) -> Result<Vec<JanitorCandidate>, StoreError> {
+    let (after_time, after_id) = after.unwrap_or((DateTime::UNIX_EPOCH, Uuid::nil()));
+    let sql = format!(
+        "{JANITOR_CANDIDATES} {}",
+        if lock { "FOR UPDATE SKIP LOCKED" } else { "" }
+    );
+    let rows = client
+        .query(&sql, &[&cutoff, &after_time, &after_id, &limit])
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(JanitorCandidate {
+                id: row.try_get("id")?,
+                owner_id: row.try_get("owner_id")?,
+                draft_session_id: row.try_get("draft_session_id")?,
+                updated_at: row.try_get("updated_at")?,
+            })
+        })
+        .collect()
 }
 
 /// Inserts the draft's course unless it has one, and returns the course.

@@ -8,12 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
+use object_store::{ObjectStore, ObjectStoreExt, RetryConfig, WriteMultipart};
 use sha2::{Digest, Sha256};
 
 use super::{bounded, StoreError};
@@ -85,7 +86,13 @@ impl FileStorage {
         let mut builder = AmazonS3Builder::from_env()
             .with_bucket_name(&settings.bucket)
             .with_region(&settings.region)
-            .with_allow_http(settings.allow_http);
+            .with_allow_http(settings.allow_http)
+            // Few quick retries inside a call: the cleanup queue retries for longer.
+            .with_retry(RetryConfig {
+                max_retries: 2,
+                retry_timeout: timeout,
+                ..RetryConfig::default()
+            });
         if let Some(endpoint) = &settings.endpoint {
             builder = builder.with_endpoint(endpoint);
         }
@@ -191,6 +198,37 @@ impl FileStorage {
         .await;
         self.remove_empty_parents(key);
         deleted
+    }
+
+    /// Keys of every object under `prefix`.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .list_with_times(Some(prefix))
+            .await?
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect())
+    }
+
+    /// Every object under `prefix` (or in the store), with its last change.
+    pub async fn list_with_times(
+        &self,
+        prefix: Option<&str>,
+    ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
+        let prefix = prefix.map(Path::from);
+        bounded("files", self.timeout, async {
+            let listed = self
+                .store
+                .list(prefix.as_ref())
+                .map_ok(|meta| (meta.location.to_string(), meta.last_modified))
+                .try_collect::<Vec<_>>()
+                .await;
+            match listed {
+                Err(object_store::Error::NotFound { .. }) => Ok(Vec::new()),
+                other => other,
+            }
+        })
+        .await
     }
 
     /// The local backend leaves the directories an aborted upload created.

@@ -3,6 +3,7 @@
 //! Every store call is bounded by the configured timeout, so an unreachable
 //! store turns into a fast [`StoreError`] instead of a hanging request.
 
+pub mod cleanup;
 pub mod courses;
 pub mod files;
 pub mod postgres;
@@ -59,7 +60,11 @@ impl From<deadpool_redis::PoolError> for StoreError {
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
-        StoreError::Postgres(e.to_string())
+        // The plain Display of a database error says only "db error".
+        StoreError::Postgres(match e.as_db_error() {
+            Some(db) => format!("{} ({})", db.message(), db.code().code()),
+            None => e.to_string(),
+        })
     }
 }
 

@@ -10,6 +10,7 @@
 //! updated, expires; Unix ms from the Redis clock), `cid`/`cslug` (course),
 //! and `f:<field>` holding each form field as JSON text.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -70,6 +71,13 @@ fn draft_key(user_id: Uuid, id: Uuid) -> String {
 
 fn index_key(user_id: Uuid) -> String {
     format!("draft:index:{{{user_id}}}")
+}
+
+/// (owner, draft) from `draft:session:{<userId>}:<draftId>`.
+fn parse_draft_key(key: &str) -> Option<(Uuid, Uuid)> {
+    let rest = key.strip_prefix("draft:session:{")?;
+    let (user, id) = rest.split_once("}:")?;
+    Some((user.parse().ok()?, id.parse().ok()?))
 }
 
 impl RedisSessions {
@@ -262,6 +270,74 @@ impl RedisSessions {
                 .invoke_async::<i64>(&mut conn)
                 .await?;
             Ok::<_, StoreError>(())
+        })
+        .await
+    }
+
+    /// Which of these drafts (owner, draft) still exist.
+    pub async fn alive(
+        &self,
+        drafts: &[(Uuid, Uuid)],
+    ) -> Result<HashSet<(Uuid, Uuid)>, StoreError> {
+        if drafts.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let exists: Vec<bool> = bounded("redis", self.timeout, async {
+            let mut conn = self.conn().await?;
+            let mut pipe = redis::pipe();
+            for (user, id) in drafts {
+                pipe.exists(draft_key(*user, *id));
+            }
+            Ok::<_, StoreError>(pipe.query_async(&mut conn).await?)
+        })
+        .await?;
+        Ok(drafts
+            .iter()
+            .zip(exists)
+            .filter_map(|(draft, exists)| exists.then_some(*draft))
+            .collect())
+    }
+
+    /// Every draft session: (owner, draft, its course if any). A full scan,
+    /// for the admin and the daily orphan sweep only.
+    pub async fn scan(&self) -> Result<Vec<(Uuid, Uuid, Option<Uuid>)>, StoreError> {
+        bounded("redis", self.timeout * 10, async {
+            let mut conn = self.conn().await?;
+            let mut keys: Vec<String> = Vec::new();
+            let mut cursor = 0u64;
+            loop {
+                let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg("draft:session:*")
+                    .arg("COUNT")
+                    .arg(1000)
+                    .query_async(&mut conn)
+                    .await?;
+                keys.extend(batch);
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+            let drafts: Vec<(Uuid, Uuid)> =
+                keys.iter().filter_map(|key| parse_draft_key(key)).collect();
+            let mut pipe = redis::pipe();
+            for (user, id) in &drafts {
+                pipe.hget(draft_key(*user, *id), "cid");
+            }
+            let courses: Vec<Option<String>> = if drafts.is_empty() {
+                Vec::new()
+            } else {
+                pipe.query_async(&mut conn).await?
+            };
+            Ok::<_, StoreError>(
+                drafts
+                    .into_iter()
+                    .zip(courses)
+                    .map(|((user, id), course)| (user, id, course.and_then(|c| c.parse().ok())))
+                    .collect(),
+            )
         })
         .await
     }

@@ -65,6 +65,11 @@ impl TestApp {
         config.pool_size = 8;
         config.database_url = create_database(&config.database_url).await;
         config.upload_dir = std::env::temp_dir().join(format!("draftd-test-{}", Uuid::new_v4()));
+        // Tests run the jobs when they mean to; a scheduled sweep would reach
+        // into the Redis that every test shares.
+        config.janitor_cron = draftd::jobs::OFF.into();
+        config.orphan_sweep_cron = draftd::jobs::OFF.into();
+        config.cleanup_poll_ms = 100;
         adjust(&mut config);
 
         let app = Application::build(&config).await.expect("app starts");
@@ -138,6 +143,45 @@ impl TestApp {
         request.send().await.expect("request sent")
     }
 
+    /// Calls an admin route as a service_role caller; returns its JSON.
+    pub async fn admin(&self, method: Method, path: &str) -> Value {
+        let response = self
+            .request(method, path, &service_user())
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(response.status(), 200, "{path}");
+        response.json().await.expect("admin JSON")
+    }
+
+    /// Moves a course's last activity `hours` into the past.
+    pub async fn age_course(&self, course_id: &str, hours: i32) {
+        let id: Uuid = course_id.parse().expect("course id");
+        self.db
+            .execute(
+                "UPDATE courses SET updated_at = now() - make_interval(hours => $2) WHERE id = $1",
+                &[&id, &hours],
+            )
+            .await
+            .expect("age course");
+    }
+
+    /// Waits until the cleanup queue holds no pending job.
+    pub async fn cleanup_settled(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self
+            .count("SELECT count(*) FROM cleanup_jobs WHERE status = 'pending'")
+            .await
+            > 0
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "cleanup jobs still pending"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     pub async fn course_count(&self) -> i64 {
         self.count("SELECT count(*) FROM courses").await
     }
@@ -146,7 +190,7 @@ impl TestApp {
         self.count("SELECT count(*) FROM course_files").await
     }
 
-    async fn count(&self, sql: &str) -> i64 {
+    pub async fn count(&self, sql: &str) -> i64 {
         self.db.query_one(sql, &[]).await.expect("count").get(0)
     }
 
@@ -221,6 +265,16 @@ pub fn new_user() -> TestUser {
     })
 }
 
+/// An admin caller (`role: service_role`).
+pub fn service_user() -> TestUser {
+    token_for(Claims {
+        sub: Uuid::new_v4(),
+        org_id: None,
+        role: Some("service_role".into()),
+        exp: chrono::Utc::now().timestamp() + 3600,
+    })
+}
+
 pub fn token_for(claims: Claims) -> TestUser {
     TestUser {
         id: claims.sub,
@@ -265,4 +319,16 @@ pub async fn assert_problem(response: Response, status: u16) -> Value {
         .is_some_and(|t| t.starts_with("urn:draftd:problem:")));
     assert!(body["title"].is_string() && body["detail"].is_string());
     body
+}
+
+/// Waits for a condition that the service makes true; fails after 10 s.
+pub async fn wait_until(what: &str, condition: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
 }

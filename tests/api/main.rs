@@ -3,9 +3,11 @@
 mod auth;
 mod autosave;
 mod bad_input;
+mod cleanup;
 mod drafts;
 mod helpers;
 mod isolation;
+mod janitor;
 mod materialize;
 mod service;
 mod uploads;

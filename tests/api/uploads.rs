@@ -1,14 +1,12 @@
 //! Uploads: streamed to storage, one course row, nothing left behind by a
 //! refused or broken upload.
 
-use std::time::{Duration, Instant};
-
 use reqwest::Method;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use crate::helpers::{assert_problem, TestApp};
+use crate::helpers::{assert_problem, wait_until, TestApp};
 
 #[tokio::test]
 async fn the_first_upload_makes_the_course_and_the_file_downloads_safely() {
@@ -106,7 +104,11 @@ async fn deleting_a_file_removes_its_row_and_its_bytes() {
         .unwrap();
     assert_eq!(deleted.status(), 204);
     assert_eq!(app.file_row_count().await, 0);
-    assert!(app.stored_files().is_empty());
+    // The bytes go by the cleanup worker, woken by the deletion.
+    wait_until("the file's bytes are removed", || {
+        app.stored_files().is_empty()
+    })
+    .await;
     let again = app
         .request(Method::DELETE, &path, &app.user)
         .send()
@@ -212,13 +214,4 @@ async fn an_upload_that_breaks_off_leaves_nothing_behind() {
     .await;
     assert_eq!(app.file_row_count().await, 0);
     assert_eq!(app.course_count().await, 0);
-}
-
-/// Waits for a condition that the server makes true; fails after 10 s.
-async fn wait_until(what: &str, condition: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }

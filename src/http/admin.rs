@@ -1,0 +1,134 @@
+//! Admin routes, for `service_role` callers only.
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::Caller;
+use super::body::JsonObject;
+use super::problem::{ApiError, ProblemResponse};
+use super::AppState;
+use crate::domain::admin::AdminStats;
+use crate::domain::FieldErrors;
+use crate::jobs::janitor::JanitorReport;
+use crate::jobs::orphans::OrphanReport;
+
+fn require_service(caller: &Caller) -> Result<(), ApiError> {
+    if caller.is_service() {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "this route is for service_role callers",
+        ))
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct DryRun {
+    /// Report what would be done, change nothing.
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// Draft-pollution figures and the cleanup queue.
+#[utoipa::path(get, path = "/api/v1/admin/stats", tag = "admin",
+    responses(
+        (status = 200, description = "The figures", body = AdminStats),
+        (status = 401, response = ProblemResponse),
+        (status = 403, response = ProblemResponse),
+        (status = 503, response = ProblemResponse),
+    ),
+    security(("bearer" = [])))]
+pub async fn stats(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    require_service(&caller)?;
+    Ok(HttpResponse::Ok().json(state.services.admin.stats().await?))
+}
+
+/// Run the janitor now (or report what it would do).
+#[utoipa::path(post, path = "/api/v1/admin/janitor/run", tag = "admin",
+    params(DryRun),
+    responses(
+        (status = 200, description = "The run's report; lockedElsewhere if another replica's run holds the lock", body = JanitorReport),
+        (status = 401, response = ProblemResponse),
+        (status = 403, response = ProblemResponse),
+        (status = 503, response = ProblemResponse),
+    ),
+    security(("bearer" = [])))]
+pub async fn run_janitor(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<DryRun>,
+) -> Result<HttpResponse, ApiError> {
+    require_service(&caller)?;
+    Ok(HttpResponse::Ok().json(state.services.janitor.run(query.dry_run).await?))
+}
+
+/// Run the orphan sweep now (or report what it would do).
+#[utoipa::path(post, path = "/api/v1/admin/orphans/sweep", tag = "admin",
+    params(DryRun),
+    responses(
+        (status = 200, description = "The sweep's report", body = OrphanReport),
+        (status = 401, response = ProblemResponse),
+        (status = 403, response = ProblemResponse),
+        (status = 503, response = ProblemResponse),
+    ),
+    security(("bearer" = [])))]
+pub async fn sweep_orphans(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<DryRun>,
+) -> Result<HttpResponse, ApiError> {
+    require_service(&caller)?;
+    Ok(HttpResponse::Ok().json(state.services.sweep.run(query.dry_run).await?))
+}
+
+/// Which dead jobs to retry; without `ids`, all of them.
+#[derive(ToSchema)]
+#[allow(dead_code)] // describes the wire format for the OpenAPI document
+pub struct RetryRequest {
+    ids: Option<Vec<i64>>,
+}
+
+/// How many dead jobs went back into the queue.
+#[derive(serde::Serialize, ToSchema)]
+pub struct Retried {
+    retried: u64,
+}
+
+/// Put dead cleanup jobs back in the queue, with fresh attempts.
+#[utoipa::path(post, path = "/api/v1/admin/cleanup/retry", tag = "admin",
+    request_body(content = Option<RetryRequest>),
+    responses(
+        (status = 200, description = "Requeued", body = Retried),
+        (status = 401, response = ProblemResponse),
+        (status = 403, response = ProblemResponse),
+        (status = 422, response = ProblemResponse),
+        (status = 503, response = ProblemResponse),
+    ),
+    security(("bearer" = [])))]
+pub async fn retry_cleanup(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonObject,
+) -> Result<HttpResponse, ApiError> {
+    require_service(&caller)?;
+    let mut ids = None;
+    for (member, value) in body.0.unwrap_or_default() {
+        match (member.as_str(), serde_json::from_value::<Vec<i64>>(value)) {
+            ("ids", Ok(list)) => ids = Some(list),
+            ("ids", Err(_)) => {
+                return Err(FieldErrors::single("ids", "must be an array of job ids").into())
+            }
+            _ => {
+                return Err(
+                    FieldErrors::single(member, "is not a member of a retry request").into(),
+                )
+            }
+        }
+    }
+    let retried = state.services.admin.retry_dead(ids.as_deref()).await?;
+    state.services.cleanup.wake();
+    Ok(HttpResponse::Ok().json(Retried { retried }))
+}

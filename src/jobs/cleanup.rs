@@ -1,0 +1,181 @@
+//! The cleanup worker: carries out the jobs that course deletions recorded,
+//! retrying failures with exponential backoff until a job is dead.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::{watch, Notify};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::stores::cleanup::{CleanupJob, CleanupQueue};
+use crate::stores::files::FileStorage;
+use crate::stores::redis_sessions::RedisSessions;
+use crate::stores::StoreError;
+
+/// Jobs claimed at once.
+const CLAIM_BATCH: i64 = 32;
+/// How long a claimed job is the claimer's before it falls due again.
+const LEASE_SECS: f64 = 300.0;
+/// The longest wait between two attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+
+#[derive(Debug, Clone, Copy)]
+pub struct CleanupSettings {
+    pub max_attempts: i32,
+    /// Wait after the first failure; doubles with each further one.
+    pub backoff: Duration,
+    /// How often the queue is polled when nothing wakes the worker.
+    pub poll: Duration,
+}
+
+/// What one pass over the due jobs did.
+#[derive(Debug, Clone, Copy, Default, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CleanupPass {
+    pub done: u64,
+    pub retried: u64,
+    pub dead: u64,
+}
+
+#[derive(Clone)]
+pub struct CleanupWorker {
+    queue: CleanupQueue,
+    files: FileStorage,
+    redis: RedisSessions,
+    settings: CleanupSettings,
+    wake: Arc<Notify>,
+}
+
+impl CleanupWorker {
+    pub fn new(
+        queue: CleanupQueue,
+        files: FileStorage,
+        redis: RedisSessions,
+        settings: CleanupSettings,
+        wake: Arc<Notify>,
+    ) -> Self {
+        Self {
+            queue,
+            files,
+            redis,
+            settings,
+            wake,
+        }
+    }
+
+    /// Starts a pass now rather than at the next poll.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Runs until `stop` turns true: a pass whenever woken or every poll interval.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        loop {
+            if let Err(e) = self.run_due().await {
+                tracing::warn!(error = %e, "cleanup pass failed");
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(self.settings.poll) => {}
+                _ = stop.changed() => {}
+            }
+            if *stop.borrow() {
+                break;
+            }
+        }
+    }
+
+    /// Carries out every job due now.
+    pub async fn run_due(&self) -> Result<CleanupPass, StoreError> {
+        let mut pass = CleanupPass::default();
+        loop {
+            let jobs = self.queue.claim(CLAIM_BATCH, LEASE_SECS).await?;
+            if jobs.is_empty() {
+                return Ok(pass);
+            }
+            for job in jobs {
+                match self.execute(&job).await {
+                    Ok(()) => {
+                        self.queue.complete(job.id).await?;
+                        pass.done += 1;
+                        metrics::counter!("draftd_cleanup_jobs_total", "outcome" => "done")
+                            .increment(1);
+                    }
+                    Err(e) => {
+                        let dead = job.attempts >= job.max_attempts;
+                        self.queue
+                            .fail(&job, &e.to_string(), self.backoff(job.attempts))
+                            .await?;
+                        let outcome = if dead { "dead" } else { "retried" };
+                        if dead {
+                            pass.dead += 1;
+                            tracing::error!(job = job.id, kind = job.kind, target = job.target, error = %e,
+                                "cleanup job is dead after {} attempts", job.attempts);
+                        } else {
+                            pass.retried += 1;
+                            tracing::warn!(job = job.id, kind = job.kind, target = job.target, error = %e,
+                                attempt = job.attempts, "cleanup job failed; will retry");
+                        }
+                        metrics::counter!("draftd_cleanup_jobs_total", "outcome" => outcome)
+                            .increment(1);
+                    }
+                }
+            }
+        }
+    }
+
+    fn backoff(&self, attempts: i32) -> f64 {
+        let exponent = u32::try_from(attempts.saturating_sub(1))
+            .unwrap_or(0)
+            .min(20);
+        (self.settings.backoff * 2u32.pow(exponent))
+            .min(MAX_BACKOFF)
+            .as_secs_f64()
+    }
+
+    async fn execute(&self, job: &CleanupJob) -> Result<(), StoreError> {
+        match job.kind.as_str() {
+            // Only what no file row references: a course re-created with the
+            // same id (an upload right after the janitor) keeps its files.
+            "storage_prefix" => {
+                let keys = self.files.list(&job.target).await?;
+                self.delete_unreferenced(keys).await
+            }
+            "storage_object" => self.delete_unreferenced(vec![job.target.clone()]).await,
+            "draft_session" => {
+                if self.queue.course_exists(job.course_id).await? {
+                    return Ok(());
+                }
+                let (user, draft) =
+                    parse_session(&job.target).ok_or_else(|| StoreError::Corrupt {
+                        store: "postgres",
+                        detail: format!("cleanup job {} has a bad target {:?}", job.id, job.target),
+                    })?;
+                self.redis.delete(user, draft).await.map(|_| ())
+            }
+            other => Err(StoreError::Corrupt {
+                store: "postgres",
+                detail: format!("cleanup job {} has an unknown kind {other:?}", job.id),
+            }),
+        }
+    }
+
+    async fn delete_unreferenced(&self, keys: Vec<String>) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let referenced = self.queue.referenced_keys(&keys).await?;
+        for key in keys.iter().filter(|key| !referenced.contains(key)) {
+            self.files.delete(key).await?;
+        }
+        Ok(())
+    }
+}
+
+/// `{userId}:{draftId}`.
+fn parse_session(target: &str) -> Option<(Uuid, Uuid)> {
+    let (user, draft) = target.split_once(':')?;
+    Some((user.parse().ok()?, draft.parse().ok()?))
+}

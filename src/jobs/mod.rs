@@ -1,0 +1,78 @@
+//! Background work inside the service: the hourly janitor and the daily orphan
+//! sweep (cron, via tokio-cron-scheduler) and the cleanup worker (a task).
+
+pub mod cleanup;
+pub mod janitor;
+pub mod orphans;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_cron_scheduler::{Job, JobScheduler};
+
+use cleanup::CleanupWorker;
+use janitor::Janitor;
+use orphans::OrphanSweep;
+
+/// A cron expression that disables a scheduled job.
+pub const OFF: &str = "off";
+
+/// The running background work; [`Background::shutdown`] stops it cleanly.
+pub struct Background {
+    scheduler: JobScheduler,
+    stop: watch::Sender<bool>,
+    worker: JoinHandle<()>,
+}
+
+impl Background {
+    /// Schedules the janitor and the orphan sweep (six-field cron, UTC, or
+    /// `off`) and starts the cleanup worker.
+    pub async fn start(
+        janitor: Janitor,
+        janitor_cron: &str,
+        sweep: OrphanSweep,
+        sweep_cron: &str,
+        worker: CleanupWorker,
+    ) -> anyhow::Result<Self> {
+        let scheduler = JobScheduler::new().await?;
+        if janitor_cron != OFF {
+            let job = Job::new_async(janitor_cron, move |_, _| {
+                let janitor = janitor.clone();
+                Box::pin(async move {
+                    // The run logs its own outcome; a failure waits for the next tick.
+                    let _ = janitor.run(false).await;
+                })
+            })
+            .map_err(|e| anyhow::anyhow!("DRAFTD_JANITOR_CRON {janitor_cron:?}: {e}"))?;
+            scheduler.add(job).await?;
+        }
+        if sweep_cron != OFF {
+            let job = Job::new_async(sweep_cron, move |_, _| {
+                let sweep = sweep.clone();
+                Box::pin(async move {
+                    if let Err(e) = sweep.run(false).await {
+                        tracing::error!(error = %e, "orphan sweep failed");
+                    }
+                })
+            })
+            .map_err(|e| anyhow::anyhow!("DRAFTD_ORPHAN_SWEEP_CRON {sweep_cron:?}: {e}"))?;
+            scheduler.add(job).await?;
+        }
+        scheduler.start().await?;
+        let (stop, stopped) = watch::channel(false);
+        let worker = tokio::spawn(worker.run(stopped));
+        Ok(Self {
+            scheduler,
+            stop,
+            worker,
+        })
+    }
+
+    /// Stops scheduling, lets the worker finish its current job, and waits.
+    pub async fn shutdown(mut self) {
+        if let Err(e) = self.scheduler.shutdown().await {
+            tracing::warn!(error = %e, "scheduler did not shut down cleanly");
+        }
+        let _ = self.stop.send(true);
+        let _ = self.worker.await;
+    }
+}

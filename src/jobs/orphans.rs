@@ -1,0 +1,141 @@
+//! The orphan sweep, daily: a safety net for what no cleanup job knows of.
+//! Removes storage prefixes of courses that do not exist (once older than a
+//! grace period, so an upload streaming before its row exists is left alone),
+//! and draft sessions whose course no longer exists.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::stores::courses::PgCourses;
+use crate::stores::files::FileStorage;
+use crate::stores::redis_sessions::RedisSessions;
+use crate::stores::StoreError;
+
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrphanReport {
+    pub dry_run: bool,
+    /// Course prefixes found in storage.
+    pub prefixes_checked: u64,
+    /// Prefixes with no course row, older than the grace period.
+    pub orphan_prefixes: u64,
+    pub objects_removed: u64,
+    pub sessions_checked: u64,
+    /// Draft sessions pointing at a course that no longer exists.
+    pub orphan_sessions: u64,
+    pub duration_ms: u64,
+}
+
+#[derive(Clone)]
+pub struct OrphanSweep {
+    courses: PgCourses,
+    files: FileStorage,
+    redis: RedisSessions,
+    grace: Duration,
+}
+
+/// A course's prefix in storage: `{orgId}/{courseId}`.
+struct Prefix {
+    keys: Vec<String>,
+    newest: DateTime<Utc>,
+}
+
+impl OrphanSweep {
+    pub fn new(
+        courses: PgCourses,
+        files: FileStorage,
+        redis: RedisSessions,
+        grace: Duration,
+    ) -> Self {
+        Self {
+            courses,
+            files,
+            redis,
+            grace,
+        }
+    }
+
+    pub async fn run(&self, dry_run: bool) -> Result<OrphanReport, StoreError> {
+        let started = Instant::now();
+        let mut report = OrphanReport {
+            dry_run,
+            ..OrphanReport::default()
+        };
+
+        let mut prefixes: HashMap<Uuid, Prefix> = HashMap::new();
+        for (key, modified) in self.files.list_with_times(None).await? {
+            // Only keys of the shape draftd writes: {orgId}/{courseId}/{fileId}.
+            let mut parts = key.split('/');
+            let (Some(org), Some(course)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            let (Ok(_), Ok(course)) = (org.parse::<Uuid>(), course.parse::<Uuid>()) else {
+                continue;
+            };
+            let prefix = prefixes.entry(course).or_insert(Prefix {
+                keys: Vec::new(),
+                newest: modified,
+            });
+            prefix.newest = prefix.newest.max(modified);
+            prefix.keys.push(key);
+        }
+        report.prefixes_checked = prefixes.len() as u64;
+        let ids: Vec<Uuid> = prefixes.keys().copied().collect();
+        let existing = self.courses.existing(&ids).await?;
+        let grace = chrono::Duration::from_std(self.grace).unwrap_or(chrono::Duration::MAX);
+        let settled = Utc::now() - grace;
+        for (course, prefix) in prefixes {
+            if existing.contains(&course) || prefix.newest > settled {
+                continue;
+            }
+            report.orphan_prefixes += 1;
+            for key in &prefix.keys {
+                if !dry_run {
+                    self.files.delete(key).await?;
+                }
+                report.objects_removed += 1;
+            }
+        }
+
+        let sessions = self.redis.scan().await?;
+        report.sessions_checked = sessions.len() as u64;
+        let linked: Vec<Uuid> = sessions
+            .iter()
+            .filter_map(|(_, _, course)| *course)
+            .collect();
+        let existing = self.courses.existing(&linked).await?;
+        for (user, draft, course) in sessions {
+            if course.is_some_and(|c| !existing.contains(&c)) {
+                if !dry_run {
+                    self.redis.delete(user, draft).await?;
+                }
+                report.orphan_sessions += 1;
+            }
+        }
+
+        report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        tracing::info!(
+            dry_run,
+            prefixes_checked = report.prefixes_checked,
+            orphan_prefixes = report.orphan_prefixes,
+            objects_removed = report.objects_removed,
+            sessions_checked = report.sessions_checked,
+            orphan_sessions = report.orphan_sessions,
+            duration_ms = report.duration_ms,
+            "orphans.swept"
+        );
+        if !dry_run {
+            metrics::counter!("draftd_orphan_sweeps_total").increment(1);
+            metrics::counter!("draftd_orphans_removed_total", "kind" => "object")
+                .increment(report.objects_removed);
+            metrics::counter!("draftd_orphans_removed_total", "kind" => "session")
+                .increment(report.orphan_sessions);
+        }
+        Ok(report)
+    }
+}

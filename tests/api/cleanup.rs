@@ -1,0 +1,383 @@
+//! Course deletion and cleanup (invariant 6): the row, every file and every
+//! Redis key go; a failing store delays that, never forgets it.
+
+use std::time::{Duration, SystemTime};
+
+use deadpool_redis::redis::AsyncCommands;
+use reqwest::Method;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::helpers::{assert_problem, draft_key, TestApp};
+
+/// A draft with a course holding two files; returns (draft id, course id).
+async fn course_with_files(app: &TestApp) -> (String, String) {
+    let draft = app
+        .new_draft(&app.user, json!({"topic": "To delete"}))
+        .await;
+    let id = draft["id"].as_str().unwrap().to_owned();
+    let mut course = String::new();
+    for name in ["a.txt", "b.md"] {
+        let file: Value = app
+            .upload(&app.user, &id, name, "text/plain", b"bytes".to_vec())
+            .await
+            .json()
+            .await
+            .unwrap();
+        course = file["courseId"].as_str().unwrap().to_owned();
+    }
+    (id, course)
+}
+
+#[tokio::test]
+async fn deleting_a_course_removes_its_row_files_and_redis_keys() {
+    let app = TestApp::spawn().await;
+    let (draft, course) = course_with_files(&app).await;
+    let mut redis = app.redis().await;
+    assert!(redis
+        .exists::<_, bool>(draft_key(&app.user, &draft))
+        .await
+        .unwrap());
+
+    let path = format!("/api/v1/courses/{course}");
+    let deleted = app
+        .request(Method::DELETE, &path, &app.user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(app.course_count().await, 0);
+    assert_eq!(app.file_row_count().await, 0);
+    assert_problem(
+        app.request(Method::GET, &path, &app.user)
+            .send()
+            .await
+            .unwrap(),
+        404,
+    )
+    .await;
+
+    app.cleanup_settled().await;
+    assert!(app.stored_files().is_empty(), "{:?}", app.stored_files());
+    assert!(!redis
+        .exists::<_, bool>(draft_key(&app.user, &draft))
+        .await
+        .unwrap());
+    let again = app
+        .request(Method::DELETE, &path, &app.user)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(again, 404).await;
+}
+
+#[tokio::test]
+async fn discarding_a_materialized_draft_deletes_its_course_but_not_a_submitted_one() {
+    let app = TestApp::spawn().await;
+    let (draft, _) = course_with_files(&app).await;
+    let discard = app
+        .request(
+            Method::DELETE,
+            &format!("/api/v1/drafts/{draft}"),
+            &app.user,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(discard.status(), 204);
+    assert_eq!(app.get_draft(&app.user, &draft).await.status(), 404);
+    assert_eq!(app.course_count().await, 0);
+    app.cleanup_settled().await;
+    assert!(app.stored_files().is_empty());
+
+    let kept = app
+        .new_draft(&app.user, json!({"topic": "Submitted stays"}))
+        .await;
+    let kept = kept["id"].as_str().unwrap();
+    assert_eq!(
+        app.draft_action(&app.user, kept, "submit").await.status(),
+        201
+    );
+    let discard = app
+        .request(Method::DELETE, &format!("/api/v1/drafts/{kept}"), &app.user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(discard.status(), 204);
+    assert_eq!(app.course_count().await, 1);
+}
+
+#[tokio::test]
+async fn admin_stats_show_the_pollution_figures() {
+    let app = TestApp::spawn().await;
+    let (_, stale) = course_with_files(&app).await;
+    app.age_course(&stale, 30).await;
+    course_with_files(&app).await;
+    let open = app.new_draft(&app.user, json!({})).await;
+    assert_eq!(
+        app.draft_action(&app.user, open["id"].as_str().unwrap(), "submit")
+            .await
+            .status(),
+        422
+    );
+
+    let stats = app.admin(Method::GET, "/api/v1/admin/stats").await;
+    assert_eq!(stats["totalDrafts"], 2);
+    assert_eq!(stats["unusedDrafts"], 2);
+    assert_eq!(stats["unusedPercentage"], 100.0);
+    assert_eq!(stats["pendingCleanup"], 1);
+    assert_eq!(stats["submittedCourses"], 0);
+    assert!(stats["liveSessions"].as_u64().unwrap() >= 3);
+    assert_eq!(stats["cleanupJobsDead"], 0);
+}
+
+#[tokio::test]
+async fn metrics_count_requests_and_janitor_runs() {
+    let app = TestApp::spawn().await;
+    app.new_draft(&app.user, json!({})).await;
+    app.admin(Method::POST, "/api/v1/admin/janitor/run").await;
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(
+            "draftd_http_requests_total{method=\"POST\",route=\"/api/v1/drafts\",status=\"201\"}"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("draftd_http_request_duration_seconds_bucket"));
+    assert!(text.contains("draftd_janitor_runs_total{outcome=\"completed\"}"));
+}
+
+#[tokio::test]
+async fn the_orphan_sweep_removes_only_old_prefixes_without_a_course() {
+    // A Redis database of its own: the sweep scans every draft session.
+    let app =
+        TestApp::spawn_with(|c| c.redis_url = format!("{}/7", c.redis_url.trim_end_matches('/')))
+            .await;
+    let mut redis = app.redis().await;
+    let _: () = deadpool_redis::redis::cmd("FLUSHDB")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let (draft, course) = course_with_files(&app).await;
+    let org = app.user.org.to_string();
+    let root = &app.config.upload_dir;
+    let plant = |course: &str, age: Duration| {
+        let dir = root.join(&org).join(course);
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = std::fs::File::create(dir.join(Uuid::new_v4().to_string())).unwrap();
+        file.set_modified(SystemTime::now() - age).unwrap();
+    };
+    let old_orphan = Uuid::new_v4().to_string();
+    let new_orphan = Uuid::new_v4().to_string();
+    plant(&old_orphan, Duration::from_secs(7200));
+    plant(&new_orphan, Duration::from_secs(60));
+    // Files of a live course are never orphans, however old.
+    plant(&course, Duration::from_secs(7200));
+
+    // A draft session still pointing at a course that no longer exists.
+    let stray = app.new_draft(&app.user, json!({})).await;
+    let stray_key = draft_key(&app.user, stray["id"].as_str().unwrap());
+    let _: () = redis
+        .hset(&stray_key, "cid", Uuid::new_v4().to_string())
+        .await
+        .unwrap();
+
+    let dry = app
+        .admin(Method::POST, "/api/v1/admin/orphans/sweep?dryRun=true")
+        .await;
+    assert_eq!(
+        (
+            dry["orphanPrefixes"].as_u64(),
+            dry["orphanSessions"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    assert_eq!(app.stored_files().len(), 5);
+
+    let report = app.admin(Method::POST, "/api/v1/admin/orphans/sweep").await;
+    assert_eq!(report["prefixesChecked"], 3);
+    assert_eq!(report["orphanPrefixes"], 1);
+    assert_eq!(report["objectsRemoved"], 1);
+    assert_eq!(report["orphanSessions"], 1);
+    let stored: Vec<String> = app
+        .stored_files()
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    assert_eq!(stored.len(), 4);
+    assert!(stored.iter().all(|p| !p.contains(&old_orphan)));
+    assert!(!redis.exists::<_, bool>(&stray_key).await.unwrap());
+    assert!(redis
+        .exists::<_, bool>(draft_key(&app.user, &draft))
+        .await
+        .unwrap());
+}
+
+/// A real S3-protocol server (s3s-fs) on loopback, serving a directory.
+struct S3Server {
+    root: std::path::PathBuf,
+    port: u16,
+    process: std::process::Child,
+}
+
+impl S3Server {
+    fn start(root: std::path::PathBuf, port: u16) -> Self {
+        std::fs::create_dir_all(root.join("draftd")).unwrap();
+        let process = std::process::Command::new("s3s-fs")
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--access-key", "draftd", "--secret-key", "draftd-secret"])
+            .arg(&root)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("s3s-fs on PATH: cargo install s3s-fs --features binary (make test does)");
+        S3Server {
+            root,
+            port,
+            process,
+        }
+    }
+
+    async fn ready(&self) {
+        let address = format!("127.0.0.1:{}", self.port);
+        wait_until_async(|| async { tokio::net::TcpStream::connect(&address).await.is_ok() }).await;
+    }
+
+    fn objects(&self) -> usize {
+        fn walk(dir: &std::path::Path) -> usize {
+            std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| {
+                    if e.path().is_dir() {
+                        walk(&e.path())
+                    } else {
+                        1
+                    }
+                })
+                .sum()
+        }
+        walk(&self.root.join("draftd"))
+    }
+
+    fn stop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn wait_until_async<F, Fut>(condition: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !condition().await {
+        assert!(std::time::Instant::now() < deadline, "timed out");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The S3 backend end to end, and invariant 6 under a failing store: the job
+/// is retried, goes dead, shows in stats, and a retry after recovery works.
+#[tokio::test]
+async fn with_s3_down_cleanup_retries_goes_dead_and_recovers_on_retry() {
+    let port = free_port();
+    let root = std::env::temp_dir().join(format!("draftd-s3-{}", Uuid::new_v4()));
+    let mut s3 = S3Server::start(root.clone(), port);
+    s3.ready().await;
+    let app = TestApp::spawn_with(|c| {
+        c.storage = draftd::config::StorageKind::S3;
+        c.s3_endpoint = Some(format!("http://127.0.0.1:{port}"));
+        c.s3_allow_http = true;
+        c.s3_access_key_id = Some("draftd".into());
+        c.s3_secret_access_key = Some("draftd-secret".into());
+        c.store_timeout_ms = 1000;
+        c.cleanup_backoff_ms = 50;
+    })
+    .await;
+
+    let (_, course) = course_with_files(&app).await;
+    assert_eq!(s3.objects(), 2);
+    let files: Value = app
+        .request(Method::GET, &format!("/api/v1/courses/{course}"), &app.user)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let file_id = files["files"][0]["id"].as_str().unwrap();
+    let download = app
+        .request(
+            Method::GET,
+            &format!("/api/v1/courses/{course}/files/{file_id}"),
+            &app.user,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(download.bytes().await.unwrap().as_ref(), b"bytes");
+
+    s3.stop();
+    let deleted = app
+        .request(
+            Method::DELETE,
+            &format!("/api/v1/courses/{course}"),
+            &app.user,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        deleted.status(),
+        204,
+        "the row goes even while storage is down"
+    );
+
+    // Three attempts, then dead: listed in the stats, the bytes still there.
+    wait_until_async(|| async {
+        app.count("SELECT count(*) FROM cleanup_jobs WHERE status = 'dead'")
+            .await
+            == 1
+    })
+    .await;
+    let stats = app.admin(Method::GET, "/api/v1/admin/stats").await;
+    assert_eq!(stats["cleanupJobsDead"], 1);
+    let dead = &stats["deadJobs"][0];
+    assert_eq!(dead["kind"], "storage_prefix");
+    assert_eq!(dead["attempts"], 3);
+    assert!(dead["lastError"].is_string());
+    assert_eq!(s3.objects(), 2);
+
+    let s3 = S3Server::start(root, port);
+    s3.ready().await;
+    let retried = app.admin(Method::POST, "/api/v1/admin/cleanup/retry").await;
+    assert_eq!(retried["retried"], 1);
+    app.cleanup_settled().await;
+    assert_eq!(s3.objects(), 0, "the retry removed the files");
+    assert_eq!(app.count("SELECT count(*) FROM cleanup_jobs").await, 0);
+}
