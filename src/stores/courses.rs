@@ -312,7 +312,7 @@ pub struct JanitorCandidate {
 pub const JANITOR_CANDIDATES: &str =
     "SELECT id, owner_id, draft_session_id, updated_at FROM courses
     WHERE status = 'draft' AND generation_status IS NULL AND updated_at < $1
-      AND updated_at >= $2 AND (updated_at > $2 OR id > $3)
+      AND (updated_at, id) > ($2, $3)
     ORDER BY updated_at, id LIMIT $4";
 
 /// Unused drafts with no activity since `cutoff`, after the keyset `after`,
