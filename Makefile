@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: run test stop services test-tools dev-token lint
+.PHONY: run test bench stop services test-tools dev-token lint
 
 ## Start the local Redis and Postgres (installing them if absent) and serve on
 ## 127.0.0.1:8080 in dev mode.
@@ -22,9 +22,15 @@ test: services test-tools lint
 test-tools:
 	@command -v s3s-fs >/dev/null || cargo install s3s-fs@0.14.1 --locked --features binary
 
+## Benchmarks, not part of `make test` (about 15 minutes): release build, then
+## every benchmark; writes docs/benchmarks.md and its plots in docs/bench/.
+bench: services
+	cargo build --release --workspace
+	target/release/draftd-bench
+
 lint:
 	cargo fmt --all -- --check
-	cargo clippy --all-targets -- -D warnings
+	cargo clippy --workspace --all-targets -- -D warnings
 
 services:
 	scripts/services.sh up

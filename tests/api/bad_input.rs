@@ -1,7 +1,7 @@
 //! Invariant 7: bad input gets a clear 4xx problem and changes nothing.
 
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::helpers::{assert_problem, TestApp};
 
@@ -140,15 +140,7 @@ async fn bad_creates_are_refused_and_create_nothing() {
     for case in cases(app.config.max_body_bytes) {
         assert_refused(&app, Method::POST, "/api/v1/drafts", &case).await;
     }
-    let list: Vec<Value> = app
-        .request(Method::GET, "/api/v1/drafts", &app.user)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(list.is_empty(), "{list:?}");
+    assert_eq!(app.get_json(&app.user, "/api/v1/drafts").await, json!([]));
 }
 
 #[tokio::test]

@@ -323,13 +323,8 @@ async fn with_s3_down_cleanup_retries_goes_dead_and_recovers_on_retry() {
     let (_, course) = course_with_files(&app).await;
     assert_eq!(s3.objects(), 2);
     let files: Value = app
-        .request(Method::GET, &format!("/api/v1/courses/{course}"), &app.user)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&app.user, &format!("/api/v1/courses/{course}"))
+        .await;
     let file_id = files["files"][0]["id"].as_str().unwrap();
     let download = app
         .request(

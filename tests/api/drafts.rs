@@ -99,15 +99,8 @@ async fn list_forgets_drafts_that_expired() {
         .await
         .unwrap();
 
-    let list: Vec<Value> = app
-        .request(Method::GET, "/api/v1/drafts", &app.user)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(list.len(), 1);
+    let list = app.get_json(&app.user, "/api/v1/drafts").await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["id"], kept["id"]);
 }
 

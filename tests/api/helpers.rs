@@ -143,6 +143,17 @@ impl TestApp {
         request.send().await.expect("request sent")
     }
 
+    /// GETs `path` as `user`, asserting 200; returns the JSON.
+    pub async fn get_json(&self, user: &TestUser, path: &str) -> Value {
+        let response = self
+            .request(Method::GET, path, user)
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.expect("JSON body")
+    }
+
     /// Calls an admin route as a service_role caller; returns its JSON.
     pub async fn admin(&self, method: Method, path: &str) -> Value {
         let response = self

@@ -47,13 +47,7 @@ async fn materialize_creates_the_row_once_and_keeps_the_draft_editable() {
     assert_eq!(saved.status(), 200);
 
     let course_path = format!("/api/v1/courses/{}", first["courseId"].as_str().unwrap());
-    let course = json_of(
-        app.request(Method::GET, &course_path, &app.user)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let course = app.get_json(&app.user, &course_path).await;
     assert_eq!(course["materializedBy"], "materialize");
     assert_eq!(course["draftSessionId"], draft["id"]);
     assert_eq!(course["status"], "draft");
@@ -117,13 +111,7 @@ async fn submit_writes_the_final_data_ends_the_draft_and_repeats_safely() {
         "/api/v1/courses/{}",
         submitted["courseId"].as_str().unwrap()
     );
-    let course = json_of(
-        app.request(Method::GET, &course_path, &app.user)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let course = app.get_json(&app.user, &course_path).await;
     assert_eq!(course["title"], "Основы Rust");
     assert_eq!(course["materializedBy"], "submit");
     assert!(course["submittedAt"].is_string());
@@ -140,13 +128,7 @@ async fn submit_writes_the_final_data_ends_the_draft_and_repeats_safely() {
         .patch_draft(&app.user, id, json!({"topic": "changed"}), None)
         .await;
     assert_problem(patch, 409).await;
-    let list = json_of(
-        app.request(Method::GET, "/api/v1/drafts", &app.user)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let list = app.get_json(&app.user, "/api/v1/drafts").await;
     assert_eq!(list, json!([]));
     assert_eq!(app.course_count().await, 1);
 }
@@ -186,13 +168,7 @@ async fn autosave_after_an_upload_goes_on_and_submit_writes_the_latest_data() {
         "/api/v1/courses/{}",
         submitted["courseId"].as_str().unwrap()
     );
-    let course = json_of(
-        app.request(Method::GET, &course_path, &app.user)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let course = app.get_json(&app.user, &course_path).await;
     assert_eq!(
         course["formData"],
         json!({"topic": "Final title", "estimatedLessons": 6})
@@ -337,13 +313,7 @@ async fn no_acknowledged_autosave_is_left_out_of_a_racing_submit() {
         "/api/v1/courses/{}",
         submitted["courseId"].as_str().unwrap()
     );
-    let course = json_of(
-        app.request(Method::GET, &course_path, &app.user)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let course = app.get_json(&app.user, &course_path).await;
     let final_draft = app.draft(&app.user, id).await;
     // The course holds exactly what the frozen draft holds.
     assert_eq!(course["formData"], final_draft["formData"]);

@@ -73,15 +73,8 @@ async fn the_first_upload_makes_the_course_and_the_file_downloads_safely() {
     assert_eq!(download.bytes().await.unwrap().to_vec(), content);
 
     let files_path = format!("/api/v1/drafts/{id}/files");
-    let listed: Vec<Value> = app
-        .request(Method::GET, &files_path, &app.user)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(listed.len(), 2);
+    let listed = app.get_json(&app.user, &files_path).await;
+    assert_eq!(listed.as_array().unwrap().len(), 2);
 }
 
 #[tokio::test]

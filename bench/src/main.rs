@@ -1,0 +1,40 @@
+//! draftd's benchmarks, all in one run on this machine, each comparison
+//! alternating its sides so that noise falls on both. Writes
+//! docs/benchmarks.md and its plots under docs/bench/.
+
+mod load;
+mod plot;
+mod scenarios;
+mod service;
+
+use std::fmt::Write as _;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let quick = std::env::var("BENCH_QUICK").is_ok();
+    let mut doc = String::new();
+    writeln!(
+        doc,
+        "# Benchmarks\n\nWritten by `make bench` on {} ({} cores). Release build; Redis, Postgres, \
+         the service and the load generator share this machine, so every comparison below was \
+         measured in the same run, its sides alternating, and is given as a ratio.\n",
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+    )?;
+    std::fs::create_dir_all("docs/bench")?;
+
+    eprintln!("bench: autosave under load");
+    doc.push_str(&scenarios::autosave_load(quick).await?);
+    eprintln!("bench: call latencies");
+    doc.push_str(&scenarios::call_latencies(quick).await?);
+    eprintln!("bench: Redis memory per draft");
+    doc.push_str(&scenarios::memory_per_draft().await?);
+    eprintln!("bench: janitor at scale");
+    doc.push_str(&scenarios::janitor_at_scale(quick).await?);
+    eprintln!("bench: hygiene simulation");
+    doc.push_str(&scenarios::hygiene(quick).await?);
+
+    std::fs::write("docs/benchmarks.md", doc)?;
+    eprintln!("bench: wrote docs/benchmarks.md");
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! A draftd process for a benchmark: release binary, fresh database, own port.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use draftd::http::auth::{mint, Claims};
+use tokio::process::{Child, Command};
+use tokio_postgres::NoTls;
+use uuid::Uuid;
+
+pub const SECRET: &str = "a-benchmark-secret-that-is-long-enough";
+pub const PG_SERVER: &str = "postgres://draftd@127.0.0.1:5490";
+pub const REDIS_URL: &str = "redis://127.0.0.1:6390";
+
+pub struct Service {
+    child: Child,
+    pub base: String,
+    pub upload_dir: PathBuf,
+}
+
+/// A fresh, empty database; returns its URL.
+pub async fn fresh_database(name: &str) -> anyhow::Result<String> {
+    let (admin, connection) =
+        tokio_postgres::connect(&format!("{PG_SERVER}/postgres"), NoTls).await?;
+    tokio::spawn(connection);
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await?;
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await?;
+    Ok(format!("{PG_SERVER}/{name}"))
+}
+
+pub async fn connect(url: &str) -> anyhow::Result<tokio_postgres::Client> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+impl Service {
+    /// Starts `target/release/draftd serve` on `database_url` with `settings`.
+    pub async fn start(database_url: &str, settings: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let upload_dir = std::env::temp_dir().join(format!("draftd-bench-{}", Uuid::new_v4()));
+        let mut command = Command::new(binary());
+        command
+            .arg("serve")
+            .env("DRAFTD_BIND", format!("127.0.0.1:{port}"))
+            .env("DRAFTD_DATABASE_URL", database_url)
+            .env("DRAFTD_REDIS_URL", REDIS_URL)
+            .env("DRAFTD_JWT_SECRET", SECRET)
+            .env("DRAFTD_UPLOAD_DIR", &upload_dir)
+            .env("DRAFTD_LOG", "warn")
+            .env("DRAFTD_JANITOR_CRON", "off")
+            .env("DRAFTD_ORPHAN_SWEEP_CRON", "off")
+            .env("DRAFTD_MAX_UPLOAD_BYTES", (64u64 << 20).to_string())
+            .stdout(Stdio::null())
+            .kill_on_drop(true);
+        for (name, value) in settings {
+            command.env(name, value);
+        }
+        let child = command.spawn()?;
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = reqwest::Client::new();
+        while !client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            anyhow::ensure!(Instant::now() < deadline, "draftd did not become ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(Self {
+            child,
+            base,
+            upload_dir,
+        })
+    }
+
+    /// CPU time the process used so far (user + system), from /proc.
+    pub fn cpu(&self) -> Duration {
+        let Some(pid) = self.child.id() else {
+            return Duration::ZERO;
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Fields after the command name, which ends with ')'.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map_or("", |(_, rest)| rest)
+            .split_whitespace()
+            .collect();
+        let ticks: u64 = [11, 12]
+            .iter()
+            .filter_map(|i| fields.get(*i)?.parse::<u64>().ok())
+            .sum();
+        Duration::from_millis(ticks * 10)
+    }
+
+    /// Resident memory now, in MiB.
+    pub fn rss_mib(&self) -> f64 {
+        let Some(pid) = self.child.id() else {
+            return 0.0;
+        };
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(0.0, |kib| kib / 1024.0)
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+        let _ = std::fs::remove_dir_all(&self.upload_dir);
+    }
+}
+
+fn binary() -> PathBuf {
+    std::env::var_os("DRAFTD_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target/release/draftd"))
+}
+
+/// A new user of one organization: its id and a token.
+pub fn new_user(organization: Uuid) -> (Uuid, String) {
+    let claims = Claims {
+        sub: Uuid::new_v4(),
+        org_id: Some(organization),
+        role: None,
+        exp: chrono::Utc::now().timestamp() + 24 * 3600,
+    };
+    (claims.sub, mint(SECRET, &claims).expect("a token signs"))
+}
+
+pub fn service_token() -> String {
+    let claims = Claims {
+        sub: Uuid::new_v4(),
+        org_id: None,
+        role: Some("service_role".into()),
+        exp: chrono::Utc::now().timestamp() + 24 * 3600,
+    };
+    mint(SECRET, &claims).expect("a token signs")
+}
