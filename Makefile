@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: run test bench stop services test-tools dev-token lint
+.PHONY: run test e2e bench stop services test-tools dev-token lint
 
 ## Start the local Redis and Postgres (installing them if absent) and serve on
 ## 127.0.0.1:8080 in dev mode.
@@ -17,6 +17,12 @@ dev-token:
 test: services test-tools lint
 	scripts/services.sh drop-test-databases
 	cargo test --all-targets
+	scripts/fuzz.sh
+	scripts/e2e.sh
+
+## The create-course page in a real browser (Chromium, installed if absent).
+e2e: services
+	scripts/e2e.sh
 
 ## A real S3-protocol server for the S3 backend's tests (s3s-fs), built once.
 test-tools:

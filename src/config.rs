@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
+use crate::domain::draft::DraftLimits;
 use crate::domain::upload::UploadRules;
 use crate::stores::files::{FileStorage, S3Settings};
 
@@ -72,6 +73,16 @@ pub struct Config {
     #[arg(long, env = "DRAFTD_MAX_DRAFTS_PER_USER", default_value_t = 50,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_drafts_per_user: u32,
+
+    /// Autosaves one user may send per rate window, across all their drafts.
+    #[arg(long, env = "DRAFTD_AUTOSAVE_RATE_LIMIT", default_value_t = 120,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub autosave_rate_limit: u32,
+
+    /// The autosave rate window, in seconds.
+    #[arg(long, env = "DRAFTD_AUTOSAVE_RATE_WINDOW_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub autosave_rate_window_secs: u64,
 
     /// Longest wait for Redis or Postgres before a request fails with 503, in ms.
     #[arg(long, env = "DRAFTD_STORE_TIMEOUT_MS", default_value_t = 2_000,
@@ -197,6 +208,15 @@ impl Config {
 
     pub fn draft_ttl(&self) -> Duration {
         Duration::from_secs(self.draft_ttl_secs)
+    }
+
+    pub fn draft_limits(&self) -> DraftLimits {
+        DraftLimits {
+            ttl: self.draft_ttl(),
+            max_per_user: self.max_drafts_per_user,
+            autosaves_per_window: self.autosave_rate_limit,
+            rate_window: Duration::from_secs(self.autosave_rate_window_secs),
+        }
     }
 
     pub fn store_timeout(&self) -> Duration {

@@ -4,6 +4,7 @@ use uuid::Uuid;
 
 use draftd::config::Config;
 use draftd::http::auth::{mint, Claims};
+use draftd::http::page::{DEMO_ORG, DEMO_USER};
 use draftd::startup::{Application, Services};
 use draftd::stores::postgres::Postgres;
 use draftd::telemetry;
@@ -15,10 +16,6 @@ struct Cli {
     #[command(subcommand)]
     command: Command,
 }
-
-/// The demo user and organization of dev tokens.
-const DEMO_USER: &str = "00000000-0000-4000-8000-00000000d3e0";
-const DEMO_ORG: &str = "00000000-0000-4000-8000-0000000000a1";
 
 #[derive(Subcommand)]
 enum Command {
@@ -58,10 +55,10 @@ enum Command {
         #[command(flatten)]
         config: Config,
         /// The user id (`sub`).
-        #[arg(long, default_value = DEMO_USER)]
+        #[arg(long, default_value_t = DEMO_USER)]
         user: Uuid,
         /// The organization id (`org_id`).
-        #[arg(long, default_value = DEMO_ORG)]
+        #[arg(long, default_value_t = DEMO_ORG)]
         org: Uuid,
         /// `service_role` for an admin caller.
         #[arg(long)]

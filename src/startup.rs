@@ -14,7 +14,6 @@ use tracing_actix_web::TracingLogger;
 use crate::config::Config;
 use crate::domain::admin::Admin;
 use crate::domain::courses::CleanupHandle;
-use crate::domain::draft::DraftLimits;
 use crate::domain::{Courses, DraftSessions};
 use crate::http::auth::Authenticator;
 use crate::http::request_id::{self, RequestSpan};
@@ -53,13 +52,7 @@ impl Services {
         let max_attempts = config.cleanup_max_attempts;
 
         Ok(Self {
-            drafts: DraftSessions::new(
-                redis.clone(),
-                DraftLimits {
-                    ttl: config.draft_ttl(),
-                    max_per_user: config.max_drafts_per_user,
-                },
-            ),
+            drafts: DraftSessions::new(redis.clone(), config.draft_limits()),
             courses: Courses::new(
                 redis.clone(),
                 pg_courses.clone(),
@@ -136,6 +129,10 @@ impl Application {
             authenticator,
             max_body_bytes: config.max_body_bytes,
             max_upload_bytes: config.max_upload_bytes,
+            dev_token_secret: config
+                .dev_mode
+                .then(|| config.jwt_secret().map(str::to_owned))
+                .transpose()?,
         });
 
         let listener = TcpListener::bind(&config.bind)?;

@@ -183,9 +183,12 @@ pub async fn autosave_load(quick: bool) -> anyhow::Result<String> {
                 let mut call = script.prepare_invoke();
                 call.key(format!("draft:session:{{{}}}:{}", t.user, t.draft))
                     .key(format!("draft:index:{{{}}}", t.user))
+                    .key(format!("draft:rate:{{{}}}", t.user))
                     .arg(t.draft.to_string())
                     .arg(86_400_000u64)
                     .arg("")
+                    .arg(120)
+                    .arg(60_000)
                     .arg(2)
                     .arg("description")
                     .arg(value["description"].to_string())

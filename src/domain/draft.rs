@@ -90,6 +90,8 @@ pub enum DomainError {
     Submitted,
     #[error("invalid fields")]
     Invalid(FieldErrors),
+    #[error("too many autosaves; retry in {retry_after:?}")]
+    RateLimited { retry_after: std::time::Duration },
     /// Autosaves kept changing the draft while it was being submitted.
     #[error("the draft kept changing; retry")]
     Busy,
@@ -104,6 +106,9 @@ pub enum DomainError {
 pub struct DraftLimits {
     pub ttl: std::time::Duration,
     pub max_per_user: u32,
+    /// Autosaves a user may send per `rate_window`, across all their drafts.
+    pub autosaves_per_window: u32,
+    pub rate_window: std::time::Duration,
 }
 
 /// The draft-session operations the API offers.
@@ -158,7 +163,7 @@ impl DraftSessions {
     ) -> Result<Draft, DomainError> {
         match self
             .store
-            .patch(user_id, id, patch, precondition, self.limits.ttl)
+            .patch(user_id, id, patch, precondition, self.limits)
             .await?
         {
             PatchOutcome::Saved(draft) => {
@@ -168,6 +173,9 @@ impl DraftSessions {
             PatchOutcome::Missing => Err(DomainError::NotFound),
             PatchOutcome::Stale { current } => Err(DomainError::VersionMismatch { current }),
             PatchOutcome::Submitted => Err(DomainError::Submitted),
+            PatchOutcome::RateLimited { retry_after } => {
+                Err(DomainError::RateLimited { retry_after })
+            }
         }
     }
 }

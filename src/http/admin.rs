@@ -51,6 +51,7 @@ pub async fn stats(state: web::Data<AppState>, caller: Caller) -> Result<HttpRes
     params(DryRun),
     responses(
         (status = 200, description = "The run's report; lockedElsewhere if another replica's run holds the lock", body = JanitorReport),
+        (status = 400, response = ProblemResponse),
         (status = 401, response = ProblemResponse),
         (status = 403, response = ProblemResponse),
         (status = 503, response = ProblemResponse),
@@ -70,6 +71,7 @@ pub async fn run_janitor(
     params(DryRun),
     responses(
         (status = 200, description = "The sweep's report", body = OrphanReport),
+        (status = 400, response = ProblemResponse),
         (status = 401, response = ProblemResponse),
         (status = 403, response = ProblemResponse),
         (status = 503, response = ProblemResponse),
@@ -85,10 +87,12 @@ pub async fn sweep_orphans(
 }
 
 /// Which dead jobs to retry; without `ids`, all of them.
-#[derive(ToSchema)]
+#[derive(ToSchema, Deserialize)]
 #[allow(dead_code)] // describes the wire format for the OpenAPI document
+#[serde(deny_unknown_fields)]
 pub struct RetryRequest {
-    ids: Option<Vec<i64>>,
+    #[serde(default)]
+    ids: Vec<i64>,
 }
 
 /// How many dead jobs went back into the queue.
@@ -99,9 +103,10 @@ pub struct Retried {
 
 /// Put dead cleanup jobs back in the queue, with fresh attempts.
 #[utoipa::path(post, path = "/api/v1/admin/cleanup/retry", tag = "admin",
-    request_body(content = Option<RetryRequest>),
+    request_body(content = Option<RetryRequest>, description = "Optional: without a body, every dead job"),
     responses(
         (status = 200, description = "Requeued", body = Retried),
+        (status = 400, response = ProblemResponse),
         (status = 401, response = ProblemResponse),
         (status = 403, response = ProblemResponse),
         (status = 422, response = ProblemResponse),

@@ -10,7 +10,8 @@ use serde_json::{Map, Value};
 use super::problem::ApiError;
 use super::AppState;
 
-/// A request body that is a JSON object; `None` when the body is empty.
+/// A request body that is a JSON object; `None` when the body is empty or
+/// JSON `null`.
 pub struct JsonObject(pub Option<Map<String, Value>>);
 
 fn is_json(mime: &str) -> bool {
@@ -58,6 +59,7 @@ impl FromRequest for JsonObject {
             }
             match serde_json::from_slice::<Value>(&body) {
                 Ok(Value::Object(object)) => Ok(Self(Some(object))),
+                Ok(Value::Null) => Ok(Self(None)),
                 Ok(_) => Err(ApiError::MalformedBody(
                     "the body must be a JSON object".into(),
                 )),

@@ -13,14 +13,14 @@ use super::AppState;
 use crate::domain::{Draft, FieldErrors, FormData, FormPatch, Precondition};
 
 /// The body of a create or autosave request.
-#[derive(ToSchema)]
+#[derive(ToSchema, serde::Deserialize)]
 #[allow(dead_code)] // describes the wire format for the OpenAPI document
-#[schema(as = DraftRequest)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DraftRequest {
     /// Create: the initial form. Autosave: a JSON Merge Patch (RFC 7396) of the
     /// form, where `null` removes a field and absent fields stay as they are.
-    #[schema(rename = "formData")]
-    form_data: Option<FormData>,
+    #[serde(default)]
+    form_data: FormData,
 }
 
 /// The `formData` member of a request body, as a merge patch of the form.
@@ -63,7 +63,7 @@ fn precondition(req: &HttpRequest) -> Precondition {
 
 /// Open a new draft session.
 #[utoipa::path(post, path = "/api/v1/drafts", tag = "drafts",
-    request_body(content = Option<DraftRequest>, description = "Optional initial form data"),
+    request_body(content = Option<DraftRequest>, description = "Optional: no body opens an empty draft"),
     responses(
         (status = 201, description = "Draft created", body = Draft,
          headers(("Location" = String), ("ETag" = String))),
@@ -149,6 +149,11 @@ pub async fn autosave(
     req: HttpRequest,
     body: JsonObject,
 ) -> Result<HttpResponse, ApiError> {
+    if body.0.is_none() {
+        return Err(ApiError::MalformedBody(
+            "send a JSON merge patch of the form: {\"formData\": {...}}".into(),
+        ));
+    }
     let patch = form_patch(body)?;
     let draft = state
         .services

@@ -9,6 +9,7 @@ pub mod drafts;
 pub mod health;
 pub mod metrics;
 pub mod openapi;
+pub mod page;
 pub mod problem;
 pub mod request_id;
 
@@ -24,6 +25,8 @@ pub struct AppState {
     pub authenticator: Authenticator,
     pub max_body_bytes: usize,
     pub max_upload_bytes: u64,
+    /// The secret to sign demo-user tokens with; `Some` only in dev mode.
+    pub dev_token_secret: Option<String>,
 }
 
 /// Registers every route.
@@ -34,62 +37,76 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .error_handler(|e, _| ApiError::MalformedBody(e.to_string()).into()),
         )
         .service(
-            resource("/api/v1/drafts")
+            resource("/api/v1/drafts", "POST, GET")
                 .route(web::post().to(drafts::create))
                 .route(web::get().to(drafts::list)),
         )
         .service(
-            resource("/api/v1/drafts/{id}")
+            resource("/api/v1/drafts/{id}", "GET, PATCH, DELETE")
                 .route(web::get().to(drafts::get))
                 .route(web::patch().to(drafts::autosave))
                 .route(web::delete().to(drafts::discard)),
         )
         .service(
-            resource("/api/v1/drafts/{id}/materialize").route(web::post().to(courses::materialize)),
+            resource("/api/v1/drafts/{id}/materialize", "POST")
+                .route(web::post().to(courses::materialize)),
         )
-        .service(resource("/api/v1/drafts/{id}/submit").route(web::post().to(courses::submit)))
         .service(
-            resource("/api/v1/drafts/{id}/files")
+            resource("/api/v1/drafts/{id}/submit", "POST").route(web::post().to(courses::submit)),
+        )
+        .service(
+            resource("/api/v1/drafts/{id}/files", "POST, GET")
                 .route(web::post().to(courses::upload))
                 .route(web::get().to(courses::draft_files)),
         )
         .service(
-            resource("/api/v1/drafts/{id}/files/{file_id}")
+            resource("/api/v1/drafts/{id}/files/{file_id}", "DELETE")
                 .route(web::delete().to(courses::delete_draft_file)),
         )
         .service(
-            resource("/api/v1/courses/{id}")
+            resource("/api/v1/courses/{id}", "GET, DELETE")
                 .route(web::get().to(courses::course))
                 .route(web::delete().to(courses::delete_course)),
         )
         .service(
-            resource("/api/v1/courses/{id}/files/{file_id}")
+            resource("/api/v1/courses/{id}/files/{file_id}", "GET")
                 .route(web::get().to(courses::download)),
         )
-        .service(resource("/api/v1/admin/stats").route(web::get().to(admin::stats)))
-        .service(resource("/api/v1/admin/janitor/run").route(web::post().to(admin::run_janitor)))
+        .service(resource("/api/v1/admin/stats", "GET").route(web::get().to(admin::stats)))
         .service(
-            resource("/api/v1/admin/orphans/sweep").route(web::post().to(admin::sweep_orphans)),
+            resource("/api/v1/admin/janitor/run", "POST").route(web::post().to(admin::run_janitor)),
         )
         .service(
-            resource("/api/v1/admin/cleanup/retry").route(web::post().to(admin::retry_cleanup)),
+            resource("/api/v1/admin/orphans/sweep", "POST")
+                .route(web::post().to(admin::sweep_orphans)),
         )
-        .service(resource("/metrics").route(web::get().to(metrics::render)))
-        .service(resource("/healthz").route(web::get().to(health::healthz)))
-        .service(resource("/readyz").route(web::get().to(health::readyz)))
-        .service(resource("/openapi.json").route(web::get().to(openapi::openapi_json)))
+        .service(
+            resource("/api/v1/admin/cleanup/retry", "POST")
+                .route(web::post().to(admin::retry_cleanup)),
+        )
+        .service(resource("/", "GET").route(web::get().to(page::index)))
+        .service(resource("/app.css", "GET").route(web::get().to(page::stylesheet)))
+        .service(resource("/app.js", "GET").route(web::get().to(page::app_script)))
+        .service(resource("/draft-client.js", "GET").route(web::get().to(page::client_script)))
+        .service(resource("/api/v1/dev/token", "GET").route(web::get().to(page::dev_token)))
+        .service(resource("/metrics", "GET").route(web::get().to(metrics::render)))
+        .service(resource("/healthz", "GET").route(web::get().to(health::healthz)))
+        .service(resource("/readyz", "GET").route(web::get().to(health::readyz)))
+        .service(resource("/openapi.json", "GET").route(web::get().to(openapi::openapi_json)))
         .default_service(web::to(not_found));
 }
 
-/// A resource whose unsupported methods answer with a 405 problem.
-fn resource(path: &str) -> Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
+/// A resource whose other methods answer with a 405 problem naming `allow`.
+fn resource(path: &str, allow: &'static str) -> Resource {
+    web::resource(path).default_service(web::to(move |req: HttpRequest| async move {
+        ApiError::MethodNotAllowed {
+            method: req.method().to_string(),
+            allow,
+        }
+        .error_response()
+    }))
 }
 
 async fn not_found() -> HttpResponse {
     ApiError::NotFound.error_response()
-}
-
-async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
-    ApiError::MethodNotAllowed(req.method().to_string()).error_response()
 }

@@ -4,7 +4,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::problem::ProblemResponse;
+use super::problem::{Problem, ProblemResponse};
 use super::{admin, courses, drafts, health, metrics};
 
 #[derive(OpenApi)]
@@ -18,7 +18,7 @@ use super::{admin, courses, drafts, health, metrics};
         admin::stats, admin::run_janitor, admin::sweep_orphans, admin::retry_cleanup,
         health::healthz, health::readyz, metrics::render, openapi_json,
     ),
-    components(responses(ProblemResponse)),
+    components(schemas(Problem), responses(ProblemResponse)),
     modifiers(&BearerAuth),
     tags(
         (name = "drafts", description = "Draft sessions of the create-course form"),

@@ -17,8 +17,8 @@ const RETRY_AFTER_SECS: &str = "1";
 pub enum ApiError {
     #[error("the resource does not exist, or is not yours")]
     NotFound,
-    #[error("{0} is not allowed here")]
-    MethodNotAllowed(String),
+    #[error("{method} is not allowed here; use {allow}")]
+    MethodNotAllowed { method: String, allow: &'static str },
     #[error("{0}")]
     Unauthorized(&'static str),
     #[error("{0}")]
@@ -37,6 +37,8 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("you already have {limit} live drafts; discard or finish one first")]
     TooManyDrafts { limit: u32 },
+    #[error("too many autosaves from this user; retry in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     #[error("a store is unavailable; retry shortly")]
     Unavailable(#[source] StoreError),
     #[error("internal error")]
@@ -75,7 +77,7 @@ impl ApiError {
     fn kind(&self) -> (&'static str, &'static str) {
         match self {
             Self::NotFound => ("not-found", "Not found"),
-            Self::MethodNotAllowed(_) => ("method-not-allowed", "Method not allowed"),
+            Self::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
             Self::Unauthorized(_) => ("unauthorized", "Unauthorized"),
             Self::Forbidden(_) => ("forbidden", "Forbidden"),
             Self::MalformedBody(_) => ("malformed-body", "Malformed request body"),
@@ -85,6 +87,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => ("body-too-large", "Request body too large"),
             Self::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
             Self::TooManyDrafts { .. } => ("too-many-drafts", "Too many drafts"),
+            Self::RateLimited { .. } => ("rate-limited", "Too many requests"),
             Self::Unavailable(_) => ("store-unavailable", "Service unavailable"),
             Self::Internal(_) => ("internal", "Internal server error"),
         }
@@ -113,7 +116,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::MalformedBody(_) => StatusCode::BAD_REQUEST,
@@ -122,7 +125,7 @@ impl ResponseError for ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::TooManyDrafts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyDrafts { .. } | Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -139,8 +142,14 @@ impl ResponseError for ApiError {
                 response
                     .insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
             }
+            Self::MethodNotAllowed { allow, .. } => {
+                response.insert_header((header::ALLOW, *allow));
+            }
             Self::Unavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS));
+            }
+            Self::RateLimited { retry_after_secs } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
             _ => {}
         }
@@ -163,6 +172,9 @@ impl From<DomainError> for ApiError {
             DomainError::NotFound => Self::NotFound,
             DomainError::VersionMismatch { current } => Self::PreconditionFailed { current },
             DomainError::TooManyDrafts { limit } => Self::TooManyDrafts { limit },
+            DomainError::RateLimited { retry_after } => Self::RateLimited {
+                retry_after_secs: retry_after.as_millis().div_ceil(1000).max(1) as u64,
+            },
             DomainError::Invalid(errors) => Self::Invalid(errors),
             e @ (DomainError::Submitted | DomainError::Busy) => Self::Conflict(e.to_string()),
             DomainError::Upload(e) => e.into(),

@@ -39,6 +39,10 @@ pub enum PatchOutcome {
     },
     /// The draft was submitted: it is read-only.
     Submitted,
+    /// The owner autosaved too often; the window ends in this long.
+    RateLimited {
+        retry_after: Duration,
+    },
 }
 
 pub enum FreezeOutcome {
@@ -71,6 +75,11 @@ fn draft_key(user_id: Uuid, id: Uuid) -> String {
 
 fn index_key(user_id: Uuid) -> String {
     format!("draft:index:{{{user_id}}}")
+}
+
+/// The owner's autosave counter of the current rate window.
+fn rate_key(user_id: Uuid) -> String {
+    format!("draft:rate:{{{user_id}}}")
 }
 
 /// (owner, draft) from `draft:session:{<userId>}:<draftId>`.
@@ -194,7 +203,7 @@ impl RedisSessions {
         id: Uuid,
         patch: &FormPatch,
         precondition: &Precondition,
-        ttl: Duration,
+        limits: DraftLimits,
     ) -> Result<PatchOutcome, StoreError> {
         let expected = match precondition {
             Precondition::None => String::new(),
@@ -205,9 +214,12 @@ impl RedisSessions {
         invocation
             .key(draft_key(user_id, id))
             .key(index_key(user_id))
+            .key(rate_key(user_id))
             .arg(id.to_string())
-            .arg(millis(ttl))
+            .arg(millis(limits.ttl))
             .arg(expected)
+            .arg(limits.autosaves_per_window)
+            .arg(millis(limits.rate_window))
             .arg(patch.assignments().len());
         for (field, value) in patch.assignments() {
             invocation.arg(*field).arg(value);
@@ -224,6 +236,9 @@ impl RedisSessions {
             Some((status, hash)) if status == "ok" => Ok(PatchOutcome::Saved(decode(id, hash)?)),
             Some((status, _)) if status == "missing" => Ok(PatchOutcome::Missing),
             Some((status, _)) if status == "submitted" => Ok(PatchOutcome::Submitted),
+            Some((status, [pttl])) if status == "limited" => Ok(PatchOutcome::RateLimited {
+                retry_after: Duration::from_millis(pttl.parse::<u64>().unwrap_or(1000)),
+            }),
             Some((status, [current])) if status == "stale" => Ok(PatchOutcome::Stale {
                 current: current.parse().map_err(|_| unexpected(&reply))?,
             }),

@@ -205,3 +205,45 @@ async fn an_autosave_after_expiry_is_404_and_does_not_recreate_the_draft() {
     );
     assert_eq!(app.get_draft(&app.user, id).await.status(), 404);
 }
+
+/// One client cannot flood Redis: past the per-user rate, autosaves get 429
+/// with Retry-After and change nothing; other users are not affected.
+#[tokio::test]
+async fn autosaves_past_the_per_user_rate_are_refused_with_retry_after() {
+    let app = TestApp::spawn_with(|c| c.autosave_rate_limit = 5).await;
+    let draft = app.new_draft(&app.user, json!({})).await;
+    let id = draft["id"].as_str().unwrap();
+    for i in 0..5 {
+        let saved = app
+            .patch_draft(&app.user, id, json!({"estimatedLessons": i + 1}), None)
+            .await;
+        assert_eq!(saved.status(), 200);
+    }
+    let refused = app
+        .patch_draft(&app.user, id, json!({"estimatedLessons": 99}), None)
+        .await;
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
+    let problem = assert_problem(refused, 429).await;
+    assert_eq!(problem["type"], "urn:draftd:problem:rate-limited");
+    assert_eq!(
+        app.draft(&app.user, id).await["formData"]["estimatedLessons"],
+        5
+    );
+
+    let other = crate::helpers::new_user();
+    let theirs = app.new_draft(&other, json!({})).await;
+    let saved = app
+        .patch_draft(
+            &other,
+            theirs["id"].as_str().unwrap(),
+            json!({"topic": "mine"}),
+            None,
+        )
+        .await;
+    assert_eq!(saved.status(), 200);
+}

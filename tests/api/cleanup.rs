@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::{assert_problem, draft_key, TestApp};
+use crate::helpers::{assert_problem, draft_key, wait_until_async, TestApp};
 
 /// A draft with a course holding two files; returns (draft id, course id).
 async fn course_with_files(app: &TestApp) -> (String, String) {
@@ -278,18 +278,6 @@ impl S3Server {
 impl Drop for S3Server {
     fn drop(&mut self) {
         self.stop();
-    }
-}
-
-async fn wait_until_async<F, Fut>(condition: F)
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !condition().await {
-        assert!(std::time::Instant::now() < deadline, "timed out");
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

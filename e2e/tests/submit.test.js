@@ -1,0 +1,133 @@
+// Submit: strict validation shown by the fields; a valid form becomes one course row.
+import { before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { Service, ROOT, browser, draftId, saveState, screenshot, waitFor, test } from '../lib/harness.js';
+
+let service, chrome;
+before(async () => {
+  service = await Service.create('submit');
+  chrome = await browser();
+});
+after(async () => {
+  await chrome?.close();
+  await service?.destroy();
+});
+
+const fieldError = (page, name) => page.locator(`#${name}-error`);
+
+test('submitting invalid data shows the errors by their fields and creates nothing', async () => {
+  const page = await chrome.page();
+  await page.goto(service.baseUrl);
+  await page.fill('#topic', 'ab');
+  await page.fill('#email', 'not-an-email');
+  await page.fill('#language', 'english!!');
+  await page.click('#submit');
+
+  await fieldError(page, 'topic').waitFor();
+  assert.match(await fieldError(page, 'topic').textContent(), /at least 3 characters/);
+  assert.match(await fieldError(page, 'email').textContent(), /valid email/);
+  assert.match(await fieldError(page, 'language').textContent(), /language tag/);
+  assert.equal(await page.getAttribute('#email', 'aria-invalid'), 'true');
+  assert.match(await page.textContent('#notice'), /3 highlighted fields/);
+  await screenshot(page, '07-validation-errors');
+  assert.equal(await service.count('courses'), 0);
+  // Submit saved what the form held first.
+  assert.deepEqual((await service.draft(await draftId(page))).formData, { topic: 'ab', email: 'not-an-email', language: 'english!!' });
+
+  // Editing a field clears its error.
+  await page.fill('#email', 'ada@example.com');
+  await fieldError(page, 'email').waitFor({ state: 'detached' });
+  assert.ok(await fieldError(page, 'topic').isVisible());
+  await page.close();
+});
+
+test('a value refused while drafting is shown by its field; the other fields are saved', async () => {
+  const page = await chrome.page();
+  await page.goto(service.baseUrl);
+  await page.fill('#topic', 'Numbers');
+  await page.fill('#estimatedLessons', '500');
+  await saveState(page, 'error');
+  assert.match(await fieldError(page, 'estimatedLessons').textContent(), /between 1 and 100/);
+  const id = await draftId(page);
+  assert.deepEqual((await service.draft(id)).formData, { topic: 'Numbers' });
+
+  await page.fill('#estimatedLessons', '50');
+  await saveState(page, 'saved');
+  assert.equal(await fieldError(page, 'estimatedLessons').count(), 0);
+  assert.deepEqual((await service.draft(id)).formData, { topic: 'Numbers', estimatedLessons: 50 });
+  await page.close();
+});
+
+test('submit without an upload creates exactly one course row with the final data', async () => {
+  const page = await chrome.page();
+  await page.goto(service.baseUrl);
+  await saveState(page, 'idle');
+  const id = await draftId(page);
+
+  await page.fill('#topic', 'Основы Rust');
+  await page.fill('#description', 'From zero to a command-line tool, one small program at a time.');
+  await page.fill('#language', 'ru');
+  await page.fill('#email', 'ada@example.com');
+  await page.fill('#targetAudience', 'Analysts who know some Python and want faster tools.');
+  await page.fill('#learningOutcomes', 'Read and write idiomatic Rust\nBuild and test a CLI tool');
+  await page.fill('#estimatedSections', '4');
+  await page.fill('#estimatedLessons', '12');
+  await page.fill('#lessonDuration', '25');
+  await page.check('input[name="formats"][value="video"]');
+  await page.check('input[name="formats"][value="exercises"]');
+  await page.fill('#writingStyle', 'Conversational');
+  await page.fill('#contentStrategy', 'Project-based');
+  await page.click('h1'); // leave the field: no focus ring in the screenshots
+  await saveState(page, 'saved');
+  if (process.env.DRAFTD_E2E_DOCS_SCREENSHOT) {
+    // The README's picture: the filled form at a README-sized width.
+    await page.setViewportSize({ width: 880, height: 900 });
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: path.join(ROOT, 'docs', 'page.png'), fullPage: true });
+    await page.setViewportSize({ width: 1100, height: 900 });
+  }
+
+  // The last edit is still in the debounce window: submit must save it first.
+  await page.fill('#estimatedLessons', '10');
+  await page.click('#submit');
+  await page.locator('#success').waitFor();
+  await saveState(page, 'submitted');
+  const slug = await page.textContent('#course-slug');
+  assert.match(slug, /^osnovy-rust-[0-9a-f]{8}$/);
+  await screenshot(page, '08-submitted');
+
+  assert.equal(await service.count('courses'), 1);
+  const [status, title, dbSlug, by, form] = (await service.sql(
+    `SELECT status, title, slug, materialized_by, form_data FROM courses WHERE draft_session_id = '${id}'`,
+  )).split('|');
+  assert.deepEqual([status, title, dbSlug, by], ['submitted', 'Основы Rust', slug, 'submit']);
+  assert.deepEqual(JSON.parse(form), {
+    topic: 'Основы Rust',
+    description: 'From zero to a command-line tool, one small program at a time.',
+    language: 'ru',
+    email: 'ada@example.com',
+    targetAudience: 'Analysts who know some Python and want faster tools.',
+    learningOutcomes: 'Read and write idiomatic Rust\nBuild and test a CLI tool',
+    estimatedSections: 4,
+    estimatedLessons: 10,
+    lessonDuration: 25,
+    formats: ['video', 'exercises'],
+    writingStyle: 'Conversational',
+    contentStrategy: 'Project-based',
+  });
+
+  // A reload shows the submitted course, and still no second row.
+  await page.reload();
+  await page.locator('#success').waitFor();
+  assert.equal(await page.textContent('#course-slug'), slug);
+  await waitFor(async () => (await service.draft(id)).status === 'submitted', { what: 'the submitted draft' });
+  assert.equal(await service.count('courses'), 1);
+
+  // "Start another course" opens a fresh draft in the same tab.
+  await page.click('#new-course');
+  await saveState(page, 'idle');
+  assert.notEqual(await draftId(page), id);
+  assert.equal(await page.inputValue('#topic'), '');
+  await page.close();
+});

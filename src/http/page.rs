@@ -1,0 +1,87 @@
+//! The create-course page: static HTML, CSS and JavaScript embedded in the
+//! binary (no build step), and, in dev mode only, a token for its demo user.
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use serde::Serialize;
+
+use super::auth::{mint, Claims};
+use super::problem::ApiError;
+use super::AppState;
+
+/// The demo user and organization of dev tokens.
+pub const DEMO_USER: uuid::Uuid = uuid::Uuid::from_u128(0x0000_0000_0000_4000_8000_0000_0000_d3e0);
+pub const DEMO_ORG: uuid::Uuid = uuid::Uuid::from_u128(0x0000_0000_0000_4000_8000_0000_0000_00a1);
+/// Lifetime of a dev token.
+const DEV_TOKEN_SECS: i64 = 12 * 3600;
+
+fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        // The page has no inline script or style, and talks only to this origin.
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; img-src 'self' data:",
+        ))
+        .body(body)
+}
+
+pub async fn index() -> HttpResponse {
+    asset(
+        "text/html; charset=utf-8",
+        include_str!("../../web/index.html"),
+    )
+}
+
+pub async fn stylesheet() -> HttpResponse {
+    asset("text/css; charset=utf-8", include_str!("../../web/app.css"))
+}
+
+pub async fn app_script() -> HttpResponse {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/app.js"),
+    )
+}
+
+pub async fn client_script() -> HttpResponse {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/draft-client.js"),
+    )
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DevToken {
+    token: String,
+    user_id: uuid::Uuid,
+    organization_id: uuid::Uuid,
+    expires_at: i64,
+}
+
+/// A token for the demo user; the route exists only in dev mode.
+pub async fn dev_token(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let secret = state
+        .dev_token_secret
+        .as_deref()
+        .ok_or(ApiError::NotFound)?;
+    let claims = Claims {
+        sub: DEMO_USER,
+        org_id: Some(DEMO_ORG),
+        role: None,
+        exp: chrono::Utc::now().timestamp() + DEV_TOKEN_SECS,
+    };
+    let token =
+        mint(secret, &claims).map_err(|_| ApiError::Unauthorized("cannot sign a dev token"))?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(DevToken {
+            token,
+            user_id: DEMO_USER,
+            organization_id: DEMO_ORG,
+            expires_at: claims.exp,
+        }))
+}

@@ -1,0 +1,434 @@
+//! Faults: a store that goes away, several replicas, a graceful shutdown.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use futures_util::StreamExt;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_problem, wait_until, TestApp};
+use crate::proxy::Proxy;
+
+/// Postgres goes away during materialize, submit and upload: 503, nothing
+/// half-written; once it is back, a retry gives exactly one course.
+#[tokio::test]
+async fn a_postgres_outage_answers_503_writes_nothing_and_a_retry_gives_one_course() {
+    // `app` sees the database directly; `faulty` serves the same database
+    // and storage, its Postgres behind a proxy we can cut.
+    let app = TestApp::spawn().await;
+    let proxy = Proxy::start("127.0.0.1:5490".parse().unwrap()).await;
+    let (_, database) = app.config.database_url.rsplit_once('/').unwrap();
+    let url = format!("postgres://draftd@127.0.0.1:{}/{database}", proxy.port);
+    let upload_dir = app.config.upload_dir.clone();
+    let faulty = TestApp::spawn_with(|c| {
+        c.database_url = url;
+        c.upload_dir = upload_dir;
+        c.store_timeout_ms = 500;
+    })
+    .await;
+
+    let draft = faulty
+        .new_draft(&faulty.user, json!({"topic": "Through the outage"}))
+        .await;
+    let id = draft["id"].as_str().unwrap();
+    proxy.cut();
+    let materialize = faulty.draft_action(&faulty.user, id, "materialize").await;
+    assert_eq!(materialize.headers()["retry-after"], "1");
+    assert_problem(materialize, 503).await;
+    let upload = faulty
+        .upload(&faulty.user, id, "a.txt", "text/plain", b"bytes".to_vec())
+        .await;
+    assert_problem(upload, 503).await;
+    // A submit that fails after freezing the draft leaves it read-only until
+    // the submit is repeated: no autosave can be acknowledged and left out.
+    assert_problem(faulty.draft_action(&faulty.user, id, "submit").await, 503).await;
+    // Nothing half-written: no row (seen through the direct connection), no file.
+    assert_eq!(app.course_count().await, 0);
+    assert!(app.stored_files().is_empty(), "{:?}", app.stored_files());
+
+    proxy.restore();
+    let retried = faulty.draft_action(&faulty.user, id, "submit").await;
+    assert_eq!(retried.status(), 201);
+    let again = faulty.draft_action(&faulty.user, id, "submit").await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(app.course_count().await, 1);
+    let course = app
+        .db
+        .query_one("SELECT status, title FROM courses", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        (course.get::<_, String>(0), course.get::<_, String>(1)),
+        ("submitted".into(), "Through the outage".into())
+    );
+}
+
+/// With Redis unreachable, draft calls answer 503 fast; when it returns, the
+/// service recovers by itself.
+#[tokio::test]
+async fn after_a_redis_outage_the_service_recovers_by_itself() {
+    let upstream: std::net::SocketAddr = "127.0.0.1:6390".parse().unwrap();
+    let proxy = Proxy::start(upstream).await;
+    let port = proxy.port;
+    let app = TestApp::spawn_with(|c| {
+        c.redis_url = format!("redis://127.0.0.1:{port}");
+        c.store_timeout_ms = 500;
+    })
+    .await;
+    let draft = app.new_draft(&app.user, json!({"topic": "Before"})).await;
+    let id = draft["id"].as_str().unwrap();
+
+    proxy.cut();
+    let started = std::time::Instant::now();
+    let response = app
+        .patch_draft(&app.user, id, json!({"topic": "During"}), None)
+        .await;
+    assert_problem(response, 503).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "answered in {:?}",
+        started.elapsed()
+    );
+    let ready = app
+        .client
+        .get(format!("{}/readyz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+
+    proxy.restore();
+    let mut saved = app
+        .patch_draft(&app.user, id, json!({"topic": "After"}), None)
+        .await;
+    // A pooled connection broken by the outage may fail once more.
+    if saved.status() == 503 {
+        saved = app
+            .patch_draft(&app.user, id, json!({"topic": "After"}), None)
+            .await;
+    }
+    assert_eq!(saved.status(), 200);
+    assert_eq!(app.draft(&app.user, id).await["formData"]["topic"], "After");
+}
+
+/// Two replicas on one Redis, one Postgres and one storage behave as one.
+#[tokio::test]
+async fn two_replicas_behave_as_one() {
+    let a = TestApp::spawn().await;
+    let (database_url, upload_dir) = (a.config.database_url.clone(), a.config.upload_dir.clone());
+    let b = TestApp::spawn_with(|c| {
+        c.database_url = database_url;
+        c.upload_dir = upload_dir;
+    })
+    .await;
+    let user = &a.user;
+
+    let draft = a.new_draft(user, json!({"topic": "Replicated"})).await;
+    let id = draft["id"].as_str().unwrap();
+    assert_eq!(b.draft(user, id).await, draft);
+    assert_eq!(
+        b.patch_draft(user, id, json!({"language": "ru"}), Some("\"1\""))
+            .await
+            .status(),
+        200
+    );
+    assert_problem(
+        a.patch_draft(user, id, json!({"language": "en"}), Some("\"1\""))
+            .await,
+        412,
+    )
+    .await;
+
+    let racing = (0..30).map(|i| {
+        let replica = if i % 2 == 0 { &a } else { &b };
+        async move {
+            let response = match i % 3 {
+                0 => replica.draft_action(user, id, "materialize").await,
+                _ => {
+                    replica
+                        .upload(user, id, &format!("f{i}.txt"), "text/plain", b"x".to_vec())
+                        .await
+                }
+            };
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap();
+            (
+                status,
+                body["courseId"].as_str().unwrap_or_default().to_owned(),
+            )
+        }
+    });
+    let results = join_all(racing).await;
+    assert!(
+        results
+            .iter()
+            .all(|(status, _)| *status == 200 || *status == 201),
+        "{results:?}"
+    );
+    let ids: std::collections::HashSet<_> = results.iter().map(|(_, id)| id.clone()).collect();
+    assert_eq!(ids.len(), 1);
+    assert_eq!(a.course_count().await, 1);
+    assert_eq!(a.file_row_count().await, 20);
+
+    let course = ids.into_iter().next().unwrap();
+    let deleted = b
+        .request(Method::DELETE, &format!("/api/v1/courses/{course}"), user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    a.cleanup_settled().await;
+    assert!(a.stored_files().is_empty());
+}
+
+/// SIGTERM: the service stops accepting, finishes the upload in flight, and
+/// stops its scheduler and cleanup worker, then exits cleanly.
+#[tokio::test]
+async fn sigterm_finishes_the_request_in_flight_then_exits_cleanly() {
+    let app = TestApp::spawn().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let upload_dir = std::env::temp_dir().join(format!("draftd-shutdown-{}", uuid::Uuid::new_v4()));
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_draftd"))
+        .arg("serve")
+        .env("DRAFTD_BIND", format!("127.0.0.1:{port}"))
+        .env("DRAFTD_DATABASE_URL", &app.config.database_url)
+        .env("DRAFTD_REDIS_URL", &app.config.redis_url)
+        .env("DRAFTD_JWT_SECRET", crate::helpers::SECRET)
+        .env("DRAFTD_UPLOAD_DIR", &upload_dir)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while client.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the service never started"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let draft: Value = client
+        .post(format!("{base}/api/v1/drafts"))
+        .bearer_auth(&app.user.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = draft["id"].as_str().unwrap().to_owned();
+
+    // An upload whose body arrives in two halves; SIGTERM falls between them.
+    let (second_half, body_rest) = tokio::sync::oneshot::channel::<()>();
+    let chunk = vec![b'x'; 6 << 20];
+    let body = futures_util::stream::once({
+        let chunk = chunk.clone();
+        async move { Ok::<_, std::io::Error>(bytes::Bytes::from(chunk)) }
+    })
+    .chain(futures_util::stream::once(async move {
+        let _ = body_rest.await;
+        Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b'y'; 6 << 20]))
+    }));
+    let part =
+        reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(body), 12 << 20)
+            .file_name("big.txt")
+            .mime_str("text/plain")
+            .unwrap();
+    let upload = tokio::spawn({
+        let (client, url, token) = (
+            client.clone(),
+            format!("{base}/api/v1/drafts/{id}/files"),
+            app.user.token.clone(),
+        );
+        async move {
+            client
+                .post(url)
+                .bearer_auth(token)
+                .multipart(reqwest::multipart::Form::new().part("file", part))
+                .send()
+                .await
+        }
+    });
+    let staged = upload_dir.clone();
+    wait_until("the upload reaches the storage", move || {
+        std::fs::read_dir(&staged)
+            .map(|d| d.count() > 0)
+            .unwrap_or(false)
+    })
+    .await;
+
+    let pid = child.id().unwrap().to_string();
+    let signalled = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(signalled.success());
+    // Stops accepting: a new connection is refused.
+    let address = format!("127.0.0.1:{port}");
+    crate::helpers::wait_until_async(|| async {
+        tokio::net::TcpStream::connect(&address).await.is_err()
+    })
+    .await;
+    let _ = second_half.send(());
+
+    let response = upload.await.unwrap().unwrap();
+    assert_eq!(response.status(), 201, "the upload in flight completes");
+    let exit = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+    let mut log = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut child.stdout.take().unwrap(), &mut log)
+        .await
+        .unwrap();
+    assert!(log.contains("\"message\":\"stopped\""), "{log}");
+    assert_eq!(app.file_row_count().await, 1);
+}
+
+/// A redis-server of the test's own, on a free port with its own directory.
+struct RedisServer {
+    dir: std::path::PathBuf,
+    process: std::process::Child,
+}
+
+impl RedisServer {
+    async fn start(port: u16, dir: &std::path::Path, args: &[&str]) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        let process = std::process::Command::new("redis-server")
+            .args([
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+            ])
+            .arg("--dir")
+            .arg(dir)
+            .args(args)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server on PATH (scripts/services.sh installs it)");
+        let address = format!("127.0.0.1:{port}");
+        crate::helpers::wait_until_async(|| async {
+            tokio::net::TcpStream::connect(&address).await.is_ok()
+        })
+        .await;
+        RedisServer {
+            dir: dir.to_owned(),
+            process,
+        }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A Redis with a password works through DRAFTD_REDIS_URL; a wrong one is
+/// reported by readiness, not a crash.
+#[tokio::test]
+async fn a_redis_password_works_through_the_url() {
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("draftd-redis-{}", uuid::Uuid::new_v4()));
+    let _redis = RedisServer::start(port, &dir, &["--requirepass", "s3cret-pass"]).await;
+    let app =
+        TestApp::spawn_with(|c| c.redis_url = format!("redis://:s3cret-pass@127.0.0.1:{port}"))
+            .await;
+    let draft = app
+        .new_draft(&app.user, json!({"topic": "Behind a password"}))
+        .await;
+    let id = draft["id"].as_str().unwrap();
+    assert_eq!(
+        app.patch_draft(&app.user, id, json!({"language": "ru"}), None)
+            .await
+            .status(),
+        200
+    );
+
+    let wrong = TestApp::spawn_with(|c| {
+        c.redis_url = format!("redis://:wrong@127.0.0.1:{port}");
+        c.store_timeout_ms = 500;
+    })
+    .await;
+    let ready = wrong
+        .client
+        .get(format!("{}/readyz", wrong.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    assert_problem(wrong.create_draft(&wrong.user, json!({})).await, 503).await;
+}
+
+/// Redis restarts with the project's persistence (AOF): every acknowledged
+/// autosave is there afterwards.
+#[tokio::test]
+async fn acknowledged_autosaves_survive_a_redis_restart() {
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("draftd-redis-{}", uuid::Uuid::new_v4()));
+    // As scripts/services.sh starts the project's Redis.
+    let aof = ["--appendonly", "yes", "--appendfsync", "everysec"];
+    let mut redis = RedisServer::start(port, &dir, &aof).await;
+    let app = TestApp::spawn_with(|c| {
+        c.redis_url = format!("redis://127.0.0.1:{port}");
+        c.store_timeout_ms = 500;
+    })
+    .await;
+    let mut acknowledged = Vec::new();
+    for i in 0..20 {
+        let draft = app
+            .new_draft(&app.user, json!({"topic": format!("Draft {i}")}))
+            .await;
+        let id = draft["id"].as_str().unwrap().to_owned();
+        let saved = app
+            .patch_draft(&app.user, &id, json!({"estimatedLessons": i + 1}), None)
+            .await;
+        assert_eq!(saved.status(), 200);
+        acknowledged.push((id, i + 1));
+    }
+
+    // A clean restart, as an operator or a deployment does it.
+    let stopped = std::process::Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "shutdown"])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    redis.kill();
+    let _redis = RedisServer::start(port, &redis.dir.clone(), &aof).await;
+
+    for (id, lessons) in acknowledged {
+        let mut response = app.get_draft(&app.user, &id).await;
+        // The first call after the restart may meet a pooled connection it broke.
+        if response.status() == 503 {
+            response = app.get_draft(&app.user, &id).await;
+        }
+        let draft: Value = response.json().await.unwrap();
+        assert_eq!(draft["formData"]["estimatedLessons"], lessons, "{id}");
+        assert_eq!(draft["version"], 2);
+    }
+}

@@ -1,0 +1,300 @@
+// The create-course page: binds the form to a DraftClient (autosave, restore,
+// conflicts, offline), the file area to uploads, and shows errors and success.
+import { DraftClient, OfflineError } from '/draft-client.js';
+
+const $ = (selector) => document.querySelector(selector);
+const form = $('#course-form');
+const fields = $('#form-fields');
+const statusEl = $('#save-status');
+const notice = $('#notice');
+const fileList = $('#file-list');
+
+const NUMBERS = new Set(['estimatedLessons', 'estimatedSections', 'lessonDuration']);
+const STATUS_TEXT = {
+  idle: 'Autosave on',
+  saving: 'Saving…',
+  saved: 'Saved',
+  offline: 'Offline, will retry',
+  conflict: 'Conflict',
+  error: 'Not saved',
+  submitted: 'Submitted',
+};
+
+// --- access token: the dev-mode demo user (a real app would use its session) ---
+
+let token = null;
+async function getToken({ refresh }) {
+  if (!token || refresh) {
+    const res = await fetch('/api/v1/dev/token', { cache: 'no-store' });
+    if (!res.ok) {
+      const why = res.status === 404 ? 'no dev token: start draftd with DRAFTD_DEV_MODE=true' : `token: HTTP ${res.status}`;
+      throw Object.assign(new Error(why), { status: res.status });
+    }
+    token = (await res.json()).token;
+  }
+  return token;
+}
+
+const client = new DraftClient({ getToken });
+
+// --- form <-> data -------------------------------------------------------
+
+/** The form's names, in page order (formats once). */
+const names = [...new Set([...form.elements].map((el) => el.name).filter(Boolean))];
+
+function readField(name) {
+  if (name === 'formats') {
+    return [...form.querySelectorAll('input[name="formats"]:checked')].map((el) => el.value);
+  }
+  const el = form.elements.namedItem(name);
+  if (NUMBERS.has(name)) return el.value === '' ? null : Number(el.value);
+  return el.value;
+}
+
+function writeField(name, value) {
+  if (name === 'formats') {
+    const wanted = new Set(value || []);
+    for (const v of wanted) ensureFormatBox(v);
+    for (const box of form.querySelectorAll('input[name="formats"]')) box.checked = wanted.has(box.value);
+    return;
+  }
+  const el = form.elements.namedItem(name);
+  const text = value === undefined || value === null ? '' : String(value);
+  if (el.value !== text) el.value = text; // untouched fields keep their caret
+}
+
+/** A format stored by another client that this page has no box for: show it rather than drop it. */
+function ensureFormatBox(value) {
+  if ([...form.querySelectorAll('input[name="formats"]')].some((b) => b.value === value)) return;
+  const label = document.createElement('label');
+  label.className = 'choice';
+  const box = Object.assign(document.createElement('input'), { type: 'checkbox', name: 'formats', value });
+  label.append(box, ` ${value}`);
+  $('#formats').append(label);
+}
+
+function fillForm() {
+  const data = client.formData;
+  for (const name of names) writeField(name, data[name]);
+}
+
+function onEdit(event) {
+  const name = event.target.name;
+  if (!name || !names.includes(name)) return;
+  delete submitErrors[name];
+  if (submitNotice?.validation && !Object.keys(submitErrors).length) submitNotice = null;
+  client.set(name, readField(name));
+}
+form.addEventListener('input', onEdit);
+form.addEventListener('change', onEdit);
+
+// --- status, errors, notices --------------------------------------------
+
+/** Errors from the last submit, per field; a field's go away when it is edited. */
+let submitErrors = {};
+/** What the last submit or file action has to say: {text, kind, validation?}. */
+let submitNotice = null;
+
+function renderErrors() {
+  const all = { ...submitErrors, ...client.errors };
+  for (const name of names) {
+    const box = name === 'formats' ? $('#formats') : form.elements.namedItem(name).closest('.field');
+    const input = name === 'formats' ? box : form.elements.namedItem(name);
+    let p = box.querySelector(':scope > .field-error');
+    const messages = all[name];
+    if (!messages?.length) {
+      p?.remove();
+      input.removeAttribute('aria-invalid');
+      continue;
+    }
+    if (!p) {
+      p = Object.assign(document.createElement('p'), { className: 'field-error', id: `${name}-error` });
+      if (name === 'formats') box.append(p);
+      else input.after(p); // right under the input, above its hint
+      input.setAttribute('aria-describedby', p.id);
+    }
+    p.textContent = messages.map(sentence).join(' ');
+    input.setAttribute('aria-invalid', 'true');
+  }
+}
+
+/** "must be at least 3 characters" -> "Must be at least 3 characters." */
+const sentence = (m) => m.charAt(0).toUpperCase() + m.slice(1) + (/[.!?]$/.test(m) ? '' : '.');
+
+function showNotice(message) {
+  notice.hidden = !message;
+  notice.textContent = message?.text ?? '';
+  notice.dataset.kind = message?.kind ?? '';
+}
+
+function render() {
+  const state = client.state;
+  statusEl.dataset.state = state;
+  statusEl.querySelector('.label').textContent = STATUS_TEXT[state];
+  statusEl.title = state === 'error' && client.failure ? client.failure.message : '';
+  document.body.dataset.draftId = client.draft?.id ?? '';
+  document.body.dataset.courseId = client.draft?.courseId ?? '';
+  renderErrors();
+  if (state === 'conflict') {
+    showNotice({ kind: 'warn', text: 'This draft was changed in another tab or device. Fields you had not edited now show those changes; your own edits are kept and will be saved over them.' });
+  } else if (state === 'offline') {
+    showNotice({ kind: 'warn', text: 'The connection to the server is lost. Keep typing: nothing is lost, and your changes are saved as soon as it is back.' });
+  } else if (state === 'error' && client.failure) {
+    showNotice({ kind: 'error', text: `Your changes could not be saved: ${client.failure.message}` });
+  } else {
+    showNotice(submitNotice);
+  }
+  if (state === 'submitted') showSuccess();
+}
+
+client.addEventListener('state', render);
+client.addEventListener('data', fillForm);
+window.addEventListener('online', () => client.retryNow());
+
+// --- files ---------------------------------------------------------------
+
+function formatSize(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+function fileItem(name, size) {
+  const li = document.createElement('li');
+  li.className = 'file';
+  li.innerHTML = '<span class="file-name"></span><span class="file-meta"></span><button type="button" class="remove" hidden>Remove</button>';
+  li.querySelector('.file-name').textContent = name;
+  li.querySelector('.file-meta').textContent = formatSize(size);
+  fileList.append(li);
+  return li;
+}
+
+function showUploaded(li, meta) {
+  li.dataset.fileId = meta.id;
+  li.dataset.state = 'uploaded';
+  li.querySelector('.file-meta').textContent = formatSize(meta.sizeBytes);
+  const remove = li.querySelector('.remove');
+  remove.hidden = false;
+  remove.setAttribute('aria-label', `Remove ${meta.originalName}`);
+  remove.onclick = async () => {
+    remove.disabled = true;
+    try {
+      await client.removeFile(meta.id);
+      li.remove();
+    } catch (err) {
+      remove.disabled = false;
+      submitNotice = { kind: 'error', text: `Could not remove ${meta.originalName}: ${err.message}` };
+      render();
+    }
+  };
+}
+
+async function upload(file) {
+  const li = fileItem(file.name, file.size);
+  li.dataset.state = 'uploading';
+  li.querySelector('.file-meta').textContent = `${formatSize(file.size)} · uploading…`;
+  try {
+    showUploaded(li, await client.upload(file));
+  } catch (err) {
+    li.dataset.state = 'failed';
+    li.querySelector('.file-meta').textContent = problemText(err);
+    const dismiss = li.querySelector('.remove');
+    dismiss.hidden = false;
+    dismiss.textContent = 'Dismiss';
+    dismiss.onclick = () => li.remove();
+  } finally {
+    render();
+  }
+}
+
+function problemText(err) {
+  if (err instanceof OfflineError) return 'Not uploaded: the server cannot be reached. Try again later.';
+  if (err.status === 413) return 'Not uploaded: the file is too large.';
+  if (err.status === 415) return 'Not uploaded: this type of file is not accepted.';
+  return err.message;
+}
+
+const dropzone = $('#dropzone');
+const fileInput = $('#file-input');
+fileInput.addEventListener('change', () => {
+  [...fileInput.files].forEach(upload);
+  fileInput.value = ''; // choosing the same file again fires change again
+});
+for (const type of ['dragenter', 'dragover']) {
+  dropzone.addEventListener(type, (e) => {
+    e.preventDefault();
+    dropzone.classList.add('over');
+  });
+}
+dropzone.addEventListener('dragleave', () => dropzone.classList.remove('over'));
+dropzone.addEventListener('drop', (e) => {
+  e.preventDefault();
+  dropzone.classList.remove('over');
+  if (!fields.disabled) [...e.dataTransfer.files].forEach(upload);
+});
+// A file dropped beside the zone must not replace the page.
+window.addEventListener('dragover', (e) => e.preventDefault());
+window.addEventListener('drop', (e) => e.preventDefault());
+
+// --- submit --------------------------------------------------------------
+
+form.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const button = $('#submit');
+  button.disabled = true;
+  button.textContent = 'Creating…';
+  submitNotice = null;
+  try {
+    await client.submit();
+    submitErrors = {};
+  } catch (err) {
+    if (err.status === 422) {
+      submitErrors = err.errors;
+      const count = Object.keys(err.errors).length;
+      submitNotice = { kind: 'error', validation: true, text: `Please correct ${count === 1 ? 'the highlighted field' : `the ${count} highlighted fields`}.` };
+    } else if (err instanceof OfflineError) {
+      submitNotice = { kind: 'error', text: 'The server cannot be reached. Your answers are kept; submit again once the connection is back.' };
+    } else {
+      submitNotice = { kind: 'error', text: `The course could not be created: ${err.message}` };
+    }
+  } finally {
+    button.disabled = false;
+    button.textContent = 'Create course';
+    render();
+    form.querySelector('[aria-invalid="true"]')?.focus();
+  }
+});
+
+function showSuccess() {
+  const { courseSlug, courseId, formData } = client.draft;
+  $('#success-topic').textContent = formData?.topic || client.formData.topic || 'Untitled course';
+  $('#course-slug').textContent = courseSlug;
+  $('#course-id').textContent = courseId;
+  fields.disabled = true;
+  if ($('#success').hidden) {
+    $('#success').hidden = false;
+    form.hidden = true;
+    $('.intro').hidden = true;
+    document.title = 'Course submitted · draftd';
+    $('#success').focus();
+  }
+}
+
+$('#new-course').addEventListener('click', () => {
+  client.reset();
+  location.reload();
+});
+
+// --- start ---------------------------------------------------------------
+
+render();
+await client.start();
+fillForm();
+render();
+if (client.draft?.courseId) {
+  try {
+    for (const meta of await client.listFiles()) showUploaded(fileItem(meta.originalName, meta.sizeBytes), meta);
+  } catch {
+    /* the list is a convenience; the files are safe on the server */
+  }
+}

@@ -1,0 +1,546 @@
+/**
+ * A browser client for draftd's draft sessions: keeps a form's half-written data
+ * in a server-side draft, autosaves it, and survives reloads, conflicts, expired
+ * drafts and a service that goes away for a while. No dependencies, no build step.
+ *
+ * ```js
+ * import { DraftClient } from '/draft-client.js';
+ * const client = new DraftClient({ getToken: async () => myAccessToken });
+ * client.addEventListener('state', () => showStatus(client.state));
+ * client.addEventListener('data', () => fillForm(client.formData));
+ * await client.start();              // restores this tab's draft, or opens a new one
+ * input.oninput = () => client.set('topic', input.value);   // autosaved 3 s later
+ * const { courseSlug } = await client.submit();
+ * ```
+ *
+ * Behaviour:
+ * - The draft id is kept in `sessionStorage`: a reload (F5) restores the same draft,
+ *   a new tab (which has its own sessionStorage) gets a new one. Edits not yet
+ *   acknowledged by the service are kept there too, so a reload while offline
+ *   loses nothing.
+ * - Autosave sends a JSON Merge Patch of only the changed fields (`null` removes a
+ *   field), `debounceMs` after the last change, with `If-Match` of the last ETag.
+ *   One request is in flight at a time; changes made meanwhile go in the next one.
+ * - 412 (the draft changed elsewhere, e.g. in a duplicated tab): state `conflict`.
+ *   The client refetches the draft; fields the user did not touch take the other
+ *   writer's values (a `data` event tells the form), the user's unsaved edits are
+ *   kept and saved on top after the usual debounce. So the user never loses what
+ *   they typed, may keep typing, and the form always shows what will be stored:
+ *   the last writer wins field by field, and the last writer is the person looking.
+ * - The network or the service is down (fetch throws or times out, 502/503/504):
+ *   state `offline`, and the save is retried with exponential backoff
+ *   (`retryBaseMs`, doubling, at most `retryMaxMs`, with a little jitter) until it
+ *   goes through. Edits keep accumulating locally meanwhile.
+ * - 404 (the draft expired or was discarded): a new draft is opened with
+ *   everything the form holds, and work carries on. Files of the lost draft's
+ *   course stay with that course.
+ * - 422 on autosave (a value the service refuses even while drafting, e.g. 500
+ *   lessons): the refused fields are held back, reported by {@link DraftClient#errors}
+ *   (state `error`), and sent again once the user changes them; the other fields
+ *   are saved.
+ * - 401: the token is fetched again (`getToken({ refresh: true })`) and the
+ *   request repeated once.
+ *
+ * Events (plain `Event`s; read the client's getters):
+ * - `state`: {@link DraftClient#state}, {@link DraftClient#errors} or
+ *   {@link DraftClient#draft} may have changed.
+ * - `data`: the service sent form data the form does not show yet (restore after a
+ *   reload, refetch after a conflict); fill the form from {@link DraftClient#formData}.
+ *
+ * @module draft-client
+ */
+
+/**
+ * The save state shown to the user.
+ * @typedef {'idle'|'saving'|'saved'|'offline'|'conflict'|'error'|'submitted'} SaveState
+ */
+
+/**
+ * A draft as the service returns it.
+ * @typedef {object} Draft
+ * @property {string} id
+ * @property {number} version  rises by one with every accepted autosave; the ETag
+ * @property {'open'|'materialized'|'submitted'} status
+ * @property {string|null} courseId  set once a file was uploaded or the form submitted
+ * @property {string|null} courseSlug
+ * @property {string} expiresAt
+ * @property {Object<string, *>} formData
+ */
+
+/** An RFC 9457 problem answered by the service. */
+export class ProblemError extends Error {
+  /**
+   * @param {number} status
+   * @param {{type?: string, title?: string, detail?: string, errors?: Object<string, string[]>}|null} problem
+   */
+  constructor(status, problem) {
+    super(problem?.detail || problem?.title || `HTTP ${status}`);
+    this.name = 'ProblemError';
+    this.status = status;
+    this.problem = problem || {};
+    /** @type {Object<string, string[]>} messages per form field (422) */
+    this.errors = problem?.errors || {};
+  }
+}
+
+/** The service could not be reached (network down, timeout, 502/503/504). */
+export class OfflineError extends Error {
+  constructor(cause) {
+    super('the service cannot be reached', { cause });
+    this.name = 'OfflineError';
+  }
+}
+
+/** Statuses that mean "the service is not there right now": retry later. */
+const UNAVAILABLE = new Set([502, 503, 504]);
+
+const isEmpty = (v) => v === undefined || v === null || v === '' || (Array.isArray(v) && v.length === 0);
+const same = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+
+export class DraftClient extends EventTarget {
+  #o;
+  /** @type {Draft|null} the service's last word on the draft */
+  #draft = null;
+  /** @type {string|null} the id found in sessionStorage, until it is opened */
+  #storedId = null;
+  /** the draft answered 404: the next step opens a new one with the local data */
+  #lost = false;
+  /** @type {Map<string, *>} edits not sent yet (null: remove the field) */
+  #pending = new Map();
+  /** @type {Map<string, *>|null} edits of the request in flight */
+  #inflight = null;
+  /** @type {Map<string, {value: *, messages: string[]}>} edits the service refused (422) */
+  #rejected = new Map();
+  #offline = false;
+  #conflict = false;
+  /** @type {Error|null} an unexpected failure, cleared by the next success */
+  #failure = null;
+  #saved = false;
+  #timer = null;
+  #attempt = 0;
+  /** requests that touch the draft run one after another */
+  #queue = Promise.resolve();
+
+  /**
+   * @param {object} options
+   * @param {(opts: {refresh: boolean}) => Promise<string>} options.getToken
+   *   resolves to a bearer token; `refresh` asks for a new one after a 401
+   * @param {string} [options.baseUrl='']  where the API is, e.g. `https://draftd.example`
+   * @param {Storage} [options.storage=sessionStorage]  where the draft id and unsaved edits live
+   * @param {string} [options.storageKey='draftd.draft']
+   * @param {number} [options.debounceMs=3000]  autosave this long after the last change
+   * @param {number} [options.retryBaseMs=1000]  first retry delay when offline
+   * @param {number} [options.retryMaxMs=30000]  longest retry delay
+   * @param {number} [options.requestTimeoutMs=15000]  a JSON request taking longer counts as offline
+   * @param {typeof fetch} [options.fetch]
+   */
+  constructor(options) {
+    super();
+    if (typeof options?.getToken !== 'function') throw new TypeError('DraftClient needs getToken');
+    this.#o = {
+      baseUrl: '',
+      storage: globalThis.sessionStorage,
+      storageKey: 'draftd.draft',
+      debounceMs: 3000,
+      retryBaseMs: 1000,
+      retryMaxMs: 30000,
+      requestTimeoutMs: 15000,
+      fetch: (...args) => globalThis.fetch(...args),
+      ...options,
+    };
+  }
+
+  /** @returns {Draft|null} the draft as last seen from the service */
+  get draft() {
+    return this.#draft && !this.#lost ? { ...this.#draft } : null;
+  }
+
+  /** @returns {SaveState} */
+  get state() {
+    if (this.#draft?.status === 'submitted') return 'submitted';
+    if (this.#offline) return 'offline';
+    if (this.#conflict) return 'conflict';
+    if (this.#failure) return 'error';
+    if (this.#pending.size || this.#inflight) return 'saving';
+    if (this.#rejected.size) return 'error';
+    return this.#saved ? 'saved' : 'idle';
+  }
+
+  /** @returns {Error|null} why the state is `error` when no field is to blame */
+  get failure() {
+    return this.#failure;
+  }
+
+  /** @returns {Object<string, string[]>} messages for the edits the service refused */
+  get errors() {
+    return Object.fromEntries([...this.#rejected].map(([field, r]) => [field, r.messages]));
+  }
+
+  /** @returns {Object<string, *>} what the form should show: the draft plus local edits */
+  get formData() {
+    const view = this.#local(true);
+    for (const key of Object.keys(view)) if (view[key] === null) delete view[key];
+    return view;
+  }
+
+  /**
+   * Restores this tab's draft (and its unsaved edits), or opens a new draft. Does
+   * not throw when offline: the state says so and the client keeps trying.
+   * @returns {Promise<Draft|null>}
+   */
+  async start() {
+    try {
+      const saved = JSON.parse(this.#o.storage?.getItem(this.#o.storageKey) || '{}');
+      this.#storedId = saved.id || null;
+      for (const [field, value] of Object.entries(saved.edits || {})) this.#pending.set(field, value);
+    } catch {
+      /* unreadable storage: start afresh */
+    }
+    if (this.#pending.size) this.#emit('data');
+    await this.#autosave();
+    return this.draft;
+  }
+
+  /**
+   * Records a change of one field; autosaved `debounceMs` after the last change.
+   * An empty value (`''`, `[]`, `null`) removes the field.
+   * @param {string} field
+   * @param {*} value
+   */
+  set(field, value) {
+    if (this.#draft?.status === 'submitted') return;
+    const next = isEmpty(value) ? null : value;
+    if (same(this.#local(true)[field], next)) return;
+    this.#rejected.delete(field);
+    this.#pending.set(field, next);
+    this.#persist();
+    // While offline the backoff timer drives the retries; typing does not hurry it.
+    if (!this.#offline) this.#schedule(this.#o.debounceMs);
+    this.#emit('state');
+  }
+
+  /**
+   * Saves pending edits now (e.g. before leaving the page or submitting).
+   * @returns {Promise<boolean>} true when everything the form holds is stored
+   */
+  async flush() {
+    this.#cancelTimer();
+    for (let conflicts = 0; ; ) {
+      if (this.#draft?.status === 'submitted') return false;
+      const outcome = await this.#run(() => this.#step());
+      if (outcome === 'progress' || (outcome === 'done' && this.#pending.size)) continue;
+      if (outcome === 'done') return this.#rejected.size === 0;
+      // After a conflict the draft was refetched: saving on top may go through now.
+      if (this.#conflict && !this.#offline && !this.#failure && ++conflicts < 3) continue;
+      return false;
+    }
+  }
+
+  /** Retries now instead of waiting for the backoff (e.g. on the browser's `online` event). */
+  retryNow() {
+    if (this.#offline || this.#pending.size) this.#schedule(0);
+  }
+
+  /**
+   * Saves pending edits, then submits: strict validation, then the course row.
+   * @returns {Promise<{courseId: string, courseSlug: string, status: 'submitted'}>}
+   * @throws {ProblemError} 422 with `errors` per field; {@link OfflineError}
+   */
+  async submit() {
+    for (let tries = 0; ; tries++) {
+      if (!(await this.flush())) throw this.#blocker();
+      try {
+        const result = await this.#run(() => this.#request('POST', `${this.#path()}/submit`));
+        this.#draft = { ...this.#draft, status: 'submitted', courseId: result.courseId, courseSlug: result.courseSlug };
+        this.#persist();
+        this.#emit('state');
+        return result;
+      } catch (err) {
+        if (err.status !== 404 || tries > 0) throw err;
+        this.#lost = true; // expired: a new draft with the same data, then submit that
+      }
+    }
+  }
+
+  /**
+   * Uploads one file. The first file makes the draft a course row; its id is kept
+   * in {@link DraftClient#draft}.courseId.
+   * @param {File} file
+   * @returns {Promise<{id: string, courseId: string, originalName: string, contentType: string, sizeBytes: number, sha256: string}>}
+   */
+  async upload(file) {
+    for (let tries = 0; ; tries++) {
+      await this.#ensureOpen();
+      const body = new FormData();
+      body.append('file', file, file.name);
+      try {
+        // No timeout: a large file may take minutes.
+        const meta = await this.#request('POST', `${this.#path()}/files`, { body, timeout: 0 });
+        if (this.#draft.courseId !== meta.courseId) {
+          this.#draft = { ...this.#draft, courseId: meta.courseId, status: 'materialized' };
+          this.#emit('state');
+        }
+        return meta;
+      } catch (err) {
+        if (err.status !== 404 || tries > 0) throw err;
+        this.#lost = true;
+      }
+    }
+  }
+
+  /** @returns {Promise<Array<{id: string, originalName: string, sizeBytes: number}>>} the draft's files */
+  async listFiles() {
+    await this.#ensureOpen();
+    return this.#request('GET', `${this.#path()}/files`);
+  }
+
+  /** @param {string} fileId */
+  async removeFile(fileId) {
+    await this.#ensureOpen();
+    await this.#request('DELETE', `${this.#path()}/files/${encodeURIComponent(fileId)}`);
+  }
+
+  /** Forgets this tab's draft (e.g. to start another course); the next start() opens a new one. */
+  reset() {
+    this.#cancelTimer();
+    this.#o.storage?.removeItem(this.#o.storageKey);
+  }
+
+  // --- the save loop ------------------------------------------------------
+
+  /** Runs steps until there is nothing to do now. */
+  async #autosave() {
+    let outcome;
+    do outcome = await this.#run(() => this.#step());
+    while (outcome === 'progress');
+  }
+
+  /**
+   * One request: open the draft, or send the pending edits.
+   * @returns {Promise<'done'|'progress'|'wait'>} nothing left (or a timer has it),
+   *   go on now, or wait for a retry or for the user
+   */
+  async #step() {
+    if (this.#draft?.status === 'submitted') return 'done';
+    try {
+      if (!this.#draft || this.#lost) {
+        await this.#open();
+        return this.#pending.size ? 'progress' : 'done';
+      }
+      if (!this.#pending.size) return 'done';
+      this.#inflight = this.#pending;
+      this.#pending = new Map();
+      this.#emit('state');
+      const draft = await this.#request('PATCH', this.#path(), {
+        json: { formData: Object.fromEntries(this.#inflight) },
+        headers: { 'Content-Type': 'application/merge-patch+json', 'If-Match': `"${this.#draft.version}"` },
+      });
+      this.#inflight = null;
+      this.#accept(draft);
+      this.#saved = true;
+      this.#conflict = false;
+      this.#failure = null;
+      // Edits typed meanwhile have armed the debounce timer; it sends them.
+      return this.#pending.size && !this.#timer ? 'progress' : 'done';
+    } catch (err) {
+      if (this.#inflight) {
+        this.#pending = new Map([...this.#inflight, ...this.#pending]);
+        this.#inflight = null;
+      }
+      return await this.#recover(err);
+    } finally {
+      this.#persist();
+      this.#emit('state');
+    }
+  }
+
+  /** Decides what a failed step means; see the module's documentation. */
+  async #recover(err) {
+    if (err instanceof OfflineError) {
+      this.#offline = true;
+      const delay = Math.min(this.#o.retryMaxMs, this.#o.retryBaseMs * 2 ** this.#attempt++);
+      this.#schedule(delay * (1 - Math.random() * 0.2)); // jitter: clients do not return in lockstep
+      return 'wait';
+    }
+    this.#offline = false;
+    this.#attempt = 0;
+    try {
+      switch (err.status) {
+        case 404:
+          this.#lost = true;
+          return 'progress';
+        case 412:
+          this.#conflict = true;
+          await this.#refresh();
+          this.#schedule(this.#o.debounceMs);
+          return 'wait';
+        case 409: // submitted meanwhile (another tab): the refetch shows it
+          await this.#refresh();
+          if (this.#draft.status !== 'submitted') this.#failure = err;
+          return 'wait';
+        case 422: {
+          const bad = Object.keys(err.errors).filter((field) => this.#pending.has(field));
+          if (!bad.length) break;
+          for (const field of bad) {
+            this.#rejected.set(field, { value: this.#pending.get(field), messages: err.errors[field] });
+            this.#pending.delete(field);
+          }
+          return 'progress';
+        }
+      }
+    } catch (again) {
+      return this.#recover(again);
+    }
+    this.#failure = err;
+    return 'wait';
+  }
+
+  /** Loads the stored draft, or creates one holding what the form has. */
+  async #open() {
+    if (this.#storedId && !this.#lost) {
+      try {
+        this.#accept(await this.#request('GET', `/api/v1/drafts/${encodeURIComponent(this.#storedId)}`));
+        this.#saved = Object.keys(this.#draft.formData).length > 0;
+        this.#failure = null;
+        this.#emit('data');
+        return;
+      } catch (err) {
+        if (err.status !== 404) throw err; // expired: open a new one below
+      }
+    }
+    // Like an autosave: what is sent is in flight, edits typed meanwhile stay pending.
+    this.#inflight = this.#pending;
+    this.#pending = new Map();
+    const formData = this.#local(false);
+    for (const key of Object.keys(formData)) if (formData[key] === null) delete formData[key];
+    const draft = await this.#request('POST', '/api/v1/drafts', { json: { formData } });
+    this.#inflight = null;
+    this.#lost = false;
+    this.#storedId = draft.id;
+    this.#accept(draft);
+    this.#saved = Object.keys(formData).length > 0;
+    this.#conflict = false;
+    this.#failure = null;
+  }
+
+  async #refresh() {
+    this.#accept(await this.#request('GET', this.#path()));
+    this.#emit('data');
+  }
+
+  async #ensureOpen() {
+    if (!this.#draft || this.#lost) await this.#autosave();
+    if (!this.#draft || this.#lost) throw this.#blocker();
+  }
+
+  /** Takes the service's draft; the service answered, so we are not offline. */
+  #accept(draft) {
+    this.#draft = draft;
+    this.#offline = false;
+    this.#attempt = 0;
+  }
+
+  // --- helpers ------------------------------------------------------------
+
+  /** The draft's form with local edits on top; `withRejected` adds the refused ones. */
+  #local(withRejected) {
+    const view = { ...this.#draft?.formData };
+    if (withRejected) for (const [field, r] of this.#rejected) view[field] = r.value;
+    for (const [field, value] of this.#inflight || []) view[field] = value;
+    for (const [field, value] of this.#pending) view[field] = value;
+    return view;
+  }
+
+  #blocker() {
+    if (this.#draft?.status === 'submitted') return new ProblemError(409, { detail: 'this course was already submitted' });
+    if (this.#offline) return new OfflineError();
+    if (this.#rejected.size) return new ProblemError(422, { title: 'Validation failed', errors: this.errors });
+    return this.#failure || new ProblemError(412, { title: 'The draft changed elsewhere' });
+  }
+
+  #path() {
+    return `/api/v1/drafts/${encodeURIComponent(this.#draft.id)}`;
+  }
+
+  /** Serializes work on the draft: one request at a time, in order. */
+  #run(fn) {
+    const result = this.#queue.then(fn);
+    this.#queue = result.catch(() => {});
+    return result;
+  }
+
+  #schedule(ms) {
+    this.#cancelTimer();
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      this.#autosave();
+    }, ms);
+  }
+
+  #cancelTimer() {
+    clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  /** Keeps the draft id and every unacknowledged edit in storage, for a reload. */
+  #persist() {
+    const edits = Object.fromEntries([
+      ...[...this.#rejected].map(([field, r]) => [field, r.value]),
+      ...(this.#inflight || []),
+      ...this.#pending,
+    ]);
+    try {
+      this.#o.storage?.setItem(this.#o.storageKey, JSON.stringify({ id: this.#draft?.id ?? this.#storedId, edits }));
+    } catch {
+      /* storage full or disabled: the draft still lives on the service */
+    }
+  }
+
+  #emit(type) {
+    this.dispatchEvent(new Event(type));
+  }
+
+  /**
+   * One API request with the bearer token.
+   * @returns {Promise<*>} the parsed JSON body (null for 204)
+   * @throws {OfflineError|ProblemError}
+   */
+  async #request(method, path, { json, body, headers = {}, timeout = this.#o.requestTimeoutMs } = {}) {
+    for (let attempt = 0; ; attempt++) {
+      let token;
+      try {
+        token = await this.#o.getToken({ refresh: attempt > 0 });
+      } catch (err) {
+        throw err instanceof TypeError || UNAVAILABLE.has(err.status) ? new OfflineError(err) : err;
+      }
+      const init = {
+        method,
+        headers: { Accept: 'application/json, application/problem+json', Authorization: `Bearer ${token}`, ...headers },
+        body: json !== undefined ? JSON.stringify(json) : body,
+      };
+      if (json !== undefined) init.headers['Content-Type'] ??= 'application/json';
+      const abort = timeout ? new AbortController() : null;
+      const timer = abort && setTimeout(() => abort.abort(), timeout);
+      init.signal = abort?.signal;
+      let res, text;
+      try {
+        res = await this.#o.fetch(this.#o.baseUrl + path, init);
+        text = await res.text();
+      } catch (err) {
+        throw new OfflineError(err);
+      } finally {
+        clearTimeout(timer);
+      }
+      let data = null;
+      try {
+        data = text ? JSON.parse(text) : null;
+      } catch {
+        /* not JSON, e.g. a proxy's error page */
+      }
+      if (res.status === 401 && attempt === 0) continue; // expired token: fetch a fresh one, once
+      if (UNAVAILABLE.has(res.status)) throw new OfflineError(new ProblemError(res.status, data));
+      if (!res.ok) throw new ProblemError(res.status, data);
+      return data;
+    }
+  }
+}
