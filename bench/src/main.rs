@@ -23,18 +23,36 @@ async fn main() -> anyhow::Result<()> {
     )?;
     std::fs::create_dir_all("docs/bench")?;
 
-    eprintln!("bench: autosave under load");
-    doc.push_str(&scenarios::autosave_load(quick).await?);
-    eprintln!("bench: call latencies");
-    doc.push_str(&scenarios::call_latencies(quick).await?);
-    eprintln!("bench: Redis memory per draft");
-    doc.push_str(&scenarios::memory_per_draft().await?);
-    eprintln!("bench: janitor at scale");
-    doc.push_str(&scenarios::janitor_at_scale(quick).await?);
-    eprintln!("bench: hygiene simulation");
-    doc.push_str(&scenarios::hygiene(quick).await?);
-
-    std::fs::write("docs/benchmarks.md", doc)?;
-    eprintln!("bench: wrote docs/benchmarks.md");
+    // BENCH_ONLY=autosave,calls,... runs some (for profiling); the document is
+    // written only by a full run.
+    let only = std::env::var("BENCH_ONLY").ok();
+    let wanted = |name: &str| {
+        only.as_deref()
+            .is_none_or(|list| list.split(',').any(|n| n == name))
+    };
+    if wanted("autosave") {
+        eprintln!("bench: autosave under load");
+        doc.push_str(&scenarios::autosave_load(quick).await?);
+    }
+    if wanted("calls") {
+        eprintln!("bench: call latencies");
+        doc.push_str(&scenarios::call_latencies(quick).await?);
+    }
+    if wanted("memory") {
+        eprintln!("bench: Redis memory per draft");
+        doc.push_str(&scenarios::memory_per_draft().await?);
+    }
+    if wanted("janitor") {
+        eprintln!("bench: janitor at scale");
+        doc.push_str(&scenarios::janitor_at_scale(quick).await?);
+    }
+    if wanted("hygiene") {
+        eprintln!("bench: hygiene simulation");
+        doc.push_str(&scenarios::hygiene(quick).await?);
+    }
+    if only.is_none() {
+        std::fs::write("docs/benchmarks.md", doc)?;
+        eprintln!("bench: wrote docs/benchmarks.md");
+    }
     Ok(())
 }

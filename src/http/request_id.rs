@@ -53,16 +53,23 @@ impl RootSpanBuilder for RequestSpan {
             "request",
             request_id = %request_id,
             method = %request.method(),
-            route = %request.match_pattern().unwrap_or_else(|| request.path().to_owned()),
+            route = tracing::field::Empty,
             status = tracing::field::Empty,
         )
     }
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
-        let status = match outcome {
-            Ok(response) => response.status(),
-            Err(error) => error.as_response_error().status_code(),
-        };
-        span.record("status", status.as_u16());
+        match outcome {
+            Ok(response) => {
+                // Known once routed, and cheap to look up then.
+                if let Some(route) = response.request().match_pattern() {
+                    span.record("route", route);
+                }
+                span.record("status", response.status().as_u16());
+            }
+            Err(error) => {
+                span.record("status", error.as_response_error().status_code().as_u16());
+            }
+        }
     }
 }
