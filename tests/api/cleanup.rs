@@ -8,7 +8,9 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::{assert_problem, draft_key, wait_until_async, TestApp};
+use crate::helpers::{
+    assert_problem, draft_key, files_under, free_port, wait_until_async, ServerProcess, TestApp,
+};
 
 /// A draft with a course holding two files; returns (draft id, course id).
 async fn course_with_files(app: &TestApp) -> (String, String) {
@@ -221,72 +223,15 @@ async fn the_orphan_sweep_removes_only_old_prefixes_without_a_course() {
         .unwrap());
 }
 
-/// A real S3-protocol server (s3s-fs) on loopback, serving a directory.
-struct S3Server {
-    root: std::path::PathBuf,
-    port: u16,
-    process: std::process::Child,
-}
-
-impl S3Server {
-    fn start(root: std::path::PathBuf, port: u16) -> Self {
-        std::fs::create_dir_all(root.join("draftd")).unwrap();
-        let process = std::process::Command::new("s3s-fs")
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--access-key", "draftd", "--secret-key", "draftd-secret"])
-            .arg(&root)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("s3s-fs on PATH: cargo install s3s-fs --features binary (make test does)");
-        S3Server {
-            root,
-            port,
-            process,
-        }
-    }
-
-    async fn ready(&self) {
-        let address = format!("127.0.0.1:{}", self.port);
-        wait_until_async(|| async { tokio::net::TcpStream::connect(&address).await.is_ok() }).await;
-    }
-
-    fn objects(&self) -> usize {
-        fn walk(dir: &std::path::Path) -> usize {
-            std::fs::read_dir(dir)
-                .into_iter()
-                .flatten()
-                .flatten()
-                .map(|e| {
-                    if e.path().is_dir() {
-                        walk(&e.path())
-                    } else {
-                        1
-                    }
-                })
-                .sum()
-        }
-        walk(&self.root.join("draftd"))
-    }
-
-    fn stop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-    }
-}
-
-impl Drop for S3Server {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A real S3-protocol server (s3s-fs) on loopback, serving `root`.
+async fn s3_server(root: &std::path::Path, port: u16) -> ServerProcess {
+    std::fs::create_dir_all(root.join("draftd")).unwrap();
+    let mut command = std::process::Command::new("s3s-fs");
+    command
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--access-key", "draftd", "--secret-key", "draftd-secret"])
+        .arg(root);
+    ServerProcess::start(command, port).await
 }
 
 /// The S3 backend end to end, and invariant 6 under a failing store: the job
@@ -295,8 +240,8 @@ fn free_port() -> u16 {
 async fn with_s3_down_cleanup_retries_goes_dead_and_recovers_on_retry() {
     let port = free_port();
     let root = std::env::temp_dir().join(format!("draftd-s3-{}", Uuid::new_v4()));
-    let mut s3 = S3Server::start(root.clone(), port);
-    s3.ready().await;
+    let mut s3 = s3_server(&root, port).await;
+    let objects = || files_under(&root.join("draftd")).len();
     let app = TestApp::spawn_with(|c| {
         c.storage = draftd::config::StorageKind::S3;
         c.s3_endpoint = Some(format!("http://127.0.0.1:{port}"));
@@ -309,7 +254,7 @@ async fn with_s3_down_cleanup_retries_goes_dead_and_recovers_on_retry() {
     .await;
 
     let (_, course) = course_with_files(&app).await;
-    assert_eq!(s3.objects(), 2);
+    assert_eq!(objects(), 2);
     let files: Value = app
         .get_json(&app.user, &format!("/api/v1/courses/{course}"))
         .await;
@@ -354,13 +299,12 @@ async fn with_s3_down_cleanup_retries_goes_dead_and_recovers_on_retry() {
     assert_eq!(dead["kind"], "storage_prefix");
     assert_eq!(dead["attempts"], 3);
     assert!(dead["lastError"].is_string());
-    assert_eq!(s3.objects(), 2);
+    assert_eq!(objects(), 2);
 
-    let s3 = S3Server::start(root, port);
-    s3.ready().await;
+    let _s3 = s3_server(&root, port).await;
     let retried = app.admin(Method::POST, "/api/v1/admin/cleanup/retry").await;
     assert_eq!(retried["retried"], 1);
     app.cleanup_settled().await;
-    assert_eq!(s3.objects(), 0, "the retry removed the files");
+    assert_eq!(objects(), 0, "the retry removed the files");
     assert_eq!(app.count("SELECT count(*) FROM cleanup_jobs").await, 0);
 }

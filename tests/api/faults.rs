@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_problem, wait_until, TestApp};
+use crate::helpers::{assert_problem, free_port, wait_until, ServerProcess, TestApp};
 use crate::proxy::Proxy;
 
 /// Postgres goes away during materialize, submit and upload: 503, nothing
@@ -294,59 +294,23 @@ async fn sigterm_finishes_the_request_in_flight_then_exits_cleanly() {
     assert_eq!(app.file_row_count().await, 1);
 }
 
-/// A redis-server of the test's own, on a free port with its own directory.
-struct RedisServer {
-    dir: std::path::PathBuf,
-    process: std::process::Child,
-}
-
-impl RedisServer {
-    async fn start(port: u16, dir: &std::path::Path, args: &[&str]) -> Self {
-        std::fs::create_dir_all(dir).unwrap();
-        let process = std::process::Command::new("redis-server")
-            .args([
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-                "--save",
-                "",
-            ])
-            .arg("--dir")
-            .arg(dir)
-            .args(args)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server on PATH (scripts/services.sh installs it)");
-        let address = format!("127.0.0.1:{port}");
-        crate::helpers::wait_until_async(|| async {
-            tokio::net::TcpStream::connect(&address).await.is_ok()
-        })
-        .await;
-        RedisServer {
-            dir: dir.to_owned(),
-            process,
-        }
-    }
-
-    fn kill(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A redis-server of the test's own, on `port`, with its data in `dir`.
+async fn redis_server(port: u16, dir: &std::path::Path, args: &[&str]) -> ServerProcess {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut command = std::process::Command::new("redis-server");
+    command
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+        ])
+        .arg("--dir")
+        .arg(dir)
+        .args(args);
+    ServerProcess::start(command, port).await
 }
 
 /// A Redis with a password works through DRAFTD_REDIS_URL; a wrong one is
@@ -355,7 +319,7 @@ fn free_port() -> u16 {
 async fn a_redis_password_works_through_the_url() {
     let port = free_port();
     let dir = std::env::temp_dir().join(format!("draftd-redis-{}", uuid::Uuid::new_v4()));
-    let _redis = RedisServer::start(port, &dir, &["--requirepass", "s3cret-pass"]).await;
+    let _redis = redis_server(port, &dir, &["--requirepass", "s3cret-pass"]).await;
     let app =
         TestApp::spawn_with(|c| c.redis_url = format!("redis://:s3cret-pass@127.0.0.1:{port}"))
             .await;
@@ -393,7 +357,7 @@ async fn acknowledged_autosaves_survive_a_redis_restart() {
     let dir = std::env::temp_dir().join(format!("draftd-redis-{}", uuid::Uuid::new_v4()));
     // As scripts/services.sh starts the project's Redis.
     let aof = ["--appendonly", "yes", "--appendfsync", "everysec"];
-    let mut redis = RedisServer::start(port, &dir, &aof).await;
+    let mut redis = redis_server(port, &dir, &aof).await;
     let app = TestApp::spawn_with(|c| {
         c.redis_url = format!("redis://127.0.0.1:{port}");
         c.store_timeout_ms = 500;
@@ -418,8 +382,8 @@ async fn acknowledged_autosaves_survive_a_redis_restart() {
         .status()
         .unwrap();
     assert!(stopped.success());
-    redis.kill();
-    let _redis = RedisServer::start(port, &redis.dir.clone(), &aof).await;
+    redis.stop();
+    let _redis = redis_server(port, &dir, &aof).await;
 
     for (id, lessons) in acknowledged {
         let mut response = app.get_draft(&app.user, &id).await;

@@ -207,19 +207,7 @@ impl TestApp {
 
     /// Every file under the upload directory (staging files included).
     pub fn stored_files(&self) -> Vec<std::path::PathBuf> {
-        fn walk(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
-            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    walk(&path, found);
-                } else {
-                    found.push(path);
-                }
-            }
-        }
-        let mut found = Vec::new();
-        walk(&self.config.upload_dir, &mut found);
-        found
+        files_under(&self.config.upload_dir)
     }
 
     /// Uploads `content` as the `file` part of a multipart request.
@@ -354,5 +342,54 @@ where
     while !condition().await {
         assert!(std::time::Instant::now() < deadline, "timed out waiting");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Every file under `dir`, recursively.
+pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_under(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
+/// A store server of a test's own (Redis, S3): a process killed when dropped.
+pub struct ServerProcess(std::process::Child);
+
+impl ServerProcess {
+    /// Spawns `command` and waits until something listens on `port`.
+    pub async fn start(mut command: std::process::Command, port: u16) -> Self {
+        let child = command
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{command:?}: {e} (make test installs it)"));
+        let address = format!("127.0.0.1:{port}");
+        wait_until_async(|| async { tokio::net::TcpStream::connect(&address).await.is_ok() }).await;
+        ServerProcess(child)
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
