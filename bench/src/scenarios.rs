@@ -599,7 +599,7 @@ async fn fill_courses(db: &tokio_postgres::Client, total: i64, stale: i64) -> an
     Ok(())
 }
 
-const CANDIDATE_PLAN: &str = "EXPLAIN (ANALYZE, FORMAT JSON) SELECT id FROM courses
+const CANDIDATE_QUERY: &str = "SELECT id FROM courses
     WHERE status = 'draft' AND generation_status IS NULL AND updated_at < now() - interval '1 day'
       AND (updated_at, id) > ('epoch', '00000000-0000-0000-0000-000000000000')
     ORDER BY updated_at, id LIMIT 500";
@@ -630,6 +630,7 @@ pub async fn janitor_at_scale(quick: bool) -> anyhow::Result<String> {
          | index | janitor s | rows/s | candidate query ms (first batch) | autosave p99 ms, janitor idle | autosave p99 ms, janitor running |\n|---|---|---|---|---|---|"
     )?;
     let mut sizes = String::new();
+    let mut plans = String::new();
     for with_index in [true, false] {
         fill_courses(&db, total, stale).await?;
         if with_index {
@@ -656,7 +657,32 @@ pub async fn janitor_at_scale(quick: bool) -> anyhow::Result<String> {
             db.batch_execute("DROP INDEX courses_unused_drafts_idx; ANALYZE courses")
                 .await?;
         }
-        let plan: Value = db.query_one(CANDIDATE_PLAN, &[]).await?.get(0);
+        let plan: Value = db
+            .query_one(
+                &format!("EXPLAIN (ANALYZE, FORMAT JSON) {CANDIDATE_QUERY}"),
+                &[],
+            )
+            .await?
+            .get(0);
+        let text_plan: Vec<String> = db
+            .query(
+                &format!("EXPLAIN (ANALYZE, COSTS OFF) {CANDIDATE_QUERY}"),
+                &[],
+            )
+            .await?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        writeln!(
+            plans,
+            "{}:\n\n```\n{}\n```\n",
+            if with_index {
+                "With the partial index"
+            } else {
+                "Without it"
+            },
+            text_plan.join("\n")
+        )?;
         let query_ms = plan[0]["Execution Time"].as_f64().unwrap_or_default();
         let node = plan[0]["Plan"]["Plans"][0]["Node Type"]
             .as_str()
@@ -722,6 +748,11 @@ pub async fn janitor_at_scale(quick: bool) -> anyhow::Result<String> {
     }
     doc.push('\n');
     doc.push_str(&sizes);
+    writeln!(
+        doc,
+        "The candidate query of the first batch, `EXPLAIN ANALYZE`:\n"
+    )?;
+    doc.push_str(&plans);
     service.stop().await;
     Ok(doc)
 }
