@@ -22,6 +22,7 @@ async fn main() -> anyhow::Result<()> {
         std::thread::available_parallelism().map_or(0, |n| n.get()),
     )?;
     std::fs::create_dir_all("docs/bench")?;
+    service::flush_redis().await?;
 
     // BENCH_ONLY=autosave,calls,... runs some (for profiling); the document is
     // written only by a full run.
@@ -50,6 +51,8 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("bench: hygiene simulation");
         doc.push_str(&scenarios::hygiene(quick).await?);
     }
+    // Drafts live for a day: leave none behind.
+    service::flush_redis().await?;
     if only.is_none() {
         std::fs::write("docs/benchmarks.md", doc)?;
         eprintln!("bench: wrote docs/benchmarks.md");

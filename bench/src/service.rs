@@ -11,7 +11,8 @@ use uuid::Uuid;
 
 pub const SECRET: &str = "a-benchmark-secret-that-is-long-enough";
 pub const PG_SERVER: &str = "postgres://draftd@127.0.0.1:5490";
-pub const REDIS_URL: &str = "redis://127.0.0.1:6390";
+/// A Redis database of the benchmarks' own, emptied before a run: the tests use 0.
+pub const REDIS_URL: &str = "redis://127.0.0.1:6390/9";
 
 pub struct Service {
     child: Child,
@@ -146,4 +147,15 @@ pub fn service_token() -> String {
         exp: chrono::Utc::now().timestamp() + 24 * 3600,
     };
     mint(SECRET, &claims).expect("a token signs")
+}
+
+/// Empties the benchmarks' Redis database.
+pub async fn flush_redis() -> anyhow::Result<()> {
+    let pool = deadpool_redis::Config::from_url(REDIS_URL)
+        .create_pool(Some(deadpool_redis::Runtime::Tokio1))?;
+    let mut conn = pool.get().await?;
+    deadpool_redis::redis::cmd("FLUSHDB")
+        .query_async::<()>(&mut conn)
+        .await?;
+    Ok(())
 }

@@ -60,7 +60,7 @@ impl Admin {
         let pollution = self.courses.pollution(self.ttl).await?;
         let (pending, dead) = self.queue.counts().await?;
         let dead_jobs = self.queue.dead(DEAD_LISTED).await?;
-        let live_sessions = self.redis.scan().await?.len() as u64;
+        let live_sessions = self.redis.count().await?;
         Ok(AdminStats {
             total_drafts: pollution.total_drafts,
             unused_drafts: pollution.unused_drafts,

@@ -313,28 +313,45 @@ impl RedisSessions {
             .collect())
     }
 
+    /// Keys of every draft session: a full SCAN.
+    async fn session_keys(
+        &self,
+        conn: &mut deadpool_redis::Connection,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut keys: Vec<String> = Vec::new();
+        let mut cursor = 0u64;
+        loop {
+            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg("draft:session:*")
+                .arg("COUNT")
+                .arg(5000)
+                .query_async(&mut *conn)
+                .await?;
+            keys.extend(batch);
+            if next == 0 {
+                return Ok(keys);
+            }
+            cursor = next;
+        }
+    }
+
+    /// How many draft sessions exist, for the admin's stats.
+    pub async fn count(&self) -> Result<u64, StoreError> {
+        bounded("redis", self.timeout * 10, async {
+            let mut conn = self.conn().await?;
+            Ok::<_, StoreError>(self.session_keys(&mut conn).await?.len() as u64)
+        })
+        .await
+    }
+
     /// Every draft session: (owner, draft, its course if any). A full scan,
-    /// for the admin and the daily orphan sweep only.
+    /// for the daily orphan sweep.
     pub async fn scan(&self) -> Result<Vec<(Uuid, Uuid, Option<Uuid>)>, StoreError> {
         bounded("redis", self.timeout * 10, async {
             let mut conn = self.conn().await?;
-            let mut keys: Vec<String> = Vec::new();
-            let mut cursor = 0u64;
-            loop {
-                let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-                    .arg(cursor)
-                    .arg("MATCH")
-                    .arg("draft:session:*")
-                    .arg("COUNT")
-                    .arg(1000)
-                    .query_async(&mut conn)
-                    .await?;
-                keys.extend(batch);
-                if next == 0 {
-                    break;
-                }
-                cursor = next;
-            }
+            let keys = self.session_keys(&mut conn).await?;
             let drafts: Vec<(Uuid, Uuid)> =
                 keys.iter().filter_map(|key| parse_draft_key(key)).collect();
             let mut pipe = redis::pipe();
