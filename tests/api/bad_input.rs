@@ -180,11 +180,7 @@ async fn malformed_ids_unknown_routes_and_methods_get_problems() {
             assert_problem(response, 404).await;
         }
     }
-    let put = app
-        .request(Method::PUT, "/api/v1/drafts", &app.user)
-        .send()
-        .await
-        .unwrap();
+    let put = app.call(Method::PUT, "/api/v1/drafts", &app.user).await;
     assert_problem(put, 405).await;
     assert_eq!(
         app.draft(&app.user, draft["id"].as_str().unwrap()).await,

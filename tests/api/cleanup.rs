@@ -42,22 +42,11 @@ async fn deleting_a_course_removes_its_row_files_and_redis_keys() {
         .unwrap());
 
     let path = format!("/api/v1/courses/{course}");
-    let deleted = app
-        .request(Method::DELETE, &path, &app.user)
-        .send()
-        .await
-        .unwrap();
+    let deleted = app.call(Method::DELETE, &path, &app.user).await;
     assert_eq!(deleted.status(), 204);
     assert_eq!(app.course_count().await, 0);
     assert_eq!(app.file_row_count().await, 0);
-    assert_problem(
-        app.request(Method::GET, &path, &app.user)
-            .send()
-            .await
-            .unwrap(),
-        404,
-    )
-    .await;
+    assert_problem(app.call(Method::GET, &path, &app.user).await, 404).await;
 
     app.cleanup_settled().await;
     assert!(app.stored_files().is_empty(), "{:?}", app.stored_files());
@@ -65,11 +54,7 @@ async fn deleting_a_course_removes_its_row_files_and_redis_keys() {
         .exists::<_, bool>(draft_key(&app.user, &draft))
         .await
         .unwrap());
-    let again = app
-        .request(Method::DELETE, &path, &app.user)
-        .send()
-        .await
-        .unwrap();
+    let again = app.call(Method::DELETE, &path, &app.user).await;
     assert_problem(again, 404).await;
 }
 
@@ -101,10 +86,8 @@ async fn discarding_a_materialized_draft_deletes_its_course_but_not_a_submitted_
         201
     );
     let discard = app
-        .request(Method::DELETE, &format!("/api/v1/drafts/{kept}"), &app.user)
-        .send()
-        .await
-        .unwrap();
+        .call(Method::DELETE, &format!("/api/v1/drafts/{kept}"), &app.user)
+        .await;
     assert_eq!(discard.status(), 204);
     assert_eq!(app.course_count().await, 1);
 }
@@ -138,15 +121,7 @@ async fn metrics_count_requests_and_janitor_runs() {
     let app = TestApp::spawn().await;
     app.new_draft(&app.user, json!({})).await;
     app.admin(Method::POST, "/api/v1/admin/janitor/run").await;
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.get_public("/metrics").await.text().await.unwrap();
     assert!(
         text.contains(
             "draftd_http_requests_total{method=\"POST\",route=\"/api/v1/drafts\",status=\"201\"}"

@@ -50,11 +50,7 @@ async fn create_answers_201_with_location_etag_and_the_draft() {
 #[tokio::test]
 async fn create_without_a_body_opens_an_empty_draft() {
     let app = TestApp::spawn().await;
-    let response = app
-        .request(Method::POST, "/api/v1/drafts", &app.user)
-        .send()
-        .await
-        .unwrap();
+    let response = app.call(Method::POST, "/api/v1/drafts", &app.user).await;
     assert_eq!(response.status(), 201);
     let draft: Value = response.json().await.unwrap();
     assert_eq!(draft["formData"], json!({}));
@@ -72,11 +68,7 @@ async fn list_shows_live_drafts_most_recently_written_first() {
         .await;
     assert_eq!(saved.status(), 200);
 
-    let response = app
-        .request(Method::GET, "/api/v1/drafts", &app.user)
-        .send()
-        .await
-        .unwrap();
+    let response = app.call(Method::GET, "/api/v1/drafts", &app.user).await;
     assert_eq!(response.status(), 200);
     let list: Vec<Value> = response.json().await.unwrap();
     let ids: Vec<&str> = list.iter().map(|d| d["id"].as_str().unwrap()).collect();
@@ -113,22 +105,14 @@ async fn discard_deletes_the_draft_and_its_key() {
     let id = draft["id"].as_str().unwrap();
 
     let path = format!("/api/v1/drafts/{id}");
-    let response = app
-        .request(Method::DELETE, &path, &app.user)
-        .send()
-        .await
-        .unwrap();
+    let response = app.call(Method::DELETE, &path, &app.user).await;
     assert_eq!(response.status(), 204);
 
     assert_eq!(app.get_draft(&app.user, id).await.status(), 404);
     let mut redis = app.redis().await;
     let exists: bool = redis.exists(draft_key(&app.user, id)).await.unwrap();
     assert!(!exists);
-    let again = app
-        .request(Method::DELETE, &path, &app.user)
-        .send()
-        .await
-        .unwrap();
+    let again = app.call(Method::DELETE, &path, &app.user).await;
     assert_eq!(again.status(), 404);
 }
 
@@ -153,11 +137,7 @@ async fn the_per_user_cap_answers_429_and_frees_up_on_discard() {
     assert_eq!(app.create_draft(&other, json!({})).await.status(), 201);
 
     let path = format!("/api/v1/drafts/{}", ids[0]);
-    let discarded = app
-        .request(Method::DELETE, &path, &app.user)
-        .send()
-        .await
-        .unwrap();
+    let discarded = app.call(Method::DELETE, &path, &app.user).await;
     assert_eq!(discarded.status(), 204);
     assert_eq!(app.create_draft(&app.user, json!({})).await.status(), 201);
 }
@@ -188,19 +168,11 @@ async fn draft_sessions_never_write_a_course_row() {
         app.draft(&app.user, id).await;
         if i % 2 == 0 {
             let path = format!("/api/v1/drafts/{id}");
-            let response = app
-                .request(Method::DELETE, &path, &app.user)
-                .send()
-                .await
-                .unwrap();
+            let response = app.call(Method::DELETE, &path, &app.user).await;
             assert_eq!(response.status(), 204);
         }
     }
-    let list = app
-        .request(Method::GET, "/api/v1/drafts", &app.user)
-        .send()
-        .await
-        .unwrap();
+    let list = app.call(Method::GET, "/api/v1/drafts", &app.user).await;
     assert_eq!(list.status(), 200);
 
     assert_eq!(app.course_count().await, 0);

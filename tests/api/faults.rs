@@ -91,12 +91,7 @@ async fn after_a_redis_outage_the_service_recovers_by_itself() {
         "answered in {:?}",
         started.elapsed()
     );
-    let ready = app
-        .client
-        .get(format!("{}/readyz", app.address))
-        .send()
-        .await
-        .unwrap();
+    let ready = app.get_public("/readyz").await;
     assert_eq!(ready.status(), 503);
 
     proxy.restore();
@@ -174,10 +169,8 @@ async fn two_replicas_behave_as_one() {
 
     let course = ids.into_iter().next().unwrap();
     let deleted = b
-        .request(Method::DELETE, &format!("/api/v1/courses/{course}"), user)
-        .send()
-        .await
-        .unwrap();
+        .call(Method::DELETE, &format!("/api/v1/courses/{course}"), user)
+        .await;
     assert_eq!(deleted.status(), 204);
     a.cleanup_settled().await;
     assert!(a.stored_files().is_empty());
@@ -339,12 +332,7 @@ async fn a_redis_password_works_through_the_url() {
         c.store_timeout_ms = 500;
     })
     .await;
-    let ready = wrong
-        .client
-        .get(format!("{}/readyz", wrong.address))
-        .send()
-        .await
-        .unwrap();
+    let ready = wrong.get_public("/readyz").await;
     assert_eq!(ready.status(), 503);
     assert_problem(wrong.create_draft(&wrong.user, json!({})).await, 503).await;
 }

@@ -95,6 +95,23 @@ impl TestApp {
             .bearer_auth(&user.token)
     }
 
+    /// Sends a bodiless request as `user`.
+    pub async fn call(&self, method: Method, path: &str, user: &TestUser) -> Response {
+        self.request(method, path, user)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// GETs a route that needs no token (health, metrics, the OpenAPI document).
+    pub async fn get_public(&self, path: &str) -> Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     pub async fn create_draft(&self, user: &TestUser, body: Value) -> Response {
         self.request(Method::POST, "/api/v1/drafts", user)
             .json(&body)

@@ -109,11 +109,7 @@ async fn another_users_course_files_and_draft_actions_are_404() {
     for (method, foreign, missing) in &pairs {
         let mut bodies = Vec::new();
         for path in [foreign, missing] {
-            let response = app
-                .request(method.clone(), path, &intruder)
-                .send()
-                .await
-                .unwrap();
+            let response = app.call(method.clone(), path, &intruder).await;
             assert_eq!(response.status(), 404, "{method} {path}");
             bodies.push(response.json::<Value>().await.unwrap());
         }
@@ -131,10 +127,6 @@ async fn another_users_course_files_and_draft_actions_are_404() {
     );
     assert_eq!(app.file_row_count().await, 1);
     let download = format!("/api/v1/courses/{course_id}/files/{file_id}");
-    let response = app
-        .request(Method::GET, &download, owner)
-        .send()
-        .await
-        .unwrap();
+    let response = app.call(Method::GET, &download, owner).await;
     assert_eq!(response.bytes().await.unwrap().as_ref(), b"secret");
 }

@@ -285,7 +285,7 @@ async fn admin_routes_need_service_role() {
         (Method::POST, "/api/v1/admin/orphans/sweep"),
         (Method::POST, "/api/v1/admin/cleanup/retry"),
     ] {
-        let response = app.request(method, path, &app.user).send().await.unwrap();
+        let response = app.call(method, path, &app.user).await;
         crate::helpers::assert_problem(response, 403).await;
     }
 }

@@ -331,11 +331,7 @@ async fn listing_files_of_an_open_draft_writes_nothing() {
         .new_draft(&app.user, json!({"topic": "Just looking"}))
         .await;
     let path = format!("/api/v1/drafts/{}/files", draft["id"].as_str().unwrap());
-    let files = app
-        .request(Method::GET, &path, &app.user)
-        .send()
-        .await
-        .unwrap();
+    let files = app.call(Method::GET, &path, &app.user).await;
     assert_eq!(files.status(), 200);
     assert_eq!(json_of(files).await, json!([]));
     assert_eq!(app.course_count().await, 0);

@@ -10,19 +10,9 @@ use crate::helpers::{assert_problem, TestApp};
 #[tokio::test]
 async fn healthz_and_readyz_answer_200_with_both_stores_up() {
     let app = TestApp::spawn().await;
-    let health = app
-        .client
-        .get(format!("{}/healthz", app.address))
-        .send()
-        .await
-        .unwrap();
+    let health = app.get_public("/healthz").await;
     assert_eq!(health.status(), 200);
-    let ready = app
-        .client
-        .get(format!("{}/readyz", app.address))
-        .send()
-        .await
-        .unwrap();
+    let ready = app.get_public("/readyz").await;
     assert_eq!(ready.status(), 200);
     let body: Value = ready.json().await.unwrap();
     assert_eq!(body["checks"], json!({"redis": "up", "postgres": "up"}));
@@ -36,12 +26,7 @@ async fn with_redis_unreachable_readyz_is_503_and_drafts_answer_503_fast() {
         c.store_timeout_ms = 500;
     })
     .await;
-    let ready = app
-        .client
-        .get(format!("{}/readyz", app.address))
-        .send()
-        .await
-        .unwrap();
+    let ready = app.get_public("/readyz").await;
     assert_eq!(ready.status(), 503);
     let body: Value = ready.json().await.unwrap();
     assert_eq!(body["checks"]["postgres"], "up");
@@ -50,23 +35,14 @@ async fn with_redis_unreachable_readyz_is_503_and_drafts_answer_503_fast() {
     let response = app.create_draft(&app.user, json!({})).await;
     assert_eq!(response.headers()["retry-after"], "1");
     assert_problem(response, 503).await;
-    let list = app
-        .request(Method::GET, "/api/v1/drafts", &app.user)
-        .send()
-        .await
-        .unwrap();
+    let list = app.call(Method::GET, "/api/v1/drafts", &app.user).await;
     assert_problem(list, 503).await;
 }
 
 #[tokio::test]
 async fn the_openapi_document_describes_every_route() {
     let app = TestApp::spawn().await;
-    let response = app
-        .client
-        .get(format!("{}/openapi.json", app.address))
-        .send()
-        .await
-        .unwrap();
+    let response = app.get_public("/openapi.json").await;
     assert_eq!(response.status(), 200);
     let doc: Value = response.json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));

@@ -58,11 +58,7 @@ async fn the_first_upload_makes_the_course_and_the_file_downloads_safely() {
     assert_eq!(second["courseId"], file["courseId"]);
     assert_eq!(app.course_count().await, 1);
 
-    let download = app
-        .request(Method::GET, &location, &app.user)
-        .send()
-        .await
-        .unwrap();
+    let download = app.call(Method::GET, &location, &app.user).await;
     assert_eq!(download.status(), 200);
     let headers = download.headers().clone();
     assert_eq!(headers["content-type"], "application/pdf");
@@ -90,11 +86,7 @@ async fn deleting_a_file_removes_its_row_and_its_bytes() {
         .unwrap();
 
     let path = format!("/api/v1/drafts/{id}/files/{}", file["id"].as_str().unwrap());
-    let deleted = app
-        .request(Method::DELETE, &path, &app.user)
-        .send()
-        .await
-        .unwrap();
+    let deleted = app.call(Method::DELETE, &path, &app.user).await;
     assert_eq!(deleted.status(), 204);
     assert_eq!(app.file_row_count().await, 0);
     // The bytes go by the cleanup worker, woken by the deletion.
@@ -102,11 +94,7 @@ async fn deleting_a_file_removes_its_row_and_its_bytes() {
         app.stored_files().is_empty()
     })
     .await;
-    let again = app
-        .request(Method::DELETE, &path, &app.user)
-        .send()
-        .await
-        .unwrap();
+    let again = app.call(Method::DELETE, &path, &app.user).await;
     assert_problem(again, 404).await;
 }
 
