@@ -10,6 +10,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 redis_port=${DRAFTD_LOCAL_REDIS_PORT:-6390}
+redis_tls_port=${DRAFTD_LOCAL_REDIS_TLS_PORT:-6391}
 pg_port=${DRAFTD_LOCAL_PG_PORT:-5490}
 data=${DRAFTD_LOCAL_DATA_DIR:-$root/.data}
 
@@ -31,6 +32,7 @@ install_missing() {
   local pkgs=()
   command -v redis-server >/dev/null 2>&1 || pkgs+=(redis-server)
   pg_bin >/dev/null || pkgs+=(postgresql)
+  command -v openssl >/dev/null 2>&1 || pkgs+=(openssl)
   [ ${#pkgs[@]} -eq 0 ] && return 0
   if [ "$(id -u)" != 0 ]; then
     log "missing ${pkgs[*]}: install them (apt-get install ${pkgs[*]}) or run as root"
@@ -55,20 +57,66 @@ pg_data_dir() {
   echo "$dir"
 }
 
+# A local CA and a certificate for localhost/127.0.0.1 signed by it, so that
+# both servers also speak TLS (Redis on its TLS port, Postgres on request).
+# Clients trust the CA with DRAFTD_TLS_CA_FILE=$data/tls/ca.pem.
+tls_up() {
+  local dir=$data/tls
+  [ -f "$dir/server.pem" ] && return 0
+  mkdir -p "$dir"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=draftd local CA" \
+    -keyout "$dir/ca.key" -out "$dir/ca.pem" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+    -keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$dir/server.ext"
+  openssl x509 -req -days 3650 -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+    -CAcreateserial -extfile "$dir/server.ext" -out "$dir/server.pem" 2>/dev/null
+  log "TLS certificates in $dir"
+}
+
+# PONG only once Redis has loaded its data (it answers LOADING before).
+redis_ready() { [ "$(redis-cli -p "$redis_port" ping 2>/dev/null)" = PONG ]; }
+
 redis_up() {
-  if redis-cli -p "$redis_port" ping >/dev/null 2>&1; then return 0; fi
+  if redis_ready; then redis_tls; return 0; fi
   mkdir -p "$data/redis"
   # AOF so that an acknowledged autosave survives a restart of Redis.
   redis-server --bind 127.0.0.1 --port "$redis_port" --daemonize yes \
     --dir "$data/redis" --appendonly yes --appendfsync everysec \
     --pidfile "$data/redis/redis.pid" --logfile "$data/redis/redis.log" \
     --save ''
-  for _ in $(seq 50); do
-    redis-cli -p "$redis_port" ping >/dev/null 2>&1 && { log "redis on 127.0.0.1:$redis_port"; return 0; }
+  # Loading a large append-only file takes a while.
+  for _ in $(seq 300); do
+    if redis_ready; then
+      redis_tls
+      log "redis on 127.0.0.1:$redis_port (TLS on $redis_tls_port)"
+      return 0
+    fi
     sleep 0.1
   done
   log "redis did not start; see $data/redis/redis.log"
   exit 1
+}
+
+# The TLS port, set at run time so that a Redis started before has it too.
+redis_tls() {
+  [ "$(redis-cli -p "$redis_port" config get tls-port | tail -n 1)" = "$redis_tls_port" ] && return 0
+  redis-cli -p "$redis_port" config set tls-cert-file "$data/tls/server.pem" \
+    tls-key-file "$data/tls/server.key" tls-ca-cert-file "$data/tls/ca.pem" \
+    tls-auth-clients no tls-port "$redis_tls_port" >/dev/null
+}
+
+# TLS for clients that ask for it (sslmode=require); plain connections stay allowed.
+pg_tls() {
+  local bin=$1 pgdata=$2
+  if [ ! -f "$pgdata/server.key" ]; then
+    cp "$data/tls/server.pem" "$pgdata/server.crt"
+    cp "$data/tls/server.key" "$pgdata/server.key"
+    chmod 600 "$pgdata/server.key"
+    [ "$(id -u)" = 0 ] && chown postgres: "$pgdata/server.crt" "$pgdata/server.key"
+  fi
+  "$bin/psql" -h 127.0.0.1 -p "$pg_port" -U draftd -d postgres -qtA \
+    -c "ALTER SYSTEM SET ssl = on" -c "SELECT pg_reload_conf()" >/dev/null
 }
 
 pg_up() {
@@ -92,6 +140,7 @@ pg_up() {
       "SELECT 1 FROM pg_database WHERE datname = 'draftd'" | grep -q 1; then
     "$bin/createdb" -h 127.0.0.1 -p "$pg_port" -U draftd draftd
   fi
+  pg_tls "$bin" "$pgdata"
   log "postgres on 127.0.0.1:$pg_port (data in $pgdata)"
 }
 
@@ -116,7 +165,7 @@ drop_test_databases() {
 }
 
 case ${1:-up} in
-  up) install_missing; redis_up; pg_up ;;
+  up) install_missing; tls_up; redis_up; pg_up ;;
   down) down ;;
   status)
     redis-cli -p "$redis_port" ping 2>/dev/null || echo "redis: down"

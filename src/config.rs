@@ -36,13 +36,23 @@ pub struct Config {
     #[arg(long, env = "DRAFTD_BIND", default_value = "127.0.0.1:8080")]
     pub bind: String,
 
-    /// Redis URL (`redis://` or `rediss://`).
+    /// Redis URL (`redis://` or `rediss://`), or a Redis Cluster's node URLs
+    /// separated by commas.
     #[arg(
         long,
         env = "DRAFTD_REDIS_URL",
         default_value = "redis://127.0.0.1:6390"
     )]
     pub redis_url: String,
+
+    /// Treat a single DRAFTD_REDIS_URL as a Redis Cluster's seed node.
+    #[arg(long, env = "DRAFTD_REDIS_CLUSTER")]
+    pub redis_cluster: bool,
+
+    /// PEM file of the CAs that Redis (`rediss://`) and Postgres
+    /// (`sslmode=require`) certificates must chain to (default: the system's).
+    #[arg(long, env = "DRAFTD_TLS_CA_FILE")]
+    pub tls_ca_file: Option<PathBuf>,
 
     /// Postgres URL.
     #[arg(
@@ -217,6 +227,17 @@ impl Config {
             autosaves_per_window: self.autosave_rate_limit,
             rate_window: Duration::from_secs(self.autosave_rate_window_secs),
         }
+    }
+
+    /// The CA certificates of DRAFTD_TLS_CA_FILE, if set.
+    pub fn tls_roots(&self) -> anyhow::Result<Option<Vec<u8>>> {
+        self.tls_ca_file
+            .as_ref()
+            .map(|path| {
+                std::fs::read(path)
+                    .map_err(|e| anyhow::anyhow!("DRAFTD_TLS_CA_FILE {}: {e}", path.display()))
+            })
+            .transpose()
     }
 
     pub fn store_timeout(&self) -> Duration {

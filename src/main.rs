@@ -79,10 +79,16 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Migrate { config } => {
             telemetry::init(&config.log);
-            Postgres::connect(&config.database_url, 1, config.store_timeout())?
-                .migrate()
-                .await
-                .context("migrating")?;
+            let tls_roots = config.tls_roots()?;
+            Postgres::connect(
+                &config.database_url,
+                tls_roots.as_deref(),
+                1,
+                config.store_timeout(),
+            )?
+            .migrate()
+            .await
+            .context("migrating")?;
         }
         Command::Janitor { config, dry_run } => {
             telemetry::init(&config.log);

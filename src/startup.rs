@@ -25,6 +25,7 @@ use crate::jobs::Background;
 use crate::stores::cleanup::CleanupQueue;
 use crate::stores::courses::PgCourses;
 use crate::stores::postgres::Postgres;
+use crate::stores::redis::RedisSettings;
 use crate::stores::redis_sessions::RedisSessions;
 
 /// Every service, wired to its stores. Connecting applies migrations.
@@ -42,9 +43,21 @@ pub struct Services {
 impl Services {
     pub async fn connect(config: &Config) -> anyhow::Result<Self> {
         let timeout = config.store_timeout();
-        let postgres = Postgres::connect(&config.database_url, config.pool_size, timeout)?;
+        let tls_roots = config.tls_roots()?;
+        let postgres = Postgres::connect(
+            &config.database_url,
+            tls_roots.as_deref(),
+            config.pool_size,
+            timeout,
+        )?;
         postgres.migrate().await?;
-        let redis = RedisSessions::connect(&config.redis_url, config.pool_size, timeout)?;
+        let redis = RedisSessions::connect(&RedisSettings {
+            url: &config.redis_url,
+            cluster: config.redis_cluster,
+            tls_roots: tls_roots.as_deref(),
+            pool_size: config.pool_size,
+            timeout,
+        })?;
         let files = config.file_storage()?;
         let pg_courses = PgCourses::new(postgres.clone());
         let queue = CleanupQueue::new(postgres.clone());

@@ -7,7 +7,9 @@ pub mod cleanup;
 pub mod courses;
 pub mod files;
 pub mod postgres;
+pub mod redis;
 pub mod redis_sessions;
+pub mod tls;
 
 use std::future::Future;
 use std::time::Duration;

@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::config::SslMode;
 use tokio_postgres::NoTls;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{bounded, StoreError};
 
@@ -19,15 +21,24 @@ pub struct Postgres {
 }
 
 impl Postgres {
-    pub fn connect(url: &str, pool_size: usize, timeout: Duration) -> anyhow::Result<Self> {
+    /// Connects over TLS when the URL says `sslmode=require`, verifying the
+    /// server's certificate against `tls_roots` (PEM) or the system's CAs.
+    pub fn connect(
+        url: &str,
+        tls_roots: Option<&[u8]>,
+        pool_size: usize,
+        timeout: Duration,
+    ) -> anyhow::Result<Self> {
         let config: tokio_postgres::Config = url.parse()?;
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let recycling = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = if config.get_ssl_mode() == SslMode::Require {
+            let tls = MakeRustlsConnect::new(super::tls::client_config(tls_roots)?);
+            Manager::from_config(config, tls, recycling)
+        } else {
+            Manager::from_config(config, NoTls, recycling)
+        };
         let pool = Pool::builder(manager)
             .max_size(pool_size)
             .runtime(Runtime::Tokio1)

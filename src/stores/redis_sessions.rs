@@ -15,10 +15,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use deadpool_redis::redis::{self, AsyncCommands, Script};
-use deadpool_redis::{Pool, Runtime};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::redis::{RedisConn, RedisPool, RedisSettings};
 use super::{bounded, StoreError};
 use crate::domain::draft::DraftLimits;
 use crate::domain::{Draft, DraftStatus, FormPatch, Owner, Precondition};
@@ -55,7 +55,7 @@ pub enum FreezeOutcome {
 
 #[derive(Clone)]
 pub struct RedisSessions {
-    pool: Pool,
+    pool: RedisPool,
     timeout: Duration,
     scripts: std::sync::Arc<Scripts>,
 }
@@ -82,6 +82,9 @@ fn rate_key(user_id: Uuid) -> String {
     format!("draft:rate:{{{user_id}}}")
 }
 
+/// Matches every draft session's key.
+const SESSION_PATTERN: &str = "draft:session:*";
+
 /// (owner, draft) from `draft:session:{<userId>}:<draftId>`.
 fn parse_draft_key(key: &str) -> Option<(Uuid, Uuid)> {
     let rest = key.strip_prefix("draft:session:{")?;
@@ -90,15 +93,8 @@ fn parse_draft_key(key: &str) -> Option<(Uuid, Uuid)> {
 }
 
 impl RedisSessions {
-    pub fn connect(url: &str, pool_size: usize, timeout: Duration) -> anyhow::Result<Self> {
-        let pool = deadpool_redis::Config::from_url(url)
-            .builder()?
-            .max_size(pool_size)
-            .wait_timeout(Some(timeout))
-            .create_timeout(Some(timeout))
-            .recycle_timeout(Some(timeout))
-            .runtime(Runtime::Tokio1)
-            .build()?;
+    pub fn connect(settings: &RedisSettings<'_>) -> anyhow::Result<Self> {
+        let pool = RedisPool::connect(settings)?;
         let scripts = Scripts {
             create: Script::new(include_str!("lua/create.lua")),
             patch: Script::new(include_str!("lua/patch.lua")),
@@ -109,13 +105,13 @@ impl RedisSessions {
         };
         Ok(Self {
             pool,
-            timeout,
+            timeout: settings.timeout,
             scripts: std::sync::Arc::new(scripts),
         })
     }
 
-    async fn conn(&self) -> Result<deadpool_redis::Connection, StoreError> {
-        Ok(self.pool.get().await?)
+    async fn conn(&self) -> Result<RedisConn, StoreError> {
+        self.pool.get().await
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
@@ -298,12 +294,11 @@ impl RedisSessions {
             return Ok(HashSet::new());
         }
         let exists: Vec<bool> = bounded("redis", self.timeout, async {
-            let mut conn = self.conn().await?;
-            let mut pipe = redis::pipe();
-            for (user, id) in drafts {
-                pipe.exists(draft_key(*user, *id));
-            }
-            Ok::<_, StoreError>(pipe.query_async(&mut conn).await?)
+            let commands = drafts
+                .iter()
+                .map(|(user, id)| redis::Cmd::exists(draft_key(*user, *id)))
+                .collect();
+            self.conn().await?.each(commands).await
         })
         .await?;
         Ok(drafts
@@ -313,35 +308,11 @@ impl RedisSessions {
             .collect())
     }
 
-    /// Keys of every draft session: a full SCAN.
-    async fn session_keys(
-        &self,
-        conn: &mut deadpool_redis::Connection,
-    ) -> Result<Vec<String>, StoreError> {
-        let mut keys: Vec<String> = Vec::new();
-        let mut cursor = 0u64;
-        loop {
-            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg("draft:session:*")
-                .arg("COUNT")
-                .arg(5000)
-                .query_async(&mut *conn)
-                .await?;
-            keys.extend(batch);
-            if next == 0 {
-                return Ok(keys);
-            }
-            cursor = next;
-        }
-    }
-
     /// How many draft sessions exist, for the admin's stats.
     pub async fn count(&self) -> Result<u64, StoreError> {
         bounded("redis", self.timeout * 10, async {
-            let mut conn = self.conn().await?;
-            Ok::<_, StoreError>(self.session_keys(&mut conn).await?.len() as u64)
+            let keys = self.conn().await?.scan_all(SESSION_PATTERN).await?;
+            Ok::<_, StoreError>(keys.len() as u64)
         })
         .await
     }
@@ -351,18 +322,14 @@ impl RedisSessions {
     pub async fn scan(&self) -> Result<Vec<(Uuid, Uuid, Option<Uuid>)>, StoreError> {
         bounded("redis", self.timeout * 10, async {
             let mut conn = self.conn().await?;
-            let keys = self.session_keys(&mut conn).await?;
+            let keys = conn.scan_all(SESSION_PATTERN).await?;
             let drafts: Vec<(Uuid, Uuid)> =
                 keys.iter().filter_map(|key| parse_draft_key(key)).collect();
-            let mut pipe = redis::pipe();
-            for (user, id) in &drafts {
-                pipe.hget(draft_key(*user, *id), "cid");
-            }
-            let courses: Vec<Option<String>> = if drafts.is_empty() {
-                Vec::new()
-            } else {
-                pipe.query_async(&mut conn).await?
-            };
+            let commands = drafts
+                .iter()
+                .map(|(user, id)| redis::Cmd::hget(draft_key(*user, *id), "cid"))
+                .collect();
+            let courses: Vec<Option<String>> = conn.each(commands).await?;
             Ok::<_, StoreError>(
                 drafts
                     .into_iter()

@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_problem, free_port, wait_until, ServerProcess, TestApp};
+use crate::helpers::{assert_problem, free_port, redis_server, wait_until, TestApp};
 use crate::proxy::Proxy;
 
 /// Postgres goes away during materialize, submit and upload: 503, nothing
@@ -285,25 +285,6 @@ async fn sigterm_finishes_the_request_in_flight_then_exits_cleanly() {
         .unwrap();
     assert!(log.contains("\"message\":\"stopped\""), "{log}");
     assert_eq!(app.file_row_count().await, 1);
-}
-
-/// A redis-server of the test's own, on `port`, with its data in `dir`.
-async fn redis_server(port: u16, dir: &std::path::Path, args: &[&str]) -> ServerProcess {
-    std::fs::create_dir_all(dir).unwrap();
-    let mut command = std::process::Command::new("redis-server");
-    command
-        .args([
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--save",
-            "",
-        ])
-        .arg("--dir")
-        .arg(dir)
-        .args(args);
-    ServerProcess::start(command, port).await
 }
 
 /// A Redis with a password works through DRAFTD_REDIS_URL; a wrong one is

@@ -63,7 +63,8 @@ impl TestApp {
         config.jwt_secret = Some(SECRET.into());
         config.workers = 1;
         config.pool_size = 8;
-        config.database_url = create_database(&config.database_url).await;
+        let database_url = create_database(&config.database_url).await;
+        config.database_url = database_url.clone();
         config.upload_dir = std::env::temp_dir().join(format!("draftd-test-{}", Uuid::new_v4()));
         // Tests run the jobs when they mean to; a scheduled sweep would reach
         // into the Redis that every test shares.
@@ -76,7 +77,7 @@ impl TestApp {
         let address = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
 
-        let (db, connection) = tokio_postgres::connect(&config.database_url, NoTls)
+        let (db, connection) = tokio_postgres::connect(&database_url, NoTls)
             .await
             .expect("test database reachable");
         tokio::spawn(connection);
@@ -409,4 +410,23 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A redis-server of the test's own, on `port`, with its data in `dir`.
+pub async fn redis_server(port: u16, dir: &std::path::Path, args: &[&str]) -> ServerProcess {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut command = std::process::Command::new("redis-server");
+    command
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+        ])
+        .arg("--dir")
+        .arg(dir)
+        .args(args);
+    ServerProcess::start(command, port).await
 }

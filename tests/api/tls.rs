@@ -1,0 +1,93 @@
+//! TLS to the stores through configuration: `rediss://` and Postgres with
+//! `sslmode=require`, against the local servers' TLS endpoints
+//! (`scripts/services.sh` gives both a certificate from a local CA).
+
+use std::path::PathBuf;
+
+use draftd::config::Config;
+use draftd::startup::Application;
+use serde_json::{json, Value};
+
+use crate::helpers::TestApp;
+
+fn local_ca() -> PathBuf {
+    let data = std::env::var("DRAFTD_LOCAL_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".data"));
+    data.join("tls/ca.pem")
+}
+
+fn rediss_url() -> String {
+    let port = std::env::var("DRAFTD_LOCAL_REDIS_TLS_PORT").unwrap_or_else(|_| "6391".into());
+    format!("rediss://127.0.0.1:{port}")
+}
+
+/// Asks for TLS, as a managed Postgres would be reached.
+fn require_tls(config: &mut Config) {
+    config.database_url.push_str("?sslmode=require");
+}
+
+#[tokio::test]
+async fn redis_and_postgres_work_over_tls_with_a_configured_ca() {
+    let app = TestApp::spawn_with(|c| {
+        c.redis_url = rediss_url();
+        require_tls(c);
+        c.tls_ca_file = Some(local_ca());
+    })
+    .await;
+
+    let ready = app.get_public("/readyz").await;
+    assert_eq!(ready.status(), 200);
+    let draft = app
+        .new_draft(&app.user, json!({"topic": "Encrypted all the way"}))
+        .await;
+    let id = draft["id"].as_str().unwrap();
+    let saved = app
+        .patch_draft(&app.user, id, json!({"language": "en"}), Some("\"1\""))
+        .await;
+    assert_eq!(saved.status(), 200);
+    let submitted: Value = app
+        .draft_action(&app.user, id, "submit")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(submitted["status"], "submitted");
+
+    // The service's own connections to its database are encrypted.
+    let encrypted = app
+        .count(
+            "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) \
+             WHERE ssl AND datname = current_database()",
+        )
+        .await;
+    assert!(encrypted > 0, "no TLS connection from the service");
+}
+
+/// Certificates are verified: without the local CA, neither store is trusted.
+#[tokio::test]
+async fn a_certificate_from_an_unknown_ca_is_refused() {
+    let app = TestApp::spawn_with(|c| c.redis_url = rediss_url()).await;
+    let ready = app.get_public("/readyz").await;
+    assert_eq!(ready.status(), 503);
+    let body: Value = ready.json().await.unwrap();
+    assert_ne!(body["checks"]["redis"], "up");
+    let listed = app
+        .call(reqwest::Method::GET, "/api/v1/drafts", &app.user)
+        .await;
+    assert_eq!(
+        listed.status(),
+        503,
+        "nothing read through an untrusted connection"
+    );
+
+    let mut config = app.config.clone();
+    config.redis_url = Config::defaults().redis_url;
+    require_tls(&mut config);
+    let refused = Application::build(&config).await;
+    let error = format!(
+        "{:#}",
+        refused.err().expect("an untrusted Postgres is refused")
+    );
+    assert!(error.to_lowercase().contains("certificate"), "{error}");
+}
