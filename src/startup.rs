@@ -24,6 +24,7 @@ use crate::jobs::orphans::OrphanSweep;
 use crate::jobs::Background;
 use crate::stores::cleanup::CleanupQueue;
 use crate::stores::courses::PgCourses;
+use crate::stores::pg_drafts::PgDrafts;
 use crate::stores::postgres::Postgres;
 use crate::stores::redis::RedisSettings;
 use crate::stores::redis_sessions::RedisSessions;
@@ -60,14 +61,19 @@ impl Services {
         })?;
         let files = config.file_storage()?;
         let pg_courses = PgCourses::new(postgres.clone());
+        let drafts = DraftSessions::new(
+            redis.clone(),
+            PgDrafts::new(postgres.clone(), config.draft_ttl()),
+            config.draft_limits(),
+        );
         let queue = CleanupQueue::new(postgres.clone());
         let wake = Arc::new(Notify::new());
         let max_attempts = config.cleanup_max_attempts;
 
         Ok(Self {
-            drafts: DraftSessions::new(redis.clone(), config.draft_limits()),
+            drafts: drafts.clone(),
             courses: Courses::new(
-                redis.clone(),
+                drafts,
                 pg_courses.clone(),
                 files.clone(),
                 config.upload_rules(),

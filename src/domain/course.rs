@@ -19,6 +19,15 @@ pub fn course_id_for(draft_id: Uuid) -> Uuid {
 /// The title of a course whose form has no topic yet.
 pub const DEFAULT_TITLE: &str = "Untitled course";
 
+/// The title of a course made from this form: its topic, or the default.
+pub fn title_from(form: &Map<String, Value>) -> &str {
+    form.get("topic")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|topic| !topic.is_empty())
+        .unwrap_or(DEFAULT_TITLE)
+}
+
 /// A URL slug from the title, transliterated ("Основы Rust" -> "osnovy-rust"),
 /// made unique by the course id: a short suffix, or the whole id as the fallback.
 pub fn slug_candidates(title: &str, course_id: Uuid) -> [String; 2] {
@@ -42,6 +51,8 @@ pub enum MaterializedBy {
     Upload,
     /// An explicit `POST /materialize`.
     Materialize,
+    /// Opened while Redis was unreachable: the draft itself lives in the row.
+    Degraded,
 }
 
 impl MaterializedBy {
@@ -50,13 +61,19 @@ impl MaterializedBy {
             Self::Submit => "submit",
             Self::Upload => "upload",
             Self::Materialize => "materialize",
+            Self::Degraded => "degraded",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Submit, Self::Upload, Self::Materialize]
-            .into_iter()
-            .find(|by| by.as_str() == s)
+        [
+            Self::Submit,
+            Self::Upload,
+            Self::Materialize,
+            Self::Degraded,
+        ]
+        .into_iter()
+        .find(|by| by.as_str() == s)
     }
 }
 

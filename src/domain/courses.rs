@@ -11,15 +11,14 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::course::{
-    course_id_for, Course, CourseFile, CourseRef, CourseWithFiles, MaterializedBy, DEFAULT_TITLE,
+    course_id_for, title_from, Course, CourseFile, CourseRef, CourseWithFiles, MaterializedBy,
 };
-use super::draft::{DomainError, Draft, DraftStatus};
+use super::draft::{DomainError, Draft, DraftSessions, DraftStatus, DraftStore};
 use super::form::SubmittedForm;
 use super::upload::{FileName, UploadError, UploadRules};
 use crate::stores::cleanup::DeletionReason;
-use crate::stores::courses::{NewCourse, NewFile, PgCourses};
+use crate::stores::courses::{NewCourse, NewFile, PgCourses, SubmitOutcome};
 use crate::stores::files::{FileStorage, PutError};
-use crate::stores::redis_sessions::{FreezeOutcome, RedisSessions};
 use crate::stores::StoreError;
 
 /// How often submit re-reads a draft that autosaves keep changing.
@@ -27,7 +26,7 @@ const SUBMIT_ATTEMPTS: usize = 10;
 
 #[derive(Clone)]
 pub struct Courses {
-    drafts: RedisSessions,
+    drafts: DraftSessions,
     courses: PgCourses,
     files: FileStorage,
     rules: UploadRules,
@@ -60,31 +59,23 @@ impl From<&Course> for CourseRef {
     }
 }
 
-fn title_of(draft: &Draft) -> &str {
-    draft
-        .form_data
-        .get("topic")
-        .and_then(|t| t.as_str())
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .unwrap_or(DEFAULT_TITLE)
-}
-
 fn new_course<'a>(user_id: Uuid, draft: &'a Draft, by: MaterializedBy) -> NewCourse<'a> {
     NewCourse {
         id: draft.course_id.unwrap_or_else(|| course_id_for(draft.id)),
         draft_session_id: draft.id,
         owner_id: user_id,
         organization_id: draft.organization_id,
-        title: title_of(draft),
+        title: title_from(&draft.form_data),
         form_data: &draft.form_data,
         materialized_by: by,
+        draft_version: (draft.store == DraftStore::Postgres)
+            .then(|| i64::try_from(draft.version).unwrap_or(i64::MAX)),
     }
 }
 
 impl Courses {
     pub fn new(
-        drafts: RedisSessions,
+        drafts: DraftSessions,
         courses: PgCourses,
         files: FileStorage,
         rules: UploadRules,
@@ -100,10 +91,7 @@ impl Courses {
     }
 
     async fn draft(&self, user_id: Uuid, id: Uuid) -> Result<Draft, DomainError> {
-        self.drafts
-            .get(user_id, id)
-            .await?
-            .ok_or(DomainError::NotFound)
+        self.drafts.get(user_id, id).await
     }
 
     /// Records the course in the draft, so that autosave goes on and the
@@ -121,12 +109,9 @@ impl Courses {
                 .map_or("unknown", MaterializedBy::as_str);
             metrics::counter!("draftd_materializations_total", "trigger" => trigger).increment(1);
         }
-        if draft.course_id != Some(course.id) || draft.status == DraftStatus::Open {
-            self.drafts
-                .attach_course(user_id, draft.id, course.id, &course.slug)
-                .await?;
-        }
-        Ok(())
+        self.drafts
+            .attach_course(user_id, draft, course.id, &course.slug)
+            .await
     }
 
     /// Makes sure the draft has a course row. `true` if this call created it.
@@ -156,19 +141,19 @@ impl Courses {
         for _ in 0..SUBMIT_ATTEMPTS {
             let draft = self.draft(user_id, draft_id).await?;
             let form = SubmittedForm::parse(&draft.form_data).map_err(DomainError::Invalid)?;
-            if draft.status != DraftStatus::Submitted {
-                match self.drafts.freeze(user_id, draft_id, draft.version).await? {
-                    FreezeOutcome::Frozen | FreezeOutcome::AlreadySubmitted => {}
-                    FreezeOutcome::Missing => return Err(DomainError::NotFound),
-                    FreezeOutcome::Changed => continue,
-                }
+            if !self.drafts.freeze(user_id, &draft).await? {
+                continue;
             }
             let mut new = new_course(user_id, &draft, MaterializedBy::Submit);
             new.title = form.topic.as_str();
             new.form_data = &form.data;
-            let (course, created) = self.courses.submit(&new).await?;
-            self.attach(user_id, &draft, &course, created).await?;
-            return Ok(((&course).into(), created));
+            match self.courses.submit(&new).await? {
+                SubmitOutcome::Submitted(course, created) => {
+                    self.attach(user_id, &draft, &course, created).await?;
+                    return Ok(((&*course).into(), created));
+                }
+                SubmitOutcome::Changed => continue,
+            }
         }
         Err(DomainError::Busy)
     }
@@ -308,8 +293,10 @@ impl Courses {
     /// (and files) with it; a submitted course stays.
     pub async fn discard_draft(&self, user_id: Uuid, draft_id: Uuid) -> Result<(), DomainError> {
         let draft = self.draft(user_id, draft_id).await?;
+        let mut course_deleted = false;
         if let (Some(course_id), DraftStatus::Materialized) = (draft.course_id, draft.status) {
-            self.courses
+            course_deleted = self
+                .courses
                 .delete(
                     user_id,
                     course_id,
@@ -321,7 +308,7 @@ impl Courses {
         }
         // The session is also queued with the course; removing it now means
         // the next read already answers 404.
-        if self.drafts.delete(user_id, draft_id).await? {
+        if self.drafts.remove(user_id, &draft, course_deleted).await? {
             Ok(())
         } else {
             Err(DomainError::NotFound)

@@ -178,6 +178,16 @@ impl FormPatch {
     pub fn removals(&self) -> &[&'static str] {
         &self.remove
     }
+
+    /// The fields to set, as a JSON object.
+    pub fn assignments_object(&self) -> Map<String, Value> {
+        self.set
+            .iter()
+            .filter_map(|(field, text)| {
+                Some(((*field).to_owned(), serde_json::from_str(text).ok()?))
+            })
+            .collect()
+    }
 }
 
 /// A course topic: 3-200 characters after trimming.

@@ -56,7 +56,7 @@ pub async fn delete_courses(
         .query_one(
             "WITH deleted AS (
                  DELETE FROM courses WHERE id = ANY($1) AND ($2::uuid IS NULL OR owner_id = $2)
-                 RETURNING id, owner_id, organization_id, draft_session_id
+                 RETURNING id, owner_id, organization_id, draft_session_id, materialized_by
              ), files AS (
                  SELECT count(*) AS n FROM course_files WHERE course_id IN (SELECT id FROM deleted)
              ), storage AS (
@@ -66,7 +66,9 @@ pub async fn delete_courses(
              ), sessions AS (
                  INSERT INTO cleanup_jobs (kind, target, course_id, reason, max_attempts)
                  SELECT 'draft_session', owner_id::text || ':' || draft_session_id::text, id, $3, $4
+                 -- A draft opened in degraded mode never had Redis keys.
                  FROM deleted WHERE draft_session_id IS NOT NULL
+                   AND materialized_by IS DISTINCT FROM 'degraded'
                  RETURNING 1
              )
              SELECT coalesce((SELECT array_agg(id) FROM deleted), '{}') AS ids,

@@ -31,6 +31,18 @@ pub struct NewCourse<'a> {
     pub title: &'a str,
     pub form_data: &'a Map<String, Value>,
     pub materialized_by: MaterializedBy,
+    /// A draft kept in its course row (degraded mode) is submitted only if
+    /// it is still at this version; `None` for a draft kept in Redis.
+    pub draft_version: Option<i64>,
+}
+
+/// What a submit did.
+pub enum SubmitOutcome {
+    /// The course is submitted (by this call, or by an earlier one whose data
+    /// stands); `true` if this call created the row.
+    Submitted(Box<Course>, bool),
+    /// The draft kept in the row changed since it was validated.
+    Changed,
 }
 
 /// A stored file to record.
@@ -103,7 +115,7 @@ impl PgCourses {
 
     /// Makes sure the draft's course exists and marks it submitted with the
     /// final form, atomically. A course submitted before stays as it was.
-    pub async fn submit(&self, new: &NewCourse<'_>) -> Result<(Course, bool), StoreError> {
+    pub async fn submit(&self, new: &NewCourse<'_>) -> Result<SubmitOutcome, StoreError> {
         bounded("postgres", self.db.timeout(), async {
             let mut client = self.db.pool().get().await?;
             let mut tx = client.transaction().await?;
@@ -118,9 +130,10 @@ impl PgCourses {
                         &format!(
                             "UPDATE courses SET status = 'submitted', submitted_at = now(), \
                              updated_at = now(), title = $2, slug = $3, form_data = $4 \
-                             WHERE id = $1 AND status = 'draft' RETURNING {COURSE_COLUMNS}"
+                             WHERE id = $1 AND status = 'draft' \
+                             AND draft_version IS NOT DISTINCT FROM $5 RETURNING {COURSE_COLUMNS}"
                         ),
-                        &[&course.id, &new.title, &slug, &form],
+                        &[&course.id, &new.title, &slug, &form, &new.draft_version],
                     )
                     .await;
                 match result {
@@ -133,13 +146,26 @@ impl PgCourses {
                     }
                 }
             }
-            let course = match submitted.flatten() {
-                Some(row) => course_from(&row)?,
-                // Submitted before: the first submit's data stands.
-                None => course,
+            let outcome = match submitted.flatten() {
+                Some(row) => SubmitOutcome::Submitted(Box::new(course_from(&row)?), created),
+                None => {
+                    let current = tx
+                        .query_one(
+                            &format!("SELECT {COURSE_COLUMNS} FROM courses WHERE id = $1"),
+                            &[&course.id],
+                        )
+                        .await?;
+                    let current = course_from(&current)?;
+                    if current.status == "draft" {
+                        SubmitOutcome::Changed
+                    } else {
+                        // Submitted before: the first submit's data stands.
+                        SubmitOutcome::Submitted(Box::new(current), created)
+                    }
+                }
             };
             tx.commit().await?;
-            Ok::<_, StoreError>((course, created))
+            Ok::<_, StoreError>(outcome)
         })
         .await
     }
@@ -352,7 +378,7 @@ pub async fn janitor_candidates(
 /// the draft's course, and under READ COMMITTED it sees a row that a racing
 /// transaction committed while the insert waited. If the draft has no course,
 /// the slug was taken: the next candidate is tried.
-async fn insert_or_get(
+pub(super) async fn insert_or_get(
     client: &impl GenericClient,
     new: &NewCourse<'_>,
 ) -> Result<(Course, bool), StoreError> {
@@ -403,7 +429,7 @@ fn is_slug_conflict(e: &tokio_postgres::Error) -> bool {
     })
 }
 
-fn course_from(row: &Row) -> Result<Course, StoreError> {
+pub(super) fn course_from(row: &Row) -> Result<Course, StoreError> {
     let form_data = match row.try_get::<_, Value>("form_data")? {
         Value::Object(map) => map,
         other => {

@@ -6,6 +6,7 @@
 pub mod cleanup;
 pub mod courses;
 pub mod files;
+pub mod pg_drafts;
 pub mod postgres;
 pub mod redis;
 pub mod redis_sessions;
@@ -13,6 +14,8 @@ pub mod tls;
 
 use std::future::Future;
 use std::time::Duration;
+
+use crate::domain::Draft;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -30,6 +33,41 @@ pub enum StoreError {
     /// The store answered something this version of draftd cannot read.
     #[error("corrupt {store} record: {detail}")]
     Corrupt { store: &'static str, detail: String },
+}
+
+/// What a draft store answers to a new draft.
+pub enum CreateOutcome {
+    Created(Draft),
+    /// The owner already has the maximum of live drafts.
+    TooManyDrafts,
+}
+
+/// What a draft store answers to an autosave.
+pub enum PatchOutcome {
+    Saved(Draft),
+    /// Expired, discarded or never there.
+    Missing,
+    /// `If-Match` named another version.
+    Stale {
+        current: u64,
+    },
+    /// The draft was submitted: it is read-only.
+    Submitted,
+    /// The owner autosaved too often; the window ends in this long.
+    RateLimited {
+        retry_after: Duration,
+    },
+}
+
+impl StoreError {
+    /// Redis failed to answer (down, unreachable, too slow): what sends a new
+    /// draft to Postgres.
+    pub fn is_redis_failure(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Redis(_) | StoreError::Timeout { store: "redis", .. }
+        )
+    }
 }
 
 /// Runs a store call under a deadline.

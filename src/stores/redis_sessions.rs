@@ -19,31 +19,10 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::redis::{RedisConn, RedisPool, RedisSettings};
-use super::{bounded, StoreError};
+use super::{bounded, CreateOutcome, PatchOutcome, StoreError};
 use crate::domain::draft::DraftLimits;
+use crate::domain::draft::DraftStore;
 use crate::domain::{Draft, DraftStatus, FormPatch, Owner, Precondition};
-
-pub enum CreateOutcome {
-    Created(Draft),
-    /// The owner already has the maximum of live drafts.
-    TooManyDrafts,
-}
-
-pub enum PatchOutcome {
-    Saved(Draft),
-    /// Expired, discarded or never there.
-    Missing,
-    /// `If-Match` named another version.
-    Stale {
-        current: u64,
-    },
-    /// The draft was submitted: it is read-only.
-    Submitted,
-    /// The owner autosaved too often; the window ends in this long.
-    RateLimited {
-        retry_after: Duration,
-    },
-}
 
 pub enum FreezeOutcome {
     Frozen,
@@ -427,6 +406,7 @@ fn decode(id: Uuid, hash: &[String]) -> Result<Draft, StoreError> {
         course_id,
         course_slug,
         form_data,
+        store: DraftStore::Redis,
     })
 }
 

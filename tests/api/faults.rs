@@ -65,10 +65,12 @@ async fn a_postgres_outage_answers_503_writes_nothing_and_a_retry_gives_one_cour
     );
 }
 
-/// With Redis unreachable, draft calls answer 503 fast; when it returns, the
-/// service recovers by itself.
+/// With Redis unreachable, calls on drafts kept in Redis answer 503 fast; new
+/// drafts open in Postgres (degraded mode) and work there, through autosave,
+/// upload and submit; when Redis returns, the service recovers by itself and
+/// the drafts kept in Postgres go on working.
 #[tokio::test]
-async fn after_a_redis_outage_the_service_recovers_by_itself() {
+async fn while_redis_is_down_new_drafts_open_in_postgres_and_the_service_recovers() {
     let upstream: std::net::SocketAddr = "127.0.0.1:6390".parse().unwrap();
     let proxy = Proxy::start(upstream).await;
     let port = proxy.port;
@@ -77,35 +79,220 @@ async fn after_a_redis_outage_the_service_recovers_by_itself() {
         c.store_timeout_ms = 500;
     })
     .await;
-    let draft = app.new_draft(&app.user, json!({"topic": "Before"})).await;
+    let user = &app.user;
+    let draft = app.new_draft(user, json!({"topic": "Before"})).await;
+    assert_eq!(draft["store"], "redis");
     let id = draft["id"].as_str().unwrap();
 
     proxy.cut();
     let started = std::time::Instant::now();
     let response = app
-        .patch_draft(&app.user, id, json!({"topic": "During"}), None)
+        .patch_draft(user, id, json!({"topic": "During"}), None)
         .await;
+    assert_eq!(response.headers()["retry-after"], "1");
     assert_problem(response, 503).await;
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "answered in {:?}",
         started.elapsed()
     );
-    let ready = app.get_public("/readyz").await;
-    assert_eq!(ready.status(), 503);
+    assert_problem(app.get_draft(user, id).await, 503).await;
+    assert_problem(app.call(Method::GET, "/api/v1/drafts", user).await, 503).await;
+    assert_eq!(app.get_public("/readyz").await.status(), 503);
+
+    // Degraded mode: the new draft opens in a course row of its own.
+    let degraded = app
+        .new_draft(user, json!({"topic": "During the outage"}))
+        .await;
+    assert_eq!(
+        (
+            &degraded["store"],
+            &degraded["status"],
+            &degraded["version"]
+        ),
+        (&json!("postgres"), &json!("materialized"), &json!(1))
+    );
+    let pg_id = degraded["id"].as_str().unwrap().to_owned();
+    let row = app
+        .db
+        .query_one(
+            "SELECT materialized_by, draft_version, status FROM courses WHERE draft_session_id = $1",
+            &[&pg_id.parse::<uuid::Uuid>().unwrap()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            row.get::<_, String>(0),
+            row.get::<_, i64>(1),
+            row.get::<_, String>(2)
+        ),
+        ("degraded".into(), 1, "draft".into())
+    );
+
+    // Autosave against Postgres: If-Match, merge, null removes, concurrent
+    // writes of different fields all survive.
+    let saved = app
+        .patch_draft(user, &pg_id, json!({"language": "ru"}), Some("\"1\""))
+        .await;
+    assert_eq!(saved.status(), 200);
+    assert_eq!(saved.headers()["etag"], "\"2\"");
+    assert_problem(
+        app.patch_draft(user, &pg_id, json!({"language": "en"}), Some("\"1\""))
+            .await,
+        412,
+    )
+    .await;
+    let fields = [
+        "description",
+        "targetAudience",
+        "learningOutcomes",
+        "writingStyle",
+    ];
+    let writes = fields.map(|field| app.patch_draft(user, &pg_id, json!({ field: field }), None));
+    for response in join_all(writes).await {
+        assert_eq!(response.status(), 200);
+    }
+    let removed = app
+        .patch_draft(user, &pg_id, json!({"writingStyle": null}), None)
+        .await;
+    assert_eq!(removed.status(), 200);
+    let read = app.draft(user, &pg_id).await;
+    assert_eq!(read["version"], 7);
+    assert_eq!(read["formData"]["language"], "ru");
+    for field in &fields[..3] {
+        assert_eq!(read["formData"][field], *field);
+    }
+    assert!(read["formData"].get("writingStyle").is_none());
+    // Another user's request answers as for an id that exists nowhere: while
+    // Redis cannot be asked, that is "unavailable".
+    let stranger = crate::helpers::new_user();
+    assert_problem(app.get_draft(&stranger, &pg_id).await, 503).await;
+    let nowhere = uuid::Uuid::new_v4().to_string();
+    assert_problem(app.get_draft(user, &nowhere).await, 503).await;
+
+    // Upload and materialize use its course row: still one row for the draft.
+    let upload = app
+        .upload(user, &pg_id, "plan.txt", "text/plain", b"plan".to_vec())
+        .await;
+    assert_eq!(upload.status(), 201);
+    let racing = (0..6).map(|_| app.draft_action(user, &pg_id, "materialize"));
+    for response in join_all(racing).await {
+        assert_eq!(response.status(), 200);
+    }
+
+    // Submit racing autosaves: the course holds the last acknowledged one.
+    let autosaves = (0..10).map(|i| {
+        let app = &app;
+        let pg_id = &pg_id;
+        async move {
+            let response = app
+                .patch_draft(
+                    user,
+                    pg_id,
+                    json!({"description": format!("take {i}")}),
+                    None,
+                )
+                .await;
+            let status = response.status();
+            let body: Value = response.json().await.unwrap();
+            (status, body)
+        }
+    });
+    let (saves, submit) = tokio::join!(
+        join_all(autosaves),
+        app.draft_action(user, &pg_id, "submit")
+    );
+    assert_eq!(submit.status(), 200);
+    let last = saves
+        .iter()
+        .filter(|(status, _)| *status == 200)
+        .max_by_key(|(_, body)| body["version"].as_u64())
+        .map(|(_, body)| body["formData"]["description"].clone());
+    for (status, _) in &saves {
+        assert!(*status == 200 || *status == 409, "{status}");
+    }
+    let course = app
+        .db
+        .query_one(
+            "SELECT status, form_data->'description', (SELECT count(*) FROM courses) FROM courses \
+             WHERE draft_session_id = $1",
+            &[&pg_id.parse::<uuid::Uuid>().unwrap()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(course.get::<_, String>(0), "submitted");
+    assert_eq!(
+        Some(course.get::<_, Value>(1)),
+        last.or(Some(json!("description")))
+    );
+    assert_eq!(course.get::<_, i64>(2), 1, "one course row in all");
+    let frozen = app
+        .patch_draft(user, &pg_id, json!({"topic": "Too late"}), None)
+        .await;
+    assert_problem(frozen, 409).await;
+
+    // A second draft of the outage, abandoned.
+    let abandoned = app.new_draft(user, json!({})).await;
+    assert_eq!(abandoned["store"], "postgres");
 
     proxy.restore();
     let mut saved = app
-        .patch_draft(&app.user, id, json!({"topic": "After"}), None)
+        .patch_draft(user, id, json!({"topic": "After"}), None)
         .await;
     // A pooled connection broken by the outage may fail once more.
     if saved.status() == 503 {
         saved = app
-            .patch_draft(&app.user, id, json!({"topic": "After"}), None)
+            .patch_draft(user, id, json!({"topic": "After"}), None)
             .await;
     }
     assert_eq!(saved.status(), 200);
-    assert_eq!(app.draft(&app.user, id).await["formData"]["topic"], "After");
+    assert_eq!(app.draft(user, id).await["formData"]["topic"], "After");
+    assert_eq!(app.new_draft(user, json!({})).await["store"], "redis");
+    assert_problem(app.get_draft(&stranger, &pg_id).await, 404).await;
+    // Drafts kept in Postgres stay there, listed with the others.
+    let listed = app.get_json(user, "/api/v1/drafts").await;
+    let stores: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["store"].as_str().unwrap())
+        .collect();
+    assert_eq!(stores, ["redis", "redis", "postgres"]);
+
+    // The janitor removes the abandoned one once it is stale.
+    app.age_course(abandoned["courseId"].as_str().unwrap(), 25)
+        .await;
+    let report = app.admin(Method::POST, "/api/v1/admin/janitor/run").await;
+    assert_eq!(report["deleted"], 1);
+    assert_problem(
+        app.get_draft(user, abandoned["id"].as_str().unwrap()).await,
+        404,
+    )
+    .await;
+    assert_eq!(app.draft(user, &pg_id).await["status"], "submitted");
+}
+
+/// In degraded mode the per-user cap still holds, however many creates race.
+#[tokio::test]
+async fn racing_creates_in_degraded_mode_keep_the_cap() {
+    let proxy = Proxy::start("127.0.0.1:6390".parse().unwrap()).await;
+    let port = proxy.port;
+    let app = TestApp::spawn_with(|c| {
+        c.redis_url = format!("redis://127.0.0.1:{port}");
+        c.max_drafts_per_user = 3;
+    })
+    .await;
+    proxy.cut();
+    let creates = (0..8).map(|_| app.create_draft(&app.user, json!({})));
+    let mut statuses: Vec<u16> = join_all(creates)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 201, 201, 429, 429, 429, 429, 429]);
+    assert_eq!(app.course_count().await, 3);
 }
 
 /// Two replicas on one Redis, one Postgres and one storage behave as one.
@@ -315,7 +502,8 @@ async fn a_redis_password_works_through_the_url() {
     .await;
     let ready = wrong.get_public("/readyz").await;
     assert_eq!(ready.status(), 503);
-    assert_problem(wrong.create_draft(&wrong.user, json!({})).await, 503).await;
+    let list = wrong.call(Method::GET, "/api/v1/drafts", &wrong.user).await;
+    assert_problem(list, 503).await;
 }
 
 /// Redis restarts with the project's persistence (AOF): every acknowledged

@@ -1,0 +1,246 @@
+//! Degraded mode: drafts kept in Postgres, opened while Redis was unreachable.
+//!
+//! Such a draft lives in a course row of its own (`draft_version` set): the
+//! row's form data is the draft's, and its `updated_at` is the draft's TTL
+//! clock, the same clock the janitor reads, so an abandoned one is deleted like
+//! any unused draft course. It stays in Postgres for its whole life, even once
+//! Redis is back: one store per draft, so a draft id is never in both.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::Value;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use super::courses::NewCourse;
+use super::postgres::Postgres;
+use super::{bounded, CreateOutcome, PatchOutcome, StoreError};
+use crate::domain::course::slug_candidates;
+use crate::domain::draft::DraftStore;
+use crate::domain::{Draft, DraftStatus, FormPatch, Precondition};
+
+const DRAFT_COLUMNS: &str =
+    "id, draft_session_id, organization_id, slug, status, draft_version, created_at, updated_at, form_data";
+
+/// Rows holding a live draft of owner $1 (TTL $2, in seconds).
+const LIVE: &str = "owner_id = $1 AND draft_version IS NOT NULL \
+    AND updated_at > now() - make_interval(secs => $2)";
+
+/// Advisory-lock class of the per-owner lock that makes the cap check and the
+/// insert one step (the key is the owner's hash).
+const OWNER_LOCK_CLASS: i32 = 0x6472_6674;
+
+#[derive(Clone)]
+pub struct PgDrafts {
+    db: Postgres,
+    ttl: Duration,
+}
+
+impl PgDrafts {
+    pub fn new(db: Postgres, ttl: Duration) -> Self {
+        Self { db, ttl }
+    }
+
+    fn ttl_secs(&self) -> f64 {
+        self.ttl.as_secs_f64()
+    }
+
+    /// Opens a draft in its course row, unless the owner already has `max`
+    /// live drafts here.
+    pub async fn create(&self, new: &NewCourse<'_>, max: u32) -> Result<CreateOutcome, StoreError> {
+        bounded("postgres", self.db.timeout(), async {
+            let mut client = self.db.pool().get().await?;
+            let tx = client.transaction().await?;
+            tx.execute(
+                "SELECT pg_advisory_xact_lock($1, hashtext($2::uuid::text))",
+                &[&OWNER_LOCK_CLASS, &new.owner_id],
+            )
+            .await?;
+            let live: i64 = tx
+                .query_one(
+                    &format!("SELECT count(*) FROM courses WHERE status = 'draft' AND {LIVE}"),
+                    &[&new.owner_id, &self.ttl_secs()],
+                )
+                .await?
+                .try_get(0)?;
+            if live >= i64::from(max) {
+                return Ok::<_, StoreError>(CreateOutcome::TooManyDrafts);
+            }
+            let form = Value::Object(new.form_data.clone());
+            for slug in slug_candidates(new.title, new.id) {
+                let row = tx
+                    .query_opt(
+                        &format!(
+                            "INSERT INTO courses (id, draft_session_id, owner_id, organization_id, \
+                             slug, title, form_data, materialized_by, materialized_at, draft_version) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now(), 1) \
+                             ON CONFLICT (slug) DO NOTHING RETURNING {DRAFT_COLUMNS}"
+                        ),
+                        &[
+                            &new.id,
+                            &new.draft_session_id,
+                            &new.owner_id,
+                            &new.organization_id,
+                            &slug,
+                            &new.title,
+                            &form,
+                            &new.materialized_by.as_str(),
+                        ],
+                    )
+                    .await?;
+                if let Some(row) = row {
+                    let draft = self.draft_from(&row)?;
+                    tx.commit().await?;
+                    return Ok(CreateOutcome::Created(draft));
+                }
+            }
+            Err(StoreError::Postgres(format!(
+                "no free slug for draft {}",
+                new.draft_session_id
+            )))
+        })
+        .await
+    }
+
+    /// The owner's live draft kept here.
+    pub async fn get(&self, owner_id: Uuid, id: Uuid) -> Result<Option<Draft>, StoreError> {
+        bounded("postgres", self.db.timeout(), async {
+            let client = self.db.pool().get().await?;
+            let row = client
+                .query_opt(
+                    &format!(
+                        "SELECT {DRAFT_COLUMNS} FROM courses WHERE draft_session_id = $3 AND {LIVE}"
+                    ),
+                    &[&owner_id, &self.ttl_secs(), &id],
+                )
+                .await?;
+            row.as_ref().map(|row| self.draft_from(row)).transpose()
+        })
+        .await
+    }
+
+    /// The owner's live, unsubmitted drafts kept here, most recently written first.
+    pub async fn list(&self, owner_id: Uuid) -> Result<Vec<Draft>, StoreError> {
+        bounded("postgres", self.db.timeout(), async {
+            let client = self.db.pool().get().await?;
+            let rows = client
+                .query(
+                    &format!(
+                        "SELECT {DRAFT_COLUMNS} FROM courses WHERE status = 'draft' AND {LIVE} \
+                         ORDER BY updated_at DESC"
+                    ),
+                    &[&owner_id, &self.ttl_secs()],
+                )
+                .await?;
+            rows.iter().map(|row| self.draft_from(row)).collect()
+        })
+        .await
+    }
+
+    /// An autosave: merges the patch into the row's form, under the row's
+    /// lock, so that it is atomic with a racing autosave or submit.
+    pub async fn patch(
+        &self,
+        owner_id: Uuid,
+        id: Uuid,
+        patch: &FormPatch,
+        precondition: &Precondition,
+    ) -> Result<PatchOutcome, StoreError> {
+        bounded("postgres", self.db.timeout(), async {
+            let mut client = self.db.pool().get().await?;
+            let tx = client.transaction().await?;
+            let current = tx
+                .query_opt(
+                    &format!(
+                        "SELECT status, draft_version FROM courses \
+                         WHERE draft_session_id = $3 AND {LIVE} FOR UPDATE"
+                    ),
+                    &[&owner_id, &self.ttl_secs(), &id],
+                )
+                .await?;
+            let Some(current) = current else {
+                return Ok::<_, StoreError>(PatchOutcome::Missing);
+            };
+            if current.try_get::<_, &str>("status")? != "draft" {
+                return Ok::<_, StoreError>(PatchOutcome::Submitted);
+            }
+            let version: i64 = current.try_get("draft_version")?;
+            let version = version.unsigned_abs();
+            match precondition {
+                Precondition::None => {}
+                Precondition::Version(expected) if *expected == version => {}
+                _ => return Ok::<_, StoreError>(PatchOutcome::Stale { current: version }),
+            }
+            let set = Value::Object(patch.assignments_object());
+            let removals: Vec<&str> = patch.removals().to_vec();
+            let row = tx
+                .query_one(
+                    &format!(
+                        "UPDATE courses SET form_data = (form_data - $2::text[]) || $3::jsonb, \
+                         draft_version = draft_version + 1, updated_at = now() \
+                         WHERE draft_session_id = $1 RETURNING {DRAFT_COLUMNS}"
+                    ),
+                    &[&id, &removals, &set],
+                )
+                .await?;
+            let draft = self.draft_from(&row)?;
+            tx.commit().await?;
+            Ok(PatchOutcome::Saved(draft))
+        })
+        .await
+    }
+
+    /// Forgets a submitted draft: its course stays, as a course only.
+    pub async fn forget(&self, owner_id: Uuid, id: Uuid) -> Result<bool, StoreError> {
+        bounded("postgres", self.db.timeout(), async {
+            let client = self.db.pool().get().await?;
+            let forgotten = client
+                .execute(
+                    &format!(
+                        "UPDATE courses SET draft_version = NULL \
+                         WHERE draft_session_id = $3 AND {LIVE}"
+                    ),
+                    &[&owner_id, &self.ttl_secs(), &id],
+                )
+                .await?;
+            Ok::<_, StoreError>(forgotten == 1)
+        })
+        .await
+    }
+
+    fn draft_from(&self, row: &Row) -> Result<Draft, StoreError> {
+        let corrupt = |detail: String| StoreError::Corrupt {
+            store: "postgres",
+            detail,
+        };
+        let form_data = match row.try_get::<_, Value>("form_data")? {
+            Value::Object(map) => map,
+            other => return Err(corrupt(format!("form_data is not an object: {other}"))),
+        };
+        let version: i64 = row.try_get("draft_version")?;
+        let updated_at: DateTime<Utc> = row.try_get("updated_at")?;
+        let status: &str = row.try_get("status")?;
+        Ok(Draft {
+            id: row.try_get("draft_session_id")?,
+            organization_id: row.try_get("organization_id")?,
+            version: version.unsigned_abs(),
+            // The row is the draft's course: it is materialized from the start.
+            status: if status == "submitted" {
+                DraftStatus::Submitted
+            } else {
+                DraftStatus::Materialized
+            },
+            created_at: row.try_get("created_at")?,
+            updated_at,
+            expires_at: TimeDelta::from_std(self.ttl)
+                .ok()
+                .and_then(|ttl| updated_at.checked_add_signed(ttl))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
+            course_id: Some(row.try_get("id")?),
+            course_slug: Some(row.try_get("slug")?),
+            form_data,
+            store: DraftStore::Postgres,
+        })
+    }
+}
