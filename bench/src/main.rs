@@ -51,6 +51,10 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("bench: hygiene simulation");
         doc.push_str(&scenarios::hygiene(quick).await?);
     }
+    if wanted("degraded") {
+        eprintln!("bench: degraded mode");
+        doc.push_str(&scenarios::degraded_mode(quick).await?);
+    }
     // Drafts live for a day: leave none behind.
     service::flush_redis().await?;
     if only.is_none() {

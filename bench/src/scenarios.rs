@@ -919,3 +919,99 @@ fn count_files(dir: &std::path::Path) -> usize {
         })
         .sum()
 }
+
+/// Benchmark 6: degraded mode. The same calls on a service whose Redis refuses
+/// every connection (drafts open in Postgres) and on one with Redis, in turns.
+pub async fn degraded_mode(quick: bool) -> anyhow::Result<String> {
+    let db = fresh_database("draftd_bench_degraded").await?;
+    let normal = Service::start(&db, &[]).await?;
+    // Nothing listens on port 1: every Redis call is refused at once.
+    let degraded = Service::start(&db, &[("DRAFTD_REDIS_URL", "redis://127.0.0.1:1")]).await?;
+    let rounds = if quick { 100 } else { 1000 };
+    let http = client();
+    let org = Uuid::new_v4();
+    let names = ["create", "fetch", "autosave", "fetch, unknown id"];
+    let mut durations: [Vec<Vec<Duration>>; 2] = Default::default();
+    for slots in &mut durations {
+        slots.resize(names.len(), Vec::new());
+    }
+    let mut unexpected = 0;
+    for i in 0..rounds {
+        let (_, token) = new_user(org);
+        for (side, (service, store, unknown_status)) in
+            [(&normal, "redis", 404), (&degraded, "postgres", 503)]
+                .into_iter()
+                .enumerate()
+        {
+            let base = &service.base;
+            let mut timed = |slot: usize, started: Instant, ok: bool, unexpected: &mut usize| {
+                durations[side][slot].push(started.elapsed());
+                *unexpected += usize::from(!ok);
+            };
+            let t = Instant::now();
+            let draft: Value = http
+                .post(format!("{base}/api/v1/drafts"))
+                .bearer_auth(&token)
+                .json(&json!({"formData": {"topic": format!("Course {i}")}}))
+                .send()
+                .await?
+                .json()
+                .await?;
+            timed(0, t, draft["store"] == store, &mut unexpected);
+            let url = format!(
+                "{base}/api/v1/drafts/{}",
+                draft["id"].as_str().unwrap_or_default()
+            );
+            let t = Instant::now();
+            let fetched = http.get(&url).bearer_auth(&token).send().await?;
+            timed(1, t, fetched.status() == 200, &mut unexpected);
+            let t = Instant::now();
+            let saved = http
+                .patch(&url)
+                .bearer_auth(&token)
+                .header("content-type", "application/merge-patch+json")
+                .body(json!({"formData": keystrokes(i)}).to_string())
+                .send()
+                .await?;
+            timed(2, t, saved.status() == 200, &mut unexpected);
+            let t = Instant::now();
+            let unknown = http
+                .get(format!("{base}/api/v1/drafts/{}", Uuid::new_v4()))
+                .bearer_auth(&token)
+                .send()
+                .await?;
+            timed(3, t, unknown.status() == unknown_status, &mut unexpected);
+        }
+    }
+    normal.stop().await;
+    degraded.stop().await;
+
+    let mut doc = String::from("## 6. Degraded mode: drafts in Postgres while Redis is down\n\n");
+    writeln!(
+        doc,
+        "{rounds} rounds, one call at a time, each round on both services in turn: one with Redis, \
+         one whose Redis refuses every connection, so that its drafts open in Postgres (each call \
+         first tries Redis, then Postgres). The last row reads an id that exists nowhere: 404 with \
+         Redis, 503 without it (it might be in Redis). Calls that answered otherwise than expected: \
+         {unexpected}. A Redis that does not answer at all (instead of refusing) costs \
+         `DRAFTD_STORE_TIMEOUT_MS` before the fallback.\n"
+    )?;
+    doc.push_str("| call | with Redis p50 ms | p99 ms | degraded p50 ms | p99 ms | degraded / with Redis, p50 |\n|---|---|---|---|---|---|\n");
+    for (slot, name) in names.iter().enumerate() {
+        let (redis, postgres) = (
+            sample_of(&durations[0][slot]),
+            sample_of(&durations[1][slot]),
+        );
+        writeln!(
+            doc,
+            "| {name} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} |",
+            redis.ms(50.0),
+            redis.ms(99.0),
+            postgres.ms(50.0),
+            postgres.ms(99.0),
+            postgres.ms(50.0) / redis.ms(50.0).max(0.001),
+        )?;
+    }
+    doc.push('\n');
+    Ok(doc)
+}

@@ -68,8 +68,9 @@ impl Service {
         let base = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(30);
         let client = reqwest::Client::new();
+        // Liveness, not readiness: a benchmark may run it with Redis away.
         while !client
-            .get(format!("{base}/readyz"))
+            .get(format!("{base}/healthz"))
             .send()
             .await
             .is_ok_and(|r| r.status().is_success())

@@ -232,9 +232,21 @@ async fn while_redis_is_down_new_drafts_open_in_postgres_and_the_service_recover
         .await;
     assert_problem(frozen, 409).await;
 
-    // A second draft of the outage, abandoned.
+    // More drafts of the outage: one abandoned, one discarded with its file.
     let abandoned = app.new_draft(user, json!({})).await;
     assert_eq!(abandoned["store"], "postgres");
+    let discarded = app.new_draft(user, json!({})).await;
+    let discarded_id = discarded["id"].as_str().unwrap();
+    let upload = app
+        .upload(
+            user,
+            discarded_id,
+            "draft.txt",
+            "text/plain",
+            b"draft".to_vec(),
+        )
+        .await;
+    assert_eq!(upload.status(), 201);
 
     proxy.restore();
     let mut saved = app
@@ -258,7 +270,35 @@ async fn while_redis_is_down_new_drafts_open_in_postgres_and_the_service_recover
         .iter()
         .map(|d| d["store"].as_str().unwrap())
         .collect();
-    assert_eq!(stores, ["redis", "redis", "postgres"]);
+    assert_eq!(stores, ["redis", "redis", "postgres", "postgres"]);
+
+    // Discarding takes the course and its file; discarding a submitted one
+    // leaves its course.
+    let deleted = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/drafts/{discarded_id}"),
+            user,
+        )
+        .await;
+    assert_eq!(deleted.status(), 204);
+    assert_problem(app.get_draft(user, discarded_id).await, 404).await;
+    app.cleanup_settled().await;
+    assert_eq!(
+        app.stored_files().len(),
+        1,
+        "only the submitted course's file"
+    );
+    let forgotten = app
+        .call(Method::DELETE, &format!("/api/v1/drafts/{pg_id}"), user)
+        .await;
+    assert_eq!(forgotten.status(), 204);
+    assert_problem(app.get_draft(user, &pg_id).await, 404).await;
+    let course = degraded["courseId"].as_str().unwrap();
+    let kept = app
+        .get_json(user, &format!("/api/v1/courses/{course}"))
+        .await;
+    assert_eq!(kept["status"], "submitted");
 
     // The janitor removes the abandoned one once it is stale.
     app.age_course(abandoned["courseId"].as_str().unwrap(), 25)
@@ -270,7 +310,7 @@ async fn while_redis_is_down_new_drafts_open_in_postgres_and_the_service_recover
         404,
     )
     .await;
-    assert_eq!(app.draft(user, &pg_id).await["status"], "submitted");
+    assert_eq!(app.course_count().await, 1);
 }
 
 /// In degraded mode the per-user cap still holds, however many creates race.
