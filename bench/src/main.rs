@@ -24,8 +24,8 @@ async fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all("docs/bench")?;
     service::flush_redis().await?;
 
-    // BENCH_ONLY=autosave,calls,... runs some (for profiling); the document is
-    // written only by a full run.
+    // BENCH_ONLY=autosave,calls,... runs some (for profiling) and prints their
+    // sections; the document is written only by a full run.
     let only = std::env::var("BENCH_ONLY").ok();
     let wanted = |name: &str| {
         only.as_deref()
@@ -60,6 +60,8 @@ async fn main() -> anyhow::Result<()> {
     if only.is_none() {
         std::fs::write("docs/benchmarks.md", doc)?;
         eprintln!("bench: wrote docs/benchmarks.md");
+    } else {
+        print!("{doc}");
     }
     Ok(())
 }
