@@ -20,8 +20,7 @@ use uuid::Uuid;
 
 use super::redis::{RedisConn, RedisPool, RedisSettings};
 use super::{bounded, CreateOutcome, PatchOutcome, StoreError};
-use crate::domain::draft::DraftLimits;
-use crate::domain::draft::DraftStore;
+use crate::domain::draft::{DraftLimits, DraftStore};
 use crate::domain::{Draft, DraftStatus, FormPatch, Owner, Precondition};
 
 pub enum FreezeOutcome {
