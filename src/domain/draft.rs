@@ -171,7 +171,7 @@ impl DraftSessions {
                     title: title_from(&form_data),
                     form_data: &form_data,
                     materialized_by: MaterializedBy::Degraded,
-                    draft_version: None,
+                    draft_version: Some(1),
                 };
                 self.postgres.create(&new, self.limits.max_per_user).await?
             }

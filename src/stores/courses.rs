@@ -16,7 +16,7 @@ use super::postgres::Postgres;
 use super::{bounded, StoreError};
 use crate::domain::course::{slug_candidates, Course, CourseFile, MaterializedBy};
 
-const COURSE_COLUMNS: &str = "id, draft_session_id, organization_id, slug, title, status, \
+pub(super) const COURSE_COLUMNS: &str = "id, draft_session_id, organization_id, slug, title, status, \
     generation_status, materialized_by, materialized_at, submitted_at, created_at, updated_at, form_data";
 
 const FILE_COLUMNS: &str =
@@ -31,8 +31,9 @@ pub struct NewCourse<'a> {
     pub title: &'a str,
     pub form_data: &'a Map<String, Value>,
     pub materialized_by: MaterializedBy,
-    /// A draft kept in its course row (degraded mode) is submitted only if
-    /// it is still at this version; `None` for a draft kept in Redis.
+    /// The version of a draft kept in the course row itself (degraded mode):
+    /// stored when the row is created, and the version a submit requires.
+    /// `None` for a draft kept in Redis.
     pub draft_version: Option<i64>,
 }
 
@@ -388,8 +389,8 @@ pub(super) async fn insert_or_get(
             .query_opt(
                 &format!(
                     "INSERT INTO courses (id, draft_session_id, owner_id, organization_id, slug, \
-                     title, form_data, materialized_by, materialized_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now()) \
+                     title, form_data, materialized_by, materialized_at, draft_version) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now(), $9) \
                      ON CONFLICT DO NOTHING RETURNING {COURSE_COLUMNS}"
                 ),
                 &[
@@ -401,6 +402,7 @@ pub(super) async fn insert_or_get(
                     &new.title,
                     &form,
                     &new.materialized_by.as_str(),
+                    &new.draft_version,
                 ],
             )
             .await?;

@@ -13,15 +13,12 @@ use serde_json::Value;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::courses::NewCourse;
+use super::courses::{course_from, insert_or_get, NewCourse, COURSE_COLUMNS};
 use super::postgres::Postgres;
 use super::{bounded, CreateOutcome, PatchOutcome, StoreError};
-use crate::domain::course::slug_candidates;
+use crate::domain::course::Course;
 use crate::domain::draft::DraftStore;
 use crate::domain::{Draft, DraftStatus, FormPatch, Precondition};
-
-const DRAFT_COLUMNS: &str =
-    "id, draft_session_id, organization_id, slug, status, draft_version, created_at, updated_at, form_data";
 
 /// Rows holding a live draft of owner $1 (TTL $2, in seconds).
 const LIVE: &str = "owner_id = $1 AND draft_version IS NOT NULL \
@@ -67,38 +64,9 @@ impl PgDrafts {
             if live >= i64::from(max) {
                 return Ok::<_, StoreError>(CreateOutcome::TooManyDrafts);
             }
-            let form = Value::Object(new.form_data.clone());
-            for slug in slug_candidates(new.title, new.id) {
-                let row = tx
-                    .query_opt(
-                        &format!(
-                            "INSERT INTO courses (id, draft_session_id, owner_id, organization_id, \
-                             slug, title, form_data, materialized_by, materialized_at, draft_version) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now(), 1) \
-                             ON CONFLICT (slug) DO NOTHING RETURNING {DRAFT_COLUMNS}"
-                        ),
-                        &[
-                            &new.id,
-                            &new.draft_session_id,
-                            &new.owner_id,
-                            &new.organization_id,
-                            &slug,
-                            &new.title,
-                            &form,
-                            &new.materialized_by.as_str(),
-                        ],
-                    )
-                    .await?;
-                if let Some(row) = row {
-                    let draft = self.draft_from(&row)?;
-                    tx.commit().await?;
-                    return Ok(CreateOutcome::Created(draft));
-                }
-            }
-            Err(StoreError::Postgres(format!(
-                "no free slug for draft {}",
-                new.draft_session_id
-            )))
+            let (course, _) = insert_or_get(&tx, new).await?;
+            tx.commit().await?;
+            Ok(CreateOutcome::Created(self.draft_of(course, 1)))
         })
         .await
     }
@@ -110,7 +78,7 @@ impl PgDrafts {
             let row = client
                 .query_opt(
                     &format!(
-                        "SELECT {DRAFT_COLUMNS} FROM courses WHERE draft_session_id = $3 AND {LIVE}"
+                        "SELECT {COURSE_COLUMNS}, draft_version FROM courses WHERE draft_session_id = $3 AND {LIVE}"
                     ),
                     &[&owner_id, &self.ttl_secs(), &id],
                 )
@@ -127,7 +95,7 @@ impl PgDrafts {
             let rows = client
                 .query(
                     &format!(
-                        "SELECT {DRAFT_COLUMNS} FROM courses WHERE status = 'draft' AND {LIVE} \
+                        "SELECT {COURSE_COLUMNS}, draft_version FROM courses WHERE status = 'draft' AND {LIVE} \
                          ORDER BY updated_at DESC"
                     ),
                     &[&owner_id, &self.ttl_secs()],
@@ -179,7 +147,7 @@ impl PgDrafts {
                     &format!(
                         "UPDATE courses SET form_data = (form_data - $2::text[]) || $3::jsonb, \
                          draft_version = draft_version + 1, updated_at = now() \
-                         WHERE draft_session_id = $1 RETURNING {DRAFT_COLUMNS}"
+                         WHERE draft_session_id = $1 RETURNING {COURSE_COLUMNS}, draft_version"
                     ),
                     &[&id, &removals, &set],
                 )
@@ -210,37 +178,32 @@ impl PgDrafts {
     }
 
     fn draft_from(&self, row: &Row) -> Result<Draft, StoreError> {
-        let corrupt = |detail: String| StoreError::Corrupt {
-            store: "postgres",
-            detail,
-        };
-        let form_data = match row.try_get::<_, Value>("form_data")? {
-            Value::Object(map) => map,
-            other => return Err(corrupt(format!("form_data is not an object: {other}"))),
-        };
         let version: i64 = row.try_get("draft_version")?;
-        let updated_at: DateTime<Utc> = row.try_get("updated_at")?;
-        let status: &str = row.try_get("status")?;
-        Ok(Draft {
-            id: row.try_get("draft_session_id")?,
-            organization_id: row.try_get("organization_id")?,
+        Ok(self.draft_of(course_from(row)?, version))
+    }
+
+    /// The draft a course row holds, at `version`.
+    fn draft_of(&self, course: Course, version: i64) -> Draft {
+        Draft {
+            id: course.draft_session_id.unwrap_or(course.id),
+            organization_id: course.organization_id,
             version: version.unsigned_abs(),
             // The row is the draft's course: it is materialized from the start.
-            status: if status == "submitted" {
+            status: if course.status == "submitted" {
                 DraftStatus::Submitted
             } else {
                 DraftStatus::Materialized
             },
-            created_at: row.try_get("created_at")?,
-            updated_at,
+            created_at: course.created_at,
+            updated_at: course.updated_at,
             expires_at: TimeDelta::from_std(self.ttl)
                 .ok()
-                .and_then(|ttl| updated_at.checked_add_signed(ttl))
+                .and_then(|ttl| course.updated_at.checked_add_signed(ttl))
                 .unwrap_or(DateTime::<Utc>::MAX_UTC),
-            course_id: Some(row.try_get("id")?),
-            course_slug: Some(row.try_get("slug")?),
-            form_data,
+            course_id: Some(course.id),
+            course_slug: Some(course.slug),
+            form_data: course.form_data,
             store: DraftStore::Postgres,
-        })
+        }
     }
 }
