@@ -16,7 +16,7 @@ pub const SECRET: &str = "a-test-secret-that-is-long-enough-for-hs256";
 
 /// Base settings: the defaults, or `DRAFTD_REDIS_URL` / `DRAFTD_DATABASE_URL`
 /// when set, so tests can run against other servers.
-fn base_config() -> Config {
+pub fn base_config() -> Config {
     let mut config = Config::defaults();
     if let Ok(url) = std::env::var("DRAFTD_REDIS_URL") {
         config.redis_url = url;

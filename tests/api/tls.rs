@@ -4,17 +4,25 @@
 
 use std::path::PathBuf;
 
+use deadpool_redis::redis;
 use draftd::config::Config;
 use draftd::startup::Application;
 use serde_json::{json, Value};
 
-use crate::helpers::TestApp;
+use crate::helpers::{base_config, TestApp};
 
+/// The local CA, as the running Redis names it (whichever checkout started
+/// the servers, their certificates come from the same `scripts/services.sh`).
 fn local_ca() -> PathBuf {
-    let data = std::env::var("DRAFTD_LOCAL_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".data"));
-    data.join("tls/ca.pem")
+    let mut redis = redis::Client::open(base_config().redis_url)
+        .and_then(|client| client.get_connection())
+        .expect("the local Redis answers");
+    let (_, path): (String, String) = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("tls-ca-cert-file")
+        .query(&mut redis)
+        .expect("the local Redis has TLS: run scripts/services.sh up");
+    PathBuf::from(path)
 }
 
 fn rediss_url() -> String {
@@ -29,10 +37,11 @@ fn require_tls(config: &mut Config) {
 
 #[tokio::test]
 async fn redis_and_postgres_work_over_tls_with_a_configured_ca() {
+    let ca = local_ca();
     let app = TestApp::spawn_with(|c| {
         c.redis_url = rediss_url();
         require_tls(c);
-        c.tls_ca_file = Some(local_ca());
+        c.tls_ca_file = Some(ca);
     })
     .await;
 
