@@ -91,9 +91,13 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 
 /** One draftd in dev mode with a database of its own. */
 export class Service {
-  /** @param {string} name  a short label for the database and the log file */
-  static async create(name) {
+  /**
+   * @param {string} name  a short label for the database and the log file
+   * @param {{redisDown?: boolean}} options  redisDown: Redis refuses every connection
+   */
+  static async create(name, { redisDown = false } = {}) {
     const service = new Service(name, await freePort());
+    service.redisUrl = redisDown ? `redis://127.0.0.1:${await freePort()}` : REDIS_URL;
     await psqlAt(`${PG_URL}/postgres`, `CREATE DATABASE ${service.db}`);
     await service.start();
     return service;
@@ -110,6 +114,7 @@ export class Service {
     this.logFile = path.join(ARTIFACTS, `draftd-${name}.log`);
     writeFileSync(this.logFile, '');
     this.child = null;
+    this.redisUrl = REDIS_URL;
   }
 
   /** Starts draftd (again) on the same port and waits until it is ready. */
@@ -122,7 +127,7 @@ export class Service {
         DRAFTD_DEV_MODE: 'true',
         DRAFTD_BIND: `127.0.0.1:${this.port}`,
         DRAFTD_DATABASE_URL: this.databaseUrl,
-        DRAFTD_REDIS_URL: REDIS_URL,
+        DRAFTD_REDIS_URL: this.redisUrl,
         DRAFTD_UPLOAD_DIR: this.uploadDir,
         // Every test run makes drafts for the same demo user: no cap in the way.
         DRAFTD_MAX_DRAFTS_PER_USER: '100000',
@@ -147,7 +152,9 @@ export class Service {
     await waitFor(
       async () => {
         if (child.exitCode !== null || child.signalCode) throw new Error(`draftd exited; see ${this.logFile}`);
-        const res = await fetch(`${this.baseUrl}/readyz`);
+        // Without Redis the service is alive but never ready.
+        const probe = this.redisUrl === REDIS_URL ? 'readyz' : 'healthz';
+        const res = await fetch(`${this.baseUrl}/${probe}`);
         return res.ok;
       },
       { timeout: 30_000, what: `draftd on ${this.baseUrl} (log: ${this.logFile})` },
