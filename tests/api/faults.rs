@@ -235,6 +235,9 @@ async fn while_redis_is_down_new_drafts_open_in_postgres_and_the_service_recover
     // More drafts of the outage: one abandoned, one discarded with its file.
     let abandoned = app.new_draft(user, json!({})).await;
     assert_eq!(abandoned["store"], "postgres");
+    let quiet = app
+        .new_draft(user, json!({"topic": "Quiet for a while"}))
+        .await;
     let discarded = app.new_draft(user, json!({})).await;
     let discarded_id = discarded["id"].as_str().unwrap();
     let upload = app
@@ -270,7 +273,10 @@ async fn while_redis_is_down_new_drafts_open_in_postgres_and_the_service_recover
         .iter()
         .map(|d| d["store"].as_str().unwrap())
         .collect();
-    assert_eq!(stores, ["redis", "redis", "postgres", "postgres"]);
+    assert_eq!(
+        stores,
+        ["redis", "redis", "postgres", "postgres", "postgres"]
+    );
 
     // Discarding takes the course and its file; discarding a submitted one
     // leaves its course.
@@ -300,8 +306,11 @@ async fn while_redis_is_down_new_drafts_open_in_postgres_and_the_service_recover
         .await;
     assert_eq!(kept["status"], "submitted");
 
-    // The janitor removes the abandoned one once it is stale.
+    // The janitor removes the abandoned one once it is stale, and keeps the
+    // one written within the TTL (invariant 4).
     app.age_course(abandoned["courseId"].as_str().unwrap(), 25)
+        .await;
+    app.age_course(quiet["courseId"].as_str().unwrap(), 23)
         .await;
     let report = app.admin(Method::POST, "/api/v1/admin/janitor/run").await;
     assert_eq!(report["deleted"], 1);
@@ -310,7 +319,52 @@ async fn while_redis_is_down_new_drafts_open_in_postgres_and_the_service_recover
         404,
     )
     .await;
-    assert_eq!(app.course_count().await, 1);
+    let quiet = app.draft(user, quiet["id"].as_str().unwrap()).await;
+    assert_eq!(quiet["formData"]["topic"], "Quiet for a while");
+    assert_eq!(app.course_count().await, 2);
+}
+
+/// A Redis that takes connections and never answers: no request hangs, each
+/// ends after about the store timeout; new drafts still open, in Postgres.
+#[tokio::test]
+async fn a_redis_that_never_answers_holds_no_request() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let _held = tokio::spawn(async move {
+        let mut sockets = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            sockets.push(socket);
+        }
+    });
+    let app = TestApp::spawn_with(|c| {
+        c.redis_url = format!("redis://127.0.0.1:{port}");
+        c.store_timeout_ms = 300;
+    })
+    .await;
+    let user = &app.user;
+    /// Far above the store timeout: this only tells a bounded wait from a hang.
+    async fn answered<F: std::future::Future>(call: F) -> F::Output {
+        tokio::time::timeout(Duration::from_secs(10), call)
+            .await
+            .expect("the request does not hang")
+    }
+
+    let draft: Value =
+        answered(app.create_draft(user, json!({"formData": {"topic": "Silent Redis"}})))
+            .await
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(draft["store"], "postgres");
+    let id = draft["id"].as_str().unwrap();
+    let saved = answered(app.patch_draft(user, id, json!({"language": "en"}), None)).await;
+    assert_eq!(saved.status(), 200);
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let read = answered(app.get_draft(user, &unknown)).await;
+    assert_eq!(read.headers()["retry-after"], "1");
+    assert_problem(read, 503).await;
+    let ready = answered(app.get_public("/readyz")).await;
+    assert_eq!(ready.status(), 503);
 }
 
 /// In degraded mode the per-user cap still holds, however many creates race.
