@@ -227,7 +227,7 @@ pub async fn course(
         ("file_id" = Uuid, Path, description = "File id"),
     ),
     responses(
-        (status = 200, description = "The file's bytes", content_type = "application/octet-stream"),
+        (status = 200, description = "The file's bytes, as the media type it was uploaded as", content_type = "*/*"),
         (status = 401, response = ProblemResponse),
         (status = 404, response = ProblemResponse),
         (status = 503, response = ProblemResponse),
