@@ -11,7 +11,10 @@
 //! and `f:<field>` holding each form field as JSON text.
 
 use std::collections::HashSet;
-use std::time::Duration;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use deadpool_redis::redis::{self, AsyncCommands, Script};
@@ -35,7 +38,38 @@ pub enum FreezeOutcome {
 pub struct RedisSessions {
     pool: RedisPool,
     timeout: Duration,
-    scripts: std::sync::Arc<Scripts>,
+    scripts: Arc<Scripts>,
+    breaker: Arc<Breaker>,
+}
+
+/// After a Redis call fails slowly, the calls of the next store timeout fail
+/// at once instead of each waiting it out: while Redis is partitioned away,
+/// new drafts go to Postgres and the rest answer 503 without delay. Only a
+/// slow failure opens it: a refused connection fails fast by itself, and one
+/// broken pooled connection must not send every draft elsewhere.
+struct Breaker {
+    since: Instant,
+    /// Milliseconds after `since` until which calls fail at once.
+    open_until: AtomicU64,
+}
+
+/// A failure this slow was a timeout at some layer (connecting, the response,
+/// the pool, or the store timeout): Redis answers in about a millisecond.
+const SLOW_FAILURE: Duration = Duration::from_millis(250);
+
+impl Breaker {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.since.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn is_open(&self) -> bool {
+        self.now_ms() < self.open_until.load(Ordering::Relaxed)
+    }
+
+    fn open(&self, window: Duration) {
+        let until = self.now_ms().saturating_add(millis(window));
+        self.open_until.fetch_max(until, Ordering::Relaxed);
+    }
 }
 
 struct Scripts {
@@ -84,8 +118,32 @@ impl RedisSessions {
         Ok(Self {
             pool,
             timeout: settings.timeout,
-            scripts: std::sync::Arc::new(scripts),
+            scripts: Arc::new(scripts),
+            breaker: Arc::new(Breaker {
+                since: Instant::now(),
+                open_until: 0.into(),
+            }),
         })
+    }
+
+    /// Runs a call under the store timeout, unless the breaker is open.
+    async fn bounded<T, E: Into<StoreError>>(
+        &self,
+        call: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, StoreError> {
+        if self.breaker.is_open() {
+            metrics::counter!("draftd_redis_calls_skipped_total").increment(1);
+            return Err(StoreError::Redis(format!(
+                "not asked: a call timed out less than {:?} ago",
+                self.timeout
+            )));
+        }
+        let started = Instant::now();
+        let result = bounded("redis", self.timeout, call).await;
+        if result.is_err() && started.elapsed() >= SLOW_FAILURE {
+            self.breaker.open(self.timeout);
+        }
+        result
     }
 
     async fn conn(&self) -> Result<RedisConn, StoreError> {
@@ -93,7 +151,7 @@ impl RedisSessions {
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
-        bounded("redis", self.timeout, async {
+        self.bounded(async {
             let mut conn = self.conn().await?;
             redis::cmd("PING").query_async::<()>(&mut conn).await?;
             Ok::<_, StoreError>(())
@@ -119,11 +177,12 @@ impl RedisSessions {
         for (field, value) in form.assignments() {
             invocation.arg(*field).arg(value);
         }
-        let reply: Vec<String> = bounded("redis", self.timeout, async {
-            let mut conn = self.conn().await?;
-            Ok::<_, StoreError>(invocation.invoke_async(&mut conn).await?)
-        })
-        .await?;
+        let reply: Vec<String> = self
+            .bounded(async {
+                let mut conn = self.conn().await?;
+                Ok::<_, StoreError>(invocation.invoke_async(&mut conn).await?)
+            })
+            .await?;
         match reply.split_first() {
             Some((status, hash)) if status == "ok" => Ok(CreateOutcome::Created(decode(id, hash)?)),
             Some((status, _)) if status == "full" => Ok(CreateOutcome::TooManyDrafts),
@@ -132,11 +191,12 @@ impl RedisSessions {
     }
 
     pub async fn get(&self, user_id: Uuid, id: Uuid) -> Result<Option<Draft>, StoreError> {
-        let hash: Vec<String> = bounded("redis", self.timeout, async {
-            let mut conn = self.conn().await?;
-            Ok::<_, StoreError>(conn.hgetall(draft_key(user_id, id)).await?)
-        })
-        .await?;
+        let hash: Vec<String> = self
+            .bounded(async {
+                let mut conn = self.conn().await?;
+                Ok::<_, StoreError>(conn.hgetall(draft_key(user_id, id)).await?)
+            })
+            .await?;
         if hash.is_empty() {
             return Ok(None);
         }
@@ -144,7 +204,7 @@ impl RedisSessions {
     }
 
     pub async fn list(&self, user_id: Uuid) -> Result<Vec<Draft>, StoreError> {
-        bounded("redis", self.timeout, async {
+        self.bounded(async {
             let mut conn = self.conn().await?;
             let ids: Vec<String> = self
                 .scripts
@@ -201,11 +261,12 @@ impl RedisSessions {
         for field in patch.removals() {
             invocation.arg(*field);
         }
-        let reply: Vec<String> = bounded("redis", self.timeout, async {
-            let mut conn = self.conn().await?;
-            Ok::<_, StoreError>(invocation.invoke_async(&mut conn).await?)
-        })
-        .await?;
+        let reply: Vec<String> = self
+            .bounded(async {
+                let mut conn = self.conn().await?;
+                Ok::<_, StoreError>(invocation.invoke_async(&mut conn).await?)
+            })
+            .await?;
         match reply.split_first() {
             Some((status, hash)) if status == "ok" => Ok(PatchOutcome::Saved(decode(id, hash)?)),
             Some((status, _)) if status == "missing" => Ok(PatchOutcome::Missing),
@@ -222,19 +283,20 @@ impl RedisSessions {
 
     /// Deletes a draft; `false` if there was none.
     pub async fn delete(&self, user_id: Uuid, id: Uuid) -> Result<bool, StoreError> {
-        let deleted: i64 = bounded("redis", self.timeout, async {
-            let mut conn = self.conn().await?;
-            Ok::<_, StoreError>(
-                self.scripts
-                    .delete
-                    .key(draft_key(user_id, id))
-                    .key(index_key(user_id))
-                    .arg(id.to_string())
-                    .invoke_async(&mut conn)
-                    .await?,
-            )
-        })
-        .await?;
+        let deleted: i64 = self
+            .bounded(async {
+                let mut conn = self.conn().await?;
+                Ok::<_, StoreError>(
+                    self.scripts
+                        .delete
+                        .key(draft_key(user_id, id))
+                        .key(index_key(user_id))
+                        .arg(id.to_string())
+                        .invoke_async(&mut conn)
+                        .await?,
+                )
+            })
+            .await?;
         Ok(deleted == 1)
     }
 }
@@ -249,7 +311,7 @@ impl RedisSessions {
         course_id: Uuid,
         slug: &str,
     ) -> Result<(), StoreError> {
-        bounded("redis", self.timeout, async {
+        self.bounded(async {
             let mut conn = self.conn().await?;
             self.scripts
                 .attach_course
@@ -271,14 +333,15 @@ impl RedisSessions {
         if drafts.is_empty() {
             return Ok(HashSet::new());
         }
-        let exists: Vec<bool> = bounded("redis", self.timeout, async {
-            let commands = drafts
-                .iter()
-                .map(|(user, id)| redis::Cmd::exists(draft_key(*user, *id)))
-                .collect();
-            self.conn().await?.each(commands).await
-        })
-        .await?;
+        let exists: Vec<bool> = self
+            .bounded(async {
+                let commands = drafts
+                    .iter()
+                    .map(|(user, id)| redis::Cmd::exists(draft_key(*user, *id)))
+                    .collect();
+                self.conn().await?.each(commands).await
+            })
+            .await?;
         Ok(drafts
             .iter()
             .zip(exists)
@@ -326,20 +389,21 @@ impl RedisSessions {
         id: Uuid,
         version: u64,
     ) -> Result<FreezeOutcome, StoreError> {
-        let reply: String = bounded("redis", self.timeout, async {
-            let mut conn = self.conn().await?;
-            Ok::<_, StoreError>(
-                self.scripts
-                    .freeze
-                    .key(draft_key(user_id, id))
-                    .key(index_key(user_id))
-                    .arg(id.to_string())
-                    .arg(version)
-                    .invoke_async(&mut conn)
-                    .await?,
-            )
-        })
-        .await?;
+        let reply: String = self
+            .bounded(async {
+                let mut conn = self.conn().await?;
+                Ok::<_, StoreError>(
+                    self.scripts
+                        .freeze
+                        .key(draft_key(user_id, id))
+                        .key(index_key(user_id))
+                        .arg(id.to_string())
+                        .arg(version)
+                        .invoke_async(&mut conn)
+                        .await?,
+                )
+            })
+            .await?;
         match reply.as_str() {
             "frozen" => Ok(FreezeOutcome::Frozen),
             "submitted" => Ok(FreezeOutcome::AlreadySubmitted),
