@@ -128,6 +128,50 @@ async fn the_service_works_against_a_redis_cluster() {
     let listed = app.get_json(user, "/api/v1/drafts").await;
     assert_eq!(listed.as_array().unwrap().len(), 1);
 
+    // A second replica on the same cluster and database: racing uploads and
+    // materializations of one draft through both still make one course.
+    let (database_url, upload_dir) = (
+        app.config.database_url.clone(),
+        app.config.upload_dir.clone(),
+    );
+    let replica = TestApp::spawn_with(|c| {
+        c.redis_url = urls(&ports);
+        c.database_url = database_url;
+        c.upload_dir = upload_dir;
+    })
+    .await;
+    let (racer, racing_draft) = (&users[6], &drafts[6]);
+    let racing = (0..12).map(|i| {
+        let side = if i % 2 == 0 { &app } else { &replica };
+        async move {
+            let response = if i % 3 == 0 {
+                side.draft_action(racer, racing_draft, "materialize").await
+            } else {
+                side.upload(
+                    racer,
+                    racing_draft,
+                    &format!("f{i}.txt"),
+                    "text/plain",
+                    b"x".to_vec(),
+                )
+                .await
+            };
+            let body: Value = response.json().await.unwrap();
+            body["courseId"].as_str().unwrap().to_owned()
+        }
+    });
+    let courses: HashSet<String> = join_all(racing).await.into_iter().collect();
+    assert_eq!(courses.len(), 1);
+    assert_eq!(
+        app.count("SELECT count(*) FROM courses WHERE status = 'draft'")
+            .await,
+        1
+    );
+    assert_eq!(
+        replica.draft(racer, racing_draft).await["status"],
+        "materialized"
+    );
+
     // Materialize, submit and discard run their scripts on the user's node.
     let materialized = app.draft_action(&users[1], &drafts[1], "materialize").await;
     assert_eq!(materialized.status(), 201);
