@@ -78,7 +78,8 @@ impl PgDrafts {
             let row = client
                 .query_opt(
                     &format!(
-                        "SELECT {COURSE_COLUMNS}, draft_version FROM courses WHERE draft_session_id = $3 AND {LIVE}"
+                        "SELECT {COURSE_COLUMNS}, draft_version FROM courses \
+                         WHERE draft_session_id = $3 AND {LIVE}"
                     ),
                     &[&owner_id, &self.ttl_secs(), &id],
                 )
@@ -95,8 +96,8 @@ impl PgDrafts {
             let rows = client
                 .query(
                     &format!(
-                        "SELECT {COURSE_COLUMNS}, draft_version FROM courses WHERE status = 'draft' AND {LIVE} \
-                         ORDER BY updated_at DESC"
+                        "SELECT {COURSE_COLUMNS}, draft_version FROM courses \
+                         WHERE status = 'draft' AND {LIVE} ORDER BY updated_at DESC"
                     ),
                     &[&owner_id, &self.ttl_secs()],
                 )
