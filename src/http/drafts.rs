@@ -62,6 +62,10 @@ fn precondition(req: &HttpRequest) -> Precondition {
 }
 
 /// Open a new draft session.
+///
+/// The draft is kept in Redis. While Redis is unreachable it opens in
+/// Postgres instead (degraded mode: `store` is `postgres`, and the draft stays
+/// there for its whole life).
 #[utoipa::path(post, path = "/api/v1/drafts", tag = "drafts",
     request_body(content = Option<DraftRequest>, description = "Optional: no body opens an empty draft"),
     responses(
@@ -91,7 +95,7 @@ pub async fn create(
         .json(draft))
 }
 
-/// The caller's live drafts, most recently written first.
+/// The caller's live drafts, in Redis and in Postgres, most recently written first.
 #[utoipa::path(get, path = "/api/v1/drafts", tag = "drafts",
     responses(
         (status = 200, description = "Live drafts", body = Vec<Draft>),
