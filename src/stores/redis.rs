@@ -12,7 +12,7 @@ use deadpool_redis::redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo}
 use deadpool_redis::redis::{
     self, Cmd, FromRedisValue, IntoConnectionInfo, Pipeline, RedisFuture, TlsCertificates, Value,
 };
-use deadpool_redis::{cluster, Runtime};
+use deadpool_redis::{cluster, PoolConfig, Runtime, Timeouts};
 use futures_util::future::try_join_all;
 
 use super::StoreError;
@@ -53,16 +53,21 @@ impl RedisPool {
             .map(str::to_owned)
             .collect();
         let timeout = Some(settings.timeout);
+        let sizing = PoolConfig {
+            max_size: settings.pool_size,
+            timeouts: Timeouts {
+                wait: timeout,
+                create: timeout,
+                recycle: timeout,
+            },
+            ..PoolConfig::default()
+        };
         if settings.cluster || urls.len() > 1 {
-            let pool = cluster::Config::from_urls(urls)
-                .builder()?
-                .max_size(settings.pool_size)
-                .wait_timeout(timeout)
-                .create_timeout(timeout)
-                .recycle_timeout(timeout)
-                .runtime(Runtime::Tokio1)
-                .build()?;
-            return Ok(Self::Cluster(pool));
+            let config = cluster::Config {
+                pool: Some(sizing),
+                ..cluster::Config::from_urls(urls)
+            };
+            return Ok(Self::Cluster(config.create_pool(Some(Runtime::Tokio1))?));
         }
         let mut info = settings.url.into_connection_info()?;
         if let Some(pem) = settings.tls_roots {
@@ -74,12 +79,8 @@ impl RedisPool {
                 .get_connection_info()
                 .clone();
         }
-        let manager = deadpool_redis::Manager::new(info)?;
-        let pool = deadpool_redis::Pool::builder(manager)
-            .max_size(settings.pool_size)
-            .wait_timeout(timeout)
-            .create_timeout(timeout)
-            .recycle_timeout(timeout)
+        let pool = deadpool_redis::Pool::builder(deadpool_redis::Manager::new(info)?)
+            .config(sizing)
             .runtime(Runtime::Tokio1)
             .build()?;
         Ok(Self::Node(pool))
