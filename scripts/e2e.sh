@@ -24,19 +24,11 @@ pg_port=${DRAFTD_LOCAL_PG_PORT:-5490}
 redis_db=5
 
 log() { printf 'e2e: %s\n' "$*" >&2; }
+. "$root/scripts/apt-install.sh"
 
 # --- what is absent -----------------------------------------------------------
 
-if [ ! -x /usr/bin/chromium ]; then
-  if [ "$(id -u)" != 0 ]; then
-    log "Chromium is missing: apt-get install chromium, or run as root"
-    exit 1
-  fi
-  log "installing chromium"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq chromium >/dev/null
-fi
+[ -x /usr/bin/chromium ] || apt_install chromium
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 if [ "$node_major" -lt 20 ]; then
   log "Node.js 20 or later is needed (found: $(node --version 2>/dev/null || echo none))"

@@ -15,6 +15,7 @@ pg_port=${DRAFTD_LOCAL_PG_PORT:-5490}
 data=${DRAFTD_LOCAL_DATA_DIR:-$root/.data}
 
 log() { printf 'services: %s\n' "$*" >&2; }
+. "$root/scripts/apt-install.sh"
 
 # Postgres refuses to run as root: as root, the server runs as the `postgres`
 # system user, which must be able to reach its data directory.
@@ -33,15 +34,7 @@ install_missing() {
   command -v redis-server >/dev/null 2>&1 || pkgs+=(redis-server)
   pg_bin >/dev/null || pkgs+=(postgresql)
   command -v openssl >/dev/null 2>&1 || pkgs+=(openssl)
-  [ ${#pkgs[@]} -eq 0 ] && return 0
-  if [ "$(id -u)" != 0 ]; then
-    log "missing ${pkgs[*]}: install them (apt-get install ${pkgs[*]}) or run as root"
-    exit 1
-  fi
-  log "installing ${pkgs[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq "${pkgs[@]}" >/dev/null
+  apt_install "${pkgs[@]}"
 }
 
 # The Postgres data directory: inside the project when the postgres user can

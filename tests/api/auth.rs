@@ -18,6 +18,16 @@ fn signed(algorithm: Algorithm, secret: &str, claims: &Value) -> String {
     .unwrap()
 }
 
+/// Opens a draft with a token signed, as the service's own are, over `claims`.
+async fn open_draft_with(app: &TestApp, claims: &Value) -> reqwest::Response {
+    app.client
+        .post(format!("{}/api/v1/drafts", app.address))
+        .bearer_auth(signed(Algorithm::HS256, SECRET, claims))
+        .send()
+        .await
+        .unwrap()
+}
+
 fn unsigned(claims: &Value) -> String {
     let header = URL_SAFE_NO_PAD.encode(json!({"alg": "none", "typ": "JWT"}).to_string());
     let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
@@ -130,14 +140,7 @@ async fn bad_tokens_get_401_on_every_draft_route() {
 async fn a_token_without_an_organization_cannot_open_a_draft() {
     let app = TestApp::spawn().await;
     let claims = json!({"sub": Uuid::new_v4(), "exp": chrono::Utc::now().timestamp() + 600});
-    let response = app
-        .client
-        .post(format!("{}/api/v1/drafts", app.address))
-        .bearer_auth(signed(Algorithm::HS256, SECRET, &claims))
-        .send()
-        .await
-        .unwrap();
-    assert_problem(response, 403).await;
+    assert_problem(open_draft_with(&app, &claims).await, 403).await;
 }
 
 #[tokio::test]
@@ -147,12 +150,5 @@ async fn supabase_style_tokens_with_an_audience_are_accepted() {
         "sub": app.user.id, "org_id": app.user.org, "aud": "authenticated",
         "role": "authenticated", "exp": chrono::Utc::now().timestamp() + 600,
     });
-    let response = app
-        .client
-        .post(format!("{}/api/v1/drafts", app.address))
-        .bearer_auth(signed(Algorithm::HS256, SECRET, &claims))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
+    assert_eq!(open_draft_with(&app, &claims).await.status(), 201);
 }
