@@ -1,14 +1,19 @@
 //! draftd keeps a web form's half-written data in Redis and writes to Postgres
 //! only when the data becomes real.
 //!
-//! - [`http`]: routes, authentication, problem responses (the only place errors
-//!   become HTTP);
-//! - [`domain`]: draft sessions and the form, validated on parse;
-//! - [`stores`]: Redis draft sessions, Postgres courses and the cleanup
-//!   queue, file storage;
-//! - [`jobs`]: the janitor, the orphan sweep and the cleanup worker;
-//! - [`config`], [`telemetry`], [`startup`]: wiring.
+//! The layers, each using only those below it:
+//!
+//! - [`http`]: routes, authentication, the OpenAPI document, problem responses
+//!   (the only place errors become HTTP); uses [`app`];
+//! - [`app`]: the use cases (drafts, courses, admin); uses [`jobs`] and [`stores`];
+//! - [`jobs`]: the janitor, the orphan sweep and the cleanup worker; uses [`stores`];
+//! - [`stores`]: Redis, Postgres and file storage; implement [`domain`]'s traits;
+//! - [`domain`]: pure types and rules, the outcomes and traits the stores speak.
+//!
+//! [`startup`] wires concrete types together (nothing imports it);
+//! [`config`] and [`telemetry`] are read at start.
 
+pub mod app;
 pub mod config;
 pub mod domain;
 pub mod http;

@@ -92,23 +92,24 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Janitor { config, dry_run } => {
             telemetry::init(&config.log);
-            let services = Services::connect(&config).await?;
-            let report = services.janitor.run(dry_run).await?;
+            let jobs = Services::connect(&config).await?.jobs;
+            let report = jobs.janitor.run(dry_run).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             if !dry_run {
-                services.cleanup.run_due().await?;
+                jobs.cleanup.run_due().await?;
             }
         }
         Command::SweepOrphans { config, dry_run } => {
             telemetry::init(&config.log);
-            let report = Services::connect(&config).await?.sweep.run(dry_run).await?;
+            let jobs = Services::connect(&config).await?.jobs;
+            let report = jobs.sweep.run(dry_run).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
         Command::RetryCleanup { config } => {
             telemetry::init(&config.log);
             let services = Services::connect(&config).await?;
-            let retried = services.admin.retry_dead(None).await?;
-            let pass = services.cleanup.run_due().await?;
+            let retried = services.app.admin.retry_dead(None).await?;
+            let pass = services.jobs.cleanup.run_due().await?;
             println!(
                 "{}",
                 serde_json::json!({ "retried": retried, "pass": pass })

@@ -1,5 +1,7 @@
-//! Builds the application: stores, services, background jobs, HTTP server.
-//! Tests start it on port 0; the CLI's one-off commands use [`Services`].
+//! Builds the application: stores, use cases, background jobs, HTTP server.
+//! The one place that names concrete types and wires them; nothing imports it
+//! but `main` and the tests. Tests start it on port 0; the CLI's one-off
+//! commands use [`Services`].
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -7,38 +9,30 @@ use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, App as HttpApp, HttpServer};
 use tokio::sync::Notify;
 use tracing_actix_web::TracingLogger;
 
+use crate::app::admin::Admin;
+use crate::app::courses::CleanupHandle;
+use crate::app::{App, Courses, DraftSessions};
 use crate::config::Config;
-use crate::domain::admin::Admin;
-use crate::domain::courses::CleanupHandle;
-use crate::domain::{Courses, DraftSessions};
 use crate::http::auth::Authenticator;
 use crate::http::request_id::{self, RequestSpan};
 use crate::http::{metrics, routes, AppState};
 use crate::jobs::cleanup::{CleanupSettings, CleanupWorker};
 use crate::jobs::janitor::{Janitor, JanitorSettings};
 use crate::jobs::orphans::OrphanSweep;
-use crate::jobs::Background;
-use crate::stores::cleanup::CleanupQueue;
-use crate::stores::courses::PgCourses;
-use crate::stores::pg_drafts::PgDrafts;
-use crate::stores::postgres::Postgres;
-use crate::stores::redis::RedisSettings;
-use crate::stores::redis_sessions::RedisSessions;
+use crate::jobs::{Background, Jobs};
+use crate::stores::postgres::files::PgFiles;
+use crate::stores::postgres::{CleanupQueue, PgCourses, PgDrafts, Postgres};
+use crate::stores::redis::{RedisDrafts, RedisSettings};
 
-/// Every service, wired to its stores. Connecting applies migrations.
+/// The use cases and the jobs, wired to the stores. Connecting applies
+/// migrations.
 pub struct Services {
-    pub redis: RedisSessions,
-    pub postgres: Postgres,
-    pub drafts: DraftSessions,
-    pub courses: Courses,
-    pub admin: Admin,
-    pub janitor: Janitor,
-    pub sweep: OrphanSweep,
-    pub cleanup: CleanupWorker,
+    pub app: App,
+    pub jobs: Jobs,
 }
 
 impl Services {
@@ -52,7 +46,7 @@ impl Services {
             timeout,
         )?;
         postgres.migrate().await?;
-        let redis = RedisSessions::connect(&RedisSettings {
+        let redis = RedisDrafts::connect(&RedisSettings {
             url: &config.redis_url,
             cluster: config.redis_cluster,
             tls_roots: tls_roots.as_deref(),
@@ -60,34 +54,18 @@ impl Services {
             timeout,
         })?;
         let files = config.file_storage()?;
-        let pg_courses = PgCourses::new(postgres.clone());
+        let courses = PgCourses::new(postgres.clone());
+        let file_rows = PgFiles::new(postgres.clone());
+        let queue = CleanupQueue::new(postgres.clone());
         let drafts = DraftSessions::new(
             redis.clone(),
             PgDrafts::new(postgres.clone(), config.draft_ttl()),
             config.draft_limits(),
         );
-        let queue = CleanupQueue::new(postgres.clone());
         let wake = Arc::new(Notify::new());
         let max_attempts = config.cleanup_max_attempts;
 
-        Ok(Self {
-            drafts: drafts.clone(),
-            courses: Courses::new(
-                drafts,
-                pg_courses.clone(),
-                files.clone(),
-                config.upload_rules(),
-                CleanupHandle {
-                    max_attempts,
-                    wake: wake.clone(),
-                },
-            ),
-            admin: Admin::new(
-                pg_courses.clone(),
-                redis.clone(),
-                queue.clone(),
-                config.draft_ttl(),
-            ),
+        let jobs = Jobs {
             janitor: Janitor::new(
                 postgres.clone(),
                 redis.clone(),
@@ -99,25 +77,46 @@ impl Services {
                 wake.clone(),
             ),
             sweep: OrphanSweep::new(
-                pg_courses,
+                courses.clone(),
                 files.clone(),
                 redis.clone(),
                 Duration::from_secs(config.orphan_grace_secs),
             ),
             cleanup: CleanupWorker::new(
-                queue,
-                files,
+                queue.clone(),
+                file_rows.clone(),
+                files.clone(),
                 redis.clone(),
                 CleanupSettings {
                     max_attempts,
                     backoff: Duration::from_millis(config.cleanup_backoff_ms),
                     poll: Duration::from_millis(config.cleanup_poll_ms),
                 },
-                wake,
+                wake.clone(),
             ),
-            redis,
-            postgres,
-        })
+        };
+        let app = App {
+            drafts: drafts.clone(),
+            courses: Courses::new(
+                drafts,
+                courses.clone(),
+                file_rows,
+                files,
+                config.upload_rules(),
+                CleanupHandle { max_attempts, wake },
+            ),
+            admin: Admin {
+                postgres,
+                courses,
+                redis,
+                queue,
+                ttl: config.draft_ttl(),
+                janitor: jobs.janitor.clone(),
+                sweep: jobs.sweep.clone(),
+                cleanup: jobs.cleanup.clone(),
+            },
+        };
+        Ok(Self { app, jobs })
     }
 }
 
@@ -125,6 +124,7 @@ pub struct Application {
     port: u16,
     server: Server,
     background: Background,
+    jobs: Jobs,
 }
 
 impl Application {
@@ -136,15 +136,13 @@ impl Application {
         metrics::handle();
         let services = Services::connect(config).await?;
         let background = Background::start(
-            services.janitor.clone(),
+            &services.jobs,
             &config.janitor_cron,
-            services.sweep.clone(),
             &config.orphan_sweep_cron,
-            services.cleanup.clone(),
         )
         .await?;
         let state = web::Data::new(AppState {
-            services,
+            app: services.app,
             authenticator,
             max_body_bytes: config.max_body_bytes,
             max_upload_bytes: config.max_upload_bytes,
@@ -157,7 +155,7 @@ impl Application {
         let listener = TcpListener::bind(&config.bind)?;
         let port = listener.local_addr()?.port();
         let mut server = HttpServer::new(move || {
-            App::new()
+            HttpApp::new()
                 .wrap(from_fn(metrics::track))
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .wrap(from_fn(request_id::assign))
@@ -173,11 +171,17 @@ impl Application {
             port,
             server: server.run(),
             background,
+            jobs: services.jobs,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The jobs, to run a step of one now (as the tests do).
+    pub fn jobs(&self) -> &Jobs {
+        &self.jobs
     }
 
     /// Serves until SIGINT or SIGTERM: then stops accepting, finishes the

@@ -3,7 +3,6 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// Namespace of course ids derived from draft ids.
@@ -44,7 +43,7 @@ pub fn slug_candidates(title: &str, course_id: Uuid) -> [String; 2] {
 }
 
 /// What made a draft real.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MaterializedBy {
     Submit,
@@ -55,30 +54,29 @@ pub enum MaterializedBy {
     Degraded,
 }
 
-impl MaterializedBy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Submit => "submit",
-            Self::Upload => "upload",
-            Self::Materialize => "materialize",
-            Self::Degraded => "degraded",
-        }
-    }
+super::string_enum!(MaterializedBy, "materialized-by", {
+    Submit => "submit",
+    Upload => "upload",
+    Materialize => "materialize",
+    Degraded => "degraded",
+});
 
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Submit,
-            Self::Upload,
-            Self::Materialize,
-            Self::Degraded,
-        ]
-        .into_iter()
-        .find(|by| by.as_str() == s)
-    }
+/// Where a course is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CourseStatus {
+    /// Made from a draft that is still being edited.
+    Draft,
+    Submitted,
 }
 
+super::string_enum!(CourseStatus, "course status", {
+    Draft => "draft",
+    Submitted => "submitted",
+});
+
 /// A course row, as the API shows it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Course {
     pub id: Uuid,
@@ -86,20 +84,18 @@ pub struct Course {
     pub organization_id: Uuid,
     pub slug: String,
     pub title: String,
-    /// `draft` or `submitted`.
-    pub status: String,
+    pub status: CourseStatus,
     pub generation_status: Option<String>,
     pub materialized_by: Option<MaterializedBy>,
     pub materialized_at: Option<DateTime<Utc>>,
     pub submitted_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    #[schema(value_type = crate::domain::FormData)]
     pub form_data: Map<String, Value>,
 }
 
 /// A course with its files.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CourseWithFiles {
     #[serde(flatten)]
@@ -108,7 +104,7 @@ pub struct CourseWithFiles {
 }
 
 /// An uploaded file's metadata.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CourseFile {
     pub id: Uuid,
@@ -125,13 +121,61 @@ pub struct CourseFile {
 }
 
 /// The answer of materialize and submit: which course the draft is.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CourseRef {
     pub course_id: Uuid,
     pub course_slug: String,
-    /// `draft` or `submitted`.
-    pub status: String,
+    pub status: CourseStatus,
+}
+
+impl From<&Course> for CourseRef {
+    fn from(course: &Course) -> Self {
+        CourseRef {
+            course_id: course.id,
+            course_slug: course.slug.clone(),
+            status: course.status,
+        }
+    }
+}
+
+/// A course to create for a draft, unless the draft already has one.
+pub struct NewCourse<'a> {
+    pub id: Uuid,
+    pub draft_session_id: Uuid,
+    pub owner_id: Uuid,
+    pub organization_id: Uuid,
+    pub title: &'a str,
+    pub form_data: &'a Map<String, Value>,
+    pub materialized_by: MaterializedBy,
+    /// The version of a draft kept in the course row itself (degraded mode):
+    /// stored when the row is created, and the version a submit requires.
+    /// `None` for a draft kept in Redis.
+    pub draft_version: Option<i64>,
+}
+
+/// What a submit did.
+pub enum SubmitOutcome {
+    /// The course is submitted (by this call, or by an earlier one whose data
+    /// stands); `true` if this call created the row.
+    Submitted(Box<Course>, bool),
+    /// The draft kept in the row changed since it was validated.
+    Changed,
+}
+
+/// A stored file to record.
+pub struct NewFile<'a> {
+    pub id: Uuid,
+    pub storage_key: &'a str,
+    pub original_name: &'a str,
+    pub content_type: &'a str,
+    pub size_bytes: i64,
+    pub sha256: &'a str,
+}
+
+/// Where a course's files are stored: `{orgId}/{courseId}`, then the file id.
+pub fn storage_prefix(organization_id: Uuid, course_id: Uuid) -> String {
+    format!("{organization_id}/{course_id}")
 }
 
 #[cfg(test)]

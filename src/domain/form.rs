@@ -10,67 +10,54 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use utoipa::ToSchema;
 use validator::{Validate, ValidationError};
 
 /// The form's fields and their drafting limits. Every field is optional.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FormData {
     /// 3-200 characters after trimming (the minimum applies on submit).
     #[validate(length(max = 200, message = "must be at most 200 characters"))]
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(max_length = 200)]
     pub topic: Option<String>,
     #[validate(length(max = 5000, message = "must be at most 5000 characters"))]
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(max_length = 5000)]
     pub description: Option<String>,
     /// A valid email address (checked on submit).
     #[validate(length(max = 254, message = "must be at most 254 characters"))]
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(max_length = 254)]
     pub email: Option<String>,
     #[validate(length(max = 100, message = "must be at most 100 characters"))]
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(max_length = 100)]
     pub writing_style: Option<String>,
     #[validate(length(max = 100, message = "must be at most 100 characters"))]
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(max_length = 100)]
     pub content_strategy: Option<String>,
     /// A language tag such as `ru`, `en` or `pt-BR` (checked on submit).
     #[validate(length(max = 35, message = "must be at most 35 characters"))]
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(max_length = 35)]
     pub language: Option<String>,
     #[validate(length(max = 1000, message = "must be at most 1000 characters"))]
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(max_length = 1000)]
     pub target_audience: Option<String>,
     #[validate(range(min = 1, max = 100, message = "must be between 1 and 100"))]
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = 1, maximum = 100)]
     pub estimated_lessons: Option<i64>,
     #[validate(range(min = 1, max = 30, message = "must be between 1 and 30"))]
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = 1, maximum = 30)]
     pub estimated_sections: Option<i64>,
     /// Minutes per lesson.
     #[validate(range(min = 1, max = 180, message = "must be between 1 and 180"))]
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = 1, maximum = 180)]
     pub lesson_duration: Option<i64>,
     #[validate(length(max = 5000, message = "must be at most 5000 characters"))]
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(max_length = 5000)]
     pub learning_outcomes: Option<String>,
     #[validate(
         length(max = 10, message = "must have at most 10 items"),
         custom(function = "formats_fit")
     )]
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(max_items = 10)]
     pub formats: Option<Vec<String>>,
 }
 
@@ -99,7 +86,7 @@ const FIELDS: [(&str, &str); 12] = [
 ];
 
 /// Messages by field, as in the `errors` member of a validation problem.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(transparent)]
 pub struct FieldErrors(BTreeMap<String, Vec<String>>);
 

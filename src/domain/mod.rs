@@ -1,15 +1,70 @@
-//! The domain: draft sessions, the create-course form, and the courses
-//! drafts become. Types here validate
-//! on parse; nothing in this module knows about HTTP.
+//! The domain: pure types and rules. Draft sessions and the form, courses and
+//! their files, uploads' rules, the cleanup queue's records, the outcomes the
+//! stores answer with and the trait the draft stores implement.
+//!
+//! It may use only itself and plain libraries (serde, chrono, uuid,
+//! validator): no I/O, no metrics, nothing of HTTP, and no other module of
+//! draftd, all of which depend on it instead.
 
-pub mod admin;
+pub mod cleanup;
 pub mod course;
-pub mod courses;
 pub mod draft;
+pub mod error;
 pub mod form;
 pub mod upload;
 
-pub use course::{Course, CourseFile, CourseRef, CourseWithFiles};
-pub use courses::Courses;
-pub use draft::{DomainError, Draft, DraftSessions, DraftStatus, Owner, Precondition};
+pub use course::{Course, CourseFile, CourseRef, CourseStatus, CourseWithFiles, MaterializedBy};
+pub use draft::{Draft, DraftBackend, DraftLimits, DraftStatus, DraftStore, Owner, Precondition};
+pub use error::{Backend, StoreError};
 pub use form::{FieldErrors, FormData, FormPatch};
+
+/// A stored value that names none of an enum's variants.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} {value:?}")]
+pub struct UnknownValue {
+    pub what: &'static str,
+    pub value: String,
+}
+
+impl UnknownValue {
+    pub fn new(what: &'static str, value: &str) -> Self {
+        Self {
+            what,
+            value: value.to_owned(),
+        }
+    }
+}
+
+/// Implements `as_str` and `FromStr` for a fieldless enum from one table of
+/// (variant, text) pairs, the text being the value stored in SQL or Redis.
+macro_rules! string_enum {
+    ($name:ident, $what:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = $crate::domain::UnknownValue;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err($crate::domain::UnknownValue::new($what, s)),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+pub(crate) use string_enum;

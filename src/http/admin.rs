@@ -7,11 +7,10 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::Caller;
 use super::body::JsonObject;
 use super::problem::{ApiError, ProblemResponse};
+use super::schemas;
 use super::AppState;
-use crate::domain::admin::AdminStats;
+use crate::app::admin::{JanitorReport, OrphanReport};
 use crate::domain::FieldErrors;
-use crate::jobs::janitor::JanitorReport;
-use crate::jobs::orphans::OrphanReport;
 
 fn require_service(caller: &Caller) -> Result<(), ApiError> {
     if caller.is_service() {
@@ -35,7 +34,7 @@ pub struct DryRun {
 /// Draft-pollution figures and the cleanup queue.
 #[utoipa::path(get, path = "/api/v1/admin/stats", tag = "admin",
     responses(
-        (status = 200, description = "The figures", body = AdminStats),
+        (status = 200, description = "The figures", body = schemas::AdminStats),
         (status = 401, response = ProblemResponse),
         (status = 403, response = ProblemResponse),
         (status = 503, response = ProblemResponse),
@@ -43,7 +42,7 @@ pub struct DryRun {
     security(("bearer" = [])))]
 pub async fn stats(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     require_service(&caller)?;
-    Ok(HttpResponse::Ok().json(state.services.admin.stats().await?))
+    Ok(HttpResponse::Ok().json(state.app.admin.stats().await?))
 }
 
 /// Run the janitor now (or report what it would do).
@@ -63,7 +62,7 @@ pub async fn run_janitor(
     query: web::Query<DryRun>,
 ) -> Result<HttpResponse, ApiError> {
     require_service(&caller)?;
-    Ok(HttpResponse::Ok().json(state.services.janitor.run(query.dry_run).await?))
+    Ok(HttpResponse::Ok().json(state.app.admin.run_janitor(query.dry_run).await?))
 }
 
 /// Run the orphan sweep now (or report what it would do).
@@ -83,7 +82,7 @@ pub async fn sweep_orphans(
     query: web::Query<DryRun>,
 ) -> Result<HttpResponse, ApiError> {
     require_service(&caller)?;
-    Ok(HttpResponse::Ok().json(state.services.sweep.run(query.dry_run).await?))
+    Ok(HttpResponse::Ok().json(state.app.admin.sweep_orphans(query.dry_run).await?))
 }
 
 /// Which dead jobs to retry; without `ids`, all of them.
@@ -133,7 +132,6 @@ pub async fn retry_cleanup(
             }
         }
     }
-    let retried = state.services.admin.retry_dead(ids.as_deref()).await?;
-    state.services.cleanup.wake();
+    let retried = state.app.admin.retry_dead(ids.as_deref()).await?;
     Ok(HttpResponse::Ok().json(Retried { retried }))
 }

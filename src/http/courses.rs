@@ -12,9 +12,9 @@ use uuid::Uuid;
 
 use super::auth::Caller;
 use super::problem::{ApiError, ProblemResponse};
+use super::schemas;
 use super::AppState;
 use crate::domain::upload::UploadError;
-use crate::domain::{CourseFile, CourseRef, CourseWithFiles};
 
 /// Room for multipart boundaries and part headers around the file itself.
 const MULTIPART_OVERHEAD: u64 = 64 * 1024;
@@ -31,8 +31,8 @@ fn created_or_ok(created: bool) -> actix_web::HttpResponseBuilder {
 #[utoipa::path(post, path = "/api/v1/drafts/{id}/materialize", tag = "courses",
     params(("id" = Uuid, Path, description = "Draft id")),
     responses(
-        (status = 201, description = "The course row was created now", body = CourseRef),
-        (status = 200, description = "The draft already had its course", body = CourseRef),
+        (status = 201, description = "The course row was created now", body = schemas::CourseRef),
+        (status = 200, description = "The draft already had its course", body = schemas::CourseRef),
         (status = 401, response = ProblemResponse),
         (status = 404, response = ProblemResponse),
         (status = 503, response = ProblemResponse),
@@ -43,11 +43,7 @@ pub async fn materialize(
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let (course, created) = state
-        .services
-        .courses
-        .materialize(caller.user_id, *id)
-        .await?;
+    let (course, created) = state.app.courses.materialize(caller.user_id, *id).await?;
     Ok(created_or_ok(created).json(course))
 }
 
@@ -56,8 +52,8 @@ pub async fn materialize(
 #[utoipa::path(post, path = "/api/v1/drafts/{id}/submit", tag = "courses",
     params(("id" = Uuid, Path, description = "Draft id")),
     responses(
-        (status = 201, description = "Submitted; the course row was created now", body = CourseRef),
-        (status = 200, description = "Submitted into the draft's existing course", body = CourseRef),
+        (status = 201, description = "Submitted; the course row was created now", body = schemas::CourseRef),
+        (status = 200, description = "Submitted into the draft's existing course", body = schemas::CourseRef),
         (status = 401, response = ProblemResponse),
         (status = 404, response = ProblemResponse),
         (status = 409, response = ProblemResponse),
@@ -70,7 +66,7 @@ pub async fn submit(
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let (course, created) = state.services.courses.submit(caller.user_id, *id).await?;
+    let (course, created) = state.app.courses.submit(caller.user_id, *id).await?;
     Ok(created_or_ok(created).json(course))
 }
 
@@ -88,7 +84,7 @@ pub struct FileUpload {
     params(("id" = Uuid, Path, description = "Draft id")),
     request_body(content = FileUpload, content_type = "multipart/form-data"),
     responses(
-        (status = 201, description = "Stored", body = CourseFile,
+        (status = 201, description = "Stored", body = schemas::CourseFile,
          headers(("Location" = String, description = "Where to download it"))),
         (status = 400, response = ProblemResponse),
         (status = 401, response = ProblemResponse),
@@ -136,7 +132,7 @@ pub async fn upload(
             .to_owned();
         let declared_type = part.content_type().map(|m| m.essence_str().to_owned());
         let uploaded = state
-            .services
+            .app
             .courses
             .upload(caller.user_id, *id, &name, declared_type.as_deref(), part)
             .await?;
@@ -155,7 +151,7 @@ pub async fn upload(
 #[utoipa::path(get, path = "/api/v1/drafts/{id}/files", tag = "courses",
     params(("id" = Uuid, Path, description = "Draft id")),
     responses(
-        (status = 200, description = "Files, oldest first", body = Vec<CourseFile>),
+        (status = 200, description = "Files, oldest first", body = Vec<schemas::CourseFile>),
         (status = 401, response = ProblemResponse),
         (status = 404, response = ProblemResponse),
         (status = 503, response = ProblemResponse),
@@ -166,11 +162,7 @@ pub async fn draft_files(
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let files = state
-        .services
-        .courses
-        .draft_files(caller.user_id, *id)
-        .await?;
+    let files = state.app.courses.draft_files(caller.user_id, *id).await?;
     Ok(HttpResponse::Ok().json(files))
 }
 
@@ -194,7 +186,7 @@ pub async fn delete_draft_file(
 ) -> Result<HttpResponse, ApiError> {
     let (draft_id, file_id) = path.into_inner();
     state
-        .services
+        .app
         .courses
         .delete_draft_file(caller.user_id, draft_id, file_id)
         .await?;
@@ -205,7 +197,7 @@ pub async fn delete_draft_file(
 #[utoipa::path(get, path = "/api/v1/courses/{id}", tag = "courses",
     params(("id" = Uuid, Path, description = "Course id")),
     responses(
-        (status = 200, description = "The course", body = CourseWithFiles),
+        (status = 200, description = "The course", body = schemas::CourseWithFiles),
         (status = 401, response = ProblemResponse),
         (status = 404, response = ProblemResponse),
         (status = 503, response = ProblemResponse),
@@ -216,7 +208,7 @@ pub async fn course(
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let course = state.services.courses.course(caller.user_id, *id).await?;
+    let course = state.app.courses.course(caller.user_id, *id).await?;
     Ok(HttpResponse::Ok().json(course))
 }
 
@@ -240,7 +232,7 @@ pub async fn download(
 ) -> Result<HttpResponse, ApiError> {
     let (course_id, file_id) = path.into_inner();
     let (file, bytes) = state
-        .services
+        .app
         .courses
         .download(caller.user_id, course_id, file_id)
         .await?;
@@ -299,10 +291,6 @@ pub async fn delete_course(
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    state
-        .services
-        .courses
-        .delete_course(caller.user_id, *id)
-        .await?;
+    state.app.courses.delete_course(caller.user_id, *id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

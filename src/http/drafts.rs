@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::auth::Caller;
 use super::body::JsonObject;
 use super::problem::{ApiError, ProblemResponse};
+use super::schemas;
 use super::AppState;
 use crate::domain::{Draft, FieldErrors, FormData, FormPatch, Precondition};
 
@@ -20,6 +21,7 @@ pub struct DraftRequest {
     /// Create: the initial form. Autosave: a JSON Merge Patch (RFC 7396) of the
     /// form, where `null` removes a field and absent fields stay as they are.
     #[serde(default)]
+    #[schema(value_type = schemas::FormData)]
     form_data: FormData,
 }
 
@@ -69,7 +71,7 @@ fn precondition(req: &HttpRequest) -> Precondition {
 #[utoipa::path(post, path = "/api/v1/drafts", tag = "drafts",
     request_body(content = Option<DraftRequest>, description = "Optional: no body opens an empty draft"),
     responses(
-        (status = 201, description = "Draft created", body = Draft,
+        (status = 201, description = "Draft created", body = schemas::Draft,
          headers(("Location" = String), ("ETag" = String))),
         (status = 400, response = ProblemResponse),
         (status = 401, response = ProblemResponse),
@@ -88,7 +90,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let owner = caller.owner()?;
     let form = form_patch(body)?;
-    let draft = state.services.drafts.create(owner, &form).await?;
+    let draft = state.app.drafts.create(owner, &form).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/drafts/{}", draft.id)))
         .insert_header(etag(&draft))
@@ -98,13 +100,13 @@ pub async fn create(
 /// The caller's live drafts, in Redis and in Postgres, most recently written first.
 #[utoipa::path(get, path = "/api/v1/drafts", tag = "drafts",
     responses(
-        (status = 200, description = "Live drafts", body = Vec<Draft>),
+        (status = 200, description = "Live drafts", body = Vec<schemas::Draft>),
         (status = 401, response = ProblemResponse),
         (status = 503, response = ProblemResponse),
     ),
     security(("bearer" = [])))]
 pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    let drafts = state.services.drafts.list(caller.user_id).await?;
+    let drafts = state.app.drafts.list(caller.user_id).await?;
     Ok(HttpResponse::Ok().json(drafts))
 }
 
@@ -112,7 +114,7 @@ pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResp
 #[utoipa::path(get, path = "/api/v1/drafts/{id}", tag = "drafts",
     params(("id" = Uuid, Path, description = "Draft id")),
     responses(
-        (status = 200, description = "The draft", body = Draft, headers(("ETag" = String))),
+        (status = 200, description = "The draft", body = schemas::Draft, headers(("ETag" = String))),
         (status = 401, response = ProblemResponse),
         (status = 404, response = ProblemResponse),
         (status = 503, response = ProblemResponse),
@@ -123,7 +125,7 @@ pub async fn get(
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let draft = state.services.drafts.get(caller.user_id, *id).await?;
+    let draft = state.app.drafts.get(caller.user_id, *id).await?;
     Ok(HttpResponse::Ok().insert_header(etag(&draft)).json(draft))
 }
 
@@ -135,7 +137,7 @@ pub async fn get(
     ),
     request_body(content = DraftRequest, content_type = "application/merge-patch+json"),
     responses(
-        (status = 200, description = "Saved", body = Draft, headers(("ETag" = String))),
+        (status = 200, description = "Saved", body = schemas::Draft, headers(("ETag" = String))),
         (status = 400, response = ProblemResponse),
         (status = 401, response = ProblemResponse),
         (status = 404, response = ProblemResponse),
@@ -160,7 +162,7 @@ pub async fn autosave(
     }
     let patch = form_patch(body)?;
     let draft = state
-        .services
+        .app
         .drafts
         .autosave(caller.user_id, *id, &patch, &precondition(&req))
         .await?;
@@ -183,10 +185,6 @@ pub async fn discard(
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    state
-        .services
-        .courses
-        .discard_draft(caller.user_id, *id)
-        .await?;
+    state.app.courses.discard_draft(caller.user_id, *id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

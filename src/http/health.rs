@@ -5,6 +5,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::AppState;
+use crate::app::admin::Readiness;
+use crate::domain::StoreError;
 
 #[derive(Serialize, ToSchema)]
 pub struct Health {
@@ -38,15 +40,9 @@ pub async fn healthz() -> HttpResponse {
         (status = 503, description = "A store does not answer", body = Health),
     ))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let (redis, postgres) =
-        tokio::join!(state.services.redis.ping(), state.services.postgres.ping());
+    let Readiness { redis, postgres } = state.app.admin.readiness().await;
     let ready = redis.is_ok() && postgres.is_ok();
-    let describe = |r: Result<(), _>| {
-        r.map_or_else(
-            |e: crate::stores::StoreError| e.to_string(),
-            |()| "up".into(),
-        )
-    };
+    let describe = |r: Result<(), StoreError>| r.map_or_else(|e| e.to_string(), |()| "up".into());
     let body = Health {
         status: if ready { "ready" } else { "unavailable" },
         checks: Some(Checks {

@@ -1,5 +1,8 @@
-//! The HTTP layer: routes, authentication, request bodies and the mapping of
-//! every error to a problem response ([`problem`]).
+//! The HTTP layer: routes, authentication, request bodies, the OpenAPI
+//! document and the mapping of every error to a problem response
+//! ([`problem`]). Handlers parse, call a use case of [`crate::app`], and map
+//! the result; this layer uses [`crate::app`] and the domain's types, never
+//! the stores or the jobs.
 
 pub mod admin;
 pub mod auth;
@@ -12,16 +15,17 @@ pub mod openapi;
 pub mod page;
 pub mod problem;
 pub mod request_id;
+pub mod schemas;
 
 use actix_web::{web, HttpRequest, HttpResponse, Resource, ResponseError};
 
-use crate::startup::Services;
+use crate::app::App;
 use auth::Authenticator;
 use problem::ApiError;
 
 /// What every handler can reach.
 pub struct AppState {
-    pub services: Services,
+    pub app: App,
     pub authenticator: Authenticator,
     pub max_body_bytes: usize,
     pub max_upload_bytes: u64,

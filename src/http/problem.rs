@@ -6,9 +6,9 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::{ToResponse, ToSchema};
 
+use crate::app::AppError;
 use crate::domain::upload::UploadError;
-use crate::domain::{DomainError, FieldErrors};
-use crate::stores::StoreError;
+use crate::domain::{FieldErrors, StoreError};
 
 /// Seconds a client should wait before retrying while a store is unreachable.
 const RETRY_AFTER_SECS: &str = "1";
@@ -159,26 +159,27 @@ impl ResponseError for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Corrupt { .. } => Self::Internal(e),
-            _ => Self::Unavailable(e),
+        if e.is_unavailable() {
+            Self::Unavailable(e)
+        } else {
+            Self::Internal(e)
         }
     }
 }
 
-impl From<DomainError> for ApiError {
-    fn from(e: DomainError) -> Self {
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
         match e {
-            DomainError::NotFound => Self::NotFound,
-            DomainError::VersionMismatch { current } => Self::PreconditionFailed { current },
-            DomainError::TooManyDrafts { limit } => Self::TooManyDrafts { limit },
-            DomainError::RateLimited { retry_after } => Self::RateLimited {
+            AppError::NotFound => Self::NotFound,
+            AppError::VersionMismatch { current } => Self::PreconditionFailed { current },
+            AppError::TooManyDrafts { limit } => Self::TooManyDrafts { limit },
+            AppError::RateLimited { retry_after } => Self::RateLimited {
                 retry_after_secs: retry_after.as_millis().div_ceil(1000).max(1) as u64,
             },
-            DomainError::Invalid(errors) => Self::Invalid(errors),
-            e @ (DomainError::Submitted | DomainError::Busy) => Self::Conflict(e.to_string()),
-            DomainError::Upload(e) => e.into(),
-            DomainError::Store(e) => e.into(),
+            AppError::Invalid(errors) => Self::Invalid(errors),
+            e @ (AppError::Submitted | AppError::Busy) => Self::Conflict(e.to_string()),
+            AppError::Upload(e) => e.into(),
+            AppError::Store(e) => e.into(),
         }
     }
 }

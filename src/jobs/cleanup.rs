@@ -7,12 +7,13 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::{watch, Notify};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
-use crate::stores::cleanup::{CleanupJob, CleanupQueue};
+use crate::domain::cleanup::{parse_session_target, CleanupJob, CleanupKind};
+use crate::domain::{Backend, StoreError};
 use crate::stores::files::FileStorage;
-use crate::stores::redis_sessions::RedisSessions;
-use crate::stores::StoreError;
+use crate::stores::postgres::files::PgFiles;
+use crate::stores::postgres::CleanupQueue;
+use crate::stores::redis::RedisDrafts;
 
 /// Jobs claimed at once.
 const CLAIM_BATCH: i64 = 32;
@@ -42,8 +43,9 @@ pub struct CleanupPass {
 #[derive(Clone)]
 pub struct CleanupWorker {
     queue: CleanupQueue,
+    file_rows: PgFiles,
     files: FileStorage,
-    redis: RedisSessions,
+    redis: RedisDrafts,
     settings: CleanupSettings,
     wake: Arc<Notify>,
 }
@@ -51,13 +53,15 @@ pub struct CleanupWorker {
 impl CleanupWorker {
     pub fn new(
         queue: CleanupQueue,
+        file_rows: PgFiles,
         files: FileStorage,
-        redis: RedisSessions,
+        redis: RedisDrafts,
         settings: CleanupSettings,
         wake: Arc<Notify>,
     ) -> Self {
         Self {
             queue,
+            file_rows,
             files,
             redis,
             settings,
@@ -104,18 +108,18 @@ impl CleanupWorker {
                             .increment(1);
                     }
                     Err(e) => {
-                        let dead = job.attempts >= job.max_attempts;
+                        let dead = job.is_last_attempt();
                         self.queue
                             .fail(&job, &e.to_string(), self.backoff(job.attempts))
                             .await?;
                         let outcome = if dead { "dead" } else { "retried" };
                         if dead {
                             pass.dead += 1;
-                            tracing::error!(job = job.id, kind = job.kind, target = job.target, error = %e,
+                            tracing::error!(job = job.id, kind = job.kind.as_str(), target = job.target, error = %e,
                                 "cleanup job is dead after {} attempts", job.attempts);
                         } else {
                             pass.retried += 1;
-                            tracing::warn!(job = job.id, kind = job.kind, target = job.target, error = %e,
+                            tracing::warn!(job = job.id, kind = job.kind.as_str(), target = job.target, error = %e,
                                 attempt = job.attempts, "cleanup job failed; will retry");
                         }
                         metrics::counter!("draftd_cleanup_jobs_total", "outcome" => outcome)
@@ -136,29 +140,26 @@ impl CleanupWorker {
     }
 
     async fn execute(&self, job: &CleanupJob) -> Result<(), StoreError> {
-        match job.kind.as_str() {
+        match job.kind {
             // Only what no file row references: a course re-created with the
             // same id (an upload right after the janitor) keeps its files.
-            "storage_prefix" => {
+            CleanupKind::StoragePrefix => {
                 let keys = self.files.list(&job.target).await?;
                 self.delete_unreferenced(keys).await
             }
-            "storage_object" => self.delete_unreferenced(vec![job.target.clone()]).await,
-            "draft_session" => {
+            CleanupKind::StorageObject => self.delete_unreferenced(vec![job.target.clone()]).await,
+            CleanupKind::DraftSession => {
                 if self.queue.course_exists(job.course_id).await? {
                     return Ok(());
                 }
-                let (user, draft) =
-                    parse_session(&job.target).ok_or_else(|| StoreError::Corrupt {
-                        store: "postgres",
-                        detail: format!("cleanup job {} has a bad target {:?}", job.id, job.target),
-                    })?;
+                let (user, draft) = parse_session_target(&job.target).ok_or_else(|| {
+                    StoreError::corrupt(
+                        Backend::Postgres,
+                        format!("cleanup job {} has a bad target {:?}", job.id, job.target),
+                    )
+                })?;
                 self.redis.delete(user, draft).await.map(|_| ())
             }
-            other => Err(StoreError::Corrupt {
-                store: "postgres",
-                detail: format!("cleanup job {} has an unknown kind {other:?}", job.id),
-            }),
         }
     }
 
@@ -166,16 +167,10 @@ impl CleanupWorker {
         if keys.is_empty() {
             return Ok(());
         }
-        let referenced = self.queue.referenced_keys(&keys).await?;
+        let referenced = self.file_rows.referenced_keys(&keys).await?;
         for key in keys.iter().filter(|key| !referenced.contains(key)) {
             self.files.delete(key).await?;
         }
         Ok(())
     }
-}
-
-/// `{userId}:{draftId}`.
-fn parse_session(target: &str) -> Option<(Uuid, Uuid)> {
-    let (user, draft) = target.split_once(':')?;
-    Some((user.parse().ok()?, draft.parse().ok()?))
 }

@@ -11,14 +11,12 @@ use tokio::sync::Notify;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::stores::cleanup::{self, DeletionReason};
-use crate::stores::courses::janitor_candidates;
+use crate::domain::StoreError;
+use crate::stores::postgres::janitor::JanitorLock;
 use crate::stores::postgres::Postgres;
-use crate::stores::redis_sessions::RedisSessions;
-use crate::stores::StoreError;
+use crate::stores::redis::RedisDrafts;
 
-/// The advisory lock every replica's janitor takes; any constant will do.
-pub const JANITOR_LOCK: i64 = 0x6472_6166_7464_0002;
+pub use crate::stores::postgres::janitor::JANITOR_LOCK;
 /// Course ids a report lists at most.
 const REPORTED_IDS: usize = 1000;
 
@@ -58,7 +56,7 @@ pub struct JanitorReport {
 #[derive(Clone)]
 pub struct Janitor {
     db: Postgres,
-    redis: RedisSessions,
+    redis: RedisDrafts,
     settings: JanitorSettings,
     wake_cleanup: Arc<Notify>,
 }
@@ -66,7 +64,7 @@ pub struct Janitor {
 impl Janitor {
     pub fn new(
         db: Postgres,
-        redis: RedisSessions,
+        redis: RedisDrafts,
         settings: JanitorSettings,
         wake_cleanup: Arc<Notify>,
     ) -> Self {
@@ -85,12 +83,7 @@ impl Janitor {
             dry_run,
             ..JanitorReport::default()
         };
-        let mut client = self.db.pool().get().await?;
-        let locked: bool = client
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&JANITOR_LOCK])
-            .await?
-            .try_get(0)?;
-        if !locked {
+        let Some(mut lock) = self.db.lock_janitor().await? else {
             report.locked_elsewhere = true;
             tracing::info!(
                 dry_run,
@@ -98,15 +91,9 @@ impl Janitor {
             );
             metrics::counter!("draftd_janitor_runs_total", "outcome" => "locked").increment(1);
             return Ok(report);
-        }
-        let swept = self.sweep(&mut client, &mut report).await;
-        let unlocked = client
-            .execute("SELECT pg_advisory_unlock($1)", &[&JANITOR_LOCK])
-            .await;
-        if unlocked.is_err() {
-            // Closing the session releases the lock for certain.
-            drop(deadpool_postgres::Object::take(client));
-        }
+        };
+        let swept = self.sweep(&mut lock, &mut report).await;
+        lock.release().await;
         report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         match swept {
             Ok(()) => {
@@ -145,81 +132,54 @@ impl Janitor {
     /// Batch after batch, each its own short transaction, oldest first.
     async fn sweep(
         &self,
-        client: &mut deadpool_postgres::Object,
+        lock: &mut JanitorLock,
         report: &mut JanitorReport,
     ) -> Result<(), StoreError> {
-        let cutoff: DateTime<Utc> = client
-            .query_one(
-                "SELECT now() - make_interval(secs => $1)",
-                &[&self.settings.ttl.as_secs_f64()],
-            )
-            .await?
-            .try_get(0)?;
+        let cutoff = lock.cutoff(self.settings.ttl).await?;
         report.cutoff = Some(cutoff);
         let mut after = None;
         loop {
-            let tx = client.transaction().await?;
-            let batch = janitor_candidates(
-                &tx,
-                cutoff,
-                after,
-                self.settings.batch_size,
-                !report.dry_run,
-            )
-            .await?;
-            let Some(last) = batch.last() else {
+            let batch = lock.batch().await?;
+            let candidates = batch
+                .candidates(cutoff, after, self.settings.batch_size, !report.dry_run)
+                .await?;
+            let Some(last) = candidates.last() else {
                 break;
             };
             after = Some((last.updated_at, last.id));
             report.batches += 1;
-            report.candidates += batch.len() as u64;
+            report.candidates += candidates.len() as u64;
 
             // A draft session still alive means someone may come back to it.
-            let sessions: Vec<_> = batch
+            let sessions: Vec<_> = candidates
                 .iter()
                 .filter_map(|c| c.draft_session_id.map(|draft| (c.owner_id, draft)))
                 .collect();
             let alive = self.redis.alive(&sessions).await?;
-            let doomed: Vec<Uuid> = batch
+            let doomed: Vec<_> = candidates
                 .iter()
                 .filter(|c| {
                     c.draft_session_id
                         .is_none_or(|draft| !alive.contains(&(c.owner_id, draft)))
                 })
-                .map(|c| c.id)
                 .collect();
-            report.skipped_alive += (batch.len() - doomed.len()) as u64;
+            report.skipped_alive += (candidates.len() - doomed.len()) as u64;
+            let ids: Vec<Uuid> = doomed.iter().map(|c| c.id).collect();
 
             if report.dry_run {
-                let files: i64 = tx
-                    .query_one(
-                        "SELECT count(*) FROM course_files WHERE course_id = ANY($1)",
-                        &[&doomed],
-                    )
-                    .await?
-                    .try_get(0)?;
-                tx.rollback().await?;
-                report.files_queued += files as u64;
-                report.keys_queued += batch
+                report.files_queued += batch.count_files(&ids).await?.unsigned_abs();
+                report.keys_queued += doomed
                     .iter()
-                    .filter(|c| c.draft_session_id.is_some() && doomed.contains(&c.id))
+                    .filter(|c| c.draft_session_id.is_some())
                     .count() as u64;
-                record(report, &doomed);
+                record(report, &ids);
             } else {
-                let deleted = cleanup::delete_courses(
-                    &tx,
-                    &doomed,
-                    None,
-                    DeletionReason::Janitor,
-                    self.settings.max_attempts,
-                )
-                .await?;
-                tx.commit().await?;
-                report.files_queued += deleted.files as u64;
-                report.keys_queued += deleted.sessions as u64;
+                let deleted = batch.delete(&ids, self.settings.max_attempts).await?;
+                report.files_queued += deleted.files.unsigned_abs();
+                report.keys_queued += deleted.sessions.unsigned_abs();
                 record(report, &deleted.course_ids);
             }
-            if (batch.len() as i64) < self.settings.batch_size {
+            if (candidates.len() as i64) < self.settings.batch_size {
                 break;
             }
         }

@@ -1,5 +1,10 @@
 //! Background work inside the service: the hourly janitor and the daily orphan
 //! sweep (cron, via tokio-cron-scheduler) and the cleanup worker (a task).
+//!
+//! One file per job. Each exposes one step that the scheduler, the CLI, the
+//! admin routes and the tests all call: [`Janitor::run`], [`OrphanSweep::run`],
+//! [`CleanupWorker::run_due`]. Jobs use [`crate::domain`] and
+//! [`crate::stores`], nothing above them.
 
 pub mod cleanup;
 pub mod janitor;
@@ -16,6 +21,14 @@ use orphans::OrphanSweep;
 /// A cron expression that disables a scheduled job.
 pub const OFF: &str = "off";
 
+/// Every job, wired to its stores.
+#[derive(Clone)]
+pub struct Jobs {
+    pub janitor: Janitor,
+    pub sweep: OrphanSweep,
+    pub cleanup: CleanupWorker,
+}
+
 /// The running background work; [`Background::shutdown`] stops it cleanly.
 pub struct Background {
     scheduler: JobScheduler,
@@ -26,13 +39,12 @@ pub struct Background {
 impl Background {
     /// Schedules the janitor and the orphan sweep (six-field cron, UTC, or
     /// `off`) and starts the cleanup worker.
-    pub async fn start(
-        janitor: Janitor,
-        janitor_cron: &str,
-        sweep: OrphanSweep,
-        sweep_cron: &str,
-        worker: CleanupWorker,
-    ) -> anyhow::Result<Self> {
+    pub async fn start(jobs: &Jobs, janitor_cron: &str, sweep_cron: &str) -> anyhow::Result<Self> {
+        let Jobs {
+            janitor,
+            sweep,
+            cleanup: worker,
+        } = jobs.clone();
         let scheduler = JobScheduler::new().await?;
         if janitor_cron != OFF {
             let job = Job::new_async(janitor_cron, move |_, _| {

@@ -11,10 +11,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::stores::courses::PgCourses;
+use crate::domain::StoreError;
 use crate::stores::files::FileStorage;
-use crate::stores::redis_sessions::RedisSessions;
-use crate::stores::StoreError;
+use crate::stores::postgres::PgCourses;
+use crate::stores::redis::RedisDrafts;
 
 #[derive(Debug, Clone, Default, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -35,7 +35,7 @@ pub struct OrphanReport {
 pub struct OrphanSweep {
     courses: PgCourses,
     files: FileStorage,
-    redis: RedisSessions,
+    redis: RedisDrafts,
     grace: Duration,
 }
 
@@ -49,7 +49,7 @@ impl OrphanSweep {
     pub fn new(
         courses: PgCourses,
         files: FileStorage,
-        redis: RedisSessions,
+        redis: RedisDrafts,
         grace: Duration,
     ) -> Self {
         Self {

@@ -17,7 +17,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, RetryConfig, WriteMultipart};
 use sha2::{Digest, Sha256};
 
-use super::{bounded, StoreError};
+use super::{bounded, Backend, StoreError};
 
 /// Size of the parts an upload is written in; S3 wants at least 5 MiB.
 const PART_BYTES: usize = 5 * 1024 * 1024;
@@ -62,12 +62,6 @@ pub enum PutError {
     Body(String),
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-impl From<object_store::Error> for StoreError {
-    fn from(e: object_store::Error) -> Self {
-        StoreError::Files(e.to_string())
-    }
 }
 
 impl FileStorage {
@@ -122,16 +116,21 @@ impl FileStorage {
         E: std::fmt::Display,
     {
         let path = Path::from(key);
-        let upload = bounded("files", self.timeout, self.store.put_multipart(&path)).await?;
+        let upload = bounded(
+            Backend::Files,
+            self.timeout,
+            self.store.put_multipart(&path),
+        )
+        .await?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
         let written = self.write_all(&mut writer, body, max_bytes).await;
         let outcome = match written {
-            Ok(stored) => match bounded("files", self.timeout, writer.finish()).await {
+            Ok(stored) => match bounded(Backend::Files, self.timeout, writer.finish()).await {
                 Ok(_) => return Ok(stored),
                 Err(e) => PutError::Store(e),
             },
             Err(e) => {
-                if let Err(abort) = bounded("files", self.timeout, writer.abort()).await {
+                if let Err(abort) = bounded(Backend::Files, self.timeout, writer.abort()).await {
                     tracing::warn!(key, error = %abort, "could not abort a failed upload");
                 }
                 e
@@ -162,7 +161,7 @@ impl FileStorage {
             }
             hasher.update(&chunk);
             bounded(
-                "files",
+                Backend::Files,
                 self.timeout,
                 writer.wait_for_capacity(PARTS_IN_FLIGHT),
             )
@@ -183,13 +182,18 @@ impl FileStorage {
         &self,
         key: &str,
     ) -> Result<BoxStream<'static, Result<Bytes, StoreError>>, StoreError> {
-        let result = bounded("files", self.timeout, self.store.get(&Path::from(key))).await?;
+        let result = bounded(
+            Backend::Files,
+            self.timeout,
+            self.store.get(&Path::from(key)),
+        )
+        .await?;
         Ok(result.into_stream().map_err(StoreError::from).boxed())
     }
 
     /// Deletes one object; one that is already gone counts as deleted.
     pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        let deleted = bounded("files", self.timeout, async {
+        let deleted = bounded(Backend::Files, self.timeout, async {
             match self.store.delete(&Path::from(key)).await {
                 Err(object_store::Error::NotFound { .. }) => Ok(()),
                 other => other,
@@ -216,7 +220,7 @@ impl FileStorage {
         prefix: Option<&str>,
     ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
         let prefix = prefix.map(Path::from);
-        bounded("files", self.timeout, async {
+        bounded(Backend::Files, self.timeout, async {
             let listed = self
                 .store
                 .list(prefix.as_ref())

@@ -257,7 +257,10 @@ async fn the_candidate_query_uses_the_partial_index() {
     let plan = app
         .db
         .query(
-            &format!("EXPLAIN {}", draftd::stores::courses::JANITOR_CANDIDATES),
+            &format!(
+                "EXPLAIN {}",
+                draftd::stores::postgres::janitor::JANITOR_CANDIDATES
+            ),
             &[
                 &chrono::Utc::now(),
                 &chrono::DateTime::UNIX_EPOCH,

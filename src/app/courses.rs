@@ -10,16 +10,20 @@ use futures_util::Stream;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use super::course::{
-    course_id_for, title_from, Course, CourseFile, CourseRef, CourseWithFiles, MaterializedBy,
+use super::{AppError, DraftSessions};
+use crate::domain::cleanup::DeletionReason;
+use crate::domain::course::{
+    course_id_for, storage_prefix, title_from, NewCourse, NewFile, SubmitOutcome,
 };
-use super::draft::{DomainError, Draft, DraftSessions, DraftStatus, DraftStore};
-use super::form::SubmittedForm;
-use super::upload::{FileName, UploadError, UploadRules};
-use crate::stores::cleanup::DeletionReason;
-use crate::stores::courses::{NewCourse, NewFile, PgCourses, SubmitOutcome};
+use crate::domain::form::SubmittedForm;
+use crate::domain::upload::{FileName, UploadError, UploadRules};
+use crate::domain::{
+    Course, CourseFile, CourseRef, CourseWithFiles, Draft, DraftStatus, DraftStore, MaterializedBy,
+    StoreError,
+};
 use crate::stores::files::{FileStorage, PutError};
-use crate::stores::StoreError;
+use crate::stores::postgres::files::PgFiles;
+use crate::stores::postgres::PgCourses;
 
 /// How often submit re-reads a draft that autosaves keep changing.
 const SUBMIT_ATTEMPTS: usize = 10;
@@ -28,6 +32,7 @@ const SUBMIT_ATTEMPTS: usize = 10;
 pub struct Courses {
     drafts: DraftSessions,
     courses: PgCourses,
+    file_rows: PgFiles,
     files: FileStorage,
     rules: UploadRules,
     cleanup: CleanupHandle,
@@ -49,16 +54,6 @@ pub struct Uploaded {
     pub created: bool,
 }
 
-impl From<&Course> for CourseRef {
-    fn from(course: &Course) -> Self {
-        CourseRef {
-            course_id: course.id,
-            course_slug: course.slug.clone(),
-            status: course.status.clone(),
-        }
-    }
-}
-
 fn new_course<'a>(user_id: Uuid, draft: &'a Draft, by: MaterializedBy) -> NewCourse<'a> {
     NewCourse {
         id: draft.course_id.unwrap_or_else(|| course_id_for(draft.id)),
@@ -77,6 +72,7 @@ impl Courses {
     pub fn new(
         drafts: DraftSessions,
         courses: PgCourses,
+        file_rows: PgFiles,
         files: FileStorage,
         rules: UploadRules,
         cleanup: CleanupHandle,
@@ -84,13 +80,14 @@ impl Courses {
         Self {
             drafts,
             courses,
+            file_rows,
             files,
             rules,
             cleanup,
         }
     }
 
-    async fn draft(&self, user_id: Uuid, id: Uuid) -> Result<Draft, DomainError> {
+    async fn draft(&self, user_id: Uuid, id: Uuid) -> Result<Draft, AppError> {
         self.drafts.get(user_id, id).await
     }
 
@@ -102,7 +99,7 @@ impl Courses {
         draft: &Draft,
         course: &Course,
         created: bool,
-    ) -> Result<(), DomainError> {
+    ) -> Result<(), AppError> {
         if created {
             let trigger = course
                 .materialized_by
@@ -119,7 +116,7 @@ impl Courses {
         &self,
         user_id: Uuid,
         draft_id: Uuid,
-    ) -> Result<(CourseRef, bool), DomainError> {
+    ) -> Result<(CourseRef, bool), AppError> {
         let draft = self.draft(user_id, draft_id).await?;
         let new = new_course(user_id, &draft, MaterializedBy::Materialize);
         let (course, created) = self.courses.materialize(&new).await?;
@@ -137,10 +134,10 @@ impl Courses {
         &self,
         user_id: Uuid,
         draft_id: Uuid,
-    ) -> Result<(CourseRef, bool), DomainError> {
+    ) -> Result<(CourseRef, bool), AppError> {
         for _ in 0..SUBMIT_ATTEMPTS {
             let draft = self.draft(user_id, draft_id).await?;
-            let form = SubmittedForm::parse(&draft.form_data).map_err(DomainError::Invalid)?;
+            let form = SubmittedForm::parse(&draft.form_data).map_err(AppError::Invalid)?;
             if !self.drafts.freeze(user_id, &draft).await? {
                 continue;
             }
@@ -155,7 +152,7 @@ impl Courses {
                 SubmitOutcome::Changed => continue,
             }
         }
-        Err(DomainError::Busy)
+        Err(AppError::Busy)
     }
 
     /// Streams a file into the draft's course, creating the course row with
@@ -167,21 +164,24 @@ impl Courses {
         name: &str,
         declared_type: Option<&str>,
         body: S,
-    ) -> Result<Uploaded, DomainError>
+    ) -> Result<Uploaded, AppError>
     where
         S: Stream<Item = Result<Bytes, E>>,
         E: std::fmt::Display,
     {
         let draft = self.draft(user_id, draft_id).await?;
         if draft.status == DraftStatus::Submitted {
-            return Err(DomainError::Submitted);
+            return Err(AppError::Submitted);
         }
         let name = FileName::parse(name)?;
         let content_type = self.rules.content_type(declared_type, &name)?;
         let new = new_course(user_id, &draft, MaterializedBy::Upload);
         let file_id = Uuid::new_v4();
         // Known before the row exists: the course id is derived from the draft.
-        let key = format!("{}/{}/{}", draft.organization_id, new.id, file_id);
+        let key = format!(
+            "{}/{file_id}",
+            storage_prefix(draft.organization_id, new.id)
+        );
 
         let stored = self
             .files
@@ -191,7 +191,7 @@ impl Courses {
                 PutError::TooLarge(limit) => UploadError::TooLarge { limit }.into(),
                 PutError::Empty => UploadError::Empty.into(),
                 PutError::Body(_) => UploadError::BrokeOff.into(),
-                PutError::Store(e) => DomainError::Store(e),
+                PutError::Store(e) => AppError::Store(e),
             })?;
         let record = NewFile {
             id: file_id,
@@ -201,7 +201,10 @@ impl Courses {
             size_bytes: i64::try_from(stored.size).unwrap_or(i64::MAX),
             sha256: &stored.sha256,
         };
-        let (course, file, created) = match self.courses.materialize_with_file(&new, &record).await
+        let (course, file, created) = match self
+            .file_rows
+            .materialize_with_file(&new, &record)
+            .await
         {
             Ok(recorded) => recorded,
             Err(e) => {
@@ -224,13 +227,13 @@ impl Courses {
         &self,
         user_id: Uuid,
         course_id: Uuid,
-    ) -> Result<CourseWithFiles, DomainError> {
+    ) -> Result<CourseWithFiles, AppError> {
         let course = self
             .courses
             .find(user_id, course_id)
             .await?
-            .ok_or(DomainError::NotFound)?;
-        let files = self.courses.files(user_id, course_id).await?;
+            .ok_or(AppError::NotFound)?;
+        let files = self.file_rows.list(user_id, course_id).await?;
         Ok(CourseWithFiles { course, files })
     }
 
@@ -239,9 +242,9 @@ impl Courses {
         &self,
         user_id: Uuid,
         draft_id: Uuid,
-    ) -> Result<Vec<CourseFile>, DomainError> {
+    ) -> Result<Vec<CourseFile>, AppError> {
         match self.draft(user_id, draft_id).await?.course_id {
-            Some(course_id) => Ok(self.courses.files(user_id, course_id).await?),
+            Some(course_id) => Ok(self.file_rows.list(user_id, course_id).await?),
             None => Ok(Vec::new()),
         }
     }
@@ -253,18 +256,18 @@ impl Courses {
         user_id: Uuid,
         draft_id: Uuid,
         file_id: Uuid,
-    ) -> Result<(), DomainError> {
+    ) -> Result<(), AppError> {
         let course_id = self
             .draft(user_id, draft_id)
             .await?
             .course_id
-            .ok_or(DomainError::NotFound)?;
+            .ok_or(AppError::NotFound)?;
         if !self
-            .courses
-            .delete_file(user_id, course_id, file_id, self.cleanup.max_attempts)
+            .file_rows
+            .delete(user_id, course_id, file_id, self.cleanup.max_attempts)
             .await?
         {
-            return Err(DomainError::NotFound);
+            return Err(AppError::NotFound);
         }
         self.cleanup.wake.notify_one();
         Ok(())
@@ -272,7 +275,7 @@ impl Courses {
 
     /// Deletes the caller's course: the row (its file rows cascade) goes, and
     /// its files and draft session are queued for the cleanup worker.
-    pub async fn delete_course(&self, user_id: Uuid, course_id: Uuid) -> Result<(), DomainError> {
+    pub async fn delete_course(&self, user_id: Uuid, course_id: Uuid) -> Result<(), AppError> {
         let deleted = self
             .courses
             .delete(
@@ -283,7 +286,7 @@ impl Courses {
             )
             .await?;
         if !deleted {
-            return Err(DomainError::NotFound);
+            return Err(AppError::NotFound);
         }
         self.cleanup.wake.notify_one();
         Ok(())
@@ -291,7 +294,7 @@ impl Courses {
 
     /// Discards a draft. A materialized, unsubmitted draft takes its course
     /// (and files) with it; a submitted course stays.
-    pub async fn discard_draft(&self, user_id: Uuid, draft_id: Uuid) -> Result<(), DomainError> {
+    pub async fn discard_draft(&self, user_id: Uuid, draft_id: Uuid) -> Result<(), AppError> {
         let draft = self.draft(user_id, draft_id).await?;
         let mut course_deleted = false;
         if let (Some(course_id), DraftStatus::Materialized) = (draft.course_id, draft.status) {
@@ -311,7 +314,7 @@ impl Courses {
         if self.drafts.remove(user_id, &draft, course_deleted).await? {
             Ok(())
         } else {
-            Err(DomainError::NotFound)
+            Err(AppError::NotFound)
         }
     }
 
@@ -321,12 +324,12 @@ impl Courses {
         user_id: Uuid,
         course_id: Uuid,
         file_id: Uuid,
-    ) -> Result<(CourseFile, BoxStream<'static, Result<Bytes, StoreError>>), DomainError> {
+    ) -> Result<(CourseFile, BoxStream<'static, Result<Bytes, StoreError>>), AppError> {
         let file = self
-            .courses
-            .file(user_id, course_id, file_id)
+            .file_rows
+            .find(user_id, course_id, file_id)
             .await?
-            .ok_or(DomainError::NotFound)?;
+            .ok_or(AppError::NotFound)?;
         let bytes = self.files.open(&file.storage_key).await?;
         Ok((file, bytes))
     }

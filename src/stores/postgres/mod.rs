@@ -1,13 +1,27 @@
-//! Postgres: the connection pool and the SQL migrations in `migrations/`.
+//! Postgres: courses and their files, the cleanup queue, degraded-mode drafts
+//! and the janitor's queries, one file each; here the pool, the one way to
+//! make a call ([`Postgres::call`]) and the SQL migrations in `migrations/`.
 
+pub mod cleanup;
+pub mod courses;
+pub mod drafts;
+pub mod files;
+pub mod janitor;
+mod rows;
+
+use std::future::Future;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::config::SslMode;
 use tokio_postgres::NoTls;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::{bounded, StoreError};
+use super::{bounded, Backend, StoreError};
+
+pub use cleanup::CleanupQueue;
+pub use courses::PgCourses;
+pub use drafts::PgDrafts;
 
 refinery::embed_migrations!("migrations");
 
@@ -34,7 +48,7 @@ impl Postgres {
             recycling_method: RecyclingMethod::Fast,
         };
         let manager = if config.get_ssl_mode() == SslMode::Require {
-            let tls = MakeRustlsConnect::new(super::tls::client_config(tls_roots)?);
+            let tls = MakeRustlsConnect::new(crate::stores::tls::client_config(tls_roots)?);
             Manager::from_config(config, tls, recycling)
         } else {
             Manager::from_config(config, NoTls, recycling)
@@ -49,12 +63,23 @@ impl Postgres {
         Ok(Self { pool, timeout })
     }
 
-    pub fn pool(&self) -> &Pool {
-        &self.pool
+    /// Runs `call` with a pooled connection, the whole of it (waiting for
+    /// the connection included) under the store timeout.
+    pub async fn call<T, F, Fut>(&self, call: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(Object) -> Fut,
+        Fut: Future<Output = Result<T, StoreError>>,
+    {
+        bounded(Backend::Postgres, self.timeout, async {
+            call(self.pool.get().await?).await
+        })
+        .await
     }
 
-    pub fn timeout(&self) -> Duration {
-        self.timeout
+    /// A connection of its own, with no deadline: for a job that holds a
+    /// session-level lock across many calls.
+    pub(crate) async fn session(&self) -> Result<Object, StoreError> {
+        bounded(Backend::Postgres, self.timeout, self.pool.get()).await
     }
 
     /// Applies pending migrations. Replicas starting together serialize on an
@@ -78,10 +103,9 @@ impl Postgres {
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
-        bounded("postgres", self.timeout, async {
-            let client = self.pool.get().await?;
+        self.call(|client| async move {
             client.simple_query("SELECT 1").await?;
-            Ok::<_, StoreError>(())
+            Ok(())
         })
         .await
     }

@@ -3,45 +3,14 @@
 //! outside Postgres (the course's storage prefix, its draft's Redis keys).
 //! Nothing outside Postgres is touched before that transaction commits.
 
-use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
-use serde::Serialize;
-use tokio_postgres::Row;
-use utoipa::ToSchema;
+use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-use super::postgres::Postgres;
-use super::{bounded, StoreError};
-
-/// Why a course was deleted, as recorded on its cleanup jobs.
-#[derive(Debug, Clone, Copy)]
-pub enum DeletionReason {
-    /// `DELETE /courses/{id}`.
-    Owner,
-    /// A materialized draft was discarded.
-    Discard,
-    Janitor,
-}
-
-impl DeletionReason {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Owner => "owner",
-            Self::Discard => "discard",
-            Self::Janitor => "janitor",
-        }
-    }
-}
-
-/// What one deletion removed and queued.
-#[derive(Debug, Clone, Default)]
-pub struct Deleted {
-    pub course_ids: Vec<Uuid>,
-    /// File rows removed with the courses (their bytes are queued).
-    pub files: i64,
-    /// Draft sessions queued for removal from Redis.
-    pub sessions: i64,
-}
+use super::rows::{job_from, JOB_COLUMNS};
+use super::Postgres;
+use crate::domain::cleanup::{CleanupJob, CleanupKind, Deleted, DeletionReason};
+use crate::domain::StoreError;
 
 /// Deletes the courses (those of `owner`, if given) and records their cleanup
 /// jobs, in the caller's transaction.
@@ -61,11 +30,11 @@ pub async fn delete_courses(
                  SELECT count(*) AS n FROM course_files WHERE course_id IN (SELECT id FROM deleted)
              ), storage AS (
                  INSERT INTO cleanup_jobs (kind, target, course_id, reason, max_attempts)
-                 SELECT 'storage_prefix', organization_id::text || '/' || id::text, id, $3, $4
+                 SELECT $5::text, organization_id::text || '/' || id::text, id, $3, $4
                  FROM deleted
              ), sessions AS (
                  INSERT INTO cleanup_jobs (kind, target, course_id, reason, max_attempts)
-                 SELECT 'draft_session', owner_id::text || ':' || draft_session_id::text, id, $3, $4
+                 SELECT $6::text, owner_id::text || ':' || draft_session_id::text, id, $3, $4
                  -- A draft opened in degraded mode never had Redis keys.
                  FROM deleted WHERE draft_session_id IS NOT NULL
                    AND materialized_by IS DISTINCT FROM 'degraded'
@@ -74,7 +43,14 @@ pub async fn delete_courses(
              SELECT coalesce((SELECT array_agg(id) FROM deleted), '{}') AS ids,
                     (SELECT n FROM files) AS files,
                     (SELECT count(*) FROM sessions) AS sessions",
-            &[&ids, &owner, &reason.as_str(), &max_attempts],
+            &[
+                &ids,
+                &owner,
+                &reason.as_str(),
+                &max_attempts,
+                &CleanupKind::StoragePrefix.as_str(),
+                &CleanupKind::DraftSession.as_str(),
+            ],
         )
         .await?;
     Ok(Deleted {
@@ -85,7 +61,7 @@ pub async fn delete_courses(
 }
 
 /// Deletes one file row and queues its bytes, in the caller's transaction.
-/// Returns the file's course and storage key, if it was there.
+/// `false` if the owner's course has no such file.
 pub async fn delete_file(
     tx: &impl GenericClient,
     owner: Uuid,
@@ -101,51 +77,20 @@ pub async fn delete_file(
                  RETURNING course_id, storage_key
              )
              INSERT INTO cleanup_jobs (kind, target, course_id, reason, max_attempts)
-             SELECT 'storage_object', storage_key, course_id, 'file', $4 FROM deleted
+             SELECT $4::text, storage_key, course_id, $5::text, $6 FROM deleted
              RETURNING id",
-            &[&file_id, &course_id, &owner, &max_attempts],
+            &[
+                &file_id,
+                &course_id,
+                &owner,
+                &CleanupKind::StorageObject.as_str(),
+                &DeletionReason::File.as_str(),
+                &max_attempts,
+            ],
         )
         .await?;
     Ok(row.is_some())
 }
-
-/// A cleanup job, as the worker and the admin see it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CleanupJob {
-    pub id: i64,
-    /// `storage_prefix`, `storage_object` or `draft_session`.
-    pub kind: String,
-    pub target: String,
-    pub course_id: Uuid,
-    pub reason: String,
-    /// `pending` or `dead`.
-    pub status: String,
-    pub attempts: i32,
-    pub max_attempts: i32,
-    pub run_after: DateTime<Utc>,
-    pub last_error: Option<String>,
-    pub created_at: DateTime<Utc>,
-}
-
-fn job_from(row: &Row) -> Result<CleanupJob, StoreError> {
-    Ok(CleanupJob {
-        id: row.try_get("id")?,
-        kind: row.try_get("kind")?,
-        target: row.try_get("target")?,
-        course_id: row.try_get("course_id")?,
-        reason: row.try_get("reason")?,
-        status: row.try_get("status")?,
-        attempts: row.try_get("attempts")?,
-        max_attempts: row.try_get("max_attempts")?,
-        run_after: row.try_get("run_after")?,
-        last_error: row.try_get("last_error")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
-const JOB_COLUMNS: &str = "id, kind, target, course_id, reason, status, attempts, max_attempts, \
-    run_after, last_error, created_at";
 
 /// The queue's operations.
 #[derive(Clone)]
@@ -161,8 +106,7 @@ impl CleanupQueue {
     /// Claims up to `limit` due jobs for `lease_secs`: a worker that dies
     /// holding them lets them fall due again when the lease ends.
     pub async fn claim(&self, limit: i64, lease_secs: f64) -> Result<Vec<CleanupJob>, StoreError> {
-        bounded("postgres", self.db.timeout(), async {
-            let client = self.db.pool().get().await?;
+        self.db.call(|client| async move {
             let rows = client
                 .query(
                     &format!(
@@ -206,9 +150,8 @@ impl CleanupQueue {
 
     /// Puts dead jobs (all, or those listed) back in the queue with fresh attempts.
     pub async fn retry_dead(&self, ids: Option<&[i64]>) -> Result<u64, StoreError> {
-        bounded("postgres", self.db.timeout(), async {
-            let client = self.db.pool().get().await?;
-            Ok::<_, StoreError>(
+        self.db.call(|client| async move {
+            Ok(
                 client
                     .execute(
                         "UPDATE cleanup_jobs SET status = 'pending', attempts = 0, run_after = now(),
@@ -224,79 +167,58 @@ impl CleanupQueue {
 
     /// Pending and dead jobs.
     pub async fn counts(&self) -> Result<(i64, i64), StoreError> {
-        bounded("postgres", self.db.timeout(), async {
-            let client = self.db.pool().get().await?;
-            let row = client
-                .query_one(
-                    "SELECT count(*) FILTER (WHERE status = 'pending'),
+        self.db
+            .call(|client| async move {
+                let row = client
+                    .query_one(
+                        "SELECT count(*) FILTER (WHERE status = 'pending'),
                             count(*) FILTER (WHERE status = 'dead') FROM cleanup_jobs",
-                    &[],
-                )
-                .await?;
-            Ok::<_, StoreError>((row.try_get(0)?, row.try_get(1)?))
-        })
-        .await
+                        &[],
+                    )
+                    .await?;
+                Ok((row.try_get(0)?, row.try_get(1)?))
+            })
+            .await
     }
 
     pub async fn dead(&self, limit: i64) -> Result<Vec<CleanupJob>, StoreError> {
-        bounded("postgres", self.db.timeout(), async {
-            let client = self.db.pool().get().await?;
-            let rows = client
-                .query(
-                    &format!(
-                        "SELECT {JOB_COLUMNS} FROM cleanup_jobs WHERE status = 'dead'
+        self.db
+            .call(|client| async move {
+                let rows = client
+                    .query(
+                        &format!(
+                            "SELECT {JOB_COLUMNS} FROM cleanup_jobs WHERE status = 'dead'
                          ORDER BY updated_at DESC LIMIT $1"
-                    ),
-                    &[&limit],
-                )
-                .await?;
-            rows.iter().map(job_from).collect::<Result<Vec<_>, _>>()
-        })
-        .await
-    }
-
-    /// Of these storage keys, the ones a file row still references.
-    pub async fn referenced_keys(&self, keys: &[String]) -> Result<Vec<String>, StoreError> {
-        bounded("postgres", self.db.timeout(), async {
-            let client = self.db.pool().get().await?;
-            let rows = client
-                .query(
-                    "SELECT storage_key FROM course_files WHERE storage_key = ANY($1)",
-                    &[&keys],
-                )
-                .await?;
-            rows.iter()
-                .map(|row| row.try_get(0).map_err(StoreError::from))
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .await
+                        ),
+                        &[&limit],
+                    )
+                    .await?;
+                rows.iter().map(job_from).collect::<Result<Vec<_>, _>>()
+            })
+            .await
     }
 
     /// Whether a course row with this id exists (again).
     pub async fn course_exists(&self, id: Uuid) -> Result<bool, StoreError> {
-        bounded("postgres", self.db.timeout(), async {
-            let client = self.db.pool().get().await?;
-            let row = client
-                .query_one(
-                    "SELECT EXISTS (SELECT 1 FROM courses WHERE id = $1)",
-                    &[&id],
-                )
-                .await?;
-            Ok::<_, StoreError>(row.try_get(0)?)
-        })
-        .await
+        self.db
+            .call(|client| async move {
+                let row = client
+                    .query_one(
+                        "SELECT EXISTS (SELECT 1 FROM courses WHERE id = $1)",
+                        &[&id],
+                    )
+                    .await?;
+                Ok(row.try_get(0)?)
+            })
+            .await
     }
 
-    async fn execute(
-        &self,
-        sql: &str,
-        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-    ) -> Result<(), StoreError> {
-        bounded("postgres", self.db.timeout(), async {
-            let client = self.db.pool().get().await?;
-            client.execute(sql, params).await?;
-            Ok::<_, StoreError>(())
-        })
-        .await
+    async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<(), StoreError> {
+        self.db
+            .call(|client| async move {
+                client.execute(sql, params).await?;
+                Ok(())
+            })
+            .await
     }
 }

@@ -1,4 +1,6 @@
-//! Redis connections: one node or a cluster, over TCP or TLS.
+//! Redis: draft sessions ([`drafts`], with their Lua scripts in `lua/`), the
+//! key schema ([`keys`]), the breaker ([`breaker`]), and here the connections:
+//! one node or a cluster, over TCP or TLS.
 //!
 //! Both kinds hand out a [`RedisConn`] that speaks every single-slot command
 //! and script the same way. The two things a cluster does differently, a
@@ -16,6 +18,12 @@ use deadpool_redis::{cluster, PoolConfig, Runtime, Timeouts};
 use futures_util::future::try_join_all;
 
 use super::StoreError;
+
+pub mod breaker;
+pub mod drafts;
+pub mod keys;
+
+pub use drafts::RedisDrafts;
 
 /// Where Redis is: a URL, or a cluster's node list (URLs separated by commas).
 pub struct RedisSettings<'a> {
@@ -158,8 +166,7 @@ impl RedisConn {
                     }
                     (conn, _) => step.query_async::<Value>(conn).await?,
                 };
-                let (next, batch): (u64, Vec<String>) =
-                    redis::from_redis_value(reply).map_err(|e| StoreError::Redis(e.to_string()))?;
+                let (next, batch): (u64, Vec<String>) = redis::from_redis_value(reply)?;
                 keys.extend(batch);
                 if next == 0 {
                     break;

@@ -1,0 +1,117 @@
+//! The benchmarks. Each returns its section of docs/benchmarks.md.
+//!
+//! One file per benchmark; this module holds what more than one of them uses.
+
+mod autosave_load;
+mod call_latencies;
+mod degraded_mode;
+mod hygiene;
+mod janitor_at_scale;
+mod memory_per_draft;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::stream::{self, StreamExt};
+use reqwest::Client;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::load::Sample;
+use crate::service::{new_user, Service};
+
+pub use autosave_load::autosave_load;
+pub use call_latencies::call_latencies;
+pub use degraded_mode::degraded_mode;
+pub use hygiene::hygiene;
+pub use janitor_at_scale::janitor_at_scale;
+pub use memory_per_draft::memory_per_draft;
+
+const AUTOSAVE_INTERVAL: Duration = Duration::from_secs(3);
+
+fn client() -> Client {
+    Client::builder()
+        .pool_max_idle_per_host(4096)
+        // Below the server's 5 s keep-alive: never reuse a connection it is closing.
+        .pool_idle_timeout(Duration::from_secs(2))
+        .tcp_nodelay(true)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("a client builds")
+}
+
+/// A simulated typist: a user with one open draft.
+struct Typist {
+    user: Uuid,
+    token: String,
+    draft: Uuid,
+}
+
+/// One typist per user, each with a new draft, created `64` at a time.
+async fn typists(service: &Service, count: usize) -> anyhow::Result<Vec<Arc<Typist>>> {
+    let http = client();
+    let org = Uuid::new_v4();
+    let created = stream::iter(0..count)
+        .map(|_| {
+            let http = http.clone();
+            let url = format!("{}/api/v1/drafts", service.base);
+            async move {
+                let (user, token) = new_user(org);
+                let draft: Value = http
+                    .post(url)
+                    .bearer_auth(&token)
+                    .json(&json!({"formData": {"topic": "Benchmark course"}}))
+                    .send()
+                    .await?
+                    .json()
+                    .await?;
+                let draft = draft["id"].as_str().unwrap_or_default().parse()?;
+                anyhow::Ok(Arc::new(Typist { user, token, draft }))
+            }
+        })
+        .buffer_unordered(64)
+        .collect::<Vec<_>>()
+        .await;
+    created.into_iter().collect()
+}
+
+/// What a typist's autosave sends: a field or two, as after a pause in typing.
+fn keystrokes(i: usize) -> Value {
+    json!({"description": format!("Lesson plan draft {i}: {}", "x".repeat(80)), "estimatedLessons": i % 100 + 1})
+}
+
+/// A typist's autosave through draftd; `true` if it was saved.
+fn autosave(
+    http: &Client,
+    base: &str,
+    typist: &Typist,
+    i: usize,
+) -> impl std::future::Future<Output = bool> + Send + 'static {
+    let request = http
+        .patch(format!("{base}/api/v1/drafts/{}", typist.draft))
+        .bearer_auth(&typist.token)
+        .header("content-type", "application/merge-patch+json")
+        .body(json!({"formData": keystrokes(i)}).to_string());
+    async move { request.send().await.is_ok_and(|r| r.status() == 200) }
+}
+
+async fn upload(http: &Client, draft_url: &str, token: &str, content: Vec<u8>) -> bool {
+    let Ok(part) = reqwest::multipart::Part::bytes(content)
+        .file_name("notes.txt")
+        .mime_str("text/plain")
+    else {
+        return false;
+    };
+    http.post(format!("{draft_url}/files"))
+        .bearer_auth(token)
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await
+        .is_ok_and(|r| r.status() == 201)
+}
+
+fn sample_of(durations: &[Duration]) -> Sample {
+    let mut sample = Sample::from_durations(durations);
+    sample.elapsed = durations.iter().sum();
+    sample
+}

@@ -1,0 +1,105 @@
+//! What an operator sees and does: the draft-pollution figures, the cleanup
+//! queue, readiness, and the jobs run on demand.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::AppError;
+use crate::domain::cleanup::CleanupJob;
+use crate::domain::StoreError;
+use crate::jobs::cleanup::CleanupWorker;
+use crate::jobs::janitor::Janitor;
+use crate::jobs::orphans::OrphanSweep;
+use crate::stores::postgres::{CleanupQueue, PgCourses, Postgres};
+use crate::stores::redis::RedisDrafts;
+
+pub use crate::jobs::janitor::JanitorReport;
+pub use crate::jobs::orphans::OrphanReport;
+
+/// Dead jobs listed at most.
+const DEAD_LISTED: i64 = 100;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminStats {
+    /// Course rows with status `draft`.
+    pub total_drafts: i64,
+    /// Draft rows never used by the generator.
+    pub unused_drafts: i64,
+    /// Unused drafts as a share of all drafts, in percent.
+    pub unused_percentage: f64,
+    /// Unused drafts with no activity for the TTL: the janitor's next work.
+    pub pending_cleanup: i64,
+    pub submitted_courses: i64,
+    /// Draft sessions in Redis.
+    pub live_sessions: u64,
+    pub cleanup_jobs_pending: i64,
+    pub cleanup_jobs_dead: i64,
+    /// The most recent dead jobs, to look into and retry.
+    pub dead_jobs: Vec<CleanupJob>,
+}
+
+/// Whether each store answers.
+pub struct Readiness {
+    pub redis: Result<(), StoreError>,
+    pub postgres: Result<(), StoreError>,
+}
+
+#[derive(Clone)]
+pub struct Admin {
+    pub(crate) postgres: Postgres,
+    pub(crate) courses: PgCourses,
+    pub(crate) redis: RedisDrafts,
+    pub(crate) queue: CleanupQueue,
+    pub(crate) ttl: Duration,
+    pub(crate) janitor: Janitor,
+    pub(crate) sweep: OrphanSweep,
+    pub(crate) cleanup: CleanupWorker,
+}
+
+impl Admin {
+    pub async fn stats(&self) -> Result<AdminStats, AppError> {
+        let pollution = self.courses.pollution(self.ttl).await?;
+        let (pending, dead) = self.queue.counts().await?;
+        let dead_jobs = self.queue.dead(DEAD_LISTED).await?;
+        let live_sessions = self.redis.count().await?;
+        Ok(AdminStats {
+            total_drafts: pollution.total_drafts,
+            unused_drafts: pollution.unused_drafts,
+            unused_percentage: if pollution.total_drafts == 0 {
+                0.0
+            } else {
+                (pollution.unused_drafts as f64 * 1000.0 / pollution.total_drafts as f64).round()
+                    / 10.0
+            },
+            pending_cleanup: pollution.pending_cleanup,
+            submitted_courses: pollution.submitted_courses,
+            live_sessions,
+            cleanup_jobs_pending: pending,
+            cleanup_jobs_dead: dead,
+            dead_jobs,
+        })
+    }
+
+    /// Puts dead cleanup jobs (all, or those listed) back in the queue, and
+    /// wakes the worker.
+    pub async fn retry_dead(&self, ids: Option<&[i64]>) -> Result<u64, AppError> {
+        let retried = self.queue.retry_dead(ids).await?;
+        self.cleanup.wake();
+        Ok(retried)
+    }
+
+    pub async fn run_janitor(&self, dry_run: bool) -> Result<JanitorReport, AppError> {
+        Ok(self.janitor.run(dry_run).await?)
+    }
+
+    pub async fn sweep_orphans(&self, dry_run: bool) -> Result<OrphanReport, AppError> {
+        Ok(self.sweep.run(dry_run).await?)
+    }
+
+    pub async fn readiness(&self) -> Readiness {
+        let (redis, postgres) = tokio::join!(self.redis.ping(), self.postgres.ping());
+        Readiness { redis, postgres }
+    }
+}

@@ -1,0 +1,186 @@
+//! Draft sessions over the two stores a draft can live in: Redis, and
+//! Postgres for drafts opened while Redis was unreachable (degraded mode). A
+//! draft stays in the store it was opened in; a lookup asks Redis first, then
+//! Postgres. Both implement [`DraftBackend`], and this is the one place that
+//! chooses between them.
+
+use uuid::Uuid;
+
+use super::AppError;
+use crate::domain::draft::{CreateOutcome, FreezeOutcome, PatchOutcome};
+use crate::domain::{
+    Draft, DraftBackend, DraftLimits, DraftStatus, FormPatch, Owner, Precondition,
+};
+use crate::stores::postgres::PgDrafts;
+use crate::stores::redis::RedisDrafts;
+
+#[derive(Clone)]
+pub struct DraftSessions<Primary = RedisDrafts, Fallback = PgDrafts> {
+    primary: Primary,
+    fallback: Fallback,
+    limits: DraftLimits,
+}
+
+impl<Primary: DraftBackend, Fallback: DraftBackend> DraftSessions<Primary, Fallback> {
+    pub fn new(primary: Primary, fallback: Fallback, limits: DraftLimits) -> Self {
+        Self {
+            primary,
+            fallback,
+            limits,
+        }
+    }
+
+    /// Opens a new draft, optionally with initial form data, in the primary
+    /// store: nothing is written to Postgres. While the primary fails to
+    /// answer, the draft opens in the fallback instead, so the form keeps
+    /// working.
+    pub async fn create(&self, owner: Owner, form: &FormPatch) -> Result<Draft, AppError> {
+        let outcome = match self
+            .primary
+            .create(owner, Uuid::new_v4(), form, self.limits)
+            .await
+        {
+            Err(e) if e.is_redis_unavailable() => {
+                tracing::warn!(error = %e, "Redis failed: the new draft opens in Postgres");
+                metrics::counter!("draftd_degraded_drafts_total").increment(1);
+                // A new id: Redis may yet have stored the first one.
+                self.fallback
+                    .create(owner, Uuid::new_v4(), form, self.limits)
+                    .await?
+            }
+            other => other?,
+        };
+        match outcome {
+            CreateOutcome::Created(draft) => {
+                metrics::counter!("draftd_drafts_created_total").increment(1);
+                Ok(draft)
+            }
+            CreateOutcome::TooManyDrafts => Err(AppError::TooManyDrafts {
+                limit: self.limits.max_per_user,
+            }),
+        }
+    }
+
+    pub async fn get(&self, user_id: Uuid, id: Uuid) -> Result<Draft, AppError> {
+        let in_primary = self.primary.get(user_id, id).await;
+        if let Ok(Some(draft)) = in_primary {
+            return Ok(draft);
+        }
+        match (in_primary, self.fallback.get(user_id, id).await) {
+            (_, Ok(Some(draft))) => Ok(draft),
+            (Ok(_), Ok(None)) => Err(AppError::NotFound),
+            // Unknown whether the primary holds it: its failure is the answer.
+            (Err(e), _) | (Ok(_), Err(e)) => Err(e.into()),
+        }
+    }
+
+    /// The user's live drafts, in both stores, most recently written first.
+    pub async fn list(&self, user_id: Uuid) -> Result<Vec<Draft>, AppError> {
+        let (in_primary, in_fallback) =
+            tokio::join!(self.primary.list(user_id), self.fallback.list(user_id));
+        let mut drafts = in_primary?;
+        drafts.extend(in_fallback?);
+        drafts.sort_by_key(|draft| std::cmp::Reverse(draft.updated_at));
+        Ok(drafts)
+    }
+
+    /// Applies an autosave in one atomic step and refreshes the TTL.
+    pub async fn autosave(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        patch: &FormPatch,
+        precondition: &Precondition,
+    ) -> Result<Draft, AppError> {
+        let in_primary = self
+            .primary
+            .patch(user_id, id, patch, precondition, self.limits)
+            .await;
+        let in_fallback = || {
+            self.fallback
+                .patch(user_id, id, patch, precondition, self.limits)
+        };
+        let outcome = match in_primary {
+            Ok(PatchOutcome::Missing) => in_fallback().await?,
+            Ok(outcome) => outcome,
+            Err(e) => match in_fallback().await {
+                Ok(PatchOutcome::Missing) | Err(_) => return Err(e.into()),
+                Ok(outcome) => outcome,
+            },
+        };
+        match outcome {
+            PatchOutcome::Saved(draft) => {
+                metrics::counter!("draftd_autosaves_total").increment(1);
+                Ok(draft)
+            }
+            PatchOutcome::Missing => Err(AppError::NotFound),
+            PatchOutcome::Stale { current } => Err(AppError::VersionMismatch { current }),
+            PatchOutcome::Submitted => Err(AppError::Submitted),
+            PatchOutcome::RateLimited { retry_after } => Err(AppError::RateLimited { retry_after }),
+        }
+    }
+
+    /// Records the draft's course in the draft, unless it is there already.
+    pub(super) async fn attach_course(
+        &self,
+        user_id: Uuid,
+        draft: &Draft,
+        course_id: Uuid,
+        slug: &str,
+    ) -> Result<(), AppError> {
+        if draft.course_id == Some(course_id) && draft.status != DraftStatus::Open {
+            return Ok(());
+        }
+        if draft.store == Primary::KIND {
+            self.primary
+                .attach_course(user_id, draft.id, course_id, slug)
+                .await?;
+        } else {
+            self.fallback
+                .attach_course(user_id, draft.id, course_id, slug)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Submit's first step: freezes the draft at the version that passed
+    /// validation. `Ok(false)`: an autosave came first.
+    pub(super) async fn freeze(&self, user_id: Uuid, draft: &Draft) -> Result<bool, AppError> {
+        if draft.status == DraftStatus::Submitted {
+            return Ok(true);
+        }
+        let outcome = if draft.store == Primary::KIND {
+            self.primary
+                .freeze(user_id, draft.id, draft.version)
+                .await?
+        } else {
+            self.fallback
+                .freeze(user_id, draft.id, draft.version)
+                .await?
+        };
+        match outcome {
+            FreezeOutcome::Frozen | FreezeOutcome::AlreadySubmitted => Ok(true),
+            FreezeOutcome::Changed => Ok(false),
+            FreezeOutcome::Missing => Err(AppError::NotFound),
+        }
+    }
+
+    /// Removes the draft session. `course_deleted`: its course row went just
+    /// before.
+    pub(super) async fn remove(
+        &self,
+        user_id: Uuid,
+        draft: &Draft,
+        course_deleted: bool,
+    ) -> Result<bool, AppError> {
+        Ok(if draft.store == Primary::KIND {
+            self.primary
+                .remove(user_id, draft.id, course_deleted)
+                .await?
+        } else {
+            self.fallback
+                .remove(user_id, draft.id, course_deleted)
+                .await?
+        })
+    }
+}

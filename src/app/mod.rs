@@ -1,0 +1,53 @@
+//! The use cases: what the API offers, over the stores and the jobs.
+//!
+//! - [`drafts`]: draft sessions, Redis first and Postgres in degraded mode;
+//! - [`courses`]: materialize, submit, upload, read and delete courses;
+//! - [`admin`]: the operator's figures, and the jobs run on demand.
+//!
+//! It may use [`crate::domain`], [`crate::stores`] and [`crate::jobs`]; it
+//! knows nothing of HTTP. [`AppError`] is its one error type, which the HTTP
+//! layer maps to problem responses.
+
+pub mod admin;
+pub mod courses;
+pub mod drafts;
+
+pub use admin::Admin;
+pub use courses::Courses;
+pub use drafts::DraftSessions;
+
+use crate::domain::upload::UploadError;
+use crate::domain::{FieldErrors, StoreError};
+
+/// Every use case, wired to its stores: what the HTTP layer is given.
+#[derive(Clone)]
+pub struct App {
+    pub drafts: DraftSessions,
+    pub courses: Courses,
+    pub admin: Admin,
+}
+
+/// The use cases' one error type.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Missing, expired, or someone else's: the same answer for all three.
+    #[error("draft not found")]
+    NotFound,
+    #[error("draft is at version {current}")]
+    VersionMismatch { current: u64 },
+    #[error("at most {limit} live drafts per user")]
+    TooManyDrafts { limit: u32 },
+    #[error("the draft was submitted and can no longer change")]
+    Submitted,
+    #[error("invalid fields")]
+    Invalid(FieldErrors),
+    #[error("too many autosaves; retry in {retry_after:?}")]
+    RateLimited { retry_after: std::time::Duration },
+    /// Autosaves kept changing the draft while it was being submitted.
+    #[error("the draft kept changing; retry")]
+    Busy,
+    #[error("invalid upload")]
+    Upload(#[from] UploadError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

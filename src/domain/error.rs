@@ -1,0 +1,118 @@
+//! What a store call can fail with. The stores turn their drivers' errors into
+//! a [`StoreError`], keeping the driver's error as the `source()`, so the log
+//! shows the whole chain; callers ask it questions instead of matching text.
+
+use std::error::Error;
+use std::fmt;
+use std::time::Duration;
+
+/// A store's own error, kept whole as the cause.
+pub type Cause = Box<dyn Error + Send + Sync>;
+
+/// Which store failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Redis,
+    Postgres,
+    Files,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Redis => "redis",
+            Self::Postgres => "postgres",
+            Self::Files => "file storage",
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error and its causes, as one line: a driver's own message is often
+/// only its kind ("db error"), the detail being in its source.
+fn chain(error: &(dyn Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        text.push_str(": ");
+        text.push_str(&next.to_string());
+        cause = next.source();
+    }
+    text
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store failed to answer, or answered with an error.
+    #[error("{backend}: {}", chain(cause.as_ref()))]
+    Failed {
+        backend: Backend,
+        #[source]
+        cause: Cause,
+    },
+    #[error("{backend} did not answer within {timeout:?}")]
+    Timeout { backend: Backend, timeout: Duration },
+    /// Not asked: a recent call to it timed out (see the Redis breaker).
+    #[error("{backend} not asked: a call timed out less than {window:?} ago")]
+    Skipped { backend: Backend, window: Duration },
+    /// The store answered something this version of draftd cannot read.
+    #[error("corrupt {backend} record: {detail}")]
+    Corrupt { backend: Backend, detail: String },
+}
+
+impl StoreError {
+    pub fn failed(backend: Backend, cause: impl Into<Cause>) -> Self {
+        Self::Failed {
+            backend,
+            cause: cause.into(),
+        }
+    }
+
+    pub fn corrupt(backend: Backend, detail: impl Into<String>) -> Self {
+        Self::Corrupt {
+            backend,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Failed { backend, .. }
+            | Self::Timeout { backend, .. }
+            | Self::Skipped { backend, .. }
+            | Self::Corrupt { backend, .. } => *backend,
+        }
+    }
+
+    /// The store could not be reached or did not answer in time: retrying
+    /// later may succeed. A corrupt record will not mend itself.
+    pub fn is_unavailable(&self) -> bool {
+        !matches!(self, Self::Corrupt { .. })
+    }
+
+    /// Redis failed to answer (down, unreachable, too slow): what sends a new
+    /// draft to Postgres.
+    pub fn is_redis_unavailable(&self) -> bool {
+        self.backend() == Backend::Redis && self.is_unavailable()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cause_stays_in_the_chain() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let error = StoreError::failed(Backend::Redis, io);
+        assert!(error.is_redis_unavailable());
+        let cause = error.source().expect("a source");
+        assert_eq!(cause.to_string(), "refused");
+        assert!(!StoreError::corrupt(Backend::Redis, "x").is_unavailable());
+    }
+}

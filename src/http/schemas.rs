@@ -1,0 +1,201 @@
+//! The OpenAPI schemas of the domain's types. The domain knows nothing of
+//! OpenAPI, so its types are described here, field for field, under the
+//! same names; the values the API sends are the domain's own, serialized
+//! with serde. The schemathesis run in `make test` checks every response
+//! against these.
+
+#![allow(dead_code)] // describes the wire format for the OpenAPI document
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// The form's fields and their drafting limits. Every field is optional.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FormData {
+    /// 3-200 characters after trimming (the minimum applies on submit).
+    #[schema(max_length = 200)]
+    pub topic: Option<String>,
+    #[schema(max_length = 5000)]
+    pub description: Option<String>,
+    /// A valid email address (checked on submit).
+    #[schema(max_length = 254)]
+    pub email: Option<String>,
+    #[schema(max_length = 100)]
+    pub writing_style: Option<String>,
+    #[schema(max_length = 100)]
+    pub content_strategy: Option<String>,
+    /// A language tag such as `ru`, `en` or `pt-BR` (checked on submit).
+    #[schema(max_length = 35)]
+    pub language: Option<String>,
+    #[schema(max_length = 1000)]
+    pub target_audience: Option<String>,
+    #[schema(minimum = 1, maximum = 100)]
+    pub estimated_lessons: Option<i64>,
+    #[schema(minimum = 1, maximum = 30)]
+    pub estimated_sections: Option<i64>,
+    /// Minutes per lesson.
+    #[schema(minimum = 1, maximum = 180)]
+    pub lesson_duration: Option<i64>,
+    #[schema(max_length = 5000)]
+    pub learning_outcomes: Option<String>,
+    #[schema(max_items = 10)]
+    pub formats: Option<Vec<String>>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DraftStatus {
+    /// Only in Redis.
+    Open,
+    /// A course row exists; the form is still being edited.
+    Materialized,
+    /// The form was submitted; the draft is read-only.
+    Submitted,
+}
+
+/// Which store holds a draft.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DraftStore {
+    /// Every draft, normally.
+    Redis,
+    /// Degraded mode: opened while Redis was unreachable, the draft lives in
+    /// its course row, for its whole life.
+    Postgres,
+}
+
+/// A draft session as the API shows it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Draft {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    /// Rises by one on every change; the ETag is derived from it.
+    pub version: u64,
+    pub status: DraftStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// When the draft disappears unless written again.
+    pub expires_at: DateTime<Utc>,
+    pub course_id: Option<Uuid>,
+    pub course_slug: Option<String>,
+    pub form_data: FormData,
+    /// Where the draft is kept: `postgres` for a draft opened while Redis was
+    /// unreachable.
+    pub store: DraftStore,
+}
+
+/// Where a course is in its life.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CourseStatus {
+    Draft,
+    Submitted,
+}
+
+/// What made a draft real.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MaterializedBy {
+    Submit,
+    Upload,
+    /// An explicit `POST /materialize`.
+    Materialize,
+    /// Opened while Redis was unreachable: the draft itself lives in the row.
+    Degraded,
+}
+
+/// A course row, as the API shows it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Course {
+    pub id: Uuid,
+    pub draft_session_id: Option<Uuid>,
+    pub organization_id: Uuid,
+    pub slug: String,
+    pub title: String,
+    pub status: CourseStatus,
+    pub generation_status: Option<String>,
+    pub materialized_by: Option<MaterializedBy>,
+    pub materialized_at: Option<DateTime<Utc>>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub form_data: FormData,
+}
+
+/// A course with its files.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CourseWithFiles {
+    #[serde(flatten)]
+    pub course: Course,
+    pub files: Vec<CourseFile>,
+}
+
+/// An uploaded file's metadata.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CourseFile {
+    pub id: Uuid,
+    pub course_id: Uuid,
+    /// The name the client gave; never used as a path.
+    pub original_name: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    /// Hex SHA-256 of the content.
+    pub sha256: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The answer of materialize and submit: which course the draft is.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CourseRef {
+    pub course_id: Uuid,
+    pub course_slug: String,
+    pub status: CourseStatus,
+}
+
+/// A cleanup job, as the admin sees it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CleanupJob {
+    pub id: i64,
+    /// `storage_prefix`, `storage_object` or `draft_session`.
+    pub kind: String,
+    pub target: String,
+    pub course_id: Uuid,
+    /// `owner`, `discard`, `janitor` or `file`.
+    pub reason: String,
+    /// `pending` or `dead`.
+    pub status: String,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub run_after: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminStats {
+    /// Course rows with status `draft`.
+    pub total_drafts: i64,
+    /// Draft rows never used by the generator.
+    pub unused_drafts: i64,
+    /// Unused drafts as a share of all drafts, in percent.
+    pub unused_percentage: f64,
+    /// Unused drafts with no activity for the TTL: the janitor's next work.
+    pub pending_cleanup: i64,
+    pub submitted_courses: i64,
+    /// Draft sessions in Redis.
+    pub live_sessions: u64,
+    pub cleanup_jobs_pending: i64,
+    pub cleanup_jobs_dead: i64,
+    /// The most recent dead jobs, to look into and retry.
+    pub dead_jobs: Vec<CleanupJob>,
+}

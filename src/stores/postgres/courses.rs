@@ -1,0 +1,246 @@
+//! Courses in Postgres.
+//!
+//! `courses.draft_session_id` is unique, and every write that makes a draft
+//! real is an insert that yields to an existing row: however many requests race,
+//! one draft gets one course row.
+
+use std::collections::HashSet;
+
+use deadpool_postgres::GenericClient;
+use serde_json::Value;
+use tokio_postgres::error::SqlState;
+use uuid::Uuid;
+
+use super::cleanup::delete_courses;
+use super::rows::{course_from, COURSE_COLUMNS};
+use super::Postgres;
+use crate::domain::cleanup::DeletionReason;
+use crate::domain::course::{slug_candidates, NewCourse, SubmitOutcome};
+use crate::domain::{Backend, Course, CourseStatus, StoreError};
+
+#[derive(Clone)]
+pub struct PgCourses {
+    db: Postgres,
+}
+
+/// Course counts behind the admin stats.
+#[derive(Debug, Clone, Copy)]
+pub struct Pollution {
+    pub total_drafts: i64,
+    pub unused_drafts: i64,
+    /// Unused drafts with no activity for the TTL: the janitor's work.
+    pub pending_cleanup: i64,
+    pub submitted_courses: i64,
+}
+
+impl PgCourses {
+    pub fn new(db: Postgres) -> Self {
+        Self { db }
+    }
+
+    /// Makes sure the draft's course exists. `true` if this call created it.
+    pub async fn materialize(&self, new: &NewCourse<'_>) -> Result<(Course, bool), StoreError> {
+        self.db
+            .call(|client| async move { insert_or_get(&client, new).await })
+            .await
+    }
+
+    /// Makes sure the draft's course exists and marks it submitted with the
+    /// final form, atomically. A course submitted before stays as it was.
+    pub async fn submit(&self, new: &NewCourse<'_>) -> Result<SubmitOutcome, StoreError> {
+        self.db
+            .call(|mut client| async move {
+                let mut tx = client.transaction().await?;
+                let (course, created) = insert_or_get(&tx, new).await?;
+                let form = Value::Object(new.form_data.clone());
+                let mut submitted = None;
+                // The slug follows the final topic; the id suffix keeps it unique.
+                for slug in slug_candidates(new.title, course.id) {
+                    let attempt = tx.savepoint("slug").await?;
+                    let result = attempt
+                        .query_opt(
+                            &format!(
+                                "UPDATE courses SET status = 'submitted', submitted_at = now(), \
+                                 updated_at = now(), title = $2, slug = $3, form_data = $4 \
+                                 WHERE id = $1 AND status = 'draft' \
+                                 AND draft_version IS NOT DISTINCT FROM $5 \
+                                 RETURNING {COURSE_COLUMNS}"
+                            ),
+                            &[&course.id, &new.title, &slug, &form, &new.draft_version],
+                        )
+                        .await;
+                    match result {
+                        // Dropping the savepoint rolls it back.
+                        Err(e) if is_slug_conflict(&e) => continue,
+                        other => {
+                            submitted = Some(other?);
+                            attempt.commit().await?;
+                            break;
+                        }
+                    }
+                }
+                let outcome = match submitted.flatten() {
+                    Some(row) => SubmitOutcome::Submitted(Box::new(course_from(&row)?), created),
+                    None => {
+                        let current = tx
+                            .query_one(
+                                &format!("SELECT {COURSE_COLUMNS} FROM courses WHERE id = $1"),
+                                &[&course.id],
+                            )
+                            .await?;
+                        let current = course_from(&current)?;
+                        if current.status == CourseStatus::Draft {
+                            SubmitOutcome::Changed
+                        } else {
+                            // Submitted before: the first submit's data stands.
+                            SubmitOutcome::Submitted(Box::new(current), created)
+                        }
+                    }
+                };
+                tx.commit().await?;
+                Ok(outcome)
+            })
+            .await
+    }
+
+    /// The owner's course.
+    pub async fn find(&self, owner_id: Uuid, id: Uuid) -> Result<Option<Course>, StoreError> {
+        self.db
+            .call(|client| async move {
+                let row = client
+                    .query_opt(
+                        &format!(
+                            "SELECT {COURSE_COLUMNS} FROM courses WHERE id = $1 AND owner_id = $2"
+                        ),
+                        &[&id, &owner_id],
+                    )
+                    .await?;
+                row.as_ref().map(course_from).transpose()
+            })
+            .await
+    }
+
+    /// Deletes the owner's course and queues its cleanup, atomically.
+    pub async fn delete(
+        &self,
+        owner_id: Uuid,
+        id: Uuid,
+        reason: DeletionReason,
+        max_attempts: i32,
+    ) -> Result<bool, StoreError> {
+        self.db
+            .call(|mut client| async move {
+                let tx = client.transaction().await?;
+                let deleted =
+                    delete_courses(&tx, &[id], Some(owner_id), reason, max_attempts).await?;
+                tx.commit().await?;
+                Ok(!deleted.course_ids.is_empty())
+            })
+            .await
+    }
+
+    /// Of these course ids, the ones that exist.
+    pub async fn existing(&self, ids: &[Uuid]) -> Result<HashSet<Uuid>, StoreError> {
+        if ids.is_empty() {
+            return Ok(HashSet::new());
+        }
+        self.db
+            .call(|client| async move {
+                let rows = client
+                    .query("SELECT id FROM courses WHERE id = ANY($1)", &[&ids])
+                    .await?;
+                rows.iter()
+                    .map(|row| row.try_get(0).map_err(StoreError::from))
+                    .collect()
+            })
+            .await
+    }
+
+    /// The draft-pollution figures of the team's dashboard.
+    pub async fn pollution(&self, ttl: std::time::Duration) -> Result<Pollution, StoreError> {
+        self.db
+            .call(|client| async move {
+                let row = client
+                    .query_one(
+                        "SELECT count(*) FILTER (WHERE status = 'draft') AS total,
+                             count(*) FILTER (WHERE status = 'draft' AND generation_status IS NULL) AS unused,
+                             count(*) FILTER (WHERE status = 'draft' AND generation_status IS NULL
+                                 AND updated_at < now() - make_interval(secs => $1)) AS pending,
+                             count(*) FILTER (WHERE status = 'submitted') AS submitted
+                         FROM courses",
+                        &[&ttl.as_secs_f64()],
+                    )
+                    .await?;
+                Ok(Pollution {
+                    total_drafts: row.try_get("total")?,
+                    unused_drafts: row.try_get("unused")?,
+                    pending_cleanup: row.try_get("pending")?,
+                    submitted_courses: row.try_get("submitted")?,
+                })
+            })
+            .await
+    }
+}
+
+/// Inserts the draft's course unless it has one, and returns the course.
+/// The insert yields on any unique constraint; a separate statement then reads
+/// the draft's course, and under READ COMMITTED it sees a row that a racing
+/// transaction committed while the insert waited. If the draft has no course,
+/// the slug was taken: the next candidate is tried.
+pub(super) async fn insert_or_get(
+    client: &impl GenericClient,
+    new: &NewCourse<'_>,
+) -> Result<(Course, bool), StoreError> {
+    let form = Value::Object(new.form_data.clone());
+    for slug in slug_candidates(new.title, new.id) {
+        let inserted = client
+            .query_opt(
+                &format!(
+                    "INSERT INTO courses (id, draft_session_id, owner_id, organization_id, slug, \
+                     title, form_data, materialized_by, materialized_at, draft_version) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now(), $9) \
+                     ON CONFLICT DO NOTHING RETURNING {COURSE_COLUMNS}"
+                ),
+                &[
+                    &new.id,
+                    &new.draft_session_id,
+                    &new.owner_id,
+                    &new.organization_id,
+                    &slug,
+                    &new.title,
+                    &form,
+                    &new.materialized_by.as_str(),
+                    &new.draft_version,
+                ],
+            )
+            .await?;
+        if let Some(row) = inserted {
+            return Ok((course_from(&row)?, true));
+        }
+        let existing = client
+            .query_opt(
+                &format!(
+                    "SELECT {COURSE_COLUMNS} FROM courses \
+                     WHERE draft_session_id = $1 AND owner_id = $2"
+                ),
+                &[&new.draft_session_id, &new.owner_id],
+            )
+            .await?;
+        if let Some(row) = existing {
+            return Ok((course_from(&row)?, false));
+        }
+    }
+    Err(StoreError::failed(
+        Backend::Postgres,
+        format!(
+            "no free slug for the course of draft {}",
+            new.draft_session_id
+        ),
+    ))
+}
+
+fn is_slug_conflict(e: &tokio_postgres::Error) -> bool {
+    e.as_db_error().is_some_and(|db| {
+        db.code() == &SqlState::UNIQUE_VIOLATION && db.constraint() == Some("courses_slug_key")
+    })
+}

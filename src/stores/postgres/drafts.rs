@@ -1,0 +1,258 @@
+//! Degraded mode: drafts kept in Postgres, opened while Redis was unreachable.
+//!
+//! Such a draft lives in a course row of its own (`draft_version` set): the
+//! row's form data is the draft's, and its `updated_at` is the draft's TTL
+//! clock, the same clock the janitor reads, so an abandoned one is deleted like
+//! any unused draft course. It stays in Postgres for its whole life, even once
+//! Redis is back: one store per draft, so a draft id is never in both.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::Value;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use super::courses::insert_or_get;
+use super::rows::{course_from, COURSE_COLUMNS};
+use super::Postgres;
+use crate::domain::course::{course_id_for, title_from, NewCourse};
+use crate::domain::draft::{CreateOutcome, FreezeOutcome, PatchOutcome};
+use crate::domain::{
+    Course, CourseStatus, Draft, DraftBackend, DraftLimits, DraftStatus, DraftStore, FormPatch,
+    MaterializedBy, Owner, Precondition, StoreError,
+};
+
+/// Rows holding a live draft of owner $1 (TTL $2, in seconds).
+const LIVE: &str = "owner_id = $1 AND draft_version IS NOT NULL \
+    AND updated_at > now() - make_interval(secs => $2)";
+
+/// Advisory-lock class of the per-owner lock that makes the cap check and the
+/// insert one step (the key is the owner's hash).
+const OWNER_LOCK_CLASS: i32 = 0x6472_6674;
+
+#[derive(Clone)]
+pub struct PgDrafts {
+    db: Postgres,
+    ttl: Duration,
+}
+
+impl PgDrafts {
+    pub fn new(db: Postgres, ttl: Duration) -> Self {
+        Self { db, ttl }
+    }
+
+    fn ttl_secs(&self) -> f64 {
+        self.ttl.as_secs_f64()
+    }
+
+    fn draft_from(&self, row: &Row) -> Result<Draft, StoreError> {
+        let version: i64 = row.try_get("draft_version")?;
+        Ok(self.draft_of(course_from(row)?, version))
+    }
+
+    /// The draft a course row holds, at `version`.
+    fn draft_of(&self, course: Course, version: i64) -> Draft {
+        Draft {
+            id: course.draft_session_id.unwrap_or(course.id),
+            organization_id: course.organization_id,
+            version: version.unsigned_abs(),
+            // The row is the draft's course: it is materialized from the start.
+            status: match course.status {
+                CourseStatus::Submitted => DraftStatus::Submitted,
+                CourseStatus::Draft => DraftStatus::Materialized,
+            },
+            created_at: course.created_at,
+            updated_at: course.updated_at,
+            expires_at: TimeDelta::from_std(self.ttl)
+                .ok()
+                .and_then(|ttl| course.updated_at.checked_add_signed(ttl))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
+            course_id: Some(course.id),
+            course_slug: Some(course.slug),
+            form_data: course.form_data,
+            store: DraftStore::Postgres,
+        }
+    }
+}
+
+impl DraftBackend for PgDrafts {
+    const KIND: DraftStore = DraftStore::Postgres;
+
+    /// Opens a draft in its course row, unless the owner already has the
+    /// maximum of live drafts here.
+    async fn create(
+        &self,
+        owner: Owner,
+        id: Uuid,
+        form: &FormPatch,
+        limits: DraftLimits,
+    ) -> Result<CreateOutcome, StoreError> {
+        let form_data = form.assignments_object();
+        let new = &NewCourse {
+            id: course_id_for(id),
+            draft_session_id: id,
+            owner_id: owner.user_id,
+            organization_id: owner.organization_id,
+            title: title_from(&form_data),
+            form_data: &form_data,
+            materialized_by: MaterializedBy::Degraded,
+            draft_version: Some(1),
+        };
+        let max = limits.max_per_user;
+        self.db
+            .call(|mut client| async move {
+                let tx = client.transaction().await?;
+                tx.execute(
+                    "SELECT pg_advisory_xact_lock($1, hashtext($2::uuid::text))",
+                    &[&OWNER_LOCK_CLASS, &new.owner_id],
+                )
+                .await?;
+                let live: i64 = tx
+                    .query_one(
+                        &format!("SELECT count(*) FROM courses WHERE status = 'draft' AND {LIVE}"),
+                        &[&new.owner_id, &self.ttl_secs()],
+                    )
+                    .await?
+                    .try_get(0)?;
+                if live >= i64::from(max) {
+                    return Ok(CreateOutcome::TooManyDrafts);
+                }
+                let (course, _) = insert_or_get(&tx, new).await?;
+                tx.commit().await?;
+                Ok(CreateOutcome::Created(self.draft_of(course, 1)))
+            })
+            .await
+    }
+
+    /// The owner's live draft kept here.
+    async fn get(&self, user_id: Uuid, id: Uuid) -> Result<Option<Draft>, StoreError> {
+        let owner_id = user_id;
+        self.db
+            .call(|client| async move {
+                let row = client
+                    .query_opt(
+                        &format!(
+                            "SELECT {COURSE_COLUMNS}, draft_version FROM courses \
+                         WHERE draft_session_id = $3 AND {LIVE}"
+                        ),
+                        &[&owner_id, &self.ttl_secs(), &id],
+                    )
+                    .await?;
+                row.as_ref().map(|row| self.draft_from(row)).transpose()
+            })
+            .await
+    }
+
+    /// The owner's live, unsubmitted drafts kept here, most recently written first.
+    async fn list(&self, user_id: Uuid) -> Result<Vec<Draft>, StoreError> {
+        let owner_id = user_id;
+        self.db
+            .call(|client| async move {
+                let rows = client
+                    .query(
+                        &format!(
+                            "SELECT {COURSE_COLUMNS}, draft_version FROM courses \
+                         WHERE status = 'draft' AND {LIVE} ORDER BY updated_at DESC"
+                        ),
+                        &[&owner_id, &self.ttl_secs()],
+                    )
+                    .await?;
+                rows.iter().map(|row| self.draft_from(row)).collect()
+            })
+            .await
+    }
+
+    /// An autosave: merges the patch into the row's form, under the row's
+    /// lock, so that it is atomic with a racing autosave or submit.
+    async fn patch(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        patch: &FormPatch,
+        precondition: &Precondition,
+        _limits: DraftLimits,
+    ) -> Result<PatchOutcome, StoreError> {
+        let owner_id = user_id;
+        self.db
+            .call(|mut client| async move {
+                let tx = client.transaction().await?;
+                let current = tx
+                    .query_opt(
+                        &format!(
+                            "SELECT status, draft_version FROM courses \
+                         WHERE draft_session_id = $3 AND {LIVE} FOR UPDATE"
+                        ),
+                        &[&owner_id, &self.ttl_secs(), &id],
+                    )
+                    .await?;
+                let Some(current) = current else {
+                    return Ok(PatchOutcome::Missing);
+                };
+                if current.try_get::<_, &str>("status")? != CourseStatus::Draft.as_str() {
+                    return Ok(PatchOutcome::Submitted);
+                }
+                let version: i64 = current.try_get("draft_version")?;
+                let version = version.unsigned_abs();
+                match precondition {
+                    Precondition::None => {}
+                    Precondition::Version(expected) if *expected == version => {}
+                    _ => return Ok(PatchOutcome::Stale { current: version }),
+                }
+                let set = Value::Object(patch.assignments_object());
+                let removals: Vec<&str> = patch.removals().to_vec();
+                let row = tx
+                    .query_one(
+                        &format!(
+                        "UPDATE courses SET form_data = (form_data - $2::text[]) || $3::jsonb, \
+                         draft_version = draft_version + 1, updated_at = now() \
+                         WHERE draft_session_id = $1 RETURNING {COURSE_COLUMNS}, draft_version"
+                    ),
+                        &[&id, &removals, &set],
+                    )
+                    .await?;
+                let draft = self.draft_from(&row)?;
+                tx.commit().await?;
+                Ok(PatchOutcome::Saved(draft))
+            })
+            .await
+    }
+
+    /// Submit freezes a draft kept here by its own conditional update.
+    async fn freeze(&self, _: Uuid, _: Uuid, _: u64) -> Result<FreezeOutcome, StoreError> {
+        Ok(FreezeOutcome::Frozen)
+    }
+
+    /// The row is the draft's course already.
+    async fn attach_course(&self, _: Uuid, _: Uuid, _: Uuid, _: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Deleting the course took the draft with it; after a submit, the draft
+    /// is forgotten and its course stays, as a course only.
+    async fn remove(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        course_deleted: bool,
+    ) -> Result<bool, StoreError> {
+        if course_deleted {
+            return Ok(true);
+        }
+        let owner_id = user_id;
+        self.db
+            .call(|client| async move {
+                let forgotten = client
+                    .execute(
+                        &format!(
+                            "UPDATE courses SET draft_version = NULL \
+                             WHERE draft_session_id = $3 AND {LIVE}"
+                        ),
+                        &[&owner_id, &self.ttl_secs(), &id],
+                    )
+                    .await?;
+                Ok(forgotten == 1)
+            })
+            .await
+    }
+}

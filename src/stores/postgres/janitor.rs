@@ -1,0 +1,145 @@
+//! The janitor's queries: its lock, its candidates through the partial index,
+//! and the deletion of a batch, each batch its own transaction.
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{Object, Transaction};
+use uuid::Uuid;
+
+use super::cleanup::delete_courses;
+use super::Postgres;
+use crate::domain::cleanup::{Deleted, DeletionReason};
+use crate::domain::StoreError;
+
+/// The advisory lock every replica's janitor takes; any constant will do.
+pub const JANITOR_LOCK: i64 = 0x6472_6166_7464_0002;
+
+/// The janitor's candidate query: $1 cutoff, $2 and $3 the keyset (updated_at,
+/// id) to start after, $4 the batch size. Its condition implies the partial
+/// index's, so the index serves it (a test checks the plan).
+pub const JANITOR_CANDIDATES: &str =
+    "SELECT id, owner_id, draft_session_id, updated_at FROM courses
+    WHERE status = 'draft' AND generation_status IS NULL AND updated_at < $1
+      AND (updated_at, id) > ($2, $3)
+    ORDER BY updated_at, id LIMIT $4";
+
+/// A course the janitor may delete.
+#[derive(Debug, Clone)]
+pub struct JanitorCandidate {
+    pub id: Uuid,
+    pub owner_id: Uuid,
+    pub draft_session_id: Option<Uuid>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The janitor's connection while it holds the lock: a session-level lock,
+/// so the holder must [`JanitorLock::release`] it whatever the run's outcome.
+pub struct JanitorLock {
+    client: Object,
+}
+
+impl Postgres {
+    /// The janitor's lock, unless another replica's janitor holds it.
+    pub async fn lock_janitor(&self) -> Result<Option<JanitorLock>, StoreError> {
+        let client = self.session().await?;
+        let locked: bool = client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&JANITOR_LOCK])
+            .await?
+            .try_get(0)?;
+        Ok(locked.then_some(JanitorLock { client }))
+    }
+}
+
+impl JanitorLock {
+    /// The instant before which an unused draft's last activity makes it stale.
+    pub async fn cutoff(&mut self, ttl: std::time::Duration) -> Result<DateTime<Utc>, StoreError> {
+        Ok(self
+            .client
+            .query_one(
+                "SELECT now() - make_interval(secs => $1)",
+                &[&ttl.as_secs_f64()],
+            )
+            .await?
+            .try_get(0)?)
+    }
+
+    /// Starts a batch: its own transaction.
+    pub async fn batch(&mut self) -> Result<JanitorBatch<'_>, StoreError> {
+        Ok(JanitorBatch {
+            tx: self.client.transaction().await?,
+        })
+    }
+
+    pub async fn release(self) {
+        let client = self.client;
+        if client
+            .execute("SELECT pg_advisory_unlock($1)", &[&JANITOR_LOCK])
+            .await
+            .is_err()
+        {
+            // Closing the session releases the lock for certain.
+            drop(Object::take(client));
+        }
+    }
+}
+
+/// One batch of the janitor, in one transaction.
+pub struct JanitorBatch<'a> {
+    tx: Transaction<'a>,
+}
+
+impl JanitorBatch<'_> {
+    /// Unused drafts with no activity since `cutoff`, after the keyset
+    /// `after`, oldest first, through the partial index. With `lock`, the rows
+    /// are locked (`FOR UPDATE SKIP LOCKED`): rows another transaction holds
+    /// are skipped, and a row changed meanwhile by an upload or submit is
+    /// re-checked against the condition and dropped.
+    pub async fn candidates(
+        &self,
+        cutoff: DateTime<Utc>,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: i64,
+        lock: bool,
+    ) -> Result<Vec<JanitorCandidate>, StoreError> {
+        let (after_time, after_id) = after.unwrap_or((DateTime::UNIX_EPOCH, Uuid::nil()));
+        let sql = format!(
+            "{JANITOR_CANDIDATES} {}",
+            if lock { "FOR UPDATE SKIP LOCKED" } else { "" }
+        );
+        let rows = self
+            .tx
+            .query(&sql, &[&cutoff, &after_time, &after_id, &limit])
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(JanitorCandidate {
+                    id: row.try_get("id")?,
+                    owner_id: row.try_get("owner_id")?,
+                    draft_session_id: row.try_get("draft_session_id")?,
+                    updated_at: row.try_get("updated_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// A dry run's count: the files these courses hold. Ends the batch.
+    pub async fn count_files(self, ids: &[Uuid]) -> Result<i64, StoreError> {
+        let files: i64 = self
+            .tx
+            .query_one(
+                "SELECT count(*) FROM course_files WHERE course_id = ANY($1)",
+                &[&ids],
+            )
+            .await?
+            .try_get(0)?;
+        self.tx.rollback().await?;
+        Ok(files)
+    }
+
+    /// Deletes the courses and queues their cleanup. Ends the batch.
+    pub async fn delete(self, ids: &[Uuid], max_attempts: i32) -> Result<Deleted, StoreError> {
+        let deleted =
+            delete_courses(&self.tx, ids, None, DeletionReason::Janitor, max_attempts).await?;
+        self.tx.commit().await?;
+        Ok(deleted)
+    }
+}

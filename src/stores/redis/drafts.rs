@@ -1,0 +1,407 @@
+//! Draft sessions in Redis.
+//!
+//! One hash per draft and one sorted set per user (draft ids scored by expiry)
+//! for listing and the per-user cap, at the keys of [`super::keys`]. Each
+//! write is one Lua script, hence one atomic round trip.
+//!
+//! Hash fields: `org`, `v` (version), `st` (status), `ca`/`ua`/`ea` (created,
+//! updated, expires; Unix ms from the Redis clock), `cid`/`cslug` (course),
+//! and `f:<field>` holding each form field as JSON text.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use deadpool_redis::redis::{self, AsyncCommands, Script};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::breaker::{millis, Breaker};
+use super::keys::{draft_key, index_key, parse_draft_key, rate_key, SESSION_PATTERN};
+use super::{RedisConn, RedisPool, RedisSettings};
+use crate::domain::draft::{CreateOutcome, FreezeOutcome, PatchOutcome};
+use crate::domain::{
+    Backend, Draft, DraftBackend, DraftLimits, DraftStatus, DraftStore, FormPatch, Owner,
+    Precondition, StoreError,
+};
+use crate::stores::bounded;
+
+#[derive(Clone)]
+pub struct RedisDrafts {
+    pool: RedisPool,
+    timeout: Duration,
+    scripts: Arc<Scripts>,
+    breaker: Arc<Breaker>,
+}
+
+struct Scripts {
+    create: Script,
+    patch: Script,
+    live_ids: Script,
+    delete: Script,
+    attach_course: Script,
+    freeze: Script,
+}
+
+impl RedisDrafts {
+    pub fn connect(settings: &RedisSettings<'_>) -> anyhow::Result<Self> {
+        let pool = RedisPool::connect(settings)?;
+        let scripts = Scripts {
+            create: Script::new(include_str!("lua/create.lua")),
+            patch: Script::new(include_str!("lua/patch.lua")),
+            live_ids: Script::new(include_str!("lua/live_ids.lua")),
+            delete: Script::new(include_str!("lua/delete.lua")),
+            attach_course: Script::new(include_str!("lua/attach_course.lua")),
+            freeze: Script::new(include_str!("lua/freeze.lua")),
+        };
+        Ok(Self {
+            pool,
+            timeout: settings.timeout,
+            scripts: Arc::new(scripts),
+            breaker: Arc::new(Breaker::new(settings.timeout)),
+        })
+    }
+
+    async fn conn(&self) -> Result<RedisConn, StoreError> {
+        self.pool.get().await
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.breaker
+            .call(async {
+                let mut conn = self.conn().await?;
+                redis::cmd("PING").query_async::<()>(&mut conn).await?;
+                Ok::<_, StoreError>(())
+            })
+            .await
+    }
+
+    /// Deletes a draft; `false` if there was none.
+    pub async fn delete(&self, user_id: Uuid, id: Uuid) -> Result<bool, StoreError> {
+        let deleted: i64 = self
+            .breaker
+            .call(async {
+                let mut conn = self.conn().await?;
+                Ok::<_, StoreError>(
+                    self.scripts
+                        .delete
+                        .key(draft_key(user_id, id))
+                        .key(index_key(user_id))
+                        .arg(id.to_string())
+                        .invoke_async(&mut conn)
+                        .await?,
+                )
+            })
+            .await?;
+        Ok(deleted == 1)
+    }
+
+    /// Which of these drafts (owner, draft) still exist.
+    pub async fn alive(
+        &self,
+        drafts: &[(Uuid, Uuid)],
+    ) -> Result<HashSet<(Uuid, Uuid)>, StoreError> {
+        if drafts.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let exists: Vec<bool> = self
+            .breaker
+            .call(async {
+                let commands = drafts
+                    .iter()
+                    .map(|(user, id)| redis::Cmd::exists(draft_key(*user, *id)))
+                    .collect();
+                self.conn().await?.each(commands).await
+            })
+            .await?;
+        Ok(drafts
+            .iter()
+            .zip(exists)
+            .filter_map(|(draft, exists)| exists.then_some(*draft))
+            .collect())
+    }
+
+    /// How many draft sessions exist, for the admin's stats.
+    pub async fn count(&self) -> Result<u64, StoreError> {
+        bounded(Backend::Redis, self.timeout * 10, async {
+            let keys = self.conn().await?.scan_all(SESSION_PATTERN).await?;
+            Ok::<_, StoreError>(keys.len() as u64)
+        })
+        .await
+    }
+
+    /// Every draft session: (owner, draft, its course if any). A full scan,
+    /// for the daily orphan sweep.
+    pub async fn scan(&self) -> Result<Vec<(Uuid, Uuid, Option<Uuid>)>, StoreError> {
+        bounded(Backend::Redis, self.timeout * 10, async {
+            let mut conn = self.conn().await?;
+            let keys = conn.scan_all(SESSION_PATTERN).await?;
+            let drafts: Vec<(Uuid, Uuid)> =
+                keys.iter().filter_map(|key| parse_draft_key(key)).collect();
+            let commands = drafts
+                .iter()
+                .map(|(user, id)| redis::Cmd::hget(draft_key(*user, *id), "cid"))
+                .collect();
+            let courses: Vec<Option<String>> = conn.each(commands).await?;
+            Ok::<_, StoreError>(
+                drafts
+                    .into_iter()
+                    .zip(courses)
+                    .map(|((user, id), course)| (user, id, course.and_then(|c| c.parse().ok())))
+                    .collect(),
+            )
+        })
+        .await
+    }
+}
+
+impl DraftBackend for RedisDrafts {
+    const KIND: DraftStore = DraftStore::Redis;
+
+    async fn create(
+        &self,
+        owner: Owner,
+        id: Uuid,
+        form: &FormPatch,
+        limits: DraftLimits,
+    ) -> Result<CreateOutcome, StoreError> {
+        let mut invocation = self.scripts.create.prepare_invoke();
+        invocation
+            .key(draft_key(owner.user_id, id))
+            .key(index_key(owner.user_id))
+            .arg(id.to_string())
+            .arg(owner.organization_id.to_string())
+            .arg(millis(limits.ttl))
+            .arg(limits.max_per_user);
+        for (field, value) in form.assignments() {
+            invocation.arg(*field).arg(value);
+        }
+        let reply: Vec<String> = self
+            .breaker
+            .call(async {
+                let mut conn = self.conn().await?;
+                Ok::<_, StoreError>(invocation.invoke_async(&mut conn).await?)
+            })
+            .await?;
+        match reply.split_first() {
+            Some((status, hash)) if status == "ok" => Ok(CreateOutcome::Created(decode(id, hash)?)),
+            Some((status, _)) if status == "full" => Ok(CreateOutcome::TooManyDrafts),
+            _ => Err(unexpected(&reply)),
+        }
+    }
+
+    async fn get(&self, user_id: Uuid, id: Uuid) -> Result<Option<Draft>, StoreError> {
+        let hash: Vec<String> = self
+            .breaker
+            .call(async {
+                let mut conn = self.conn().await?;
+                Ok::<_, StoreError>(conn.hgetall(draft_key(user_id, id)).await?)
+            })
+            .await?;
+        if hash.is_empty() {
+            return Ok(None);
+        }
+        decode(id, &hash).map(Some)
+    }
+
+    async fn list(&self, user_id: Uuid) -> Result<Vec<Draft>, StoreError> {
+        self.breaker
+            .call(async {
+                let mut conn = self.conn().await?;
+                let ids: Vec<String> = self
+                    .scripts
+                    .live_ids
+                    .key(index_key(user_id))
+                    .invoke_async(&mut conn)
+                    .await?;
+                let ids: Vec<Uuid> = ids.iter().filter_map(|id| id.parse().ok()).collect();
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut pipe = redis::pipe();
+                for id in &ids {
+                    pipe.hgetall(draft_key(user_id, *id));
+                }
+                let hashes: Vec<Vec<String>> = pipe.query_async(&mut conn).await?;
+                // A draft can expire between the two steps: skip what is gone.
+                ids.into_iter()
+                    .zip(hashes)
+                    .filter(|(_, hash)| !hash.is_empty())
+                    .map(|(id, hash)| decode(id, &hash))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await
+    }
+
+    async fn patch(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        patch: &FormPatch,
+        precondition: &Precondition,
+        limits: DraftLimits,
+    ) -> Result<PatchOutcome, StoreError> {
+        let expected = match precondition {
+            Precondition::None => String::new(),
+            Precondition::Version(version) => format!("v:{version}"),
+            Precondition::Unsatisfiable => "never".to_owned(),
+        };
+        let mut invocation = self.scripts.patch.prepare_invoke();
+        invocation
+            .key(draft_key(user_id, id))
+            .key(index_key(user_id))
+            .key(rate_key(user_id))
+            .arg(id.to_string())
+            .arg(millis(limits.ttl))
+            .arg(expected)
+            .arg(limits.autosaves_per_window)
+            .arg(millis(limits.rate_window))
+            .arg(patch.assignments().len());
+        for (field, value) in patch.assignments() {
+            invocation.arg(*field).arg(value);
+        }
+        for field in patch.removals() {
+            invocation.arg(*field);
+        }
+        let reply: Vec<String> = self
+            .breaker
+            .call(async {
+                let mut conn = self.conn().await?;
+                Ok::<_, StoreError>(invocation.invoke_async(&mut conn).await?)
+            })
+            .await?;
+        match reply.split_first() {
+            Some((status, hash)) if status == "ok" => Ok(PatchOutcome::Saved(decode(id, hash)?)),
+            Some((status, _)) if status == "missing" => Ok(PatchOutcome::Missing),
+            Some((status, _)) if status == "submitted" => Ok(PatchOutcome::Submitted),
+            Some((status, [pttl])) if status == "limited" => Ok(PatchOutcome::RateLimited {
+                retry_after: Duration::from_millis(pttl.parse::<u64>().unwrap_or(1000)),
+            }),
+            Some((status, [current])) if status == "stale" => Ok(PatchOutcome::Stale {
+                current: current.parse().map_err(|_| unexpected(&reply))?,
+            }),
+            _ => Err(unexpected(&reply)),
+        }
+    }
+
+    /// Marks the draft submitted if it is still at `version`.
+    async fn freeze(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        version: u64,
+    ) -> Result<FreezeOutcome, StoreError> {
+        let reply: String = self
+            .breaker
+            .call(async {
+                let mut conn = self.conn().await?;
+                Ok::<_, StoreError>(
+                    self.scripts
+                        .freeze
+                        .key(draft_key(user_id, id))
+                        .key(index_key(user_id))
+                        .arg(id.to_string())
+                        .arg(version)
+                        .invoke_async(&mut conn)
+                        .await?,
+                )
+            })
+            .await?;
+        match reply.as_str() {
+            "frozen" => Ok(FreezeOutcome::Frozen),
+            "submitted" => Ok(FreezeOutcome::AlreadySubmitted),
+            "changed" => Ok(FreezeOutcome::Changed),
+            "missing" => Ok(FreezeOutcome::Missing),
+            _ => Err(corrupt(format!("unexpected freeze reply {reply:?}"))),
+        }
+    }
+    /// Records the draft's course; an open draft becomes materialized. A draft
+    /// that expired meanwhile is left alone.
+    async fn attach_course(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        course_id: Uuid,
+        slug: &str,
+    ) -> Result<(), StoreError> {
+        self.breaker
+            .call(async {
+                let mut conn = self.conn().await?;
+                self.scripts
+                    .attach_course
+                    .key(draft_key(user_id, id))
+                    .arg(course_id.to_string())
+                    .arg(slug)
+                    .invoke_async::<i64>(&mut conn)
+                    .await?;
+                Ok::<_, StoreError>(())
+            })
+            .await
+    }
+
+    async fn remove(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        _course_deleted: bool,
+    ) -> Result<bool, StoreError> {
+        self.delete(user_id, id).await
+    }
+}
+
+fn unexpected(reply: &[String]) -> StoreError {
+    corrupt(format!("unexpected script reply {:?}", reply.first()))
+}
+
+fn corrupt(detail: String) -> StoreError {
+    StoreError::corrupt(Backend::Redis, detail)
+}
+
+/// Reads a draft from its hash, given as alternating field names and values.
+fn decode(id: Uuid, hash: &[String]) -> Result<Draft, StoreError> {
+    let mut organization_id = None;
+    let mut version = None;
+    let mut status = None;
+    let (mut created_at, mut updated_at, mut expires_at) = (None, None, None);
+    let (mut course_id, mut course_slug) = (None, None);
+    let mut form_data = Map::new();
+    for pair in hash.chunks_exact(2) {
+        let (name, value) = (pair[0].as_str(), pair[1].as_str());
+        match name {
+            "org" => organization_id = value.parse().ok(),
+            "v" => version = value.parse().ok(),
+            "st" => status = value.parse::<DraftStatus>().ok(),
+            "ca" => created_at = timestamp(value),
+            "ua" => updated_at = timestamp(value),
+            "ea" => expires_at = timestamp(value),
+            "cid" => course_id = value.parse().ok(),
+            "cslug" => course_slug = Some(value.to_owned()),
+            _ => {
+                if let Some(field) = name.strip_prefix("f:") {
+                    let value: Value = serde_json::from_str(value)
+                        .map_err(|e| corrupt(format!("form field {field}: {e}")))?;
+                    form_data.insert(field.to_owned(), value);
+                }
+            }
+        }
+    }
+    let missing = |what: &str| corrupt(format!("draft {id} has no valid {what}"));
+    Ok(Draft {
+        id,
+        organization_id: organization_id.ok_or_else(|| missing("organization"))?,
+        version: version.ok_or_else(|| missing("version"))?,
+        status: status.ok_or_else(|| missing("status"))?,
+        created_at: created_at.ok_or_else(|| missing("creation time"))?,
+        updated_at: updated_at.ok_or_else(|| missing("update time"))?,
+        expires_at: expires_at.ok_or_else(|| missing("expiry time"))?,
+        course_id,
+        course_slug,
+        form_data,
+        store: DraftStore::Redis,
+    })
+}
+
+fn timestamp(millis: &str) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(millis.parse().ok()?)
+}

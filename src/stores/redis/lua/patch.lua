@@ -1,0 +1,49 @@
+-- Autosave: one atomic merge of form fields into an existing draft.
+-- Never recreates an expired draft, never changes a submitted one.
+-- KEYS[1] the draft, KEYS[2] the owner's index of live drafts, KEYS[3] the
+-- owner's autosave counter
+-- ARGV[1] draft id, ARGV[2] TTL in ms, ARGV[3] '' for any version, 'v:<n>' for version n, anything else for none,
+-- ARGV[4] autosaves allowed per window, ARGV[5] the window in ms,
+-- ARGV[6] number n of fields to set, ARGV[7 .. 6+2n] field and JSON value pairs,
+-- ARGV[7+2n ..] fields to remove
+local count = redis.call('INCR', KEYS[3])
+if count == 1 then
+  redis.call('PEXPIRE', KEYS[3], ARGV[5])
+end
+if count > tonumber(ARGV[4]) then
+  return {'limited', tostring(redis.call('PTTL', KEYS[3]))}
+end
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return {'missing'}
+end
+if redis.call('HGET', KEYS[1], 'st') == 'submitted' then
+  return {'submitted'}
+end
+local version = redis.call('HGET', KEYS[1], 'v')
+if ARGV[3] ~= '' and ARGV[3] ~= 'v:' .. version then
+  return {'stale', version}
+end
+
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local ttl = tonumber(ARGV[2])
+local expires = now + ttl
+local last_set = 6 + 2 * tonumber(ARGV[6])
+
+local fields = {'ua', now, 'ea', expires}
+for i = 7, last_set, 2 do
+  fields[#fields + 1] = 'f:' .. ARGV[i]
+  fields[#fields + 1] = ARGV[i + 1]
+end
+redis.call('HSET', KEYS[1], unpack(fields))
+for i = last_set + 1, #ARGV do
+  redis.call('HDEL', KEYS[1], 'f:' .. ARGV[i])
+end
+redis.call('HINCRBY', KEYS[1], 'v', 1)
+redis.call('PEXPIRE', KEYS[1], ttl)
+redis.call('ZADD', KEYS[2], expires, ARGV[1])
+redis.call('PEXPIRE', KEYS[2], ttl)
+
+local draft = redis.call('HGETALL', KEYS[1])
+table.insert(draft, 1, 'ok')
+return draft
