@@ -21,6 +21,7 @@ use super::StoreError;
 
 pub mod breaker;
 pub mod drafts;
+mod hash;
 pub mod keys;
 
 pub use drafts::RedisDrafts;
