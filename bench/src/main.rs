@@ -31,29 +31,26 @@ async fn main() -> anyhow::Result<()> {
         only.as_deref()
             .is_none_or(|list| list.split(',').any(|n| n == name))
     };
-    if wanted("autosave") {
-        eprintln!("bench: autosave under load");
-        doc.push_str(&scenarios::autosave_load(quick).await?);
-    }
-    if wanted("calls") {
-        eprintln!("bench: call latencies");
-        doc.push_str(&scenarios::call_latencies(quick).await?);
-    }
-    if wanted("memory") {
-        eprintln!("bench: Redis memory per draft");
-        doc.push_str(&scenarios::memory_per_draft().await?);
-    }
-    if wanted("janitor") {
-        eprintln!("bench: janitor at scale");
-        doc.push_str(&scenarios::janitor_at_scale(quick).await?);
-    }
-    if wanted("hygiene") {
-        eprintln!("bench: hygiene simulation");
-        doc.push_str(&scenarios::hygiene(quick).await?);
-    }
-    if wanted("degraded") {
-        eprintln!("bench: degraded mode");
-        doc.push_str(&scenarios::degraded_mode(quick).await?);
+    for (name, title) in [
+        ("autosave", "autosave under load"),
+        ("calls", "call latencies"),
+        ("memory", "Redis memory per draft"),
+        ("janitor", "janitor at scale"),
+        ("hygiene", "hygiene simulation"),
+        ("degraded", "degraded mode"),
+    ] {
+        if !wanted(name) {
+            continue;
+        }
+        eprintln!("bench: {title}");
+        doc.push_str(&match name {
+            "autosave" => scenarios::autosave_load(quick).await?,
+            "calls" => scenarios::call_latencies(quick).await?,
+            "memory" => scenarios::memory_per_draft().await?,
+            "janitor" => scenarios::janitor_at_scale(quick).await?,
+            "hygiene" => scenarios::hygiene(quick).await?,
+            _ => scenarios::degraded_mode(quick).await?,
+        });
     }
     // Drafts live for a day: leave none behind.
     service::flush_redis().await?;

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { test as nodeTest } from 'node:test';
+import { test as nodeTest, before, after } from 'node:test';
 import { chromium } from 'playwright-core';
 
 const run = promisify(execFile);
@@ -234,6 +234,30 @@ export function test(name, fn) {
       throw err;
     }
   });
+}
+
+/**
+ * A test file's service and browser: started before its tests, stopped after
+ * them. `use(service, chrome)` receives both once they run.
+ */
+export function suite(name, options, use) {
+  let service, chrome;
+  before(async () => {
+    service = await Service.create(name, options);
+    chrome = await browser();
+    use(service, chrome);
+  });
+  after(async () => {
+    await chrome?.close();
+    await service?.destroy();
+  });
+}
+
+/** A new tab at the form. */
+export async function openForm(service, chrome) {
+  const page = await chrome.page();
+  await page.goto(service.baseUrl);
+  return page;
 }
 
 /** A fresh Chromium profile: one browser context, closed by `close()`. */

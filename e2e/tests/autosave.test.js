@@ -1,18 +1,10 @@
 // Autosave: debounced merge patches with If-Match, restore on reload, conflicts,
 // an expired draft replaced by a new one carrying the form.
-import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Service, browser, draftId, saveState, screenshot, waitFor, test } from '../lib/harness.js';
+import { suite, openForm, draftId, saveState, screenshot, waitFor, test } from '../lib/harness.js';
 
 let service, chrome;
-before(async () => {
-  service = await Service.create('autosave');
-  chrome = await browser();
-});
-after(async () => {
-  await chrome?.close();
-  await service?.destroy();
-});
+suite('autosave', {}, (s, c) => ([service, chrome] = [s, c]));
 
 /** The PATCH requests the page sends: [{ifMatch, body}]. */
 function recordPatches(page) {
@@ -77,8 +69,7 @@ test('typing autosaves about 3 s after the last keystroke, and a reload shows it
 });
 
 test('a conflict keeps the local edit and takes the other writer\'s fields', async () => {
-  const page = await chrome.page();
-  await page.goto(service.baseUrl);
+  const page = await openForm(service, chrome);
   await page.fill('#topic', 'Mine');
   await saveState(page, 'saved');
   const id = await draftId(page);
@@ -103,8 +94,7 @@ test('a conflict keeps the local edit and takes the other writer\'s fields', asy
 });
 
 test('an expired draft is replaced by a new one holding the form', async () => {
-  const page = await chrome.page();
-  await page.goto(service.baseUrl);
+  const page = await openForm(service, chrome);
   await page.fill('#topic', 'Before expiry');
   await saveState(page, 'saved');
   const oldId = await draftId(page);

@@ -1,22 +1,13 @@
 // Redis is down as the form opens: the page works as ever, its draft kept in a
 // course row in Postgres (degraded mode), through autosave, reload and submit.
-import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Service, browser, draftId, saveState, test } from '../lib/harness.js';
+import { suite, openForm, draftId, saveState, test } from '../lib/harness.js';
 
 let service, chrome;
-before(async () => {
-  service = await Service.create('degraded', { redisDown: true });
-  chrome = await browser();
-});
-after(async () => {
-  await chrome?.close();
-  await service?.destroy();
-});
+suite('degraded', { redisDown: true }, (s, c) => ([service, chrome] = [s, c]));
 
 test('with Redis down the form opens, autosaves and submits, its draft kept in Postgres', async () => {
-  const page = await chrome.page();
-  await page.goto(service.baseUrl);
+  const page = await openForm(service, chrome);
   await saveState(page, 'idle');
   const id = await draftId(page);
   const opened = await service.draft(id);

@@ -1,22 +1,13 @@
 // The service goes away while the user types: the page keeps the input, says
 // "Offline, will retry", and saves it once the service is back.
-import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Service, browser, draftId, saveState, screenshot, test } from '../lib/harness.js';
+import { suite, openForm, draftId, saveState, screenshot, test } from '../lib/harness.js';
 
 let service, chrome;
-before(async () => {
-  service = await Service.create('offline');
-  chrome = await browser();
-});
-after(async () => {
-  await chrome?.close();
-  await service?.destroy();
-});
+suite('offline', {}, (s, c) => ([service, chrome] = [s, c]));
 
 test('with the service down the page keeps the input and saves it once the service is back', async () => {
-  const page = await chrome.page();
-  await page.goto(service.baseUrl);
+  const page = await openForm(service, chrome);
   await page.fill('#topic', 'Resilient course');
   await saveState(page, 'saved');
   const id = await draftId(page);

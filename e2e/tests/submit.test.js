@@ -1,24 +1,15 @@
 // Submit: strict validation shown by the fields; a valid form becomes one course row.
-import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { Service, ROOT, browser, draftId, saveState, screenshot, waitFor, test } from '../lib/harness.js';
+import { suite, openForm, ROOT, draftId, saveState, screenshot, waitFor, test } from '../lib/harness.js';
 
 let service, chrome;
-before(async () => {
-  service = await Service.create('submit');
-  chrome = await browser();
-});
-after(async () => {
-  await chrome?.close();
-  await service?.destroy();
-});
+suite('submit', {}, (s, c) => ([service, chrome] = [s, c]));
 
 const fieldError = (page, name) => page.locator(`#${name}-error`);
 
 test('submitting invalid data shows the errors by their fields and creates nothing', async () => {
-  const page = await chrome.page();
-  await page.goto(service.baseUrl);
+  const page = await openForm(service, chrome);
   await page.fill('#topic', 'ab');
   await page.fill('#email', 'not-an-email');
   await page.fill('#language', 'english!!');
@@ -43,8 +34,7 @@ test('submitting invalid data shows the errors by their fields and creates nothi
 });
 
 test('a value refused while drafting is shown by its field; the other fields are saved', async () => {
-  const page = await chrome.page();
-  await page.goto(service.baseUrl);
+  const page = await openForm(service, chrome);
   await page.fill('#topic', 'Numbers');
   await page.fill('#estimatedLessons', '500');
   await saveState(page, 'error');
@@ -60,8 +50,7 @@ test('a value refused while drafting is shown by its field; the other fields are
 });
 
 test('submit without an upload creates exactly one course row with the final data', async () => {
-  const page = await chrome.page();
-  await page.goto(service.baseUrl);
+  const page = await openForm(service, chrome);
   await saveState(page, 'idle');
   const id = await draftId(page);
 

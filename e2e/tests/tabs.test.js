@@ -1,18 +1,10 @@
 // Two tabs, two drafts: sessionStorage is per tab, and neither makes a course row
 // until one submits.
-import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Service, browser, draftId, saveState, test } from '../lib/harness.js';
+import { suite, openForm, draftId, saveState, test } from '../lib/harness.js';
 
 let service, chrome;
-before(async () => {
-  service = await Service.create('tabs');
-  chrome = await browser();
-});
-after(async () => {
-  await chrome?.close();
-  await service?.destroy();
-});
+suite('tabs', {}, (s, c) => ([service, chrome] = [s, c]));
 
 test('two tabs make two drafts and no course rows until one submits', async () => {
   const first = await chrome.page();

@@ -1,25 +1,16 @@
 // Files: the first upload makes the course row; autosave and submit go on with it.
-import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Service, browser, draftId, saveState, screenshot, waitFor, test } from '../lib/harness.js';
+import { suite, openForm, draftId, saveState, screenshot, waitFor, test } from '../lib/harness.js';
 
 let service, chrome;
-before(async () => {
-  service = await Service.create('upload');
-  chrome = await browser();
-});
-after(async () => {
-  await chrome?.close();
-  await service?.destroy();
-});
+suite('upload', {}, (s, c) => ([service, chrome] = [s, c]));
 
 const PLAN = '# Week 1\nOwnership and borrowing\n';
 
 test('the first upload creates one course row and a stored file; autosave goes on; submit adds no row', async () => {
-  const page = await chrome.page();
-  await page.goto(service.baseUrl);
+  const page = await openForm(service, chrome);
   await page.fill('#topic', 'Rust with files');
   await saveState(page, 'saved');
   const id = await draftId(page);
@@ -62,8 +53,7 @@ test('the first upload creates one course row and a stored file; autosave goes o
 });
 
 test('drag and drop uploads, Remove deletes the file, a refused type is reported', async () => {
-  const page = await chrome.page();
-  await page.goto(service.baseUrl);
+  const page = await openForm(service, chrome);
   await saveState(page, 'idle');
   const id = await draftId(page);
 

@@ -1,21 +1,12 @@
 // Opening the form is free: a draft in Redis, no course row in Postgres.
-import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Service, browser, draftId, saveState, screenshot, staysTrue, test } from '../lib/harness.js';
+import { suite, openForm, draftId, saveState, screenshot, staysTrue, test } from '../lib/harness.js';
 
 let service, chrome;
-before(async () => {
-  service = await Service.create('visit');
-  chrome = await browser();
-});
-after(async () => {
-  await chrome?.close();
-  await service?.destroy();
-});
+suite('visit', {}, (s, c) => ([service, chrome] = [s, c]));
 
 test('visiting the page opens a draft and creates no course row, even after waiting and reloading', async () => {
-  const page = await chrome.page();
-  await page.goto(service.baseUrl);
+  const page = await openForm(service, chrome);
   await saveState(page, 'idle');
   const id = await draftId(page);
 

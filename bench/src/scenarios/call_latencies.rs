@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use reqwest::Client;
+use reqwest::{Client, RequestBuilder};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -54,19 +54,10 @@ pub async fn call_latencies(quick: bool) -> anyhow::Result<String> {
         let (http, base, token, fifty_mb) =
             (http.clone(), base.clone(), token.clone(), fifty_mb.clone());
         async move {
-            let Ok(r) = http
-                .post(format!("{base}/api/v1/drafts"))
-                .bearer_auth(&token)
-                .send()
-                .await
-            else {
+            let Some(draft) = create_draft(&http, &base, &token, None).await else {
                 return false;
             };
-            let draft: Value = r.json().await.unwrap_or_default();
-            let url = format!(
-                "{base}/api/v1/drafts/{}",
-                draft["id"].as_str().unwrap_or_default()
-            );
+            let url = draft_url(&base, &draft);
             let ok = upload(&http, &url, &token, fifty_mb).await;
             let _ = http.delete(&url).bearer_auth(&token).send().await;
             ok
@@ -133,82 +124,79 @@ async fn round(
     one_mb: &[u8],
     durations: &mut [Vec<Duration>],
 ) -> bool {
+    let ok = timed_call(&mut durations[0], 200, || {
+        http.get(format!("{base}/healthz"))
+    })
+    .await;
     let t = Instant::now();
-    let ok = http
-        .get(format!("{base}/healthz"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status() == 200);
-    durations[0].push(t.elapsed());
-    let t = Instant::now();
-    let draft: Value = match http
-        .post(format!("{base}/api/v1/drafts"))
-        .bearer_auth(token)
-        .json(&json!({"formData": {"topic": format!("Course {i}"), "language": "ru"}}))
-        .send()
-        .await
-    {
-        Ok(r) => r.json().await.unwrap_or_default(),
-        Err(_) => return false,
+    let body = json!({"formData": {"topic": format!("Course {i}"), "language": "ru"}});
+    let Some(draft) = create_draft(http, base, token, Some(&body)).await else {
+        return false;
     };
     durations[1].push(t.elapsed());
-    let url = format!(
-        "{base}/api/v1/drafts/{}",
-        draft["id"].as_str().unwrap_or_default()
-    );
-    let t = Instant::now();
-    let fetched = http
-        .get(&url)
-        .bearer_auth(token)
-        .send()
-        .await
-        .is_ok_and(|r| r.status() == 200);
-    durations[2].push(t.elapsed());
-    let t = Instant::now();
-    let saved = http
-        .patch(&url)
-        .bearer_auth(token)
-        .header("content-type", "application/merge-patch+json")
-        .body(json!({"formData": keystrokes(i)}).to_string())
-        .send()
-        .await
-        .is_ok_and(|r| r.status() == 200);
-    durations[3].push(t.elapsed());
-    let t = Instant::now();
-    let materialized = http
-        .post(format!("{url}/materialize"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .is_ok_and(|r| r.status() == 201);
-    durations[4].push(t.elapsed());
-    let t = Instant::now();
-    let submitted = http
-        .post(format!("{url}/submit"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .is_ok_and(|r| r.status() == 200);
-    durations[5].push(t.elapsed());
-    let other: Value = match http
-        .post(format!("{base}/api/v1/drafts"))
-        .bearer_auth(token)
-        .send()
-        .await
-    {
-        Ok(r) => r.json().await.unwrap_or_default(),
-        Err(_) => return false,
+    let url = draft_url(base, &draft);
+    let fetched = timed_call(&mut durations[2], 200, || http.get(&url).bearer_auth(token)).await;
+    let saved = timed_call(&mut durations[3], 200, || {
+        http.patch(&url)
+            .bearer_auth(token)
+            .header("content-type", "application/merge-patch+json")
+            .body(json!({"formData": keystrokes(i)}).to_string())
+    })
+    .await;
+    let materialized = timed_call(&mut durations[4], 201, || {
+        http.post(format!("{url}/materialize")).bearer_auth(token)
+    })
+    .await;
+    let submitted = timed_call(&mut durations[5], 200, || {
+        http.post(format!("{url}/submit")).bearer_auth(token)
+    })
+    .await;
+    let Some(other) = create_draft(http, base, token, None).await else {
+        return false;
     };
-    let other_url = format!(
-        "{base}/api/v1/drafts/{}",
-        other["id"].as_str().unwrap_or_default()
-    );
+    let other_url = draft_url(base, &other);
     let t = Instant::now();
     let uploaded = upload(http, &other_url, token, one_mb.to_vec()).await;
     durations[6].push(t.elapsed());
     // Discarding takes the course and its file with it.
     let _ = http.delete(&other_url).bearer_auth(token).send().await;
     ok && fetched && saved && materialized && submitted && uploaded
+}
+
+/// Builds and sends one request, timed into `slot`; `true` if it answered `status`.
+async fn timed_call(
+    slot: &mut Vec<Duration>,
+    status: u16,
+    request: impl FnOnce() -> RequestBuilder,
+) -> bool {
+    let t = Instant::now();
+    let ok = request().send().await.is_ok_and(|r| r.status() == status);
+    slot.push(t.elapsed());
+    ok
+}
+
+/// Creates a draft, with `body` if given; the draft, or `None` if the call failed.
+async fn create_draft(
+    http: &Client,
+    base: &str,
+    token: &str,
+    body: Option<&Value>,
+) -> Option<Value> {
+    let mut request = http
+        .post(format!("{base}/api/v1/drafts"))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    let r = request.send().await.ok()?;
+    Some(r.json().await.unwrap_or_default())
+}
+
+fn draft_url(base: &str, draft: &Value) -> String {
+    format!(
+        "{base}/api/v1/drafts/{}",
+        draft["id"].as_str().unwrap_or_default()
+    )
 }
 
 fn percentile_curve(name: &str, sample: &Sample) -> Series {

@@ -9,7 +9,7 @@ use futures_util::stream::{self, StreamExt};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::{client, upload};
+use super::{client, select_i64, upload};
 use crate::service::{connect, fresh_database, new_user, service_token, Service, REDIS_URL};
 
 /// Benchmark 5: The product's purpose, simulated: 10,000 form visits, then past the TTL.
@@ -75,10 +75,7 @@ pub async fn hygiene(quick: bool) -> anyhow::Result<String> {
         .collect::<Vec<_>>()
         .await;
     let drafts: Vec<(Uuid, String)> = outcomes.into_iter().collect::<Result<_, _>>()?;
-    let rows_before: i64 = db
-        .query_one("SELECT count(*) FROM courses", &[])
-        .await?
-        .get(0);
+    let rows_before = select_i64(&db, "SELECT count(*) FROM courses").await?;
 
     // Past the TTL: wait until Redis has expired every draft.
     let redis = deadpool_redis::Config::from_url(REDIS_URL)
@@ -95,37 +92,23 @@ pub async fn hygiene(quick: bool) -> anyhow::Result<String> {
         .await?
         .json()
         .await?;
-    while db
-        .query_one(
-            "SELECT count(*) FROM cleanup_jobs WHERE status = 'pending'",
-            &[],
-        )
-        .await?
-        .get::<_, i64>(0)
-        > 0
-    {
+    let pending = "SELECT count(*) FROM cleanup_jobs WHERE status = 'pending'";
+    while select_i64(&db, pending).await? > 0 {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let rows_after: i64 = db
-        .query_one("SELECT count(*) FROM courses", &[])
-        .await?
-        .get(0);
-    let submitted: i64 = db
-        .query_one(
-            "SELECT count(*) FROM courses WHERE status = 'submitted'",
-            &[],
-        )
-        .await?
-        .get(0);
+    let rows_after = select_i64(&db, "SELECT count(*) FROM courses").await?;
+    let submitted = select_i64(
+        &db,
+        "SELECT count(*) FROM courses WHERE status = 'submitted'",
+    )
+    .await?;
     let files = count_files(&service.upload_dir);
     let keys_left = live_drafts(&mut conn, &drafts).await?;
-    let dead: i64 = db
-        .query_one(
-            "SELECT count(*) FROM cleanup_jobs WHERE status = 'dead'",
-            &[],
-        )
-        .await?
-        .get(0);
+    let dead = select_i64(
+        &db,
+        "SELECT count(*) FROM cleanup_jobs WHERE status = 'dead'",
+    )
+    .await?;
     service.stop().await;
 
     let old_garbage = (visits as i64 - submitted) as f64 / visits as f64 * 100.0;

@@ -10,7 +10,7 @@ use serde_json::Value;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-use super::{autosave, client, typists, AUTOSAVE_INTERVAL};
+use super::{autosave, client, select_i64, typists, AUTOSAVE_INTERVAL};
 use crate::load::{open_loop, open_loop_while};
 use crate::service::{connect, fresh_database, service_token, Service};
 
@@ -74,16 +74,11 @@ pub async fn janitor_at_scale(quick: bool) -> anyhow::Result<String> {
     for with_index in [true, false] {
         fill_courses(&db, total, stale).await?;
         if with_index {
-            let partial: i64 = db
-                .query_one("SELECT pg_relation_size('courses_unused_drafts_idx')", &[])
-                .await?
-                .get(0);
+            let partial =
+                select_i64(&db, "SELECT pg_relation_size('courses_unused_drafts_idx')").await?;
             db.batch_execute("CREATE INDEX courses_full_bench_idx ON courses (updated_at, id)")
                 .await?;
-            let full: i64 = db
-                .query_one("SELECT pg_relation_size('courses_full_bench_idx')", &[])
-                .await?
-                .get(0);
+            let full = select_i64(&db, "SELECT pg_relation_size('courses_full_bench_idx')").await?;
             db.batch_execute("DROP INDEX courses_full_bench_idx")
                 .await?;
             writeln!(

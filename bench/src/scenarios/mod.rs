@@ -115,3 +115,8 @@ fn sample_of(durations: &[Duration]) -> Sample {
     sample.elapsed = durations.iter().sum();
     sample
 }
+
+/// The one bigint that `sql` selects.
+async fn select_i64(db: &tokio_postgres::Client, sql: &str) -> anyhow::Result<i64> {
+    Ok(db.query_one(sql, &[]).await?.get(0))
+}

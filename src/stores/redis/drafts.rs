@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_redis::redis::{self, AsyncCommands, Script};
+use deadpool_redis::redis::{self, AsyncCommands, FromRedisValue, Script, ScriptInvocation};
 use uuid::Uuid;
 
 use super::breaker::{millis, Breaker};
@@ -21,8 +21,8 @@ use super::keys::{draft_key, index_key, parse_draft_key, rate_key, SESSION_PATTE
 use super::{RedisConn, RedisPool, RedisSettings};
 use crate::domain::draft::{CreateOutcome, FreezeOutcome, PatchOutcome};
 use crate::domain::{
-    Backend, Draft, DraftBackend, DraftLimits, DraftStore, FormPatch, Owner,
-    Precondition, StoreError,
+    Backend, Draft, DraftBackend, DraftLimits, DraftStore, FormPatch, Owner, Precondition,
+    StoreError,
 };
 use crate::stores::bounded;
 
@@ -47,8 +47,14 @@ impl RedisDrafts {
     pub fn connect(settings: &RedisSettings<'_>) -> anyhow::Result<Self> {
         let pool = RedisPool::connect(settings)?;
         let scripts = Scripts {
-            create: Script::new(include_str!("lua/create.lua")),
-            patch: Script::new(include_str!("lua/patch.lua")),
+            create: Script::new(concat!(
+                include_str!("lua/keep_alive.lua"),
+                include_str!("lua/create.lua")
+            )),
+            patch: Script::new(concat!(
+                include_str!("lua/keep_alive.lua"),
+                include_str!("lua/patch.lua")
+            )),
             live_ids: Script::new(include_str!("lua/live_ids.lua")),
             delete: Script::new(include_str!("lua/delete.lua")),
             attach_course: Script::new(include_str!("lua/attach_course.lua")),
@@ -66,6 +72,29 @@ impl RedisDrafts {
         self.pool.get().await
     }
 
+    /// Runs a prepared script on a pooled connection, under the breaker.
+    async fn run<T: FromRedisValue>(
+        &self,
+        invocation: &ScriptInvocation<'_>,
+    ) -> Result<T, StoreError> {
+        self.breaker
+            .call(async {
+                let mut conn = self.conn().await?;
+                Ok::<_, StoreError>(invocation.invoke_async(&mut conn).await?)
+            })
+            .await
+    }
+
+    /// A script on the user's draft and index, its first argument the draft id.
+    fn on_draft<'a>(script: &'a Script, user_id: Uuid, id: Uuid) -> ScriptInvocation<'a> {
+        let mut invocation = script.prepare_invoke();
+        invocation
+            .key(draft_key(user_id, id))
+            .key(index_key(user_id))
+            .arg(id.to_string());
+        invocation
+    }
+
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.breaker
             .call(async {
@@ -79,19 +108,7 @@ impl RedisDrafts {
     /// Deletes a draft; `false` if there was none.
     pub async fn delete(&self, user_id: Uuid, id: Uuid) -> Result<bool, StoreError> {
         let deleted: i64 = self
-            .breaker
-            .call(async {
-                let mut conn = self.conn().await?;
-                Ok::<_, StoreError>(
-                    self.scripts
-                        .delete
-                        .key(draft_key(user_id, id))
-                        .key(index_key(user_id))
-                        .arg(id.to_string())
-                        .invoke_async(&mut conn)
-                        .await?,
-                )
-            })
+            .run(&Self::on_draft(&self.scripts.delete, user_id, id))
             .await?;
         Ok(deleted == 1)
     }
@@ -165,24 +182,15 @@ impl DraftBackend for RedisDrafts {
         form: &FormPatch,
         limits: DraftLimits,
     ) -> Result<CreateOutcome, StoreError> {
-        let mut invocation = self.scripts.create.prepare_invoke();
+        let mut invocation = Self::on_draft(&self.scripts.create, owner.user_id, id);
         invocation
-            .key(draft_key(owner.user_id, id))
-            .key(index_key(owner.user_id))
-            .arg(id.to_string())
             .arg(owner.organization_id.to_string())
             .arg(millis(limits.ttl))
             .arg(limits.max_per_user);
         for (field, value) in form.assignments() {
             invocation.arg(*field).arg(value);
         }
-        let reply: Vec<String> = self
-            .breaker
-            .call(async {
-                let mut conn = self.conn().await?;
-                Ok::<_, StoreError>(invocation.invoke_async(&mut conn).await?)
-            })
-            .await?;
+        let reply: Vec<String> = self.run(&invocation).await?;
         match reply.split_first() {
             Some((status, hash)) if status == "ok" => Ok(CreateOutcome::Created(decode(id, hash)?)),
             Some((status, _)) if status == "full" => Ok(CreateOutcome::TooManyDrafts),
@@ -246,12 +254,9 @@ impl DraftBackend for RedisDrafts {
             Precondition::Version(version) => format!("v:{version}"),
             Precondition::Unsatisfiable => "never".to_owned(),
         };
-        let mut invocation = self.scripts.patch.prepare_invoke();
+        let mut invocation = Self::on_draft(&self.scripts.patch, user_id, id);
         invocation
-            .key(draft_key(user_id, id))
-            .key(index_key(user_id))
             .key(rate_key(user_id))
-            .arg(id.to_string())
             .arg(millis(limits.ttl))
             .arg(expected)
             .arg(limits.autosaves_per_window)
@@ -263,13 +268,7 @@ impl DraftBackend for RedisDrafts {
         for field in patch.removals() {
             invocation.arg(*field);
         }
-        let reply: Vec<String> = self
-            .breaker
-            .call(async {
-                let mut conn = self.conn().await?;
-                Ok::<_, StoreError>(invocation.invoke_async(&mut conn).await?)
-            })
-            .await?;
+        let reply: Vec<String> = self.run(&invocation).await?;
         match reply.split_first() {
             Some((status, hash)) if status == "ok" => Ok(PatchOutcome::Saved(decode(id, hash)?)),
             Some((status, _)) if status == "missing" => Ok(PatchOutcome::Missing),
@@ -291,22 +290,9 @@ impl DraftBackend for RedisDrafts {
         id: Uuid,
         version: u64,
     ) -> Result<FreezeOutcome, StoreError> {
-        let reply: String = self
-            .breaker
-            .call(async {
-                let mut conn = self.conn().await?;
-                Ok::<_, StoreError>(
-                    self.scripts
-                        .freeze
-                        .key(draft_key(user_id, id))
-                        .key(index_key(user_id))
-                        .arg(id.to_string())
-                        .arg(version)
-                        .invoke_async(&mut conn)
-                        .await?,
-                )
-            })
-            .await?;
+        let mut invocation = Self::on_draft(&self.scripts.freeze, user_id, id);
+        invocation.arg(version);
+        let reply: String = self.run(&invocation).await?;
         match reply.as_str() {
             "frozen" => Ok(FreezeOutcome::Frozen),
             "submitted" => Ok(FreezeOutcome::AlreadySubmitted),
@@ -324,19 +310,12 @@ impl DraftBackend for RedisDrafts {
         course_id: Uuid,
         slug: &str,
     ) -> Result<(), StoreError> {
-        self.breaker
-            .call(async {
-                let mut conn = self.conn().await?;
-                self.scripts
-                    .attach_course
-                    .key(draft_key(user_id, id))
-                    .arg(course_id.to_string())
-                    .arg(slug)
-                    .invoke_async::<i64>(&mut conn)
-                    .await?;
-                Ok::<_, StoreError>(())
-            })
-            .await
+        let mut invocation = self.scripts.attach_course.prepare_invoke();
+        invocation
+            .key(draft_key(user_id, id))
+            .arg(course_id.to_string())
+            .arg(slug);
+        self.run::<i64>(&invocation).await.map(|_| ())
     }
 
     async fn remove(

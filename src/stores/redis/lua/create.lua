@@ -18,10 +18,4 @@ for i = 5, #ARGV, 2 do
   fields[#fields + 1] = ARGV[i + 1]
 end
 redis.call('HSET', KEYS[1], unpack(fields))
-redis.call('PEXPIRE', KEYS[1], ttl)
-redis.call('ZADD', KEYS[2], expires, ARGV[1])
-redis.call('PEXPIRE', KEYS[2], ttl)
-
-local draft = redis.call('HGETALL', KEYS[1])
-table.insert(draft, 1, 'ok')
-return draft
+return keep_alive_and_answer(ttl, expires)

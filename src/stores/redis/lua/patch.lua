@@ -40,10 +40,4 @@ for i = last_set + 1, #ARGV do
   redis.call('HDEL', KEYS[1], 'f:' .. ARGV[i])
 end
 redis.call('HINCRBY', KEYS[1], 'v', 1)
-redis.call('PEXPIRE', KEYS[1], ttl)
-redis.call('ZADD', KEYS[2], expires, ARGV[1])
-redis.call('PEXPIRE', KEYS[2], ttl)
-
-local draft = redis.call('HGETALL', KEYS[1])
-table.insert(draft, 1, 'ok')
-return draft
+return keep_alive_and_answer(ttl, expires)
