@@ -140,16 +140,12 @@ impl FileStorage {
         Err(outcome)
     }
 
-    async fn write_all<S, E>(
+    async fn write_all(
         &self,
         writer: &mut WriteMultipart,
-        body: S,
+        body: impl Stream<Item = Result<Bytes, impl std::fmt::Display>>,
         max_bytes: u64,
-    ) -> Result<Stored, PutError>
-    where
-        S: Stream<Item = Result<Bytes, E>>,
-        E: std::fmt::Display,
-    {
+    ) -> Result<Stored, PutError> {
         let mut hasher = Sha256::new();
         let mut size = 0u64;
         let mut body = std::pin::pin!(body);
