@@ -8,9 +8,8 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::{
-    assert_problem, draft_key, files_under, free_port, wait_until_async, ServerProcess, TestApp,
-};
+use crate::helpers::{assert_problem, draft_key, files_under, wait_until, TestApp};
+use crate::servers::{free_port, ServerProcess};
 
 /// A draft with a course holding two files; returns (draft id, course id).
 async fn course_with_files(app: &TestApp) -> (String, String) {
@@ -48,7 +47,7 @@ async fn deleting_a_course_removes_its_row_files_and_redis_keys() {
     assert_eq!(app.file_row_count().await, 0);
     assert_problem(app.call(Method::GET, &path, &app.user).await, 404).await;
 
-    app.cleanup_settled().await;
+    app.run_cleanup().await;
     assert!(app.stored_files().is_empty(), "{:?}", app.stored_files());
     assert!(!redis
         .exists::<_, bool>(draft_key(&app.user, &draft))
@@ -74,7 +73,7 @@ async fn discarding_a_materialized_draft_deletes_its_course_but_not_a_submitted_
     assert_eq!(discard.status(), 204);
     assert_eq!(app.get_draft(&app.user, &draft).await.status(), 404);
     assert_eq!(app.course_count().await, 0);
-    app.cleanup_settled().await;
+    app.run_cleanup().await;
     assert!(app.stored_files().is_empty());
 
     let kept = app
@@ -262,7 +261,7 @@ async fn with_s3_down_cleanup_retries_goes_dead_and_recovers_on_retry() {
     );
 
     // Three attempts, then dead: listed in the stats, the bytes still there.
-    wait_until_async(|| async {
+    wait_until("the cleanup job is dead", || async {
         app.count("SELECT count(*) FROM cleanup_jobs WHERE status = 'dead'")
             .await
             == 1
@@ -279,7 +278,7 @@ async fn with_s3_down_cleanup_retries_goes_dead_and_recovers_on_retry() {
     let _s3 = s3_server(&root, port).await;
     let retried = app.admin(Method::POST, "/api/v1/admin/cleanup/retry").await;
     assert_eq!(retried["retried"], 1);
-    app.cleanup_settled().await;
+    app.run_cleanup().await;
     assert_eq!(objects(), 0, "the retry removed the files");
     assert_eq!(app.count("SELECT count(*) FROM cleanup_jobs").await, 0);
 }

@@ -6,11 +6,13 @@ use std::collections::HashSet;
 
 use deadpool_redis::redis::cluster::ClusterClient;
 use deadpool_redis::redis::{self, AsyncCommands};
+use draftd::stores::redis::keys::index_key;
 use futures_util::future::join_all;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{draft_key, free_port, new_user, redis_server, ServerProcess, TestApp};
+use crate::helpers::{draft_key, new_user, wait_until, TestApp};
+use crate::servers::{free_port, redis_server, ServerProcess};
 
 /// Three primaries on loopback, slots split between them, no replicas.
 async fn cluster() -> (Vec<ServerProcess>, Vec<u16>) {
@@ -34,7 +36,7 @@ async fn cluster() -> (Vec<ServerProcess>, Vec<u16>) {
     assert!(status.success(), "cluster create: {status:?}");
     // Every node must agree that all slots are served before the test starts.
     for port in &ports {
-        crate::helpers::wait_until_async(|| async move {
+        wait_until("every node reports cluster_state:ok", || async move {
             let info: String = redis::cmd("CLUSTER")
                 .arg("INFO")
                 .query_async(&mut node(*port).await)
@@ -88,7 +90,7 @@ async fn the_service_works_against_a_redis_cluster() {
             .unwrap();
         let index: i64 = redis::cmd("CLUSTER")
             .arg("KEYSLOT")
-            .arg(format!("draft:index:{{{}}}", user.id))
+            .arg(index_key(user.id))
             .query_async(&mut redis)
             .await
             .unwrap();

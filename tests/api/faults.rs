@@ -9,8 +9,9 @@ use futures_util::StreamExt;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_problem, free_port, redis_server, wait_until, TestApp};
+use crate::helpers::{assert_problem, wait_until, TestApp};
 use crate::proxy::Proxy;
+use crate::servers::{free_port, redis_server};
 
 /// Postgres goes away during materialize, submit and upload: 503, nothing
 /// half-written; once it is back, a retry gives exactly one course.
@@ -285,7 +286,7 @@ async fn while_redis_is_down_new_drafts_open_in_postgres_and_the_service_recover
         .await;
     assert_eq!(deleted.status(), 204);
     assert_problem(app.get_draft(user, discarded_id).await, 404).await;
-    app.cleanup_settled().await;
+    app.run_cleanup().await;
     assert_eq!(
         app.stored_files().len(),
         1,
@@ -462,7 +463,7 @@ async fn two_replicas_behave_as_one() {
         .call(Method::DELETE, &format!("/api/v1/courses/{course}"), user)
         .await;
     assert_eq!(deleted.status(), 204);
-    a.cleanup_settled().await;
+    a.run_cleanup().await;
     assert!(a.stored_files().is_empty());
 }
 
@@ -490,14 +491,10 @@ async fn sigterm_finishes_the_request_in_flight_then_exits_cleanly() {
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while client.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the service never started"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until("the service starts", || async {
+        client.get(format!("{base}/healthz")).send().await.is_ok()
+    })
+    .await;
     let draft: Value = client
         .post(format!("{base}/api/v1/drafts"))
         .bearer_auth(&app.user.token)
@@ -541,7 +538,7 @@ async fn sigterm_finishes_the_request_in_flight_then_exits_cleanly() {
         }
     });
     let staged = upload_dir.clone();
-    wait_until("the upload reaches the storage", move || {
+    wait_until("the upload reaches the storage", || async {
         std::fs::read_dir(&staged)
             .map(|d| d.count() > 0)
             .unwrap_or(false)
@@ -556,7 +553,7 @@ async fn sigterm_finishes_the_request_in_flight_then_exits_cleanly() {
     assert!(signalled.success());
     // Stops accepting: a new connection is refused.
     let address = format!("127.0.0.1:{port}");
-    crate::helpers::wait_until_async(|| async {
+    wait_until("the service refuses connections", || async {
         tokio::net::TcpStream::connect(&address).await.is_err()
     })
     .await;
@@ -647,7 +644,7 @@ async fn acknowledged_autosaves_survive_a_redis_restart() {
 
     // Redis answers LOADING until it has replayed its append-only file.
     let url = format!("redis://127.0.0.1:{port}");
-    crate::helpers::wait_until_async(|| async {
+    wait_until("Redis answers after loading its AOF", || async {
         let ping = async {
             let mut conn = redis::Client::open(url.as_str())?
                 .get_multiplexed_async_connection()

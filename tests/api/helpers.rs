@@ -6,7 +6,9 @@ use std::sync::OnceLock;
 use deadpool_redis::redis::{self, aio::MultiplexedConnection};
 use draftd::config::Config;
 use draftd::http::auth::{mint, Claims};
+use draftd::jobs::Jobs;
 use draftd::startup::Application;
+use draftd::stores::redis::keys;
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::Value;
 use tokio_postgres::NoTls;
@@ -48,6 +50,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: tokio_postgres::Client,
     pub user: TestUser,
+    /// The app's jobs, to run the cleanup worker when a test means to.
+    jobs: Jobs,
 }
 
 impl TestApp {
@@ -75,6 +79,7 @@ impl TestApp {
 
         let app = Application::build(&config).await.expect("app starts");
         let address = format!("http://127.0.0.1:{}", app.port());
+        let jobs = app.jobs().clone();
         tokio::spawn(app.run_until_stopped());
 
         let (db, connection) = tokio_postgres::connect(&database_url, NoTls)
@@ -87,6 +92,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             db,
             user: new_user(),
+            jobs,
         }
     }
 
@@ -195,20 +201,15 @@ impl TestApp {
             .expect("age course");
     }
 
-    /// Waits until the cleanup queue holds no pending job.
-    pub async fn cleanup_settled(&self) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while self
-            .count("SELECT count(*) FROM cleanup_jobs WHERE status = 'pending'")
-            .await
-            > 0
-        {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "cleanup jobs still pending"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+    /// Runs every due cleanup job now, then waits for any the service's own
+    /// worker had claimed, until no job is pending.
+    pub async fn run_cleanup(&self) {
+        self.jobs.cleanup.run_due().await.expect("cleanup pass");
+        let pending = "SELECT count(*) FROM cleanup_jobs WHERE status = 'pending'";
+        wait_until("no cleanup job is pending", || async {
+            self.count(pending).await == 0
+        })
+        .await;
     }
 
     pub async fn course_count(&self) -> i64 {
@@ -300,8 +301,9 @@ pub fn token_for(claims: Claims) -> TestUser {
     }
 }
 
+/// The Redis key of `user`'s draft `id`, by the service's key schema.
 pub fn draft_key(user: &TestUser, id: &str) -> String {
-    format!("draft:session:{{{}}}:{id}", user.id)
+    keys::draft_key(user.id, id.parse().expect("draft id"))
 }
 
 /// A fresh, empty database on the configured server; returns its URL.
@@ -338,27 +340,18 @@ pub async fn assert_problem(response: Response, status: u16) -> Value {
     body
 }
 
-/// Waits for a condition that the service makes true; fails after 10 s.
-pub async fn wait_until(what: &str, condition: impl Fn() -> bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !condition() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-}
-
-/// Waits for an asynchronous condition; fails after 10 s.
-pub async fn wait_until_async<F, Fut>(condition: F)
+/// Waits until `condition` holds; fails, naming `what`, after 20 s.
+pub async fn wait_until<F, Fut>(what: &str, condition: F)
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !condition().await {
-        assert!(std::time::Instant::now() < deadline, "timed out waiting");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
@@ -375,58 +368,4 @@ pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     found
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
-}
-
-/// A store server of a test's own (Redis, S3): a process killed when dropped.
-pub struct ServerProcess(std::process::Child);
-
-impl ServerProcess {
-    /// Spawns `command` and waits until something listens on `port`.
-    pub async fn start(mut command: std::process::Command, port: u16) -> Self {
-        let child = command
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{command:?}: {e} (make test installs it)"));
-        let address = format!("127.0.0.1:{port}");
-        wait_until_async(|| async { tokio::net::TcpStream::connect(&address).await.is_ok() }).await;
-        ServerProcess(child)
-    }
-
-    pub fn stop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// A redis-server of the test's own, on `port`, with its data in `dir`.
-pub async fn redis_server(port: u16, dir: &std::path::Path, args: &[&str]) -> ServerProcess {
-    std::fs::create_dir_all(dir).unwrap();
-    let mut command = std::process::Command::new("redis-server");
-    command
-        .args([
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--save",
-            "",
-        ])
-        .arg("--dir")
-        .arg(dir)
-        .args(args);
-    ServerProcess::start(command, port).await
 }

@@ -87,7 +87,7 @@ async fn the_janitor_deletes_exactly_the_stale_unused_drafts() {
     assert_eq!(left, expected);
 
     // The deleted course's file goes too, by the cleanup worker.
-    app.cleanup_settled().await;
+    app.run_cleanup().await;
     let stored: Vec<String> = app
         .stored_files()
         .iter()
@@ -237,7 +237,7 @@ async fn a_janitor_racing_uploads_never_deletes_their_course() {
             "the course {course} an upload landed in is gone"
         );
     }
-    app.cleanup_settled().await;
+    app.run_cleanup().await;
     assert_eq!(
         app.stored_files().len(),
         20,

@@ -12,6 +12,7 @@ mod isolation;
 mod janitor;
 mod materialize;
 mod proxy;
+mod servers;
 mod service;
 mod tls;
 mod uploads;
