@@ -123,7 +123,7 @@ async fn main() -> anyhow::Result<()> {
             ttl_secs,
         } => {
             let claims = Claims {
-                sub: user,
+                sub: Some(user),
                 org_id: Some(org),
                 role,
                 exp: chrono::Utc::now().timestamp() + ttl_secs,

@@ -131,18 +131,19 @@ fn binary() -> PathBuf {
 
 /// A new user of one organization: its id and a token.
 pub fn new_user(organization: Uuid) -> (Uuid, String) {
+    let user = Uuid::new_v4();
     let claims = Claims {
-        sub: Uuid::new_v4(),
+        sub: Some(user),
         org_id: Some(organization),
         role: None,
         exp: chrono::Utc::now().timestamp() + 24 * 3600,
     };
-    (claims.sub, mint(SECRET, &claims).expect("a token signs"))
+    (user, mint(SECRET, &claims).expect("a token signs"))
 }
 
 pub fn service_token() -> String {
     let claims = Claims {
-        sub: Uuid::new_v4(),
+        sub: None,
         org_id: None,
         role: Some("service_role".into()),
         exp: chrono::Utc::now().timestamp() + 24 * 3600,

@@ -19,7 +19,7 @@ use crate::domain::form::SubmittedForm;
 use crate::domain::upload::{FileName, UploadError, UploadRules};
 use crate::domain::{
     Course, CourseFile, CourseRef, CourseWithFiles, Draft, DraftStatus, DraftStore, MaterializedBy,
-    StoreError,
+    Owner, StoreError,
 };
 use crate::stores::files::{FileStorage, PutError};
 use crate::stores::postgres::files::PgFiles;
@@ -54,11 +54,11 @@ pub struct Uploaded {
     pub created: bool,
 }
 
-fn new_course<'a>(user_id: Uuid, draft: &'a Draft, by: MaterializedBy) -> NewCourse<'a> {
+fn new_course<'a>(owner: Owner, draft: &'a Draft, by: MaterializedBy) -> NewCourse<'a> {
     NewCourse {
         id: draft.course_id.unwrap_or_else(|| course_id_for(draft.id)),
         draft_session_id: draft.id,
-        owner_id: user_id,
+        owner_id: owner.user_id,
         organization_id: draft.organization_id,
         title: title_from(&draft.form_data),
         form_data: &draft.form_data,
@@ -87,15 +87,15 @@ impl Courses {
         }
     }
 
-    async fn draft(&self, user_id: Uuid, id: Uuid) -> Result<Draft, AppError> {
-        self.drafts.get(user_id, id).await
+    async fn draft(&self, owner: Owner, id: Uuid) -> Result<Draft, AppError> {
+        self.drafts.get(owner, id).await
     }
 
     /// Records the course in the draft, so that autosave goes on and the
     /// client learns the course id; counts a materialization.
     async fn attach(
         &self,
-        user_id: Uuid,
+        owner: Owner,
         draft: &Draft,
         course: &Course,
         created: bool,
@@ -107,20 +107,20 @@ impl Courses {
             metrics::counter!("draftd_materializations_total", "trigger" => trigger).increment(1);
         }
         self.drafts
-            .attach_course(user_id, draft, course.id, &course.slug)
+            .attach_course(owner, draft, course.id, &course.slug)
             .await
     }
 
     /// Makes sure the draft has a course row. `true` if this call created it.
     pub async fn materialize(
         &self,
-        user_id: Uuid,
+        owner: Owner,
         draft_id: Uuid,
     ) -> Result<(CourseRef, bool), AppError> {
-        let draft = self.draft(user_id, draft_id).await?;
-        let new = new_course(user_id, &draft, MaterializedBy::Materialize);
+        let draft = self.draft(owner, draft_id).await?;
+        let new = new_course(owner, &draft, MaterializedBy::Materialize);
         let (course, created) = self.courses.materialize(&new).await?;
-        self.attach(user_id, &draft, &course, created).await?;
+        self.attach(owner, &draft, &course, created).await?;
         Ok(((&course).into(), created))
     }
 
@@ -132,21 +132,21 @@ impl Courses {
     /// is refused. A freeze that lost a race with an autosave starts over.
     pub async fn submit(
         &self,
-        user_id: Uuid,
+        owner: Owner,
         draft_id: Uuid,
     ) -> Result<(CourseRef, bool), AppError> {
         for _ in 0..SUBMIT_ATTEMPTS {
-            let draft = self.draft(user_id, draft_id).await?;
+            let draft = self.draft(owner, draft_id).await?;
             let form = SubmittedForm::parse(&draft.form_data).map_err(AppError::Invalid)?;
-            if !self.drafts.freeze(user_id, &draft).await? {
+            if !self.drafts.freeze(owner, &draft).await? {
                 continue;
             }
-            let mut new = new_course(user_id, &draft, MaterializedBy::Submit);
+            let mut new = new_course(owner, &draft, MaterializedBy::Submit);
             new.title = form.topic.as_str();
             new.form_data = &form.data;
             match self.courses.submit(&new).await? {
                 SubmitOutcome::Submitted(course, created) => {
-                    self.attach(user_id, &draft, &course, created).await?;
+                    self.attach(owner, &draft, &course, created).await?;
                     return Ok(((&*course).into(), created));
                 }
                 SubmitOutcome::Changed => continue,
@@ -159,7 +159,7 @@ impl Courses {
     /// the first file. A refused or broken upload leaves no file and no row.
     pub async fn upload<S, E>(
         &self,
-        user_id: Uuid,
+        owner: Owner,
         draft_id: Uuid,
         name: &str,
         declared_type: Option<&str>,
@@ -169,13 +169,13 @@ impl Courses {
         S: Stream<Item = Result<Bytes, E>>,
         E: std::fmt::Display,
     {
-        let draft = self.draft(user_id, draft_id).await?;
+        let draft = self.draft(owner, draft_id).await?;
         if draft.status == DraftStatus::Submitted {
             return Err(AppError::Submitted);
         }
         let name = FileName::parse(name)?;
         let content_type = self.rules.content_type(declared_type, &name)?;
-        let new = new_course(user_id, &draft, MaterializedBy::Upload);
+        let new = new_course(owner, &draft, MaterializedBy::Upload);
         let file_id = Uuid::new_v4();
         // Known before the row exists: the course id is derived from the draft.
         let key = format!(
@@ -214,7 +214,7 @@ impl Courses {
                 return Err(e.into());
             }
         };
-        self.attach(user_id, &draft, &course, created).await?;
+        self.attach(owner, &draft, &course, created).await?;
         Ok(Uploaded {
             file,
             course: (&course).into(),
@@ -223,28 +223,24 @@ impl Courses {
     }
 
     /// The caller's course with its files.
-    pub async fn course(
-        &self,
-        user_id: Uuid,
-        course_id: Uuid,
-    ) -> Result<CourseWithFiles, AppError> {
+    pub async fn course(&self, owner: Owner, course_id: Uuid) -> Result<CourseWithFiles, AppError> {
         let course = self
             .courses
-            .find(user_id, course_id)
+            .find(owner, course_id)
             .await?
             .ok_or(AppError::NotFound)?;
-        let files = self.file_rows.list(user_id, course_id).await?;
+        let files = self.file_rows.list(owner, course_id).await?;
         Ok(CourseWithFiles { course, files })
     }
 
     /// The files of the draft's course; none before it has one.
     pub async fn draft_files(
         &self,
-        user_id: Uuid,
+        owner: Owner,
         draft_id: Uuid,
     ) -> Result<Vec<CourseFile>, AppError> {
-        match self.draft(user_id, draft_id).await?.course_id {
-            Some(course_id) => Ok(self.file_rows.list(user_id, course_id).await?),
+        match self.draft(owner, draft_id).await?.course_id {
+            Some(course_id) => Ok(self.file_rows.list(owner, course_id).await?),
             None => Ok(Vec::new()),
         }
     }
@@ -253,18 +249,18 @@ impl Courses {
     /// queued for the cleanup worker in the same transaction.
     pub async fn delete_draft_file(
         &self,
-        user_id: Uuid,
+        owner: Owner,
         draft_id: Uuid,
         file_id: Uuid,
     ) -> Result<(), AppError> {
         let course_id = self
-            .draft(user_id, draft_id)
+            .draft(owner, draft_id)
             .await?
             .course_id
             .ok_or(AppError::NotFound)?;
         if !self
             .file_rows
-            .delete(user_id, course_id, file_id, self.cleanup.max_attempts)
+            .delete(owner, course_id, file_id, self.cleanup.max_attempts)
             .await?
         {
             return Err(AppError::NotFound);
@@ -275,11 +271,11 @@ impl Courses {
 
     /// Deletes the caller's course: the row (its file rows cascade) goes, and
     /// its files and draft session are queued for the cleanup worker.
-    pub async fn delete_course(&self, user_id: Uuid, course_id: Uuid) -> Result<(), AppError> {
+    pub async fn delete_course(&self, owner: Owner, course_id: Uuid) -> Result<(), AppError> {
         let deleted = self
             .courses
             .delete(
-                user_id,
+                owner,
                 course_id,
                 DeletionReason::Owner,
                 self.cleanup.max_attempts,
@@ -294,14 +290,14 @@ impl Courses {
 
     /// Discards a draft. A materialized, unsubmitted draft takes its course
     /// (and files) with it; a submitted course stays.
-    pub async fn discard_draft(&self, user_id: Uuid, draft_id: Uuid) -> Result<(), AppError> {
-        let draft = self.draft(user_id, draft_id).await?;
+    pub async fn discard_draft(&self, owner: Owner, draft_id: Uuid) -> Result<(), AppError> {
+        let draft = self.draft(owner, draft_id).await?;
         let mut course_deleted = false;
         if let (Some(course_id), DraftStatus::Materialized) = (draft.course_id, draft.status) {
             course_deleted = self
                 .courses
                 .delete(
-                    user_id,
+                    owner,
                     course_id,
                     DeletionReason::Discard,
                     self.cleanup.max_attempts,
@@ -311,7 +307,7 @@ impl Courses {
         }
         // The session is also queued with the course; removing it now means
         // the next read already answers 404.
-        if self.drafts.remove(user_id, &draft, course_deleted).await? {
+        if self.drafts.remove(owner, &draft, course_deleted).await? {
             Ok(())
         } else {
             Err(AppError::NotFound)
@@ -321,13 +317,13 @@ impl Courses {
     /// A file of the caller's course, with its bytes.
     pub async fn download(
         &self,
-        user_id: Uuid,
+        owner: Owner,
         course_id: Uuid,
         file_id: Uuid,
     ) -> Result<(CourseFile, BoxStream<'static, Result<Bytes, StoreError>>), AppError> {
         let file = self
             .file_rows
-            .find(user_id, course_id, file_id)
+            .find(owner, course_id, file_id)
             .await?
             .ok_or(AppError::NotFound)?;
         let bytes = self.files.open(&file.storage_key).await?;

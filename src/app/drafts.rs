@@ -61,12 +61,12 @@ impl<Primary: DraftBackend, Fallback: DraftBackend> DraftSessions<Primary, Fallb
         }
     }
 
-    pub async fn get(&self, user_id: Uuid, id: Uuid) -> Result<Draft, AppError> {
-        let in_primary = self.primary.get(user_id, id).await;
+    pub async fn get(&self, owner: Owner, id: Uuid) -> Result<Draft, AppError> {
+        let in_primary = self.primary.get(owner, id).await;
         if let Ok(Some(draft)) = in_primary {
             return Ok(draft);
         }
-        match (in_primary, self.fallback.get(user_id, id).await) {
+        match (in_primary, self.fallback.get(owner, id).await) {
             (_, Ok(Some(draft))) => Ok(draft),
             (Ok(_), Ok(None)) => Err(AppError::NotFound),
             // Unknown whether the primary holds it: its failure is the answer.
@@ -75,9 +75,9 @@ impl<Primary: DraftBackend, Fallback: DraftBackend> DraftSessions<Primary, Fallb
     }
 
     /// The user's live drafts, in both stores, most recently written first.
-    pub async fn list(&self, user_id: Uuid) -> Result<Vec<Draft>, AppError> {
+    pub async fn list(&self, owner: Owner) -> Result<Vec<Draft>, AppError> {
         let (in_primary, in_fallback) =
-            tokio::join!(self.primary.list(user_id), self.fallback.list(user_id));
+            tokio::join!(self.primary.list(owner), self.fallback.list(owner));
         let mut drafts = in_primary?;
         drafts.extend(in_fallback?);
         drafts.sort_by_key(|draft| std::cmp::Reverse(draft.updated_at));
@@ -87,18 +87,18 @@ impl<Primary: DraftBackend, Fallback: DraftBackend> DraftSessions<Primary, Fallb
     /// Applies an autosave in one atomic step and refreshes the TTL.
     pub async fn autosave(
         &self,
-        user_id: Uuid,
+        owner: Owner,
         id: Uuid,
         patch: &FormPatch,
         precondition: &Precondition,
     ) -> Result<Draft, AppError> {
         let in_primary = self
             .primary
-            .patch(user_id, id, patch, precondition, self.limits)
+            .patch(owner, id, patch, precondition, self.limits)
             .await;
         let in_fallback = || {
             self.fallback
-                .patch(user_id, id, patch, precondition, self.limits)
+                .patch(owner, id, patch, precondition, self.limits)
         };
         let outcome = match in_primary {
             Ok(PatchOutcome::Missing) => in_fallback().await?,
@@ -123,7 +123,7 @@ impl<Primary: DraftBackend, Fallback: DraftBackend> DraftSessions<Primary, Fallb
     /// Records the draft's course in the draft, unless it is there already.
     pub(super) async fn attach_course(
         &self,
-        user_id: Uuid,
+        owner: Owner,
         draft: &Draft,
         course_id: Uuid,
         slug: &str,
@@ -133,11 +133,11 @@ impl<Primary: DraftBackend, Fallback: DraftBackend> DraftSessions<Primary, Fallb
         }
         if draft.store == Primary::KIND {
             self.primary
-                .attach_course(user_id, draft.id, course_id, slug)
+                .attach_course(owner, draft.id, course_id, slug)
                 .await?;
         } else {
             self.fallback
-                .attach_course(user_id, draft.id, course_id, slug)
+                .attach_course(owner, draft.id, course_id, slug)
                 .await?;
         }
         Ok(())
@@ -145,18 +145,14 @@ impl<Primary: DraftBackend, Fallback: DraftBackend> DraftSessions<Primary, Fallb
 
     /// Submit's first step: freezes the draft at the version that passed
     /// validation. `Ok(false)`: an autosave came first.
-    pub(super) async fn freeze(&self, user_id: Uuid, draft: &Draft) -> Result<bool, AppError> {
+    pub(super) async fn freeze(&self, owner: Owner, draft: &Draft) -> Result<bool, AppError> {
         if draft.status == DraftStatus::Submitted {
             return Ok(true);
         }
         let outcome = if draft.store == Primary::KIND {
-            self.primary
-                .freeze(user_id, draft.id, draft.version)
-                .await?
+            self.primary.freeze(owner, draft.id, draft.version).await?
         } else {
-            self.fallback
-                .freeze(user_id, draft.id, draft.version)
-                .await?
+            self.fallback.freeze(owner, draft.id, draft.version).await?
         };
         match outcome {
             FreezeOutcome::Frozen | FreezeOutcome::AlreadySubmitted => Ok(true),
@@ -169,17 +165,15 @@ impl<Primary: DraftBackend, Fallback: DraftBackend> DraftSessions<Primary, Fallb
     /// before.
     pub(super) async fn remove(
         &self,
-        user_id: Uuid,
+        owner: Owner,
         draft: &Draft,
         course_deleted: bool,
     ) -> Result<bool, AppError> {
         Ok(if draft.store == Primary::KIND {
-            self.primary
-                .remove(user_id, draft.id, course_deleted)
-                .await?
+            self.primary.remove(owner, draft.id, course_deleted).await?
         } else {
             self.fallback
-                .remove(user_id, draft.id, course_deleted)
+                .remove(owner, draft.id, course_deleted)
                 .await?
         })
     }

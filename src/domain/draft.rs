@@ -124,8 +124,9 @@ pub enum FreezeOutcome {
 }
 
 /// A store that keeps draft sessions: Redis, and Postgres for the drafts
-/// opened while Redis was unreachable (degraded mode). Every call but create
-/// is the user's: another user's draft is missing.
+/// opened while Redis was unreachable (degraded mode). Every call is the
+/// owner's: a draft of another user, or of the same user in another
+/// organization, is missing.
 pub trait DraftBackend: Send + Sync {
     /// Which store this is; a [`Draft`] says which one holds it.
     const KIND: DraftStore;
@@ -141,17 +142,17 @@ pub trait DraftBackend: Send + Sync {
 
     fn get(
         &self,
-        user_id: Uuid,
+        owner: Owner,
         id: Uuid,
     ) -> impl Future<Output = Result<Option<Draft>, StoreError>> + Send;
 
     /// The owner's live drafts.
-    fn list(&self, user_id: Uuid) -> impl Future<Output = Result<Vec<Draft>, StoreError>> + Send;
+    fn list(&self, owner: Owner) -> impl Future<Output = Result<Vec<Draft>, StoreError>> + Send;
 
     /// An autosave, atomic with any racing write; refreshes the TTL.
     fn patch(
         &self,
-        user_id: Uuid,
+        owner: Owner,
         id: Uuid,
         patch: &FormPatch,
         precondition: &Precondition,
@@ -161,7 +162,7 @@ pub trait DraftBackend: Send + Sync {
     /// Makes the draft read-only if it is still at `version`.
     fn freeze(
         &self,
-        user_id: Uuid,
+        owner: Owner,
         id: Uuid,
         version: u64,
     ) -> impl Future<Output = Result<FreezeOutcome, StoreError>> + Send;
@@ -169,7 +170,7 @@ pub trait DraftBackend: Send + Sync {
     /// Records the draft's course; an open draft becomes materialized.
     fn attach_course(
         &self,
-        user_id: Uuid,
+        owner: Owner,
         id: Uuid,
         course_id: Uuid,
         slug: &str,
@@ -179,7 +180,7 @@ pub trait DraftBackend: Send + Sync {
     /// draft's course row went just before.
     fn remove(
         &self,
-        user_id: Uuid,
+        owner: Owner,
         id: Uuid,
         course_deleted: bool,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;

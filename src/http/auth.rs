@@ -20,8 +20,9 @@ pub const SERVICE_ROLE: &str = "service_role";
 /// The claims draftd reads from an access token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
-    /// The user id.
-    pub sub: Uuid,
+    /// The user id; a service token (`role: service_role`) may have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org_id: Option<Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -50,7 +51,7 @@ impl Authenticator {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.validate_nbf = true;
         validation.validate_aud = false;
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.set_required_spec_claims(&["exp"]);
         Self {
             key: DecodingKey::from_secret(secret.as_bytes()),
             validation,
@@ -89,19 +90,23 @@ impl Authenticator {
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub user_id: Uuid,
+    pub user_id: Option<Uuid>,
     pub organization_id: Option<Uuid>,
     pub role: Option<String>,
 }
 
 impl Caller {
-    /// The owner of drafts this caller creates: needs an organization.
+    /// Whose drafts and courses the caller reaches: ownership is the pair
+    /// (user, organization), so a user route needs both claims.
     pub fn owner(&self) -> Result<Owner, ApiError> {
+        let user_id = self
+            .user_id
+            .ok_or(ApiError::Unauthorized("the access token has no sub claim"))?;
         let organization_id = self
             .organization_id
             .ok_or(ApiError::Forbidden("the access token has no org_id claim"))?;
         Ok(Owner {
-            user_id: self.user_id,
+            user_id,
             organization_id,
         })
     }
@@ -111,18 +116,32 @@ impl Caller {
     }
 }
 
+fn caller_of(req: &HttpRequest) -> Result<Caller, ApiError> {
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok());
+    match req.app_data::<web::Data<AppState>>() {
+        Some(state) => state.authenticator.authenticate(authorization),
+        None => Err(ApiError::Unauthorized("authentication is not configured")),
+    }
+}
+
 impl FromRequest for Caller {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let authorization = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok());
-        ready(match req.app_data::<web::Data<AppState>>() {
-            Some(state) => state.authenticator.authenticate(authorization),
-            None => Err(ApiError::Unauthorized("authentication is not configured")),
-        })
+        ready(caller_of(req))
+    }
+}
+
+/// A user route's caller: the owner its token names.
+impl FromRequest for Owner {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(caller_of(req).and_then(|caller| caller.owner()))
     }
 }

@@ -10,11 +10,11 @@ use futures_util::TryStreamExt;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::auth::Caller;
 use super::problem::{ApiError, ProblemResponse};
 use super::schemas;
 use super::AppState;
 use crate::domain::upload::UploadError;
+use crate::domain::Owner;
 
 /// Room for multipart boundaries and part headers around the file itself.
 const MULTIPART_OVERHEAD: u64 = 64 * 1024;
@@ -40,10 +40,10 @@ fn created_or_ok(created: bool) -> actix_web::HttpResponseBuilder {
     security(("bearer" = [])))]
 pub async fn materialize(
     state: web::Data<AppState>,
-    caller: Caller,
+    owner: Owner,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let (course, created) = state.app.courses.materialize(caller.user_id, *id).await?;
+    let (course, created) = state.app.courses.materialize(owner, *id).await?;
     Ok(created_or_ok(created).json(course))
 }
 
@@ -63,10 +63,10 @@ pub async fn materialize(
     security(("bearer" = [])))]
 pub async fn submit(
     state: web::Data<AppState>,
-    caller: Caller,
+    owner: Owner,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let (course, created) = state.app.courses.submit(caller.user_id, *id).await?;
+    let (course, created) = state.app.courses.submit(owner, *id).await?;
     Ok(created_or_ok(created).json(course))
 }
 
@@ -98,7 +98,7 @@ pub struct FileUpload {
     security(("bearer" = [])))]
 pub async fn upload(
     state: web::Data<AppState>,
-    caller: Caller,
+    owner: Owner,
     id: web::Path<Uuid>,
     req: HttpRequest,
     payload: web::Payload,
@@ -134,7 +134,7 @@ pub async fn upload(
         let uploaded = state
             .app
             .courses
-            .upload(caller.user_id, *id, &name, declared_type.as_deref(), part)
+            .upload(owner, *id, &name, declared_type.as_deref(), part)
             .await?;
         let file = uploaded.file;
         return Ok(HttpResponse::Created()
@@ -159,10 +159,10 @@ pub async fn upload(
     security(("bearer" = [])))]
 pub async fn draft_files(
     state: web::Data<AppState>,
-    caller: Caller,
+    owner: Owner,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let files = state.app.courses.draft_files(caller.user_id, *id).await?;
+    let files = state.app.courses.draft_files(owner, *id).await?;
     Ok(HttpResponse::Ok().json(files))
 }
 
@@ -181,14 +181,14 @@ pub async fn draft_files(
     security(("bearer" = [])))]
 pub async fn delete_draft_file(
     state: web::Data<AppState>,
-    caller: Caller,
+    owner: Owner,
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
     let (draft_id, file_id) = path.into_inner();
     state
         .app
         .courses
-        .delete_draft_file(caller.user_id, draft_id, file_id)
+        .delete_draft_file(owner, draft_id, file_id)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -205,10 +205,10 @@ pub async fn delete_draft_file(
     security(("bearer" = [])))]
 pub async fn course(
     state: web::Data<AppState>,
-    caller: Caller,
+    owner: Owner,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let course = state.app.courses.course(caller.user_id, *id).await?;
+    let course = state.app.courses.course(owner, *id).await?;
     Ok(HttpResponse::Ok().json(course))
 }
 
@@ -227,14 +227,14 @@ pub async fn course(
     security(("bearer" = [])))]
 pub async fn download(
     state: web::Data<AppState>,
-    caller: Caller,
+    owner: Owner,
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
     let (course_id, file_id) = path.into_inner();
     let (file, bytes) = state
         .app
         .courses
-        .download(caller.user_id, course_id, file_id)
+        .download(owner, course_id, file_id)
         .await?;
     // Always an attachment, never sniffed: an uploaded file must not run as a
     // page of this origin.
@@ -288,9 +288,9 @@ fn ascii_fallback(name: &str) -> String {
     security(("bearer" = [])))]
 pub async fn delete_course(
     state: web::Data<AppState>,
-    caller: Caller,
+    owner: Owner,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    state.app.courses.delete_course(caller.user_id, *id).await?;
+    state.app.courses.delete_course(owner, *id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

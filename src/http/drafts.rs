@@ -6,12 +6,11 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::auth::Caller;
 use super::body::JsonObject;
 use super::problem::{ApiError, ProblemResponse};
 use super::schemas;
 use super::AppState;
-use crate::domain::{Draft, FieldErrors, FormData, FormPatch, Precondition};
+use crate::domain::{Draft, FieldErrors, FormData, FormPatch, Owner, Precondition};
 
 /// The body of a create or autosave request.
 #[derive(ToSchema, serde::Deserialize)]
@@ -85,10 +84,9 @@ fn precondition(req: &HttpRequest) -> Precondition {
     security(("bearer" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
-    caller: Caller,
+    owner: Owner,
     body: JsonObject,
 ) -> Result<HttpResponse, ApiError> {
-    let owner = caller.owner()?;
     let form = form_patch(body)?;
     let draft = state.app.drafts.create(owner, &form).await?;
     Ok(HttpResponse::Created()
@@ -105,8 +103,8 @@ pub async fn create(
         (status = 503, response = ProblemResponse),
     ),
     security(("bearer" = [])))]
-pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    let drafts = state.app.drafts.list(caller.user_id).await?;
+pub async fn list(state: web::Data<AppState>, owner: Owner) -> Result<HttpResponse, ApiError> {
+    let drafts = state.app.drafts.list(owner).await?;
     Ok(HttpResponse::Ok().json(drafts))
 }
 
@@ -122,10 +120,10 @@ pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResp
     security(("bearer" = [])))]
 pub async fn get(
     state: web::Data<AppState>,
-    caller: Caller,
+    owner: Owner,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let draft = state.app.drafts.get(caller.user_id, *id).await?;
+    let draft = state.app.drafts.get(owner, *id).await?;
     Ok(HttpResponse::Ok().insert_header(etag(&draft)).json(draft))
 }
 
@@ -150,7 +148,7 @@ pub async fn get(
     security(("bearer" = [])))]
 pub async fn autosave(
     state: web::Data<AppState>,
-    caller: Caller,
+    owner: Owner,
     id: web::Path<Uuid>,
     req: HttpRequest,
     body: JsonObject,
@@ -164,7 +162,7 @@ pub async fn autosave(
     let draft = state
         .app
         .drafts
-        .autosave(caller.user_id, *id, &patch, &precondition(&req))
+        .autosave(owner, *id, &patch, &precondition(&req))
         .await?;
     Ok(HttpResponse::Ok().insert_header(etag(&draft)).json(draft))
 }
@@ -182,9 +180,9 @@ pub async fn autosave(
     security(("bearer" = [])))]
 pub async fn discard(
     state: web::Data<AppState>,
-    caller: Caller,
+    owner: Owner,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    state.app.courses.discard_draft(caller.user_id, *id).await?;
+    state.app.courses.discard_draft(owner, *id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

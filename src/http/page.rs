@@ -69,7 +69,7 @@ pub async fn dev_token(state: web::Data<AppState>) -> Result<HttpResponse, ApiEr
         .as_deref()
         .ok_or(ApiError::NotFound)?;
     let claims = Claims {
-        sub: DEMO_USER,
+        sub: Some(DEMO_USER),
         org_id: Some(DEMO_ORG),
         role: None,
         exp: chrono::Utc::now().timestamp() + DEV_TOKEN_SECS,

@@ -276,7 +276,7 @@ impl TestApp {
 
 pub fn new_user() -> TestUser {
     token_for(Claims {
-        sub: Uuid::new_v4(),
+        sub: Some(Uuid::new_v4()),
         org_id: Some(Uuid::new_v4()),
         role: None,
         exp: chrono::Utc::now().timestamp() + 3600,
@@ -286,7 +286,7 @@ pub fn new_user() -> TestUser {
 /// An admin caller (`role: service_role`).
 pub fn service_user() -> TestUser {
     token_for(Claims {
-        sub: Uuid::new_v4(),
+        sub: Some(Uuid::new_v4()),
         org_id: None,
         role: Some("service_role".into()),
         exp: chrono::Utc::now().timestamp() + 3600,
@@ -295,7 +295,7 @@ pub fn service_user() -> TestUser {
 
 pub fn token_for(claims: Claims) -> TestUser {
     TestUser {
-        id: claims.sub,
+        id: claims.sub.unwrap_or_default(),
         org: claims.org_id.unwrap_or_default(),
         token: mint(SECRET, &claims).expect("token signs"),
     }

@@ -11,6 +11,7 @@ mod helpers;
 mod isolation;
 mod janitor;
 mod materialize;
+mod ownership;
 mod proxy;
 mod servers;
 mod service;

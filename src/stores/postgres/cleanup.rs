@@ -10,21 +10,22 @@ use uuid::Uuid;
 use super::rows::{job_from, JOB_COLUMNS};
 use super::Postgres;
 use crate::domain::cleanup::{CleanupJob, CleanupKind, Deleted, DeletionReason};
-use crate::domain::StoreError;
+use crate::domain::{Owner, StoreError};
 
 /// Deletes the courses (those of `owner`, if given) and records their cleanup
 /// jobs, in the caller's transaction.
 pub async fn delete_courses(
     tx: &impl GenericClient,
     ids: &[Uuid],
-    owner: Option<Uuid>,
+    owner: Option<Owner>,
     reason: DeletionReason,
     max_attempts: i32,
 ) -> Result<Deleted, StoreError> {
     let row = tx
         .query_one(
             "WITH deleted AS (
-                 DELETE FROM courses WHERE id = ANY($1) AND ($2::uuid IS NULL OR owner_id = $2)
+                 DELETE FROM courses WHERE id = ANY($1)
+                   AND ($2::uuid IS NULL OR (owner_id = $2 AND organization_id = $7))
                  RETURNING id, owner_id, organization_id, draft_session_id, materialized_by
              ), files AS (
                  SELECT count(*) AS n FROM course_files WHERE course_id IN (SELECT id FROM deleted)
@@ -45,11 +46,12 @@ pub async fn delete_courses(
                     (SELECT count(*) FROM sessions) AS sessions",
             &[
                 &ids,
-                &owner,
+                &owner.map(|o| o.user_id),
                 &reason.as_str(),
                 &max_attempts,
                 &CleanupKind::StoragePrefix.as_str(),
                 &CleanupKind::DraftSession.as_str(),
+                &owner.map(|o| o.organization_id),
             ],
         )
         .await?;
@@ -64,7 +66,7 @@ pub async fn delete_courses(
 /// `false` if the owner's course has no such file.
 pub async fn delete_file(
     tx: &impl GenericClient,
-    owner: Uuid,
+    owner: Owner,
     course_id: Uuid,
     file_id: Uuid,
     max_attempts: i32,
@@ -73,7 +75,8 @@ pub async fn delete_file(
         .query_opt(
             "WITH deleted AS (
                  DELETE FROM course_files f WHERE f.id = $1 AND f.course_id = $2
-                 AND EXISTS (SELECT 1 FROM courses c WHERE c.id = $2 AND c.owner_id = $3)
+                 AND EXISTS (SELECT 1 FROM courses c WHERE c.id = $2 AND c.owner_id = $3
+                     AND c.organization_id = $7)
                  RETURNING course_id, storage_key
              )
              INSERT INTO cleanup_jobs (kind, target, course_id, reason, max_attempts)
@@ -82,10 +85,11 @@ pub async fn delete_file(
             &[
                 &file_id,
                 &course_id,
-                &owner,
+                &owner.user_id,
                 &CleanupKind::StorageObject.as_str(),
                 &DeletionReason::File.as_str(),
                 &max_attempts,
+                &owner.organization_id,
             ],
         )
         .await?;

@@ -16,7 +16,7 @@ use super::rows::{course_from, COURSE_COLUMNS};
 use super::Postgres;
 use crate::domain::cleanup::DeletionReason;
 use crate::domain::course::{slug_candidates, NewCourse, SubmitOutcome};
-use crate::domain::{Backend, Course, CourseStatus, StoreError};
+use crate::domain::{Backend, Course, CourseStatus, Owner, StoreError};
 
 #[derive(Clone)]
 pub struct PgCourses {
@@ -104,15 +104,16 @@ impl PgCourses {
     }
 
     /// The owner's course.
-    pub async fn find(&self, owner_id: Uuid, id: Uuid) -> Result<Option<Course>, StoreError> {
+    pub async fn find(&self, owner: Owner, id: Uuid) -> Result<Option<Course>, StoreError> {
         self.db
             .call(|client| async move {
                 let row = client
                     .query_opt(
                         &format!(
-                            "SELECT {COURSE_COLUMNS} FROM courses WHERE id = $1 AND owner_id = $2"
+                            "SELECT {COURSE_COLUMNS} FROM courses \
+                             WHERE id = $1 AND owner_id = $2 AND organization_id = $3"
                         ),
-                        &[&id, &owner_id],
+                        &[&id, &owner.user_id, &owner.organization_id],
                     )
                     .await?;
                 row.as_ref().map(course_from).transpose()
@@ -123,7 +124,7 @@ impl PgCourses {
     /// Deletes the owner's course and queues its cleanup, atomically.
     pub async fn delete(
         &self,
-        owner_id: Uuid,
+        owner: Owner,
         id: Uuid,
         reason: DeletionReason,
         max_attempts: i32,
@@ -131,8 +132,7 @@ impl PgCourses {
         self.db
             .call(|mut client| async move {
                 let tx = client.transaction().await?;
-                let deleted =
-                    delete_courses(&tx, &[id], Some(owner_id), reason, max_attempts).await?;
+                let deleted = delete_courses(&tx, &[id], Some(owner), reason, max_attempts).await?;
                 tx.commit().await?;
                 Ok(!deleted.course_ids.is_empty())
             })
@@ -221,9 +221,9 @@ pub(super) async fn insert_or_get(
             .query_opt(
                 &format!(
                     "SELECT {COURSE_COLUMNS} FROM courses \
-                     WHERE draft_session_id = $1 AND owner_id = $2"
+                     WHERE draft_session_id = $1 AND owner_id = $2 AND organization_id = $3"
                 ),
-                &[&new.draft_session_id, &new.owner_id],
+                &[&new.draft_session_id, &new.owner_id, &new.organization_id],
             )
             .await?;
         if let Some(row) = existing {

@@ -23,9 +23,9 @@ use crate::domain::{
     MaterializedBy, Owner, Precondition, StoreError,
 };
 
-/// Rows holding a live draft of owner $1 (TTL $2, in seconds).
-const LIVE: &str = "owner_id = $1 AND draft_version IS NOT NULL \
-    AND updated_at > now() - make_interval(secs => $2)";
+/// Rows holding a live draft of user $1 in organization $2 (TTL $3, in seconds).
+const LIVE: &str = "owner_id = $1 AND organization_id = $2 AND draft_version IS NOT NULL \
+    AND updated_at > now() - make_interval(secs => $3)";
 
 /// Advisory-lock class of the per-owner lock that makes the cap check and the
 /// insert one step (the key is the owner's hash).
@@ -110,7 +110,10 @@ impl DraftBackend for PgDrafts {
                 .await?;
                 let live: i64 = tx
                     .query_one(
-                        &format!("SELECT count(*) FROM courses WHERE status = 'draft' AND {LIVE}"),
+                        // The cap is the user's, in every organization, as in Redis.
+                        "SELECT count(*) FROM courses WHERE status = 'draft' AND owner_id = $1 \
+                         AND draft_version IS NOT NULL \
+                         AND updated_at > now() - make_interval(secs => $2)",
                         &[&new.owner_id, &self.ttl_secs()],
                     )
                     .await?
@@ -126,17 +129,21 @@ impl DraftBackend for PgDrafts {
     }
 
     /// The owner's live draft kept here.
-    async fn get(&self, user_id: Uuid, id: Uuid) -> Result<Option<Draft>, StoreError> {
-        let owner_id = user_id;
+    async fn get(&self, owner: Owner, id: Uuid) -> Result<Option<Draft>, StoreError> {
         self.db
             .call(|client| async move {
                 let row = client
                     .query_opt(
                         &format!(
                             "SELECT {COURSE_COLUMNS}, draft_version FROM courses \
-                         WHERE draft_session_id = $3 AND {LIVE}"
+                         WHERE draft_session_id = $4 AND {LIVE}"
                         ),
-                        &[&owner_id, &self.ttl_secs(), &id],
+                        &[
+                            &owner.user_id,
+                            &owner.organization_id,
+                            &self.ttl_secs(),
+                            &id,
+                        ],
                     )
                     .await?;
                 row.as_ref().map(|row| self.draft_from(row)).transpose()
@@ -145,8 +152,7 @@ impl DraftBackend for PgDrafts {
     }
 
     /// The owner's live, unsubmitted drafts kept here, most recently written first.
-    async fn list(&self, user_id: Uuid) -> Result<Vec<Draft>, StoreError> {
-        let owner_id = user_id;
+    async fn list(&self, owner: Owner) -> Result<Vec<Draft>, StoreError> {
         self.db
             .call(|client| async move {
                 let rows = client
@@ -155,7 +161,7 @@ impl DraftBackend for PgDrafts {
                             "SELECT {COURSE_COLUMNS}, draft_version FROM courses \
                          WHERE status = 'draft' AND {LIVE} ORDER BY updated_at DESC"
                         ),
-                        &[&owner_id, &self.ttl_secs()],
+                        &[&owner.user_id, &owner.organization_id, &self.ttl_secs()],
                     )
                     .await?;
                 rows.iter().map(|row| self.draft_from(row)).collect()
@@ -167,13 +173,12 @@ impl DraftBackend for PgDrafts {
     /// lock, so that it is atomic with a racing autosave or submit.
     async fn patch(
         &self,
-        user_id: Uuid,
+        owner: Owner,
         id: Uuid,
         patch: &FormPatch,
         precondition: &Precondition,
         _limits: DraftLimits,
     ) -> Result<PatchOutcome, StoreError> {
-        let owner_id = user_id;
         self.db
             .call(|mut client| async move {
                 let tx = client.transaction().await?;
@@ -181,9 +186,14 @@ impl DraftBackend for PgDrafts {
                     .query_opt(
                         &format!(
                             "SELECT status, draft_version FROM courses \
-                         WHERE draft_session_id = $3 AND {LIVE} FOR UPDATE"
+                         WHERE draft_session_id = $4 AND {LIVE} FOR UPDATE"
                         ),
-                        &[&owner_id, &self.ttl_secs(), &id],
+                        &[
+                            &owner.user_id,
+                            &owner.organization_id,
+                            &self.ttl_secs(),
+                            &id,
+                        ],
                     )
                     .await?;
                 let Some(current) = current else {
@@ -219,12 +229,12 @@ impl DraftBackend for PgDrafts {
     }
 
     /// Submit freezes a draft kept here by its own conditional update.
-    async fn freeze(&self, _: Uuid, _: Uuid, _: u64) -> Result<FreezeOutcome, StoreError> {
+    async fn freeze(&self, _: Owner, _: Uuid, _: u64) -> Result<FreezeOutcome, StoreError> {
         Ok(FreezeOutcome::Frozen)
     }
 
     /// The row is the draft's course already.
-    async fn attach_course(&self, _: Uuid, _: Uuid, _: Uuid, _: &str) -> Result<(), StoreError> {
+    async fn attach_course(&self, _: Owner, _: Uuid, _: Uuid, _: &str) -> Result<(), StoreError> {
         Ok(())
     }
 
@@ -232,23 +242,27 @@ impl DraftBackend for PgDrafts {
     /// is forgotten and its course stays, as a course only.
     async fn remove(
         &self,
-        user_id: Uuid,
+        owner: Owner,
         id: Uuid,
         course_deleted: bool,
     ) -> Result<bool, StoreError> {
         if course_deleted {
             return Ok(true);
         }
-        let owner_id = user_id;
         self.db
             .call(|client| async move {
                 let forgotten = client
                     .execute(
                         &format!(
                             "UPDATE courses SET draft_version = NULL \
-                             WHERE draft_session_id = $3 AND {LIVE}"
+                             WHERE draft_session_id = $4 AND {LIVE}"
                         ),
-                        &[&owner_id, &self.ttl_secs(), &id],
+                        &[
+                            &owner.user_id,
+                            &owner.organization_id,
+                            &self.ttl_secs(),
+                            &id,
+                        ],
                     )
                     .await?;
                 Ok(forgotten == 1)

@@ -8,7 +8,7 @@ use super::courses::insert_or_get;
 use super::rows::{file_from, FILE_COLUMNS};
 use super::Postgres;
 use crate::domain::course::{NewCourse, NewFile};
-use crate::domain::{Course, CourseFile, StoreError};
+use crate::domain::{Course, CourseFile, Owner, StoreError};
 
 #[derive(Clone)]
 pub struct PgFiles {
@@ -60,21 +60,18 @@ impl PgFiles {
     }
 
     /// The files of the owner's course, oldest first.
-    pub async fn list(
-        &self,
-        owner_id: Uuid,
-        course_id: Uuid,
-    ) -> Result<Vec<CourseFile>, StoreError> {
+    pub async fn list(&self, owner: Owner, course_id: Uuid) -> Result<Vec<CourseFile>, StoreError> {
         self.db
             .call(|client| async move {
                 let rows = client
                     .query(
                         &format!(
                             "SELECT {FILE_COLUMNS} FROM course_files f WHERE course_id = $1 \
-                             AND EXISTS (SELECT 1 FROM courses c WHERE c.id = $1 AND c.owner_id = $2) \
+                             AND EXISTS (SELECT 1 FROM courses c WHERE c.id = $1 AND c.owner_id = $2 \
+                                 AND c.organization_id = $3) \
                              ORDER BY created_at, id"
                         ),
-                        &[&course_id, &owner_id],
+                        &[&course_id, &owner.user_id, &owner.organization_id],
                     )
                     .await?;
                 rows.iter().map(file_from).collect()
@@ -85,7 +82,7 @@ impl PgFiles {
     /// One file of the owner's course.
     pub async fn find(
         &self,
-        owner_id: Uuid,
+        owner: Owner,
         course_id: Uuid,
         file_id: Uuid,
     ) -> Result<Option<CourseFile>, StoreError> {
@@ -96,9 +93,10 @@ impl PgFiles {
                         &format!(
                             "SELECT {FILE_COLUMNS} FROM course_files f \
                              WHERE id = $1 AND course_id = $2 \
-                             AND EXISTS (SELECT 1 FROM courses c WHERE c.id = $2 AND c.owner_id = $3)"
+                             AND EXISTS (SELECT 1 FROM courses c WHERE c.id = $2 AND c.owner_id = $3 \
+                                 AND c.organization_id = $4)"
                         ),
-                        &[&file_id, &course_id, &owner_id],
+                        &[&file_id, &course_id, &owner.user_id, &owner.organization_id],
                     )
                     .await?;
                 row.as_ref().map(file_from).transpose()
@@ -109,14 +107,14 @@ impl PgFiles {
     /// Deletes one file's row and queues its bytes for removal, atomically.
     pub async fn delete(
         &self,
-        owner_id: Uuid,
+        owner: Owner,
         course_id: Uuid,
         file_id: Uuid,
         max_attempts: i32,
     ) -> Result<bool, StoreError> {
         self.db
             .call(|client| async move {
-                delete_file(&client, owner_id, course_id, file_id, max_attempts).await
+                delete_file(&client, owner, course_id, file_id, max_attempts).await
             })
             .await
     }

@@ -85,13 +85,20 @@ impl RedisDrafts {
             .await
     }
 
-    /// A script on the user's draft and index, its first argument the draft id.
-    fn on_draft<'a>(script: &'a Script, user_id: Uuid, id: Uuid) -> ScriptInvocation<'a> {
+    /// A script on the user's draft and index, its first arguments the draft
+    /// id and the organization it must belong to ('' for any).
+    fn on_draft<'a>(
+        script: &'a Script,
+        user_id: Uuid,
+        organization: Option<Uuid>,
+        id: Uuid,
+    ) -> ScriptInvocation<'a> {
         let mut invocation = script.prepare_invoke();
         invocation
             .key(draft_key(user_id, id))
             .key(index_key(user_id))
-            .arg(id.to_string());
+            .arg(id.to_string())
+            .arg(organization.map_or_else(String::new, |org| org.to_string()));
         invocation
     }
 
@@ -105,10 +112,10 @@ impl RedisDrafts {
             .await
     }
 
-    /// Deletes a draft; `false` if there was none.
+    /// Deletes a draft, whatever its organization; `false` if there was none.
     pub async fn delete(&self, user_id: Uuid, id: Uuid) -> Result<bool, StoreError> {
         let deleted: i64 = self
-            .run(&Self::on_draft(&self.scripts.delete, user_id, id))
+            .run(&Self::on_draft(&self.scripts.delete, user_id, None, id))
             .await?;
         Ok(deleted == 1)
     }
@@ -182,11 +189,13 @@ impl DraftBackend for RedisDrafts {
         form: &FormPatch,
         limits: DraftLimits,
     ) -> Result<CreateOutcome, StoreError> {
-        let mut invocation = Self::on_draft(&self.scripts.create, owner.user_id, id);
-        invocation
-            .arg(owner.organization_id.to_string())
-            .arg(millis(limits.ttl))
-            .arg(limits.max_per_user);
+        let mut invocation = Self::on_draft(
+            &self.scripts.create,
+            owner.user_id,
+            Some(owner.organization_id),
+            id,
+        );
+        invocation.arg(millis(limits.ttl)).arg(limits.max_per_user);
         for (field, value) in form.assignments() {
             invocation.arg(*field).arg(value);
         }
@@ -198,28 +207,29 @@ impl DraftBackend for RedisDrafts {
         }
     }
 
-    async fn get(&self, user_id: Uuid, id: Uuid) -> Result<Option<Draft>, StoreError> {
+    async fn get(&self, owner: Owner, id: Uuid) -> Result<Option<Draft>, StoreError> {
         let hash: Vec<String> = self
             .breaker
             .call(async {
                 let mut conn = self.conn().await?;
-                Ok::<_, StoreError>(conn.hgetall(draft_key(user_id, id)).await?)
+                Ok::<_, StoreError>(conn.hgetall(draft_key(owner.user_id, id)).await?)
             })
             .await?;
         if hash.is_empty() {
             return Ok(None);
         }
-        decode(id, &hash).map(Some)
+        let draft = decode(id, &hash)?;
+        Ok((draft.organization_id == owner.organization_id).then_some(draft))
     }
 
-    async fn list(&self, user_id: Uuid) -> Result<Vec<Draft>, StoreError> {
+    async fn list(&self, owner: Owner) -> Result<Vec<Draft>, StoreError> {
         self.breaker
             .call(async {
                 let mut conn = self.conn().await?;
                 let ids: Vec<String> = self
                     .scripts
                     .live_ids
-                    .key(index_key(user_id))
+                    .key(index_key(owner.user_id))
                     .invoke_async(&mut conn)
                     .await?;
                 let ids: Vec<Uuid> = ids.iter().filter_map(|id| id.parse().ok()).collect();
@@ -228,7 +238,7 @@ impl DraftBackend for RedisDrafts {
                 }
                 let mut pipe = redis::pipe();
                 for id in &ids {
-                    pipe.hgetall(draft_key(user_id, *id));
+                    pipe.hgetall(draft_key(owner.user_id, *id));
                 }
                 let hashes: Vec<Vec<String>> = pipe.query_async(&mut conn).await?;
                 // A draft can expire between the two steps: skip what is gone.
@@ -236,6 +246,11 @@ impl DraftBackend for RedisDrafts {
                     .zip(hashes)
                     .filter(|(_, hash)| !hash.is_empty())
                     .map(|(id, hash)| decode(id, &hash))
+                    .filter(|draft| {
+                        draft
+                            .as_ref()
+                            .map_or(true, |d| d.organization_id == owner.organization_id)
+                    })
                     .collect::<Result<Vec<_>, _>>()
             })
             .await
@@ -243,7 +258,7 @@ impl DraftBackend for RedisDrafts {
 
     async fn patch(
         &self,
-        user_id: Uuid,
+        owner: Owner,
         id: Uuid,
         patch: &FormPatch,
         precondition: &Precondition,
@@ -254,9 +269,14 @@ impl DraftBackend for RedisDrafts {
             Precondition::Version(version) => format!("v:{version}"),
             Precondition::Unsatisfiable => "never".to_owned(),
         };
-        let mut invocation = Self::on_draft(&self.scripts.patch, user_id, id);
+        let mut invocation = Self::on_draft(
+            &self.scripts.patch,
+            owner.user_id,
+            Some(owner.organization_id),
+            id,
+        );
         invocation
-            .key(rate_key(user_id))
+            .key(rate_key(owner.user_id))
             .arg(millis(limits.ttl))
             .arg(expected)
             .arg(limits.autosaves_per_window)
@@ -286,11 +306,16 @@ impl DraftBackend for RedisDrafts {
     /// Marks the draft submitted if it is still at `version`.
     async fn freeze(
         &self,
-        user_id: Uuid,
+        owner: Owner,
         id: Uuid,
         version: u64,
     ) -> Result<FreezeOutcome, StoreError> {
-        let mut invocation = Self::on_draft(&self.scripts.freeze, user_id, id);
+        let mut invocation = Self::on_draft(
+            &self.scripts.freeze,
+            owner.user_id,
+            Some(owner.organization_id),
+            id,
+        );
         invocation.arg(version);
         let reply: String = self.run(&invocation).await?;
         match reply.as_str() {
@@ -305,25 +330,33 @@ impl DraftBackend for RedisDrafts {
     /// that expired meanwhile is left alone.
     async fn attach_course(
         &self,
-        user_id: Uuid,
+        owner: Owner,
         id: Uuid,
         course_id: Uuid,
         slug: &str,
     ) -> Result<(), StoreError> {
-        let mut invocation = self.scripts.attach_course.prepare_invoke();
-        invocation
-            .key(draft_key(user_id, id))
-            .arg(course_id.to_string())
-            .arg(slug);
+        let mut invocation = Self::on_draft(
+            &self.scripts.attach_course,
+            owner.user_id,
+            Some(owner.organization_id),
+            id,
+        );
+        invocation.arg(course_id.to_string()).arg(slug);
         self.run::<i64>(&invocation).await.map(|_| ())
     }
 
     async fn remove(
         &self,
-        user_id: Uuid,
+        owner: Owner,
         id: Uuid,
         _course_deleted: bool,
     ) -> Result<bool, StoreError> {
-        self.delete(user_id, id).await
+        let invocation = Self::on_draft(
+            &self.scripts.delete,
+            owner.user_id,
+            Some(owner.organization_id),
+            id,
+        );
+        Ok(self.run::<i64>(&invocation).await? == 1)
     }
 }

@@ -1,11 +1,12 @@
 -- Records the course a draft became; an open draft becomes materialized.
--- KEYS[1] the draft; ARGV[1] course id, ARGV[2] course slug
-if redis.call('EXISTS', KEYS[1]) == 0 then
+-- KEYS[1] the draft, KEYS[2] the owner's index (unused: it names the slot)
+-- ARGV[1] draft id, ARGV[2] organization id, ARGV[3] course id, ARGV[4] course slug
+if redis.call('HGET', KEYS[1], 'org') ~= ARGV[2] then
   return 0
 end
 local status = redis.call('HGET', KEYS[1], 'st')
 if status == 'open' then
   status = 'materialized'
 end
-redis.call('HSET', KEYS[1], 'cid', ARGV[1], 'cslug', ARGV[2], 'st', status)
+redis.call('HSET', KEYS[1], 'cid', ARGV[3], 'cslug', ARGV[4], 'st', status)
 return 1

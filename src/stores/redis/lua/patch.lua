@@ -2,36 +2,37 @@
 -- Never recreates an expired draft, never changes a submitted one.
 -- KEYS[1] the draft, KEYS[2] the owner's index of live drafts, KEYS[3] the
 -- owner's autosave counter
--- ARGV[1] draft id, ARGV[2] TTL in ms, ARGV[3] '' for any version, 'v:<n>' for version n, anything else for none,
--- ARGV[4] autosaves allowed per window, ARGV[5] the window in ms,
--- ARGV[6] number n of fields to set, ARGV[7 .. 6+2n] field and JSON value pairs,
--- ARGV[7+2n ..] fields to remove
+-- ARGV[1] draft id, ARGV[2] organization id (another one's draft is missing),
+-- ARGV[3] TTL in ms, ARGV[4] '' for any version, 'v:<n>' for version n, anything else for none,
+-- ARGV[5] autosaves allowed per window, ARGV[6] the window in ms,
+-- ARGV[7] number n of fields to set, ARGV[8 .. 7+2n] field and JSON value pairs,
+-- ARGV[8+2n ..] fields to remove
 local count = redis.call('INCR', KEYS[3])
 if count == 1 then
-  redis.call('PEXPIRE', KEYS[3], ARGV[5])
+  redis.call('PEXPIRE', KEYS[3], ARGV[6])
 end
-if count > tonumber(ARGV[4]) then
+if count > tonumber(ARGV[5]) then
   return {'limited', tostring(redis.call('PTTL', KEYS[3]))}
 end
-if redis.call('EXISTS', KEYS[1]) == 0 then
+if redis.call('HGET', KEYS[1], 'org') ~= ARGV[2] then
   return {'missing'}
 end
 if redis.call('HGET', KEYS[1], 'st') == 'submitted' then
   return {'submitted'}
 end
 local version = redis.call('HGET', KEYS[1], 'v')
-if ARGV[3] ~= '' and ARGV[3] ~= 'v:' .. version then
+if ARGV[4] ~= '' and ARGV[4] ~= 'v:' .. version then
   return {'stale', version}
 end
 
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local ttl = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[3])
 local expires = now + ttl
-local last_set = 6 + 2 * tonumber(ARGV[6])
+local last_set = 7 + 2 * tonumber(ARGV[7])
 
 local fields = {'ua', now, 'ea', expires}
-for i = 7, last_set, 2 do
+for i = 8, last_set, 2 do
   fields[#fields + 1] = 'f:' .. ARGV[i]
   fields[#fields + 1] = ARGV[i + 1]
 end
