@@ -144,7 +144,18 @@ impl Courses {
             let mut new = new_course(owner, &draft, MaterializedBy::Submit);
             new.title = form.topic.as_str();
             new.form_data = &form.data;
-            match self.courses.submit(&new).await? {
+            let submitted = match self.courses.submit(&new).await {
+                // Refused for good (not an outage): the draft must not stay
+                // frozen with no course, or the user could never edit it again.
+                Err(e) if !e.is_unavailable() => {
+                    if let Err(thaw) = self.drafts.thaw(owner, &draft).await {
+                        tracing::error!(draft = %draft.id, error = %thaw, "could not thaw a draft");
+                    }
+                    return Err(e.into());
+                }
+                other => other?,
+            };
+            match submitted {
                 SubmitOutcome::Submitted(course, created) => {
                     self.attach(owner, &draft, &course, created).await?;
                     return Ok(((&*course).into(), created));

@@ -14,6 +14,19 @@ use crate::domain::{
 use crate::stores::postgres::PgDrafts;
 use crate::stores::redis::RedisDrafts;
 
+/// Runs `$call` on the backend that holds `$draft`, named `$backend`.
+macro_rules! in_store_of {
+    ($self:ident, $draft:expr, |$backend:ident| $call:expr) => {
+        if $draft.store == Primary::KIND {
+            let $backend = &$self.primary;
+            $call.await
+        } else {
+            let $backend = &$self.fallback;
+            $call.await
+        }
+    };
+}
+
 #[derive(Clone)]
 pub struct DraftSessions<Primary = RedisDrafts, Fallback = PgDrafts> {
     primary: Primary,
@@ -131,15 +144,8 @@ impl<Primary: DraftBackend, Fallback: DraftBackend> DraftSessions<Primary, Fallb
         if draft.course_id == Some(course_id) && draft.status != DraftStatus::Open {
             return Ok(());
         }
-        if draft.store == Primary::KIND {
-            self.primary
-                .attach_course(owner, draft.id, course_id, slug)
-                .await?;
-        } else {
-            self.fallback
-                .attach_course(owner, draft.id, course_id, slug)
-                .await?;
-        }
+        in_store_of!(self, draft, |store| store
+            .attach_course(owner, draft.id, course_id, slug))?;
         Ok(())
     }
 
@@ -149,16 +155,25 @@ impl<Primary: DraftBackend, Fallback: DraftBackend> DraftSessions<Primary, Fallb
         if draft.status == DraftStatus::Submitted {
             return Ok(true);
         }
-        let outcome = if draft.store == Primary::KIND {
-            self.primary.freeze(owner, draft.id, draft.version).await?
-        } else {
-            self.fallback.freeze(owner, draft.id, draft.version).await?
-        };
+        let outcome = in_store_of!(self, draft, |store| store.freeze(
+            owner,
+            draft.id,
+            draft.version
+        ))?;
         match outcome {
             FreezeOutcome::Frozen | FreezeOutcome::AlreadySubmitted => Ok(true),
             FreezeOutcome::Changed => Ok(false),
             FreezeOutcome::Missing => Err(AppError::NotFound),
         }
+    }
+
+    /// Makes a draft frozen by a submit that failed for good editable again.
+    pub(super) async fn thaw(&self, owner: Owner, draft: &Draft) -> Result<(), AppError> {
+        Ok(in_store_of!(self, draft, |store| store.thaw(
+            owner,
+            draft.id,
+            draft.version
+        ))?)
     }
 
     /// Removes the draft session. `course_deleted`: its course row went just

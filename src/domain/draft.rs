@@ -167,6 +167,15 @@ pub trait DraftBackend: Send + Sync {
         version: u64,
     ) -> impl Future<Output = Result<FreezeOutcome, StoreError>> + Send;
 
+    /// Undoes a freeze at `version` after a submit that failed for good: the
+    /// draft is editable again.
+    fn thaw(
+        &self,
+        owner: Owner,
+        id: Uuid,
+        version: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// Records the draft's course; an open draft becomes materialized.
     fn attach_course(
         &self,

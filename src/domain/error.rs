@@ -55,6 +55,15 @@ pub enum StoreError {
         #[source]
         cause: Cause,
     },
+    /// The store refused what it was given (a Postgres data exception): a
+    /// request the boundary should have refused, not an outage, so
+    /// retrying cannot help.
+    #[error("{backend} refused the data: {}", chain(cause.as_ref()))]
+    Rejected {
+        backend: Backend,
+        #[source]
+        cause: Cause,
+    },
     #[error("{backend} did not answer within {timeout:?}")]
     Timeout { backend: Backend, timeout: Duration },
     /// Not asked: a recent call to it timed out (see the Redis breaker).
@@ -83,6 +92,7 @@ impl StoreError {
     pub fn backend(&self) -> Backend {
         match self {
             Self::Failed { backend, .. }
+            | Self::Rejected { backend, .. }
             | Self::Timeout { backend, .. }
             | Self::Skipped { backend, .. }
             | Self::Corrupt { backend, .. } => *backend,
@@ -90,9 +100,13 @@ impl StoreError {
     }
 
     /// The store could not be reached or did not answer in time: retrying
-    /// later may succeed. A corrupt record will not mend itself.
+    /// later may succeed. Refused data and a corrupt record will not mend
+    /// themselves.
     pub fn is_unavailable(&self) -> bool {
-        !matches!(self, Self::Corrupt { .. })
+        matches!(
+            self,
+            Self::Failed { .. } | Self::Timeout { .. } | Self::Skipped { .. }
+        )
     }
 
     /// Redis failed to answer (down, unreachable, too slow): what sends a new

@@ -110,6 +110,14 @@ impl FieldErrors {
     }
 }
 
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        _ => false,
+    }
+}
+
 /// A JSON Merge Patch (RFC 7396) of the form: fields to set, fields to remove.
 /// Every value set has passed the drafting rules.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -132,6 +140,12 @@ impl FormPatch {
             };
             if value.is_null() {
                 parsed.remove.push(field);
+                continue;
+            }
+            // Postgres cannot store it (jsonb refuses \u0000): refused here,
+            // it can never strand a draft at submit.
+            if holds_nul(&value) {
+                errors.add(field, "must not contain the NUL character (U+0000)");
                 continue;
             }
             let text = value.to_string();
@@ -301,6 +315,13 @@ mod tests {
                 "tpoic"
             ]
         );
+    }
+
+    #[test]
+    fn a_nul_character_is_refused_where_it_stands() {
+        let errors =
+            parse(json!({"topic": "a\0b", "formats": ["ok", "x\0"]})).expect_err("NUL refused");
+        assert_eq!(errors.fields().collect::<Vec<_>>(), ["formats", "topic"]);
     }
 
     #[test]

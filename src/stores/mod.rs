@@ -45,5 +45,21 @@ macro_rules! failed_from {
 }
 
 failed_from!(Redis: deadpool_redis::redis::RedisError, deadpool_redis::redis::ParsingError, deadpool_redis::PoolError);
-failed_from!(Postgres: tokio_postgres::Error, deadpool_postgres::PoolError);
+failed_from!(Postgres: deadpool_postgres::PoolError);
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        // SQLSTATE class 22, data exception: Postgres refused the data.
+        // Any other (an integrity race among them) is a failure to retry.
+        let refused = e.code().is_some_and(|code| code.code().starts_with("22"));
+        if refused {
+            StoreError::Rejected {
+                backend: Backend::Postgres,
+                cause: e.into(),
+            }
+        } else {
+            StoreError::failed(Backend::Postgres, e)
+        }
+    }
+}
 failed_from!(Files: object_store::Error);

@@ -10,6 +10,7 @@ mod faults;
 mod helpers;
 mod isolation;
 mod janitor;
+mod limits;
 mod materialize;
 mod ownership;
 mod proxy;

@@ -233,6 +233,11 @@ impl DraftBackend for PgDrafts {
         Ok(FreezeOutcome::Frozen)
     }
 
+    /// The failed submit's transaction, freeze included, was rolled back.
+    async fn thaw(&self, _: Owner, _: Uuid, _: u64) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// The row is the draft's course already.
     async fn attach_course(&self, _: Owner, _: Uuid, _: Uuid, _: &str) -> Result<(), StoreError> {
         Ok(())

@@ -41,6 +41,7 @@ struct Scripts {
     delete: Script,
     attach_course: Script,
     freeze: Script,
+    thaw: Script,
 }
 
 impl RedisDrafts {
@@ -59,6 +60,7 @@ impl RedisDrafts {
             delete: Script::new(include_str!("lua/delete.lua")),
             attach_course: Script::new(include_str!("lua/attach_course.lua")),
             freeze: Script::new(include_str!("lua/freeze.lua")),
+            thaw: Script::new(include_str!("lua/thaw.lua")),
         };
         Ok(Self {
             pool,
@@ -326,6 +328,17 @@ impl DraftBackend for RedisDrafts {
             _ => Err(corrupt(format!("unexpected freeze reply {reply:?}"))),
         }
     }
+    async fn thaw(&self, owner: Owner, id: Uuid, version: u64) -> Result<(), StoreError> {
+        let mut invocation = Self::on_draft(
+            &self.scripts.thaw,
+            owner.user_id,
+            Some(owner.organization_id),
+            id,
+        );
+        invocation.arg(version);
+        self.run::<i64>(&invocation).await.map(|_| ())
+    }
+
     /// Records the draft's course; an open draft becomes materialized. A draft
     /// that expired meanwhile is left alone.
     async fn attach_course(
