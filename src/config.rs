@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
+use crate::domain::course::FileQuota;
 use crate::domain::draft::DraftLimits;
 use crate::domain::upload::UploadRules;
 use crate::stores::files::{FileStorage, S3Settings};
@@ -93,6 +94,36 @@ pub struct Config {
     #[arg(long, env = "DRAFTD_AUTOSAVE_RATE_WINDOW_SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub autosave_rate_window_secs: u64,
+
+    /// Creates, submits, uploads and deletes one user may send per write window.
+    #[arg(long, env = "DRAFTD_WRITE_RATE_LIMIT", default_value_t = 60,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub write_rate_limit: u32,
+
+    /// The write rate window, in seconds.
+    #[arg(long, env = "DRAFTD_WRITE_RATE_WINDOW_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub write_rate_window_secs: u64,
+
+    /// Uploads in flight per user.
+    #[arg(long, env = "DRAFTD_UPLOADS_PER_USER", default_value_t = 4,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub uploads_per_user: u64,
+
+    /// Uploads in flight in the whole process.
+    #[arg(long, env = "DRAFTD_UPLOADS_MAX", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub uploads_max: u64,
+
+    /// Files one course may hold.
+    #[arg(long, env = "DRAFTD_MAX_FILES_PER_COURSE", default_value_t = 20,
+          value_parser = clap::value_parser!(i64).range(1..))]
+    pub max_files_per_course: i64,
+
+    /// Bytes of files one organization may store.
+    #[arg(long, env = "DRAFTD_ORG_STORAGE_BYTES", default_value_t = 10_737_418_240,
+          value_parser = clap::value_parser!(i64).range(1..))]
+    pub org_storage_bytes: i64,
 
     /// Longest wait for Redis or Postgres before a request fails with 503, in ms.
     #[arg(long, env = "DRAFTD_STORE_TIMEOUT_MS", default_value_t = 2_000,
@@ -259,6 +290,17 @@ impl Config {
                 self.store_timeout(),
             ),
         }
+    }
+
+    pub fn file_quota(&self) -> FileQuota {
+        FileQuota {
+            files_per_course: self.max_files_per_course,
+            organization_bytes: self.org_storage_bytes,
+        }
+    }
+
+    pub fn write_rate_window(&self) -> Duration {
+        Duration::from_secs(self.write_rate_window_secs)
     }
 
     pub fn upload_rules(&self) -> UploadRules {

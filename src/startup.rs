@@ -14,7 +14,8 @@ use tokio::sync::Notify;
 use tracing_actix_web::TracingLogger;
 
 use crate::app::admin::Admin;
-use crate::app::courses::CleanupHandle;
+use crate::app::courses::{CleanupHandle, CourseLimits};
+use crate::app::limits::{UploadSlots, WriteRate};
 use crate::app::{App, Courses, DraftSessions};
 use crate::config::Config;
 use crate::http::auth::Authenticator;
@@ -57,10 +58,16 @@ impl Services {
         let courses = PgCourses::new(postgres.clone());
         let file_rows = PgFiles::new(postgres.clone());
         let queue = CleanupQueue::new(postgres.clone());
+        let writes = WriteRate::new(
+            redis.clone(),
+            config.write_rate_limit,
+            config.write_rate_window(),
+        );
         let drafts = DraftSessions::new(
             redis.clone(),
             PgDrafts::new(postgres.clone(), config.draft_ttl()),
             config.draft_limits(),
+            writes.clone(),
         );
         let wake = Arc::new(Notify::new());
         let max_attempts = config.cleanup_max_attempts;
@@ -102,7 +109,15 @@ impl Services {
                 courses.clone(),
                 file_rows,
                 files,
-                config.upload_rules(),
+                CourseLimits {
+                    rules: config.upload_rules(),
+                    quota: config.file_quota(),
+                    writes,
+                    uploads: UploadSlots::new(
+                        usize::try_from(config.uploads_per_user).unwrap_or(usize::MAX),
+                        usize::try_from(config.uploads_max).unwrap_or(usize::MAX),
+                    ),
+                },
                 CleanupHandle { max_attempts, wake },
             ),
             admin: Admin {

@@ -10,10 +10,12 @@ use futures_util::Stream;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
+use super::limits::{UploadSlots, WriteRate};
 use super::{AppError, DraftSessions};
 use crate::domain::cleanup::DeletionReason;
 use crate::domain::course::{
-    course_id_for, storage_prefix, title_from, NewCourse, NewFile, SubmitOutcome,
+    course_id_for, storage_prefix, title_from, FileQuota, NewCourse, NewFile, RecordOutcome,
+    SubmitOutcome,
 };
 use crate::domain::form::SubmittedForm;
 use crate::domain::upload::{FileName, UploadError, UploadRules};
@@ -34,8 +36,17 @@ pub struct Courses {
     courses: PgCourses,
     file_rows: PgFiles,
     files: FileStorage,
-    rules: UploadRules,
+    limits: CourseLimits,
     cleanup: CleanupHandle,
+}
+
+/// What a user's writes to courses are held to.
+#[derive(Clone)]
+pub struct CourseLimits {
+    pub rules: UploadRules,
+    pub quota: FileQuota,
+    pub writes: WriteRate,
+    pub uploads: UploadSlots,
 }
 
 /// How deletions reach the cleanup worker: the attempts each job gets, and a
@@ -74,7 +85,7 @@ impl Courses {
         courses: PgCourses,
         file_rows: PgFiles,
         files: FileStorage,
-        rules: UploadRules,
+        limits: CourseLimits,
         cleanup: CleanupHandle,
     ) -> Self {
         Self {
@@ -82,7 +93,7 @@ impl Courses {
             courses,
             file_rows,
             files,
-            rules,
+            limits,
             cleanup,
         }
     }
@@ -135,6 +146,7 @@ impl Courses {
         owner: Owner,
         draft_id: Uuid,
     ) -> Result<(CourseRef, bool), AppError> {
+        self.limits.writes.count(owner).await?;
         for _ in 0..SUBMIT_ATTEMPTS {
             let draft = self.draft(owner, draft_id).await?;
             let form = SubmittedForm::parse(&draft.form_data).map_err(AppError::Invalid)?;
@@ -180,12 +192,14 @@ impl Courses {
         S: Stream<Item = Result<Bytes, E>>,
         E: std::fmt::Display,
     {
+        let _slot = self.limits.uploads.take(owner)?;
+        self.limits.writes.count(owner).await?;
         let draft = self.draft(owner, draft_id).await?;
         if draft.status == DraftStatus::Submitted {
             return Err(AppError::Submitted);
         }
         let name = FileName::parse(name)?;
-        let content_type = self.rules.content_type(declared_type, &name)?;
+        let content_type = self.limits.rules.content_type(declared_type, &name)?;
         let new = new_course(owner, &draft, MaterializedBy::Upload);
         let file_id = Uuid::new_v4();
         // Known before the row exists: the course id is derived from the draft.
@@ -196,7 +210,7 @@ impl Courses {
 
         let stored = self
             .files
-            .put_stream(&key, body, self.rules.max_bytes)
+            .put_stream(&key, body, self.limits.rules.max_bytes)
             .await
             .map_err(|e| match e {
                 PutError::TooLarge(limit) => UploadError::TooLarge { limit }.into(),
@@ -212,25 +226,31 @@ impl Courses {
             size_bytes: i64::try_from(stored.size).unwrap_or(i64::MAX),
             sha256: &stored.sha256,
         };
-        let (course, file, created) = match self
+        let recorded = self
             .file_rows
-            .materialize_with_file(&new, &record)
-            .await
-        {
-            Ok(recorded) => recorded,
-            Err(e) => {
-                if let Err(cleanup) = self.files.delete(&key).await {
-                    tracing::warn!(key, error = %cleanup, "could not remove an unrecorded upload");
-                }
-                return Err(e.into());
+            .materialize_with_file(&new, &record, self.limits.quota)
+            .await;
+        let refused = match recorded {
+            Ok(RecordOutcome::Recorded {
+                course,
+                file,
+                created,
+            }) => {
+                self.attach(owner, &draft, &course, created).await?;
+                return Ok(Uploaded {
+                    file,
+                    course: (&*course).into(),
+                    created,
+                });
             }
+            Ok(RecordOutcome::TooManyFiles { limit }) => AppError::TooManyFiles { limit },
+            Ok(RecordOutcome::StorageFull { limit, used }) => AppError::StorageFull { limit, used },
+            Err(e) => e.into(),
         };
-        self.attach(owner, &draft, &course, created).await?;
-        Ok(Uploaded {
-            file,
-            course: (&course).into(),
-            created,
-        })
+        if let Err(cleanup) = self.files.delete(&key).await {
+            tracing::warn!(key, error = %cleanup, "could not remove an unrecorded upload");
+        }
+        Err(refused)
     }
 
     /// The caller's course with its files.
@@ -264,6 +284,7 @@ impl Courses {
         draft_id: Uuid,
         file_id: Uuid,
     ) -> Result<(), AppError> {
+        self.limits.writes.count(owner).await?;
         let course_id = self
             .draft(owner, draft_id)
             .await?
@@ -283,6 +304,7 @@ impl Courses {
     /// Deletes the caller's course: the row (its file rows cascade) goes, and
     /// its files and draft session are queued for the cleanup worker.
     pub async fn delete_course(&self, owner: Owner, course_id: Uuid) -> Result<(), AppError> {
+        self.limits.writes.count(owner).await?;
         let deleted = self
             .courses
             .delete(
@@ -302,6 +324,7 @@ impl Courses {
     /// Discards a draft. A materialized, unsubmitted draft takes its course
     /// (and files) with it; a submitted course stays.
     pub async fn discard_draft(&self, owner: Owner, draft_id: Uuid) -> Result<(), AppError> {
+        self.limits.writes.count(owner).await?;
         let draft = self.draft(owner, draft_id).await?;
         let mut course_deleted = false;
         if let (Some(course_id), DraftStatus::Materialized) = (draft.course_id, draft.status) {

@@ -6,8 +6,10 @@
 
 use uuid::Uuid;
 
+use super::limits::WriteRate;
 use super::AppError;
 use crate::domain::draft::{CreateOutcome, FreezeOutcome, PatchOutcome};
+use crate::domain::page::{paginate, Cursor, Page, PageRequest};
 use crate::domain::{
     Draft, DraftBackend, DraftLimits, DraftStatus, FormPatch, Owner, Precondition,
 };
@@ -32,14 +34,21 @@ pub struct DraftSessions<Primary = RedisDrafts, Fallback = PgDrafts> {
     primary: Primary,
     fallback: Fallback,
     limits: DraftLimits,
+    writes: WriteRate,
 }
 
 impl<Primary: DraftBackend, Fallback: DraftBackend> DraftSessions<Primary, Fallback> {
-    pub fn new(primary: Primary, fallback: Fallback, limits: DraftLimits) -> Self {
+    pub fn new(
+        primary: Primary,
+        fallback: Fallback,
+        limits: DraftLimits,
+        writes: WriteRate,
+    ) -> Self {
         Self {
             primary,
             fallback,
             limits,
+            writes,
         }
     }
 
@@ -48,6 +57,7 @@ impl<Primary: DraftBackend, Fallback: DraftBackend> DraftSessions<Primary, Fallb
     /// answer, the draft opens in the fallback instead, so the form keeps
     /// working.
     pub async fn create(&self, owner: Owner, form: &FormPatch) -> Result<Draft, AppError> {
+        self.writes.count(owner).await?;
         let outcome = match self
             .primary
             .create(owner, Uuid::new_v4(), form, self.limits)
@@ -87,14 +97,17 @@ impl<Primary: DraftBackend, Fallback: DraftBackend> DraftSessions<Primary, Fallb
         }
     }
 
-    /// The user's live drafts, in both stores, most recently written first.
-    pub async fn list(&self, owner: Owner) -> Result<Vec<Draft>, AppError> {
+    /// A page of the user's live drafts, in both stores, most recently
+    /// written first. Both stores' lists are bounded by the per-user cap.
+    pub async fn list(&self, owner: Owner, page: PageRequest) -> Result<Page<Draft>, AppError> {
         let (in_primary, in_fallback) =
             tokio::join!(self.primary.list(owner), self.fallback.list(owner));
         let mut drafts = in_primary?;
         drafts.extend(in_fallback?);
-        drafts.sort_by_key(|draft| std::cmp::Reverse(draft.updated_at));
-        Ok(drafts)
+        Ok(paginate(drafts, page, |draft| Cursor {
+            at: draft.updated_at,
+            id: draft.id,
+        }))
     }
 
     /// Applies an autosave in one atomic step and refreshes the TTL.

@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod courses;
 pub mod drafts;
+pub mod limits;
 
 pub use admin::Admin;
 pub use courses::Courses;
@@ -41,8 +42,15 @@ pub enum AppError {
     Submitted,
     #[error("invalid fields")]
     Invalid(FieldErrors),
-    #[error("too many autosaves; retry in {retry_after:?}")]
+    #[error("too many requests; retry in {retry_after:?}")]
     RateLimited { retry_after: std::time::Duration },
+    /// Too many uploads in flight, the user's own (`per_user`) or in all.
+    #[error("too many uploads in flight")]
+    TooManyUploads { per_user: bool },
+    #[error("the course holds {limit} files already")]
+    TooManyFiles { limit: i64 },
+    #[error("the organization stores {used} bytes; this file would pass its {limit}")]
+    StorageFull { limit: i64, used: i64 },
     /// Autosaves kept changing the draft while it was being submitted.
     #[error("the draft kept changing; retry")]
     Busy,

@@ -163,6 +163,27 @@ pub enum SubmitOutcome {
     Changed,
 }
 
+/// How much one course and one organization may store.
+#[derive(Debug, Clone, Copy)]
+pub struct FileQuota {
+    pub files_per_course: i64,
+    pub organization_bytes: i64,
+}
+
+/// What recording an uploaded file answered.
+pub enum RecordOutcome {
+    Recorded {
+        course: Box<Course>,
+        file: CourseFile,
+        /// This upload created the course row.
+        created: bool,
+    },
+    /// The course holds `limit` files already.
+    TooManyFiles { limit: i64 },
+    /// The organization stores `used` bytes; this file would pass `limit`.
+    StorageFull { limit: i64, used: i64 },
+}
+
 /// A stored file to record.
 pub struct NewFile<'a> {
     pub id: Uuid,

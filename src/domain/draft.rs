@@ -79,6 +79,10 @@ pub enum Precondition {
     Unsatisfiable,
 }
 
+/// How long a submitted draft's session stays, at most: it only answers
+/// "submitted" to the form's other open tabs, and it leaves the live-draft cap.
+pub const SUBMITTED_SESSION_TTL: Duration = Duration::from_secs(600);
+
 /// Limits applied to every user's drafts.
 #[derive(Debug, Clone, Copy)]
 pub struct DraftLimits {

@@ -11,6 +11,7 @@ pub mod course;
 pub mod draft;
 pub mod error;
 pub mod form;
+pub mod page;
 pub mod upload;
 
 pub use course::{Course, CourseFile, CourseRef, CourseStatus, CourseWithFiles, MaterializedBy};

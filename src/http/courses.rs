@@ -58,6 +58,7 @@ pub async fn materialize(
         (status = 404, response = ProblemResponse),
         (status = 409, response = ProblemResponse),
         (status = 422, response = ProblemResponse),
+        (status = 429, response = ProblemResponse),
         (status = 503, response = ProblemResponse),
     ),
     security(("bearer" = [])))]
@@ -93,6 +94,7 @@ pub struct FileUpload {
         (status = 413, response = ProblemResponse),
         (status = 415, response = ProblemResponse),
         (status = 422, response = ProblemResponse),
+        (status = 429, response = ProblemResponse),
         (status = 503, response = ProblemResponse),
     ),
     security(("bearer" = [])))]
@@ -121,8 +123,19 @@ pub async fn upload(
     let malformed = |e: actix_multipart::MultipartError| {
         ApiError::MalformedBody(format!("the multipart body is malformed: {e}"))
     };
-    while let Some(part) = parts.try_next().await.map_err(malformed)? {
+    // Parts other than the file are read and dropped, together no larger
+    // than a JSON body may be.
+    let mut other_bytes = 0usize;
+    while let Some(mut part) = parts.try_next().await.map_err(malformed)? {
         if part.name() != Some("file") {
+            while let Some(chunk) = part.try_next().await.map_err(malformed)? {
+                other_bytes = other_bytes.saturating_add(chunk.len());
+                if other_bytes > state.max_body_bytes {
+                    return Err(ApiError::PayloadTooLarge {
+                        limit: state.max_body_bytes as u64,
+                    });
+                }
+            }
             continue;
         }
         let name = part
@@ -176,6 +189,7 @@ pub async fn draft_files(
         (status = 204, description = "Removed"),
         (status = 401, response = ProblemResponse),
         (status = 404, response = ProblemResponse),
+        (status = 429, response = ProblemResponse),
         (status = 503, response = ProblemResponse),
     ),
     security(("bearer" = [])))]
@@ -283,6 +297,7 @@ fn ascii_fallback(name: &str) -> String {
         (status = 204, description = "Deleted; files and keys follow within seconds"),
         (status = 401, response = ProblemResponse),
         (status = 404, response = ProblemResponse),
+        (status = 429, response = ProblemResponse),
         (status = 503, response = ProblemResponse),
     ),
     security(("bearer" = [])))]

@@ -6,7 +6,11 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use serde::{Deserialize, Serialize};
+use utoipa::IntoParams;
+
 use super::body::JsonObject;
+use super::paging::{PageBody, PageQuery};
 use super::problem::{ApiError, ProblemResponse};
 use super::schemas;
 use super::AppState;
@@ -95,17 +99,59 @@ pub async fn create(
         .json(draft))
 }
 
-/// The caller's live drafts, in Redis and in Postgres, most recently written first.
+#[derive(Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// `formData` to list whole drafts instead of summaries.
+    include: Option<String>,
+}
+
+/// A draft in a list: its summary, and its form only when asked for.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ListedDraft {
+    #[serde(flatten)]
+    draft: Draft,
+    /// The form's topic, to name the draft by.
+    topic: Option<String>,
+}
+
+/// The caller's live drafts, in Redis and in Postgres, most recently written
+/// first, a page at a time: summaries (the form's topic, no form) unless
+/// `?include=formData`.
 #[utoipa::path(get, path = "/api/v1/drafts", tag = "drafts",
+    params(ListQuery, PageQuery),
     responses(
-        (status = 200, description = "Live drafts", body = Vec<schemas::Draft>),
+        (status = 200, description = "A page of live drafts", body = schemas::DraftPage),
         (status = 401, response = ProblemResponse),
+        (status = 422, response = ProblemResponse),
         (status = 503, response = ProblemResponse),
     ),
     security(("bearer" = [])))]
-pub async fn list(state: web::Data<AppState>, owner: Owner) -> Result<HttpResponse, ApiError> {
-    let drafts = state.app.drafts.list(owner).await?;
-    Ok(HttpResponse::Ok().json(drafts))
+pub async fn list(
+    state: web::Data<AppState>,
+    owner: Owner,
+    list: web::Query<ListQuery>,
+    page: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let with_form = match list.include.as_deref() {
+        None => false,
+        Some("formData") => true,
+        Some(_) => return Err(FieldErrors::single("include", "may only be formData").into()),
+    };
+    let drafts = state.app.drafts.list(owner, page.request()?).await?;
+    Ok(HttpResponse::Ok().json(PageBody::of(drafts, |mut draft| {
+        let topic = draft
+            .form_data
+            .get("topic")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        if !with_form {
+            draft.form_data = Map::new();
+        }
+        ListedDraft { draft, topic }
+    })))
 }
 
 /// One draft.
@@ -175,6 +221,7 @@ pub async fn autosave(
         (status = 204, description = "Discarded"),
         (status = 401, response = ProblemResponse),
         (status = 404, response = ProblemResponse),
+        (status = 429, response = ProblemResponse),
         (status = 503, response = ProblemResponse),
     ),
     security(("bearer" = [])))]

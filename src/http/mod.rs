@@ -13,6 +13,7 @@ pub mod health;
 pub mod metrics;
 pub mod openapi;
 pub mod page;
+pub mod paging;
 pub mod problem;
 pub mod request_id;
 pub mod schemas;

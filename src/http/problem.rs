@@ -37,8 +37,16 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("you already have {limit} live drafts; discard or finish one first")]
     TooManyDrafts { limit: u32 },
-    #[error("too many autosaves from this user; retry in {retry_after_secs} s")]
+    #[error("too many requests from this user; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    #[error("{0}")]
+    TooManyUploads(&'static str),
+    #[error("{detail}")]
+    QuotaExceeded {
+        detail: String,
+        limit: i64,
+        used: Option<i64>,
+    },
     #[error("a store is unavailable; retry shortly")]
     Unavailable(#[source] StoreError),
     #[error("internal error")]
@@ -62,6 +70,12 @@ pub struct Problem {
     /// The draft's version now, for a failed `If-Match`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_version: Option<u64>,
+    /// The quota, for `quota-exceeded`: files per course or bytes per organization.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
+    /// Bytes the organization stores now, for its storage quota.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub used: Option<i64>,
 }
 
 /// Every error answer: a problem details object.
@@ -88,6 +102,8 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
             Self::TooManyDrafts { .. } => ("too-many-drafts", "Too many drafts"),
             Self::RateLimited { .. } => ("rate-limited", "Too many requests"),
+            Self::TooManyUploads(_) => ("too-many-uploads", "Too many uploads in flight"),
+            Self::QuotaExceeded { .. } => ("quota-exceeded", "Quota exceeded"),
             Self::Unavailable(_) => ("store-unavailable", "Service unavailable"),
             Self::Internal(_) => ("internal", "Internal server error"),
         }
@@ -108,6 +124,14 @@ impl ApiError {
                 Self::PreconditionFailed { current } => Some(*current),
                 _ => None,
             },
+            limit: match self {
+                Self::QuotaExceeded { limit, .. } => Some(*limit),
+                _ => None,
+            },
+            used: match self {
+                Self::QuotaExceeded { used, .. } => *used,
+                _ => None,
+            },
         }
     }
 }
@@ -125,7 +149,10 @@ impl ResponseError for ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::TooManyDrafts { .. } | Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyDrafts { .. } | Self::RateLimited { .. } | Self::TooManyUploads(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            Self::QuotaExceeded { .. } => StatusCode::CONFLICT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -150,6 +177,9 @@ impl ResponseError for ApiError {
             }
             Self::RateLimited { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            Self::TooManyUploads(_) => {
+                response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS));
             }
             _ => {}
         }
@@ -178,6 +208,22 @@ impl From<AppError> for ApiError {
             },
             AppError::Invalid(errors) => Self::Invalid(errors),
             e @ (AppError::Submitted | AppError::Busy) => Self::Conflict(e.to_string()),
+            AppError::TooManyUploads { per_user: true } => Self::TooManyUploads(
+                "this user has the maximum of uploads in flight; retry shortly",
+            ),
+            AppError::TooManyUploads { per_user: false } => Self::TooManyUploads(
+                "the service has the maximum of uploads in flight; retry shortly",
+            ),
+            e @ AppError::TooManyFiles { limit } => Self::QuotaExceeded {
+                detail: e.to_string(),
+                limit,
+                used: None,
+            },
+            e @ AppError::StorageFull { limit, used } => Self::QuotaExceeded {
+                detail: e.to_string(),
+                limit,
+                used: Some(used),
+            },
             AppError::Upload(e) => e.into(),
             AppError::Store(e) => e.into(),
         }

@@ -88,6 +88,36 @@ pub struct Draft {
     pub store: DraftStore,
 }
 
+/// A draft in a list: the draft's summary, its form only with
+/// `?include=formData`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DraftSummary {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub version: u64,
+    pub status: DraftStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub course_id: Option<Uuid>,
+    pub course_slug: Option<String>,
+    pub store: DraftStore,
+    /// The form's topic, to name the draft by.
+    pub topic: Option<String>,
+    /// Empty unless `?include=formData`.
+    pub form_data: FormData,
+}
+
+/// A page of drafts.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DraftPage {
+    pub items: Vec<DraftSummary>,
+    /// Pass it as `cursor` for the next page; `null` on the last one.
+    pub next_cursor: Option<String>,
+}
+
 /// Where a course is in its life.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]

@@ -68,9 +68,12 @@ async fn list_shows_live_drafts_most_recently_written_first() {
         .await;
     assert_eq!(saved.status(), 200);
 
-    let response = app.call(Method::GET, "/api/v1/drafts", &app.user).await;
+    let response = app
+        .call(Method::GET, "/api/v1/drafts?include=formData", &app.user)
+        .await;
     assert_eq!(response.status(), 200);
-    let list: Vec<Value> = response.json().await.unwrap();
+    let page: Value = response.json().await.unwrap();
+    let list = page["items"].as_array().unwrap();
     let ids: Vec<&str> = list.iter().map(|d| d["id"].as_str().unwrap()).collect();
     assert_eq!(ids, [first_id, second["id"].as_str().unwrap()]);
     assert_eq!(
@@ -91,7 +94,7 @@ async fn list_forgets_drafts_that_expired() {
         .await
         .unwrap();
 
-    let list = app.get_json(&app.user, "/api/v1/drafts").await;
+    let list = &app.get_json(&app.user, "/api/v1/drafts").await["items"];
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["id"], kept["id"]);
 }

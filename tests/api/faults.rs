@@ -264,7 +264,7 @@ async fn while_redis_is_down_new_drafts_open_in_postgres_and_the_service_recover
     assert_problem(app.get_draft(&stranger, &pg_id).await, 404).await;
     // Drafts kept in Postgres stay there, listed with the others.
     let listed = app.get_json(user, "/api/v1/drafts").await;
-    let stores: Vec<&str> = listed
+    let stores: Vec<&str> = listed["items"]
         .as_array()
         .unwrap()
         .iter()

@@ -75,6 +75,10 @@ impl TestApp {
         config.janitor_cron = draftd::jobs::OFF.into();
         config.orphan_sweep_cron = draftd::jobs::OFF.into();
         config.cleanup_poll_ms = 100;
+        // The racing tests send one user's requests by the dozen: the limits
+        // on writes and uploads in flight have tests of their own.
+        config.write_rate_limit = 10_000;
+        config.uploads_per_user = 64;
         adjust(&mut config);
 
         let app = Application::build(&config).await.expect("app starts");

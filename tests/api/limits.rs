@@ -102,3 +102,252 @@ async fn a_submit_postgres_refuses_leaves_the_draft_editable() {
         201
     );
 }
+
+#[tokio::test]
+async fn writes_past_the_rate_are_429_with_retry_after_and_change_nothing() {
+    let app = TestApp::spawn_with(|c| c.write_rate_limit = 3).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(app.new_draft(&app.user, json!({})).await["id"].clone());
+    }
+    let refused = app.create_draft(&app.user, json!({})).await;
+    assert!(refused.headers().get("retry-after").is_some());
+    assert_problem(refused, 429).await;
+    // Deletes count too, and a refused one deletes nothing.
+    let id = ids[0].as_str().unwrap();
+    let refused = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/drafts/{id}"),
+            &app.user,
+        )
+        .await;
+    assert_problem(refused, 429).await;
+    assert_eq!(app.draft(&app.user, id).await["id"], ids[0]);
+    // Another user has a window of their own.
+    let other = crate::helpers::new_user();
+    assert_eq!(app.create_draft(&other, json!({})).await.status(), 201);
+}
+
+#[tokio::test]
+async fn with_redis_down_the_write_rate_is_counted_in_the_process() {
+    let app = TestApp::spawn_with(|c| {
+        c.redis_url = "redis://127.0.0.1:1".into();
+        c.write_rate_limit = 2;
+    })
+    .await;
+    for _ in 0..2 {
+        assert_eq!(
+            app.new_draft(&app.user, json!({})).await["store"],
+            "postgres"
+        );
+    }
+    assert_problem(app.create_draft(&app.user, json!({})).await, 429).await;
+    assert_eq!(app.course_count().await, 2);
+}
+
+#[tokio::test]
+async fn racing_uploads_cannot_pass_the_files_per_course_quota_together() {
+    let app = TestApp::spawn_with(|c| c.max_files_per_course = 3).await;
+    let draft = app.new_draft(&app.user, json!({"topic": "Full"})).await;
+    let id = draft["id"].as_str().unwrap();
+    let names: Vec<String> = (0..8).map(|i| format!("f{i}.txt")).collect();
+    let uploads = names
+        .iter()
+        .map(|name| app.upload(&app.user, id, name, "text/plain", b"notes".to_vec()));
+    let answers = futures_util::future::join_all(uploads).await;
+    let mut statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 201, 201, 409, 409, 409, 409, 409]);
+    for response in answers {
+        if response.status() == 409 {
+            let problem = assert_problem(response, 409).await;
+            assert_eq!(problem["type"], "urn:draftd:problem:quota-exceeded");
+            assert_eq!(problem["limit"], 3);
+        }
+    }
+    assert_eq!(app.file_row_count().await, 3);
+    assert_eq!(app.stored_files().len(), 3, "refused uploads left no bytes");
+}
+
+#[tokio::test]
+async fn an_organization_cannot_store_past_its_bytes() {
+    let app = TestApp::spawn_with(|c| c.org_storage_bytes = 10).await;
+    let first = app.new_draft(&app.user, json!({"topic": "One"})).await;
+    let second = app.new_draft(&app.user, json!({"topic": "Two"})).await;
+    let ok = app
+        .upload(
+            &app.user,
+            first["id"].as_str().unwrap(),
+            "a.txt",
+            "text/plain",
+            b"123456".to_vec(),
+        )
+        .await;
+    assert_eq!(ok.status(), 201);
+    let refused = app
+        .upload(
+            &app.user,
+            second["id"].as_str().unwrap(),
+            "b.txt",
+            "text/plain",
+            b"123456".to_vec(),
+        )
+        .await;
+    let problem = assert_problem(refused, 409).await;
+    assert_eq!(
+        (problem["limit"].clone(), problem["used"].clone()),
+        (json!(10), json!(6))
+    );
+    assert_eq!(
+        app.course_count().await,
+        1,
+        "the refused first upload made no course"
+    );
+    assert_eq!(app.stored_files().len(), 1);
+}
+
+#[tokio::test]
+async fn uploads_in_flight_are_bounded_per_user() {
+    let app = TestApp::spawn_with(|c| c.uploads_per_user = 1).await;
+    let draft = app.new_draft(&app.user, json!({"topic": "Slow"})).await;
+    let id = draft["id"].as_str().unwrap().to_owned();
+
+    // An upload whose body arrives only when the test says so.
+    let (send, receive) = tokio::sync::mpsc::channel::<Vec<u8>>(1);
+    let body = futures_util::stream::unfold(receive, |mut receive| async move {
+        receive
+            .recv()
+            .await
+            .map(|chunk| (Ok::<_, std::io::Error>(chunk), receive))
+    });
+    let part = reqwest::multipart::Part::stream(reqwest::Body::wrap_stream(body))
+        .file_name("slow.txt")
+        .mime_str("text/plain")
+        .unwrap();
+    let slow = app
+        .request(
+            reqwest::Method::POST,
+            &format!("/api/v1/drafts/{id}/files"),
+            &app.user,
+        )
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send();
+    let slow = tokio::spawn(slow);
+    send.send(b"first half ".to_vec()).await.unwrap();
+    // The first upload holds the user's one slot while its body streams.
+    // Its staging file shows that it is in, holding the user's one slot.
+    crate::helpers::wait_until("the slow upload is being stored", || async {
+        !app.stored_files().is_empty()
+    })
+    .await;
+    let refused = app
+        .upload(&app.user, &id, "fast.txt", "text/plain", b"fast".to_vec())
+        .await;
+    assert!(refused.headers().get("retry-after").is_some());
+    assert_problem(refused, 429).await;
+    send.send(b"second half".to_vec()).await.unwrap();
+    drop(send);
+    assert_eq!(slow.await.unwrap().unwrap().status(), 201);
+    let fast = app
+        .upload(&app.user, &id, "fast.txt", "text/plain", b"fast".to_vec())
+        .await;
+    assert_eq!(fast.status(), 201, "the slot was given back");
+}
+
+#[tokio::test]
+async fn the_draft_list_comes_in_pages_of_summaries() {
+    let app = TestApp::spawn().await;
+    let mut created = Vec::new();
+    for i in 0..5 {
+        let draft = app
+            .new_draft(
+                &app.user,
+                json!({"topic": format!("Draft {i}"), "description": "long text"}),
+            )
+            .await;
+        created.push(draft["id"].as_str().unwrap().to_owned());
+    }
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/drafts?limit=2".to_owned();
+    loop {
+        let page = app.get_json(&app.user, &path).await;
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= 2);
+        for item in items {
+            assert_eq!(item["formData"], json!({}), "a summary has no form");
+            assert!(item["topic"].as_str().unwrap().starts_with("Draft "));
+            seen.push(item["id"].as_str().unwrap().to_owned());
+        }
+        match page["nextCursor"].as_str() {
+            Some(cursor) => path = format!("/api/v1/drafts?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    created.reverse();
+    assert_eq!(seen, created, "newest first, each once");
+
+    let full = app
+        .get_json(&app.user, "/api/v1/drafts?include=formData&limit=1")
+        .await;
+    assert_eq!(full["items"][0]["formData"]["description"], "long text");
+    for bad in [
+        "limit=0",
+        "limit=101",
+        "cursor=nonsense",
+        "include=everything",
+    ] {
+        let response = app
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/v1/drafts?{bad}"),
+                &app.user,
+            )
+            .await;
+        assert_problem(response, 422).await;
+    }
+}
+
+#[tokio::test]
+async fn a_multipart_part_that_is_not_the_file_is_capped() {
+    let app = TestApp::spawn().await;
+    let draft = app.new_draft(&app.user, json!({})).await;
+    let id = draft["id"].as_str().unwrap();
+    let big = "x".repeat(app.config.max_body_bytes + 1);
+    let form = reqwest::multipart::Form::new().text("note", big).part(
+        "file",
+        reqwest::multipart::Part::bytes(b"notes".to_vec())
+            .file_name("a.txt")
+            .mime_str("text/plain")
+            .unwrap(),
+    );
+    let response = app
+        .request(
+            reqwest::Method::POST,
+            &format!("/api/v1/drafts/{id}/files"),
+            &app.user,
+        )
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 413).await;
+    assert_eq!(app.file_row_count().await, 0);
+}
+
+#[tokio::test]
+async fn a_submitted_drafts_session_is_kept_briefly() {
+    let app = TestApp::spawn().await;
+    let draft = app
+        .new_draft(&app.user, json!({"topic": "Done soon"}))
+        .await;
+    let id = draft["id"].as_str().unwrap();
+    assert_eq!(
+        app.draft_action(&app.user, id, "submit").await.status(),
+        201
+    );
+    let mut redis = app.redis().await;
+    let ttl_ms: i64 = redis.pttl(draft_key(&app.user, id)).await.unwrap();
+    assert!((1..=600_000).contains(&ttl_ms), "{ttl_ms} ms");
+    assert_eq!(app.draft(&app.user, id).await["status"], "submitted");
+}

@@ -7,8 +7,12 @@ use super::cleanup::delete_file;
 use super::courses::insert_or_get;
 use super::rows::{file_from, FILE_COLUMNS};
 use super::Postgres;
-use crate::domain::course::{NewCourse, NewFile};
-use crate::domain::{Course, CourseFile, Owner, StoreError};
+use crate::domain::course::{FileQuota, NewCourse, NewFile, RecordOutcome};
+use crate::domain::{CourseFile, Owner, StoreError};
+
+/// Advisory-lock class of the per-organization lock under which an upload
+/// checks and records its bytes (the key is the organization's hash).
+const ORGANIZATION_LOCK_CLASS: i32 = 0x6f72_6762;
 
 #[derive(Clone)]
 pub struct PgFiles {
@@ -20,16 +24,46 @@ impl PgFiles {
         Self { db }
     }
 
-    /// Makes sure the draft's course exists and records a file in it, atomically.
+    /// Makes sure the draft's course exists and records a file in it,
+    /// atomically, unless the course or its organization is full. The checks
+    /// hold the course row's lock and the organization's, so racing uploads
+    /// cannot pass a quota together.
     pub async fn materialize_with_file(
         &self,
         new: &NewCourse<'_>,
         file: &NewFile<'_>,
-    ) -> Result<(Course, CourseFile, bool), StoreError> {
+        quota: FileQuota,
+    ) -> Result<RecordOutcome, StoreError> {
         self.db
             .call(|mut client| async move {
                 let tx = client.transaction().await?;
                 let (course, created) = insert_or_get(&tx, new).await?;
+                tx.execute(
+                    "SELECT pg_advisory_xact_lock($1, hashtext($2::uuid::text))",
+                    &[&ORGANIZATION_LOCK_CLASS, &course.organization_id],
+                )
+                .await?;
+                let usage = tx
+                    .query_one(
+                        "SELECT (SELECT count(*) FROM course_files WHERE course_id = $1) AS files,
+                                (SELECT coalesce(sum(f.size_bytes), 0)::bigint FROM course_files f
+                                 JOIN courses c ON c.id = f.course_id
+                                 WHERE c.organization_id = $2) AS bytes",
+                        &[&course.id, &course.organization_id],
+                    )
+                    .await?;
+                let (files, used): (i64, i64) = (usage.try_get("files")?, usage.try_get("bytes")?);
+                if files >= quota.files_per_course {
+                    return Ok(RecordOutcome::TooManyFiles {
+                        limit: quota.files_per_course,
+                    });
+                }
+                if used.saturating_add(file.size_bytes) > quota.organization_bytes {
+                    return Ok(RecordOutcome::StorageFull {
+                        limit: quota.organization_bytes,
+                        used,
+                    });
+                }
                 let row = tx
                     .query_one(
                         &format!(
@@ -54,7 +88,11 @@ impl PgFiles {
                 )
                 .await?;
                 tx.commit().await?;
-                Ok((course, file_from(&row)?, created))
+                Ok(RecordOutcome::Recorded {
+                    course: Box::new(course),
+                    file: file_from(&row)?,
+                    created,
+                })
             })
             .await
     }

@@ -17,9 +17,11 @@ use uuid::Uuid;
 
 use super::breaker::{millis, Breaker};
 use super::hash::{corrupt, decode, unexpected};
-use super::keys::{draft_key, index_key, parse_draft_key, rate_key, SESSION_PATTERN};
+use super::keys::{
+    draft_key, index_key, parse_draft_key, rate_key, write_rate_key, SESSION_PATTERN,
+};
 use super::{RedisConn, RedisPool, RedisSettings};
-use crate::domain::draft::{CreateOutcome, FreezeOutcome, PatchOutcome};
+use crate::domain::draft::{CreateOutcome, FreezeOutcome, PatchOutcome, SUBMITTED_SESSION_TTL};
 use crate::domain::{
     Backend, Draft, DraftBackend, DraftLimits, DraftStore, FormPatch, Owner, Precondition,
     StoreError,
@@ -42,6 +44,7 @@ struct Scripts {
     attach_course: Script,
     freeze: Script,
     thaw: Script,
+    write_rate: Script,
 }
 
 impl RedisDrafts {
@@ -61,6 +64,7 @@ impl RedisDrafts {
             attach_course: Script::new(include_str!("lua/attach_course.lua")),
             freeze: Script::new(include_str!("lua/freeze.lua")),
             thaw: Script::new(include_str!("lua/thaw.lua")),
+            write_rate: Script::new(include_str!("lua/write_rate.lua")),
         };
         Ok(Self {
             pool,
@@ -120,6 +124,19 @@ impl RedisDrafts {
             .run(&Self::on_draft(&self.scripts.delete, user_id, None, id))
             .await?;
         Ok(deleted == 1)
+    }
+
+    /// Counts one write of the user in the current window of `window`:
+    /// the count so far, and how long the window has left.
+    pub async fn count_write(
+        &self,
+        user_id: Uuid,
+        window: Duration,
+    ) -> Result<(u64, Duration), StoreError> {
+        let mut invocation = self.scripts.write_rate.prepare_invoke();
+        invocation.key(write_rate_key(user_id)).arg(millis(window));
+        let (count, left): (u64, i64) = self.run(&invocation).await?;
+        Ok((count, Duration::from_millis(left.max(0).unsigned_abs())))
     }
 
     /// Which of these drafts (owner, draft) still exist.
@@ -354,7 +371,10 @@ impl DraftBackend for RedisDrafts {
             Some(owner.organization_id),
             id,
         );
-        invocation.arg(course_id.to_string()).arg(slug);
+        invocation
+            .arg(course_id.to_string())
+            .arg(slug)
+            .arg(millis(SUBMITTED_SESSION_TTL));
         self.run::<i64>(&invocation).await.map(|_| ())
     }
 

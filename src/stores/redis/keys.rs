@@ -25,6 +25,12 @@ pub fn rate_key(user_id: Uuid) -> String {
     format!("draft:rate:{{{user_id}}}")
 }
 
+/// The user's write counter (creates, submits, uploads, deletes) of the
+/// current rate window.
+pub fn write_rate_key(user_id: Uuid) -> String {
+    format!("draft:wrate:{{{user_id}}}")
+}
+
 /// (owner, draft) from a [`draft_key`].
 pub fn parse_draft_key(key: &str) -> Option<(Uuid, Uuid)> {
     let rest = key.strip_prefix("draft:session:{")?;
