@@ -21,7 +21,10 @@ uploads=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export DRAFTD_BIND=127.0.0.1:$port DRAFTD_DATABASE_URL=$pg/$db DRAFTD_UPLOAD_DIR=$uploads \
   DRAFTD_JWT_SECRET=fuzzing-secret-that-is-long-enough-for-hs256 DRAFTD_LOG=warn \
-  DRAFTD_JANITOR_CRON=off DRAFTD_ORPHAN_SWEEP_CRON=off
+  DRAFTD_JANITOR_CRON=off DRAFTD_ORPHAN_SWEEP_CRON=off \
+  DRAFTD_WRITE_RATE_LIMIT=100000 DRAFTD_AUTOSAVE_RATE_LIMIT=100000
+# The rates are raised: one fuzzing user would otherwise spend most of its
+# requests on 429s; the API tests prove the limits.
 target/debug/draftd serve &
 server=$!
 cleanup() {

@@ -124,6 +124,7 @@ struct ListedDraft {
     params(ListQuery, PageQuery),
     responses(
         (status = 200, description = "A page of live drafts", body = schemas::DraftPage),
+        (status = 400, response = ProblemResponse),
         (status = 401, response = ProblemResponse),
         (status = 422, response = ProblemResponse),
         (status = 503, response = ProblemResponse),
