@@ -88,25 +88,15 @@ pub struct Draft {
     pub store: DraftStore,
 }
 
-/// A draft in a list: the draft's summary, its form only with
-/// `?include=formData`.
+/// A draft in a list: the draft, its `formData` empty unless
+/// `?include=formData`, and its form's topic.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DraftSummary {
-    pub id: Uuid,
-    pub organization_id: Uuid,
-    pub version: u64,
-    pub status: DraftStatus,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-    pub course_id: Option<Uuid>,
-    pub course_slug: Option<String>,
-    pub store: DraftStore,
+    #[serde(flatten)]
+    pub draft: Draft,
     /// The form's topic, to name the draft by.
     pub topic: Option<String>,
-    /// Empty unless `?include=formData`.
-    pub form_data: FormData,
 }
 
 /// A page of drafts.

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
@@ -35,15 +36,22 @@ const OWNER_LOCK_CLASS: i32 = 0x6472_6674;
 pub struct PgDrafts {
     db: Postgres,
     ttl: Duration,
+    /// The TTL as the queries take it, in seconds.
+    ttl_secs: f64,
 }
 
 impl PgDrafts {
     pub fn new(db: Postgres, ttl: Duration) -> Self {
-        Self { db, ttl }
+        Self {
+            db,
+            ttl,
+            ttl_secs: ttl.as_secs_f64(),
+        }
     }
 
-    fn ttl_secs(&self) -> f64 {
-        self.ttl.as_secs_f64()
+    /// The parameters of [`LIVE`] for `owner`, then the draft id as $4.
+    fn live<'a>(&'a self, owner: &'a Owner, id: &'a Uuid) -> [&'a (dyn ToSql + Sync); 4] {
+        [&owner.user_id, &owner.organization_id, &self.ttl_secs, id]
     }
 
     fn draft_from(&self, row: &Row) -> Result<Draft, StoreError> {
@@ -114,7 +122,7 @@ impl DraftBackend for PgDrafts {
                         "SELECT count(*) FROM courses WHERE status = 'draft' AND owner_id = $1 \
                          AND draft_version IS NOT NULL \
                          AND updated_at > now() - make_interval(secs => $2)",
-                        &[&new.owner_id, &self.ttl_secs()],
+                        &[&new.owner_id, &self.ttl_secs],
                     )
                     .await?
                     .try_get(0)?;
@@ -138,12 +146,7 @@ impl DraftBackend for PgDrafts {
                             "SELECT {COURSE_COLUMNS}, draft_version FROM courses \
                          WHERE draft_session_id = $4 AND {LIVE}"
                         ),
-                        &[
-                            &owner.user_id,
-                            &owner.organization_id,
-                            &self.ttl_secs(),
-                            &id,
-                        ],
+                        &self.live(&owner, &id),
                     )
                     .await?;
                 row.as_ref().map(|row| self.draft_from(row)).transpose()
@@ -161,7 +164,7 @@ impl DraftBackend for PgDrafts {
                             "SELECT {COURSE_COLUMNS}, draft_version FROM courses \
                          WHERE status = 'draft' AND {LIVE} ORDER BY updated_at DESC"
                         ),
-                        &[&owner.user_id, &owner.organization_id, &self.ttl_secs()],
+                        &[&owner.user_id, &owner.organization_id, &self.ttl_secs],
                     )
                     .await?;
                 rows.iter().map(|row| self.draft_from(row)).collect()
@@ -188,12 +191,7 @@ impl DraftBackend for PgDrafts {
                             "SELECT status, draft_version FROM courses \
                          WHERE draft_session_id = $4 AND {LIVE} FOR UPDATE"
                         ),
-                        &[
-                            &owner.user_id,
-                            &owner.organization_id,
-                            &self.ttl_secs(),
-                            &id,
-                        ],
+                        &self.live(&owner, &id),
                     )
                     .await?;
                 let Some(current) = current else {
@@ -262,12 +260,7 @@ impl DraftBackend for PgDrafts {
                             "UPDATE courses SET draft_version = NULL \
                              WHERE draft_session_id = $4 AND {LIVE}"
                         ),
-                        &[
-                            &owner.user_id,
-                            &owner.organization_id,
-                            &self.ttl_secs(),
-                            &id,
-                        ],
+                        &self.live(&owner, &id),
                     )
                     .await?;
                 Ok(forgotten == 1)
