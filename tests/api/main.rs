@@ -11,6 +11,7 @@ mod helpers;
 mod isolation;
 mod janitor;
 mod materialize;
+mod protocol;
 mod proxy;
 mod service;
 mod tls;

@@ -1,0 +1,94 @@
+//! HTTP protocol details a security review asked for: what a client can make
+//! the service hold or say, and how strictly it reads the protocol.
+
+use std::collections::BTreeSet;
+
+use reqwest::Method;
+use uuid::Uuid;
+
+use crate::helpers::TestApp;
+
+// --- metrics ---------------------------------------------------------------
+
+/// The label sets of `draftd_http_requests_total`.
+async fn request_series(app: &TestApp) -> (String, BTreeSet<String>) {
+    let text = app.get_public("/metrics").await.text().await.unwrap();
+    let series = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("draftd_http_requests_total{"))
+        .filter_map(|line| line.split_once('}').map(|(labels, _)| labels.to_owned()))
+        .collect();
+    (text, series)
+}
+
+/// Sends `count` requests with made-up methods to made-up and real paths;
+/// returns the made-up words.
+async fn probe(app: &TestApp, count: usize) -> Vec<String> {
+    let mut words = Vec::new();
+    for i in 0..count {
+        let word = format!("zq{}", &Uuid::new_v4().simple().to_string()[..12]);
+        let method = match i % 3 {
+            0 => word.to_uppercase(),
+            1 => format!("probe{word}"),
+            _ => "get".to_owned(), // not GET: methods are case-sensitive
+        };
+        let path = match i % 4 {
+            0 => format!("/{word}"),
+            1 => format!("/api/v1/{word}/x"),
+            2 => "/healthz".to_owned(),
+            _ => format!("/api/v1/drafts/{}", Uuid::new_v4()),
+        };
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        app.client
+            .request(method, format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
+        app.client
+            .get(format!("{}/{word}/{}", app.address, Uuid::new_v4()))
+            .send()
+            .await
+            .unwrap();
+        words.push(word);
+    }
+    words
+}
+
+#[tokio::test]
+async fn metrics_labels_come_from_a_fixed_set_whatever_a_client_sends() {
+    let app = TestApp::spawn().await;
+    // The first probes may add the few series of "other" and "unmatched".
+    probe(&app, 12).await;
+    let (_, before) = request_series(&app).await;
+    let words = probe(&app, 60).await;
+    let (text, after) = request_series(&app).await;
+
+    for word in &words {
+        assert!(!text.to_lowercase().contains(word), "{word} became a label");
+    }
+    // Other tests of this process add their own few series meanwhile; 120
+    // probes adding a series each would be far more.
+    assert!(
+        after.len() <= before.len() + 10,
+        "{} series, then {}",
+        before.len(),
+        after.len()
+    );
+    let methods = [
+        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other",
+    ];
+    for labels in &after {
+        let method = labels
+            .split(',')
+            .find_map(|label| label.strip_prefix("method=\""))
+            .and_then(|m| m.strip_suffix('"'))
+            .unwrap_or_default();
+        assert!(methods.contains(&method), "{labels}");
+        assert!(
+            labels.contains("route=\"/") || labels.contains("route=\"unmatched\""),
+            "{labels}"
+        );
+    }
+    assert!(text.contains(r#"method="other",route="unmatched",status="404""#));
+    assert!(text.contains(r#"method="other",route="/healthz",status="405""#));
+}
