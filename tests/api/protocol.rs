@@ -92,3 +92,26 @@ async fn metrics_labels_come_from_a_fixed_set_whatever_a_client_sends() {
     assert!(text.contains(r#"method="other",route="unmatched",status="404""#));
     assert!(text.contains(r#"method="other",route="/healthz",status="405""#));
 }
+
+// --- the page ----------------------------------------------------------------
+
+#[tokio::test]
+async fn the_page_cannot_be_framed_and_sends_no_referrer() {
+    let app = TestApp::spawn().await;
+    let page = app.get_public("/").await;
+    assert_eq!(page.status(), 200);
+    let header = |name: &str| {
+        page.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let csp = header("content-security-policy");
+    let directives: Vec<&str> = csp.split(';').map(str::trim).collect();
+    assert!(directives.contains(&"frame-ancestors 'none'"), "{csp}");
+    assert!(directives.contains(&"base-uri 'none'"), "{csp}");
+    assert!(directives.contains(&"default-src 'self'"), "{csp}");
+    assert_eq!(header("referrer-policy"), "no-referrer");
+    assert_eq!(header("x-frame-options"), "DENY");
+}
