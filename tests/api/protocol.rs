@@ -3,10 +3,12 @@
 
 use std::collections::BTreeSet;
 
-use reqwest::Method;
+use draftd::startup::Application;
+use reqwest::header::HOST;
+use reqwest::{Method, Response};
 use uuid::Uuid;
 
-use crate::helpers::TestApp;
+use crate::helpers::{assert_problem, base_config, create_database, TestApp};
 
 // --- metrics ---------------------------------------------------------------
 
@@ -114,4 +116,80 @@ async fn the_page_cannot_be_framed_and_sends_no_referrer() {
     assert!(directives.contains(&"default-src 'self'"), "{csp}");
     assert_eq!(header("referrer-policy"), "no-referrer");
     assert_eq!(header("x-frame-options"), "DENY");
+}
+
+// --- dev mode ----------------------------------------------------------------
+
+#[tokio::test]
+async fn dev_mode_refuses_to_start_on_a_non_loopback_address() {
+    let mut config = base_config();
+    config.database_url = create_database(&config.database_url).await;
+    config.upload_dir = std::env::temp_dir().join(format!("draftd-test-{}", Uuid::new_v4()));
+    config.janitor_cron = draftd::jobs::OFF.into();
+    config.orphan_sweep_cron = draftd::jobs::OFF.into();
+    config.workers = 1;
+    config.dev_mode = true;
+    for bind in ["0.0.0.0:0", "[::]:0"] {
+        config.bind = bind.into();
+        let error = Application::build(&config)
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("dev mode started on {bind}"));
+        assert!(format!("{error:#}").contains("loopback"), "{error:#}");
+    }
+}
+
+async fn dev_token_with_host(app: &TestApp, host: &str) -> Response {
+    app.client
+        .get(format!("{}/api/v1/dev/token", app.address))
+        .header(HOST, host)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn dev_mode_answers_only_requests_addressed_to_a_loopback_name() {
+    let app = TestApp::spawn_with(|c| c.dev_mode = true).await;
+    let port = app.address.rsplit(':').next().unwrap().to_owned();
+    for host in [
+        format!("localhost:{port}"),
+        format!("127.0.0.1:{port}"),
+        format!("[::1]:{port}"),
+        "127.3.2.1".to_owned(),
+        "LOCALHOST".to_owned(),
+    ] {
+        let answer = dev_token_with_host(&app, &host).await;
+        assert_eq!(answer.status(), 200, "Host: {host}");
+    }
+    for host in [
+        "evil.example".to_owned(),
+        format!("evil.example:{port}"),
+        format!("localhost.evil.example:{port}"),
+        format!("127.0.0.1.nip.io:{port}"),
+        format!("0.0.0.0:{port}"),
+        format!("192.168.1.10:{port}"),
+    ] {
+        let refused = dev_token_with_host(&app, &host).await;
+        assert_problem(refused, 403).await;
+        let health = app
+            .client
+            .get(format!("{}/healthz", app.address))
+            .header(HOST, &host)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(health, 403).await;
+    }
+
+    // Outside dev mode any name may reach the service (a proxy's, say).
+    let plain = TestApp::spawn().await;
+    let health = plain
+        .client
+        .get(format!("{}/healthz", plain.address))
+        .header(HOST, "draftd.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
 }
