@@ -3,12 +3,16 @@
 
 use std::collections::BTreeSet;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use draftd::startup::Application;
-use reqwest::header::HOST;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::header::{AUTHORIZATION, HOST};
 use reqwest::{Method, Response};
+use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::{assert_problem, base_config, create_database, TestApp};
+use crate::helpers::{assert_problem, base_config, create_database, TestApp, SECRET};
 
 // --- metrics ---------------------------------------------------------------
 
@@ -192,4 +196,103 @@ async fn dev_mode_answers_only_requests_addressed_to_a_loopback_name() {
         .await
         .unwrap();
     assert_eq!(health.status(), 200);
+}
+
+// --- tokens and the Authorization header ------------------------------------
+
+/// A token over `header` and `claims`, HMAC-signed with the test secret.
+fn hand_signed(header: &Value, claims: &Value) -> String {
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let signature = jsonwebtoken::crypto::sign(
+        signing_input.as_bytes(),
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+        Algorithm::HS256,
+    )
+    .unwrap();
+    format!("{signing_input}.{signature}")
+}
+
+async fn open_draft(app: &TestApp, authorization: &[&str]) -> Response {
+    let mut request = app.client.post(format!("{}/api/v1/drafts", app.address));
+    for value in authorization {
+        request = request.header(AUTHORIZATION, *value);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_token_with_critical_header_parameters_is_refused() {
+    let app = TestApp::spawn().await;
+    let claims = json!({
+        "sub": app.user.id, "org_id": app.user.org,
+        "exp": chrono::Utc::now().timestamp() + 600,
+    });
+    let plain = hand_signed(&json!({"alg": "HS256", "typ": "JWT"}), &claims);
+    assert_eq!(
+        open_draft(&app, &[&format!("Bearer {plain}")])
+            .await
+            .status(),
+        201
+    );
+
+    let mut header = Header::new(Algorithm::HS256);
+    header.crit = Some(vec!["exp".into()]);
+    let with_crit = jsonwebtoken::encode(
+        &header,
+        &claims,
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap();
+    let tokens = [
+        with_crit,
+        hand_signed(
+            &json!({"alg": "HS256", "crit": ["b64"], "b64": true}),
+            &claims,
+        ),
+        hand_signed(&json!({"alg": "HS256", "crit": []}), &claims),
+        hand_signed(&json!({"alg": "HS256", "crit": null}), &claims),
+    ];
+    for token in tokens {
+        let refused = open_draft(&app, &[&format!("Bearer {token}")]).await;
+        let problem = assert_problem(refused, 401).await;
+        assert!(
+            problem["detail"].as_str().unwrap().contains("crit"),
+            "{problem}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_auth_scheme_is_case_insensitive() {
+    let app = TestApp::spawn().await;
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let answer = open_draft(&app, &[&format!("{scheme} {}", app.user.token)]).await;
+        assert_eq!(answer.status(), 201, "{scheme}");
+    }
+    for value in [
+        format!("Basic {}", app.user.token),
+        format!("Bearer{}", app.user.token),
+        "bearer ".to_owned(),
+    ] {
+        assert_problem(open_draft(&app, &[&value]).await, 401).await;
+    }
+}
+
+#[tokio::test]
+async fn two_authorization_headers_are_a_400_problem() {
+    let app = TestApp::spawn().await;
+    let own = format!("Bearer {}", app.user.token);
+    let other = format!("Bearer {}", crate::helpers::new_user().token);
+    for pair in [[&own, &other], [&own, &own], [&own, &"Bearer x".to_owned()]] {
+        let refused = open_draft(&app, &[pair[0], pair[1]]).await;
+        let problem = assert_problem(refused, 400).await;
+        assert_eq!(problem["type"], "urn:draftd:problem:bad-request");
+    }
+    let listed = app.get_json(&app.user, "/api/v1/drafts").await;
+    let drafts = listed.get("items").unwrap_or(&listed);
+    assert_eq!(drafts.as_array().map(Vec::len), Some(0), "nothing opened");
 }
