@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use draftd::startup::Application;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use reqwest::header::{AUTHORIZATION, HOST};
+use reqwest::header::{AUTHORIZATION, HOST, IF_MATCH};
 use reqwest::{Method, Response};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -295,4 +295,72 @@ async fn two_authorization_headers_are_a_400_problem() {
     let listed = app.get_json(&app.user, "/api/v1/drafts").await;
     let drafts = listed.get("items").unwrap_or(&listed);
     assert_eq!(drafts.as_array().map(Vec::len), Some(0), "nothing opened");
+}
+
+// --- If-Match ----------------------------------------------------------------
+
+async fn patch_with(app: &TestApp, id: &str, topic: &str, if_match: &[&str]) -> Response {
+    let mut request = app
+        .request(Method::PATCH, &format!("/api/v1/drafts/{id}"), &app.user)
+        .header("content-type", "application/merge-patch+json")
+        .body(json!({ "formData": { "topic": topic } }).to_string());
+    for value in if_match {
+        request = request.header(IF_MATCH, *value);
+    }
+    request.send().await.unwrap()
+}
+
+/// `If-Match` on a draft at version 1, wherever it is kept.
+async fn if_match_lists_and_strong_comparison(app: &TestApp) {
+    let draft = app.new_draft(&app.user, json!({})).await;
+    let id = draft["id"].as_str().unwrap();
+    assert_eq!(draft["version"], 1);
+
+    let saved = patch_with(app, id, "First list", &[r#""7", "1""#]).await;
+    assert_eq!(
+        saved.status(),
+        200,
+        "a list holding the current tag matches"
+    );
+    assert_eq!(saved.headers()["etag"], r#""2""#);
+
+    for refused in [
+        r#"W/"2""#,
+        r#""+2""#,
+        r#""02""#,
+        r#""1", W/"2""#,
+        r#""1", "3""#,
+        "2",
+        r#""2" "3""#,
+    ] {
+        let stale = patch_with(app, id, "Must not land", &[refused]).await;
+        let problem = assert_problem(stale, 412).await;
+        assert_eq!(problem["currentVersion"], 2, "If-Match: {refused}");
+    }
+    let unchanged = app.draft(&app.user, id).await;
+    assert_eq!(unchanged["version"], 2);
+    assert_eq!(unchanged["formData"]["topic"], "First list");
+
+    let any = patch_with(app, id, "Any version", &["*"]).await;
+    assert_eq!(any.status(), 200);
+    // Two If-Match fields are one list.
+    let two_fields = patch_with(app, id, "Second list", &[r#""9""#, r#""3""#]).await;
+    assert_eq!(two_fields.status(), 200);
+    assert_eq!(app.draft(&app.user, id).await["version"], 4);
+}
+
+#[tokio::test]
+async fn if_match_takes_a_list_and_compares_strongly_in_redis() {
+    let app = TestApp::spawn().await;
+    if_match_lists_and_strong_comparison(&app).await;
+}
+
+#[tokio::test]
+async fn if_match_takes_a_list_and_compares_strongly_in_postgres() {
+    let app = TestApp::spawn_with(|c| {
+        c.redis_url = "redis://127.0.0.1:1".into();
+        c.store_timeout_ms = 500;
+    })
+    .await;
+    if_match_lists_and_strong_comparison(&app).await;
 }

@@ -2,7 +2,8 @@
 -- Never recreates an expired draft, never changes a submitted one.
 -- KEYS[1] the draft, KEYS[2] the owner's index of live drafts, KEYS[3] the
 -- owner's autosave counter
--- ARGV[1] draft id, ARGV[2] TTL in ms, ARGV[3] '' for any version, 'v:<n>' for version n, anything else for none,
+-- ARGV[1] draft id, ARGV[2] TTL in ms, ARGV[3] '' for any version, else the accepted versions
+-- wrapped in commas (',3,5,'; ',,' accepts none),
 -- ARGV[4] autosaves allowed per window, ARGV[5] the window in ms,
 -- ARGV[6] number n of fields to set, ARGV[7 .. 6+2n] field and JSON value pairs,
 -- ARGV[7+2n ..] fields to remove
@@ -20,7 +21,7 @@ if redis.call('HGET', KEYS[1], 'st') == 'submitted' then
   return {'submitted'}
 end
 local version = redis.call('HGET', KEYS[1], 'v')
-if ARGV[3] ~= '' and ARGV[3] ~= 'v:' .. version then
+if ARGV[3] ~= '' and not string.find(ARGV[3], ',' .. version .. ',', 1, true) then
   return {'stale', version}
 end
 
