@@ -2,6 +2,8 @@
 //! the service hold or say, and how strictly it reads the protocol.
 
 use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -10,9 +12,12 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::header::{AUTHORIZATION, HOST, IF_MATCH};
 use reqwest::{Method, Response};
 use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use uuid::Uuid;
 
-use crate::helpers::{assert_problem, base_config, create_database, TestApp, SECRET};
+use crate::helpers::{
+    assert_problem, base_config, create_database, free_port, wait_until_async, TestApp, SECRET,
+};
 
 // --- metrics ---------------------------------------------------------------
 
@@ -381,4 +386,132 @@ async fn readiness_says_up_or_down_and_names_no_driver_error() {
         body,
         json!({"status": "unavailable", "checks": {"redis": "down", "postgres": "up"}})
     );
+}
+
+// --- malformed requests and the log ------------------------------------------
+
+/// The service's own binary, `draftd serve`, its stdout lines collected.
+struct Served {
+    child: tokio::process::Child,
+    address: String,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Served {
+    async fn start() -> Served {
+        let config = base_config();
+        let port = free_port();
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_draftd"))
+            .arg("serve")
+            .env("DRAFTD_BIND", format!("127.0.0.1:{port}"))
+            .env(
+                "DRAFTD_DATABASE_URL",
+                create_database(&config.database_url).await,
+            )
+            .env("DRAFTD_REDIS_URL", &config.redis_url)
+            .env("DRAFTD_JWT_SECRET", SECRET)
+            .env("DRAFTD_DEV_MODE", "false")
+            .env(
+                "DRAFTD_UPLOAD_DIR",
+                std::env::temp_dir().join(format!("draftd-test-{}", Uuid::new_v4())),
+            )
+            .env("DRAFTD_JANITOR_CRON", "off")
+            .env("DRAFTD_ORPHAN_SWEEP_CRON", "off")
+            .env("DRAFTD_WORKERS", "1")
+            .env("DRAFTD_LOG", "info")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("draftd starts");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let stdout = child.stdout.take().expect("stdout piped");
+        let sink = lines.clone();
+        tokio::spawn(async move {
+            let mut reader = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let address = format!("127.0.0.1:{port}");
+        let url = format!("http://{address}/healthz");
+        wait_until_async(|| async { reqwest::get(&url).await.is_ok() }).await;
+        Served {
+            child,
+            address,
+            lines,
+        }
+    }
+
+    /// The log lines so far, as JSON.
+    fn log(&self) -> Vec<Value> {
+        let lines = self.lines.lock().unwrap();
+        lines
+            .iter()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|_| json!({"raw": line})))
+            .collect()
+    }
+}
+
+/// Sends `head` on a connection of its own; returns the answer's first line.
+async fn send_raw(address: &str, head: &[u8]) -> String {
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.write_all(head).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn malformed_requests_log_no_error_and_one_warning_a_second() {
+    let mut served = Served::start().await;
+    let heads: [&[u8]; 3] = [
+        b"GET / HTTP/1.1\r\nHost: localhost\r\nno colon here\r\n\r\n",
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not HTTP\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nContent-Length: -1\r\n\r\n",
+    ];
+    let started = Instant::now();
+    for round in 0..40 {
+        let first_line = send_raw(&served.address, heads[round % heads.len()]).await;
+        assert!(first_line.starts_with("HTTP/1.1 400"), "{first_line:?}");
+    }
+    let flood_secs = started.elapsed().as_secs();
+    let protocol_lines = |log: &[Value]| -> Vec<Value> {
+        log.iter()
+            .filter(|line| {
+                let target = line["target"].as_str().unwrap_or_default();
+                target.starts_with("actix_http")
+                    || line["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("protocol error"))
+            })
+            .cloned()
+            .collect()
+    };
+    wait_until_async(|| async { !protocol_lines(&served.log()).is_empty() }).await;
+    // Any line still to come from the last connections.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let health = reqwest::get(format!("http://{}/healthz", served.address))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200, "still serving");
+    let _ = served.child.kill().await;
+
+    let log = served.log();
+    let errors: Vec<&Value> = log.iter().filter(|l| l["level"] == "ERROR").collect();
+    assert!(errors.is_empty(), "ERROR lines: {errors:#?}");
+    let reported = protocol_lines(&log);
+    assert!(
+        reported.len() as u64 <= flood_secs + 2,
+        "{} lines for 40 malformed requests in {flood_secs} s: {reported:#?}",
+        reported.len()
+    );
+    for line in &reported {
+        assert_eq!(line["level"], "WARN", "{line}");
+        assert!(line["held_back"].is_u64(), "{line}");
+    }
 }
