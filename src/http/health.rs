@@ -4,6 +4,7 @@ use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::problem::Problem;
 use super::AppState;
 use crate::app::admin::Readiness;
 use crate::domain::StoreError;
@@ -46,7 +47,12 @@ impl StoreState {
 
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/healthz", tag = "health",
-    responses((status = 200, description = "Alive", body = Health)))]
+    responses(
+        (status = 200, description = "Alive", body = Health),
+        (status = 403, description = "Dev mode only: the request's Host is not a loopback name",
+         body = Problem, content_type = "application/problem+json"),
+    ),
+    security())]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health {
         status: "ok",
@@ -59,7 +65,10 @@ pub async fn healthz() -> HttpResponse {
     responses(
         (status = 200, description = "Both stores answer", body = Health),
         (status = 503, description = "A store does not answer", body = Health),
-    ))]
+        (status = 403, description = "Dev mode only: the request's Host is not a loopback name",
+         body = Problem, content_type = "application/problem+json"),
+    ),
+    security())]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let Readiness { redis, postgres } = state.app.admin.readiness().await;
     let ready = redis.is_ok() && postgres.is_ok();

@@ -10,6 +10,8 @@ use actix_web::middleware::Next;
 use actix_web::{Error, HttpResponse};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+use super::problem::Problem;
+
 /// The `route` label of a request no route matched.
 const UNMATCHED: &str = "unmatched";
 
@@ -74,7 +76,12 @@ pub async fn track(
 
 /// Prometheus text format.
 #[utoipa::path(get, path = "/metrics", tag = "health",
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+    responses(
+        (status = 200, description = "Prometheus text format", content_type = "text/plain"),
+        (status = 403, description = "Dev mode only: the request's Host is not a loopback name",
+         body = Problem, content_type = "application/problem+json"),
+    ),
+    security())]
 pub async fn render() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")

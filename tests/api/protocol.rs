@@ -515,3 +515,30 @@ async fn malformed_requests_log_no_error_and_one_warning_a_second() {
         assert!(line["held_back"].is_u64(), "{line}");
     }
 }
+
+// --- the OpenAPI document ------------------------------------------------------
+
+#[tokio::test]
+async fn the_openapi_document_names_its_server_and_which_operations_are_public() {
+    let app = TestApp::spawn().await;
+    let doc: Value = app.get_public("/openapi.json").await.json().await.unwrap();
+    assert!(
+        doc["servers"].as_array().is_some_and(|s| !s.is_empty()),
+        "no servers"
+    );
+    let public = ["/healthz", "/readyz", "/metrics", "/openapi.json"];
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let security = &operation["security"];
+            if public.contains(&path.as_str()) {
+                assert_eq!(security, &json!([]), "{method} {path}");
+            } else {
+                assert_eq!(security, &json!([{"bearer": []}]), "{method} {path}");
+            }
+            assert!(
+                operation["operationId"].is_string(),
+                "{method} {path} has no operationId"
+            );
+        }
+    }
+}
