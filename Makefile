@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: run test e2e bench stop services test-tools dev-token lint
+.PHONY: run test e2e bench stop services test-tools dev-token lint openapi-lint
 
 ## Start the local Redis and Postgres (installing them if absent) and serve on
 ## 127.0.0.1:8080 in dev mode.
@@ -13,8 +13,9 @@ run: services
 dev-token:
 	@DRAFTD_DEV_MODE=true cargo run -q -- dev-token $(ARGS)
 
-## Everything CI checks: formatting, lints, every test against the real stores.
-test: services test-tools lint
+## Everything CI checks: formatting, lints, the OpenAPI document's lint, every
+## test against the real stores.
+test: services test-tools lint openapi-lint
 	scripts/services.sh drop-test-databases
 	cargo test --all-targets
 	scripts/fuzz.sh
@@ -37,6 +38,11 @@ bench: services
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets
+
+## The OpenAPI document against Redocly's recommended rules (Node.js 20+;
+## Redocly CLI pinned in tools/openapi-lint); prints how long it took.
+openapi-lint:
+	scripts/openapi-lint.sh
 
 services:
 	scripts/services.sh up

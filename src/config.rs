@@ -2,6 +2,7 @@
 //! matching command-line flag) with a default that works against the project's
 //! local Redis and Postgres (`scripts/services.sh`).
 
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -67,7 +68,9 @@ pub struct Config {
     #[arg(long, env = "DRAFTD_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
 
-    /// Local development: allows the built-in JWT secret. Never in production.
+    /// Local development: allows the built-in JWT secret and serves demo-user
+    /// tokens. Only on a loopback DRAFTD_BIND, and only to requests whose
+    /// `Host` is a loopback name. Never in production.
     #[arg(long, env = "DRAFTD_DEV_MODE")]
     pub dev_mode: bool,
 
@@ -217,6 +220,11 @@ pub enum ConfigError {
     MissingSecret,
     #[error("DRAFTD_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes")]
     WeakSecret,
+    #[error(
+        "DRAFTD_DEV_MODE serves only on a loopback address (127.0.0.1, [::1], localhost), \
+         not DRAFTD_BIND={0}"
+    )]
+    DevModeNotLoopback(String),
 }
 
 impl Config {
@@ -245,6 +253,23 @@ impl Config {
             (None, true) => Ok(DEV_JWT_SECRET),
             (None, false) => Err(ConfigError::MissingSecret),
         }
+    }
+
+    /// Dev mode hands out tokens and accepts a public secret: it may listen
+    /// on loopback addresses only, never where another machine reaches it.
+    pub fn check_dev_mode(&self) -> Result<(), ConfigError> {
+        if !self.dev_mode {
+            return Ok(());
+        }
+        let addresses: Vec<SocketAddr> = self
+            .bind
+            .to_socket_addrs()
+            .map(Iterator::collect)
+            .unwrap_or_default();
+        if addresses.is_empty() || !addresses.iter().all(|a| a.ip().is_loopback()) {
+            return Err(ConfigError::DevModeNotLoopback(self.bind.clone()));
+        }
+        Ok(())
     }
 
     pub fn draft_ttl(&self) -> Duration {

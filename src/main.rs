@@ -1,9 +1,11 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use utoipa::OpenApi;
 use uuid::Uuid;
 
 use draftd::config::Config;
 use draftd::http::auth::{mint, Claims};
+use draftd::http::openapi::ApiDoc;
 use draftd::http::page::{DEMO_ORG, DEMO_USER};
 use draftd::startup::{Application, Services};
 use draftd::stores::postgres::Postgres;
@@ -50,6 +52,8 @@ enum Command {
         #[command(flatten)]
         config: Config,
     },
+    /// Print the OpenAPI document (as served at /openapi.json) and exit.
+    Openapi,
     /// Print an access token signed with the configured (or dev) secret.
     DevToken {
         #[command(flatten)]
@@ -114,6 +118,9 @@ async fn main() -> anyhow::Result<()> {
                 "{}",
                 serde_json::json!({ "retried": retried, "pass": pass })
             );
+        }
+        Command::Openapi => {
+            println!("{}", ApiDoc::openapi().to_pretty_json()?);
         }
         Command::DevToken {
             config,

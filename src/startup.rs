@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{from_fn, Condition};
 use actix_web::{web, App as HttpApp, HttpServer};
 use tokio::sync::Notify;
 use tracing_actix_web::TracingLogger;
@@ -20,7 +20,7 @@ use crate::app::{App, Courses, DraftSessions};
 use crate::config::Config;
 use crate::http::auth::Authenticator;
 use crate::http::request_id::{self, RequestSpan};
-use crate::http::{metrics, routes, AppState};
+use crate::http::{loopback, metrics, routes, AppState};
 use crate::jobs::cleanup::{CleanupSettings, CleanupWorker};
 use crate::jobs::janitor::{Janitor, JanitorSettings};
 use crate::jobs::orphans::OrphanSweep;
@@ -145,8 +145,9 @@ pub struct Application {
 impl Application {
     /// Connects the stores, applies migrations, starts the background jobs and
     /// binds the listener. Redis may be down at start: readiness reports it,
-    /// and the pool reconnects.
+    /// and the pool reconnects. Dev mode starts on a loopback address only.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        config.check_dev_mode()?;
         let authenticator = Authenticator::new(config.jwt_secret()?);
         metrics::handle();
         let services = Services::connect(config).await?;
@@ -169,8 +170,14 @@ impl Application {
 
         let listener = TcpListener::bind(&config.bind)?;
         let port = listener.local_addr()?.port();
+        let dev_mode = config.dev_mode;
         let mut server = HttpServer::new(move || {
+            // Innermost: a refused request is still counted and logged.
             HttpApp::new()
+                .wrap(Condition::new(
+                    dev_mode,
+                    from_fn(loopback::require_loopback_host),
+                ))
                 .wrap(from_fn(metrics::track))
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .wrap(from_fn(request_id::assign))

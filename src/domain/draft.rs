@@ -73,10 +73,19 @@ pub struct Draft {
 pub enum Precondition {
     /// No `If-Match`, or `If-Match: *`.
     None,
-    /// The draft must be at this version.
-    Version(u64),
-    /// A malformed or weak tag: no version can match it.
-    Unsatisfiable,
+    /// The draft must be at one of these versions. Empty when no tag the
+    /// client sent can match (weak or malformed ones): the write is refused.
+    AnyOf(Vec<u64>),
+}
+
+impl Precondition {
+    /// Whether a draft at `version` meets the precondition.
+    pub fn allows(&self, version: u64) -> bool {
+        match self {
+            Self::None => true,
+            Self::AnyOf(versions) => versions.contains(&version),
+        }
+    }
 }
 
 /// How long a submitted draft's session stays, at most: it only answers

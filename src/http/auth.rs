@@ -1,13 +1,17 @@
 //! Identity: `Authorization: Bearer <JWT>`, HS256 only, signed with the
-//! configured secret (the way Supabase signs its access tokens).
+//! configured secret (the way Supabase signs its access tokens). One
+//! `Authorization` header per request; a token with a `crit` header is refused.
 
 use std::future::{ready, Ready};
 
 use actix_web::http::header;
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::problem::ApiError;
@@ -60,12 +64,15 @@ impl Authenticator {
 
     pub fn authenticate(&self, authorization: Option<&str>) -> Result<Caller, ApiError> {
         let token = authorization
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|token| !token.is_empty())
+            .and_then(bearer_token)
             .ok_or(ApiError::Unauthorized(
                 "send an access token: Authorization: Bearer <JWT>",
             ))?;
+        if has_crit(token)? {
+            return Err(ApiError::Unauthorized(
+                "the access token names critical header parameters (crit) draftd does not support",
+            ));
+        }
         let claims = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
             .map_err(|e| {
                 ApiError::Unauthorized(match e.kind() {
@@ -85,6 +92,28 @@ impl Authenticator {
             role: claims.role,
         })
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` value. The scheme is
+/// case-insensitive (RFC 9110 11.1), `bearer` and `BEARER` too.
+fn bearer_token(authorization: &str) -> Option<&str> {
+    let (scheme, token) = authorization.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("Bearer") && !token.is_empty()).then_some(token)
+}
+
+/// Whether the token's JOSE header has a `crit` member. draftd understands
+/// no extension, so any `crit` makes the token unacceptable (RFC 7515 4.1.11).
+/// Read from the header itself: a `"crit": null` is refused too.
+fn has_crit(token: &str) -> Result<bool, ApiError> {
+    let header = token
+        .split_once('.')
+        .and_then(|(header, _)| URL_SAFE_NO_PAD.decode(header).ok())
+        .and_then(|json| serde_json::from_slice::<Map<String, Value>>(&json).ok())
+        .ok_or(ApiError::Unauthorized(
+            "the access token's header is not base64url-encoded JSON",
+        ))?;
+    Ok(header.contains_key("crit"))
 }
 
 /// The authenticated caller of a request.
@@ -117,10 +146,15 @@ impl Caller {
 }
 
 fn caller_of(req: &HttpRequest) -> Result<Caller, ApiError> {
-    let authorization = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok());
+    let mut values = req.headers().get_all(header::AUTHORIZATION);
+    let authorization = values.next().and_then(|value| value.to_str().ok());
+    // Which of two credentials counts would depend on who reads the request
+    // (a proxy, this service): refuse the ambiguity.
+    if values.next().is_some() {
+        return Err(ApiError::BadRequest(
+            "send one Authorization header, not several",
+        ));
+    }
     match req.app_data::<web::Data<AppState>>() {
         Some(state) => state.authenticator.authenticate(authorization),
         None => Err(ApiError::Unauthorized("authentication is not configured")),

@@ -10,11 +10,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 
 use super::body::JsonObject;
+use super::if_match;
 use super::paging::{PageBody, PageQuery};
 use super::problem::{ApiError, ProblemResponse};
 use super::schemas;
 use super::AppState;
-use crate::domain::{Draft, FieldErrors, FormData, FormPatch, Owner, Precondition};
+use crate::domain::{Draft, FieldErrors, FormData, FormPatch, Owner};
 
 /// The body of a create or autosave request.
 #[derive(ToSchema, serde::Deserialize)]
@@ -47,23 +48,6 @@ fn form_patch(body: JsonObject) -> Result<FormPatch, ApiError> {
 
 fn etag(draft: &Draft) -> (header::HeaderName, String) {
     (header::ETAG, format!("\"{}\"", draft.version))
-}
-
-/// `If-Match`: `*`, or the one strong ETag the client last saw. A weak or
-/// malformed tag can never match (RFC 9110 compares strongly).
-fn precondition(req: &HttpRequest) -> Precondition {
-    let Some(value) = req.headers().get(header::IF_MATCH) else {
-        return Precondition::None;
-    };
-    let value = value.to_str().unwrap_or_default().trim();
-    if value == "*" {
-        return Precondition::None;
-    }
-    value
-        .strip_prefix('"')
-        .and_then(|v| v.strip_suffix('"'))
-        .and_then(|v| v.parse().ok())
-        .map_or(Precondition::Unsatisfiable, Precondition::Version)
 }
 
 /// Open a new draft session.
@@ -178,7 +162,7 @@ pub async fn get(
 #[utoipa::path(patch, path = "/api/v1/drafts/{id}", tag = "drafts",
     params(
         ("id" = Uuid, Path, description = "Draft id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag last seen; a stale one is refused with 412"),
+        ("If-Match" = Option<String>, Header, description = "`*`, or the ETags the client accepts (usually the one last seen); when the draft's is none of them: 412"),
     ),
     request_body(content = DraftRequest, content_type = "application/merge-patch+json"),
     responses(
@@ -209,7 +193,7 @@ pub async fn autosave(
     let draft = state
         .app
         .drafts
-        .autosave(owner, *id, &patch, &precondition(&req))
+        .autosave(owner, *id, &patch, &if_match::precondition(req.headers()))
         .await?;
     Ok(HttpResponse::Ok().insert_header(etag(&draft)).json(draft))
 }

@@ -4,6 +4,7 @@ use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::problem::Problem;
 use super::AppState;
 use crate::app::admin::Readiness;
 use crate::domain::StoreError;
@@ -12,20 +13,46 @@ use crate::domain::StoreError;
 pub struct Health {
     /// `ok`, `ready` or `unavailable`.
     status: &'static str,
-    /// Per store: `up`, or why it is down.
+    /// Per store: `up` or `down`.
     #[serde(skip_serializing_if = "Option::is_none")]
     checks: Option<Checks>,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct Checks {
-    redis: String,
-    postgres: String,
+    redis: StoreState,
+    postgres: StoreState,
+}
+
+/// A store's state. Why a store is down goes to the log, never to an
+/// anonymous caller: driver errors name hosts, users and databases.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreState {
+    Up,
+    Down,
+}
+
+impl StoreState {
+    fn of(store: &'static str, check: Result<(), StoreError>) -> Self {
+        match check {
+            Ok(()) => Self::Up,
+            Err(error) => {
+                tracing::warn!(store, %error, "readiness check failed");
+                Self::Down
+            }
+        }
+    }
 }
 
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/healthz", tag = "health",
-    responses((status = 200, description = "Alive", body = Health)))]
+    responses(
+        (status = 200, description = "Alive", body = Health),
+        (status = 403, description = "Dev mode only: the request's Host is not a loopback name",
+         body = Problem, content_type = "application/problem+json"),
+    ),
+    security())]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health {
         status: "ok",
@@ -38,16 +65,18 @@ pub async fn healthz() -> HttpResponse {
     responses(
         (status = 200, description = "Both stores answer", body = Health),
         (status = 503, description = "A store does not answer", body = Health),
-    ))]
+        (status = 403, description = "Dev mode only: the request's Host is not a loopback name",
+         body = Problem, content_type = "application/problem+json"),
+    ),
+    security())]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let Readiness { redis, postgres } = state.app.admin.readiness().await;
     let ready = redis.is_ok() && postgres.is_ok();
-    let describe = |r: Result<(), StoreError>| r.map_or_else(|e| e.to_string(), |()| "up".into());
     let body = Health {
         status: if ready { "ready" } else { "unavailable" },
         checks: Some(Checks {
-            redis: describe(redis),
-            postgres: describe(postgres),
+            redis: StoreState::of("redis", redis),
+            postgres: StoreState::of("postgres", postgres),
         }),
     };
     if ready {

@@ -5,9 +5,15 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpResponse};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use super::problem::Problem;
+
+/// The `route` label of a request no route matched.
+const UNMATCHED: &str = "unmatched";
 
 /// The process's one recorder, installed on first use.
 pub fn handle() -> &'static PrometheusHandle {
@@ -27,7 +33,24 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
+/// The `method` label: one of the methods the API knows, or `other`. A client
+/// can send any token as a method, and each would be a new series.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 /// Middleware: counts requests and times them, by method, route and status.
+/// Every label comes from a fixed set: the methods above, the route patterns
+/// (or `unmatched`) and the status codes.
 pub async fn track(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -38,12 +61,10 @@ pub async fn track(
     // search over every route (a hot spot a profile of autosaves showed).
     let request = response.request();
     let labels = [
-        ("method", request.method().to_string()),
+        ("method", method_label(request.method()).to_owned()),
         (
             "route",
-            request
-                .match_pattern()
-                .unwrap_or_else(|| "unmatched".into()),
+            request.match_pattern().unwrap_or_else(|| UNMATCHED.into()),
         ),
         ("status", response.status().as_u16().to_string()),
     ];
@@ -55,7 +76,12 @@ pub async fn track(
 
 /// Prometheus text format.
 #[utoipa::path(get, path = "/metrics", tag = "health",
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+    responses(
+        (status = 200, description = "Prometheus text format", content_type = "text/plain"),
+        (status = 403, description = "Dev mode only: the request's Host is not a loopback name",
+         body = Problem, content_type = "application/problem+json"),
+    ),
+    security())]
 pub async fn render() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")

@@ -10,6 +10,8 @@ pub mod body;
 pub mod courses;
 pub mod drafts;
 pub mod health;
+pub mod if_match;
+pub mod loopback;
 pub mod metrics;
 pub mod openapi;
 pub mod page;

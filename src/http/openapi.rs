@@ -18,6 +18,7 @@ use super::{admin, courses, drafts, health, metrics};
         admin::stats, admin::run_janitor, admin::sweep_orphans, admin::retry_cleanup,
         health::healthz, health::readyz, metrics::render, openapi_json,
     ),
+    servers((url = "/", description = "The service itself: the document is served by the API it describes")),
     components(schemas(Problem), responses(ProblemResponse)),
     modifiers(&BearerAuth),
     tags(
@@ -49,7 +50,12 @@ impl Modify for BearerAuth {
 
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", tag = "health",
-    responses((status = 200, description = "The OpenAPI document", content_type = "application/json")))]
+    responses(
+        (status = 200, description = "The OpenAPI document", content_type = "application/json"),
+        (status = 403, description = "Dev mode only: the request's Host is not a loopback name",
+         body = Problem, content_type = "application/problem+json"),
+    ),
+    security())]
 pub async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok().json(ApiDoc::openapi())
 }

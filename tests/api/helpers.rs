@@ -311,7 +311,7 @@ pub fn draft_key(user: &TestUser, id: &str) -> String {
 }
 
 /// A fresh, empty database on the configured server; returns its URL.
-async fn create_database(base_url: &str) -> String {
+pub async fn create_database(base_url: &str) -> String {
     let (server, _) = base_url.rsplit_once('/').expect("database url has a path");
     let name = format!("draftd_test_{}", Uuid::new_v4().simple());
     let (admin, connection) = tokio_postgres::connect(&format!("{server}/postgres"), NoTls)

@@ -13,6 +13,7 @@ mod janitor;
 mod limits;
 mod materialize;
 mod ownership;
+mod protocol;
 mod proxy;
 mod servers;
 mod service;

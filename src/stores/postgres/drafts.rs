@@ -202,10 +202,8 @@ impl DraftBackend for PgDrafts {
                 }
                 let version: i64 = current.try_get("draft_version")?;
                 let version = version.unsigned_abs();
-                match precondition {
-                    Precondition::None => {}
-                    Precondition::Version(expected) if *expected == version => {}
-                    _ => return Ok(PatchOutcome::Stale { current: version }),
+                if !precondition.allows(version) {
+                    return Ok(PatchOutcome::Stale { current: version });
                 }
                 let set = Value::Object(patch.assignments_object());
                 let removals: Vec<&str> = patch.removals().to_vec();

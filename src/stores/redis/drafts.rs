@@ -283,10 +283,13 @@ impl DraftBackend for RedisDrafts {
         precondition: &Precondition,
         limits: DraftLimits,
     ) -> Result<PatchOutcome, StoreError> {
+        // patch.lua's ARGV[3]: '' for any version, else the accepted ones
+        // wrapped in commas (",3,5,"; ",," accepts none).
         let expected = match precondition {
             Precondition::None => String::new(),
-            Precondition::Version(version) => format!("v:{version}"),
-            Precondition::Unsatisfiable => "never".to_owned(),
+            Precondition::AnyOf(versions) => versions
+                .iter()
+                .fold(",".to_owned(), |list, version| format!("{list}{version},")),
         };
         let mut invocation = Self::on_draft(
             &self.scripts.patch,

@@ -3,7 +3,8 @@
 -- KEYS[1] the draft, KEYS[2] the owner's index of live drafts, KEYS[3] the
 -- owner's autosave counter
 -- ARGV[1] draft id, ARGV[2] organization id (another one's draft is missing),
--- ARGV[3] TTL in ms, ARGV[4] '' for any version, 'v:<n>' for version n, anything else for none,
+-- ARGV[3] TTL in ms, ARGV[4] '' for any version, else the accepted versions
+-- wrapped in commas (',3,5,'; ',,' accepts none),
 -- ARGV[5] autosaves allowed per window, ARGV[6] the window in ms,
 -- ARGV[7] number n of fields to set, ARGV[8 .. 7+2n] field and JSON value pairs,
 -- ARGV[8+2n ..] fields to remove
@@ -21,7 +22,7 @@ if redis.call('HGET', KEYS[1], 'st') == 'submitted' then
   return {'submitted'}
 end
 local version = redis.call('HGET', KEYS[1], 'v')
-if ARGV[4] ~= '' and ARGV[4] ~= 'v:' .. version then
+if ARGV[4] ~= '' and not string.find(ARGV[4], ',' .. version .. ',', 1, true) then
   return {'stale', version}
 end
 
