@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::problem::Problem;
+use super::problem::NotLoopbackResponse;
 use super::AppState;
 use crate::app::admin::Readiness;
 use crate::domain::StoreError;
@@ -49,8 +49,7 @@ impl StoreState {
 #[utoipa::path(get, path = "/healthz", tag = "health",
     responses(
         (status = 200, description = "Alive", body = Health),
-        (status = 403, description = "Dev mode only: the request's Host is not a loopback name",
-         body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = NotLoopbackResponse),
     ),
     security())]
 pub async fn healthz() -> HttpResponse {
@@ -65,8 +64,7 @@ pub async fn healthz() -> HttpResponse {
     responses(
         (status = 200, description = "Both stores answer", body = Health),
         (status = 503, description = "A store does not answer", body = Health),
-        (status = 403, description = "Dev mode only: the request's Host is not a loopback name",
-         body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = NotLoopbackResponse),
     ),
     security())]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {

@@ -10,7 +10,7 @@ use actix_web::middleware::Next;
 use actix_web::{Error, HttpResponse};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-use super::problem::Problem;
+use super::problem::NotLoopbackResponse;
 
 /// The `route` label of a request no route matched.
 const UNMATCHED: &str = "unmatched";
@@ -78,8 +78,7 @@ pub async fn track(
 #[utoipa::path(get, path = "/metrics", tag = "health",
     responses(
         (status = 200, description = "Prometheus text format", content_type = "text/plain"),
-        (status = 403, description = "Dev mode only: the request's Host is not a loopback name",
-         body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = NotLoopbackResponse),
     ),
     security())]
 pub async fn render() -> HttpResponse {

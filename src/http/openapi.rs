@@ -4,7 +4,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::problem::{Problem, ProblemResponse};
+use super::problem::{NotLoopbackResponse, Problem, ProblemResponse};
 use super::{admin, courses, drafts, health, metrics};
 
 #[derive(OpenApi)]
@@ -19,7 +19,7 @@ use super::{admin, courses, drafts, health, metrics};
         health::healthz, health::readyz, metrics::render, openapi_json,
     ),
     servers((url = "/", description = "The service itself: the document is served by the API it describes")),
-    components(schemas(Problem), responses(ProblemResponse)),
+    components(schemas(Problem), responses(ProblemResponse, NotLoopbackResponse)),
     modifiers(&BearerAuth),
     tags(
         (name = "drafts", description = "Draft sessions of the create-course form"),
@@ -52,8 +52,7 @@ impl Modify for BearerAuth {
 #[utoipa::path(get, path = "/openapi.json", tag = "health",
     responses(
         (status = 200, description = "The OpenAPI document", content_type = "application/json"),
-        (status = 403, description = "Dev mode only: the request's Host is not a loopback name",
-         body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = NotLoopbackResponse),
     ),
     security())]
 pub async fn openapi_json() -> HttpResponse {

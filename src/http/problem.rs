@@ -80,6 +80,16 @@ pub struct Problem {
     pub used: Option<i64>,
 }
 
+/// A public route's one refusal: in dev mode, a request whose `Host` is not
+/// a loopback name.
+#[derive(ToResponse)]
+#[response(
+    description = "Dev mode only: the request's Host is not a loopback name",
+    content_type = "application/problem+json"
+)]
+#[allow(dead_code)] // describes the wire format for the OpenAPI document
+pub struct NotLoopbackResponse(Problem);
+
 /// Every error answer: a problem details object.
 #[derive(ToResponse)]
 #[response(
