@@ -20,6 +20,38 @@ pub enum UploadError {
     BrokeOff,
 }
 
+/// Unicode format characters (general category Cf): invisible, and the bidi
+/// controls among them make `invoice\u{202E}fdp.exe` read `invoiceexe.pdf`.
+const FORMAT_CHARACTERS: &[(char, char)] = &[
+    ('\u{00AD}', '\u{00AD}'),
+    ('\u{0600}', '\u{0605}'),
+    ('\u{061C}', '\u{061C}'),
+    ('\u{06DD}', '\u{06DD}'),
+    ('\u{070F}', '\u{070F}'),
+    ('\u{0890}', '\u{0891}'),
+    ('\u{08E2}', '\u{08E2}'),
+    ('\u{180E}', '\u{180E}'),
+    ('\u{200B}', '\u{200F}'),
+    ('\u{202A}', '\u{202E}'),
+    ('\u{2060}', '\u{2064}'),
+    ('\u{2066}', '\u{206F}'),
+    ('\u{FEFF}', '\u{FEFF}'),
+    ('\u{FFF9}', '\u{FFFB}'),
+    ('\u{110BD}', '\u{110BD}'),
+    ('\u{110CD}', '\u{110CD}'),
+    ('\u{13430}', '\u{1343F}'),
+    ('\u{1BCA0}', '\u{1BCA3}'),
+    ('\u{1D173}', '\u{1D17A}'),
+    ('\u{E0001}', '\u{E0001}'),
+    ('\u{E0020}', '\u{E007F}'),
+];
+
+fn is_format_character(c: char) -> bool {
+    FORMAT_CHARACTERS
+        .iter()
+        .any(|(first, last)| (*first..=*last).contains(&c))
+}
+
 /// A client's file name: kept as metadata, never used as a path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileName(String);
@@ -35,6 +67,9 @@ impl FileName {
         }
         if raw.chars().any(char::is_control) {
             return bad("contains control characters");
+        }
+        if raw.chars().any(is_format_character) {
+            return bad("contains invisible formatting characters (such as bidi controls)");
         }
         if raw.contains(['/', '\\']) || raw == "." || raw == ".." {
             return bad("must be a plain name, not a path");
@@ -120,6 +155,26 @@ mod tests {
             assert!(FileName::parse(name).is_err(), "{name:?}");
         }
         assert!(FileName::parse("План курса (v2).pdf").is_ok());
+        assert!(FileName::parse("강의 계획.docx").is_ok());
+    }
+
+    #[test]
+    fn names_with_invisible_formatting_are_refused() {
+        for name in [
+            "invoice\u{202E}fdp.exe",
+            "a\u{2066}b.txt",
+            "a\u{2069}.txt",
+            "zero\u{200B}width.pdf",
+            "\u{FEFF}bom.txt",
+            "soft\u{00AD}hyphen.md",
+            "tag\u{E0041}.txt",
+        ] {
+            let refused = FileName::parse(name);
+            assert!(
+                matches!(refused, Err(UploadError::BadName(why)) if why.contains("formatting")),
+                "{name:?}: {refused:?}"
+            );
+        }
     }
 
     #[test]

@@ -80,6 +80,9 @@ pub struct FileUpload {
 
 /// Upload a file to the draft's course; the first file creates the course row.
 /// The file is streamed to storage, never held in memory.
+///
+/// A name with control or invisible formatting characters (bidi controls,
+/// zero-width characters) is a 422.
 #[utoipa::path(post, path = "/api/v1/drafts/{id}/files", tag = "courses",
     params(("id" = Uuid, Path, description = "Draft id")),
     request_body(content = FileUpload, content_type = "multipart/form-data"),

@@ -5,6 +5,7 @@ mod autosave;
 mod bad_input;
 mod cleanup;
 mod cluster;
+mod content;
 mod drafts;
 mod faults;
 mod helpers;
