@@ -19,9 +19,9 @@ async fn course_with_files(app: &TestApp) -> (String, String) {
         .await;
     let id = draft["id"].as_str().unwrap().to_owned();
     let mut course = String::new();
-    for name in ["a.txt", "b.md"] {
+    for (name, content_type) in [("a.txt", "text/plain"), ("b.md", "text/markdown")] {
         let file: Value = app
-            .upload(&app.user, &id, name, "text/plain", b"bytes".to_vec())
+            .upload(&app.user, &id, name, content_type, b"bytes".to_vec())
             .await
             .json()
             .await

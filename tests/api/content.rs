@@ -1,8 +1,25 @@
-//! Files that lie: names with invisible formatting characters are a 422.
+//! Files that lie: a name whose extension is not its declared type's is a
+//! 415 naming both and leaves nothing behind; names with invisible formatting
+//! characters are a 422.
 
+use reqwest::Response;
 use serde_json::json;
 
 use crate::helpers::{assert_problem, TestApp};
+
+const PPTX: &str = "application/vnd.openxmlformats-officedocument.presentationml.presentation";
+
+/// Asserts a refused upload: a 415 whose detail names both types, and
+/// nothing stored, recorded or materialized. Answers the detail.
+async fn refused(app: &TestApp, draft_id: &str, response: Response, names: &[&str]) -> String {
+    let problem = assert_problem(response, 415).await;
+    let detail = problem["detail"].as_str().unwrap().to_owned();
+    for name in names {
+        assert!(detail.contains(name), "{detail:?} names {name}");
+    }
+    assert_nothing_left(app, draft_id).await;
+    detail
+}
 
 async fn assert_nothing_left(app: &TestApp, draft_id: &str) {
     assert!(app.stored_files().is_empty(), "{:?}", app.stored_files());
@@ -20,6 +37,40 @@ async fn new_draft(app: &TestApp) -> String {
         .new_draft(&app.user, json!({"topic": "Honest files"}))
         .await;
     draft["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn text_named_like_a_program_is_refused() {
+    let app = TestApp::spawn().await;
+    let id = new_draft(&app).await;
+
+    let response = app
+        .upload(
+            &app.user,
+            &id,
+            "run.exe",
+            "text/plain",
+            b"echo hello\n".to_vec(),
+        )
+        .await;
+    let detail = refused(&app, &id, response, &["text/plain", ".exe"]).await;
+    assert!(detail.contains(".txt"), "{detail:?} says what was expected");
+
+    for (name, content_type, content) in [
+        ("README", "text/plain", b"no extension".to_vec()),
+        (
+            "plan.docx",
+            "application/pdf",
+            b"%PDF-1.4\n%%EOF\n".to_vec(),
+        ),
+        ("notes.txt", "text/markdown", b"# notes".to_vec()),
+        ("slides.docx", PPTX, b"PK\x03\x04".to_vec()),
+    ] {
+        let response = app
+            .upload(&app.user, &id, name, content_type, content)
+            .await;
+        refused(&app, &id, response, &[content_type]).await;
+    }
 }
 
 #[tokio::test]
