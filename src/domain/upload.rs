@@ -1,5 +1,6 @@
 //! The rules an uploaded file must pass: a harmless name, an allowed type that
-//! its extension agrees with, a size within the limit.
+//! its extension agrees with, a size within the limit. What its bytes must look
+//! like is [`super::content`]'s.
 
 use std::path::Path;
 
@@ -72,6 +73,9 @@ pub enum UploadError {
     /// The name's extension is not one of the declared type's.
     #[error("declared {declared}, but the file name has {found}")]
     ExtensionMismatch { declared: String, found: String },
+    /// The bytes are not what the declared type says they are.
+    #[error("declared {declared}, detected {detected}")]
+    ContentMismatch { declared: String, detected: String },
     #[error("the file is larger than {limit} bytes")]
     TooLarge { limit: u64 },
     #[error("the file is empty")]

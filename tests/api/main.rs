@@ -8,6 +8,7 @@ mod cluster;
 mod content;
 mod drafts;
 mod faults;
+mod fixtures;
 mod helpers;
 mod isolation;
 mod janitor;
