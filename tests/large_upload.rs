@@ -48,8 +48,14 @@ async fn a_200_mb_upload_streams_with_flat_memory() {
 
     let hasher = Arc::new(Mutex::new(Sha256::new()));
     let sent = hasher.clone();
+    // Text, as the file claims to be, checked as UTF-8 over its whole length:
+    // a line of 2-, 3- and 4-byte code points whose length (78 bytes) does not
+    // divide the chunk's, so that chunks cut code points at every offset.
+    let line = "Lesson 1: ownership — владение — 소유권 — 🦀🦀 borrowing\n".as_bytes();
+    let text: Vec<u8> = line.iter().copied().cycle().take(CHUNK * 2).collect();
     let body = stream::iter(0..CHUNKS).map(move |i| {
-        let chunk = Bytes::from(vec![(i % 251) as u8; CHUNK]);
+        let start = (i * CHUNK) % line.len();
+        let chunk = Bytes::copy_from_slice(&text[start..start + CHUNK]);
         sent.lock().unwrap().update(&chunk);
         Ok::<_, std::io::Error>(chunk)
     });

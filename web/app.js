@@ -210,6 +210,10 @@ async function upload(file) {
 function problemText(err) {
   if (err instanceof OfflineError) return 'Not uploaded: the server cannot be reached. Try again later.';
   if (err.status === 413) return 'Not uploaded: the file is too large.';
+  // The service names both sides of a mismatch: "declared application/pdf, detected text/html".
+  if (err.status === 415 && err.message.startsWith('declared ')) {
+    return `Not uploaded: the file is not what its name and type say (${err.message}).`;
+  }
   if (err.status === 415) return 'Not uploaded: this type of file is not accepted.';
   return err.message;
 }

@@ -52,7 +52,7 @@ test('the first upload creates one course row and a stored file; autosave goes o
   await page.close();
 });
 
-test('drag and drop uploads, Remove deletes the file, a refused type is reported', async () => {
+test('drag and drop uploads, Remove deletes the file, a refused type and a file that lies are reported', async () => {
   const page = await openForm(service, chrome);
   await saveState(page, 'idle');
   const id = await draftId(page);
@@ -72,6 +72,12 @@ test('drag and drop uploads, Remove deletes the file, a refused type is reported
   await failed.waitFor();
   assert.match(await failed.textContent(), /photo\.png.*not accepted/);
   await screenshot(page, '06-upload-refused');
+
+  // HTML named and declared as a PDF: the service names what it found.
+  await page.setInputFiles('#file-input', { name: 'plan.pdf', mimeType: 'application/pdf', buffer: Buffer.from('<!DOCTYPE html><html><body>hi</body></html>') });
+  const lying = page.locator('#file-list li[data-state="failed"]', { hasText: 'plan.pdf' });
+  await lying.waitFor();
+  assert.match(await lying.textContent(), /not what its name and type say \(declared application\/pdf, detected text\/html\)/);
 
   await page.click('#file-list li[data-state="uploaded"] .remove');
   await page.locator('#file-list li[data-state="uploaded"]').waitFor({ state: 'detached' });

@@ -5,14 +5,15 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures_util::stream::BoxStream;
-use futures_util::Stream;
+use futures_util::stream::{self, BoxStream};
+use futures_util::{Stream, StreamExt};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::limits::{UploadSlots, WriteRate};
 use super::{AppError, DraftSessions};
 use crate::domain::cleanup::DeletionReason;
+use crate::domain::content::ContentCheck;
 use crate::domain::course::{
     course_id_for, storage_prefix, title_from, FileQuota, NewCourse, NewFile, RecordOutcome,
     SubmitOutcome,
@@ -63,6 +64,38 @@ pub struct Uploaded {
     pub course: CourseRef,
     /// This upload created the course row.
     pub created: bool,
+}
+
+/// Why an upload's body stream ended early.
+enum BodyError<E> {
+    /// The client's stream failed.
+    Client(E),
+    /// The content is not what the upload declared.
+    Refused(UploadError),
+}
+
+/// `body`, passed through `check` chunk by chunk: a chunk the check refuses,
+/// or an end it refuses, becomes the stream's error, so that the storage
+/// aborts the upload there.
+fn checked<S, E>(body: S, check: ContentCheck) -> impl Stream<Item = Result<Bytes, BodyError<E>>>
+where
+    S: Stream<Item = Result<Bytes, E>>,
+{
+    stream::unfold(Some((Box::pin(body), check)), |state| async move {
+        let (mut body, mut check) = state?;
+        let item = match body.next().await {
+            Some(Ok(chunk)) => match check.feed(&chunk) {
+                Ok(()) => return Some((Ok(chunk), Some((body, check)))),
+                Err(refused) => BodyError::Refused(refused),
+            },
+            Some(Err(e)) => BodyError::Client(e),
+            None => match check.finish() {
+                Ok(()) => return None,
+                Err(refused) => BodyError::Refused(refused),
+            },
+        };
+        Some((Err(item), None))
+    })
 }
 
 fn new_course<'a>(owner: Owner, draft: &'a Draft, by: MaterializedBy) -> NewCourse<'a> {
@@ -179,7 +212,8 @@ impl Courses {
     }
 
     /// Streams a file into the draft's course, creating the course row with
-    /// the first file. A refused or broken upload leaves no file and no row.
+    /// the first file. Its content is checked against its type on the way; a
+    /// refused or broken upload leaves no file and no row.
     pub async fn upload<S, E>(
         &self,
         owner: Owner,
@@ -190,7 +224,6 @@ impl Courses {
     ) -> Result<Uploaded, AppError>
     where
         S: Stream<Item = Result<Bytes, E>>,
-        E: std::fmt::Display,
     {
         let _slot = self.limits.uploads.take(owner)?;
         self.limits.writes.count(owner).await?;
@@ -208,6 +241,7 @@ impl Courses {
             storage_prefix(draft.organization_id, new.id)
         );
 
+        let body = checked(body, ContentCheck::new(&content_type));
         let stored = self
             .files
             .put_stream(&key, body, self.limits.rules.max_bytes)
@@ -215,7 +249,8 @@ impl Courses {
             .map_err(|e| match e {
                 PutError::TooLarge(limit) => UploadError::TooLarge { limit }.into(),
                 PutError::Empty => UploadError::Empty.into(),
-                PutError::Body(_) => UploadError::BrokeOff.into(),
+                PutError::Body(BodyError::Refused(refused)) => refused.into(),
+                PutError::Body(BodyError::Client(_)) => UploadError::BrokeOff.into(),
                 PutError::Store(e) => AppError::Store(e),
             })?;
         let record = NewFile {

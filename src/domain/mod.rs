@@ -1,12 +1,14 @@
 //! The domain: pure types and rules. Draft sessions and the form, courses and
-//! their files, uploads' rules, the cleanup queue's records, the outcomes the
-//! stores answer with and the trait the draft stores implement.
+//! their files, uploads' rules and the check of their content, the cleanup
+//! queue's records, the outcomes the stores answer with and the trait the
+//! draft stores implement.
 //!
 //! It may use only itself and plain libraries (serde, chrono, uuid,
-//! validator): no I/O, no metrics, nothing of HTTP, and no other module of
-//! draftd, all of which depend on it instead.
+//! validator, infer): no I/O, no metrics, nothing of HTTP, and no other
+//! module of draftd, all of which depend on it instead.
 
 pub mod cleanup;
+pub mod content;
 pub mod course;
 pub mod draft;
 pub mod error;

@@ -81,6 +81,16 @@ pub struct FileUpload {
 
 /// Upload a file to the draft's course; the first file creates the course row.
 /// The file is streamed to storage, never held in memory.
+///
+/// The file's name, declared type and content must agree, or the answer is a
+/// 415 whose detail names the declared and the detected type: a PDF is `.pdf`
+/// and begins with `%PDF-`; a DOCX (PPTX) is `.docx` (`.pptx`) and a ZIP
+/// package with `[Content_Types].xml` and parts under `word/` (`ppt/`);
+/// `text/plain` (`.txt`, `.text`) and `text/markdown` (`.md`, `.markdown`) are
+/// UTF-8 without NUL to the last byte. A missing or `application/octet-stream`
+/// type is taken from the extension. Other accepted types are checked where a
+/// detector exists. A name with control or invisible formatting characters
+/// (bidi controls, zero-width characters) is a 422.
 #[utoipa::path(post, path = "/api/v1/drafts/{id}/files", tag = "courses",
     params(("id" = Uuid, Path, description = "Draft id")),
     request_body(content = FileUpload, content_type = "multipart/form-data"),

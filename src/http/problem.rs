@@ -248,7 +248,9 @@ impl From<UploadError> for ApiError {
     fn from(e: UploadError) -> Self {
         match e {
             UploadError::TooLarge { limit } => Self::PayloadTooLarge { limit },
-            UploadError::UnsupportedType(_) => Self::UnsupportedMediaType(e.to_string()),
+            UploadError::UnsupportedType(_)
+            | UploadError::ExtensionMismatch { .. }
+            | UploadError::ContentMismatch { .. } => Self::UnsupportedMediaType(e.to_string()),
             UploadError::BrokeOff => Self::MalformedBody(e.to_string()),
             UploadError::MissingFile | UploadError::BadName(_) | UploadError::Empty => {
                 Self::Invalid(FieldErrors::single("file", e.to_string()))

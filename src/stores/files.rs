@@ -51,15 +51,17 @@ pub struct Stored {
     pub sha256: String,
 }
 
+/// Why `put_stream` stored nothing; `E` is the body stream's error.
 #[derive(Debug, thiserror::Error)]
-pub enum PutError {
+pub enum PutError<E> {
     #[error("the file is larger than {0} bytes")]
     TooLarge(u64),
     #[error("the file is empty")]
     Empty,
-    /// The client's stream broke off.
+    /// The body stream failed: the client broke off, or whoever feeds the
+    /// stream refused its content.
     #[error("the upload broke off: {0}")]
-    Body(String),
+    Body(E),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -104,16 +106,16 @@ impl FileStorage {
     }
 
     /// Streams `body` to `key` without holding it in memory, up to `max_bytes`.
-    /// On any failure the partial object is removed.
+    /// On any failure, an error item of `body` included, the partial object
+    /// is removed.
     pub async fn put_stream<S, E>(
         &self,
         key: &str,
         body: S,
         max_bytes: u64,
-    ) -> Result<Stored, PutError>
+    ) -> Result<Stored, PutError<E>>
     where
         S: Stream<Item = Result<Bytes, E>>,
-        E: std::fmt::Display,
     {
         let path = Path::from(key);
         let upload = bounded(
@@ -140,17 +142,17 @@ impl FileStorage {
         Err(outcome)
     }
 
-    async fn write_all(
+    async fn write_all<E>(
         &self,
         writer: &mut WriteMultipart,
-        body: impl Stream<Item = Result<Bytes, impl std::fmt::Display>>,
+        body: impl Stream<Item = Result<Bytes, E>>,
         max_bytes: u64,
-    ) -> Result<Stored, PutError> {
+    ) -> Result<Stored, PutError<E>> {
         let mut hasher = Sha256::new();
         let mut size = 0u64;
         let mut body = std::pin::pin!(body);
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| PutError::Body(e.to_string()))?;
+            let chunk = chunk.map_err(PutError::Body)?;
             size += chunk.len() as u64;
             if size > max_bytes {
                 return Err(PutError::TooLarge(max_bytes));

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::helpers::{assert_problem, draft_key, files_under, wait_until, TestApp};
-use crate::servers::{free_port, ServerProcess};
+use crate::servers::{free_port, s3_server, use_s3};
 
 /// A draft with a course holding two files; returns (draft id, course id).
 async fn course_with_files(app: &TestApp) -> (String, String) {
@@ -18,9 +18,9 @@ async fn course_with_files(app: &TestApp) -> (String, String) {
         .await;
     let id = draft["id"].as_str().unwrap().to_owned();
     let mut course = String::new();
-    for name in ["a.txt", "b.md"] {
+    for (name, content_type) in [("a.txt", "text/plain"), ("b.md", "text/markdown")] {
         let file: Value = app
-            .upload(&app.user, &id, name, "text/plain", b"bytes".to_vec())
+            .upload(&app.user, &id, name, content_type, b"bytes".to_vec())
             .await
             .json()
             .await
@@ -197,17 +197,6 @@ async fn the_orphan_sweep_removes_only_old_prefixes_without_a_course() {
         .unwrap());
 }
 
-/// A real S3-protocol server (s3s-fs) on loopback, serving `root`.
-async fn s3_server(root: &std::path::Path, port: u16) -> ServerProcess {
-    std::fs::create_dir_all(root.join("draftd")).unwrap();
-    let mut command = std::process::Command::new("s3s-fs");
-    command
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--access-key", "draftd", "--secret-key", "draftd-secret"])
-        .arg(root);
-    ServerProcess::start(command, port).await
-}
-
 /// The S3 backend end to end, and invariant 6 under a failing store: the job
 /// is retried, goes dead, shows in stats, and a retry after recovery works.
 #[tokio::test]
@@ -217,11 +206,7 @@ async fn with_s3_down_cleanup_retries_goes_dead_and_recovers_on_retry() {
     let mut s3 = s3_server(&root, port).await;
     let objects = || files_under(&root.join("draftd")).len();
     let app = TestApp::spawn_with(|c| {
-        c.storage = draftd::config::StorageKind::S3;
-        c.s3_endpoint = Some(format!("http://127.0.0.1:{port}"));
-        c.s3_allow_http = true;
-        c.s3_access_key_id = Some("draftd".into());
-        c.s3_secret_access_key = Some("draftd-secret".into());
+        use_s3(c, port);
         c.store_timeout_ms = 1000;
         c.cleanup_backoff_ms = 50;
     })

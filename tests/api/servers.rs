@@ -1,6 +1,7 @@
 //! Store servers of a test's own (Redis, S3), as child processes.
 
 use crate::helpers::wait_until;
+use draftd::config::Config;
 
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -57,4 +58,25 @@ pub async fn redis_server(port: u16, dir: &std::path::Path, args: &[&str]) -> Se
         .arg(dir)
         .args(args);
     ServerProcess::start(command, port).await
+}
+
+/// A real S3-protocol server (s3s-fs) on loopback, serving `root`; its
+/// bucket is `draftd`.
+pub async fn s3_server(root: &std::path::Path, port: u16) -> ServerProcess {
+    std::fs::create_dir_all(root.join("draftd")).unwrap();
+    let mut command = std::process::Command::new("s3s-fs");
+    command
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--access-key", "draftd", "--secret-key", "draftd-secret"])
+        .arg(root);
+    ServerProcess::start(command, port).await
+}
+
+/// Points `config` at the `s3_server` on `port`.
+pub fn use_s3(config: &mut Config, port: u16) {
+    config.storage = draftd::config::StorageKind::S3;
+    config.s3_endpoint = Some(format!("http://127.0.0.1:{port}"));
+    config.s3_allow_http = true;
+    config.s3_access_key_id = Some("draftd".into());
+    config.s3_secret_access_key = Some("draftd-secret".into());
 }

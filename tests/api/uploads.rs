@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
+use crate::fixtures;
 use crate::helpers::{assert_problem, wait_until, TestApp};
 
 #[tokio::test]
@@ -13,7 +14,7 @@ async fn the_first_upload_makes_the_course_and_the_file_downloads_safely() {
     let app = TestApp::spawn().await;
     let draft = app.new_draft(&app.user, json!({"topic": "Files"})).await;
     let id = draft["id"].as_str().unwrap();
-    let content = b"%PDF-1.7 not really a pdf".to_vec();
+    let content = fixtures::pdf();
 
     let response = app
         .upload(
