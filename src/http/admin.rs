@@ -6,7 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Caller;
 use super::body::JsonObject;
-use super::problem::{ApiError, ProblemResponse};
+use super::problem::{ApiError, AuthenticatedErrors, ProblemResponse};
 use super::schemas;
 use super::AppState;
 use crate::app::admin::{JanitorReport, OrphanReport};
@@ -35,9 +35,7 @@ pub struct DryRun {
 #[utoipa::path(get, path = "/api/v1/admin/stats", tag = "admin",
     responses(
         (status = 200, description = "The figures", body = schemas::AdminStats),
-        (status = 401, response = ProblemResponse),
-        (status = 403, response = ProblemResponse),
-        (status = 503, response = ProblemResponse),
+        AuthenticatedErrors,
     ),
     security(("bearer" = [])))]
 pub async fn stats(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
@@ -51,9 +49,7 @@ pub async fn stats(state: web::Data<AppState>, caller: Caller) -> Result<HttpRes
     responses(
         (status = 200, description = "The run's report; lockedElsewhere if another replica's run holds the lock", body = JanitorReport),
         (status = 400, response = ProblemResponse),
-        (status = 401, response = ProblemResponse),
-        (status = 403, response = ProblemResponse),
-        (status = 503, response = ProblemResponse),
+        AuthenticatedErrors,
     ),
     security(("bearer" = [])))]
 pub async fn run_janitor(
@@ -71,9 +67,7 @@ pub async fn run_janitor(
     responses(
         (status = 200, description = "The sweep's report", body = OrphanReport),
         (status = 400, response = ProblemResponse),
-        (status = 401, response = ProblemResponse),
-        (status = 403, response = ProblemResponse),
-        (status = 503, response = ProblemResponse),
+        AuthenticatedErrors,
     ),
     security(("bearer" = [])))]
 pub async fn sweep_orphans(
@@ -106,10 +100,8 @@ pub struct Retried {
     responses(
         (status = 200, description = "Requeued", body = Retried),
         (status = 400, response = ProblemResponse),
-        (status = 401, response = ProblemResponse),
-        (status = 403, response = ProblemResponse),
         (status = 422, response = ProblemResponse),
-        (status = 503, response = ProblemResponse),
+        AuthenticatedErrors,
     ),
     security(("bearer" = [])))]
 pub async fn retry_cleanup(

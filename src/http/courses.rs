@@ -10,7 +10,7 @@ use futures_util::TryStreamExt;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::problem::{ApiError, ProblemResponse};
+use super::problem::{ApiError, AuthenticatedErrors, ProblemResponse};
 use super::schemas;
 use super::AppState;
 use crate::domain::upload::UploadError;
@@ -33,9 +33,8 @@ fn created_or_ok(created: bool) -> actix_web::HttpResponseBuilder {
     responses(
         (status = 201, description = "The course row was created now", body = schemas::CourseRef),
         (status = 200, description = "The draft already had its course", body = schemas::CourseRef),
-        (status = 401, response = ProblemResponse),
         (status = 404, response = ProblemResponse),
-        (status = 503, response = ProblemResponse),
+        AuthenticatedErrors,
     ),
     security(("bearer" = [])))]
 pub async fn materialize(
@@ -54,12 +53,11 @@ pub async fn materialize(
     responses(
         (status = 201, description = "Submitted; the course row was created now", body = schemas::CourseRef),
         (status = 200, description = "Submitted into the draft's existing course", body = schemas::CourseRef),
-        (status = 401, response = ProblemResponse),
         (status = 404, response = ProblemResponse),
         (status = 409, response = ProblemResponse),
         (status = 422, response = ProblemResponse),
         (status = 429, response = ProblemResponse),
-        (status = 503, response = ProblemResponse),
+        AuthenticatedErrors,
     ),
     security(("bearer" = [])))]
 pub async fn submit(
@@ -98,14 +96,13 @@ pub struct FileUpload {
         (status = 201, description = "Stored", body = schemas::CourseFile,
          headers(("Location" = String, description = "Where to download it"))),
         (status = 400, response = ProblemResponse),
-        (status = 401, response = ProblemResponse),
         (status = 404, response = ProblemResponse),
         (status = 409, response = ProblemResponse),
         (status = 413, response = ProblemResponse),
         (status = 415, response = ProblemResponse),
         (status = 422, response = ProblemResponse),
         (status = 429, response = ProblemResponse),
-        (status = 503, response = ProblemResponse),
+        AuthenticatedErrors,
     ),
     security(("bearer" = [])))]
 pub async fn upload(
@@ -175,9 +172,8 @@ pub async fn upload(
     params(("id" = Uuid, Path, description = "Draft id")),
     responses(
         (status = 200, description = "Files, oldest first", body = Vec<schemas::CourseFile>),
-        (status = 401, response = ProblemResponse),
         (status = 404, response = ProblemResponse),
-        (status = 503, response = ProblemResponse),
+        AuthenticatedErrors,
     ),
     security(("bearer" = [])))]
 pub async fn draft_files(
@@ -197,10 +193,9 @@ pub async fn draft_files(
     ),
     responses(
         (status = 204, description = "Removed"),
-        (status = 401, response = ProblemResponse),
         (status = 404, response = ProblemResponse),
         (status = 429, response = ProblemResponse),
-        (status = 503, response = ProblemResponse),
+        AuthenticatedErrors,
     ),
     security(("bearer" = [])))]
 pub async fn delete_draft_file(
@@ -222,9 +217,8 @@ pub async fn delete_draft_file(
     params(("id" = Uuid, Path, description = "Course id")),
     responses(
         (status = 200, description = "The course", body = schemas::CourseWithFiles),
-        (status = 401, response = ProblemResponse),
         (status = 404, response = ProblemResponse),
-        (status = 503, response = ProblemResponse),
+        AuthenticatedErrors,
     ),
     security(("bearer" = [])))]
 pub async fn course(
@@ -244,9 +238,8 @@ pub async fn course(
     ),
     responses(
         (status = 200, description = "The file's bytes, as the media type it was uploaded as", content_type = "*/*"),
-        (status = 401, response = ProblemResponse),
         (status = 404, response = ProblemResponse),
-        (status = 503, response = ProblemResponse),
+        AuthenticatedErrors,
     ),
     security(("bearer" = [])))]
 pub async fn download(
@@ -305,10 +298,9 @@ fn ascii_fallback(name: &str) -> String {
     params(("id" = Uuid, Path, description = "Course id")),
     responses(
         (status = 204, description = "Deleted; files and keys follow within seconds"),
-        (status = 401, response = ProblemResponse),
         (status = 404, response = ProblemResponse),
         (status = 429, response = ProblemResponse),
-        (status = 503, response = ProblemResponse),
+        AuthenticatedErrors,
     ),
     security(("bearer" = [])))]
 pub async fn delete_course(

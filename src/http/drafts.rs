@@ -12,7 +12,7 @@ use utoipa::IntoParams;
 use super::body::JsonObject;
 use super::if_match;
 use super::paging::{PageBody, PageQuery};
-use super::problem::{ApiError, ProblemResponse};
+use super::problem::{ApiError, AuthenticatedErrors, ProblemResponse};
 use super::schemas;
 use super::AppState;
 use crate::domain::{Draft, FieldErrors, FormData, FormPatch, Owner};
@@ -61,13 +61,12 @@ fn etag(draft: &Draft) -> (header::HeaderName, String) {
         (status = 201, description = "Draft created", body = schemas::Draft,
          headers(("Location" = String), ("ETag" = String))),
         (status = 400, response = ProblemResponse),
-        (status = 401, response = ProblemResponse),
         (status = 403, response = ProblemResponse),
         (status = 413, response = ProblemResponse),
         (status = 415, response = ProblemResponse),
         (status = 422, response = ProblemResponse),
         (status = 429, response = ProblemResponse),
-        (status = 503, response = ProblemResponse),
+        AuthenticatedErrors,
     ),
     security(("bearer" = [])))]
 pub async fn create(
@@ -109,9 +108,8 @@ struct ListedDraft {
     responses(
         (status = 200, description = "A page of live drafts", body = schemas::DraftPage),
         (status = 400, response = ProblemResponse),
-        (status = 401, response = ProblemResponse),
         (status = 422, response = ProblemResponse),
-        (status = 503, response = ProblemResponse),
+        AuthenticatedErrors,
     ),
     security(("bearer" = [])))]
 pub async fn list(
@@ -144,9 +142,8 @@ pub async fn list(
     params(("id" = Uuid, Path, description = "Draft id")),
     responses(
         (status = 200, description = "The draft", body = schemas::Draft, headers(("ETag" = String))),
-        (status = 401, response = ProblemResponse),
         (status = 404, response = ProblemResponse),
-        (status = 503, response = ProblemResponse),
+        AuthenticatedErrors,
     ),
     security(("bearer" = [])))]
 pub async fn get(
@@ -168,13 +165,12 @@ pub async fn get(
     responses(
         (status = 200, description = "Saved", body = schemas::Draft, headers(("ETag" = String))),
         (status = 400, response = ProblemResponse),
-        (status = 401, response = ProblemResponse),
         (status = 404, response = ProblemResponse),
         (status = 412, response = ProblemResponse),
         (status = 413, response = ProblemResponse),
         (status = 415, response = ProblemResponse),
         (status = 422, response = ProblemResponse),
-        (status = 503, response = ProblemResponse),
+        AuthenticatedErrors,
     ),
     security(("bearer" = [])))]
 pub async fn autosave(
@@ -204,10 +200,9 @@ pub async fn autosave(
     params(("id" = Uuid, Path, description = "Draft id")),
     responses(
         (status = 204, description = "Discarded"),
-        (status = 401, response = ProblemResponse),
         (status = 404, response = ProblemResponse),
         (status = 429, response = ProblemResponse),
-        (status = 503, response = ProblemResponse),
+        AuthenticatedErrors,
     ),
     security(("bearer" = [])))]
 pub async fn discard(

@@ -4,7 +4,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
-use utoipa::{ToResponse, ToSchema};
+use utoipa::{IntoResponses, ToResponse, ToSchema};
 
 use crate::app::AppError;
 use crate::domain::upload::UploadError;
@@ -78,6 +78,33 @@ pub struct Problem {
     /// Bytes the organization stores now, for its storage quota.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub used: Option<i64>,
+}
+
+/// What every authenticated route may answer besides its own outcomes: no
+/// valid token (401), a token that may not use the route (403: no `org_id`
+/// on a user route, no `service_role` on an admin route), a store that did
+/// not answer (503, with `Retry-After`).
+#[derive(IntoResponses)]
+#[allow(dead_code)] // describes the wire format for the OpenAPI document
+pub enum AuthenticatedErrors {
+    #[response(
+        status = 401,
+        description = "No valid access token",
+        content_type = "application/problem+json"
+    )]
+    Unauthorized(Problem),
+    #[response(
+        status = 403,
+        description = "The access token may not use this route (no org_id, or no service_role)",
+        content_type = "application/problem+json"
+    )]
+    Forbidden(Problem),
+    #[response(
+        status = 503,
+        description = "A store did not answer in time; retry after Retry-After",
+        content_type = "application/problem+json"
+    )]
+    Unavailable(Problem),
 }
 
 /// A public route's one refusal: in dev mode, a request whose `Host` is not
