@@ -11,7 +11,6 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use futures_util::{stream, StreamExt};
 use helpers::TestApp;
-use reqwest::Method;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -65,16 +64,8 @@ async fn a_200_mb_upload_streams_with_flat_memory() {
             .file_name("big.txt")
             .mime_str("text/plain")
             .unwrap();
-    let response = app
-        .request(
-            Method::POST,
-            &format!("/api/v1/drafts/{id}/files"),
-            &app.user,
-        )
-        .multipart(reqwest::multipart::Form::new().part("file", part))
-        .send()
-        .await
-        .unwrap();
+    let form = reqwest::multipart::Form::new().part("file", part);
+    let response = app.post_files(&app.user, id, form).await;
     assert_eq!(response.status(), 201);
     let file: Value = response.json().await.unwrap();
 

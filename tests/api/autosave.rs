@@ -7,17 +7,13 @@ use futures_util::future::join_all;
 use serde_json::{json, Value};
 
 use crate::helpers::{assert_problem, draft_key, wait_until, TestApp};
+use crate::steps::{assert_status_counts, statuses};
 
 #[tokio::test]
 async fn a_merge_patch_sets_removes_and_keeps_fields() {
-    let app = TestApp::spawn().await;
-    let draft = app
-        .new_draft(
-            &app.user,
-            json!({"topic": "Rust", "email": "a@b.c", "formats": ["video"]}),
-        )
-        .await;
-    let id = draft["id"].as_str().unwrap();
+    let (app, id) =
+        &TestApp::with_draft_id(json!({"topic": "Rust", "email": "a@b.c", "formats": ["video"]}))
+            .await;
 
     let response = app
         .patch_draft(
@@ -42,9 +38,7 @@ async fn a_merge_patch_sets_removes_and_keeps_fields() {
 /// Invariant 3: 50 concurrent autosaves over every field; none is lost.
 #[tokio::test]
 async fn fifty_concurrent_autosaves_of_all_fields_all_survive() {
-    let app = TestApp::spawn().await;
-    let draft = app.new_draft(&app.user, json!({})).await;
-    let id = draft["id"].as_str().unwrap();
+    let (app, id) = &TestApp::with_draft_id(json!({})).await;
 
     let fields = [
         "topic",
@@ -99,9 +93,7 @@ async fn fifty_concurrent_autosaves_of_all_fields_all_survive() {
 
 #[tokio::test]
 async fn a_stale_if_match_is_refused_with_412_and_changes_nothing() {
-    let app = TestApp::spawn().await;
-    let draft = app.new_draft(&app.user, json!({"topic": "original"})).await;
-    let id = draft["id"].as_str().unwrap();
+    let (app, id) = &TestApp::with_draft_id(json!({"topic": "original"})).await;
     let saved = app
         .patch_draft(&app.user, id, json!({"topic": "second"}), Some("\"1\""))
         .await;
@@ -129,9 +121,7 @@ async fn a_stale_if_match_is_refused_with_412_and_changes_nothing() {
 
 #[tokio::test]
 async fn of_racing_writes_with_the_same_if_match_exactly_one_wins() {
-    let app = TestApp::spawn().await;
-    let draft = app.new_draft(&app.user, json!({})).await;
-    let id = draft["id"].as_str().unwrap();
+    let (app, id) = &TestApp::with_draft_id(json!({})).await;
 
     let responses = join_all((0..20).map(|i| {
         app.patch_draft(
@@ -142,24 +132,14 @@ async fn of_racing_writes_with_the_same_if_match_exactly_one_wins() {
         )
     }))
     .await;
-    let statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 200).count(),
-        1,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 412).count(),
-        19,
-        "{statuses:?}"
-    );
+    let statuses = statuses(&responses);
+    assert_status_counts(&statuses, &[(200, 1), (412, 19)]);
     assert_eq!(app.draft(&app.user, id).await["version"], 2);
 }
 
 #[tokio::test]
 async fn an_autosave_refreshes_the_ttl() {
-    let app = TestApp::spawn().await;
-    let draft = app.new_draft(&app.user, json!({})).await;
+    let (app, draft) = TestApp::with_draft(json!({})).await;
     let id = draft["id"].as_str().unwrap();
     let key = draft_key(&app.user, id);
     let mut redis = app.redis().await;
@@ -211,8 +191,7 @@ async fn an_autosave_after_expiry_is_404_and_does_not_recreate_the_draft() {
 #[tokio::test]
 async fn autosaves_past_the_per_user_rate_are_refused_with_retry_after() {
     let app = TestApp::spawn_with(|c| c.autosave_rate_limit = 5).await;
-    let draft = app.new_draft(&app.user, json!({})).await;
-    let id = draft["id"].as_str().unwrap();
+    let id = &app.draft_id(&app.user, json!({})).await;
     for i in 0..5 {
         let saved = app
             .patch_draft(&app.user, id, json!({"estimatedLessons": i + 1}), None)

@@ -110,10 +110,7 @@ async fn assert_refused(app: &TestApp, method: Method, path: &str, case: &Case) 
 
 #[tokio::test]
 async fn bad_autosaves_are_refused_and_change_nothing() {
-    let app = TestApp::spawn().await;
-    let draft = app
-        .new_draft(&app.user, json!({"topic": "Kept as it is"}))
-        .await;
+    let (app, draft) = TestApp::with_draft(json!({"topic": "Kept as it is"})).await;
     let id = draft["id"].as_str().unwrap();
     let path = format!("/api/v1/drafts/{id}");
 
@@ -164,10 +161,7 @@ async fn the_body_limit_is_configurable() {
 
 #[tokio::test]
 async fn malformed_ids_unknown_routes_and_methods_get_problems() {
-    let app = TestApp::spawn().await;
-    let draft = app
-        .new_draft(&app.user, json!({"topic": "untouched"}))
-        .await;
+    let (app, draft) = TestApp::with_draft(json!({"topic": "untouched"})).await;
     for path in [
         "/api/v1/drafts/not-a-uuid",
         "/api/v1/drafts/123",

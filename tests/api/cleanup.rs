@@ -13,10 +13,7 @@ use crate::servers::{free_port, s3_server, use_s3};
 
 /// A draft with a course holding two files; returns (draft id, course id).
 async fn course_with_files(app: &TestApp) -> (String, String) {
-    let draft = app
-        .new_draft(&app.user, json!({"topic": "To delete"}))
-        .await;
-    let id = draft["id"].as_str().unwrap().to_owned();
+    let id = app.draft_id(&app.user, json!({"topic": "To delete"})).await;
     let mut course = String::new();
     for (name, content_type) in [("a.txt", "text/plain"), ("b.md", "text/markdown")] {
         let file: Value = app
@@ -61,15 +58,7 @@ async fn deleting_a_course_removes_its_row_files_and_redis_keys() {
 async fn discarding_a_materialized_draft_deletes_its_course_but_not_a_submitted_one() {
     let app = TestApp::spawn().await;
     let (draft, _) = course_with_files(&app).await;
-    let discard = app
-        .request(
-            Method::DELETE,
-            &format!("/api/v1/drafts/{draft}"),
-            &app.user,
-        )
-        .send()
-        .await
-        .unwrap();
+    let discard = app.delete_draft(&app.user, &draft).await;
     assert_eq!(discard.status(), 204);
     assert_eq!(app.get_draft(&app.user, &draft).await.status(), 404);
     assert_eq!(app.course_count().await, 0);
@@ -80,13 +69,8 @@ async fn discarding_a_materialized_draft_deletes_its_course_but_not_a_submitted_
         .new_draft(&app.user, json!({"topic": "Submitted stays"}))
         .await;
     let kept = kept["id"].as_str().unwrap();
-    assert_eq!(
-        app.draft_action(&app.user, kept, "submit").await.status(),
-        201
-    );
-    let discard = app
-        .call(Method::DELETE, &format!("/api/v1/drafts/{kept}"), &app.user)
-        .await;
+    app.action_json(&app.user, kept, "submit", 201).await;
+    let discard = app.delete_draft(&app.user, kept).await;
     assert_eq!(discard.status(), 204);
     assert_eq!(app.course_count().await, 1);
 }
@@ -98,12 +82,8 @@ async fn admin_stats_show_the_pollution_figures() {
     app.age_course(&stale, 30).await;
     course_with_files(&app).await;
     let open = app.new_draft(&app.user, json!({})).await;
-    assert_eq!(
-        app.draft_action(&app.user, open["id"].as_str().unwrap(), "submit")
-            .await
-            .status(),
-        422
-    );
+    app.action_json(&app.user, open["id"].as_str().unwrap(), "submit", 422)
+        .await;
 
     let stats = app.admin(Method::GET, "/api/v1/admin/stats").await;
     assert_eq!(stats["totalDrafts"], 2);

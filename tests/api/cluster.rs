@@ -183,13 +183,7 @@ async fn the_service_works_against_a_redis_cluster() {
         app.draft(&users[2], &drafts[2]).await["status"],
         "submitted"
     );
-    let discarded = app
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/drafts/{}", drafts[3]),
-            &users[3],
-        )
-        .await;
+    let discarded = app.delete_draft(&users[3], &drafts[3]).await;
     assert_eq!(discarded.status(), 204);
     assert_eq!(app.get_draft(&users[3], &drafts[3]).await.status(), 404);
 
@@ -199,18 +193,12 @@ async fn the_service_works_against_a_redis_cluster() {
 
     // The janitor checks sessions on every node: of two stale courses, it
     // keeps the one whose session lives and deletes the other.
-    let kept: Value = app
-        .draft_action(&users[4], &drafts[4], "materialize")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let gone: Value = app
-        .draft_action(&users[5], &drafts[5], "materialize")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let materialize = |i: usize| {
+        let response = app.draft_action(&users[i], &drafts[i], "materialize");
+        async { response.await.json::<Value>().await.unwrap() }
+    };
+    let kept = materialize(4).await;
+    let gone = materialize(5).await;
     let _: () = redis.del(draft_key(&users[5], &drafts[5])).await.unwrap();
     for course in [&kept, &gone, &materialized.json::<Value>().await.unwrap()] {
         app.age_course(course["courseId"].as_str().unwrap(), 25)

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{stream, StreamExt};
-use reqwest::{Method, Response};
+use reqwest::Response;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -76,15 +76,8 @@ where
     .file_name(name.to_owned())
     .mime_str(content_type)
     .unwrap();
-    app.request(
-        Method::POST,
-        &format!("/api/v1/drafts/{draft_id}/files"),
-        &app.user,
-    )
-    .multipart(reqwest::multipart::Form::new().part("file", part))
-    .send()
-    .await
-    .unwrap()
+    let form = reqwest::multipart::Form::new().part("file", part);
+    app.post_files(&app.user, draft_id, form).await
 }
 
 /// A body of 6 MiB of text (more than one 5 MiB part), then, once the
@@ -124,13 +117,7 @@ async fn text_named_like_a_program_is_refused() {
     let id = new_draft(&app).await;
 
     let response = app
-        .upload(
-            &app.user,
-            &id,
-            "run.exe",
-            "text/plain",
-            b"echo hello\n".to_vec(),
-        )
+        .upload_text(&app.user, &id, "run.exe", b"echo hello\n")
         .await;
     let detail = refused(&app, &id, response, &["text/plain", ".exe"]).await;
     assert!(detail.contains(".txt"), "{detail:?} says what was expected");

@@ -101,11 +101,7 @@ async fn list_forgets_drafts_that_expired() {
 
 #[tokio::test]
 async fn discard_deletes_the_draft_and_its_key() {
-    let app = TestApp::spawn().await;
-    let draft = app
-        .new_draft(&app.user, json!({"topic": "gone soon"}))
-        .await;
-    let id = draft["id"].as_str().unwrap();
+    let (app, id) = &TestApp::with_draft_id(json!({"topic": "gone soon"})).await;
 
     let path = format!("/api/v1/drafts/{id}");
     let response = app.call(Method::DELETE, &path, &app.user).await;
@@ -160,10 +156,9 @@ async fn racing_creates_never_exceed_the_cap() {
 async fn draft_sessions_never_write_a_course_row() {
     let app = TestApp::spawn().await;
     for i in 0..5 {
-        let draft = app
-            .new_draft(&app.user, json!({"topic": format!("course {i}")}))
+        let id = &app
+            .draft_id(&app.user, json!({"topic": format!("course {i}")}))
             .await;
-        let id = draft["id"].as_str().unwrap();
         let saved = app
             .patch_draft(&app.user, id, json!({"description": "more"}), Some("\"1\""))
             .await;

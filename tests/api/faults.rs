@@ -31,16 +31,15 @@ async fn a_postgres_outage_answers_503_writes_nothing_and_a_retry_gives_one_cour
     })
     .await;
 
-    let draft = faulty
-        .new_draft(&faulty.user, json!({"topic": "Through the outage"}))
+    let id = &faulty
+        .draft_id(&faulty.user, json!({"topic": "Through the outage"}))
         .await;
-    let id = draft["id"].as_str().unwrap();
     proxy.cut();
     let materialize = faulty.draft_action(&faulty.user, id, "materialize").await;
     assert_eq!(materialize.headers()["retry-after"], "1");
     assert_problem(materialize, 503).await;
     let upload = faulty
-        .upload(&faulty.user, id, "a.txt", "text/plain", b"bytes".to_vec())
+        .upload_text(&faulty.user, id, "a.txt", b"bytes")
         .await;
     assert_problem(upload, 503).await;
     // A submit that fails after freezing the draft leaves it read-only until
@@ -174,9 +173,7 @@ async fn while_redis_is_down_new_drafts_open_in_postgres_and_the_service_recover
     assert_problem(app.get_draft(user, &nowhere).await, 503).await;
 
     // Upload and materialize use its course row: still one row for the draft.
-    let upload = app
-        .upload(user, &pg_id, "plan.txt", "text/plain", b"plan".to_vec())
-        .await;
+    let upload = app.upload_text(user, &pg_id, "plan.txt", b"plan").await;
     assert_eq!(upload.status(), 201);
     let racing = (0..6).map(|_| app.draft_action(user, &pg_id, "materialize"));
     for response in join_all(racing).await {
@@ -240,16 +237,9 @@ async fn while_redis_is_down_new_drafts_open_in_postgres_and_the_service_recover
     let quiet = app
         .new_draft(user, json!({"topic": "Quiet for a while"}))
         .await;
-    let discarded = app.new_draft(user, json!({})).await;
-    let discarded_id = discarded["id"].as_str().unwrap();
+    let discarded_id = &app.draft_id(user, json!({})).await;
     let upload = app
-        .upload(
-            user,
-            discarded_id,
-            "draft.txt",
-            "text/plain",
-            b"draft".to_vec(),
-        )
+        .upload_text(user, discarded_id, "draft.txt", b"draft")
         .await;
     assert_eq!(upload.status(), 201);
 
@@ -277,13 +267,7 @@ async fn while_redis_is_down_new_drafts_open_in_postgres_and_the_service_recover
 
     // Discarding takes the course and its file; discarding a submitted one
     // leaves its course.
-    let deleted = app
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/drafts/{discarded_id}"),
-            user,
-        )
-        .await;
+    let deleted = app.delete_draft(user, discarded_id).await;
     assert_eq!(deleted.status(), 204);
     assert_problem(app.get_draft(user, discarded_id).await, 404).await;
     app.run_cleanup().await;
@@ -292,9 +276,7 @@ async fn while_redis_is_down_new_drafts_open_in_postgres_and_the_service_recover
         1,
         "only the submitted course's file"
     );
-    let forgotten = app
-        .call(Method::DELETE, &format!("/api/v1/drafts/{pg_id}"), user)
-        .await;
+    let forgotten = app.delete_draft(user, &pg_id).await;
     assert_eq!(forgotten.status(), 204);
     assert_problem(app.get_draft(user, &pg_id).await, 404).await;
     let course = degraded["courseId"].as_str().unwrap();
@@ -584,10 +566,9 @@ async fn a_redis_password_works_through_the_url() {
     let app =
         TestApp::spawn_with(|c| c.redis_url = format!("redis://:s3cret-pass@127.0.0.1:{port}"))
             .await;
-    let draft = app
-        .new_draft(&app.user, json!({"topic": "Behind a password"}))
+    let id = &app
+        .draft_id(&app.user, json!({"topic": "Behind a password"}))
         .await;
-    let id = draft["id"].as_str().unwrap();
     assert_eq!(
         app.patch_draft(&app.user, id, json!({"language": "ru"}), None)
             .await

@@ -41,42 +41,35 @@ pub fn pdf() -> Vec<u8> {
 
 /// A minimal Word document: content types, package relationships, the body.
 pub fn docx() -> Vec<u8> {
-    stored_zip(&[
-        (
-            "[Content_Types].xml",
-            content_types(
-                "/word/document.xml",
-                "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml",
-            )
-            .as_bytes(),
-        ),
-        ("_rels/.rels", package_rels("word/document.xml").as_bytes()),
-        (
-            "word/document.xml",
-            br#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+    office_package(
+        "word/document.xml",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml",
+        br#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>Week 1: ownership</w:t></w:r></w:p></w:body></w:document>"#,
-        ),
-    ])
+    )
 }
 
 /// A minimal presentation package: content types, relationships, the
 /// presentation part.
 pub fn pptx() -> Vec<u8> {
+    office_package(
+        "ppt/presentation.xml",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml",
+        br#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<p:presentation xmlns:p="http://schemas.openxmlformats.org/presentationml/2006/main"/>"#,
+    )
+}
+
+/// An OOXML package of one main part: its content types, the package
+/// relationships pointing at it, and the part itself.
+fn office_package(part: &str, content_type: &str, body: &[u8]) -> Vec<u8> {
     stored_zip(&[
         (
             "[Content_Types].xml",
-            content_types(
-                "/ppt/presentation.xml",
-                "application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml",
-            )
-            .as_bytes(),
+            content_types(&format!("/{part}"), content_type).as_bytes(),
         ),
-        ("_rels/.rels", package_rels("ppt/presentation.xml").as_bytes()),
-        (
-            "ppt/presentation.xml",
-            br#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
-<p:presentation xmlns:p="http://schemas.openxmlformats.org/presentationml/2006/main"/>"#,
-        ),
+        ("_rels/.rels", package_rels(part).as_bytes()),
+        (part, body),
     ])
 }
 

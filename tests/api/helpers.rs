@@ -246,15 +246,27 @@ impl TestApp {
             .file_name(name.to_owned())
             .mime_str(content_type)
             .expect("valid mime");
-        self.request(
-            Method::POST,
-            &format!("/api/v1/drafts/{draft_id}/files"),
+        self.post_files(
             user,
+            draft_id,
+            reqwest::multipart::Form::new().part("file", part),
         )
-        .multipart(reqwest::multipart::Form::new().part("file", part))
-        .send()
         .await
-        .expect("request sent")
+    }
+
+    /// POSTs a multipart `form` to the draft's files.
+    pub async fn post_files(
+        &self,
+        user: &TestUser,
+        draft_id: &str,
+        form: reqwest::multipart::Form,
+    ) -> Response {
+        let path = format!("/api/v1/drafts/{draft_id}/files");
+        self.request(Method::POST, &path, user)
+            .multipart(form)
+            .send()
+            .await
+            .expect("request sent")
     }
 
     /// POSTs to one of the draft's actions (`materialize`, `submit`).

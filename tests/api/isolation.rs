@@ -36,8 +36,7 @@ async fn another_users_draft_is_404_on_every_route_and_not_listed() {
         );
     }
 
-    let listed: Value = app.get_json(&intruder, "/api/v1/drafts").await;
-    assert_eq!(listed["items"], json!([]));
+    app.assert_no_drafts(&intruder).await;
     assert_eq!(
         app.draft(owner, id).await,
         draft,
@@ -50,12 +49,11 @@ async fn another_users_course_files_and_draft_actions_are_404() {
     let app = TestApp::spawn().await;
     let owner = &app.user;
     let intruder = new_user();
-    let draft = app
-        .new_draft(owner, json!({"topic": "Private course"}))
+    let id = &app
+        .draft_id(owner, json!({"topic": "Private course"}))
         .await;
-    let id = draft["id"].as_str().unwrap();
     let file: Value = app
-        .upload(owner, id, "secret.txt", "text/plain", b"secret".to_vec())
+        .upload_text(owner, id, "secret.txt", b"secret")
         .await
         .json()
         .await
@@ -64,8 +62,7 @@ async fn another_users_course_files_and_draft_actions_are_404() {
         file["courseId"].as_str().unwrap(),
         file["id"].as_str().unwrap(),
     );
-    let own_draft = app.new_draft(&intruder, json!({"topic": "Mine"})).await;
-    let own_id = own_draft["id"].as_str().unwrap();
+    let own_id = &app.draft_id(&intruder, json!({"topic": "Mine"})).await;
     let other = Uuid::new_v4();
 
     // Each foreign target beside a missing one: both must answer alike.
@@ -115,9 +112,7 @@ async fn another_users_course_files_and_draft_actions_are_404() {
         }
         assert_eq!(bodies[0], bodies[1], "{method} {foreign}");
     }
-    let upload = app
-        .upload(&intruder, id, "mine.txt", "text/plain", b"x".to_vec())
-        .await;
+    let upload = app.upload_text(&intruder, id, "mine.txt", b"x").await;
     assert_eq!(upload.status(), 404);
 
     assert_eq!(

@@ -12,10 +12,9 @@ use crate::helpers::{draft_key, new_user, service_user, TestApp, TestUser};
 
 /// A draft with a course row (through an upload); returns (draft id, course id).
 async fn materialized(app: &TestApp, user: &TestUser, topic: &str) -> (String, String) {
-    let draft = app.new_draft(user, json!({"topic": topic})).await;
-    let id = draft["id"].as_str().unwrap().to_owned();
+    let id = app.draft_id(user, json!({"topic": topic})).await;
     let file: Value = app
-        .upload(user, &id, "notes.txt", "text/plain", b"notes".to_vec())
+        .upload_text(user, &id, "notes.txt", b"notes")
         .await
         .json()
         .await
@@ -54,12 +53,7 @@ async fn the_janitor_deletes_exactly_the_stale_unused_drafts() {
     expire_session(&app, user, &fresh_draft).await;
     app.age_course(&fresh, 23).await;
     let (submitted_draft, submitted) = materialized(&app, user, "Submitted").await;
-    assert_eq!(
-        app.draft_action(user, &submitted_draft, "submit")
-            .await
-            .status(),
-        200
-    );
+    app.action_json(user, &submitted_draft, "submit", 200).await;
     expire_session(&app, user, &submitted_draft).await;
     app.age_course(&submitted, 25).await;
     let (generating_draft, generating) = materialized(&app, user, "Being generated").await;
@@ -137,6 +131,16 @@ async fn a_dry_run_deletes_nothing_and_names_what_a_real_run_deletes() {
     assert_eq!(course_ids(&app).await, HashSet::from([kept]));
 }
 
+/// Takes or gives back (`pg_advisory_lock` or `_unlock`) the janitor's lock
+/// in the test's own session, as another replica's run would.
+async fn janitor_lock(app: &TestApp, function: &str) {
+    let sql = format!("SELECT {function}($1)");
+    app.db
+        .execute(&sql, &[&draftd::jobs::janitor::JANITOR_LOCK])
+        .await
+        .unwrap();
+}
+
 /// Invariant 8: while one replica's run holds the lock, another's does nothing.
 #[tokio::test]
 async fn a_run_finding_the_lock_taken_does_nothing() {
@@ -146,25 +150,13 @@ async fn a_run_finding_the_lock_taken_does_nothing() {
     app.age_course(&course, 48).await;
 
     // Another replica, mid-run: a session holding the janitor's lock.
-    app.db
-        .execute(
-            "SELECT pg_advisory_lock($1)",
-            &[&draftd::jobs::janitor::JANITOR_LOCK],
-        )
-        .await
-        .unwrap();
+    janitor_lock(&app, "pg_advisory_lock").await;
     let report = app.admin(Method::POST, "/api/v1/admin/janitor/run").await;
     assert_eq!(report["lockedElsewhere"], true);
     assert_eq!(report["deleted"], 0);
     assert_eq!(app.course_count().await, 1);
 
-    app.db
-        .execute(
-            "SELECT pg_advisory_unlock($1)",
-            &[&draftd::jobs::janitor::JANITOR_LOCK],
-        )
-        .await
-        .unwrap();
+    janitor_lock(&app, "pg_advisory_unlock").await;
     let report = app.admin(Method::POST, "/api/v1/admin/janitor/run").await;
     assert_eq!(report["deleted"], 1);
 }
@@ -217,9 +209,7 @@ async fn a_janitor_racing_uploads_never_deletes_their_course() {
         drafts.push(draft);
     }
     let uploads = drafts.iter().map(|draft| async {
-        let response = app
-            .upload(&app.user, draft, "more.txt", "text/plain", b"more".to_vec())
-            .await;
+        let response = app.upload_text(&app.user, draft, "more.txt", b"more").await;
         assert_eq!(response.status(), 201);
         response.json::<Value>().await.unwrap()["courseId"]
             .as_str()

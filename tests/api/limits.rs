@@ -5,6 +5,7 @@ use deadpool_redis::redis::AsyncCommands;
 use serde_json::{json, Value};
 
 use crate::helpers::{assert_problem, draft_key, TestApp};
+use crate::steps::statuses;
 
 #[tokio::test]
 async fn a_nul_character_is_refused_naming_its_field_and_changes_nothing() {
@@ -29,11 +30,7 @@ async fn a_nul_character_is_refused_naming_its_field_and_changes_nothing() {
 /// submit's validation, naming the field, and stays editable.
 #[tokio::test]
 async fn a_stored_nul_fails_submit_validation_without_stranding_the_draft() {
-    let app = TestApp::spawn().await;
-    let draft = app
-        .new_draft(&app.user, json!({"topic": "Fine topic"}))
-        .await;
-    let id = draft["id"].as_str().unwrap();
+    let (app, id) = &TestApp::with_draft_id(json!({"topic": "Fine topic"})).await;
     let mut redis = app.redis().await;
     let _: () = redis
         .hset(
@@ -47,14 +44,15 @@ async fn a_stored_nul_fails_submit_validation_without_stranding_the_draft() {
     let problem = assert_problem(app.draft_action(&app.user, id, "submit").await, 422).await;
     assert!(problem["errors"]["description"].is_array(), "{problem}");
     assert_eq!(app.course_count().await, 0);
-    let response = app
-        .patch_draft(&app.user, id, json!({"description": "mended"}), None)
-        .await;
-    assert_eq!(response.status(), 200, "still editable");
-    assert_eq!(
-        app.draft_action(&app.user, id, "submit").await.status(),
-        201
-    );
+    save_then_submit(app, id, json!({"description": "mended"}), "still editable").await;
+}
+
+/// Autosaves `form` into the draft, asserting 200 (failing with `what`), then
+/// submits it, asserting 201.
+async fn save_then_submit(app: &TestApp, id: &str, form: Value, what: &str) {
+    let response = app.patch_draft(&app.user, id, form, None).await;
+    assert_eq!(response.status(), 200, "{what}");
+    app.action_json(&app.user, id, "submit", 201).await;
 }
 
 /// When Postgres refuses a submit's data for good (a data exception, here
@@ -76,10 +74,9 @@ async fn a_submit_postgres_refuses_leaves_the_draft_editable() {
         )
         .await
         .unwrap();
-    let draft = app
-        .new_draft(&app.user, json!({"topic": "Refused by Postgres"}))
+    let id = &app
+        .draft_id(&app.user, json!({"topic": "Refused by Postgres"}))
         .await;
-    let id = draft["id"].as_str().unwrap();
 
     let response = app.draft_action(&app.user, id, "submit").await;
     assert_eq!(response.status(), 500, "not a 503 that invites retries");
@@ -93,14 +90,8 @@ async fn a_submit_postgres_refuses_leaves_the_draft_editable() {
         listed.to_string().contains(id),
         "back in the list: {listed}"
     );
-    let response = app
-        .patch_draft(&app.user, id, json!({"topic": "Accepted topic"}), None)
-        .await;
-    assert_eq!(response.status(), 200, "editable again");
-    assert_eq!(
-        app.draft_action(&app.user, id, "submit").await.status(),
-        201
-    );
+    let accepted = json!({"topic": "Accepted topic"});
+    save_then_submit(&app, id, accepted, "editable again").await;
 }
 
 #[tokio::test]
@@ -115,13 +106,7 @@ async fn writes_past_the_rate_are_429_with_retry_after_and_change_nothing() {
     assert_problem(refused, 429).await;
     // Deletes count too, and a refused one deletes nothing.
     let id = ids[0].as_str().unwrap();
-    let refused = app
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/api/v1/drafts/{id}"),
-            &app.user,
-        )
-        .await;
+    let refused = app.delete_draft(&app.user, id).await;
     assert_problem(refused, 429).await;
     assert_eq!(app.draft(&app.user, id).await["id"], ids[0]);
     // Another user has a window of their own.
@@ -149,14 +134,13 @@ async fn with_redis_down_the_write_rate_is_counted_in_the_process() {
 #[tokio::test]
 async fn racing_uploads_cannot_pass_the_files_per_course_quota_together() {
     let app = TestApp::spawn_with(|c| c.max_files_per_course = 3).await;
-    let draft = app.new_draft(&app.user, json!({"topic": "Full"})).await;
-    let id = draft["id"].as_str().unwrap();
+    let id = &app.draft_id(&app.user, json!({"topic": "Full"})).await;
     let names: Vec<String> = (0..8).map(|i| format!("f{i}.txt")).collect();
     let uploads = names
         .iter()
-        .map(|name| app.upload(&app.user, id, name, "text/plain", b"notes".to_vec()));
+        .map(|name| app.upload_text(&app.user, id, name, b"notes"));
     let answers = futures_util::future::join_all(uploads).await;
-    let mut statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
+    let mut statuses = statuses(&answers);
     statuses.sort_unstable();
     assert_eq!(statuses, [201, 201, 201, 409, 409, 409, 409, 409]);
     for response in answers {
@@ -173,26 +157,12 @@ async fn racing_uploads_cannot_pass_the_files_per_course_quota_together() {
 #[tokio::test]
 async fn an_organization_cannot_store_past_its_bytes() {
     let app = TestApp::spawn_with(|c| c.org_storage_bytes = 10).await;
-    let first = app.new_draft(&app.user, json!({"topic": "One"})).await;
-    let second = app.new_draft(&app.user, json!({"topic": "Two"})).await;
-    let ok = app
-        .upload(
-            &app.user,
-            first["id"].as_str().unwrap(),
-            "a.txt",
-            "text/plain",
-            b"123456".to_vec(),
-        )
-        .await;
+    let first = app.draft_id(&app.user, json!({"topic": "One"})).await;
+    let second = app.draft_id(&app.user, json!({"topic": "Two"})).await;
+    let ok = app.upload_text(&app.user, &first, "a.txt", b"123456").await;
     assert_eq!(ok.status(), 201);
     let refused = app
-        .upload(
-            &app.user,
-            second["id"].as_str().unwrap(),
-            "b.txt",
-            "text/plain",
-            b"123456".to_vec(),
-        )
+        .upload_text(&app.user, &second, "b.txt", b"123456")
         .await;
     let problem = assert_problem(refused, 409).await;
     assert_eq!(
@@ -210,8 +180,7 @@ async fn an_organization_cannot_store_past_its_bytes() {
 #[tokio::test]
 async fn uploads_in_flight_are_bounded_per_user() {
     let app = TestApp::spawn_with(|c| c.uploads_per_user = 1).await;
-    let draft = app.new_draft(&app.user, json!({"topic": "Slow"})).await;
-    let id = draft["id"].as_str().unwrap().to_owned();
+    let id = app.draft_id(&app.user, json!({"topic": "Slow"})).await;
 
     // An upload whose body arrives only when the test says so.
     let (send, receive) = tokio::sync::mpsc::channel::<Vec<u8>>(1);
@@ -241,17 +210,13 @@ async fn uploads_in_flight_are_bounded_per_user() {
         !app.stored_files().is_empty()
     })
     .await;
-    let refused = app
-        .upload(&app.user, &id, "fast.txt", "text/plain", b"fast".to_vec())
-        .await;
+    let refused = app.upload_text(&app.user, &id, "fast.txt", b"fast").await;
     assert!(refused.headers().get("retry-after").is_some());
     assert_problem(refused, 429).await;
     send.send(b"second half".to_vec()).await.unwrap();
     drop(send);
     assert_eq!(slow.await.unwrap().unwrap().status(), 201);
-    let fast = app
-        .upload(&app.user, &id, "fast.txt", "text/plain", b"fast".to_vec())
-        .await;
+    let fast = app.upload_text(&app.user, &id, "fast.txt", b"fast").await;
     assert_eq!(fast.status(), 201, "the slot was given back");
 }
 
@@ -310,9 +275,7 @@ async fn the_draft_list_comes_in_pages_of_summaries() {
 
 #[tokio::test]
 async fn a_multipart_part_that_is_not_the_file_is_capped() {
-    let app = TestApp::spawn().await;
-    let draft = app.new_draft(&app.user, json!({})).await;
-    let id = draft["id"].as_str().unwrap();
+    let (app, id) = &TestApp::with_draft_id(json!({})).await;
     let big = "x".repeat(app.config.max_body_bytes + 1);
     let form = reqwest::multipart::Form::new().text("note", big).part(
         "file",
@@ -321,31 +284,15 @@ async fn a_multipart_part_that_is_not_the_file_is_capped() {
             .mime_str("text/plain")
             .unwrap(),
     );
-    let response = app
-        .request(
-            reqwest::Method::POST,
-            &format!("/api/v1/drafts/{id}/files"),
-            &app.user,
-        )
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = app.post_files(&app.user, id, form).await;
     assert_problem(response, 413).await;
     assert_eq!(app.file_row_count().await, 0);
 }
 
 #[tokio::test]
 async fn a_submitted_drafts_session_is_kept_briefly() {
-    let app = TestApp::spawn().await;
-    let draft = app
-        .new_draft(&app.user, json!({"topic": "Done soon"}))
-        .await;
-    let id = draft["id"].as_str().unwrap();
-    assert_eq!(
-        app.draft_action(&app.user, id, "submit").await.status(),
-        201
-    );
+    let (app, id) = &TestApp::with_draft_id(json!({"topic": "Done soon"})).await;
+    app.action_json(&app.user, id, "submit", 201).await;
     let mut redis = app.redis().await;
     let ttl_ms: i64 = redis.pttl(draft_key(&app.user, id)).await.unwrap();
     assert!((1..=600_000).contains(&ttl_ms), "{ttl_ms} ms");

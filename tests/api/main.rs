@@ -19,5 +19,6 @@ mod protocol;
 mod proxy;
 mod servers;
 mod service;
+mod steps;
 mod tls;
 mod uploads;

@@ -8,6 +8,7 @@ use reqwest::{Method, Response};
 use serde_json::{json, Value};
 
 use crate::helpers::{assert_problem, TestApp};
+use crate::steps::{assert_status_counts, statuses};
 
 async fn json_of(response: Response) -> Value {
     response.json().await.expect("JSON body")
@@ -15,10 +16,7 @@ async fn json_of(response: Response) -> Value {
 
 #[tokio::test]
 async fn materialize_creates_the_row_once_and_keeps_the_draft_editable() {
-    let app = TestApp::spawn().await;
-    let draft = app
-        .new_draft(&app.user, json!({"topic": "Основы Rust"}))
-        .await;
+    let (app, draft) = TestApp::with_draft(json!({"topic": "Основы Rust"})).await;
     let id = draft["id"].as_str().unwrap();
 
     let first = app.draft_action(&app.user, id, "materialize").await;
@@ -46,8 +44,7 @@ async fn materialize_creates_the_row_once_and_keeps_the_draft_editable() {
         .await;
     assert_eq!(saved.status(), 200);
 
-    let course_path = format!("/api/v1/courses/{}", first["courseId"].as_str().unwrap());
-    let course = app.get_json(&app.user, &course_path).await;
+    let course = app.course_of(&app.user, &first).await;
     assert_eq!(course["materializedBy"], "materialize");
     assert_eq!(course["draftSessionId"], draft["id"]);
     assert_eq!(course["status"], "draft");
@@ -56,13 +53,8 @@ async fn materialize_creates_the_row_once_and_keeps_the_draft_editable() {
 
 #[tokio::test]
 async fn submit_validates_strictly_and_refuses_without_writing() {
-    let app = TestApp::spawn().await;
-    let draft = app
-        .new_draft(
-            &app.user,
-            json!({"topic": "Ru", "email": "ivan@", "language": "x"}),
-        )
-        .await;
+    let (app, draft) =
+        TestApp::with_draft(json!({"topic": "Ru", "email": "ivan@", "language": "x"})).await;
     let id = draft["id"].as_str().unwrap();
 
     let refused = app.draft_action(&app.user, id, "submit").await;
@@ -90,14 +82,10 @@ async fn submit_validates_strictly_and_refuses_without_writing() {
 
 #[tokio::test]
 async fn submit_writes_the_final_data_ends_the_draft_and_repeats_safely() {
-    let app = TestApp::spawn().await;
-    let draft = app
-        .new_draft(
-            &app.user,
-            json!({"topic": "  Основы Rust  ", "email": "a@b.ru", "language": "ru"}),
-        )
-        .await;
-    let id = draft["id"].as_str().unwrap();
+    let (app, id) = &TestApp::with_draft_id(
+        json!({"topic": "  Основы Rust  ", "email": "a@b.ru", "language": "ru"}),
+    )
+    .await;
 
     let submitted = app.draft_action(&app.user, id, "submit").await;
     assert_eq!(submitted.status(), 201);
@@ -107,11 +95,7 @@ async fn submit_writes_the_final_data_ends_the_draft_and_repeats_safely() {
     assert_eq!(repeated.status(), 200);
     assert_eq!(json_of(repeated).await, submitted);
 
-    let course_path = format!(
-        "/api/v1/courses/{}",
-        submitted["courseId"].as_str().unwrap()
-    );
-    let course = app.get_json(&app.user, &course_path).await;
+    let course = app.course_of(&app.user, &submitted).await;
     assert_eq!(course["title"], "Основы Rust");
     assert_eq!(course["materializedBy"], "submit");
     assert!(course["submittedAt"].is_string());
@@ -128,27 +112,16 @@ async fn submit_writes_the_final_data_ends_the_draft_and_repeats_safely() {
         .patch_draft(&app.user, id, json!({"topic": "changed"}), None)
         .await;
     assert_problem(patch, 409).await;
-    let list = app.get_json(&app.user, "/api/v1/drafts").await;
-    assert_eq!(list["items"], json!([]));
+    app.assert_no_drafts(&app.user).await;
     assert_eq!(app.course_count().await, 1);
 }
 
 #[tokio::test]
 async fn autosave_after_an_upload_goes_on_and_submit_writes_the_latest_data() {
-    let app = TestApp::spawn().await;
-    let draft = app
-        .new_draft(&app.user, json!({"topic": "First title"}))
-        .await;
-    let id = draft["id"].as_str().unwrap();
+    let (app, id) = &TestApp::with_draft_id(json!({"topic": "First title"})).await;
 
     let uploaded = app
-        .upload(
-            &app.user,
-            id,
-            "plan.txt",
-            "text/plain",
-            b"lesson plan".to_vec(),
-        )
+        .upload_text(&app.user, id, "plan.txt", b"lesson plan")
         .await;
     assert_eq!(uploaded.status(), 201);
     for (i, topic) in ["Second title", "Final title"].iter().enumerate() {
@@ -164,11 +137,7 @@ async fn autosave_after_an_upload_goes_on_and_submit_writes_the_latest_data() {
     }
     let submitted = json_of(app.draft_action(&app.user, id, "submit").await).await;
 
-    let course_path = format!(
-        "/api/v1/courses/{}",
-        submitted["courseId"].as_str().unwrap()
-    );
-    let course = app.get_json(&app.user, &course_path).await;
+    let course = app.course_of(&app.user, &submitted).await;
     assert_eq!(
         course["formData"],
         json!({"topic": "Final title", "estimatedLessons": 6})
@@ -186,11 +155,7 @@ async fn autosave_after_an_upload_goes_on_and_submit_writes_the_latest_data() {
 /// Invariant 2: 50 racing requests of every kind, one course row.
 #[tokio::test]
 async fn fifty_racing_materializes_submits_and_uploads_make_one_course() {
-    let app = TestApp::spawn().await;
-    let draft = app
-        .new_draft(&app.user, json!({"topic": "Race condition course"}))
-        .await;
-    let id = draft["id"].as_str().unwrap();
+    let (app, id) = &TestApp::with_draft_id(json!({"topic": "Race condition course"})).await;
 
     let requests = (0..50).map(|i| {
         let app = &app;
@@ -250,24 +215,11 @@ async fn fifty_racing_materializes_submits_and_uploads_make_one_course() {
 
 #[tokio::test]
 async fn racing_submits_make_one_course_and_one_201() {
-    let app = TestApp::spawn().await;
-    let draft = app
-        .new_draft(&app.user, json!({"topic": "Twenty tabs"}))
-        .await;
-    let id = draft["id"].as_str().unwrap();
+    let (app, id) = &TestApp::with_draft_id(json!({"topic": "Twenty tabs"})).await;
 
     let responses = join_all((0..20).map(|_| app.draft_action(&app.user, id, "submit"))).await;
-    let statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 201).count(),
-        1,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 200).count(),
-        19,
-        "{statuses:?}"
-    );
+    let statuses = statuses(&responses);
+    assert_status_counts(&statuses, &[(201, 1), (200, 19)]);
     let mut ids = HashSet::new();
     for response in responses {
         ids.insert(
@@ -285,14 +237,8 @@ async fn racing_submits_make_one_course_and_one_201() {
 /// is in the course, or was refused; never acknowledged and left out.
 #[tokio::test]
 async fn no_acknowledged_autosave_is_left_out_of_a_racing_submit() {
-    let app = TestApp::spawn().await;
-    let draft = app
-        .new_draft(
-            &app.user,
-            json!({"topic": "Racing the submit", "estimatedLessons": 1}),
-        )
-        .await;
-    let id = draft["id"].as_str().unwrap();
+    let (app, id) =
+        &TestApp::with_draft_id(json!({"topic": "Racing the submit", "estimatedLessons": 1})).await;
 
     let autosaves = (2..=30).map(|n| {
         let app = &app;
@@ -309,11 +255,7 @@ async fn no_acknowledged_autosave_is_left_out_of_a_racing_submit() {
     );
     let submitted = json_of(submit).await;
 
-    let course_path = format!(
-        "/api/v1/courses/{}",
-        submitted["courseId"].as_str().unwrap()
-    );
-    let course = app.get_json(&app.user, &course_path).await;
+    let course = app.course_of(&app.user, &submitted).await;
     let final_draft = app.draft(&app.user, id).await;
     // The course holds exactly what the frozen draft holds.
     assert_eq!(course["formData"], final_draft["formData"]);
@@ -326,10 +268,7 @@ async fn no_acknowledged_autosave_is_left_out_of_a_racing_submit() {
 /// draft writes nothing.
 #[tokio::test]
 async fn listing_files_of_an_open_draft_writes_nothing() {
-    let app = TestApp::spawn().await;
-    let draft = app
-        .new_draft(&app.user, json!({"topic": "Just looking"}))
-        .await;
+    let (app, draft) = TestApp::with_draft(json!({"topic": "Just looking"})).await;
     let path = format!("/api/v1/drafts/{}/files", draft["id"].as_str().unwrap());
     let files = app.call(Method::GET, &path, &app.user).await;
     assert_eq!(files.status(), 200);

@@ -55,19 +55,16 @@ async fn every_route(
             .unwrap();
         answers.push((format!("{method} {path}"), response.status().as_u16()));
     }
-    let upload = app
-        .upload(caller, draft, "mine.txt", "text/plain", b"mine".to_vec())
-        .await;
+    let upload = app.upload_text(caller, draft, "mine.txt", b"mine").await;
     answers.push(("upload".into(), upload.status().as_u16()));
     answers
 }
 
 /// A draft with a file (so a course exists), as the app's user.
 async fn draft_with_course(app: &TestApp) -> (String, String, String) {
-    let draft = app.new_draft(&app.user, json!({"topic": "Ours"})).await;
-    let id = draft["id"].as_str().unwrap().to_owned();
+    let id = app.draft_id(&app.user, json!({"topic": "Ours"})).await;
     let file: Value = app
-        .upload(&app.user, &id, "plan.txt", "text/plain", b"plan".to_vec())
+        .upload_text(&app.user, &id, "plan.txt", b"plan")
         .await
         .json()
         .await

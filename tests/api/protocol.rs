@@ -361,11 +361,7 @@ async fn if_match_takes_a_list_and_compares_strongly_in_redis() {
 
 #[tokio::test]
 async fn if_match_takes_a_list_and_compares_strongly_in_postgres() {
-    let app = TestApp::spawn_with(|c| {
-        c.redis_url = "redis://127.0.0.1:1".into();
-        c.store_timeout_ms = 500;
-    })
-    .await;
+    let app = TestApp::spawn_without_redis().await;
     if_match_lists_and_strong_comparison(&app).await;
 }
 
@@ -373,14 +369,8 @@ async fn if_match_takes_a_list_and_compares_strongly_in_postgres() {
 
 #[tokio::test]
 async fn readiness_says_up_or_down_and_names_no_driver_error() {
-    let app = TestApp::spawn_with(|c| {
-        c.redis_url = "redis://127.0.0.1:1".into();
-        c.store_timeout_ms = 500;
-    })
-    .await;
-    let ready = app.get_public("/readyz").await;
-    assert_eq!(ready.status(), 503);
-    let body: Value = ready.json().await.unwrap();
+    let app = TestApp::spawn_without_redis().await;
+    let body = app.readiness(503).await;
     assert_eq!(
         body,
         json!({"status": "unavailable", "checks": {"redis": "down", "postgres": "up"}})

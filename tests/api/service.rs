@@ -12,23 +12,15 @@ async fn healthz_and_readyz_answer_200_with_both_stores_up() {
     let app = TestApp::spawn().await;
     let health = app.get_public("/healthz").await;
     assert_eq!(health.status(), 200);
-    let ready = app.get_public("/readyz").await;
-    assert_eq!(ready.status(), 200);
-    let body: Value = ready.json().await.unwrap();
+    let body = app.readiness(200).await;
     assert_eq!(body["checks"], json!({"redis": "up", "postgres": "up"}));
 }
 
 #[tokio::test]
 async fn with_redis_unreachable_readyz_is_503_and_redis_calls_answer_503() {
     // Nothing listens on port 1.
-    let app = TestApp::spawn_with(|c| {
-        c.redis_url = "redis://127.0.0.1:1".into();
-        c.store_timeout_ms = 500;
-    })
-    .await;
-    let ready = app.get_public("/readyz").await;
-    assert_eq!(ready.status(), 503);
-    let body: Value = ready.json().await.unwrap();
+    let app = TestApp::spawn_without_redis().await;
+    let body = app.readiness(503).await;
     assert_eq!(body["checks"]["postgres"], "up");
     assert_ne!(body["checks"]["redis"], "up");
 
@@ -104,25 +96,14 @@ async fn the_openapi_document_describes_every_route() {
 async fn request_ids_are_echoed_or_generated() {
     let app = TestApp::spawn().await;
     let url = format!("{}/healthz", app.address);
-    let echoed = app
-        .client
-        .get(&url)
-        .header("x-request-id", "form-42.a")
-        .send()
-        .await
-        .unwrap();
+    let with_id = |id: &'static str| app.client.get(&url).header("x-request-id", id).send();
+    let echoed = with_id("form-42.a").await.unwrap();
     assert_eq!(echoed.headers()["x-request-id"], "form-42.a");
 
     let generated = app.client.get(&url).send().await.unwrap();
     let id = generated.headers()["x-request-id"].to_str().unwrap();
     assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
 
-    let replaced = app
-        .client
-        .get(&url)
-        .header("x-request-id", "bad id {}")
-        .send()
-        .await
-        .unwrap();
+    let replaced = with_id("bad id {}").await.unwrap();
     assert_ne!(replaced.headers()["x-request-id"], "bad id {}");
 }

@@ -45,12 +45,10 @@ async fn redis_and_postgres_work_over_tls_with_a_configured_ca() {
     })
     .await;
 
-    let ready = app.get_public("/readyz").await;
-    assert_eq!(ready.status(), 200);
-    let draft = app
-        .new_draft(&app.user, json!({"topic": "Encrypted all the way"}))
+    app.readiness(200).await;
+    let id = &app
+        .draft_id(&app.user, json!({"topic": "Encrypted all the way"}))
         .await;
-    let id = draft["id"].as_str().unwrap();
     let saved = app
         .patch_draft(&app.user, id, json!({"language": "en"}), Some("\"1\""))
         .await;
@@ -77,9 +75,7 @@ async fn redis_and_postgres_work_over_tls_with_a_configured_ca() {
 #[tokio::test]
 async fn a_certificate_from_an_unknown_ca_is_refused() {
     let app = TestApp::spawn_with(|c| c.redis_url = rediss_url()).await;
-    let ready = app.get_public("/readyz").await;
-    assert_eq!(ready.status(), 503);
-    let body: Value = ready.json().await.unwrap();
+    let body = app.readiness(503).await;
     assert_ne!(body["checks"]["redis"], "up");
     let listed = app
         .call(reqwest::Method::GET, "/api/v1/drafts", &app.user)

@@ -11,9 +11,7 @@ use crate::helpers::{assert_problem, wait_until, TestApp};
 
 #[tokio::test]
 async fn the_first_upload_makes_the_course_and_the_file_downloads_safely() {
-    let app = TestApp::spawn().await;
-    let draft = app.new_draft(&app.user, json!({"topic": "Files"})).await;
-    let id = draft["id"].as_str().unwrap();
+    let (app, id) = &TestApp::with_draft_id(json!({"topic": "Files"})).await;
     let content = fixtures::pdf();
 
     let response = app
@@ -76,11 +74,9 @@ async fn the_first_upload_makes_the_course_and_the_file_downloads_safely() {
 
 #[tokio::test]
 async fn deleting_a_file_removes_its_row_and_its_bytes() {
-    let app = TestApp::spawn().await;
-    let draft = app.new_draft(&app.user, json!({})).await;
-    let id = draft["id"].as_str().unwrap();
+    let (app, id) = &TestApp::with_draft_id(json!({})).await;
     let file: Value = app
-        .upload(&app.user, id, "a.txt", "text/plain", b"a".to_vec())
+        .upload_text(&app.user, id, "a.txt", b"a")
         .await
         .json()
         .await
@@ -100,8 +96,7 @@ async fn deleting_a_file_removes_its_row_and_its_bytes() {
 #[tokio::test]
 async fn refused_uploads_leave_nothing_behind() {
     let app = TestApp::spawn_with(|c| c.max_upload_bytes = 1024).await;
-    let draft = app.new_draft(&app.user, json!({"topic": "Refusals"})).await;
-    let id = draft["id"].as_str().unwrap();
+    let id = &app.draft_id(&app.user, json!({"topic": "Refusals"})).await;
 
     let cases: Vec<(&str, &str, Vec<u8>, u16)> = vec![
         ("big.txt", "text/plain", vec![b'x'; 1025], 413),
@@ -158,9 +153,7 @@ async fn refused_uploads_leave_nothing_behind() {
 
 #[tokio::test]
 async fn an_upload_that_breaks_off_leaves_nothing_behind() {
-    let app = TestApp::spawn().await;
-    let draft = app.new_draft(&app.user, json!({})).await;
-    let id = draft["id"].as_str().unwrap();
+    let (app, id) = &TestApp::with_draft_id(json!({})).await;
 
     // A raw request that promises 20 MB and sends 6 MB (more than one 5 MB
     // part, so the storage has started writing), then hangs up.
