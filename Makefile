@@ -15,11 +15,16 @@ dev-token:
 
 ## Everything CI checks: formatting, lints, the OpenAPI document's lint, every
 ## test against the real stores.
-test: services test-tools lint openapi-lint
-	scripts/services.sh drop-test-databases
-	cargo test --all-targets
-	scripts/fuzz.sh
-	scripts/e2e.sh
+## Each stage prints its time.
+test:
+	@scripts/stage.sh services scripts/services.sh up
+	@scripts/stage.sh test-tools $(MAKE) -s test-tools
+	@scripts/stage.sh lint $(MAKE) -s lint
+	@scripts/stage.sh openapi-lint scripts/openapi-lint.sh
+	@scripts/stage.sh drop-test-databases scripts/services.sh drop-test-databases
+	@scripts/stage.sh cargo-test cargo test --all-targets
+	@scripts/stage.sh fuzz scripts/fuzz.sh
+	@scripts/stage.sh e2e scripts/e2e.sh
 
 ## The create-course page in a real browser (Chromium, installed if absent).
 e2e: services
