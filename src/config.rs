@@ -187,6 +187,19 @@ pub struct Config {
           value_parser = clap::value_parser!(i64).range(1..))]
     pub janitor_batch_size: i64,
 
+    /// How long a deleted course stays in the trash, restorable, in seconds.
+    #[arg(long, env = "DRAFTD_TRASH_RETENTION_SECS", default_value_t = 2_592_000)]
+    pub trash_retention_secs: u64,
+
+    /// Trash purge schedule: six-field cron (seconds first, UTC), or `off`.
+    #[arg(long, env = "DRAFTD_PURGE_CRON", default_value = "0 0 3 * * *")]
+    pub purge_cron: String,
+
+    /// Courses the purge takes per batch (each erased in its own transaction).
+    #[arg(long, env = "DRAFTD_PURGE_BATCH_SIZE", default_value_t = 100,
+          value_parser = clap::value_parser!(i64).range(1..))]
+    pub purge_batch_size: i64,
+
     /// Orphan sweep schedule: six-field cron (UTC), or `off`.
     #[arg(long, env = "DRAFTD_ORPHAN_SWEEP_CRON", default_value = "0 30 3 * * *")]
     pub orphan_sweep_cron: String,
@@ -274,6 +287,10 @@ impl Config {
 
     pub fn draft_ttl(&self) -> Duration {
         Duration::from_secs(self.draft_ttl_secs)
+    }
+
+    pub fn trash_retention(&self) -> Duration {
+        Duration::from_secs(self.trash_retention_secs)
     }
 
     pub fn draft_limits(&self) -> DraftLimits {

@@ -39,6 +39,15 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Erase the courses whose trash retention ended, then carry out the
+    /// cleanup it queued.
+    PurgeTrash {
+        #[command(flatten)]
+        config: Config,
+        /// Report what would be erased; erase nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Remove storage prefixes and draft sessions whose course does not exist.
     SweepOrphans {
         #[command(flatten)]
@@ -98,6 +107,15 @@ async fn main() -> anyhow::Result<()> {
             telemetry::init(&config.log);
             let jobs = Services::connect(&config).await?.jobs;
             let report = jobs.janitor.run(dry_run).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            if !dry_run {
+                jobs.cleanup.run_due().await?;
+            }
+        }
+        Command::PurgeTrash { config, dry_run } => {
+            telemetry::init(&config.log);
+            let jobs = Services::connect(&config).await?.jobs;
+            let report = jobs.purge.run(dry_run).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             if !dry_run {
                 jobs.cleanup.run_due().await?;

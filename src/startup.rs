@@ -24,7 +24,8 @@ use crate::http::{loopback, metrics, routes, AppState};
 use crate::jobs::cleanup::{CleanupSettings, CleanupWorker};
 use crate::jobs::janitor::{Janitor, JanitorSettings};
 use crate::jobs::orphans::OrphanSweep;
-use crate::jobs::{Background, Jobs};
+use crate::jobs::purge::{Purge, PurgeSettings};
+use crate::jobs::{Background, Jobs, Schedules};
 use crate::stores::postgres::files::PgFiles;
 use crate::stores::postgres::{CleanupQueue, PgCourses, PgDrafts, Postgres};
 use crate::stores::redis::{RedisDrafts, RedisSettings};
@@ -83,6 +84,14 @@ impl Services {
                 },
                 wake.clone(),
             ),
+            purge: Purge::new(
+                postgres.clone(),
+                PurgeSettings {
+                    batch_size: config.purge_batch_size,
+                    max_attempts,
+                },
+                wake.clone(),
+            ),
             sweep: OrphanSweep::new(
                 courses.clone(),
                 files.clone(),
@@ -119,6 +128,7 @@ impl Services {
                     ),
                 },
                 CleanupHandle { max_attempts, wake },
+                config.trash_retention(),
             ),
             admin: Admin {
                 postgres,
@@ -127,6 +137,7 @@ impl Services {
                 queue,
                 ttl: config.draft_ttl(),
                 janitor: jobs.janitor.clone(),
+                purge: jobs.purge.clone(),
                 sweep: jobs.sweep.clone(),
                 cleanup: jobs.cleanup.clone(),
             },
@@ -151,12 +162,12 @@ impl Application {
         let authenticator = Authenticator::new(config.jwt_secret()?);
         metrics::handle();
         let services = Services::connect(config).await?;
-        let background = Background::start(
-            &services.jobs,
-            &config.janitor_cron,
-            &config.orphan_sweep_cron,
-        )
-        .await?;
+        let schedules = Schedules {
+            janitor: &config.janitor_cron,
+            purge: &config.purge_cron,
+            sweep: &config.orphan_sweep_cron,
+        };
+        let background = Background::start(&services.jobs, &schedules).await?;
         let state = web::Data::new(AppState {
             app: services.app,
             authenticator,

@@ -1,5 +1,5 @@
 //! What an operator sees and does: the draft-pollution figures, the cleanup
-//! queue, readiness, and the jobs run on demand.
+//! queue, readiness, and the jobs (janitor, purge, orphan sweep) run on demand.
 
 use std::time::Duration;
 
@@ -11,11 +11,13 @@ use crate::domain::StoreError;
 use crate::jobs::cleanup::CleanupWorker;
 use crate::jobs::janitor::Janitor;
 use crate::jobs::orphans::OrphanSweep;
+use crate::jobs::purge::Purge;
 use crate::stores::postgres::{CleanupQueue, PgCourses, Postgres};
 use crate::stores::redis::RedisDrafts;
 
 pub use crate::jobs::janitor::JanitorReport;
 pub use crate::jobs::orphans::OrphanReport;
+pub use crate::jobs::purge::PurgeReport;
 
 /// Dead jobs listed at most.
 const DEAD_LISTED: i64 = 100;
@@ -32,6 +34,8 @@ pub struct AdminStats {
     /// Unused drafts with no activity for the TTL: the janitor's next work.
     pub pending_cleanup: i64,
     pub submitted_courses: i64,
+    /// Courses in the trash, waiting for restore or purge.
+    pub trashed_courses: i64,
     /// Draft sessions in Redis.
     pub live_sessions: u64,
     pub cleanup_jobs_pending: i64,
@@ -54,6 +58,7 @@ pub struct Admin {
     pub(crate) queue: CleanupQueue,
     pub(crate) ttl: Duration,
     pub(crate) janitor: Janitor,
+    pub(crate) purge: Purge,
     pub(crate) sweep: OrphanSweep,
     pub(crate) cleanup: CleanupWorker,
 }
@@ -75,6 +80,7 @@ impl Admin {
             },
             pending_cleanup: pollution.pending_cleanup,
             submitted_courses: pollution.submitted_courses,
+            trashed_courses: pollution.trashed_courses,
             live_sessions,
             cleanup_jobs_pending: pending,
             cleanup_jobs_dead: dead,
@@ -92,6 +98,10 @@ impl Admin {
 
     pub async fn run_janitor(&self, dry_run: bool) -> Result<JanitorReport, AppError> {
         Ok(self.janitor.run(dry_run).await?)
+    }
+
+    pub async fn run_purge(&self, dry_run: bool) -> Result<PurgeReport, AppError> {
+        Ok(self.purge.run(dry_run).await?)
     }
 
     pub async fn sweep_orphans(&self, dry_run: bool) -> Result<OrphanReport, AppError> {

@@ -1,8 +1,9 @@
 //! Making drafts real: materialize, submit and upload write one course row per
-//! draft, whatever races; reading courses and their files; and deleting them,
-//! always through the cleanup queue.
+//! draft, whatever races; reading and listing courses and their files; the
+//! trash; and erasing courses, always through the cleanup queue.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
@@ -11,13 +12,16 @@ use uuid::Uuid;
 
 use super::limits::{UploadSlots, WriteRate};
 use super::{AppError, DraftSessions};
-use crate::domain::cleanup::DeletionReason;
-use crate::domain::course::{course_id_for, title_from, FileQuota, NewCourse, SubmitOutcome};
+use crate::domain::cleanup::{DeletionReason, Erasable};
+use crate::domain::course::{
+    course_id_for, title_from, FileQuota, NewCourse, SubmitOutcome, TrashOutcome,
+};
 use crate::domain::form::SubmittedForm;
+use crate::domain::page::{Page, PageRequest};
 use crate::domain::upload::UploadRules;
 use crate::domain::{
-    Course, CourseFile, CourseRef, CourseWithFiles, Draft, DraftStatus, DraftStore, MaterializedBy,
-    Owner, StoreError,
+    Course, CourseFile, CourseList, CourseRef, CourseSummary, CourseWithFiles, Draft, DraftStore,
+    MaterializedBy, Owner, StoreError,
 };
 use crate::stores::files::FileStorage;
 use crate::stores::postgres::files::PgFiles;
@@ -38,6 +42,8 @@ pub struct Courses {
     files: FileStorage,
     limits: CourseLimits,
     cleanup: CleanupHandle,
+    /// How long a deleted course stays in the trash, restorable.
+    retention: Duration,
 }
 
 /// What a user's writes to courses are held to.
@@ -79,6 +85,7 @@ impl Courses {
         files: FileStorage,
         limits: CourseLimits,
         cleanup: CleanupHandle,
+        retention: Duration,
     ) -> Self {
         Self {
             drafts,
@@ -87,11 +94,22 @@ impl Courses {
             files,
             limits,
             cleanup,
+            retention,
         }
     }
 
     async fn draft(&self, owner: Owner, id: Uuid) -> Result<Draft, AppError> {
         self.drafts.get(owner, id).await
+    }
+
+    /// The draft, unless its course is in the trash: nothing changes
+    /// through such a draft.
+    async fn changeable_draft(&self, owner: Owner, id: Uuid) -> Result<Draft, AppError> {
+        let draft = self.draft(owner, id).await?;
+        if draft.course_trashed {
+            return Err(AppError::Trashed);
+        }
+        Ok(draft)
     }
 
     /// Records the course in the draft, so that autosave goes on and the
@@ -120,9 +138,12 @@ impl Courses {
         owner: Owner,
         draft_id: Uuid,
     ) -> Result<(CourseRef, bool), AppError> {
-        let draft = self.draft(owner, draft_id).await?;
+        let draft = self.changeable_draft(owner, draft_id).await?;
         let new = new_course(owner, &draft, MaterializedBy::Materialize);
         let (course, created) = self.courses.materialize(&new).await?;
+        if course.is_trashed() {
+            return Err(AppError::Trashed);
+        }
         self.attach(owner, &draft, &course, created).await?;
         Ok(((&course).into(), created))
     }
@@ -140,7 +161,7 @@ impl Courses {
     ) -> Result<(CourseRef, bool), AppError> {
         self.limits.writes.count(owner).await?;
         for _ in 0..SUBMIT_ATTEMPTS {
-            let draft = self.draft(owner, draft_id).await?;
+            let draft = self.changeable_draft(owner, draft_id).await?;
             let form = SubmittedForm::parse(&draft.form_data).map_err(AppError::Invalid)?;
             if !self.drafts.freeze(owner, &draft).await? {
                 continue;
@@ -165,6 +186,10 @@ impl Courses {
                     return Ok(((&*course).into(), created));
                 }
                 SubmitOutcome::Changed => continue,
+                SubmitOutcome::Trashed => {
+                    self.drafts.thaw(owner, &draft).await?;
+                    return Err(AppError::Trashed);
+                }
             }
         }
         Err(AppError::Busy)
@@ -203,7 +228,7 @@ impl Courses {
     ) -> Result<(), AppError> {
         self.limits.writes.count(owner).await?;
         let course_id = self
-            .draft(owner, draft_id)
+            .changeable_draft(owner, draft_id)
             .await?
             .course_id
             .ok_or(AppError::NotFound)?;
@@ -218,43 +243,91 @@ impl Courses {
         Ok(())
     }
 
-    /// Deletes the caller's course: the row (its file rows cascade) goes, and
-    /// its files and draft session are queued for the cleanup worker.
-    pub async fn delete_course(&self, owner: Owner, course_id: Uuid) -> Result<(), AppError> {
+    /// A page of the caller's courses, or of the trash.
+    pub async fn list(
+        &self,
+        owner: Owner,
+        list: CourseList,
+        page: PageRequest,
+    ) -> Result<Page<CourseSummary>, AppError> {
+        Ok(self.courses.list(owner, list, page).await?)
+    }
+
+    /// Moves the caller's course to the trash, with its files, restorable
+    /// until its retention ends; the draft it came from turns read-only.
+    pub async fn trash(&self, owner: Owner, course_id: Uuid) -> Result<CourseWithFiles, AppError> {
         self.limits.writes.count(owner).await?;
-        let deleted = self
+        let TrashOutcome::Done(course) =
+            self.courses.trash(owner, course_id, self.retention).await?
+        else {
+            return Err(AppError::NotFound);
+        };
+        self.drafts.mark_trashed(owner, &course).await;
+        self.with_files(owner, *course).await
+    }
+
+    /// Brings the caller's course back from the trash, unchanged.
+    pub async fn restore(
+        &self,
+        owner: Owner,
+        course_id: Uuid,
+    ) -> Result<CourseWithFiles, AppError> {
+        self.limits.writes.count(owner).await?;
+        let TrashOutcome::Done(course) = self.courses.restore(owner, course_id).await? else {
+            return Err(AppError::NotFound);
+        };
+        self.drafts.mark_trashed(owner, &course).await;
+        self.with_files(owner, *course).await
+    }
+
+    async fn with_files(&self, owner: Owner, course: Course) -> Result<CourseWithFiles, AppError> {
+        let files = self.file_rows.list(owner, course.id).await?;
+        Ok(CourseWithFiles { course, files })
+    }
+
+    /// Erases the caller's course now, in the trash or not: the row (its file
+    /// rows cascade) goes, and its files and draft session are queued for
+    /// the cleanup worker.
+    pub async fn erase(&self, owner: Owner, course_id: Uuid) -> Result<(), AppError> {
+        self.limits.writes.count(owner).await?;
+        let erased = self
             .courses
             .delete(
                 owner,
                 course_id,
+                Erasable::Any,
                 DeletionReason::Owner,
                 self.cleanup.max_attempts,
             )
             .await?;
-        if !deleted {
+        if !erased {
             return Err(AppError::NotFound);
         }
         self.cleanup.wake.notify_one();
         Ok(())
     }
 
-    /// Discards a draft. A materialized, unsubmitted draft takes its course
-    /// (and files) with it; a submitted course stays.
+    /// Discards a draft. A course that is not submitted, or is in the trash,
+    /// is erased with it (files included; nobody wants it back); a submitted
+    /// course stays.
     pub async fn discard_draft(&self, owner: Owner, draft_id: Uuid) -> Result<(), AppError> {
         self.limits.writes.count(owner).await?;
         let draft = self.draft(owner, draft_id).await?;
         let mut course_deleted = false;
-        if let (Some(course_id), DraftStatus::Materialized) = (draft.course_id, draft.status) {
+        if let Some(course_id) = draft.course_id {
             course_deleted = self
                 .courses
                 .delete(
                     owner,
                     course_id,
+                    Erasable::Unsubmitted,
                     DeletionReason::Discard,
                     self.cleanup.max_attempts,
                 )
                 .await?;
-            self.cleanup.wake.notify_one();
+            if course_deleted {
+                self.cleanup.wake.notify_one();
+            }
         }
         // The session is also queued with the course; removing it now means
         // the next read already answers 404.

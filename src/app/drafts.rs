@@ -11,10 +11,33 @@ use super::AppError;
 use crate::domain::draft::{CreateOutcome, FreezeOutcome, PatchOutcome};
 use crate::domain::page::{paginate, Cursor, Page, PageRequest};
 use crate::domain::{
-    Draft, DraftBackend, DraftLimits, DraftStatus, FormPatch, Owner, Precondition,
+    Course, Draft, DraftBackend, DraftLimits, DraftStatus, FormPatch, MaterializedBy, Owner,
+    Precondition,
 };
 use crate::stores::postgres::PgDrafts;
 use crate::stores::redis::RedisDrafts;
+
+impl<Fallback: DraftBackend> DraftSessions<RedisDrafts, Fallback> {
+    /// Marks the draft of a course that went to the trash read-only, or
+    /// unmarks it on restore. Best effort: the course row is the truth, and
+    /// every write to the course checks it; the mark spares autosave a trip
+    /// to Postgres.
+    pub(super) async fn mark_trashed(&self, owner: Owner, course: &Course) {
+        let Some(draft_id) = course.draft_session_id else {
+            return;
+        };
+        if course.materialized_by == Some(MaterializedBy::Degraded) {
+            return; // The draft is the row itself.
+        }
+        let marked = self
+            .primary
+            .mark_trashed(owner.user_id, draft_id, course.id, course.is_trashed())
+            .await;
+        if let Err(e) = marked {
+            tracing::warn!(course = %course.id, error = %e, "could not mark the course's draft");
+        }
+    }
+}
 
 /// Runs `$call` on the backend that holds `$draft`, named `$backend`.
 macro_rules! in_store_of {
@@ -142,6 +165,7 @@ impl<Primary: DraftBackend, Fallback: DraftBackend> DraftSessions<Primary, Fallb
             PatchOutcome::Missing => Err(AppError::NotFound),
             PatchOutcome::Stale { current } => Err(AppError::VersionMismatch { current }),
             PatchOutcome::Submitted => Err(AppError::Submitted),
+            PatchOutcome::Trashed => Err(AppError::Trashed),
             PatchOutcome::RateLimited { retry_after } => Err(AppError::RateLimited { retry_after }),
         }
     }

@@ -1,7 +1,8 @@
 //! The use cases: what the API offers, over the stores and the jobs.
 //!
 //! - [`drafts`]: draft sessions, Redis first and Postgres in degraded mode;
-//! - [`courses`]: materialize, submit, upload, read and delete courses;
+//! - [`courses`]: materialize, submit, upload, read, list, trash, restore and
+//!   erase courses;
 //! - [`admin`]: the operator's figures, and the jobs run on demand.
 //!
 //! It may use [`crate::domain`], [`crate::stores`] and [`crate::jobs`]; it
@@ -40,6 +41,8 @@ pub enum AppError {
     TooManyDrafts { limit: u32 },
     #[error("the draft was submitted and can no longer change")]
     Submitted,
+    #[error("the course is in the trash; restore it to change it")]
+    Trashed,
     #[error("invalid fields")]
     Invalid(FieldErrors),
     #[error("too many requests; retry in {retry_after:?}")]

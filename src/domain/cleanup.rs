@@ -41,13 +41,15 @@ super::string_enum!(JobStatus, "cleanup job status", {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeletionReason {
-    /// `DELETE /courses/{id}`.
+    /// `DELETE /courses/{id}?permanent=true`.
     Owner,
     /// A materialized draft was discarded.
     Discard,
     Janitor,
     /// One file of a course was deleted.
     File,
+    /// The trash's retention ended.
+    Purge,
 }
 
 super::string_enum!(DeletionReason, "deletion reason", {
@@ -55,6 +57,26 @@ super::string_enum!(DeletionReason, "deletion reason", {
     Discard => "discard",
     Janitor => "janitor",
     File => "file",
+    Purge => "purge",
+});
+
+/// Which of the courses named a deletion may take: the condition is checked
+/// on each row under its lock, so a racing change (a restore, a submit) that
+/// commits first is seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Erasable {
+    /// Any of them.
+    Any,
+    /// Those not submitted, or in the trash: what discarding a draft takes.
+    Unsubmitted,
+    /// Those whose trash retention has ended: what the purge takes.
+    Expired,
+}
+
+super::string_enum!(Erasable, "erasable condition", {
+    Any => "any",
+    Unsubmitted => "unsubmitted",
+    Expired => "expired",
 });
 
 /// A cleanup job, as the worker and the admin see it.
@@ -99,6 +121,8 @@ pub struct Deleted {
     pub course_ids: Vec<Uuid>,
     /// File rows removed with the courses (their bytes are queued).
     pub files: i64,
+    /// The bytes those files held.
+    pub bytes: i64,
     /// Draft sessions queued for removal from Redis.
     pub sessions: i64,
 }

@@ -91,7 +91,53 @@ pub struct Course {
     pub submitted_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Set while the course is in the trash.
+    pub trashed_at: Option<DateTime<Utc>>,
+    /// When the trashed course is erased for good; it can be restored until then.
+    pub purge_at: Option<DateTime<Utc>>,
     pub form_data: Map<String, Value>,
+}
+
+impl Course {
+    pub fn is_trashed(&self) -> bool {
+        self.trashed_at.is_some()
+    }
+}
+
+/// A course as the owner's lists show it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CourseSummary {
+    pub id: Uuid,
+    pub draft_session_id: Option<Uuid>,
+    pub status: CourseStatus,
+    pub title: String,
+    pub slug: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub file_count: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trashed_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purge_at: Option<DateTime<Utc>>,
+}
+
+/// Which of the owner's lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CourseList {
+    /// The courses, newest first.
+    Live,
+    /// The trash, most recently deleted first.
+    Trash,
+}
+
+/// What moving a course to the trash, or restoring it, found.
+pub enum TrashOutcome {
+    /// The course as it is now (changed by this call or already so).
+    Done(Box<Course>),
+    /// No such course of the owner's, or (restore) its retention has ended.
+    Missing,
 }
 
 /// A course with its files.
@@ -161,6 +207,8 @@ pub enum SubmitOutcome {
     Submitted(Box<Course>, bool),
     /// The draft kept in the row changed since it was validated.
     Changed,
+    /// The course is in the trash: nothing changes through its draft.
+    Trashed,
 }
 
 /// How much one course and one organization may store.
@@ -182,6 +230,8 @@ pub enum RecordOutcome {
     TooManyFiles { limit: i64 },
     /// The organization stores `used` bytes; this file would pass `limit`.
     StorageFull { limit: i64, used: i64 },
+    /// The course is in the trash: nothing changes through its draft.
+    Trashed,
 }
 
 /// A stored file to record.

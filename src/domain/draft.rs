@@ -62,6 +62,9 @@ pub struct Draft {
     pub expires_at: DateTime<Utc>,
     pub course_id: Option<Uuid>,
     pub course_slug: Option<String>,
+    /// The draft's course is in the trash: the draft is read-only until the
+    /// course is restored.
+    pub course_trashed: bool,
     pub form_data: Map<String, Value>,
     /// Where the draft is kept: `postgres` for a draft opened while Redis was
     /// unreachable.
@@ -120,6 +123,8 @@ pub enum PatchOutcome {
     },
     /// The draft was submitted: it is read-only.
     Submitted,
+    /// The draft's course is in the trash: read-only until restored.
+    Trashed,
     /// The owner autosaved too often; the window ends in this long.
     RateLimited {
         retry_after: Duration,

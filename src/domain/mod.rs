@@ -16,7 +16,10 @@ pub mod form;
 pub mod page;
 pub mod upload;
 
-pub use course::{Course, CourseFile, CourseRef, CourseStatus, CourseWithFiles, MaterializedBy};
+pub use course::{
+    Course, CourseFile, CourseList, CourseRef, CourseStatus, CourseSummary, CourseWithFiles,
+    MaterializedBy,
+};
 pub use draft::{Draft, DraftBackend, DraftLimits, DraftStatus, DraftStore, Owner, Precondition};
 pub use error::{Backend, StoreError};
 pub use form::{FieldErrors, FormData, FormPatch};

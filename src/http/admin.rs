@@ -9,7 +9,7 @@ use super::body::JsonObject;
 use super::problem::{ApiError, AuthenticatedErrors, ProblemResponse};
 use super::schemas;
 use super::AppState;
-use crate::app::admin::{JanitorReport, OrphanReport};
+use crate::app::admin::{JanitorReport, OrphanReport, PurgeReport};
 use crate::domain::FieldErrors;
 
 fn require_service(caller: &Caller) -> Result<(), ApiError> {
@@ -59,6 +59,25 @@ pub async fn run_janitor(
 ) -> Result<HttpResponse, ApiError> {
     require_service(&caller)?;
     Ok(HttpResponse::Ok().json(state.app.admin.run_janitor(query.dry_run).await?))
+}
+
+/// Run the trash purge now (or report what it would do): erases the courses
+/// whose retention ended.
+#[utoipa::path(post, path = "/api/v1/admin/purge/run", tag = "admin",
+    params(DryRun),
+    responses(
+        (status = 200, description = "The run's report; lockedElsewhere if another replica's run holds the lock", body = PurgeReport),
+        (status = 400, response = ProblemResponse),
+        AuthenticatedErrors,
+    ),
+    security(("bearer" = [])))]
+pub async fn run_purge(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<DryRun>,
+) -> Result<HttpResponse, ApiError> {
+    require_service(&caller)?;
+    Ok(HttpResponse::Ok().json(state.app.admin.run_purge(query.dry_run).await?))
 }
 
 /// Run the orphan sweep now (or report what it would do).

@@ -291,23 +291,3 @@ fn ascii_fallback(name: &str) -> String {
         })
         .collect()
 }
-
-/// Delete the caller's course: the row and its file rows at once; its files
-/// and draft session by the cleanup worker, with retries.
-#[utoipa::path(delete, path = "/api/v1/courses/{id}", tag = "courses",
-    params(("id" = Uuid, Path, description = "Course id")),
-    responses(
-        (status = 204, description = "Deleted; files and keys follow within seconds"),
-        (status = 404, response = ProblemResponse),
-        (status = 429, response = ProblemResponse),
-        AuthenticatedErrors,
-    ),
-    security(("bearer" = [])))]
-pub async fn delete_course(
-    state: web::Data<AppState>,
-    owner: Owner,
-    id: web::Path<Uuid>,
-) -> Result<HttpResponse, ApiError> {
-    state.app.courses.delete_course(owner, *id).await?;
-    Ok(HttpResponse::NoContent().finish())
-}

@@ -11,6 +11,7 @@ pub mod courses;
 pub mod drafts;
 pub mod health;
 pub mod if_match;
+pub mod lifecycle;
 pub mod loopback;
 pub mod metrics;
 pub mod openapi;
@@ -70,10 +71,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             resource("/api/v1/drafts/{id}/files/{file_id}", "DELETE")
                 .route(web::delete().to(courses::delete_draft_file)),
         )
+        .service(resource("/api/v1/courses", "GET").route(web::get().to(lifecycle::list)))
         .service(
             resource("/api/v1/courses/{id}", "GET, DELETE")
                 .route(web::get().to(courses::course))
-                .route(web::delete().to(courses::delete_course)),
+                .route(web::delete().to(lifecycle::delete)),
+        )
+        .service(
+            resource("/api/v1/courses/{id}/restore", "POST")
+                .route(web::post().to(lifecycle::restore)),
         )
         .service(
             resource("/api/v1/courses/{id}/files/{file_id}", "GET")
@@ -86,6 +92,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/api/v1/admin/orphans/sweep", "POST")
                 .route(web::post().to(admin::sweep_orphans)),
+        )
+        .service(
+            resource("/api/v1/admin/purge/run", "POST").route(web::post().to(admin::run_purge)),
         )
         .service(
             resource("/api/v1/admin/cleanup/retry", "POST")

@@ -5,7 +5,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::problem::{NotLoopbackResponse, Problem, ProblemResponse};
-use super::{admin, courses, drafts, health, metrics};
+use super::{admin, courses, drafts, health, lifecycle, metrics};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -14,8 +14,10 @@ use super::{admin, courses, drafts, health, metrics};
     paths(
         drafts::create, drafts::list, drafts::get, drafts::autosave, drafts::discard,
         courses::materialize, courses::submit, courses::upload, courses::draft_files,
-        courses::delete_draft_file, courses::course, courses::download, courses::delete_course,
-        admin::stats, admin::run_janitor, admin::sweep_orphans, admin::retry_cleanup,
+        courses::delete_draft_file, courses::course, courses::download,
+        lifecycle::list, lifecycle::delete, lifecycle::restore,
+        admin::stats, admin::run_janitor, admin::sweep_orphans, admin::run_purge,
+        admin::retry_cleanup,
         health::healthz, health::readyz, metrics::render, openapi_json,
     ),
     servers((url = "/", description = "The service itself: the document is served by the API it describes")),
@@ -23,7 +25,7 @@ use super::{admin, courses, drafts, health, metrics};
     modifiers(&BearerAuth),
     tags(
         (name = "drafts", description = "Draft sessions of the create-course form"),
-        (name = "courses", description = "Courses that drafts become, and their files"),
+        (name = "courses", description = "Courses that drafts become, their files, the trash"),
         (name = "admin", description = "Operators' routes: service_role only"),
         (name = "health", description = "Liveness, readiness, metrics and this document"),
     )

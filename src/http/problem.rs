@@ -248,7 +248,9 @@ impl From<AppError> for ApiError {
                 retry_after_secs: retry_after.as_millis().div_ceil(1000).max(1) as u64,
             },
             AppError::Invalid(errors) => Self::Invalid(errors),
-            e @ (AppError::Submitted | AppError::Busy) => Self::Conflict(e.to_string()),
+            e @ (AppError::Submitted | AppError::Trashed | AppError::Busy) => {
+                Self::Conflict(e.to_string())
+            }
             AppError::TooManyUploads { per_user: true } => Self::TooManyUploads(
                 "this user has the maximum of uploads in flight; retry shortly",
             ),

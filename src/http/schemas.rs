@@ -82,6 +82,9 @@ pub struct Draft {
     pub expires_at: DateTime<Utc>,
     pub course_id: Option<Uuid>,
     pub course_slug: Option<String>,
+    /// The draft's course is in the trash: the draft is read-only (409 on
+    /// changes) until the course is restored.
+    pub course_trashed: bool,
     pub form_data: FormData,
     /// Where the draft is kept: `postgres` for a draft opened while Redis was
     /// unreachable.
@@ -104,6 +107,15 @@ pub struct DraftSummary {
 #[serde(rename_all = "camelCase")]
 pub struct DraftPage {
     pub items: Vec<DraftSummary>,
+    /// Pass it as `cursor` for the next page; `null` on the last one.
+    pub next_cursor: Option<String>,
+}
+
+/// A page of courses, or of the trash.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CoursePage {
+    pub items: Vec<CourseSummary>,
     /// Pass it as `cursor` for the next page; `null` on the last one.
     pub next_cursor: Option<String>,
 }
@@ -144,7 +156,30 @@ pub struct Course {
     pub submitted_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Set while the course is in the trash.
+    pub trashed_at: Option<DateTime<Utc>>,
+    /// When a trashed course is erased for good; restorable until then.
+    pub purge_at: Option<DateTime<Utc>>,
     pub form_data: FormData,
+}
+
+/// A course as the owner's lists show it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CourseSummary {
+    pub id: Uuid,
+    pub draft_session_id: Option<Uuid>,
+    pub status: CourseStatus,
+    pub title: String,
+    pub slug: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub file_count: i64,
+    /// In the trash list only: when it was deleted.
+    pub trashed_at: Option<DateTime<Utc>>,
+    /// In the trash list only: when it is erased for good.
+    pub purge_at: Option<DateTime<Utc>>,
 }
 
 /// A course with its files.
@@ -212,6 +247,8 @@ pub struct AdminStats {
     /// Unused drafts with no activity for the TTL: the janitor's next work.
     pub pending_cleanup: i64,
     pub submitted_courses: i64,
+    /// Courses in the trash, waiting for restore or purge.
+    pub trashed_courses: i64,
     /// Draft sessions in Redis.
     pub live_sessions: u64,
     pub cleanup_jobs_pending: i64,

@@ -1,14 +1,16 @@
-//! Background work inside the service: the hourly janitor and the daily orphan
-//! sweep (cron, via tokio-cron-scheduler) and the cleanup worker (a task).
+//! Background work inside the service: the hourly janitor, the daily trash
+//! purge and orphan sweep (cron, via tokio-cron-scheduler) and the cleanup
+//! worker (a task).
 //!
 //! One file per job. Each exposes one step that the scheduler, the CLI, the
-//! admin routes and the tests all call: [`Janitor::run`], [`OrphanSweep::run`],
-//! [`CleanupWorker::run_due`]. Jobs use [`crate::domain`] and
+//! admin routes and the tests all call: [`Janitor::run`], [`Purge::run`],
+//! [`OrphanSweep::run`], [`CleanupWorker::run_due`]. Jobs use [`crate::domain`] and
 //! [`crate::stores`], nothing above them.
 
 pub mod cleanup;
 pub mod janitor;
 pub mod orphans;
+pub mod purge;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -17,6 +19,7 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 use cleanup::CleanupWorker;
 use janitor::Janitor;
 use orphans::OrphanSweep;
+use purge::Purge;
 
 /// A cron expression that disables a scheduled job.
 pub const OFF: &str = "off";
@@ -25,8 +28,16 @@ pub const OFF: &str = "off";
 #[derive(Clone)]
 pub struct Jobs {
     pub janitor: Janitor,
+    pub purge: Purge,
     pub sweep: OrphanSweep,
     pub cleanup: CleanupWorker,
+}
+
+/// When the scheduled jobs run: six-field cron expressions (UTC), or [`OFF`].
+pub struct Schedules<'a> {
+    pub janitor: &'a str,
+    pub purge: &'a str,
+    pub sweep: &'a str,
 }
 
 /// The running background work; [`Background::shutdown`] stops it cleanly.
@@ -37,15 +48,32 @@ pub struct Background {
 }
 
 impl Background {
-    /// Schedules the janitor and the orphan sweep (six-field cron, UTC, or
-    /// `off`) and starts the cleanup worker.
-    pub async fn start(jobs: &Jobs, janitor_cron: &str, sweep_cron: &str) -> anyhow::Result<Self> {
+    /// Schedules the janitor, the purge and the orphan sweep, and starts the
+    /// cleanup worker.
+    pub async fn start(jobs: &Jobs, schedules: &Schedules<'_>) -> anyhow::Result<Self> {
         let Jobs {
             janitor,
+            purge,
             sweep,
             cleanup: worker,
         } = jobs.clone();
+        let Schedules {
+            janitor: janitor_cron,
+            purge: purge_cron,
+            sweep: sweep_cron,
+        } = *schedules;
         let scheduler = JobScheduler::new().await?;
+        if purge_cron != OFF {
+            let job = Job::new_async(purge_cron, move |_, _| {
+                let purge = purge.clone();
+                Box::pin(async move {
+                    // The run logs its own outcome; a failure waits for the next tick.
+                    let _ = purge.run(false).await;
+                })
+            })
+            .map_err(|e| anyhow::anyhow!("DRAFTD_PURGE_CRON {purge_cron:?}: {e}"))?;
+            scheduler.add(job).await?;
+        }
         if janitor_cron != OFF {
             let job = Job::new_async(janitor_cron, move |_, _| {
                 let janitor = janitor.clone();

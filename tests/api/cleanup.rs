@@ -28,7 +28,7 @@ async fn course_with_files(app: &TestApp) -> (String, String) {
 }
 
 #[tokio::test]
-async fn deleting_a_course_removes_its_row_files_and_redis_keys() {
+async fn erasing_a_course_removes_its_row_files_and_redis_keys() {
     let app = TestApp::spawn().await;
     let (draft, course) = course_with_files(&app).await;
     let mut redis = app.redis().await;
@@ -38,7 +38,8 @@ async fn deleting_a_course_removes_its_row_files_and_redis_keys() {
         .unwrap());
 
     let path = format!("/api/v1/courses/{course}");
-    let deleted = app.call(Method::DELETE, &path, &app.user).await;
+    let erase = format!("{path}?permanent=true");
+    let deleted = app.call(Method::DELETE, &erase, &app.user).await;
     assert_eq!(deleted.status(), 204);
     assert_eq!(app.course_count().await, 0);
     assert_eq!(app.file_row_count().await, 0);
@@ -50,7 +51,7 @@ async fn deleting_a_course_removes_its_row_files_and_redis_keys() {
         .exists::<_, bool>(draft_key(&app.user, &draft))
         .await
         .unwrap());
-    let again = app.call(Method::DELETE, &path, &app.user).await;
+    let again = app.call(Method::DELETE, &erase, &app.user).await;
     assert_problem(again, 404).await;
 }
 
@@ -213,7 +214,7 @@ async fn with_s3_down_cleanup_retries_goes_dead_and_recovers_on_retry() {
     let deleted = app
         .request(
             Method::DELETE,
-            &format!("/api/v1/courses/{course}"),
+            &format!("/api/v1/courses/{course}?permanent=true"),
             &app.user,
         )
         .send()

@@ -442,7 +442,11 @@ async fn two_replicas_behave_as_one() {
 
     let course = ids.into_iter().next().unwrap();
     let deleted = b
-        .call(Method::DELETE, &format!("/api/v1/courses/{course}"), user)
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/courses/{course}?permanent=true"),
+            user,
+        )
         .await;
     assert_eq!(deleted.status(), 204);
     a.run_cleanup().await;

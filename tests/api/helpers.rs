@@ -216,6 +216,24 @@ impl TestApp {
         .await;
     }
 
+    /// Runs the trash purge once, now.
+    pub async fn run_purge(&self, dry_run: bool) -> draftd::jobs::purge::PurgeReport {
+        self.jobs.purge.run(dry_run).await.expect("purge run")
+    }
+
+    /// Moves the course's trash retention end `secs` seconds from now
+    /// (negative: into the past).
+    pub async fn set_purge_at(&self, course_id: &str, secs: f64) {
+        let id: Uuid = course_id.parse().expect("course id");
+        self.db
+            .execute(
+                "UPDATE courses SET purge_at = now() + make_interval(secs => $2) WHERE id = $1",
+                &[&id, &secs],
+            )
+            .await
+            .expect("set purge_at");
+    }
+
     pub async fn course_count(&self) -> i64 {
         self.count("SELECT count(*) FROM courses").await
     }

@@ -21,4 +21,5 @@ mod servers;
 mod service;
 mod steps;
 mod tls;
+mod trash;
 mod uploads;

@@ -43,6 +43,11 @@ async fn every_route(
             format!("/api/v1/courses/{course}/files/{file}"),
         ),
         (Method::DELETE, format!("/api/v1/courses/{course}")),
+        (
+            Method::DELETE,
+            format!("/api/v1/courses/{course}?permanent=true"),
+        ),
+        (Method::POST, format!("/api/v1/courses/{course}/restore")),
         (Method::DELETE, format!("/api/v1/drafts/{draft}")),
     ];
     let mut answers = Vec::new();

@@ -75,6 +75,9 @@ impl Courses {
         if draft.status == DraftStatus::Submitted {
             return Err(AppError::Submitted);
         }
+        if draft.course_trashed {
+            return Err(AppError::Trashed);
+        }
         let name = FileName::parse(name)?;
         let content_type = self.limits.rules.content_type(declared_type, &name)?;
         let new = new_course(owner, &draft, MaterializedBy::Upload);
@@ -124,6 +127,7 @@ impl Courses {
             }
             Ok(RecordOutcome::TooManyFiles { limit }) => AppError::TooManyFiles { limit },
             Ok(RecordOutcome::StorageFull { limit, used }) => AppError::StorageFull { limit, used },
+            Ok(RecordOutcome::Trashed) => AppError::Trashed,
             Err(e) => e.into(),
         };
         if let Err(cleanup) = self.files.delete(&key).await {

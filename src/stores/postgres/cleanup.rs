@@ -9,15 +9,16 @@ use uuid::Uuid;
 
 use super::rows::{job_from, JOB_COLUMNS};
 use super::Postgres;
-use crate::domain::cleanup::{CleanupJob, CleanupKind, Deleted, DeletionReason};
+use crate::domain::cleanup::{CleanupJob, CleanupKind, Deleted, DeletionReason, Erasable};
 use crate::domain::{Owner, StoreError};
 
-/// Deletes the courses (those of `owner`, if given) and records their cleanup
-/// jobs, in the caller's transaction.
+/// Deletes the courses (those of `owner`, if given, and those `condition`
+/// allows) and records their cleanup jobs, in the caller's transaction.
 pub async fn delete_courses(
     tx: &impl GenericClient,
     ids: &[Uuid],
     owner: Option<Owner>,
+    condition: Erasable,
     reason: DeletionReason,
     max_attempts: i32,
 ) -> Result<Deleted, StoreError> {
@@ -26,9 +27,14 @@ pub async fn delete_courses(
             "WITH deleted AS (
                  DELETE FROM courses WHERE id = ANY($1)
                    AND ($2::uuid IS NULL OR (owner_id = $2 AND organization_id = $7))
+                   AND CASE $8::text
+                       WHEN 'any' THEN true
+                       WHEN 'unsubmitted' THEN status = 'draft' OR trashed_at IS NOT NULL
+                       ELSE purge_at <= now() END
                  RETURNING id, owner_id, organization_id, draft_session_id, materialized_by
              ), files AS (
-                 SELECT count(*) AS n FROM course_files WHERE course_id IN (SELECT id FROM deleted)
+                 SELECT count(*) AS n, coalesce(sum(size_bytes), 0)::bigint AS bytes
+                 FROM course_files WHERE course_id IN (SELECT id FROM deleted)
              ), storage AS (
                  INSERT INTO cleanup_jobs (kind, target, course_id, reason, max_attempts)
                  SELECT $5::text, organization_id::text || '/' || id::text, id, $3, $4
@@ -42,7 +48,7 @@ pub async fn delete_courses(
                  RETURNING 1
              )
              SELECT coalesce((SELECT array_agg(id) FROM deleted), '{}') AS ids,
-                    (SELECT n FROM files) AS files,
+                    (SELECT n FROM files) AS files, (SELECT bytes FROM files) AS bytes,
                     (SELECT count(*) FROM sessions) AS sessions",
             &[
                 &ids,
@@ -52,18 +58,20 @@ pub async fn delete_courses(
                 &CleanupKind::StoragePrefix.as_str(),
                 &CleanupKind::DraftSession.as_str(),
                 &owner.map(|o| o.organization_id),
+                &condition.as_str(),
             ],
         )
         .await?;
     Ok(Deleted {
         course_ids: row.try_get("ids")?,
         files: row.try_get("files")?,
+        bytes: row.try_get("bytes")?,
         sessions: row.try_get("sessions")?,
     })
 }
 
 /// Deletes one file row and queues its bytes, in the caller's transaction.
-/// `false` if the owner's course has no such file.
+/// `false` if the owner's course has no such file, or is in the trash.
 pub async fn delete_file(
     tx: &impl GenericClient,
     owner: Owner,
@@ -76,7 +84,7 @@ pub async fn delete_file(
             "WITH deleted AS (
                  DELETE FROM course_files f WHERE f.id = $1 AND f.course_id = $2
                  AND EXISTS (SELECT 1 FROM courses c WHERE c.id = $2 AND c.owner_id = $3
-                     AND c.organization_id = $7)
+                     AND c.organization_id = $7 AND c.trashed_at IS NULL)
                  RETURNING course_id, storage_key
              )
              INSERT INTO cleanup_jobs (kind, target, course_id, reason, max_attempts)

@@ -14,13 +14,13 @@ use uuid::Uuid;
 use super::cleanup::delete_courses;
 use super::rows::{course_from, COURSE_COLUMNS};
 use super::Postgres;
-use crate::domain::cleanup::DeletionReason;
+use crate::domain::cleanup::{DeletionReason, Erasable};
 use crate::domain::course::{slug_candidates, NewCourse, SubmitOutcome};
 use crate::domain::{Backend, Course, CourseStatus, Owner, StoreError};
 
 #[derive(Clone)]
 pub struct PgCourses {
-    db: Postgres,
+    pub(super) db: Postgres,
 }
 
 /// Course counts behind the admin stats.
@@ -31,6 +31,8 @@ pub struct Pollution {
     /// Unused drafts with no activity for the TTL: the janitor's work.
     pub pending_cleanup: i64,
     pub submitted_courses: i64,
+    /// Courses in the trash, waiting for restore or purge.
+    pub trashed_courses: i64,
 }
 
 impl PgCourses {
@@ -62,7 +64,7 @@ impl PgCourses {
                             &format!(
                                 "UPDATE courses SET status = 'submitted', submitted_at = now(), \
                                  updated_at = now(), title = $2, slug = $3, form_data = $4 \
-                                 WHERE id = $1 AND status = 'draft' \
+                                 WHERE id = $1 AND status = 'draft' AND trashed_at IS NULL \
                                  AND draft_version IS NOT DISTINCT FROM $5 \
                                  RETURNING {COURSE_COLUMNS}"
                             ),
@@ -89,7 +91,9 @@ impl PgCourses {
                             )
                             .await?;
                         let current = course_from(&current)?;
-                        if current.status == CourseStatus::Draft {
+                        if current.is_trashed() {
+                            SubmitOutcome::Trashed
+                        } else if current.status == CourseStatus::Draft {
                             SubmitOutcome::Changed
                         } else {
                             // Submitted before: the first submit's data stands.
@@ -121,18 +125,22 @@ impl PgCourses {
             .await
     }
 
-    /// Deletes the owner's course and queues its cleanup, atomically.
+    /// Deletes the owner's course, if `condition` allows, and queues its
+    /// cleanup, atomically.
     pub async fn delete(
         &self,
         owner: Owner,
         id: Uuid,
+        condition: Erasable,
         reason: DeletionReason,
         max_attempts: i32,
     ) -> Result<bool, StoreError> {
         self.db
             .call(|mut client| async move {
                 let tx = client.transaction().await?;
-                let deleted = delete_courses(&tx, &[id], Some(owner), reason, max_attempts).await?;
+                let deleted =
+                    delete_courses(&tx, &[id], Some(owner), condition, reason, max_attempts)
+                        .await?;
                 tx.commit().await?;
                 Ok(!deleted.course_ids.is_empty())
             })
@@ -166,7 +174,8 @@ impl PgCourses {
                              count(*) FILTER (WHERE status = 'draft' AND generation_status IS NULL) AS unused,
                              count(*) FILTER (WHERE status = 'draft' AND generation_status IS NULL
                                  AND updated_at < now() - make_interval(secs => $1)) AS pending,
-                             count(*) FILTER (WHERE status = 'submitted') AS submitted
+                             count(*) FILTER (WHERE status = 'submitted') AS submitted,
+                             count(*) FILTER (WHERE trashed_at IS NOT NULL) AS trashed
                          FROM courses",
                         &[&ttl.as_secs_f64()],
                     )
@@ -176,6 +185,7 @@ impl PgCourses {
                     unused_drafts: row.try_get("unused")?,
                     pending_cleanup: row.try_get("pending")?,
                     submitted_courses: row.try_get("submitted")?,
+                    trashed_courses: row.try_get("trashed")?,
                 })
             })
             .await

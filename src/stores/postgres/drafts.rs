@@ -77,6 +77,7 @@ impl PgDrafts {
                 .and_then(|ttl| course.updated_at.checked_add_signed(ttl))
                 .unwrap_or(DateTime::<Utc>::MAX_UTC),
             course_id: Some(course.id),
+            course_trashed: course.is_trashed(),
             course_slug: Some(course.slug),
             form_data: course.form_data,
             store: DraftStore::Postgres,
@@ -188,7 +189,7 @@ impl DraftBackend for PgDrafts {
                 let current = tx
                     .query_opt(
                         &format!(
-                            "SELECT status, draft_version FROM courses \
+                            "SELECT status, draft_version, trashed_at IS NOT NULL AS trashed FROM courses \
                          WHERE draft_session_id = $4 AND {LIVE} FOR UPDATE"
                         ),
                         &self.live(&owner, &id),
@@ -199,6 +200,9 @@ impl DraftBackend for PgDrafts {
                 };
                 if current.try_get::<_, &str>("status")? != CourseStatus::Draft.as_str() {
                     return Ok(PatchOutcome::Submitted);
+                }
+                if current.try_get("trashed")? {
+                    return Ok(PatchOutcome::Trashed);
                 }
                 let version: i64 = current.try_get("draft_version")?;
                 let version = version.unsigned_abs();

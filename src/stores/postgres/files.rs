@@ -38,6 +38,9 @@ impl PgFiles {
             .call(|mut client| async move {
                 let tx = client.transaction().await?;
                 let (course, created) = insert_or_get(&tx, new).await?;
+                if course.is_trashed() {
+                    return Ok(RecordOutcome::Trashed);
+                }
                 tx.execute(
                     "SELECT pg_advisory_xact_lock($1, hashtext($2::uuid::text))",
                     &[&ORGANIZATION_LOCK_CLASS, &course.organization_id],

@@ -2,24 +2,26 @@
 //! and the deletion of a batch, each batch its own transaction.
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::{Object, Transaction};
+use deadpool_postgres::Transaction;
 use uuid::Uuid;
 
 use super::cleanup::delete_courses;
+use super::lock::JobLock;
 use super::Postgres;
-use crate::domain::cleanup::{Deleted, DeletionReason};
+use crate::domain::cleanup::{Deleted, DeletionReason, Erasable};
 use crate::domain::StoreError;
 
 /// The advisory lock every replica's janitor takes; any constant will do.
 pub const JANITOR_LOCK: i64 = 0x6472_6166_7464_0002;
 
-/// The janitor's candidate query: $1 cutoff, $2 and $3 the keyset (updated_at,
+/// The janitor's candidate query (a course in the trash waits for the purge):
+/// $1 cutoff, $2 and $3 the keyset (updated_at,
 /// id) to start after, $4 the batch size. Its condition implies the partial
 /// index's, so the index serves it (a test checks the plan).
 pub const JANITOR_CANDIDATES: &str =
     "SELECT id, owner_id, draft_session_id, updated_at FROM courses
     WHERE status = 'draft' AND generation_status IS NULL AND updated_at < $1
-      AND (updated_at, id) > ($2, $3)
+      AND trashed_at IS NULL AND (updated_at, id) > ($2, $3)
     ORDER BY updated_at, id LIMIT $4";
 
 /// A course the janitor may delete.
@@ -31,21 +33,13 @@ pub struct JanitorCandidate {
     pub updated_at: DateTime<Utc>,
 }
 
-/// The janitor's connection while it holds the lock: a session-level lock,
-/// so the holder must [`JanitorLock::release`] it whatever the run's outcome.
-pub struct JanitorLock {
-    client: Object,
-}
+/// The janitor's lock, held while it runs.
+pub struct JanitorLock(JobLock);
 
 impl Postgres {
     /// The janitor's lock, unless another replica's janitor holds it.
     pub async fn lock_janitor(&self) -> Result<Option<JanitorLock>, StoreError> {
-        let client = self.session().await?;
-        let locked: bool = client
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&JANITOR_LOCK])
-            .await?
-            .try_get(0)?;
-        Ok(locked.then_some(JanitorLock { client }))
+        Ok(self.try_lock(JANITOR_LOCK).await?.map(JanitorLock))
     }
 }
 
@@ -53,7 +47,8 @@ impl JanitorLock {
     /// The instant before which an unused draft's last activity makes it stale.
     pub async fn cutoff(&mut self, ttl: std::time::Duration) -> Result<DateTime<Utc>, StoreError> {
         Ok(self
-            .client
+            .0
+            .client()
             .query_one(
                 "SELECT now() - make_interval(secs => $1)",
                 &[&ttl.as_secs_f64()],
@@ -65,20 +60,12 @@ impl JanitorLock {
     /// Starts a batch: its own transaction.
     pub async fn batch(&mut self) -> Result<JanitorBatch<'_>, StoreError> {
         Ok(JanitorBatch {
-            tx: self.client.transaction().await?,
+            tx: self.0.client().transaction().await?,
         })
     }
 
     pub async fn release(self) {
-        let client = self.client;
-        if client
-            .execute("SELECT pg_advisory_unlock($1)", &[&JANITOR_LOCK])
-            .await
-            .is_err()
-        {
-            // Closing the session releases the lock for certain.
-            drop(Object::take(client));
-        }
+        self.0.release().await;
     }
 }
 
@@ -137,8 +124,15 @@ impl JanitorBatch<'_> {
 
     /// Deletes the courses and queues their cleanup. Ends the batch.
     pub async fn delete(self, ids: &[Uuid], max_attempts: i32) -> Result<Deleted, StoreError> {
-        let deleted =
-            delete_courses(&self.tx, ids, None, DeletionReason::Janitor, max_attempts).await?;
+        let deleted = delete_courses(
+            &self.tx,
+            ids,
+            None,
+            Erasable::Any,
+            DeletionReason::Janitor,
+            max_attempts,
+        )
+        .await?;
         self.tx.commit().await?;
         Ok(deleted)
     }

@@ -7,7 +7,9 @@ pub mod courses;
 pub mod drafts;
 pub mod files;
 pub mod janitor;
+pub mod lock;
 mod rows;
+pub mod trash;
 
 use std::future::Future;
 use std::time::Duration;

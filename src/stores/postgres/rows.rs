@@ -9,7 +9,7 @@ use crate::domain::{Backend, Course, CourseFile, StoreError};
 
 pub(super) const COURSE_COLUMNS: &str = "id, draft_session_id, organization_id, slug, title, \
     status, generation_status, materialized_by, materialized_at, submitted_at, created_at, \
-    updated_at, form_data";
+    updated_at, trashed_at, purge_at, form_data";
 
 pub(super) const FILE_COLUMNS: &str =
     "id, course_id, storage_key, original_name, content_type, size_bytes, sha256, created_at";
@@ -18,7 +18,7 @@ pub(super) const JOB_COLUMNS: &str = "id, kind, target, course_id, reason, statu
     max_attempts, run_after, last_error, created_at";
 
 /// A text column holding one of an enum's values.
-fn parsed<T: std::str::FromStr<Err = crate::domain::UnknownValue>>(
+pub(super) fn parsed<T: std::str::FromStr<Err = crate::domain::UnknownValue>>(
     row: &Row,
     column: &str,
 ) -> Result<T, StoreError> {
@@ -53,6 +53,8 @@ pub(super) fn course_from(row: &Row) -> Result<Course, StoreError> {
         submitted_at: row.try_get("submitted_at")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        trashed_at: row.try_get("trashed_at")?,
+        purge_at: row.try_get("purge_at")?,
         form_data,
     })
 }

@@ -6,7 +6,8 @@
 //!
 //! Hash fields: `org`, `v` (version), `st` (status), `ca`/`ua`/`ea` (created,
 //! updated, expires; Unix ms from the Redis clock), `cid`/`cslug` (course),
-//! and `f:<field>` holding each form field as JSON text.
+//! `tr` (its course is in the trash) and `f:<field>` holding each form field
+//! as JSON text.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -79,7 +80,7 @@ impl RedisDrafts {
     }
 
     /// Runs a prepared script on a pooled connection, under the breaker.
-    async fn run<T: FromRedisValue>(
+    pub(super) async fn run<T: FromRedisValue>(
         &self,
         invocation: &ScriptInvocation<'_>,
     ) -> Result<T, StoreError> {
@@ -315,6 +316,7 @@ impl DraftBackend for RedisDrafts {
             Some((status, hash)) if status == "ok" => Ok(PatchOutcome::Saved(decode(id, hash)?)),
             Some((status, _)) if status == "missing" => Ok(PatchOutcome::Missing),
             Some((status, _)) if status == "submitted" => Ok(PatchOutcome::Submitted),
+            Some((status, _)) if status == "trashed" => Ok(PatchOutcome::Trashed),
             Some((status, [pttl])) if status == "limited" => Ok(PatchOutcome::RateLimited {
                 retry_after: Duration::from_millis(pttl.parse::<u64>().unwrap_or(1000)),
             }),

@@ -22,6 +22,7 @@ pub(super) fn decode(id: Uuid, hash: &[String]) -> Result<Draft, StoreError> {
     let mut status = None;
     let (mut created_at, mut updated_at, mut expires_at) = (None, None, None);
     let (mut course_id, mut course_slug) = (None, None);
+    let mut course_trashed = false;
     let mut form_data = Map::new();
     for pair in hash.chunks_exact(2) {
         let (name, value) = (pair[0].as_str(), pair[1].as_str());
@@ -34,6 +35,7 @@ pub(super) fn decode(id: Uuid, hash: &[String]) -> Result<Draft, StoreError> {
             "ea" => expires_at = timestamp(value),
             "cid" => course_id = value.parse().ok(),
             "cslug" => course_slug = Some(value.to_owned()),
+            "tr" => course_trashed = true,
             _ => {
                 if let Some(field) = name.strip_prefix("f:") {
                     let value: Value = serde_json::from_str(value)
@@ -54,6 +56,7 @@ pub(super) fn decode(id: Uuid, hash: &[String]) -> Result<Draft, StoreError> {
         expires_at: expires_at.ok_or_else(|| missing("expiry time"))?,
         course_id,
         course_slug,
+        course_trashed,
         form_data,
         store: DraftStore::Redis,
     })

@@ -1,5 +1,6 @@
 -- Autosave: one atomic merge of form fields into an existing draft.
--- Never recreates an expired draft, never changes a submitted one.
+-- Never recreates an expired draft, never changes a submitted one or one
+-- whose course is in the trash (field 'tr').
 -- KEYS[1] the draft, KEYS[2] the owner's index of live drafts, KEYS[3] the
 -- owner's autosave counter
 -- ARGV[1] draft id, ARGV[2] organization id (another one's draft is missing),
@@ -15,13 +16,17 @@ end
 if count > tonumber(ARGV[5]) then
   return {'limited', tostring(redis.call('PTTL', KEYS[3]))}
 end
-if redis.call('HGET', KEYS[1], 'org') ~= ARGV[2] then
+local state = redis.call('HMGET', KEYS[1], 'org', 'st', 'tr', 'v')
+if state[1] ~= ARGV[2] then
   return {'missing'}
 end
-if redis.call('HGET', KEYS[1], 'st') == 'submitted' then
+if state[2] == 'submitted' then
   return {'submitted'}
 end
-local version = redis.call('HGET', KEYS[1], 'v')
+if state[3] then
+  return {'trashed'}
+end
+local version = state[4]
 if ARGV[4] ~= '' and not string.find(ARGV[4], ',' .. version .. ',', 1, true) then
   return {'stale', version}
 end
