@@ -31,7 +31,7 @@ pub struct ListQuery {
         AuthenticatedErrors,
     ),
     security(("bearer" = [])))]
-pub async fn list(
+pub async fn list_courses(
     state: web::Data<AppState>,
     owner: Owner,
     list: web::Query<ListQuery>,
@@ -73,7 +73,7 @@ pub struct DeleteQuery {
         AuthenticatedErrors,
     ),
     security(("bearer" = [])))]
-pub async fn delete(
+pub async fn delete_course(
     state: web::Data<AppState>,
     owner: Owner,
     id: web::Path<Uuid>,
@@ -99,7 +99,7 @@ pub async fn delete(
         AuthenticatedErrors,
     ),
     security(("bearer" = [])))]
-pub async fn restore(
+pub async fn restore_course(
     state: web::Data<AppState>,
     owner: Owner,
     id: web::Path<Uuid>,

@@ -71,15 +71,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             resource("/api/v1/drafts/{id}/files/{file_id}", "DELETE")
                 .route(web::delete().to(courses::delete_draft_file)),
         )
-        .service(resource("/api/v1/courses", "GET").route(web::get().to(lifecycle::list)))
+        .service(resource("/api/v1/courses", "GET").route(web::get().to(lifecycle::list_courses)))
         .service(
             resource("/api/v1/courses/{id}", "GET, DELETE")
                 .route(web::get().to(courses::course))
-                .route(web::delete().to(lifecycle::delete)),
+                .route(web::delete().to(lifecycle::delete_course)),
         )
         .service(
             resource("/api/v1/courses/{id}/restore", "POST")
-                .route(web::post().to(lifecycle::restore)),
+                .route(web::post().to(lifecycle::restore_course)),
         )
         .service(
             resource("/api/v1/courses/{id}/files/{file_id}", "GET")

@@ -15,7 +15,7 @@ use super::{admin, courses, drafts, health, lifecycle, metrics};
         drafts::create, drafts::list, drafts::get, drafts::autosave, drafts::discard,
         courses::materialize, courses::submit, courses::upload, courses::draft_files,
         courses::delete_draft_file, courses::course, courses::download,
-        lifecycle::list, lifecycle::delete, lifecycle::restore,
+        lifecycle::list_courses, lifecycle::delete_course, lifecycle::restore_course,
         admin::stats, admin::run_janitor, admin::sweep_orphans, admin::run_purge,
         admin::retry_cleanup,
         health::healthz, health::readyz, metrics::render, openapi_json,

@@ -61,7 +61,10 @@ async fn trash_and_restore(app: &TestApp, objects: impl Fn() -> Vec<PathBuf>) {
     let (draft, course, file) = course_with_file(app, &app.user).await;
     let path = format!("/api/v1/courses/{course}");
     let before = app.get_json(&app.user, &path).await;
-    assert_eq!(listed(app, &app.user, "").await, std::slice::from_ref(&course));
+    assert_eq!(
+        listed(app, &app.user, "").await,
+        std::slice::from_ref(&course)
+    );
 
     let trashed: Value = app
         .call(Method::DELETE, &path, &app.user)
@@ -145,7 +148,10 @@ async fn trash_and_restore(app: &TestApp, objects: impl Fn() -> Vec<PathBuf>) {
     }
     assert_eq!(after, expected, "restored unchanged");
     assert_eq!(download(app, &course, &file).await, CONTENT);
-    assert_eq!(listed(app, &app.user, "").await, std::slice::from_ref(&course));
+    assert_eq!(
+        listed(app, &app.user, "").await,
+        std::slice::from_ref(&course)
+    );
     assert!(listed(app, &app.user, "?trashed=true").await.is_empty());
     assert_eq!(app.draft(&app.user, &draft).await["courseTrashed"], false);
     let patch = app
