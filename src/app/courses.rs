@@ -262,7 +262,7 @@ impl Courses {
         else {
             return Err(AppError::NotFound);
         };
-        self.drafts.mark_trashed(owner, &course).await;
+        self.drafts.mark_trashed(owner, &course).await?;
         self.with_files(owner, *course).await
     }
 
@@ -276,7 +276,7 @@ impl Courses {
         let TrashOutcome::Done(course) = self.courses.restore(owner, course_id).await? else {
             return Err(AppError::NotFound);
         };
-        self.drafts.mark_trashed(owner, &course).await;
+        self.drafts.mark_trashed(owner, &course).await?;
         self.with_files(owner, *course).await
     }
 

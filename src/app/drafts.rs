@@ -19,23 +19,21 @@ use crate::stores::redis::RedisDrafts;
 
 impl<Fallback: DraftBackend> DraftSessions<RedisDrafts, Fallback> {
     /// Marks the draft of a course that went to the trash read-only, or
-    /// unmarks it on restore. Best effort: the course row is the truth, and
-    /// every write to the course checks it; the mark spares autosave a trip
-    /// to Postgres.
-    pub(super) async fn mark_trashed(&self, owner: Owner, course: &Course) {
+    /// unmarks it on restore, so that autosave refuses it without a trip to
+    /// Postgres (the course row stays the truth: every write to the course
+    /// checks it). Trash and restore are idempotent: when this fails after
+    /// the row changed, the caller's retry marks the draft again.
+    pub(super) async fn mark_trashed(&self, owner: Owner, course: &Course) -> Result<(), AppError> {
         let Some(draft_id) = course.draft_session_id else {
-            return;
+            return Ok(());
         };
         if course.materialized_by == Some(MaterializedBy::Degraded) {
-            return; // The draft is the row itself.
+            return Ok(()); // The draft is the row itself.
         }
-        let marked = self
-            .primary
+        self.primary
             .mark_trashed(owner.user_id, draft_id, course.id, course.is_trashed())
-            .await;
-        if let Err(e) = marked {
-            tracing::warn!(course = %course.id, error = %e, "could not mark the course's draft");
-        }
+            .await?;
+        Ok(())
     }
 }
 

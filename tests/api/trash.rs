@@ -266,6 +266,58 @@ async fn the_purge_erases_a_course_once_its_retention_ends() {
     .await;
     assert_problem(app.call(Method::GET, &path, &app.user).await, 404).await;
     assert_eq!(listed(&app, &app.user, "?trashed=true").await, [kept]);
+
+    let metrics = app.get_public("/metrics").await.text().await.unwrap();
+    for series in [
+        "draftd_purge_runs_total{outcome=\"completed\"}",
+        "draftd_purge_runs_total{outcome=\"dry_run\"}",
+        "draftd_purge_courses_total{result=\"erased\"}",
+        "draftd_purge_bytes_total",
+        "draftd_purge_duration_seconds",
+    ] {
+        assert!(metrics.contains(series), "{series} in {metrics}");
+    }
+}
+
+/// A draft kept in its course row while Redis was down (degraded mode) is
+/// trashed and restored with its row: the row itself refuses autosave.
+#[tokio::test]
+async fn a_degraded_mode_draft_is_read_only_while_its_course_is_in_the_trash() {
+    let app = TestApp::spawn_with(|c| c.redis_url = "redis://127.0.0.1:1".into()).await;
+    let draft = app.new_draft(&app.user, json!({"topic": "Outage"})).await;
+    assert_eq!(draft["store"], "postgres");
+    let (id, course) = (
+        draft["id"].as_str().unwrap(),
+        draft["courseId"].as_str().unwrap(),
+    );
+    assert!(
+        listed(&app, &app.user, "").await.is_empty(),
+        "a draft, not yet a course"
+    );
+
+    let path = format!("/api/v1/courses/{course}");
+    assert_eq!(
+        app.call(Method::DELETE, &path, &app.user).await.status(),
+        200
+    );
+    assert_eq!(app.draft(&app.user, id).await["courseTrashed"], true);
+    let patch = app
+        .patch_draft(&app.user, id, json!({"topic": "Changed"}), None)
+        .await;
+    assert_problem(patch, 409).await;
+    assert_eq!(
+        listed(&app, &app.user, "?trashed=true").await,
+        [course.to_owned()]
+    );
+
+    let restored = app
+        .call(Method::POST, &format!("{path}/restore"), &app.user)
+        .await;
+    assert_eq!(restored.status(), 200);
+    let patch = app
+        .patch_draft(&app.user, id, json!({"topic": "Changed"}), None)
+        .await;
+    assert_eq!(patch.status(), 200);
 }
 
 #[tokio::test]
