@@ -11,6 +11,7 @@ use clap::{Args, ValueEnum};
 use crate::domain::course::FileQuota;
 use crate::domain::draft::DraftLimits;
 use crate::domain::upload::UploadRules;
+use crate::http::timed_body::BodyTimeouts;
 use crate::stores::files::{FileStorage, S3Settings};
 
 /// The HS256 secret used in dev mode when none is configured. Public on purpose:
@@ -178,6 +179,16 @@ pub struct Config {
     #[arg(long, env = "DRAFTD_S3_ALLOW_HTTP")]
     pub s3_allow_http: bool,
 
+    /// A request body may send nothing this long, in seconds, before it is cut off (408).
+    #[arg(long, env = "DRAFTD_BODY_IDLE_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_idle_timeout_secs: u64,
+
+    /// Longest time to receive one request body, in seconds (408 after it).
+    #[arg(long, env = "DRAFTD_BODY_DEADLINE_SECS", default_value_t = 900,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_deadline_secs: u64,
+
     /// Janitor schedule: six-field cron (seconds first, UTC), or `off`.
     #[arg(long, env = "DRAFTD_JANITOR_CRON", default_value = "0 0 * * * *")]
     pub janitor_cron: String,
@@ -287,6 +298,13 @@ impl Config {
 
     pub fn draft_ttl(&self) -> Duration {
         Duration::from_secs(self.draft_ttl_secs)
+    }
+
+    pub fn body_timeouts(&self) -> BodyTimeouts {
+        BodyTimeouts {
+            idle: Duration::from_secs(self.body_idle_timeout_secs),
+            deadline: Duration::from_secs(self.body_deadline_secs),
+        }
     }
 
     pub fn trash_retention(&self) -> Duration {

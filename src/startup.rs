@@ -173,6 +173,7 @@ impl Application {
             authenticator,
             max_body_bytes: config.max_body_bytes,
             max_upload_bytes: config.max_upload_bytes,
+            body_timeouts: config.body_timeouts(),
             dev_token_secret: config
                 .dev_mode
                 .then(|| config.jwt_secret().map(str::to_owned))

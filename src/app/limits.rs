@@ -106,6 +106,7 @@ impl UploadSlots {
             });
         }
         in_flight.insert(owner.user_id, mine + 1);
+        metrics::gauge!("draftd_uploads_in_flight").increment(1.0);
         Ok(UploadSlot {
             user_id: owner.user_id,
             in_flight: self.in_flight.clone(),
@@ -124,6 +125,7 @@ impl UploadSlots {
 
 impl Drop for UploadSlot {
     fn drop(&mut self) {
+        metrics::gauge!("draftd_uploads_in_flight").decrement(1.0);
         let mut in_flight = self
             .in_flight
             .lock()

@@ -1,5 +1,5 @@
 //! The JSON body of a request: a JSON object, read up to the configured limit.
-//! Every failure is a problem response (413, 415, 400), never a 5xx.
+//! Every failure is a problem response (413, 415, 400, 408), never a 5xx.
 
 use actix_web::http::header;
 use actix_web::{dev::Payload, web, FromRequest, HttpMessage, HttpRequest};
@@ -8,6 +8,7 @@ use futures_util::StreamExt;
 use serde_json::{Map, Value};
 
 use super::problem::ApiError;
+use super::timed_body::TimedBody;
 use super::AppState;
 
 /// A request body that is a JSON object; `None` when the body is empty or
@@ -23,16 +24,17 @@ impl FromRequest for JsonObject {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req
-            .app_data::<web::Data<AppState>>()
-            .map_or(0, |state| state.max_body_bytes);
+        let Some(state) = req.app_data::<web::Data<AppState>>() else {
+            return Box::pin(async { Err(ApiError::BadRequest("no body is read here")) });
+        };
+        let (limit, timeouts) = (state.max_body_bytes, state.body_timeouts);
         let declared_length = req
             .headers()
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
         let content_type = req.content_type().to_owned();
-        let mut payload = payload.take();
+        let (mut payload, stalled) = TimedBody::new(payload.take(), timeouts);
         Box::pin(async move {
             let too_large = ApiError::PayloadTooLarge {
                 limit: limit as u64,
@@ -42,7 +44,10 @@ impl FromRequest for JsonObject {
             }
             let mut body = web::BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| ApiError::MalformedBody(e.to_string()))?;
+                let chunk = chunk.map_err(|e| match stalled.get() {
+                    true => ApiError::BodyTimeout,
+                    false => ApiError::MalformedBody(e.to_string()),
+                })?;
                 if body.len() + chunk.len() > limit {
                     return Err(too_large);
                 }

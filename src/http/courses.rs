@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::problem::{ApiError, AuthenticatedErrors, ProblemResponse};
 use super::schemas;
+use super::timed_body::TimedBody;
 use super::AppState;
 use crate::domain::upload::UploadError;
 use crate::domain::Owner;
@@ -97,6 +98,7 @@ pub struct FileUpload {
          headers(("Location" = String, description = "Where to download it"))),
         (status = 400, response = ProblemResponse),
         (status = 404, response = ProblemResponse),
+        (status = 408, response = ProblemResponse),
         (status = 409, response = ProblemResponse),
         (status = 413, response = ProblemResponse),
         (status = 415, response = ProblemResponse),
@@ -126,9 +128,11 @@ pub async fn upload(
             "send the file as multipart/form-data".into(),
         ));
     }
+    let (payload, stalled) = TimedBody::new(payload, state.body_timeouts);
     let mut parts = Multipart::new(req.headers(), payload);
-    let malformed = |e: actix_multipart::MultipartError| {
-        ApiError::MalformedBody(format!("the multipart body is malformed: {e}"))
+    let malformed = |e: actix_multipart::MultipartError| match stalled.get() {
+        true => ApiError::BodyTimeout,
+        false => ApiError::MalformedBody(format!("the multipart body is malformed: {e}")),
     };
     // Parts other than the file are read and dropped, together no larger
     // than a JSON body may be.
@@ -155,7 +159,11 @@ pub async fn upload(
             .app
             .courses
             .upload(owner, *id, &name, declared_type.as_deref(), part)
-            .await?;
+            .await
+            .map_err(|e| match stalled.get() {
+                true => ApiError::BodyTimeout,
+                false => e.into(),
+            })?;
         let file = uploaded.file;
         return Ok(HttpResponse::Created()
             .insert_header((

@@ -20,6 +20,7 @@ pub mod paging;
 pub mod problem;
 pub mod request_id;
 pub mod schemas;
+pub mod timed_body;
 
 use actix_web::{web, HttpRequest, HttpResponse, Resource, ResponseError};
 
@@ -33,6 +34,7 @@ pub struct AppState {
     pub authenticator: Authenticator,
     pub max_body_bytes: usize,
     pub max_upload_bytes: u64,
+    pub body_timeouts: timed_body::BodyTimeouts,
     /// The secret to sign demo-user tokens with; `Some` only in dev mode.
     pub dev_token_secret: Option<String>,
 }

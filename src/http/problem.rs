@@ -35,6 +35,8 @@ pub enum ApiError {
     Conflict(String),
     #[error("the body is larger than {limit} bytes")]
     PayloadTooLarge { limit: u64 },
+    #[error("the request body stopped arriving; send it again")]
+    BodyTimeout,
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("you already have {limit} live drafts; discard or finish one first")]
@@ -139,6 +141,7 @@ impl ApiError {
             Self::PreconditionFailed { .. } => ("version-mismatch", "Version mismatch"),
             Self::Conflict(_) => ("conflict", "Conflict"),
             Self::PayloadTooLarge { .. } => ("body-too-large", "Request body too large"),
+            Self::BodyTimeout => ("body-timeout", "Request body timed out"),
             Self::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
             Self::TooManyDrafts { .. } => ("too-many-drafts", "Too many drafts"),
             Self::RateLimited { .. } => ("rate-limited", "Too many requests"),
@@ -189,6 +192,7 @@ impl ResponseError for ApiError {
             Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyDrafts { .. } | Self::RateLimited { .. } | Self::TooManyUploads(_) => {
                 StatusCode::TOO_MANY_REQUESTS
