@@ -1,7 +1,9 @@
 //! The orphan sweep, daily: a safety net for what no cleanup job knows of.
-//! Removes storage prefixes of courses that do not exist (once older than a
-//! grace period, so an upload streaming before its row exists is left alone),
-//! and draft sessions whose course no longer exists.
+//! Removes storage prefixes of courses that do not exist and the bytes of
+//! uploads that never finished (a process killed mid-upload leaves its
+//! staging file), both once older than a grace period, so that an upload
+//! streaming now is left alone; and draft sessions whose course no longer
+//! exists.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -28,6 +30,10 @@ pub struct OrphanReport {
     pub sessions_checked: u64,
     /// Draft sessions pointing at a course that no longer exists.
     pub orphan_sessions: u64,
+    /// Bytes of uploads that never finished (staging files), older than the
+    /// grace period: how many, and their size.
+    pub residue_found: u64,
+    pub residue_bytes: u64,
     pub duration_ms: u64,
 }
 
@@ -102,6 +108,17 @@ impl OrphanSweep {
             }
         }
 
+        for residue in self.files.staging_residue().await? {
+            if residue.modified > settled {
+                continue;
+            }
+            if !dry_run {
+                self.files.remove_residue(&residue).await?;
+            }
+            report.residue_found += 1;
+            report.residue_bytes += residue.bytes;
+        }
+
         let sessions = self.redis.scan().await?;
         report.sessions_checked = sessions.len() as u64;
         let linked: Vec<Uuid> = sessions
@@ -126,6 +143,8 @@ impl OrphanSweep {
             objects_removed = report.objects_removed,
             sessions_checked = report.sessions_checked,
             orphan_sessions = report.orphan_sessions,
+            residue_found = report.residue_found,
+            residue_bytes = report.residue_bytes,
             duration_ms = report.duration_ms,
             "orphans.swept"
         );
@@ -135,6 +154,10 @@ impl OrphanSweep {
                 .increment(report.objects_removed);
             metrics::counter!("draftd_orphans_removed_total", "kind" => "session")
                 .increment(report.orphan_sessions);
+            metrics::counter!("draftd_orphans_removed_total", "kind" => "residue")
+                .increment(report.residue_found);
+            metrics::counter!("draftd_orphan_residue_bytes_removed_total")
+                .increment(report.residue_bytes);
         }
         Ok(report)
     }

@@ -17,6 +17,7 @@ mod materialize;
 mod ownership;
 mod protocol;
 mod proxy;
+mod residue;
 mod servers;
 mod service;
 mod steps;

@@ -1,0 +1,115 @@
+//! Crash residue (invariant 9): a process killed mid-upload leaves a staging
+//! file that no listing shows; the orphan sweep reports it once older than
+//! its grace period, and removes it, never touching a finished upload.
+
+use std::time::{Duration, SystemTime};
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use tokio::io::AsyncWriteExt;
+
+use crate::helpers::{files_under, wait_until, TestApp};
+use crate::servers::{free_port, ServerProcess};
+
+const BOUNDARY: &str = "draftd-residue";
+
+#[tokio::test]
+async fn a_sigkill_mid_upload_leaves_residue_that_the_sweep_removes() {
+    // A Redis database of its own: the sweep scans every draft session.
+    let app =
+        TestApp::spawn_with(|c| c.redis_url = format!("{}/8", c.redis_url.trim_end_matches('/')))
+            .await;
+    // A finished upload, whose bytes the sweep must leave alone.
+    let kept = app.draft_id(&app.user, json!({})).await;
+    let file: Value = app
+        .upload_text(&app.user, &kept, "kept.txt", b"kept")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(file["id"].is_string());
+
+    // A second process of the service, on the same stores, killed while an
+    // upload streams into it.
+    let port = free_port();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_draftd"));
+    command
+        .arg("serve")
+        .env("DRAFTD_BIND", format!("127.0.0.1:{port}"))
+        .env("DRAFTD_DATABASE_URL", &app.config.database_url)
+        .env("DRAFTD_REDIS_URL", &app.config.redis_url)
+        .env("DRAFTD_JWT_SECRET", crate::helpers::SECRET)
+        .env("DRAFTD_UPLOAD_DIR", &app.config.upload_dir)
+        .env("DRAFTD_JANITOR_CRON", "off")
+        .env("DRAFTD_PURGE_CRON", "off")
+        .env("DRAFTD_ORPHAN_SWEEP_CRON", "off");
+    let mut service = ServerProcess::start(command, port).await;
+    let draft = app.draft_id(&app.user, json!({})).await;
+    let mut body = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.txt\"\r\n\
+         Content-Type: text/plain\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend(std::iter::repeat_n(b'a', 12 << 20));
+    let head = format!(
+        "POST /api/v1/drafts/{draft}/files HTTP/1.1\r\nHost: localhost\r\n\
+         Authorization: Bearer {}\r\nContent-Type: multipart/form-data; boundary={BOUNDARY}\r\n\
+         Content-Length: {}\r\n\r\n",
+        app.user.token,
+        body.len() + (20 << 20),
+    );
+    let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    socket.write_all(head.as_bytes()).await.unwrap();
+    socket.write_all(&body).await.unwrap();
+    let staging = || {
+        files_under(&app.config.upload_dir)
+            .into_iter()
+            .filter(|path| path.to_string_lossy().contains('#'))
+            .collect::<Vec<_>>()
+    };
+    wait_until("the upload's first parts are on disk", || async {
+        staging()
+            .iter()
+            .any(|path| std::fs::metadata(path).is_ok_and(|m| m.len() >= 5 << 20))
+    })
+    .await;
+    service.stop(); // SIGKILL
+    drop(socket);
+    let residue = staging();
+    assert_eq!(residue.len(), 1, "{residue:?}");
+    let residue_bytes = std::fs::metadata(&residue[0]).unwrap().len();
+
+    // Young: it may be an upload still streaming, so the sweep leaves it.
+    let sweep = "/api/v1/admin/orphans/sweep";
+    let dry = app
+        .admin(Method::POST, &format!("{sweep}?dryRun=true"))
+        .await;
+    assert_eq!(dry["residueFound"], 0);
+
+    std::fs::File::options()
+        .write(true)
+        .open(&residue[0])
+        .unwrap()
+        .set_modified(SystemTime::now() - Duration::from_secs(7200))
+        .unwrap();
+    let dry = app
+        .admin(Method::POST, &format!("{sweep}?dryRun=true"))
+        .await;
+    assert_eq!(
+        (dry["residueFound"].as_u64(), dry["residueBytes"].as_u64()),
+        (Some(1), Some(residue_bytes))
+    );
+    assert_eq!(staging().len(), 1, "a dry run removes nothing");
+
+    let report = app.admin(Method::POST, sweep).await;
+    assert_eq!(report["residueFound"], 1);
+    assert!(staging().is_empty());
+    let left = app.stored_files();
+    assert_eq!(left.len(), 1, "the finished upload stays: {left:?}");
+    let course = app
+        .course_of(&app.user, &app.draft(&app.user, &kept).await)
+        .await;
+    assert_eq!(course["files"].as_array().unwrap().len(), 1);
+}
