@@ -10,6 +10,7 @@ use clap::{Args, ValueEnum};
 
 use crate::domain::course::FileQuota;
 use crate::domain::draft::DraftLimits;
+use crate::domain::key_pattern::{KeyPattern, NoPlaceholder};
 use crate::domain::upload::UploadRules;
 use crate::http::timed_body::BodyTimeouts;
 use crate::stores::files::{FileStorage, S3Settings};
@@ -219,6 +220,11 @@ pub struct Config {
     #[arg(long, env = "DRAFTD_ORPHAN_GRACE_SECS", default_value_t = 3600)]
     pub orphan_grace_secs: u64,
 
+    /// The platform's Redis keys of a course, organization or user, erased
+    /// with it: comma-separated globs with `{courseId}`, `{orgId}` or `{userId}`.
+    #[arg(long, env = "DRAFTD_CLEANUP_REDIS_PATTERNS", value_delimiter = ',')]
+    pub cleanup_redis_patterns: Vec<String>,
+
     /// Attempts of a cleanup job before it is dead.
     #[arg(long, env = "DRAFTD_CLEANUP_MAX_ATTEMPTS", default_value_t = 3,
           value_parser = clap::value_parser!(i32).range(1..))]
@@ -305,6 +311,18 @@ impl Config {
             idle: Duration::from_secs(self.body_idle_timeout_secs),
             deadline: Duration::from_secs(self.body_deadline_secs),
         }
+    }
+
+    /// The patterns of `DRAFTD_CLEANUP_REDIS_PATTERNS`; one without a
+    /// placeholder is refused, since it would erase every course's keys.
+    pub fn redis_patterns(&self) -> Result<Vec<KeyPattern>, NoPlaceholder> {
+        self.cleanup_redis_patterns
+            .iter()
+            .flat_map(|list| list.split(','))
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(KeyPattern::parse)
+            .collect()
     }
 
     pub fn trash_retention(&self) -> Duration {

@@ -18,6 +18,8 @@ use crate::app::courses::{CleanupHandle, CourseLimits};
 use crate::app::limits::{UploadSlots, WriteRate};
 use crate::app::{App, Courses, DraftSessions};
 use crate::config::Config;
+use crate::domain::cleanup::CleanupPolicy;
+use crate::domain::key_pattern::PatternScope;
 use crate::http::auth::Authenticator;
 use crate::http::request_id::{self, RequestSpan};
 use crate::http::{loopback, metrics, routes, AppState};
@@ -39,6 +41,9 @@ pub struct Services {
 
 impl Services {
     pub async fn connect(config: &Config) -> anyhow::Result<Self> {
+        let patterns = config
+            .redis_patterns()
+            .map_err(|e| anyhow::anyhow!("DRAFTD_CLEANUP_REDIS_PATTERNS: {e}"))?;
         let timeout = config.store_timeout();
         let tls_roots = config.tls_roots()?;
         let postgres = Postgres::connect(
@@ -71,7 +76,10 @@ impl Services {
             writes.clone(),
         );
         let wake = Arc::new(Notify::new());
-        let max_attempts = config.cleanup_max_attempts;
+        let policy = CleanupPolicy {
+            max_attempts: config.cleanup_max_attempts,
+            redis_patterns: patterns.iter().any(|p| p.scope() == PatternScope::Course),
+        };
 
         let jobs = Jobs {
             janitor: Janitor::new(
@@ -80,7 +88,7 @@ impl Services {
                 JanitorSettings {
                     ttl: config.draft_ttl(),
                     batch_size: config.janitor_batch_size,
-                    max_attempts,
+                    cleanup: policy,
                 },
                 wake.clone(),
             ),
@@ -88,7 +96,7 @@ impl Services {
                 postgres.clone(),
                 PurgeSettings {
                     batch_size: config.purge_batch_size,
-                    max_attempts,
+                    cleanup: policy,
                 },
                 wake.clone(),
             ),
@@ -103,8 +111,9 @@ impl Services {
                 file_rows.clone(),
                 files.clone(),
                 redis.clone(),
+                patterns,
                 CleanupSettings {
-                    max_attempts,
+                    max_attempts: policy.max_attempts,
                     backoff: Duration::from_millis(config.cleanup_backoff_ms),
                     poll: Duration::from_millis(config.cleanup_poll_ms),
                 },
@@ -127,7 +136,7 @@ impl Services {
                         usize::try_from(config.uploads_max).unwrap_or(usize::MAX),
                     ),
                 },
-                CleanupHandle { max_attempts, wake },
+                CleanupHandle { policy, wake },
                 config.trash_retention(),
             ),
             admin: Admin {

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::limits::{UploadSlots, WriteRate};
 use super::{AppError, DraftSessions};
-use crate::domain::cleanup::{DeletionReason, Erasable};
+use crate::domain::cleanup::{CleanupPolicy, DeletionReason, Erasable};
 use crate::domain::course::{
     course_id_for, title_from, FileQuota, NewCourse, SubmitOutcome, TrashOutcome,
 };
@@ -59,7 +59,7 @@ pub struct CourseLimits {
 /// nudge so that the worker starts at once instead of at its next poll.
 #[derive(Clone)]
 pub struct CleanupHandle {
-    pub max_attempts: i32,
+    pub policy: CleanupPolicy,
     pub wake: Arc<Notify>,
 }
 
@@ -234,7 +234,7 @@ impl Courses {
             .ok_or(AppError::NotFound)?;
         if !self
             .file_rows
-            .delete(owner, course_id, file_id, self.cleanup.max_attempts)
+            .delete(owner, course_id, file_id, self.cleanup.policy.max_attempts)
             .await?
         {
             return Err(AppError::NotFound);
@@ -297,7 +297,7 @@ impl Courses {
                 course_id,
                 Erasable::Any,
                 DeletionReason::Owner,
-                self.cleanup.max_attempts,
+                self.cleanup.policy,
             )
             .await?;
         if !erased {
@@ -322,7 +322,7 @@ impl Courses {
                     course_id,
                     Erasable::Unsubmitted,
                     DeletionReason::Discard,
-                    self.cleanup.max_attempts,
+                    self.cleanup.policy,
                 )
                 .await?;
             if course_deleted {

@@ -15,13 +15,43 @@ pub enum CleanupKind {
     StorageObject,
     /// A draft session's Redis keys, unless its course exists again.
     DraftSession,
+    /// The platform's Redis keys of an erased course, by the configured
+    /// patterns (target `{orgId}:{userId}:{courseId}`).
+    RedisKeys,
 }
 
 super::string_enum!(CleanupKind, "cleanup job kind", {
     StoragePrefix => "storage_prefix",
     StorageObject => "storage_object",
     DraftSession => "draft_session",
+    RedisKeys => "redis_keys",
 });
+
+/// What every deletion records for the cleanup worker.
+#[derive(Debug, Clone, Copy)]
+pub struct CleanupPolicy {
+    /// Attempts each job gets before it is dead.
+    pub max_attempts: i32,
+    /// Patterns of the platform's keys are configured: an erased course's
+    /// are erased too.
+    pub redis_patterns: bool,
+}
+
+/// The target of a [`CleanupKind::RedisKeys`] job.
+pub fn keys_target(organization_id: Uuid, user_id: Uuid, course_id: Uuid) -> String {
+    format!("{organization_id}:{user_id}:{course_id}")
+}
+
+/// (organization, user, course) from a [`keys_target`].
+pub fn parse_keys_target(target: &str) -> Option<(Uuid, Uuid, Uuid)> {
+    let mut parts = target.split(':');
+    let ids = (
+        parts.next()?.parse().ok()?,
+        parts.next()?.parse().ok()?,
+        parts.next()?.parse().ok()?,
+    );
+    parts.next().is_none().then_some(ids)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

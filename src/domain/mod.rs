@@ -13,6 +13,7 @@ pub mod course;
 pub mod draft;
 pub mod error;
 pub mod form;
+pub mod key_pattern;
 pub mod page;
 pub mod upload;
 

@@ -1,6 +1,7 @@
 //! The cleanup worker: carries out the jobs that course deletions recorded,
 //! retrying failures with exponential backoff until a job is dead.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,7 +9,8 @@ use serde::Serialize;
 use tokio::sync::{watch, Notify};
 use utoipa::ToSchema;
 
-use crate::domain::cleanup::{parse_session_target, CleanupJob, CleanupKind};
+use crate::domain::cleanup::{parse_keys_target, parse_session_target, CleanupJob, CleanupKind};
+use crate::domain::key_pattern::{KeyPattern, PatternScope, Placeholder};
 use crate::domain::{Backend, StoreError};
 use crate::stores::files::FileStorage;
 use crate::stores::postgres::files::PgFiles;
@@ -17,6 +19,8 @@ use crate::stores::redis::RedisDrafts;
 
 /// Jobs claimed at once.
 const CLAIM_BATCH: i64 = 32;
+/// Courses whose platform keys one keyspace scan per pattern looks for.
+const KEYS_BATCH: i64 = 1000;
 /// How long a claimed job is the claimer's before it falls due again.
 const LEASE_SECS: f64 = 300.0;
 /// The longest wait between two attempts.
@@ -46,6 +50,8 @@ pub struct CleanupWorker {
     file_rows: PgFiles,
     files: FileStorage,
     redis: RedisDrafts,
+    /// Patterns of the platform's keys of a course.
+    patterns: Arc<[KeyPattern]>,
     settings: CleanupSettings,
     wake: Arc<Notify>,
 }
@@ -56,14 +62,20 @@ impl CleanupWorker {
         file_rows: PgFiles,
         files: FileStorage,
         redis: RedisDrafts,
+        patterns: Vec<KeyPattern>,
         settings: CleanupSettings,
         wake: Arc<Notify>,
     ) -> Self {
+        let patterns = patterns
+            .into_iter()
+            .filter(|p| p.scope() == PatternScope::Course)
+            .collect();
         Self {
             queue,
             file_rows,
             files,
             redis,
+            patterns,
             settings,
             wake,
         }
@@ -94,40 +106,98 @@ impl CleanupWorker {
     /// Carries out every job due now.
     pub async fn run_due(&self) -> Result<CleanupPass, StoreError> {
         let mut pass = CleanupPass::default();
+        // The platform's keys first, many courses per keyspace scan.
         loop {
-            let jobs = self.queue.claim(CLAIM_BATCH, LEASE_SECS).await?;
+            let jobs = self
+                .queue
+                .claim(Some(CleanupKind::RedisKeys), KEYS_BATCH, LEASE_SECS)
+                .await?;
+            if jobs.is_empty() {
+                break;
+            }
+            let erased = self.erase_platform_keys(&jobs).await;
+            for job in jobs {
+                self.settle(&job, erased.as_ref().map(|_| ()), &mut pass)
+                    .await?;
+            }
+        }
+        loop {
+            let jobs = self.queue.claim(None, CLAIM_BATCH, LEASE_SECS).await?;
             if jobs.is_empty() {
                 return Ok(pass);
             }
             for job in jobs {
-                match self.execute(&job).await {
-                    Ok(()) => {
-                        self.queue.complete(job.id).await?;
-                        pass.done += 1;
-                        metrics::counter!("draftd_cleanup_jobs_total", "outcome" => "done")
-                            .increment(1);
-                    }
-                    Err(e) => {
-                        let dead = job.is_last_attempt();
-                        self.queue
-                            .fail(&job, &e.to_string(), self.backoff(job.attempts))
-                            .await?;
-                        let outcome = if dead { "dead" } else { "retried" };
-                        if dead {
-                            pass.dead += 1;
-                            tracing::error!(job = job.id, kind = job.kind.as_str(), target = job.target, error = %e,
-                                "cleanup job is dead after {} attempts", job.attempts);
-                        } else {
-                            pass.retried += 1;
-                            tracing::warn!(job = job.id, kind = job.kind.as_str(), target = job.target, error = %e,
-                                attempt = job.attempts, "cleanup job failed; will retry");
-                        }
-                        metrics::counter!("draftd_cleanup_jobs_total", "outcome" => outcome)
-                            .increment(1);
-                    }
-                }
+                let executed = self.execute(&job).await;
+                self.settle(&job, executed.as_ref().map(|_| ()), &mut pass)
+                    .await?;
             }
         }
+    }
+
+    /// Records a job's outcome: done, or retried later, or dead.
+    async fn settle(
+        &self,
+        job: &CleanupJob,
+        outcome: Result<(), &StoreError>,
+        pass: &mut CleanupPass,
+    ) -> Result<(), StoreError> {
+        let e = match outcome {
+            Ok(()) => {
+                self.queue.complete(job.id).await?;
+                pass.done += 1;
+                metrics::counter!("draftd_cleanup_jobs_total", "outcome" => "done").increment(1);
+                return Ok(());
+            }
+            Err(e) => e,
+        };
+        let dead = job.is_last_attempt();
+        self.queue
+            .fail(job, &e.to_string(), self.backoff(job.attempts))
+            .await?;
+        if dead {
+            pass.dead += 1;
+            tracing::error!(job = job.id, kind = job.kind.as_str(), target = job.target, error = %e,
+                "cleanup job is dead after {} attempts", job.attempts);
+        } else {
+            pass.retried += 1;
+            tracing::warn!(job = job.id, kind = job.kind.as_str(), target = job.target, error = %e,
+                attempt = job.attempts, "cleanup job failed; will retry");
+        }
+        let outcome = if dead { "dead" } else { "retried" };
+        metrics::counter!("draftd_cleanup_jobs_total", "outcome" => outcome).increment(1);
+        Ok(())
+    }
+
+    /// Erases the platform's keys of these erased courses: one keyspace
+    /// scan per pattern for the whole batch.
+    async fn erase_platform_keys(&self, jobs: &[CleanupJob]) -> Result<u64, StoreError> {
+        let mut owners = HashMap::new();
+        for job in jobs {
+            let (org, user, course) =
+                parse_keys_target(&job.target).ok_or_else(|| bad_target(job))?;
+            owners.insert(course, (org, user));
+        }
+        let mut removed = 0;
+        for pattern in self.patterns.iter() {
+            removed += self
+                .redis
+                .unlink_matching(pattern, |ids| {
+                    let owner = ids.get(&Placeholder::Course).and_then(|c| owners.get(c));
+                    owner.is_some_and(|(org, user)| {
+                        ids.get(&Placeholder::Organization).is_none_or(|o| o == org)
+                            && ids.get(&Placeholder::User).is_none_or(|u| u == user)
+                    })
+                })
+                .await?;
+        }
+        tracing::info!(
+            courses = owners.len(),
+            patterns = self.patterns.len(),
+            keys_removed = removed,
+            "cleanup.platform_keys"
+        );
+        metrics::counter!("draftd_cleanup_platform_keys_removed_total").increment(removed);
+        Ok(removed)
     }
 
     fn backoff(&self, attempts: i32) -> f64 {
@@ -152,14 +222,14 @@ impl CleanupWorker {
                 if self.queue.course_exists(job.course_id).await? {
                     return Ok(());
                 }
-                let (user, draft) = parse_session_target(&job.target).ok_or_else(|| {
-                    StoreError::corrupt(
-                        Backend::Postgres,
-                        format!("cleanup job {} has a bad target {:?}", job.id, job.target),
-                    )
-                })?;
+                let (user, draft) =
+                    parse_session_target(&job.target).ok_or_else(|| bad_target(job))?;
                 self.redis.delete(user, draft).await.map(|_| ())
             }
+            CleanupKind::RedisKeys => self
+                .erase_platform_keys(std::slice::from_ref(job))
+                .await
+                .map(|_| ()),
         }
     }
 
@@ -173,4 +243,11 @@ impl CleanupWorker {
         }
         Ok(())
     }
+}
+
+fn bad_target(job: &CleanupJob) -> StoreError {
+    StoreError::corrupt(
+        Backend::Postgres,
+        format!("cleanup job {} has a bad target {:?}", job.id, job.target),
+    )
 }

@@ -11,6 +11,7 @@ use tokio::sync::Notify;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::domain::cleanup::CleanupPolicy;
 use crate::domain::StoreError;
 use crate::stores::postgres::janitor::JanitorLock;
 use crate::stores::postgres::Postgres;
@@ -25,7 +26,7 @@ pub struct JanitorSettings {
     /// No activity for this long makes an unused draft stale.
     pub ttl: Duration,
     pub batch_size: i64,
-    pub max_attempts: i32,
+    pub cleanup: CleanupPolicy,
 }
 
 /// What a run found and did (or, in a dry run, would do).
@@ -174,7 +175,7 @@ impl Janitor {
                     .count() as u64;
                 record(report, &ids);
             } else {
-                let deleted = batch.delete(&ids, self.settings.max_attempts).await?;
+                let deleted = batch.delete(&ids, self.settings.cleanup).await?;
                 report.files_queued += deleted.files.unsigned_abs();
                 report.keys_queued += deleted.sessions.unsigned_abs();
                 record(report, &deleted.course_ids);

@@ -12,6 +12,7 @@ use serde::Serialize;
 use tokio::sync::Notify;
 use utoipa::ToSchema;
 
+use crate::domain::cleanup::CleanupPolicy;
 use crate::domain::StoreError;
 use crate::stores::postgres::trash::PURGE_LOCK;
 use crate::stores::postgres::Postgres;
@@ -22,7 +23,7 @@ const PARALLEL_ERASES: usize = 4;
 #[derive(Debug, Clone, Copy)]
 pub struct PurgeSettings {
     pub batch_size: i64,
-    pub max_attempts: i32,
+    pub cleanup: CleanupPolicy,
 }
 
 /// What a run found and did (or, in a dry run, would do).
@@ -135,11 +136,11 @@ impl Purge {
                 report.files += files.unsigned_abs();
                 report.bytes += bytes.unsigned_abs();
             } else {
-                let max_attempts = self.settings.max_attempts;
+                let policy = self.settings.cleanup;
                 let mut erases = stream::iter(batch.iter().map(|c| c.id).collect::<Vec<_>>())
                     .map(|id| {
                         let db = self.db.clone();
-                        async move { db.purge_one(id, max_attempts).await }
+                        async move { db.purge_one(id, policy).await }
                     })
                     .buffer_unordered(PARALLEL_ERASES);
                 while let Some(erased) = erases.next().await {

@@ -15,6 +15,7 @@ mod janitor;
 mod limits;
 mod materialize;
 mod ownership;
+mod patterns;
 mod protocol;
 mod proxy;
 mod residue;

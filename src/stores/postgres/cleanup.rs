@@ -9,7 +9,9 @@ use uuid::Uuid;
 
 use super::rows::{job_from, JOB_COLUMNS};
 use super::Postgres;
-use crate::domain::cleanup::{CleanupJob, CleanupKind, Deleted, DeletionReason, Erasable};
+use crate::domain::cleanup::{
+    CleanupJob, CleanupKind, CleanupPolicy, Deleted, DeletionReason, Erasable,
+};
 use crate::domain::{Owner, StoreError};
 
 /// Deletes the courses (those of `owner`, if given, and those `condition`
@@ -20,7 +22,7 @@ pub async fn delete_courses(
     owner: Option<Owner>,
     condition: Erasable,
     reason: DeletionReason,
-    max_attempts: i32,
+    policy: CleanupPolicy,
 ) -> Result<Deleted, StoreError> {
     let row = tx
         .query_one(
@@ -46,6 +48,11 @@ pub async fn delete_courses(
                  FROM deleted WHERE draft_session_id IS NOT NULL
                    AND materialized_by IS DISTINCT FROM 'degraded'
                  RETURNING 1
+             ), platform_keys AS (
+                 INSERT INTO cleanup_jobs (kind, target, course_id, reason, max_attempts)
+                 SELECT $9::text, organization_id::text || ':' || owner_id::text || ':' || id::text,
+                        id, $3, $4
+                 FROM deleted WHERE $10
              )
              SELECT coalesce((SELECT array_agg(id) FROM deleted), '{}') AS ids,
                     (SELECT n FROM files) AS files, (SELECT bytes FROM files) AS bytes,
@@ -54,11 +61,13 @@ pub async fn delete_courses(
                 &ids,
                 &owner.map(|o| o.user_id),
                 &reason.as_str(),
-                &max_attempts,
+                &policy.max_attempts,
                 &CleanupKind::StoragePrefix.as_str(),
                 &CleanupKind::DraftSession.as_str(),
                 &owner.map(|o| o.organization_id),
                 &condition.as_str(),
+                &CleanupKind::RedisKeys.as_str(),
+                &policy.redis_patterns,
             ],
         )
         .await?;
@@ -115,9 +124,16 @@ impl CleanupQueue {
         Self { db }
     }
 
-    /// Claims up to `limit` due jobs for `lease_secs`: a worker that dies
-    /// holding them lets them fall due again when the lease ends.
-    pub async fn claim(&self, limit: i64, lease_secs: f64) -> Result<Vec<CleanupJob>, StoreError> {
+    /// Claims up to `limit` due jobs (of `kind`, if given) for `lease_secs`:
+    /// a worker that dies holding them lets them fall due again when the
+    /// lease ends.
+    pub async fn claim(
+        &self,
+        kind: Option<CleanupKind>,
+        limit: i64,
+        lease_secs: f64,
+    ) -> Result<Vec<CleanupJob>, StoreError> {
+        let kind = kind.map(CleanupKind::as_str);
         self.db.call(|client| async move {
             let rows = client
                 .query(
@@ -126,10 +142,11 @@ impl CleanupQueue {
                              run_after = now() + make_interval(secs => $2)
                          WHERE id IN (
                              SELECT id FROM cleanup_jobs WHERE status = 'pending' AND run_after <= now()
+                               AND ($3::text IS NULL OR kind = $3)
                              ORDER BY run_after LIMIT $1 FOR UPDATE SKIP LOCKED)
                          RETURNING {JOB_COLUMNS}"
                     ),
-                    &[&limit, &lease_secs],
+                    &[&limit, &lease_secs, &kind],
                 )
                 .await?;
             rows.iter().map(job_from).collect::<Result<Vec<_>, _>>()

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::cleanup::delete_courses;
 use super::rows::{course_from, COURSE_COLUMNS};
 use super::Postgres;
-use crate::domain::cleanup::{DeletionReason, Erasable};
+use crate::domain::cleanup::{CleanupPolicy, DeletionReason, Erasable};
 use crate::domain::course::{slug_candidates, NewCourse, SubmitOutcome};
 use crate::domain::{Backend, Course, CourseStatus, Owner, StoreError};
 
@@ -133,14 +133,13 @@ impl PgCourses {
         id: Uuid,
         condition: Erasable,
         reason: DeletionReason,
-        max_attempts: i32,
+        policy: CleanupPolicy,
     ) -> Result<bool, StoreError> {
         self.db
             .call(|mut client| async move {
                 let tx = client.transaction().await?;
                 let deleted =
-                    delete_courses(&tx, &[id], Some(owner), condition, reason, max_attempts)
-                        .await?;
+                    delete_courses(&tx, &[id], Some(owner), condition, reason, policy).await?;
                 tx.commit().await?;
                 Ok(!deleted.course_ids.is_empty())
             })

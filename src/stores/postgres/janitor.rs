@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::cleanup::delete_courses;
 use super::lock::JobLock;
 use super::Postgres;
-use crate::domain::cleanup::{Deleted, DeletionReason, Erasable};
+use crate::domain::cleanup::{CleanupPolicy, Deleted, DeletionReason, Erasable};
 use crate::domain::StoreError;
 
 /// The advisory lock every replica's janitor takes; any constant will do.
@@ -123,14 +123,14 @@ impl JanitorBatch<'_> {
     }
 
     /// Deletes the courses and queues their cleanup. Ends the batch.
-    pub async fn delete(self, ids: &[Uuid], max_attempts: i32) -> Result<Deleted, StoreError> {
+    pub async fn delete(self, ids: &[Uuid], policy: CleanupPolicy) -> Result<Deleted, StoreError> {
         let deleted = delete_courses(
             &self.tx,
             ids,
             None,
             Erasable::Any,
             DeletionReason::Janitor,
-            max_attempts,
+            policy,
         )
         .await?;
         self.tx.commit().await?;

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::cleanup::delete_courses;
 use super::rows::{course_from, parsed, COURSE_COLUMNS};
 use super::{PgCourses, Postgres};
-use crate::domain::cleanup::{Deleted, DeletionReason, Erasable};
+use crate::domain::cleanup::{CleanupPolicy, Deleted, DeletionReason, Erasable};
 use crate::domain::course::TrashOutcome;
 use crate::domain::page::{Cursor, Page, PageRequest};
 use crate::domain::{Course, CourseList, CourseSummary, Owner, StoreError};
@@ -242,7 +242,7 @@ impl Postgres {
 
     /// Erases one course whose retention ended, in a transaction of its own,
     /// unless a restore came first.
-    pub async fn purge_one(&self, id: Uuid, max_attempts: i32) -> Result<Deleted, StoreError> {
+    pub async fn purge_one(&self, id: Uuid, policy: CleanupPolicy) -> Result<Deleted, StoreError> {
         self.call(|mut client| async move {
             let tx = client.transaction().await?;
             let deleted = delete_courses(
@@ -251,7 +251,7 @@ impl Postgres {
                 None,
                 Erasable::Expired,
                 DeletionReason::Purge,
-                max_attempts,
+                policy,
             )
             .await?;
             tx.commit().await?;

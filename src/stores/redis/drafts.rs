@@ -32,7 +32,7 @@ use crate::stores::bounded;
 #[derive(Clone)]
 pub struct RedisDrafts {
     pool: RedisPool,
-    timeout: Duration,
+    pub(super) timeout: Duration,
     scripts: Arc<Scripts>,
     breaker: Arc<Breaker>,
 }
@@ -75,7 +75,7 @@ impl RedisDrafts {
         })
     }
 
-    async fn conn(&self) -> Result<RedisConn, StoreError> {
+    pub(super) async fn conn(&self) -> Result<RedisConn, StoreError> {
         self.pool.get().await
     }
 

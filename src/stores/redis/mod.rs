@@ -23,6 +23,7 @@ pub mod breaker;
 pub mod drafts;
 mod hash;
 pub mod keys;
+mod platform_keys;
 mod trash;
 
 pub use drafts::RedisDrafts;

@@ -1,0 +1,140 @@
+//! Cleanup reach (invariant 9): erasing a course erases the platform's Redis
+//! keys that `DRAFTD_CLEANUP_REDIS_PATTERNS` names, on one node and on every
+//! primary of a cluster, with one keyspace scan per pattern for a whole batch
+//! of erased courses.
+
+use deadpool_redis::redis::{self, AsyncCommands};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::TestApp;
+use crate::servers::{free_port, redis_server};
+
+const PATTERNS: &str =
+    "idempotency:generation-{courseId}-*, bull:course-generation:{courseId}:*, rag:{ctx}:{courseId}";
+
+/// The platform's keys of a course, and a look-alike of another course's.
+fn keys_of(course: &str) -> [String; 3] {
+    [
+        format!("idempotency:generation-{course}-1"),
+        format!("bull:course-generation:{course}:7"),
+        format!("rag:{{ctx}}:{course}"),
+    ]
+}
+
+async fn course(app: &TestApp) -> String {
+    let draft = app.draft_id(&app.user, json!({"topic": "Generated"})).await;
+    let file: Value = app
+        .upload_text(&app.user, &draft, "plan.txt", b"plan")
+        .await
+        .json()
+        .await
+        .unwrap();
+    file["courseId"].as_str().unwrap().to_owned()
+}
+
+/// Erases `count` courses in one purge, with their platform keys planted
+/// through `redis`; checks that exactly theirs are gone.
+async fn erase_and_check<C: AsyncCommands>(app: &TestApp, redis: &mut C, count: usize) {
+    let other = uuid::Uuid::new_v4().to_string();
+    let mut erased = Vec::new();
+    for _ in 0..count {
+        let id = course(app).await;
+        for key in keys_of(&id) {
+            let _: () = redis.set(&key, "x").await.unwrap();
+        }
+        app.call(Method::DELETE, &format!("/api/v1/courses/{id}"), &app.user)
+            .await;
+        app.set_purge_at(&id, -1.0).await;
+        erased.push(id);
+    }
+    let look_alikes = keys_of(&other);
+    for key in &look_alikes {
+        let _: () = redis.set(key, "x").await.unwrap();
+    }
+    // The prefix alone is not the course's: a longer id-like suffix stays.
+    let longer = format!("rag:{{ctx}}:{}0", erased[0]);
+    let _: () = redis.set(&longer, "x").await.unwrap();
+
+    assert_eq!(app.run_purge(false).await.processed, count as u64);
+    app.run_cleanup().await;
+    for id in &erased {
+        for key in keys_of(id) {
+            assert!(!redis.exists::<_, bool>(&key).await.unwrap(), "{key} left");
+        }
+    }
+    for key in look_alikes.iter().chain([&longer]) {
+        assert!(redis.exists::<_, bool>(key).await.unwrap(), "{key} erased");
+    }
+}
+
+#[tokio::test]
+async fn erasing_courses_erases_their_platform_keys_in_one_scan_per_pattern() {
+    // A Redis of the test's own, so that its SCAN count is this test's alone.
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("draftd-patterns-{}", uuid::Uuid::new_v4()));
+    let _redis_server = redis_server(port, &dir, &[]).await;
+    let url = format!("redis://127.0.0.1:{port}");
+    let app = TestApp::spawn_with(|c| {
+        c.redis_url = url.clone();
+        c.cleanup_redis_patterns = vec![PATTERNS.into()];
+    })
+    .await;
+    let mut redis = redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+
+    let courses = 12;
+    erase_and_check(&app, &mut redis, courses).await;
+
+    let stats: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let scans: u64 = stats
+        .lines()
+        .find_map(|line| line.strip_prefix("cmdstat_scan:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |calls| calls.parse().unwrap());
+    // Three patterns; the service's own worker may take part of the batch
+    // while the test's pass takes the rest: at most two passes.
+    assert!(
+        (1..=6).contains(&scans),
+        "{scans} scans for {courses} courses"
+    );
+}
+
+#[tokio::test]
+async fn erasing_courses_erases_their_platform_keys_on_every_cluster_primary() {
+    let (_nodes, ports) = crate::cluster::cluster().await;
+    let app = TestApp::spawn_with(|c| {
+        c.redis_url = crate::cluster::urls(&ports);
+        c.cleanup_redis_patterns = vec![PATTERNS.into()];
+    })
+    .await;
+    let client =
+        redis::cluster::ClusterClient::new(vec![format!("redis://127.0.0.1:{}", ports[0])])
+            .unwrap();
+    let mut redis = client.get_async_connection().await.unwrap();
+    // Twelve courses' keys land in slots of all three primaries.
+    erase_and_check(&app, &mut redis, 12).await;
+}
+
+#[tokio::test]
+async fn a_pattern_without_a_placeholder_is_refused_at_startup() {
+    let mut config = crate::helpers::base_config();
+    config.cleanup_redis_patterns = vec!["bull:course-generation:*".into()];
+    config.jwt_secret = Some(crate::helpers::SECRET.into());
+    config.bind = "127.0.0.1:0".into();
+    let refused = draftd::startup::Application::build(&config).await;
+    let error = refused.err().expect("refused").to_string();
+    assert!(error.contains("DRAFTD_CLEANUP_REDIS_PATTERNS"), "{error}");
+}
