@@ -14,7 +14,8 @@ tools=$root/.tools/prometheus
 promtool=$tools/bin/promtool
 work=
 
-cleanup() { [ -n "$work" ] && rm -rf "$work"; }
+# An `if`, not `&&`: under `set -e` a false test here would make the exit status 1.
+cleanup() { if [ -n "$work" ]; then rm -rf "$work"; fi; }
 trap cleanup EXIT
 
 install_promtool() {
