@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: run test e2e bench stop services test-tools dev-token lint openapi-lint
+.PHONY: run test e2e bench stop services test-tools dev-token lint openapi-lint alerts
 
 ## Start the local Redis and Postgres (installing them if absent) and serve on
 ## 127.0.0.1:8080 in dev mode.
@@ -13,14 +13,15 @@ run: services
 dev-token:
 	@DRAFTD_DEV_MODE=true cargo run -q -- dev-token $(ARGS)
 
-## Everything CI checks: formatting, lints, the OpenAPI document's lint, every
-## test against the real stores.
+## Everything CI checks: formatting, lints, the OpenAPI document's lint, the
+## alerting rules and their unit tests, every test against the real stores.
 ## Each stage prints its time.
 test:
 	@scripts/stage.sh services scripts/services.sh up
 	@scripts/stage.sh test-tools $(MAKE) -s test-tools
 	@scripts/stage.sh lint $(MAKE) -s lint
 	@scripts/stage.sh openapi-lint scripts/openapi-lint.sh
+	@scripts/stage.sh alerts scripts/alerts-check.sh
 	@scripts/stage.sh drop-test-databases scripts/services.sh drop-test-databases
 	@scripts/stage.sh cargo-test cargo test --all-targets
 	@scripts/stage.sh fuzz scripts/fuzz.sh
@@ -48,6 +49,12 @@ lint:
 ## Redocly CLI pinned in tools/openapi-lint); prints how long it took.
 openapi-lint:
 	scripts/openapi-lint.sh
+
+## The alerting rules (docs/alerts.yml) checked and unit-tested with promtool
+## (tests/alerts/), which is unpacked from Debian's prometheus package into
+## .tools/prometheus/ if absent; prints how long it took.
+alerts:
+	scripts/alerts-check.sh
 
 services:
 	scripts/services.sh up

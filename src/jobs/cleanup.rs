@@ -89,7 +89,7 @@ impl CleanupWorker {
     /// Runs until `stop` turns true: a pass whenever woken or every poll interval.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         loop {
-            if let Err(e) = self.run_due().await {
+            if let Err(e) = self.pass().await {
                 tracing::warn!(error = %e, "cleanup pass failed");
             }
             tokio::select! {
@@ -101,6 +101,16 @@ impl CleanupWorker {
                 break;
             }
         }
+    }
+
+    /// Carries out the due jobs, then sets the queue's gauges (which every
+    /// replica reads from the same queue, so they agree).
+    async fn pass(&self) -> Result<(), StoreError> {
+        self.run_due().await?;
+        let (pending, dead) = self.queue.counts().await?;
+        metrics::gauge!("draftd_cleanup_jobs_pending").set(pending as f64);
+        metrics::gauge!("draftd_cleanup_jobs_dead").set(dead as f64);
+        Ok(())
     }
 
     /// Carries out every job due now.

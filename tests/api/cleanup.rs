@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::{assert_problem, draft_key, files_under, wait_until, TestApp};
+use crate::helpers::{assert_problem, draft_key, files_under, service_user, wait_until, TestApp};
 use crate::servers::{free_port, s3_server, use_s3};
 
 /// A draft with a course holding two files; returns (draft id, course id).
@@ -110,6 +110,74 @@ async fn metrics_count_requests_and_janitor_runs() {
     );
     assert!(text.contains("draftd_http_request_duration_seconds_bucket"));
     assert!(text.contains("draftd_janitor_runs_total{outcome=\"completed\"}"));
+}
+
+/// One series' value in `/metrics`, if exported.
+async fn metric(app: &TestApp, series: &str) -> Option<f64> {
+    let text = app.get_public("/metrics").await.text().await.unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// What the alerts read (docs/alerts.yml): the counters they take an
+/// increase of exist from the start, at 0 unless something counted; the
+/// dead-jobs gauge follows the queue.
+#[tokio::test]
+async fn metrics_export_what_the_alerts_read() {
+    let app = TestApp::spawn().await;
+    for series in [
+        "draftd_janitor_runs_total{outcome=\"completed\"}",
+        "draftd_purge_runs_total{outcome=\"completed\"}",
+        "draftd_cleanup_jobs_total{outcome=\"retried\"}",
+        "draftd_cleanup_jobs_total{outcome=\"dead\"}",
+        "draftd_degraded_drafts_total",
+    ] {
+        assert!(metric(&app, series).await.is_some(), "{series} is exported");
+    }
+
+    // Seven dead jobs for objects long gone, so that a retry completes them.
+    app.db
+        .execute(
+            "INSERT INTO cleanup_jobs (kind, target, course_id, reason, status, attempts, max_attempts)
+             SELECT 'storage_object', 'gone/' || n, gen_random_uuid(), 'file', 'dead', 3, 3
+             FROM generate_series(1, 7) AS n",
+            &[],
+        )
+        .await
+        .unwrap();
+    // The gauges are the process's, and every test's app sets them from its
+    // own database after each pass: wait for counts only this one has.
+    let dead = || metric(&app, "draftd_cleanup_jobs_dead");
+    wait_until("the gauge shows 7 dead jobs", || async {
+        dead().await == Some(7.0)
+    })
+    .await;
+
+    let ids: Vec<i64> = app
+        .db
+        .query("SELECT id FROM cleanup_jobs ORDER BY id LIMIT 3", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let retried: Value = app
+        .request(Method::POST, "/api/v1/admin/cleanup/retry", &service_user())
+        .json(&json!({ "ids": ids }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(retried["retried"], 3);
+    wait_until("the gauge shows the 4 jobs still dead", || async {
+        dead().await == Some(4.0)
+    })
+    .await;
+    app.run_cleanup().await;
+    assert_eq!(app.count("SELECT count(*) FROM cleanup_jobs").await, 4);
+    assert!(metric(&app, "draftd_cleanup_jobs_pending").await.is_some());
 }
 
 #[tokio::test]
