@@ -29,6 +29,7 @@ use crate::jobs::orphans::OrphanSweep;
 use crate::jobs::purge::{Purge, PurgeSettings};
 use crate::jobs::{Background, Jobs, Schedules};
 use crate::stores::postgres::files::PgFiles;
+use crate::stores::postgres::uploads::UploadLedger;
 use crate::stores::postgres::{CleanupQueue, PgCourses, PgDrafts, Postgres};
 use crate::stores::redis::{RedisDrafts, RedisSettings};
 
@@ -60,7 +61,9 @@ impl Services {
             pool_size: config.pool_size,
             timeout,
         })?;
-        let files = config.file_storage()?;
+        let files = config
+            .file_storage()?
+            .with_ledger(UploadLedger::new(postgres.clone()));
         let courses = PgCourses::new(postgres.clone());
         let file_rows = PgFiles::new(postgres.clone());
         let queue = CleanupQueue::new(postgres.clone());

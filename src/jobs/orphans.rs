@@ -34,6 +34,9 @@ pub struct OrphanReport {
     /// grace period: how many, and their size.
     pub residue_found: u64,
     pub residue_bytes: u64,
+    /// S3 multipart uploads recorded, never completed, older than the grace
+    /// period: aborted (their parts go).
+    pub incomplete_uploads: u64,
     pub duration_ms: u64,
 }
 
@@ -119,6 +122,13 @@ impl OrphanSweep {
             report.residue_bytes += residue.bytes;
         }
 
+        for upload in self.files.stale_uploads(settled).await? {
+            if !dry_run {
+                self.files.abort_stale(&upload).await?;
+            }
+            report.incomplete_uploads += 1;
+        }
+
         let sessions = self.redis.scan().await?;
         report.sessions_checked = sessions.len() as u64;
         let linked: Vec<Uuid> = sessions
@@ -145,6 +155,7 @@ impl OrphanSweep {
             orphan_sessions = report.orphan_sessions,
             residue_found = report.residue_found,
             residue_bytes = report.residue_bytes,
+            incomplete_uploads = report.incomplete_uploads,
             duration_ms = report.duration_ms,
             "orphans.swept"
         );
@@ -156,6 +167,8 @@ impl OrphanSweep {
                 .increment(report.orphan_sessions);
             metrics::counter!("draftd_orphans_removed_total", "kind" => "residue")
                 .increment(report.residue_found);
+            metrics::counter!("draftd_orphans_removed_total", "kind" => "multipart_upload")
+                .increment(report.incomplete_uploads);
             metrics::counter!("draftd_orphan_residue_bytes_removed_total")
                 .increment(report.residue_bytes);
         }

@@ -11,12 +11,14 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt, TryStreamExt};
-use object_store::aws::AmazonS3Builder;
+use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, RetryConfig, WriteMultipart};
 use sha2::{Digest, Sha256};
 
+use super::postgres::uploads::{StaleUpload, UploadLedger};
+use super::recorded_upload::{abort_recorded, RecordedUpload};
 use super::{bounded, Backend, StoreError};
 
 /// Size of the parts an upload is written in; S3 wants at least 5 MiB.
@@ -38,6 +40,9 @@ pub struct S3Settings {
 #[derive(Clone)]
 pub struct FileStorage {
     store: Arc<dyn ObjectStore>,
+    /// The S3 backend, for uploads whose id is recorded in `ledger`.
+    s3: Option<Arc<AmazonS3>>,
+    ledger: Option<UploadLedger>,
     /// The root directory, for the local backend.
     local_root: Option<PathBuf>,
     timeout: Duration,
@@ -49,6 +54,43 @@ pub struct Stored {
     pub size: u64,
     /// Hex SHA-256 of the content.
     pub sha256: String,
+}
+
+/// Where an upload's parts go: `object_store`'s writer, or, on S3 with a
+/// ledger, one whose id is recorded.
+enum Writer {
+    Plain(WriteMultipart),
+    Recorded(RecordedUpload),
+}
+
+impl Writer {
+    fn put(&mut self, chunk: Bytes) {
+        match self {
+            Self::Plain(writer) => writer.put(chunk),
+            Self::Recorded(writer) => writer.put(chunk),
+        }
+    }
+
+    async fn wait_for_capacity(&mut self, parts: usize) -> Result<(), StoreError> {
+        match self {
+            Self::Plain(writer) => Ok(writer.wait_for_capacity(parts).await?),
+            Self::Recorded(writer) => writer.wait_for_capacity(parts).await,
+        }
+    }
+
+    async fn finish(self) -> Result<(), StoreError> {
+        match self {
+            Self::Plain(writer) => writer.finish().await.map(|_| ()).map_err(Into::into),
+            Self::Recorded(writer) => writer.finish().await,
+        }
+    }
+
+    async fn abort(self) -> Result<(), StoreError> {
+        match self {
+            Self::Plain(writer) => Ok(writer.abort().await?),
+            Self::Recorded(writer) => writer.abort().await,
+        }
+    }
 }
 
 /// A staging file no finished upload owns, relative to the storage root.
@@ -112,6 +154,8 @@ impl FileStorage {
         let store = LocalFileSystem::new_with_prefix(&root)?.with_automatic_cleanup(true);
         Ok(Self {
             store: Arc::new(store),
+            s3: None,
+            ledger: None,
             local_root: Some(root),
             timeout,
         })
@@ -137,11 +181,21 @@ impl FileStorage {
         if let Some(secret) = &settings.secret_access_key {
             builder = builder.with_secret_access_key(secret);
         }
+        let s3 = Arc::new(builder.build()?);
         Ok(Self {
-            store: Arc::new(builder.build()?),
+            store: s3.clone(),
+            s3: Some(s3),
+            ledger: None,
             local_root: None,
             timeout,
         })
+    }
+
+    /// Records S3 uploads in progress in `ledger`, so that the orphan sweep
+    /// can abort those a killed process never finished.
+    pub fn with_ledger(mut self, ledger: UploadLedger) -> Self {
+        self.ledger = Some(ledger);
+        self
     }
 
     /// Streams `body` to `key` without holding it in memory, up to `max_bytes`.
@@ -157,13 +211,17 @@ impl FileStorage {
         S: Stream<Item = Result<Bytes, E>>,
     {
         let path = Path::from(key);
-        let upload = bounded(
-            Backend::Files,
-            self.timeout,
-            self.store.put_multipart(&path),
-        )
-        .await?;
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
+        let mut writer = match (&self.s3, &self.ledger) {
+            (Some(s3), Some(ledger)) => {
+                let started = RecordedUpload::start(s3.clone(), ledger.clone(), path, PART_BYTES);
+                Writer::Recorded(bounded(Backend::Files, self.timeout, started).await?)
+            }
+            _ => {
+                let upload = self.store.put_multipart(&path);
+                let upload = bounded(Backend::Files, self.timeout, upload).await?;
+                Writer::Plain(WriteMultipart::new_with_chunk_size(upload, PART_BYTES))
+            }
+        };
         let written = self.write_all(&mut writer, body, max_bytes).await;
         let outcome = match written {
             Ok(stored) => match bounded(Backend::Files, self.timeout, writer.finish()).await {
@@ -183,7 +241,7 @@ impl FileStorage {
 
     async fn write_all<E>(
         &self,
-        writer: &mut WriteMultipart,
+        writer: &mut Writer,
         body: impl Stream<Item = Result<Bytes, E>>,
         max_bytes: u64,
     ) -> Result<Stored, PutError<E>> {
@@ -304,6 +362,27 @@ impl FileStorage {
         }
         self.remove_empty_parents(&residue.path);
         Ok(())
+    }
+
+    /// Recorded S3 uploads started before `before` and never finished.
+    pub async fn stale_uploads(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Result<Vec<StaleUpload>, StoreError> {
+        match &self.ledger {
+            Some(ledger) if self.s3.is_some() => ledger.stale(before).await,
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Aborts a stale recorded upload (its parts go) and forgets it.
+    pub async fn abort_stale(&self, upload: &StaleUpload) -> Result<(), StoreError> {
+        let (Some(s3), Some(ledger)) = (&self.s3, &self.ledger) else {
+            return Ok(());
+        };
+        let aborted = abort_recorded(s3, &upload.storage_key, &upload.upload_id);
+        bounded(Backend::Files, self.timeout, aborted).await?;
+        ledger.forget(&upload.storage_key, &upload.upload_id).await
     }
 
     /// The local backend leaves the directories an aborted upload created.

@@ -9,6 +9,7 @@
 
 pub mod files;
 pub mod postgres;
+pub mod recorded_upload;
 pub mod redis;
 pub mod tls;
 

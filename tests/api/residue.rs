@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 
 use crate::helpers::{files_under, wait_until, TestApp};
-use crate::servers::{free_port, ServerProcess};
+use crate::servers::{free_port, s3_server, use_s3, ServerProcess};
 
 const BOUNDARY: &str = "draftd-residue";
 
@@ -29,54 +29,18 @@ async fn a_sigkill_mid_upload_leaves_residue_that_the_sweep_removes() {
         .unwrap();
     assert!(file["id"].is_string());
 
-    // A second process of the service, on the same stores, killed while an
-    // upload streams into it.
-    let port = free_port();
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_draftd"));
-    command
-        .arg("serve")
-        .env("DRAFTD_BIND", format!("127.0.0.1:{port}"))
-        .env("DRAFTD_DATABASE_URL", &app.config.database_url)
-        .env("DRAFTD_REDIS_URL", &app.config.redis_url)
-        .env("DRAFTD_JWT_SECRET", crate::helpers::SECRET)
-        .env("DRAFTD_UPLOAD_DIR", &app.config.upload_dir)
-        .env("DRAFTD_JANITOR_CRON", "off")
-        .env("DRAFTD_PURGE_CRON", "off")
-        .env("DRAFTD_ORPHAN_SWEEP_CRON", "off");
-    let mut service = ServerProcess::start(command, port).await;
-    let draft = app.draft_id(&app.user, json!({})).await;
-    let mut body = format!(
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.txt\"\r\n\
-         Content-Type: text/plain\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend(std::iter::repeat_n(b'a', 12 << 20));
-    let head = format!(
-        "POST /api/v1/drafts/{draft}/files HTTP/1.1\r\nHost: localhost\r\n\
-         Authorization: Bearer {}\r\nContent-Type: multipart/form-data; boundary={BOUNDARY}\r\n\
-         Content-Length: {}\r\n\r\n",
-        app.user.token,
-        body.len() + (20 << 20),
-    );
-    let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap();
-    socket.write_all(head.as_bytes()).await.unwrap();
-    socket.write_all(&body).await.unwrap();
     let staging = || {
         files_under(&app.config.upload_dir)
             .into_iter()
             .filter(|path| path.to_string_lossy().contains('#'))
             .collect::<Vec<_>>()
     };
-    wait_until("the upload's first parts are on disk", || async {
+    kill_during_upload(&app, &[], || async {
         staging()
             .iter()
             .any(|path| std::fs::metadata(path).is_ok_and(|m| m.len() >= 5 << 20))
     })
     .await;
-    service.stop(); // SIGKILL
-    drop(socket);
     let residue = staging();
     assert_eq!(residue.len(), 1, "{residue:?}");
     let residue_bytes = std::fs::metadata(&residue[0]).unwrap().len();
@@ -112,4 +76,110 @@ async fn a_sigkill_mid_upload_leaves_residue_that_the_sweep_removes() {
         .course_of(&app.user, &app.draft(&app.user, &kept).await)
         .await;
     assert_eq!(course["files"].as_array().unwrap().len(), 1);
+}
+
+/// Runs a second process of the service on the app's stores (with `env`
+/// added), streams an upload into it and SIGKILLs it once `written` holds.
+async fn kill_during_upload<F, Fut>(app: &TestApp, env: &[(&str, String)], written: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let port = free_port();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_draftd"));
+    command
+        .arg("serve")
+        .env("DRAFTD_BIND", format!("127.0.0.1:{port}"))
+        .env("DRAFTD_DATABASE_URL", &app.config.database_url)
+        .env("DRAFTD_REDIS_URL", &app.config.redis_url)
+        .env("DRAFTD_JWT_SECRET", crate::helpers::SECRET)
+        .env("DRAFTD_UPLOAD_DIR", &app.config.upload_dir)
+        .env("DRAFTD_JANITOR_CRON", "off")
+        .env("DRAFTD_PURGE_CRON", "off")
+        .env("DRAFTD_ORPHAN_SWEEP_CRON", "off")
+        .envs(env.iter().map(|(name, value)| (name, value)));
+    let mut service = ServerProcess::start(command, port).await;
+    let draft = app.draft_id(&app.user, json!({})).await;
+    let mut body = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.txt\"\r\n\
+         Content-Type: text/plain\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend(std::iter::repeat_n(b'a', 12 << 20));
+    let head = format!(
+        "POST /api/v1/drafts/{draft}/files HTTP/1.1\r\nHost: localhost\r\n\
+         Authorization: Bearer {}\r\nContent-Type: multipart/form-data; boundary={BOUNDARY}\r\n\
+         Content-Length: {}\r\n\r\n",
+        app.user.token,
+        body.len() + (20 << 20),
+    );
+    let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    socket.write_all(head.as_bytes()).await.unwrap();
+    socket.write_all(&body).await.unwrap();
+    wait_until("the upload's first parts are stored", written).await;
+    service.stop(); // SIGKILL
+}
+
+#[tokio::test]
+async fn a_sigkill_mid_upload_to_s3_leaves_a_recorded_upload_that_the_sweep_aborts() {
+    let root = std::env::temp_dir().join(format!("draftd-s3-{}", uuid::Uuid::new_v4()));
+    let s3_port = free_port();
+    let _s3 = s3_server(&root, s3_port).await;
+    let app = TestApp::spawn_with(|c| {
+        c.redis_url = format!("{}/8", c.redis_url.trim_end_matches('/'));
+        use_s3(c, s3_port);
+    })
+    .await;
+    let env = [
+        ("DRAFTD_STORAGE", "s3".to_owned()),
+        ("DRAFTD_S3_ENDPOINT", format!("http://127.0.0.1:{s3_port}")),
+        ("DRAFTD_S3_ALLOW_HTTP", "true".to_owned()),
+        ("DRAFTD_S3_ACCESS_KEY_ID", "draftd".to_owned()),
+        ("DRAFTD_S3_SECRET_ACCESS_KEY", "draftd-secret".to_owned()),
+    ];
+    let recorded = "SELECT count(*) FROM multipart_uploads";
+    let stored_bytes = || -> u64 {
+        files_under(&root)
+            .iter()
+            .filter_map(|path| std::fs::metadata(path).ok())
+            .map(|meta| meta.len())
+            .sum()
+    };
+    kill_during_upload(&app, &env, || async {
+        app.count(recorded).await == 1 && stored_bytes() >= 5 << 20
+    })
+    .await;
+    assert_eq!(app.count(recorded).await, 1, "the upload's id was recorded");
+
+    let sweep = "/api/v1/admin/orphans/sweep";
+    let dry = app
+        .admin(Method::POST, &format!("{sweep}?dryRun=true"))
+        .await;
+    assert_eq!(
+        dry["incompleteUploads"], 0,
+        "young: it may be streaming still"
+    );
+    app.db
+        .execute(
+            "UPDATE multipart_uploads SET started_at = now() - interval '2 hours'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let dry = app
+        .admin(Method::POST, &format!("{sweep}?dryRun=true"))
+        .await;
+    assert_eq!(dry["incompleteUploads"], 1);
+    assert_eq!(app.count(recorded).await, 1, "a dry run aborts nothing");
+
+    let report = app.admin(Method::POST, sweep).await;
+    assert_eq!(report["incompleteUploads"], 1);
+    assert_eq!(app.count(recorded).await, 0);
+    assert!(
+        stored_bytes() < 1 << 20,
+        "the parts are gone: {:?}",
+        files_under(&root)
+    );
 }

@@ -10,6 +10,7 @@ pub mod janitor;
 pub mod lock;
 mod rows;
 pub mod trash;
+pub mod uploads;
 
 use std::future::Future;
 use std::time::Duration;
