@@ -35,6 +35,7 @@ fn created_or_ok(created: bool) -> actix_web::HttpResponseBuilder {
         (status = 201, description = "The course row was created now", body = schemas::CourseRef),
         (status = 200, description = "The draft already had its course", body = schemas::CourseRef),
         (status = 404, response = ProblemResponse),
+        (status = 409, response = ProblemResponse),
         AuthenticatedErrors,
     ),
     security(("bearer" = [])))]
@@ -202,6 +203,7 @@ pub async fn draft_files(
     responses(
         (status = 204, description = "Removed"),
         (status = 404, response = ProblemResponse),
+        (status = 409, response = ProblemResponse),
         (status = 429, response = ProblemResponse),
         AuthenticatedErrors,
     ),
