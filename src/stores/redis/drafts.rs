@@ -30,8 +30,8 @@ use crate::stores::bounded;
 
 #[derive(Clone)]
 pub struct RedisDrafts {
-    pool: RedisPool,
-    timeout: Duration,
+    pub(super) pool: RedisPool,
+    pub(super) timeout: Duration,
     scripts: Arc<Scripts>,
     breaker: Arc<Breaker>,
 }
