@@ -7,6 +7,7 @@
 //! [`crate::stores`], nothing above them.
 
 pub mod cleanup;
+pub mod erase;
 pub mod janitor;
 pub mod orphans;
 
