@@ -15,6 +15,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::app::admin::Admin;
 use crate::app::courses::{CleanupHandle, CourseLimits};
+use crate::app::erase::{Erasures, Upkeep, BAR_REFRESH};
 use crate::app::limits::{UploadSlots, WriteRate};
 use crate::app::{App, Courses, DraftSessions};
 use crate::config::Config;
@@ -22,9 +23,11 @@ use crate::http::auth::Authenticator;
 use crate::http::request_id::{self, RequestSpan};
 use crate::http::{loopback, metrics, routes, AppState};
 use crate::jobs::cleanup::{CleanupSettings, CleanupWorker};
+use crate::jobs::erase::{EraseSettings, Eraser};
 use crate::jobs::janitor::{Janitor, JanitorSettings};
 use crate::jobs::orphans::OrphanSweep;
 use crate::jobs::{Background, Jobs};
+use crate::stores::postgres::erasures::PgErasures;
 use crate::stores::postgres::files::PgFiles;
 use crate::stores::postgres::{CleanupQueue, PgCourses, PgDrafts, Postgres};
 use crate::stores::redis::{RedisDrafts, RedisSettings};
@@ -71,6 +74,18 @@ impl Services {
         );
         let wake = Arc::new(Notify::new());
         let max_attempts = config.cleanup_max_attempts;
+        let cleanup = CleanupWorker::new(
+            queue.clone(),
+            file_rows.clone(),
+            files.clone(),
+            redis.clone(),
+            CleanupSettings {
+                max_attempts,
+                backoff: Duration::from_millis(config.cleanup_backoff_ms),
+                poll: Duration::from_millis(config.cleanup_poll_ms),
+            },
+            wake.clone(),
+        );
 
         let jobs = Jobs {
             janitor: Janitor::new(
@@ -89,17 +104,19 @@ impl Services {
                 redis.clone(),
                 Duration::from_secs(config.orphan_grace_secs),
             ),
-            cleanup: CleanupWorker::new(
+            cleanup: cleanup.clone(),
+            eraser: Eraser::new(
+                PgErasures::new(postgres.clone()),
                 queue.clone(),
                 file_rows.clone(),
-                files.clone(),
                 redis.clone(),
-                CleanupSettings {
+                files.clone(),
+                cleanup,
+                EraseSettings {
+                    batch_size: config.erase_batch_size,
                     max_attempts,
-                    backoff: Duration::from_millis(config.cleanup_backoff_ms),
-                    poll: Duration::from_millis(config.cleanup_poll_ms),
+                    settle: BAR_REFRESH * 2,
                 },
-                wake.clone(),
             ),
         };
         let app = App {
@@ -120,6 +137,12 @@ impl Services {
                 },
                 CleanupHandle { max_attempts, wake },
             ),
+            erasures: Erasures::new(
+                PgErasures::new(postgres.clone()),
+                jobs.eraser.clone(),
+                Duration::from_secs(config.access_token_ttl_secs),
+                tokio::runtime::Handle::current(),
+            ),
             admin: Admin {
                 postgres,
                 courses,
@@ -139,6 +162,7 @@ pub struct Application {
     port: u16,
     server: Server,
     background: Background,
+    upkeep: Upkeep,
     jobs: Jobs,
 }
 
@@ -157,6 +181,7 @@ impl Application {
             &config.orphan_sweep_cron,
         )
         .await?;
+        let upkeep = services.app.erasures.start_upkeep();
         let state = web::Data::new(AppState {
             app: services.app,
             authenticator,
@@ -193,6 +218,7 @@ impl Application {
             port,
             server: server.run(),
             background,
+            upkeep,
             jobs: services.jobs,
         })
     }
@@ -211,6 +237,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
         self.background.shutdown().await;
+        self.upkeep.shutdown().await;
         tracing::info!("stopped");
         served
     }

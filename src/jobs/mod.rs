@@ -3,7 +3,7 @@
 //!
 //! One file per job. Each exposes one step that the scheduler, the CLI, the
 //! admin routes and the tests all call: [`Janitor::run`], [`OrphanSweep::run`],
-//! [`CleanupWorker::run_due`]. Jobs use [`crate::domain`] and
+//! [`CleanupWorker::run_due`], [`Eraser::run`]. Jobs use [`crate::domain`] and
 //! [`crate::stores`], nothing above them.
 
 pub mod cleanup;
@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
 use cleanup::CleanupWorker;
+use erase::Eraser;
 use janitor::Janitor;
 use orphans::OrphanSweep;
 
@@ -28,6 +29,8 @@ pub struct Jobs {
     pub janitor: Janitor,
     pub sweep: OrphanSweep,
     pub cleanup: CleanupWorker,
+    /// Organization and user erasures: run on request, resumed by `app`.
+    pub eraser: Eraser,
 }
 
 /// The running background work; [`Background::shutdown`] stops it cleanly.
@@ -45,6 +48,7 @@ impl Background {
             janitor,
             sweep,
             cleanup: worker,
+            ..
         } = jobs.clone();
         let scheduler = JobScheduler::new().await?;
         if janitor_cron != OFF {
