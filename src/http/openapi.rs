@@ -5,7 +5,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::problem::{NotLoopbackResponse, Problem, ProblemResponse};
-use super::{admin, courses, drafts, health, metrics};
+use super::{admin, courses, drafts, erase, health, metrics};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,6 +16,7 @@ use super::{admin, courses, drafts, health, metrics};
         courses::materialize, courses::submit, courses::upload, courses::draft_files,
         courses::delete_draft_file, courses::course, courses::download, courses::delete_course,
         admin::stats, admin::run_janitor, admin::sweep_orphans, admin::retry_cleanup,
+        erase::start_erase, erase::erase_state,
         health::healthz, health::readyz, metrics::render, openapi_json,
     ),
     servers((url = "/", description = "The service itself: the document is served by the API it describes")),
