@@ -15,7 +15,7 @@ use crate::helpers::{draft_key, new_user, wait_until, TestApp};
 use crate::servers::{free_port, redis_server, ServerProcess};
 
 /// Three primaries on loopback, slots split between them, no replicas.
-async fn cluster() -> (Vec<ServerProcess>, Vec<u16>) {
+pub async fn cluster() -> (Vec<ServerProcess>, Vec<u16>) {
     let root = std::env::temp_dir().join(format!("draftd-cluster-{}", uuid::Uuid::new_v4()));
     let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
     let mut nodes = Vec::new();
@@ -57,7 +57,7 @@ async fn node(port: u16) -> redis::aio::MultiplexedConnection {
         .unwrap()
 }
 
-fn urls(ports: &[u16]) -> String {
+pub fn urls(ports: &[u16]) -> String {
     let urls: Vec<String> = ports
         .iter()
         .map(|port| format!("redis://127.0.0.1:{port}"))

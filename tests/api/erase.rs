@@ -516,6 +516,52 @@ async fn the_erase_routes_are_for_the_service_only_and_check_their_input() {
     assert_eq!(app.count("SELECT count(*) FROM erasures").await, 1);
 }
 
+#[tokio::test]
+async fn an_organization_spread_over_a_redis_cluster_is_erased_on_every_node() {
+    let (_nodes, ports) = crate::cluster::cluster().await;
+    let app = TestApp::spawn_with(|c| c.redis_url = crate::cluster::urls(&ports)).await;
+    let seed = format!("redis://127.0.0.1:{}", ports[0]);
+    let mut redis = redis::cluster::ClusterClient::new(vec![seed])
+        .unwrap()
+        .get_async_connection()
+        .await
+        .unwrap();
+    // Forty users' drafts: their slots land on every node (see cluster.rs).
+    let org = Uuid::new_v4();
+    let mut keys = Vec::new();
+    for _ in 0..40 {
+        let member = member_of(Uuid::new_v4(), org);
+        let draft = app.draft_id(&member, json!({})).await;
+        keys.push(crate::helpers::draft_key(&member, &draft));
+    }
+    let elsewhere = member_of(Uuid::new_v4(), Uuid::new_v4());
+    let kept = app.draft_id(&elsewhere, json!({"topic": "Kept"})).await;
+
+    let state = erase_to_end(&app, Whose::Org(org)).await;
+    let draft_keys = &state["report"]["counts"]["draftKeys"];
+    assert_eq!(
+        (draft_keys["before"].as_u64(), draft_keys["after"].as_u64()),
+        (Some(40), Some(0))
+    );
+    for key in &keys {
+        assert!(!redis.exists::<_, bool>(key).await.unwrap(), "{key} left");
+    }
+    assert_eq!(
+        app.draft(&elsewhere, &kept).await["formData"]["topic"],
+        "Kept"
+    );
+
+    // A user's erase on the cluster: the user's keys share one slot.
+    let state = erase_to_end(&app, Whose::User(elsewhere.id)).await;
+    assert_eq!(state["report"]["counts"]["draftKeys"]["before"], 1);
+    let index = draftd::stores::redis::keys::index_key(elsewhere.id);
+    assert!(!redis.exists::<_, bool>(&index).await.unwrap());
+    assert!(!redis
+        .exists::<_, bool>(crate::helpers::draft_key(&elsewhere, &kept))
+        .await
+        .unwrap());
+}
+
 /// The erase's command, the real binary, against `env`'s stores.
 fn draftd(env: &[(&str, String)]) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_draftd"));
@@ -635,6 +681,7 @@ async fn a_killed_erase_resumes_where_it_stopped_and_reports_the_first_counts() 
         left < 300 && (left > 0 || stored > 0),
         "{left} courses, {stored} files left"
     );
+    println!("killed at {started:?}: {left} courses and {stored} files of 300 left");
     let row = db
         .query_one("SELECT status, before->>'courses' FROM erasures", &[])
         .await
@@ -650,6 +697,7 @@ async fn a_killed_erase_resumes_where_it_stopped_and_reports_the_first_counts() 
     let stderr = String::from_utf8_lossy(&rerun.stderr);
     assert!(rerun.status.success(), "{stderr}");
     let report: Value = serde_json::from_slice(&rerun.stdout).unwrap();
+    println!("the resumed erase's report: {report}");
     assert_eq!(report["counts"]["courses"]["before"], 300, "{report}");
     assert_eq!(report["counts"]["courses"]["removed"], 300, "{report}");
     assert_eq!(report["counts"]["objects"]["before"], 300, "{report}");
