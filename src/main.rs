@@ -201,7 +201,9 @@ async fn erase(
             .run_to_end(subject, |state| progress.show(state))
             .await;
         progress.end();
-        let state = state?;
+        let state = state.context(
+            "the erase stopped short; it stays running: run the same command again to resume it",
+        )?;
         state
             .report
             .with_context(|| format!("erase {} ended without a report", state.id))?
