@@ -74,18 +74,6 @@ impl Services {
         );
         let wake = Arc::new(Notify::new());
         let max_attempts = config.cleanup_max_attempts;
-        let cleanup = CleanupWorker::new(
-            queue.clone(),
-            file_rows.clone(),
-            files.clone(),
-            redis.clone(),
-            CleanupSettings {
-                max_attempts,
-                backoff: Duration::from_millis(config.cleanup_backoff_ms),
-                poll: Duration::from_millis(config.cleanup_poll_ms),
-            },
-            wake.clone(),
-        );
 
         let jobs = Jobs {
             janitor: Janitor::new(
@@ -104,21 +92,32 @@ impl Services {
                 redis.clone(),
                 Duration::from_secs(config.orphan_grace_secs),
             ),
-            cleanup: cleanup.clone(),
-            eraser: Eraser::new(
-                PgErasures::new(postgres.clone()),
+            cleanup: CleanupWorker::new(
                 queue.clone(),
                 file_rows.clone(),
-                redis.clone(),
                 files.clone(),
-                cleanup,
-                EraseSettings {
-                    batch_size: config.erase_batch_size,
+                redis.clone(),
+                CleanupSettings {
                     max_attempts,
-                    settle: BAR_REFRESH * 2,
+                    backoff: Duration::from_millis(config.cleanup_backoff_ms),
+                    poll: Duration::from_millis(config.cleanup_poll_ms),
                 },
+                wake.clone(),
             ),
         };
+        let eraser = Eraser::new(
+            PgErasures::new(postgres.clone()),
+            queue.clone(),
+            file_rows.clone(),
+            redis.clone(),
+            files.clone(),
+            jobs.cleanup.clone(),
+            EraseSettings {
+                batch_size: config.erase_batch_size,
+                max_attempts,
+                settle: BAR_REFRESH * 2,
+            },
+        );
         let app = App {
             drafts: drafts.clone(),
             courses: Courses::new(
@@ -139,7 +138,7 @@ impl Services {
             ),
             erasures: Erasures::new(
                 PgErasures::new(postgres.clone()),
-                jobs.eraser.clone(),
+                eraser,
                 Duration::from_secs(config.access_token_ttl_secs),
                 tokio::runtime::Handle::current(),
             ),

@@ -3,8 +3,9 @@
 //!
 //! One file per job. Each exposes one step that the scheduler, the CLI, the
 //! admin routes and the tests all call: [`Janitor::run`], [`OrphanSweep::run`],
-//! [`CleanupWorker::run_due`], [`Eraser::run`]. Jobs use [`crate::domain`] and
-//! [`crate::stores`], nothing above them.
+//! [`CleanupWorker::run_due`], [`erase::Eraser::run`] (run on request and
+//! resumed by `app`). Jobs use [`crate::domain`] and [`crate::stores`],
+//! nothing above them.
 
 pub mod cleanup;
 pub mod erase;
@@ -16,7 +17,6 @@ use tokio::task::JoinHandle;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
 use cleanup::CleanupWorker;
-use erase::Eraser;
 use janitor::Janitor;
 use orphans::OrphanSweep;
 
@@ -29,8 +29,6 @@ pub struct Jobs {
     pub janitor: Janitor,
     pub sweep: OrphanSweep,
     pub cleanup: CleanupWorker,
-    /// Organization and user erasures: run on request, resumed by `app`.
-    pub eraser: Eraser,
 }
 
 /// The running background work; [`Background::shutdown`] stops it cleanly.
@@ -48,7 +46,6 @@ impl Background {
             janitor,
             sweep,
             cleanup: worker,
-            ..
         } = jobs.clone();
         let scheduler = JobScheduler::new().await?;
         if janitor_cron != OFF {
