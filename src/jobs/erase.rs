@@ -18,6 +18,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use futures_util::future::try_join_all;
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -39,6 +40,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often a sweep looks again at jobs another worker holds or that wait
 /// out a backoff.
 const POLL: Duration = Duration::from_millis(100);
+/// Cleanup steps run side by side while an erase waits for its jobs.
+const DRAIN_WORKERS: usize = 4;
 /// Storage keys checked against file rows at once.
 const KEYS_PER_CHECK: usize = 1000;
 
@@ -233,7 +236,7 @@ impl Eraser {
         Ok(())
     }
 
-    /// Runs the cleanup worker's step until none of the subject's jobs is
+    /// Runs the cleanup worker's steps until none of the subject's jobs is
     /// pending (another worker may hold some, or they wait out a backoff),
     /// for [`DRAIN_TIMEOUT`] at most. With `redrive`, dead ones go back in
     /// the queue, once. How many did.
@@ -246,7 +249,9 @@ impl Eraser {
         let deadline = Instant::now() + DRAIN_TIMEOUT;
         let mut redriven = 0;
         loop {
-            self.cleanup.run_due().await?;
+            // The cleanup worker's step, several at once: they claim jobs
+            // with SKIP LOCKED, so they share a large erase's queue.
+            try_join_all((0..DRAIN_WORKERS).map(|_| self.cleanup.run_due())).await?;
             let (pending, dead) = self.erasures.job_counts(subject, Some(erasure)).await?;
             if pending == 0 && dead > 0 && redrive && redriven == 0 {
                 let ids = self.erasures.dead_jobs(subject, erasure).await?;
