@@ -76,6 +76,18 @@ pub struct Config {
     #[arg(long, env = "DRAFTD_DEV_MODE")]
     pub dev_mode: bool,
 
+    /// How long an access token lives, in seconds (Supabase's default): an
+    /// erased organization's or user's writes stay refused this long after
+    /// the erase, since tokens issued before it still pass.
+    #[arg(long, env = "DRAFTD_ACCESS_TOKEN_TTL_SECS", default_value_t = 3600,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub access_token_ttl_secs: u64,
+
+    /// Courses an erase of an organization or a user deletes per transaction.
+    #[arg(long, env = "DRAFTD_ERASE_BATCH_SIZE", default_value_t = 100,
+          value_parser = clap::value_parser!(i64).range(1..))]
+    pub erase_batch_size: i64,
+
     /// Draft lifetime since its last write, in seconds.
     #[arg(long, env = "DRAFTD_DRAFT_TTL_SECS", default_value_t = 86_400,
           value_parser = clap::value_parser!(u64).range(1..))]

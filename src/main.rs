@@ -1,9 +1,12 @@
+use std::io::IsTerminal;
+
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use utoipa::OpenApi;
 use uuid::Uuid;
 
 use draftd::config::Config;
+use draftd::domain::erase::{EraseState, EraseSubject, ProgressLine};
 use draftd::http::auth::{mint, Claims};
 use draftd::http::openapi::ApiDoc;
 use draftd::http::page::{DEMO_ORG, DEMO_USER};
@@ -61,6 +64,23 @@ enum Command {
         #[command(flatten)]
         config: Config,
     },
+    /// Erase everything of one organization or one user: courses, files,
+    /// draft sessions. Shows progress on stderr and waits until done, then
+    /// prints the report (a table, or JSON with --json) and exits non-zero if
+    /// its integrity check names anything left. Run again after a crash, it
+    /// resumes the same erase.
+    Erase {
+        #[command(flatten)]
+        config: Config,
+        #[command(flatten)]
+        subject: EraseTarget,
+        /// Report what would be removed; remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the report as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the OpenAPI document (as served at /openapi.json) and exit.
     Openapi,
     /// Print an access token signed with the configured (or dev) secret.
@@ -80,6 +100,18 @@ enum Command {
         #[arg(long, default_value_t = 3600)]
         ttl_secs: i64,
     },
+}
+
+/// Whose data `draftd erase` removes: exactly one of the two.
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+struct EraseTarget {
+    /// The organization, with every user's drafts and courses in it.
+    #[arg(long)]
+    org: Option<Uuid>,
+    /// The user, in every organization.
+    #[arg(long)]
+    user: Option<Uuid>,
 }
 
 #[actix_web::main]
@@ -137,6 +169,12 @@ async fn main() -> anyhow::Result<()> {
                 serde_json::json!({ "retried": retried, "pass": pass })
             );
         }
+        Command::Erase {
+            config,
+            subject,
+            dry_run,
+            json,
+        } => erase(&config, subject, dry_run, json).await?,
         Command::Openapi => {
             println!("{}", ApiDoc::openapi().to_pretty_json()?);
         }
@@ -157,4 +195,82 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `draftd erase`: its report on stdout, its progress and logs on stderr.
+async fn erase(
+    config: &Config,
+    target: EraseTarget,
+    dry_run: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    telemetry::init_stderr(&config.log);
+    let subject = match (target.org, target.user) {
+        (Some(org), None) => EraseSubject::organization(org),
+        (None, Some(user)) => EraseSubject::user(user),
+        _ => anyhow::bail!("name one of --org and --user"),
+    };
+    let erasures = Services::connect(config).await?.app.erasures;
+    let report = if dry_run {
+        erasures.predict(subject).await?
+    } else {
+        let mut progress = Progress::new();
+        let state = erasures
+            .run_to_end(subject, |state| progress.show(state))
+            .await;
+        progress.end();
+        let state = state.context(
+            "the erase stopped short; it stays running: run the same command again to resume it",
+        )?;
+        state
+            .report
+            .with_context(|| format!("erase {} ended without a report", state.id))?
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{report}");
+    }
+    if !report.integrity.clean {
+        anyhow::bail!(
+            "left after the erase: {}",
+            report.integrity.leftovers.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// An erase's progress on stderr: one line rewritten in place on a terminal,
+/// a line per change otherwise (a log, a pipe).
+struct Progress {
+    terminal: bool,
+    last: String,
+}
+
+impl Progress {
+    fn new() -> Self {
+        Self {
+            terminal: std::io::stderr().is_terminal(),
+            last: String::new(),
+        }
+    }
+
+    fn show(&mut self, state: &EraseState) {
+        let line = ProgressLine(state).to_string();
+        if line == self.last {
+            return;
+        }
+        if self.terminal {
+            eprint!("\r{line}\x1b[K");
+        } else {
+            eprintln!("{line}");
+        }
+        self.last = line;
+    }
+
+    fn end(&self) {
+        if self.terminal && !self.last.is_empty() {
+            eprintln!();
+        }
+    }
 }

@@ -15,6 +15,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::app::admin::Admin;
 use crate::app::courses::{CleanupHandle, CourseLimits};
+use crate::app::erase::{Erasures, Upkeep, BAR_REFRESH};
 use crate::app::limits::{UploadSlots, WriteRate};
 use crate::app::{App, Courses, DraftSessions};
 use crate::config::Config;
@@ -24,10 +25,12 @@ use crate::http::auth::Authenticator;
 use crate::http::request_id::{self, RequestSpan};
 use crate::http::{loopback, metrics, routes, AppState};
 use crate::jobs::cleanup::{CleanupSettings, CleanupWorker};
+use crate::jobs::erase::{EraseSettings, Eraser};
 use crate::jobs::janitor::{Janitor, JanitorSettings};
 use crate::jobs::orphans::OrphanSweep;
 use crate::jobs::purge::{Purge, PurgeSettings};
 use crate::jobs::{Background, Jobs, Schedules};
+use crate::stores::postgres::erasures::PgErasures;
 use crate::stores::postgres::files::PgFiles;
 use crate::stores::postgres::uploads::UploadLedger;
 use crate::stores::postgres::{CleanupQueue, PgCourses, PgDrafts, Postgres};
@@ -123,6 +126,19 @@ impl Services {
                 wake.clone(),
             ),
         };
+        let eraser = Eraser::new(
+            PgErasures::new(postgres.clone()),
+            queue.clone(),
+            file_rows.clone(),
+            redis.clone(),
+            files.clone(),
+            jobs.cleanup.clone(),
+            EraseSettings {
+                batch_size: config.erase_batch_size,
+                cleanup: policy,
+                settle: BAR_REFRESH * 2,
+            },
+        );
         let app = App {
             drafts: drafts.clone(),
             courses: Courses::new(
@@ -141,6 +157,12 @@ impl Services {
                 },
                 CleanupHandle { policy, wake },
                 config.trash_retention(),
+            ),
+            erasures: Erasures::new(
+                PgErasures::new(postgres.clone()),
+                eraser,
+                Duration::from_secs(config.access_token_ttl_secs),
+                tokio::runtime::Handle::current(),
             ),
             admin: Admin {
                 postgres,
@@ -162,6 +184,7 @@ pub struct Application {
     port: u16,
     server: Server,
     background: Background,
+    upkeep: Upkeep,
     jobs: Jobs,
 }
 
@@ -180,6 +203,7 @@ impl Application {
             sweep: &config.orphan_sweep_cron,
         };
         let background = Background::start(&services.jobs, &schedules).await?;
+        let upkeep = services.app.erasures.start_upkeep();
         let state = web::Data::new(AppState {
             app: services.app,
             authenticator,
@@ -217,6 +241,7 @@ impl Application {
             port,
             server: server.run(),
             background,
+            upkeep,
             jobs: services.jobs,
         })
     }
@@ -235,6 +260,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
         self.background.shutdown().await;
+        self.upkeep.shutdown().await;
         tracing::info!("stopped");
         served
     }

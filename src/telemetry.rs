@@ -23,9 +23,23 @@ const HTTP1_TARGET: &str = "actix_http::h1";
 
 /// Installs the global JSON logger. `filter` uses `EnvFilter` syntax.
 pub fn init(filter: &str) {
+    init_to(filter, std::io::stdout);
+}
+
+/// The same logger writing to stderr: for a command whose stdout is its
+/// answer (`draftd erase`).
+pub fn init_stderr(filter: &str) {
+    init_to(filter, std::io::stderr);
+}
+
+fn init_to<W>(filter: &str, writer: W)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     // A closed request span logs one line with its status and timings: the access log.
     let json = tracing_subscriber::fmt::layer()
+        .with_writer(writer)
         .json()
         .with_current_span(true)
         .with_span_list(true)

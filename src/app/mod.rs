@@ -3,7 +3,8 @@
 //! - [`drafts`]: draft sessions, Redis first and Postgres in degraded mode;
 //! - [`courses`]: materialize, submit, upload, read, list, trash, restore and
 //!   erase courses;
-//! - [`admin`]: the operator's figures, and the jobs run on demand.
+//! - [`admin`]: the operator's figures, and the jobs run on demand;
+//! - [`erase`]: erasing an organization or a user, and the bar on their writes.
 //!
 //! It may use [`crate::domain`], [`crate::stores`] and [`crate::jobs`]; it
 //! knows nothing of HTTP. [`AppError`] is its one error type, which the HTTP
@@ -12,11 +13,13 @@
 pub mod admin;
 pub mod courses;
 pub mod drafts;
+pub mod erase;
 pub mod limits;
 
 pub use admin::Admin;
 pub use courses::Courses;
 pub use drafts::DraftSessions;
+pub use erase::Erasures;
 
 use crate::domain::upload::UploadError;
 use crate::domain::{FieldErrors, StoreError};
@@ -27,6 +30,7 @@ pub struct App {
     pub drafts: DraftSessions,
     pub courses: Courses,
     pub admin: Admin,
+    pub erasures: Erasures,
 }
 
 /// The use cases' one error type.

@@ -75,6 +75,8 @@ pub enum DeletionReason {
     Owner,
     /// A materialized draft was discarded.
     Discard,
+    /// Its organization or its user was erased.
+    Erase,
     Janitor,
     /// One file of a course was deleted.
     File,
@@ -85,6 +87,7 @@ pub enum DeletionReason {
 super::string_enum!(DeletionReason, "deletion reason", {
     Owner => "owner",
     Discard => "discard",
+    Erase => "erase",
     Janitor => "janitor",
     File => "file",
     Purge => "purge",

@@ -12,7 +12,7 @@ use super::AppState;
 use crate::app::admin::{JanitorReport, OrphanReport, PurgeReport};
 use crate::domain::FieldErrors;
 
-fn require_service(caller: &Caller) -> Result<(), ApiError> {
+pub(super) fn require_service(caller: &Caller) -> Result<(), ApiError> {
     if caller.is_service() {
         Ok(())
     } else {
@@ -28,7 +28,7 @@ fn require_service(caller: &Caller) -> Result<(), ApiError> {
 pub struct DryRun {
     /// Report what would be done, change nothing.
     #[serde(default)]
-    dry_run: bool,
+    pub(super) dry_run: bool,
 }
 
 /// Draft-pollution figures and the cleanup queue.

@@ -170,12 +170,34 @@ impl FromRequest for Caller {
     }
 }
 
-/// A user route's caller: the owner its token names.
+/// A user route's caller: the owner its token names. The one place every
+/// write of a user passes, before its body is read: a write of an
+/// organization or user being erased is refused here.
 impl FromRequest for Owner {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(caller_of(req).and_then(|caller| caller.owner()))
+        ready(
+            caller_of(req)
+                .and_then(|caller| caller.owner())
+                .and_then(|owner| refuse_erased(req, owner)),
+        )
     }
+}
+
+/// Writes (the unsafe methods: POST, PUT, PATCH, DELETE) of an organization or user being
+/// erased, or erased less than an access token's lifetime ago, are refused:
+/// nothing new may appear behind the erase. Reads go on.
+fn refuse_erased(req: &HttpRequest, owner: Owner) -> Result<Owner, ApiError> {
+    let refused = !req.method().is_safe()
+        && req
+            .app_data::<web::Data<AppState>>()
+            .is_some_and(|state| state.app.erasures.refuses_writes(owner));
+    if refused {
+        return Err(ApiError::Forbidden(
+            "this account is being erased (its organization or its user): writes are refused",
+        ));
+    }
+    Ok(owner)
 }

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod body;
 pub mod courses;
 pub mod drafts;
+pub mod erase;
 pub mod health;
 pub mod if_match;
 pub mod lifecycle;
@@ -101,6 +102,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/api/v1/admin/cleanup/retry", "POST")
                 .route(web::post().to(admin::retry_cleanup)),
+        )
+        .service(resource("/api/v1/admin/erase", "POST").route(web::post().to(erase::start_erase)))
+        .service(
+            resource("/api/v1/admin/erase/{id}", "GET").route(web::get().to(erase::erase_state)),
         )
         .service(resource("/", "GET").route(web::get().to(page::index)))
         .service(resource("/app.css", "GET").route(web::get().to(page::stylesheet)))

@@ -5,7 +5,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::problem::{NotLoopbackResponse, Problem, ProblemResponse};
-use super::{admin, courses, drafts, health, lifecycle, metrics};
+use super::{admin, courses, drafts, erase, health, lifecycle, metrics};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,7 +17,7 @@ use super::{admin, courses, drafts, health, lifecycle, metrics};
         courses::delete_draft_file, courses::course, courses::download,
         lifecycle::list_courses, lifecycle::delete_course, lifecycle::restore_course,
         admin::stats, admin::run_janitor, admin::sweep_orphans, admin::run_purge,
-        admin::retry_cleanup,
+        admin::retry_cleanup, erase::start_erase, erase::erase_state,
         health::healthz, health::readyz, metrics::render, openapi_json,
     ),
     servers((url = "/", description = "The service itself: the document is served by the API it describes")),

@@ -84,7 +84,8 @@ pub struct Problem {
 
 /// What every authenticated route may answer besides its own outcomes: no
 /// valid token (401), a token that may not use the route (403: no `org_id`
-/// on a user route, no `service_role` on an admin route), a store that did
+/// on a user route, no `service_role` on an admin route, a write of an
+/// organization or user being erased), a store that did
 /// not answer (503, with `Retry-After`).
 #[derive(IntoResponses)]
 #[allow(dead_code)] // describes the wire format for the OpenAPI document
@@ -97,7 +98,7 @@ pub enum AuthenticatedErrors {
     Unauthorized(Problem),
     #[response(
         status = 403,
-        description = "The access token may not use this route (no org_id, or no service_role)",
+        description = "The access token may not use this route (no org_id, or no service_role), or, for a write, its organization or user is being erased",
         content_type = "application/problem+json"
     )]
     Forbidden(Problem),

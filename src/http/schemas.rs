@@ -6,6 +6,8 @@
 
 #![allow(dead_code)] // describes the wire format for the OpenAPI document
 
+pub mod erase;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;

@@ -4,10 +4,12 @@
 //!
 //! One file per job. Each exposes one step that the scheduler, the CLI, the
 //! admin routes and the tests all call: [`Janitor::run`], [`Purge::run`],
-//! [`OrphanSweep::run`], [`CleanupWorker::run_due`]. Jobs use [`crate::domain`] and
+//! [`OrphanSweep::run`], [`CleanupWorker::run_due`], [`erase::Eraser::run`]
+//! (run on request and resumed by `app`). Jobs use [`crate::domain`] and
 //! [`crate::stores`], nothing above them.
 
 pub mod cleanup;
+pub mod erase;
 pub mod janitor;
 pub mod orphans;
 pub mod purge;

@@ -349,6 +349,24 @@ impl FileStorage {
         .await
     }
 
+    /// Every object under `prefix`, with its size in bytes.
+    pub async fn list_sized(&self, prefix: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        let prefix = Path::from(prefix);
+        bounded(Backend::Files, self.timeout, async {
+            let listed = self
+                .store
+                .list(Some(&prefix))
+                .map_ok(|meta| (meta.location.to_string(), meta.size))
+                .try_collect::<Vec<_>>()
+                .await;
+            match listed {
+                Err(object_store::Error::NotFound { .. }) => Ok(Vec::new()),
+                other => other,
+            }
+        })
+        .await
+    }
+
     /// Removes one staging file [`FileStorage::staging_residue`] found.
     pub async fn remove_residue(&self, residue: &Residue) -> Result<(), StoreError> {
         let Some(root) = &self.local_root else {

@@ -7,6 +7,7 @@ mod cleanup;
 mod cluster;
 mod content;
 mod drafts;
+mod erase;
 mod faults;
 mod fixtures;
 mod helpers;

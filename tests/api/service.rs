@@ -71,6 +71,8 @@ async fn the_openapi_document_describes_every_route() {
         "POST /api/v1/admin/janitor/run",
         "POST /api/v1/admin/orphans/sweep",
         "POST /api/v1/admin/cleanup/retry",
+        "POST /api/v1/admin/erase",
+        "GET /api/v1/admin/erase/{id}",
         "GET /metrics",
         "GET /api/v1/courses/{id}/files/{file_id}",
         "GET /healthz",

@@ -1,10 +1,11 @@
-//! Postgres: courses and their files, the cleanup queue, degraded-mode drafts
-//! and the janitor's queries, one file each; here the pool, the one way to
+//! Postgres: courses and their files, the cleanup queue, degraded-mode drafts,
+//! the janitor's queries and erasures, one file each; here the pool, the one way to
 //! make a call ([`Postgres::call`]) and the SQL migrations in `migrations/`.
 
 pub mod cleanup;
 pub mod courses;
 pub mod drafts;
+pub mod erasures;
 pub mod files;
 pub mod janitor;
 pub mod lock;

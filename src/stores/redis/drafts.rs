@@ -31,7 +31,7 @@ use crate::stores::bounded;
 
 #[derive(Clone)]
 pub struct RedisDrafts {
-    pool: RedisPool,
+    pub(super) pool: RedisPool,
     pub(super) timeout: Duration,
     scripts: Arc<Scripts>,
     breaker: Arc<Breaker>,

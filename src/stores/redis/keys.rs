@@ -15,6 +15,11 @@ pub fn draft_key(user_id: Uuid, id: Uuid) -> String {
     format!("draft:session:{{{user_id}}}:{id}")
 }
 
+/// Matches every draft session of one user.
+pub fn user_sessions_pattern(user_id: Uuid) -> String {
+    format!("draft:session:{{{user_id}}}:*")
+}
+
 /// The user's live drafts: a sorted set of draft ids scored by expiry.
 pub fn index_key(user_id: Uuid) -> String {
     format!("draft:index:{{{user_id}}}")

@@ -1,11 +1,12 @@
-//! Redis: draft sessions ([`drafts`], with their Lua scripts in `lua/`), the
-//! key schema ([`keys`]), the breaker ([`breaker`]), and here the connections:
+//! Redis: draft sessions ([`drafts`], with their Lua scripts in `lua/`; an
+//! organization's or a user's found and removed by [`erase`]), the key
+//! schema ([`keys`]), the breaker ([`breaker`]), and here the connections:
 //! one node or a cluster, over TCP or TLS.
 //!
 //! Both kinds hand out a [`RedisConn`] that speaks every single-slot command
 //! and script the same way. The two things a cluster does differently, a
 //! batch of keys from many slots and a SCAN of the whole keyspace, are the
-//! two methods here that look at the kind.
+//! only methods here that look at the kind.
 
 use std::time::Duration;
 
@@ -21,6 +22,7 @@ use super::StoreError;
 
 pub mod breaker;
 pub mod drafts;
+pub mod erase;
 mod hash;
 pub mod keys;
 mod platform_keys;
@@ -140,6 +142,17 @@ impl RedisConn {
 
     /// Every key matching `pattern`, on the node or on every cluster primary.
     pub async fn scan_all(&mut self, pattern: &str) -> Result<Vec<String>, StoreError> {
+        let mut scan = self.scan(pattern).await?;
+        let mut keys = Vec::new();
+        while let Some(page) = self.scan_page(&mut scan).await? {
+            keys.extend(page);
+        }
+        Ok(keys)
+    }
+
+    /// A SCAN of the keys matching `pattern`, to read a page at a time with
+    /// [`RedisConn::scan_page`]: the node's, or each cluster primary's in turn.
+    pub async fn scan(&mut self, pattern: &str) -> Result<KeyScan, StoreError> {
         let nodes = match self {
             Self::Node(_) => vec![None],
             Self::Cluster(conn) => cluster_primaries(conn)
@@ -153,32 +166,45 @@ impl RedisConn {
                 })
                 .collect(),
         };
-        let mut keys = Vec::new();
-        for node in &nodes {
-            let mut cursor = 0u64;
-            loop {
-                let mut step = redis::cmd("SCAN");
-                step.arg(cursor)
-                    .arg("MATCH")
-                    .arg(pattern)
-                    .arg("COUNT")
-                    .arg(5000);
-                let reply = match (&mut *self, node) {
-                    (Self::Cluster(conn), Some(node)) => {
-                        conn.route_command(step, node.clone()).await?
-                    }
-                    (conn, _) => step.query_async::<Value>(conn).await?,
-                };
-                let (next, batch): (u64, Vec<String>) = redis::from_redis_value(reply)?;
-                keys.extend(batch);
-                if next == 0 {
-                    break;
-                }
-                cursor = next;
-            }
-        }
-        Ok(keys)
+        Ok(KeyScan {
+            pattern: pattern.to_owned(),
+            nodes,
+            cursor: 0,
+        })
     }
+
+    /// The next page of `scan` (a page may be empty); `None` once it is done.
+    pub async fn scan_page(
+        &mut self,
+        scan: &mut KeyScan,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let Some(node) = scan.nodes.last() else {
+            return Ok(None);
+        };
+        let mut step = redis::cmd("SCAN");
+        step.arg(scan.cursor)
+            .arg("MATCH")
+            .arg(&scan.pattern)
+            .arg("COUNT")
+            .arg(5000);
+        let reply = match (&mut *self, node) {
+            (Self::Cluster(conn), Some(node)) => conn.route_command(step, node.clone()).await?,
+            (conn, _) => step.query_async::<Value>(conn).await?,
+        };
+        let (next, keys): (u64, Vec<String>) = redis::from_redis_value(reply)?;
+        scan.cursor = next;
+        if next == 0 {
+            scan.nodes.pop();
+        }
+        Ok(Some(keys))
+    }
+}
+
+/// Where a SCAN is: the nodes left (the last one under way) and its cursor.
+pub struct KeyScan {
+    pattern: String,
+    nodes: Vec<Option<RoutingInfo>>,
+    cursor: u64,
 }
 
 /// (host, port) of each primary, from `CLUSTER NODES`.

@@ -1,0 +1,269 @@
+//! Erasing an organization or a user: starting an erase (or joining the one
+//! running for that subject), a dry run, an erase's state, the CLI's run to
+//! the end, and the bar on the subject's writes while it runs and for an
+//! access token's lifetime after.
+//!
+//! Every write is checked against the bar, autosave included, so the check
+//! makes no store call: each replica keeps the barred subjects in memory,
+//! refreshed from Postgres every [`BAR_REFRESH`], and the replica that
+//! starts an erase bars its subject at once. The same loop resumes erasures
+//! whose worker died.
+
+use std::collections::HashSet;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use tokio::runtime::Handle;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use super::AppError;
+use crate::domain::erase::{EraseReport, EraseScope, EraseState, EraseStatus, EraseSubject};
+use crate::domain::{Owner, StoreError};
+use crate::jobs::erase::Eraser;
+use crate::stores::postgres::erasures::PgErasures;
+
+/// How stale a replica's bar may be. An erase's last sweep comes at least
+/// twice this long after its start.
+pub const BAR_REFRESH: Duration = Duration::from_secs(1);
+/// How often running erasures nobody works on are looked for.
+const RESUME_EVERY: Duration = Duration::from_secs(60);
+/// How often the CLI reads an erase another process works on.
+const FOLLOW_POLL: Duration = Duration::from_millis(250);
+
+#[derive(Clone)]
+pub struct Erasures {
+    store: PgErasures,
+    eraser: Eraser,
+    bars: Bars,
+    /// How long an access token lives: writes stay barred this long after.
+    token_ttl: Duration,
+    /// Where erasures run: not a request's worker, which a shutdown stops first.
+    runtime: Handle,
+}
+
+impl Erasures {
+    pub fn new(store: PgErasures, eraser: Eraser, token_ttl: Duration, runtime: Handle) -> Self {
+        Self {
+            store,
+            eraser,
+            bars: Bars::default(),
+            token_ttl,
+            runtime,
+        }
+    }
+
+    /// Whether `owner`'s writes are refused: its organization or its user is
+    /// being erased, or was less than an access token's lifetime ago.
+    pub fn refuses_writes(&self, owner: Owner) -> bool {
+        self.bars.refuses(owner)
+    }
+
+    /// Starts erasing `subject`, or joins its running erase; the work goes
+    /// on in the background.
+    pub async fn start(&self, subject: EraseSubject) -> Result<EraseState, AppError> {
+        let (state, started) = self.store.start(subject).await?;
+        self.bars.add(subject);
+        if started {
+            tracing::info!(erase = %state.id, subject = %subject, "erase requested");
+        }
+        self.spawn_run(state.id);
+        Ok(state)
+    }
+
+    /// A dry run: the report erasing `subject` would give, changing nothing.
+    pub async fn predict(&self, subject: EraseSubject) -> Result<EraseReport, AppError> {
+        Ok(self.eraser.predict(subject).await?)
+    }
+
+    pub async fn state(&self, id: Uuid) -> Result<EraseState, AppError> {
+        self.store.find(id).await?.ok_or(AppError::NotFound)
+    }
+
+    /// The CLI's erase: starts (or joins) the subject's erase and works on
+    /// it here until it ends. While another process works on it, follows it,
+    /// and takes over if that process dies. `on_progress` sees it as it goes.
+    pub async fn run_to_end(
+        &self,
+        subject: EraseSubject,
+        mut on_progress: impl FnMut(&EraseState),
+    ) -> Result<EraseState, AppError> {
+        let (state, _) = self.store.start(subject).await?;
+        on_progress(&state);
+        let (watch, mut seen) = watch::channel(None);
+        loop {
+            let run = self.eraser.run(state.id, &watch);
+            tokio::pin!(run);
+            let outcome = loop {
+                tokio::select! {
+                    outcome = &mut run => break outcome,
+                    Ok(()) = seen.changed() => {
+                        let now = seen.borrow_and_update().clone();
+                        if let Some(now) = now {
+                            on_progress(&now);
+                        }
+                    }
+                }
+            };
+            if let Some(done) = outcome? {
+                return Ok(done);
+            }
+            tokio::time::sleep(FOLLOW_POLL).await;
+            let now = self.state(state.id).await?;
+            on_progress(&now);
+            if now.status != EraseStatus::Running {
+                return Ok(now);
+            }
+        }
+    }
+
+    /// Works on erase `id` in the background, unless another process does.
+    fn spawn_run(&self, id: Uuid) {
+        let eraser = self.eraser.clone();
+        self.runtime.spawn(async move {
+            let (watch, _) = watch::channel(None);
+            if let Err(e) = eraser.run(id, &watch).await {
+                tracing::warn!(erase = %id, error = %e, "erase stopped; it will be resumed");
+            }
+        });
+    }
+
+    /// Starts the loop that refreshes the bar every [`BAR_REFRESH`] and
+    /// resumes running erasures nobody works on, at once and every
+    /// [`RESUME_EVERY`].
+    pub fn start_upkeep(&self) -> Upkeep {
+        let (stop, mut stopped) = watch::channel(false);
+        let this = self.clone();
+        let task = self.runtime.spawn(async move {
+            let mut next_resume = Instant::now();
+            let mut failing = false;
+            loop {
+                match this.refresh().await {
+                    // Once per outage, not once a second.
+                    Err(e) if !failing => {
+                        tracing::warn!(error = %e, "could not refresh the erased subjects; the bar stays as it was");
+                        failing = true;
+                    }
+                    Err(_) => {}
+                    Ok(()) => failing = false,
+                }
+                if Instant::now() >= next_resume {
+                    this.resume().await;
+                    next_resume = Instant::now() + RESUME_EVERY;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(BAR_REFRESH) => {}
+                    _ = stopped.changed() => {}
+                }
+                if *stopped.borrow() {
+                    break;
+                }
+            }
+        });
+        Upkeep { stop, task }
+    }
+
+    async fn refresh(&self) -> Result<(), StoreError> {
+        let asked = Instant::now();
+        let subjects = self.store.barred(self.token_ttl).await?;
+        self.bars.replace(&subjects, asked);
+        Ok(())
+    }
+
+    async fn resume(&self) {
+        match self.store.running().await {
+            Ok(ids) => ids.into_iter().for_each(|id| self.spawn_run(id)),
+            Err(e) => tracing::warn!(error = %e, "could not look for erasures to resume"),
+        }
+    }
+}
+
+/// The bar's refresh loop; [`Upkeep::shutdown`] stops it.
+pub struct Upkeep {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Upkeep {
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// The subjects whose writes this replica refuses.
+#[derive(Clone, Default)]
+struct Bars(Arc<RwLock<Barred>>);
+
+#[derive(Default)]
+struct Barred {
+    organizations: HashSet<Uuid>,
+    users: HashSet<Uuid>,
+    /// Bars this replica added, kept until a refresh that began after them
+    /// (an earlier one may have missed the erase's row).
+    added: Vec<(EraseSubject, Instant)>,
+}
+
+impl Barred {
+    fn insert(&mut self, subject: EraseSubject) {
+        match subject.scope {
+            EraseScope::Organization => self.organizations.insert(subject.id),
+            EraseScope::User => self.users.insert(subject.id),
+        };
+    }
+}
+
+impl Bars {
+    fn refuses(&self, owner: Owner) -> bool {
+        let barred = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        barred.organizations.contains(&owner.organization_id)
+            || barred.users.contains(&owner.user_id)
+    }
+
+    fn add(&self, subject: EraseSubject) {
+        let mut barred = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        barred.insert(subject);
+        barred.added.push((subject, Instant::now()));
+    }
+
+    /// The subjects a refresh that began at `asked` read.
+    fn replace(&self, subjects: &[EraseSubject], asked: Instant) {
+        let mut fresh = Barred::default();
+        subjects.iter().for_each(|subject| fresh.insert(*subject));
+        let mut barred = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        fresh.added = std::mem::take(&mut barred.added);
+        fresh.added.retain(|(_, at)| *at >= asked);
+        for (subject, _) in fresh.added.clone() {
+            fresh.insert(subject);
+        }
+        *barred = fresh;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bar_added_here_outlives_a_refresh_that_began_before_it() {
+        let bars = Bars::default();
+        let owner = Owner {
+            user_id: Uuid::new_v4(),
+            organization_id: Uuid::new_v4(),
+        };
+        let asked = Instant::now();
+        bars.add(EraseSubject::organization(owner.organization_id));
+        bars.replace(&[], asked);
+        assert!(bars.refuses(owner));
+        bars.replace(&[], Instant::now());
+        assert!(!bars.refuses(owner));
+        bars.replace(&[EraseSubject::user(owner.user_id)], Instant::now());
+        assert!(bars.refuses(owner));
+        let colleague = Owner {
+            user_id: Uuid::new_v4(),
+            ..owner
+        };
+        assert!(!bars.refuses(colleague));
+    }
+}

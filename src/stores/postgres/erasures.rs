@@ -1,0 +1,315 @@
+//! Erasures in Postgres: their rows (one running per subject), the lock the
+//! one process working on an erase holds, the subject's courses deleted in
+//! batches through [`delete_courses`], and the counts of what the subject
+//! still has in Postgres.
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use super::Postgres;
+use crate::domain::erase::{EraseScope, EraseState, EraseSubject};
+use crate::domain::{Backend, StoreError};
+
+mod lock;
+
+pub use lock::EraseLock;
+
+/// Advisory-lock class of the per-erase lock (the key is the erase id's hash).
+const ERASE_LOCK_CLASS: i32 = 0x6572_6173;
+
+const STATE_COLUMNS: &str = "id, scope, subject_id, status, before, progress, report, \
+    last_error, created_at, updated_at, finished_at";
+
+/// The `courses` column that names the subject.
+fn column(scope: EraseScope) -> &'static str {
+    match scope {
+        EraseScope::Organization => "organization_id",
+        EraseScope::User => "owner_id",
+    }
+}
+
+/// A `LIKE` pattern for the targets of the subject's cleanup jobs: an
+/// organization's storage keys (`{orgId}/…`), a user's draft sessions
+/// (`{userId}:…`). A course is the subject's if one of its jobs matches.
+fn job_targets(subject: EraseSubject) -> String {
+    match subject.scope {
+        EraseScope::Organization => format!("{}/%", subject.id),
+        EraseScope::User => format!("{}:%", subject.id),
+    }
+}
+
+/// Ids of the subject's courses: those in the table, those erase $2 deleted,
+/// and those its cleanup jobs name ($3, [`job_targets`]).
+fn subject_courses(scope: EraseScope) -> String {
+    format!(
+        "SELECT id FROM courses WHERE {} = $1
+         UNION SELECT course_id FROM erased_courses WHERE erasure_id = $2
+         UNION SELECT course_id FROM cleanup_jobs WHERE target LIKE $3",
+        column(scope)
+    )
+}
+
+fn json<T: Serialize>(value: &T) -> Result<serde_json::Value, StoreError> {
+    serde_json::to_value(value).map_err(|e| StoreError::corrupt(Backend::Postgres, e.to_string()))
+}
+
+fn from_json<T: DeserializeOwned>(row: &Row, column: &str) -> Result<Option<T>, StoreError> {
+    row.try_get::<_, Option<serde_json::Value>>(column)?
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(|e| StoreError::corrupt(Backend::Postgres, format!("erasures.{column}: {e}")))
+}
+
+fn state_from(row: &Row) -> Result<EraseState, StoreError> {
+    let parse = |column: &str| -> Result<String, StoreError> { Ok(row.try_get(column)?) };
+    let corrupt =
+        |e: crate::domain::UnknownValue| StoreError::corrupt(Backend::Postgres, e.to_string());
+    Ok(EraseState {
+        id: row.try_get("id")?,
+        subject: EraseSubject {
+            scope: parse("scope")?.parse().map_err(corrupt)?,
+            id: row.try_get("subject_id")?,
+        },
+        status: parse("status")?.parse().map_err(corrupt)?,
+        before: from_json(row, "before")?,
+        progress: from_json(row, "progress")?.unwrap_or_default(),
+        report: from_json(row, "report")?,
+        last_error: row.try_get("last_error")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        finished_at: row.try_get("finished_at")?,
+    })
+}
+
+#[derive(Clone)]
+pub struct PgErasures {
+    db: Postgres,
+}
+
+impl PgErasures {
+    pub fn new(db: Postgres) -> Self {
+        Self { db }
+    }
+
+    /// The subject's running erase, or a new one: `true` if this call began it.
+    pub async fn start(&self, subject: EraseSubject) -> Result<(EraseState, bool), StoreError> {
+        let scope = subject.scope.as_str();
+        self.db
+            .call(|client| async move {
+                // The running one may finish between the two statements: try again.
+                for _ in 0..3 {
+                    let inserted = client
+                        .query_opt(
+                            &format!(
+                                "INSERT INTO erasures (id, scope, subject_id) VALUES ($1, $2, $3)
+                                 ON CONFLICT (scope, subject_id) WHERE status = 'running' DO NOTHING
+                                 RETURNING {STATE_COLUMNS}"
+                            ),
+                            &[&Uuid::new_v4(), &scope, &subject.id],
+                        )
+                        .await?;
+                    if let Some(row) = inserted {
+                        return Ok((state_from(&row)?, true));
+                    }
+                    let running = client
+                        .query_opt(
+                            &format!(
+                                "SELECT {STATE_COLUMNS} FROM erasures
+                                 WHERE scope = $1 AND subject_id = $2 AND status = 'running'"
+                            ),
+                            &[&scope, &subject.id],
+                        )
+                        .await?;
+                    if let Some(row) = running {
+                        return Ok((state_from(&row)?, false));
+                    }
+                }
+                Err(StoreError::failed(
+                    Backend::Postgres,
+                    format!("no erase of {subject} could be started or found"),
+                ))
+            })
+            .await
+    }
+
+    pub async fn find(&self, id: Uuid) -> Result<Option<EraseState>, StoreError> {
+        self.db
+            .call(|client| async move {
+                let row = client
+                    .query_opt(
+                        &format!("SELECT {STATE_COLUMNS} FROM erasures WHERE id = $1"),
+                        &[&id],
+                    )
+                    .await?;
+                row.as_ref().map(state_from).transpose()
+            })
+            .await
+    }
+
+    /// Every running erase, whoever works on it (or nobody, since it died).
+    pub async fn running(&self) -> Result<Vec<Uuid>, StoreError> {
+        self.db
+            .call(|client| async move {
+                let rows = client
+                    .query("SELECT id FROM erasures WHERE status = 'running'", &[])
+                    .await?;
+                rows.iter()
+                    .map(|row| row.try_get(0).map_err(StoreError::from))
+                    .collect()
+            })
+            .await
+    }
+
+    /// Subjects whose writes are refused: being erased, or erased less than
+    /// `token_ttl` ago (a token issued before the erase still works that long).
+    pub async fn barred(&self, token_ttl: Duration) -> Result<Vec<EraseSubject>, StoreError> {
+        self.db
+            .call(|client| async move {
+                let rows = client
+                    .query(
+                        "SELECT DISTINCT scope, subject_id FROM erasures WHERE status = 'running'
+                         OR finished_at > now() - make_interval(secs => $1)",
+                        &[&token_ttl.as_secs_f64()],
+                    )
+                    .await?;
+                rows.iter()
+                    .map(|row| {
+                        let scope: &str = row.try_get(0)?;
+                        Ok(EraseSubject {
+                            scope: scope.parse().map_err(|e: crate::domain::UnknownValue| {
+                                StoreError::corrupt(Backend::Postgres, e.to_string())
+                            })?,
+                            id: row.try_get(1)?,
+                        })
+                    })
+                    .collect()
+            })
+            .await
+    }
+
+    /// The course rows and file rows the subject has.
+    pub async fn course_counts(&self, subject: EraseSubject) -> Result<(u64, u64), StoreError> {
+        let column = column(subject.scope);
+        self.db
+            .call(|client| async move {
+                let row = client
+                    .query_one(
+                        &format!(
+                            "SELECT (SELECT count(*) FROM courses WHERE {column} = $1),
+                                (SELECT count(*) FROM course_files f
+                                 JOIN courses c ON c.id = f.course_id WHERE c.{column} = $1)"
+                        ),
+                        &[&subject.id],
+                    )
+                    .await?;
+                let (courses, files): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+                Ok((courses.unsigned_abs(), files.unsigned_abs()))
+            })
+            .await
+    }
+
+    /// Pending and dead cleanup jobs of the subject's courses, those that
+    /// `erasure` deleted included.
+    pub async fn job_counts(
+        &self,
+        subject: EraseSubject,
+        erasure: Option<Uuid>,
+    ) -> Result<(u64, u64), StoreError> {
+        let courses = subject_courses(subject.scope);
+        let targets = job_targets(subject);
+        self.db
+            .call(|client| async move {
+                let row = client
+                    .query_one(
+                        &format!(
+                            "SELECT count(*) FILTER (WHERE status = 'pending'),
+                                count(*) FILTER (WHERE status = 'dead')
+                             FROM cleanup_jobs WHERE course_id IN ({courses})"
+                        ),
+                        &[&subject.id, &erasure, &targets],
+                    )
+                    .await?;
+                let (pending, dead): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+                Ok((pending.unsigned_abs(), dead.unsigned_abs()))
+            })
+            .await
+    }
+
+    /// Ids of the dead cleanup jobs of the subject's courses.
+    pub async fn dead_jobs(
+        &self,
+        subject: EraseSubject,
+        erasure: Uuid,
+    ) -> Result<Vec<i64>, StoreError> {
+        let courses = subject_courses(subject.scope);
+        let targets = job_targets(subject);
+        self.db
+            .call(|client| async move {
+                let rows = client
+                    .query(
+                        &format!(
+                            "SELECT id FROM cleanup_jobs
+                             WHERE status = 'dead' AND course_id IN ({courses})"
+                        ),
+                        &[&subject.id, &Some(erasure), &targets],
+                    )
+                    .await?;
+                rows.iter()
+                    .map(|row| row.try_get(0).map_err(StoreError::from))
+                    .collect()
+            })
+            .await
+    }
+
+    /// The storage prefixes that hold the subject's files: the organization's
+    /// own, or the user's courses' (`{orgId}/{courseId}`), those the user's
+    /// erase deleted and those named by the user's cleanup jobs included.
+    pub async fn storage_prefixes(
+        &self,
+        subject: EraseSubject,
+        erasure: Option<Uuid>,
+    ) -> Result<Vec<String>, StoreError> {
+        if subject.scope == EraseScope::Organization {
+            return Ok(vec![subject.id.to_string()]);
+        }
+        let targets = job_targets(subject);
+        self.db
+            .call(|client| async move {
+                let rows = client
+                    .query(
+                        "SELECT organization_id::text || '/' || id::text FROM courses
+                         WHERE owner_id = $1
+                         UNION SELECT organization_id::text || '/' || course_id::text
+                         FROM erased_courses WHERE erasure_id = $2
+                         UNION SELECT split_part(target, '/', 1) || '/' || split_part(target, '/', 2)
+                         FROM cleanup_jobs WHERE kind IN ('storage_prefix', 'storage_object')
+                           AND course_id IN (SELECT course_id FROM cleanup_jobs WHERE target LIKE $3)",
+                        &[&subject.id, &erasure, &targets],
+                    )
+                    .await?;
+                rows.iter()
+                    .map(|row| row.try_get(0).map_err(StoreError::from))
+                    .collect()
+            })
+            .await
+    }
+
+    /// The lock on erase `id`, unless another process holds it. A
+    /// session-level lock: it lasts until [`EraseLock::release`], or until
+    /// the connection closes, as it does when the process dies.
+    pub async fn lock(&self, id: Uuid) -> Result<Option<EraseLock>, StoreError> {
+        let client = self.db.session().await?;
+        let locked: bool = client
+            .query_one(
+                "SELECT pg_try_advisory_lock($1, hashtext($2::uuid::text))",
+                &[&ERASE_LOCK_CLASS, &id],
+            )
+            .await?
+            .try_get(0)?;
+        Ok(locked.then(|| EraseLock::new(id, client)))
+    }
+}

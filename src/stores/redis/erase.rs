@@ -1,0 +1,138 @@
+//! An organization's or a user's draft sessions, found by SCAN a page at a
+//! time (never the whole keyspace in memory): counted for an erase's figures,
+//! and removed by it. A user's sessions share the user's hash tag, so a
+//! pattern finds them; an organization's are told by their `org` field.
+
+use std::time::Duration;
+
+use deadpool_redis::redis::Cmd;
+use uuid::Uuid;
+
+use super::keys::{
+    draft_key, index_key, parse_draft_key, rate_key, user_sessions_pattern, write_rate_key,
+    SESSION_PATTERN,
+};
+use super::{KeyScan, RedisConn, RedisDrafts};
+use crate::domain::erase::{EraseScope, EraseSubject};
+use crate::domain::{Backend, StoreError};
+use crate::stores::bounded;
+
+impl RedisDrafts {
+    /// A scan of the subject's draft sessions, a page at a time.
+    pub async fn scan_subject(&self, subject: EraseSubject) -> Result<SubjectScan, StoreError> {
+        let deadline = self.timeout * 10;
+        let mut conn = bounded(Backend::Redis, deadline, self.pool.get()).await?;
+        let scan = bounded(Backend::Redis, deadline, conn.scan(&pattern(subject))).await?;
+        Ok(SubjectScan {
+            conn,
+            scan,
+            subject,
+            deadline,
+        })
+    }
+
+    /// How many draft sessions the subject has.
+    pub async fn count_drafts_of(&self, subject: EraseSubject) -> Result<u64, StoreError> {
+        let mut scan = self.scan_subject(subject).await?;
+        let mut count = 0;
+        while let Some(drafts) = scan.next_page().await? {
+            count += drafts.len() as u64;
+        }
+        Ok(count)
+    }
+}
+
+/// Where a scan of one subject's draft sessions is. Each step has a
+/// deadline of its own: a large keyspace takes many steps, each as quick as
+/// any call.
+pub struct SubjectScan {
+    conn: RedisConn,
+    scan: KeyScan,
+    subject: EraseSubject,
+    deadline: Duration,
+}
+
+impl SubjectScan {
+    /// The subject's drafts, as (owner, draft), in the next page (maybe
+    /// none); `None` once the scan is done.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<(Uuid, Uuid)>>, StoreError> {
+        let page = subject_page(&mut self.conn, &mut self.scan, self.subject);
+        bounded(Backend::Redis, self.deadline, page).await
+    }
+
+    /// Removes these drafts, each with its entry in its owner's index; how
+    /// many there were.
+    pub async fn remove(&mut self, drafts: &[(Uuid, Uuid)]) -> Result<u64, StoreError> {
+        let commands = drafts
+            .iter()
+            .flat_map(|(user, draft)| {
+                [
+                    Cmd::zrem(index_key(*user), draft.to_string()),
+                    Cmd::unlink(draft_key(*user, *draft)),
+                ]
+            })
+            .collect();
+        let replies: Vec<u64> =
+            bounded(Backend::Redis, self.deadline, self.conn.each(commands)).await?;
+        Ok(replies.iter().skip(1).step_by(2).sum())
+    }
+
+    /// A user's erase also takes the user's index of drafts and rate
+    /// counters (an organization's leaves them: they are the user's).
+    pub async fn remove_user_keys(&mut self) -> Result<(), StoreError> {
+        if self.subject.scope != EraseScope::User {
+            return Ok(());
+        }
+        let user = self.subject.id;
+        let keys = Cmd::unlink(&[index_key(user), rate_key(user), write_rate_key(user)]);
+        bounded(
+            Backend::Redis,
+            self.deadline,
+            self.conn.each::<u64>(vec![keys]),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+fn pattern(subject: EraseSubject) -> String {
+    match subject.scope {
+        EraseScope::Organization => SESSION_PATTERN.to_owned(),
+        EraseScope::User => user_sessions_pattern(subject.id),
+    }
+}
+
+/// The subject's drafts, as (owner, draft), in the scan's next page; `None`
+/// once the scan is done.
+async fn subject_page(
+    conn: &mut RedisConn,
+    scan: &mut KeyScan,
+    subject: EraseSubject,
+) -> Result<Option<Vec<(Uuid, Uuid)>>, StoreError> {
+    let Some(keys) = conn.scan_page(scan).await? else {
+        return Ok(None);
+    };
+    let drafts: Vec<(Uuid, Uuid)> = keys.iter().filter_map(|key| parse_draft_key(key)).collect();
+    if subject.scope == EraseScope::User {
+        return Ok(Some(
+            drafts
+                .into_iter()
+                .filter(|(user, _)| *user == subject.id)
+                .collect(),
+        ));
+    }
+    let commands = drafts
+        .iter()
+        .map(|(user, draft)| Cmd::hget(draft_key(*user, *draft), "org"))
+        .collect();
+    let organizations: Vec<Option<String>> = conn.each(commands).await?;
+    let organization = subject.id.to_string();
+    Ok(Some(
+        drafts
+            .into_iter()
+            .zip(organizations)
+            .filter(|(_, org)| org.as_deref() == Some(organization.as_str()))
+            .map(|(draft, _)| draft)
+            .collect(),
+    ))
+}
