@@ -117,7 +117,7 @@ impl Services {
                 file_rows.clone(),
                 files.clone(),
                 redis.clone(),
-                patterns,
+                patterns.clone(),
                 CleanupSettings {
                     max_attempts: policy.max_attempts,
                     backoff: Duration::from_millis(config.cleanup_backoff_ms),
@@ -136,6 +136,7 @@ impl Services {
             EraseSettings {
                 batch_size: config.erase_batch_size,
                 cleanup: policy,
+                patterns: patterns.into(),
                 settle: BAR_REFRESH * 2,
             },
         );

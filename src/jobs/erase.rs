@@ -15,6 +15,7 @@
 //! over where a killed one stopped: the counts before are taken once, and
 //! what was removed is recorded as it goes.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -24,8 +25,9 @@ use uuid::Uuid;
 
 use crate::domain::cleanup::CleanupPolicy;
 use crate::domain::erase::{
-    ErasePhase, EraseReport, EraseState, EraseStatus, EraseSubject, Inventory,
+    ErasePhase, EraseReport, EraseScope, EraseState, EraseStatus, EraseSubject, Inventory,
 };
+use crate::domain::key_pattern::{Ids, KeyPattern, Placeholder};
 use crate::domain::StoreError;
 use crate::jobs::cleanup::CleanupWorker;
 use crate::stores::files::FileStorage;
@@ -46,12 +48,15 @@ const DRAIN_WORKERS: usize = 4;
 /// Storage keys checked against file rows at once.
 const KEYS_PER_CHECK: usize = 1000;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct EraseSettings {
     /// Courses deleted per transaction.
     pub batch_size: i64,
     /// What each deletion records for the cleanup worker.
     pub cleanup: CleanupPolicy,
+    /// The platform's keys (`DRAFTD_CLEANUP_REDIS_PATTERNS`): those of the
+    /// subject's courses, and those of the subject itself.
+    pub patterns: Arc<[KeyPattern]>,
     /// How long after its start an erase may make its last sweep: by then
     /// every replica refuses the subject's writes.
     pub settle: Duration,
@@ -201,6 +206,7 @@ impl Eraser {
             self.enter(lock, state, watch, ErasePhase::Cleanup).await?;
             redriven += self.drain(subject, state.id, redriven == 0).await?;
             self.remove_unreferenced(subject, state.id).await?;
+            self.pattern_keys(subject, Some(state.id), true).await?;
 
             self.enter(lock, state, watch, ErasePhase::Checking).await?;
             let after = self.inventory(subject, Some(state.id)).await?;
@@ -303,11 +309,12 @@ impl Eraser {
         subject: EraseSubject,
         erasure: Option<Uuid>,
     ) -> Result<Inventory, StoreError> {
-        let ((courses, file_rows), (pending, dead), draft_keys, (objects, bytes)) = tokio::try_join!(
+        let ((courses, file_rows), (pending, dead), draft_keys, (objects, bytes), pattern_keys) = tokio::try_join!(
             self.erasures.course_counts(subject),
             self.erasures.job_counts(subject, erasure),
             self.redis.count_drafts_of(subject),
             self.stored(subject, erasure),
+            self.pattern_keys(subject, erasure, false),
         )?;
         Ok(Inventory {
             courses,
@@ -315,9 +322,42 @@ impl Eraser {
             objects,
             bytes,
             draft_keys,
+            pattern_keys,
             cleanup_jobs_pending: pending,
             cleanup_jobs_dead: dead,
         })
+    }
+
+    /// The platform's keys of the subject's courses (those `erasure` deleted
+    /// included) and of the subject itself: counted, or unlinked. One scan
+    /// per pattern, whatever the number of courses.
+    async fn pattern_keys(
+        &self,
+        subject: EraseSubject,
+        erasure: Option<Uuid>,
+        unlink: bool,
+    ) -> Result<u64, StoreError> {
+        if self.settings.patterns.is_empty() {
+            return Ok(0);
+        }
+        let courses = self.erasures.course_ids(subject, erasure).await?;
+        let itself = match subject.scope {
+            EraseScope::Organization => Placeholder::Organization,
+            EraseScope::User => Placeholder::User,
+        };
+        let owned = |ids: &Ids| match ids.get(&Placeholder::Course) {
+            Some(course) => courses.contains(course),
+            None => ids.get(&itself) == Some(&subject.id),
+        };
+        let mut keys = 0;
+        for pattern in self.settings.patterns.iter() {
+            keys += if unlink {
+                self.redis.unlink_matching(pattern, owned).await?
+            } else {
+                self.redis.count_matching(pattern, owned).await?
+            };
+        }
+        Ok(keys)
     }
 
     /// Objects and bytes under the subject's storage prefixes.

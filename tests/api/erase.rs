@@ -28,7 +28,7 @@ const ITEMS: [&str; 7] = [
     "cleanupJobsDead",
 ];
 
-fn member_of(user: Uuid, org: Uuid) -> TestUser {
+pub(crate) fn member_of(user: Uuid, org: Uuid) -> TestUser {
     token_for(Claims {
         sub: Some(user),
         org_id: Some(org),
@@ -39,7 +39,7 @@ fn member_of(user: Uuid, org: Uuid) -> TestUser {
 
 /// Whose data a census counts.
 #[derive(Clone, Copy)]
-enum Whose {
+pub(crate) enum Whose {
     Org(Uuid),
     User(Uuid),
 }
@@ -141,7 +141,7 @@ async fn draft_keys(app: &TestApp, whose: Whose) -> usize {
     }
 }
 
-async fn post_erase(app: &TestApp, whose: Whose, dry_run: bool) -> Response {
+pub(crate) async fn post_erase(app: &TestApp, whose: Whose, dry_run: bool) -> Response {
     let path = format!("/api/v1/admin/erase?dryRun={dry_run}");
     app.request(Method::POST, &path, &service_user())
         .json(&whose.body())
@@ -151,7 +151,7 @@ async fn post_erase(app: &TestApp, whose: Whose, dry_run: bool) -> Response {
 }
 
 /// Starts the erase (202, Location) and waits until it ends; its state.
-async fn erase_to_end(app: &TestApp, whose: Whose) -> Value {
+pub(crate) async fn erase_to_end(app: &TestApp, whose: Whose) -> Value {
     let started = post_erase(app, whose, false).await;
     assert_eq!(started.status(), 202);
     let location = started.headers()["location"].to_str().unwrap().to_owned();

@@ -78,6 +78,9 @@ async fn erasing_courses_erases_their_platform_keys_in_one_scan_per_pattern() {
     let app = TestApp::spawn_with(|c| {
         c.redis_url = url.clone();
         c.cleanup_redis_patterns = vec![PATTERNS.into()];
+        // The service's worker runs when woken (after the purge), not on a
+        // poll in the middle of the purge's commits: the batch is the purge's.
+        c.cleanup_poll_ms = 3_600_000;
     })
     .await;
     let mut redis = redis::Client::open(url)
@@ -137,4 +140,82 @@ async fn a_pattern_without_a_placeholder_is_refused_at_startup() {
     let refused = draftd::startup::Application::build(&config).await;
     let error = refused.err().expect("refused").to_string();
     assert!(error.contains("DRAFTD_CLEANUP_REDIS_PATTERNS"), "{error}");
+}
+
+/// An organization's erase takes its courses' platform keys and the
+/// organization's own; a user-only pattern waits for that user's erase;
+/// another organization's keys stay. The dry run predicts the count.
+#[tokio::test]
+async fn erasing_an_organization_erases_its_platform_keys_and_reports_them() {
+    use crate::erase::{erase_to_end, member_of, post_erase, Whose};
+
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("draftd-patterns-{}", uuid::Uuid::new_v4()));
+    let _redis_server = redis_server(port, &dir, &[]).await;
+    let url = format!("redis://127.0.0.1:{port}");
+    let patterns = format!("{PATTERNS},rag:org:{{orgId}}:*,session:{{userId}}");
+    let app = TestApp::spawn_with(|c| {
+        c.redis_url = url.clone();
+        c.cleanup_redis_patterns = vec![patterns];
+    })
+    .await;
+    let mut redis = redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let (org, other_org, user) = (
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+    );
+    let member = member_of(user, org);
+    let mut doomed = Vec::new();
+    for _ in 0..2 {
+        let draft = app.draft_id(&member, json!({"topic": "Erased"})).await;
+        let file: Value = app
+            .upload_text(&member, &draft, "plan.txt", b"plan")
+            .await
+            .json()
+            .await
+            .unwrap();
+        doomed.extend(keys_of(file["courseId"].as_str().unwrap()));
+    }
+    doomed.push(format!("rag:org:{org}:cache"));
+    let kept = [
+        format!("rag:org:{other_org}:cache"),
+        format!("session:{user}"),
+        keys_of(&uuid::Uuid::new_v4().to_string())[0].clone(),
+    ];
+    for key in doomed.iter().chain(&kept) {
+        let _: () = redis.set(key, "x").await.unwrap();
+    }
+
+    let predicted: Value = post_erase(&app, Whose::Org(org), true)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(predicted["counts"]["patternKeys"]["before"], doomed.len());
+    let state = erase_to_end(&app, Whose::Org(org)).await;
+    let counts = &state["report"]["counts"]["patternKeys"];
+    assert_eq!(
+        (
+            counts["before"].as_u64(),
+            counts["removed"].as_u64(),
+            counts["after"].as_u64()
+        ),
+        (
+            Some(doomed.len() as u64),
+            Some(doomed.len() as u64),
+            Some(0)
+        ),
+        "{state}"
+    );
+    for key in &doomed {
+        assert!(!redis.exists::<_, bool>(key).await.unwrap(), "{key} left");
+    }
+    for key in &kept {
+        assert!(redis.exists::<_, bool>(key).await.unwrap(), "{key} erased");
+    }
 }

@@ -16,17 +16,19 @@ pub enum Item {
     Objects,
     Bytes,
     DraftKeys,
+    PatternKeys,
     CleanupJobsPending,
     CleanupJobsDead,
 }
 
 impl Item {
-    pub const ALL: [Item; 7] = [
+    pub const ALL: [Item; 8] = [
         Item::Courses,
         Item::FileRows,
         Item::Objects,
         Item::Bytes,
         Item::DraftKeys,
+        Item::PatternKeys,
         Item::CleanupJobsPending,
         Item::CleanupJobsDead,
     ];
@@ -37,7 +39,7 @@ impl Item {
                 "postgres"
             }
             Self::Objects | Self::Bytes => "storage",
-            Self::DraftKeys => "redis",
+            Self::DraftKeys | Self::PatternKeys => "redis",
         }
     }
 
@@ -48,6 +50,7 @@ impl Item {
             Self::Objects => "objects",
             Self::Bytes => "bytes",
             Self::DraftKeys => "draft keys",
+            Self::PatternKeys => "pattern keys",
             Self::CleanupJobsPending => "cleanup jobs pending",
             Self::CleanupJobsDead => "cleanup jobs dead",
         }
@@ -67,6 +70,10 @@ pub struct PerItem<T> {
     pub bytes: T,
     /// Draft sessions in Redis.
     pub draft_keys: T,
+    /// The platform's keys of the subject and its courses, by
+    /// `DRAFTD_CLEANUP_REDIS_PATTERNS`.
+    #[serde(default)]
+    pub pattern_keys: T,
     /// Cleanup jobs of the subject's courses still to run...
     pub cleanup_jobs_pending: T,
     /// ...and out of attempts.
@@ -81,6 +88,7 @@ impl<T> PerItem<T> {
             objects: f(Item::Objects),
             bytes: f(Item::Bytes),
             draft_keys: f(Item::DraftKeys),
+            pattern_keys: f(Item::PatternKeys),
             cleanup_jobs_pending: f(Item::CleanupJobsPending),
             cleanup_jobs_dead: f(Item::CleanupJobsDead),
         }
@@ -93,6 +101,7 @@ impl<T> PerItem<T> {
             Item::Objects => &self.objects,
             Item::Bytes => &self.bytes,
             Item::DraftKeys => &self.draft_keys,
+            Item::PatternKeys => &self.pattern_keys,
             Item::CleanupJobsPending => &self.cleanup_jobs_pending,
             Item::CleanupJobsDead => &self.cleanup_jobs_dead,
         }

@@ -60,6 +60,9 @@ pub struct EraseInventory {
     pub bytes: u64,
     /// Draft sessions (Redis).
     pub draft_keys: u64,
+    /// The platform's keys of the subject and its courses (Redis), by
+    /// `DRAFTD_CLEANUP_REDIS_PATTERNS`.
+    pub pattern_keys: u64,
     /// Cleanup jobs of the subject's courses still to run (Postgres).
     pub cleanup_jobs_pending: u64,
     /// Cleanup jobs of the subject's courses out of attempts (Postgres).
@@ -86,6 +89,8 @@ pub struct EraseCounts {
     pub objects: EraseTally,
     pub bytes: EraseTally,
     pub draft_keys: EraseTally,
+    /// The platform's keys, by `DRAFTD_CLEANUP_REDIS_PATTERNS`.
+    pub pattern_keys: EraseTally,
     pub cleanup_jobs_pending: EraseTally,
     pub cleanup_jobs_dead: EraseTally,
 }

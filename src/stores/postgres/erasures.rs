@@ -3,6 +3,7 @@
 //! batches through [`delete_courses`], and the counts of what the subject
 //! still has in Postgres.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -268,6 +269,31 @@ impl PgErasures {
     /// The storage prefixes that hold the subject's files: the organization's
     /// own, or the user's courses' (`{orgId}/{courseId}`), those the user's
     /// erase deleted and those named by the user's cleanup jobs included.
+    /// The subject's courses, and those `erasure` already deleted.
+    pub async fn course_ids(
+        &self,
+        subject: EraseSubject,
+        erasure: Option<Uuid>,
+    ) -> Result<HashSet<Uuid>, StoreError> {
+        let column = column(subject.scope);
+        self.db
+            .call(|client| async move {
+                let rows = client
+                    .query(
+                        &format!(
+                            "SELECT id FROM courses WHERE {column} = $1
+                             UNION SELECT course_id FROM erased_courses WHERE erasure_id = $2"
+                        ),
+                        &[&subject.id, &erasure],
+                    )
+                    .await?;
+                rows.iter()
+                    .map(|row| row.try_get(0).map_err(StoreError::from))
+                    .collect()
+            })
+            .await
+    }
+
     pub async fn storage_prefixes(
         &self,
         subject: EraseSubject,

@@ -21,6 +21,24 @@ impl RedisDrafts {
         pattern: &KeyPattern,
         owned: impl Fn(&Ids) -> bool,
     ) -> Result<u64, StoreError> {
+        self.matching(pattern, owned, true).await
+    }
+
+    /// How many keys [`RedisDrafts::unlink_matching`] would unlink.
+    pub async fn count_matching(
+        &self,
+        pattern: &KeyPattern,
+        owned: impl Fn(&Ids) -> bool,
+    ) -> Result<u64, StoreError> {
+        self.matching(pattern, owned, false).await
+    }
+
+    async fn matching(
+        &self,
+        pattern: &KeyPattern,
+        owned: impl Fn(&Ids) -> bool,
+        unlink: bool,
+    ) -> Result<u64, StoreError> {
         bounded(Backend::Redis, self.timeout * 10, async {
             let mut conn = self.conn().await?;
             let keys: Vec<String> = conn
@@ -29,7 +47,7 @@ impl RedisDrafts {
                 .into_iter()
                 .filter(|key| pattern.ids_in(key).is_some_and(|ids| owned(&ids)))
                 .collect();
-            for batch in keys.chunks(UNLINK_BATCH) {
+            for batch in keys.chunks(UNLINK_BATCH).filter(|_| unlink) {
                 let unlinks = batch.iter().map(redis::Cmd::unlink).collect();
                 conn.each::<i64>(unlinks).await?;
             }
