@@ -314,15 +314,29 @@ impl FileStorage {
         &self,
         prefix: Option<&str>,
     ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
+        let listed = self.list_objects(prefix).await?;
+        Ok(listed
+            .into_iter()
+            .map(|meta| (meta.location.to_string(), meta.last_modified))
+            .collect())
+    }
+
+    /// Every object under `prefix`, with its size in bytes.
+    pub async fn list_sized(&self, prefix: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        let listed = self.list_objects(Some(prefix)).await?;
+        Ok(listed
+            .into_iter()
+            .map(|meta| (meta.location.to_string(), meta.size))
+            .collect())
+    }
+
+    async fn list_objects(
+        &self,
+        prefix: Option<&str>,
+    ) -> Result<Vec<object_store::ObjectMeta>, StoreError> {
         let prefix = prefix.map(Path::from);
         bounded(Backend::Files, self.timeout, async {
-            let listed = self
-                .store
-                .list(prefix.as_ref())
-                .map_ok(|meta| (meta.location.to_string(), meta.last_modified))
-                .try_collect::<Vec<_>>()
-                .await;
-            match listed {
+            match self.store.list(prefix.as_ref()).try_collect().await {
                 Err(object_store::Error::NotFound { .. }) => Ok(Vec::new()),
                 other => other,
             }
@@ -345,24 +359,6 @@ impl FileStorage {
                 .map_err(|e| e.to_string())
                 .and_then(|found| found.map_err(|e| e.to_string()))
                 .map_err(|e| StoreError::failed(Backend::Files, e))
-        })
-        .await
-    }
-
-    /// Every object under `prefix`, with its size in bytes.
-    pub async fn list_sized(&self, prefix: &str) -> Result<Vec<(String, u64)>, StoreError> {
-        let prefix = Path::from(prefix);
-        bounded(Backend::Files, self.timeout, async {
-            let listed = self
-                .store
-                .list(Some(&prefix))
-                .map_ok(|meta| (meta.location.to_string(), meta.size))
-                .try_collect::<Vec<_>>()
-                .await;
-            match listed {
-                Err(object_store::Error::NotFound { .. }) => Ok(Vec::new()),
-                other => other,
-            }
         })
         .await
     }

@@ -4,11 +4,10 @@
 //! of erased courses.
 
 use deadpool_redis::redis::{self, AsyncCommands};
-use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::TestApp;
-use crate::servers::{free_port, redis_server};
+use crate::servers::{free_port, redis_server, ServerProcess};
 
 const PATTERNS: &str =
     "idempotency:generation-{courseId}-*, bull:course-generation:{courseId}:*, rag:{ctx}:{courseId}";
@@ -20,6 +19,20 @@ fn keys_of(course: &str) -> [String; 3] {
         format!("bull:course-generation:{course}:7"),
         format!("rag:{{ctx}}:{course}"),
     ]
+}
+
+/// A redis-server of the test's own: the process, its URL, a connection.
+async fn own_redis() -> (ServerProcess, String, redis::aio::MultiplexedConnection) {
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("draftd-patterns-{}", uuid::Uuid::new_v4()));
+    let server = redis_server(port, &dir, &[]).await;
+    let url = format!("redis://127.0.0.1:{port}");
+    let conn = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    (server, url, conn)
 }
 
 async fn course(app: &TestApp) -> String {
@@ -43,8 +56,7 @@ async fn erase_and_check<C: AsyncCommands>(app: &TestApp, redis: &mut C, count: 
         for key in keys_of(&id) {
             let _: () = redis.set(&key, "x").await.unwrap();
         }
-        app.call(Method::DELETE, &format!("/api/v1/courses/{id}"), &app.user)
-            .await;
+        app.trash_course(&app.user, &id).await;
         app.set_purge_at(&id, -1.0).await;
         erased.push(id);
     }
@@ -71,10 +83,7 @@ async fn erase_and_check<C: AsyncCommands>(app: &TestApp, redis: &mut C, count: 
 #[tokio::test]
 async fn erasing_courses_erases_their_platform_keys_in_one_scan_per_pattern() {
     // A Redis of the test's own, so that its SCAN count is this test's alone.
-    let port = free_port();
-    let dir = std::env::temp_dir().join(format!("draftd-patterns-{}", uuid::Uuid::new_v4()));
-    let _redis_server = redis_server(port, &dir, &[]).await;
-    let url = format!("redis://127.0.0.1:{port}");
+    let (_redis_server, url, mut redis) = own_redis().await;
     let app = TestApp::spawn_with(|c| {
         c.redis_url = url.clone();
         c.cleanup_redis_patterns = vec![PATTERNS.into()];
@@ -83,11 +92,6 @@ async fn erasing_courses_erases_their_platform_keys_in_one_scan_per_pattern() {
         c.cleanup_poll_ms = 3_600_000;
     })
     .await;
-    let mut redis = redis::Client::open(url)
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
     let _: () = redis::cmd("CONFIG")
         .arg("RESETSTAT")
         .query_async(&mut redis)
@@ -149,21 +153,13 @@ async fn a_pattern_without_a_placeholder_is_refused_at_startup() {
 async fn erasing_an_organization_erases_its_platform_keys_and_reports_them() {
     use crate::erase::{erase_to_end, member_of, post_erase, Whose};
 
-    let port = free_port();
-    let dir = std::env::temp_dir().join(format!("draftd-patterns-{}", uuid::Uuid::new_v4()));
-    let _redis_server = redis_server(port, &dir, &[]).await;
-    let url = format!("redis://127.0.0.1:{port}");
+    let (_redis_server, url, mut redis) = own_redis().await;
     let patterns = format!("{PATTERNS},rag:org:{{orgId}}:*,session:{{userId}}");
     let app = TestApp::spawn_with(|c| {
         c.redis_url = url.clone();
         c.cleanup_redis_patterns = vec![patterns];
     })
     .await;
-    let mut redis = redis::Client::open(url)
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
     let (org, other_org, user) = (
         uuid::Uuid::new_v4(),
         uuid::Uuid::new_v4(),

@@ -67,6 +67,15 @@ impl TestApp {
         self.get_json(user, &format!("/api/v1/courses/{id}")).await
     }
 
+    /// Moves `user`'s course to the trash, asserting 200; returns the course.
+    pub async fn trash_course(&self, user: &TestUser, course: &str) -> Value {
+        let response = self
+            .call(Method::DELETE, &format!("/api/v1/courses/{course}"), user)
+            .await;
+        assert_eq!(response.status(), 200, "trash {course}");
+        response.json().await.expect("the trashed course")
+    }
+
     /// DELETEs the draft `id` as `user`.
     pub async fn delete_draft(&self, user: &TestUser, id: &str) -> Response {
         self.call(Method::DELETE, &format!("/api/v1/drafts/{id}"), user)

@@ -66,12 +66,7 @@ async fn trash_and_restore(app: &TestApp, objects: impl Fn() -> Vec<PathBuf>) {
         std::slice::from_ref(&course)
     );
 
-    let trashed: Value = app
-        .call(Method::DELETE, &path, &app.user)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let trashed = app.trash_course(&app.user, &course).await;
     let (trashed_at, purge_at) = (time(&trashed["trashedAt"]), time(&trashed["purgeAt"]));
     assert_eq!((purge_at - trashed_at).num_seconds(), 30 * 24 * 3600);
     assert_eq!(trashed["files"].as_array().unwrap().len(), 1);
@@ -188,10 +183,7 @@ async fn a_permanent_delete_erases_a_trashed_course_with_its_files_and_keys() {
     let app = TestApp::spawn().await;
     let (draft, course, _) = course_with_file(&app, &app.user).await;
     let path = format!("/api/v1/courses/{course}");
-    assert_eq!(
-        app.call(Method::DELETE, &path, &app.user).await.status(),
-        200
-    );
+    app.trash_course(&app.user, &course).await;
 
     let erased = app
         .call(Method::DELETE, &format!("{path}?permanent=true"), &app.user)
@@ -221,10 +213,7 @@ async fn the_purge_erases_a_course_once_its_retention_ends() {
     let (_, kept, _) = course_with_file(&app, &app.user).await;
     let path = format!("/api/v1/courses/{course}");
     for id in [&course, &kept] {
-        let trashed = app
-            .call(Method::DELETE, &format!("/api/v1/courses/{id}"), &app.user)
-            .await;
-        assert_eq!(trashed.status(), 200);
+        app.trash_course(&app.user, id).await;
     }
     assert_eq!(
         app.run_purge(false).await.processed,
@@ -296,10 +285,7 @@ async fn a_degraded_mode_draft_is_read_only_while_its_course_is_in_the_trash() {
     );
 
     let path = format!("/api/v1/courses/{course}");
-    assert_eq!(
-        app.call(Method::DELETE, &path, &app.user).await.status(),
-        200
-    );
+    app.trash_course(&app.user, course).await;
     assert_eq!(app.draft(&app.user, id).await["courseTrashed"], true);
     let patch = app
         .patch_draft(&app.user, id, json!({"topic": "Changed"}), None)
@@ -325,7 +311,7 @@ async fn a_restore_after_purge_at_is_404_even_before_the_purge_runs() {
     let app = TestApp::spawn().await;
     let (_, course, _) = course_with_file(&app, &app.user).await;
     let path = format!("/api/v1/courses/{course}");
-    app.call(Method::DELETE, &path, &app.user).await;
+    app.trash_course(&app.user, &course).await;
     app.set_purge_at(&course, -1.0).await;
     assert_problem(
         app.call(Method::POST, &format!("{path}/restore"), &app.user)
@@ -350,12 +336,7 @@ async fn a_purge_racing_restores_leaves_each_course_whole_or_gone() {
         let mut courses = Vec::new();
         for _ in 0..12 {
             let (_, course, file) = course_with_file(&app, &app.user).await;
-            app.call(
-                Method::DELETE,
-                &format!("/api/v1/courses/{course}"),
-                &app.user,
-            )
-            .await;
+            app.trash_course(&app.user, &course).await;
             courses.push((course, file));
         }
         // Their retention ends in the middle of the restores.
@@ -436,12 +417,7 @@ async fn a_purge_racing_restores_leaves_each_course_whole_or_gone() {
 async fn discarding_the_draft_of_a_trashed_course_erases_the_course() {
     let app = TestApp::spawn().await;
     let (draft, course, _) = course_with_file(&app, &app.user).await;
-    app.call(
-        Method::DELETE,
-        &format!("/api/v1/courses/{course}"),
-        &app.user,
-    )
-    .await;
+    app.trash_course(&app.user, &course).await;
     assert_eq!(app.delete_draft(&app.user, &draft).await.status(), 204);
     assert_eq!(app.course_count().await, 0);
     app.run_cleanup().await;
@@ -452,12 +428,7 @@ async fn discarding_the_draft_of_a_trashed_course_erases_the_course() {
 async fn the_janitor_leaves_a_trashed_draft_course_to_the_purge() {
     let app = TestApp::spawn().await;
     let (draft, course, _) = course_with_file(&app, &app.user).await;
-    app.call(
-        Method::DELETE,
-        &format!("/api/v1/courses/{course}"),
-        &app.user,
-    )
-    .await;
+    app.trash_course(&app.user, &course).await;
     let mut redis = app.redis().await;
     let _: () = redis.del(draft_key(&app.user, &draft)).await.unwrap();
     app.age_course(&course, 48).await;
@@ -506,12 +477,7 @@ async fn the_course_list_pages_newest_first_and_shows_only_the_callers_courses()
     let intruder = new_user();
     assert!(listed(&app, &intruder, "").await.is_empty());
     let course = &ids[0];
-    app.call(
-        Method::DELETE,
-        &format!("/api/v1/courses/{}", ids[1]),
-        &app.user,
-    )
-    .await;
+    app.trash_course(&app.user, &ids[1]).await;
     assert!(listed(&app, &intruder, "?trashed=true").await.is_empty());
     for (method, path) in [
         (Method::DELETE, format!("/api/v1/courses/{course}")),
