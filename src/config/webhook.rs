@@ -88,3 +88,43 @@ impl WebhookConfig {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+    fn config(url: Option<&str>, secret: Option<&str>) -> WebhookConfig {
+        let mut config = crate::config::Config::defaults().webhook;
+        config.url = url.map(str::to_owned);
+        config.secret = secret.map(str::to_owned);
+        config
+    }
+
+    fn settings(url: Option<&str>, secret: Option<&str>) -> Result<bool, WebhookConfigError> {
+        config(url, secret)
+            .settings(Duration::from_secs(2))
+            .map(|s| s.is_some())
+    }
+
+    #[test]
+    fn no_url_means_no_events_and_a_url_needs_a_valid_secret() {
+        assert!(!settings(None, None).unwrap());
+        assert!(settings(Some("https://hooks.example/draftd"), Some(SECRET)).unwrap());
+        assert!(matches!(
+            settings(Some("https://hooks.example/draftd"), None),
+            Err(WebhookConfigError::MissingSecret)
+        ));
+        assert!(matches!(
+            settings(Some("https://hooks.example/draftd"), Some("plain-secret")),
+            Err(WebhookConfigError::BadSecret(SecretError::NoPrefix))
+        ));
+        assert!(matches!(
+            settings(Some("ftp://hooks.example/"), Some(SECRET)),
+            Err(WebhookConfigError::BadUrl(_))
+        ));
+        let defaults = config(None, None);
+        assert_eq!((defaults.timeout_ms, defaults.max_attempts), (5000, 8));
+    }
+}
