@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: run test e2e bench stop services test-tools dev-token lint openapi-lint alerts
+.PHONY: run test e2e bench stop services test-tools dev-token lint openapi-lint alerts examples
 
 ## Start the local Redis and Postgres (installing them if absent) and serve on
 ## 127.0.0.1:8080 in dev mode.
@@ -14,7 +14,8 @@ dev-token:
 	@DRAFTD_DEV_MODE=true cargo run -q -- dev-token $(ARGS)
 
 ## Everything CI checks: formatting, lints, the OpenAPI document's lint, the
-## alerting rules and their unit tests, every test against the real stores.
+## alerting rules and their unit tests, the example receiver's tests, every
+## test against the real stores.
 ## Each stage prints its time.
 test:
 	@scripts/stage.sh services scripts/services.sh up
@@ -22,6 +23,7 @@ test:
 	@scripts/stage.sh lint $(MAKE) -s lint
 	@scripts/stage.sh openapi-lint scripts/openapi-lint.sh
 	@scripts/stage.sh alerts scripts/alerts-check.sh
+	@scripts/stage.sh examples scripts/examples-test.sh
 	@scripts/stage.sh drop-test-databases scripts/services.sh drop-test-databases
 	@scripts/stage.sh cargo-test cargo test --all-targets
 	@scripts/stage.sh fuzz scripts/fuzz.sh
@@ -55,6 +57,12 @@ openapi-lint:
 ## .tools/prometheus/ if absent; prints how long it took.
 alerts:
 	scripts/alerts-check.sh
+
+## The example webhook receiver's tests (examples/qdrant-receiver: pytest,
+## Qdrant in memory) in a virtualenv under .tools/ made with python3 and pip;
+## prints how long it took.
+examples:
+	scripts/examples-test.sh
 
 services:
 	scripts/services.sh up

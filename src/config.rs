@@ -15,6 +15,8 @@ use crate::domain::upload::UploadRules;
 use crate::http::timed_body::BodyTimeouts;
 use crate::stores::files::{FileStorage, S3Settings};
 
+pub mod webhook;
+
 /// The HS256 secret used in dev mode when none is configured. Public on purpose:
 /// dev mode must never face the internet.
 pub const DEV_JWT_SECRET: &str = "draftd-dev-secret-do-not-use-in-production";
@@ -250,6 +252,9 @@ pub struct Config {
     #[arg(long, env = "DRAFTD_CLEANUP_POLL_MS", default_value_t = 1000,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub cleanup_poll_ms: u64,
+
+    #[command(flatten)]
+    pub webhook: webhook::WebhookConfig,
 
     /// Log filter (tracing `EnvFilter` syntax).
     #[arg(long, env = "DRAFTD_LOG", default_value = "info")]

@@ -59,7 +59,8 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Put dead cleanup jobs back in the queue and carry out what is due.
+    /// Put dead cleanup jobs and dead lifecycle events back in their queues
+    /// and carry out what is due.
     RetryCleanup {
         #[command(flatten)]
         config: Config,
@@ -130,6 +131,7 @@ async fn main() -> anyhow::Result<()> {
                 tls_roots.as_deref(),
                 1,
                 config.store_timeout(),
+                false,
             )?
             .migrate()
             .await
@@ -162,11 +164,20 @@ async fn main() -> anyhow::Result<()> {
         Command::RetryCleanup { config } => {
             telemetry::init(&config.log);
             let services = Services::connect(&config).await?;
-            let retried = services.app.admin.retry_dead(None).await?;
+            let redriven = services.app.admin.retry_dead(None).await?;
             let pass = services.jobs.cleanup.run_due().await?;
+            let deliveries = match &services.jobs.webhooks {
+                Some(webhooks) => Some(webhooks.run_due().await?),
+                None => None,
+            };
             println!(
                 "{}",
-                serde_json::json!({ "retried": retried, "pass": pass })
+                serde_json::json!({
+                    "retried": redriven.jobs,
+                    "eventsRetried": redriven.events,
+                    "pass": pass,
+                    "deliveries": deliveries,
+                })
             );
         }
         Command::Erase {

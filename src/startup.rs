@@ -29,11 +29,13 @@ use crate::jobs::erase::{EraseSettings, Eraser};
 use crate::jobs::janitor::{Janitor, JanitorSettings};
 use crate::jobs::orphans::OrphanSweep;
 use crate::jobs::purge::{Purge, PurgeSettings};
+use crate::jobs::webhooks::WebhookWorker;
 use crate::jobs::{Background, Jobs, Schedules};
 use crate::stores::postgres::erasures::PgErasures;
 use crate::stores::postgres::files::PgFiles;
+use crate::stores::postgres::outbox::EVENTS_SETTING;
 use crate::stores::postgres::uploads::UploadLedger;
-use crate::stores::postgres::{CleanupQueue, PgCourses, PgDrafts, Postgres};
+use crate::stores::postgres::{CleanupQueue, Outbox, PgCourses, PgDrafts, Postgres};
 use crate::stores::redis::{RedisDrafts, RedisSettings};
 
 /// The use cases and the jobs, wired to the stores. Connecting applies
@@ -50,13 +52,25 @@ impl Services {
             .map_err(|e| anyhow::anyhow!("DRAFTD_CLEANUP_REDIS_PATTERNS: {e}"))?;
         let timeout = config.store_timeout();
         let tls_roots = config.tls_roots()?;
+        let webhook = config.webhook.settings(timeout)?;
         let postgres = Postgres::connect(
             &config.database_url,
             tls_roots.as_deref(),
             config.pool_size,
             timeout,
+            webhook.is_some(),
         )?;
         postgres.migrate().await?;
+        if postgres.records_events().await? != webhook.is_some() {
+            anyhow::bail!(
+                "Postgres connections do not carry the setting {EVENTS_SETTING} as configured \
+                 (a connection pooler that drops startup options?)"
+            );
+        }
+        let outbox = Outbox::new(postgres.clone());
+        let webhooks = webhook
+            .map(|settings| WebhookWorker::new(outbox.clone(), settings))
+            .transpose()?;
         let redis = RedisDrafts::connect(&RedisSettings {
             url: &config.redis_url,
             cluster: config.redis_cluster,
@@ -125,6 +139,7 @@ impl Services {
                 },
                 wake.clone(),
             ),
+            webhooks,
         };
         let eraser = Eraser::new(
             PgErasures::new(postgres.clone()),
@@ -170,11 +185,13 @@ impl Services {
                 courses,
                 redis,
                 queue,
+                outbox,
                 ttl: config.draft_ttl(),
                 janitor: jobs.janitor.clone(),
                 purge: jobs.purge.clone(),
                 sweep: jobs.sweep.clone(),
                 cleanup: jobs.cleanup.clone(),
+                webhooks: jobs.webhooks.clone(),
             },
         };
         Ok(Self { app, jobs })

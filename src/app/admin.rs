@@ -1,5 +1,5 @@
 //! What an operator sees and does: the draft-pollution figures, the cleanup
-//! queue, readiness, and the jobs (janitor, purge, orphan sweep) run on demand.
+//! queue and the events outbox, readiness, and the jobs (janitor, purge, orphan sweep) run on demand.
 
 use std::time::Duration;
 
@@ -12,7 +12,8 @@ use crate::jobs::cleanup::CleanupWorker;
 use crate::jobs::janitor::Janitor;
 use crate::jobs::orphans::OrphanSweep;
 use crate::jobs::purge::Purge;
-use crate::stores::postgres::{CleanupQueue, PgCourses, Postgres};
+use crate::jobs::webhooks::WebhookWorker;
+use crate::stores::postgres::{CleanupQueue, Outbox, PgCourses, Postgres};
 use crate::stores::redis::RedisDrafts;
 
 pub use crate::jobs::janitor::JanitorReport;
@@ -42,6 +43,18 @@ pub struct AdminStats {
     pub cleanup_jobs_dead: i64,
     /// The most recent dead jobs, to look into and retry.
     pub dead_jobs: Vec<CleanupJob>,
+    /// Lifecycle events waiting for delivery (or being delivered).
+    pub webhook_events_pending: i64,
+    /// Events out of attempts (or answered 410), holding back their course's
+    /// later events until redriven.
+    pub webhook_events_dead: i64,
+}
+
+/// What a retry put back in the queues.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Redriven {
+    pub jobs: u64,
+    pub events: u64,
 }
 
 /// Whether each store answers.
@@ -56,11 +69,13 @@ pub struct Admin {
     pub(crate) courses: PgCourses,
     pub(crate) redis: RedisDrafts,
     pub(crate) queue: CleanupQueue,
+    pub(crate) outbox: Outbox,
     pub(crate) ttl: Duration,
     pub(crate) janitor: Janitor,
     pub(crate) purge: Purge,
     pub(crate) sweep: OrphanSweep,
     pub(crate) cleanup: CleanupWorker,
+    pub(crate) webhooks: Option<WebhookWorker>,
 }
 
 impl Admin {
@@ -69,6 +84,7 @@ impl Admin {
         let (pending, dead) = self.queue.counts().await?;
         let dead_jobs = self.queue.dead(DEAD_LISTED).await?;
         let live_sessions = self.redis.count().await?;
+        let (events_pending, events_dead) = self.outbox.counts().await?;
         Ok(AdminStats {
             total_drafts: pollution.total_drafts,
             unused_drafts: pollution.unused_drafts,
@@ -85,15 +101,25 @@ impl Admin {
             cleanup_jobs_pending: pending,
             cleanup_jobs_dead: dead,
             dead_jobs,
+            webhook_events_pending: events_pending,
+            webhook_events_dead: events_dead,
         })
     }
 
-    /// Puts dead cleanup jobs (all, or those listed) back in the queue, and
-    /// wakes the worker.
-    pub async fn retry_dead(&self, ids: Option<&[i64]>) -> Result<u64, AppError> {
-        let retried = self.queue.retry_dead(ids).await?;
+    /// Puts dead cleanup jobs (all, or those listed) back in the queue, and,
+    /// unless jobs are listed, every dead event (with fresh attempts); wakes
+    /// the workers.
+    pub async fn retry_dead(&self, ids: Option<&[i64]>) -> Result<Redriven, AppError> {
+        let jobs = self.queue.retry_dead(ids).await?;
         self.cleanup.wake();
-        Ok(retried)
+        let events = match ids {
+            Some(_) => 0,
+            None => self.outbox.retry_dead().await?,
+        };
+        if let Some(webhooks) = &self.webhooks {
+            webhooks.wake();
+        }
+        Ok(Redriven { jobs, events })
     }
 
     pub async fn run_janitor(&self, dry_run: bool) -> Result<JanitorReport, AppError> {

@@ -1,7 +1,7 @@
 //! The domain: pure types and rules. Draft sessions and the form, courses and
 //! their files, uploads' rules and the check of their content, the cleanup
-//! queue's records, an erase's figures, the outcomes the stores answer with
-//! and the trait the draft stores implement.
+//! queue's records, an erase's figures, the lifecycle events told downstream,
+//! the outcomes the stores answer with and the trait the draft stores implement.
 //!
 //! It may use only itself and plain libraries (serde, chrono, uuid,
 //! validator, infer): no I/O, no metrics, nothing of HTTP, and no other
@@ -13,6 +13,7 @@ pub mod course;
 pub mod draft;
 pub mod erase;
 pub mod error;
+pub mod event;
 pub mod form;
 pub mod key_pattern;
 pub mod page;

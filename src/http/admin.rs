@@ -107,15 +107,19 @@ pub struct RetryRequest {
     ids: Vec<i64>,
 }
 
-/// How many dead jobs went back into the queue.
+/// How many dead jobs, and dead events, went back into their queues.
 #[derive(serde::Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct Retried {
     retried: u64,
+    /// Dead lifecycle events redriven (only by a retry without `ids`).
+    events_retried: u64,
 }
 
-/// Put dead cleanup jobs back in the queue, with fresh attempts.
+/// Put dead cleanup jobs back in the queue, with fresh attempts; without
+/// `ids`, the dead lifecycle events too.
 #[utoipa::path(post, path = "/api/v1/admin/cleanup/retry", tag = "admin",
-    request_body(content = Option<RetryRequest>, description = "Optional: without a body, every dead job"),
+    request_body(content = Option<RetryRequest>, description = "Optional: without a body, every dead job and every dead event"),
     responses(
         (status = 200, description = "Requeued", body = Retried),
         (status = 400, response = ProblemResponse),
@@ -143,6 +147,9 @@ pub async fn retry_cleanup(
             }
         }
     }
-    let retried = state.app.admin.retry_dead(ids.as_deref()).await?;
-    Ok(HttpResponse::Ok().json(Retried { retried }))
+    let redriven = state.app.admin.retry_dead(ids.as_deref()).await?;
+    Ok(HttpResponse::Ok().json(Retried {
+        retried: redriven.jobs,
+        events_retried: redriven.events,
+    }))
 }

@@ -257,4 +257,9 @@ pub struct AdminStats {
     pub cleanup_jobs_dead: i64,
     /// The most recent dead jobs, to look into and retry.
     pub dead_jobs: Vec<CleanupJob>,
+    /// Lifecycle events waiting for delivery (or being delivered).
+    pub webhook_events_pending: i64,
+    /// Events out of attempts (or answered 410 Gone): they hold back their
+    /// course's later events until `POST /api/v1/admin/cleanup/retry`.
+    pub webhook_events_dead: i64,
 }

@@ -1,18 +1,19 @@
 //! Background work inside the service: the hourly janitor, the daily trash
-//! purge and orphan sweep (cron, via tokio-cron-scheduler) and the cleanup
-//! worker (a task).
+//! purge and orphan sweep (cron, via tokio-cron-scheduler), the cleanup
+//! worker and, with a webhook URL, the webhook worker (tasks).
 //!
 //! One file per job. Each exposes one step that the scheduler, the CLI, the
 //! admin routes and the tests all call: [`Janitor::run`], [`Purge::run`],
 //! [`OrphanSweep::run`], [`CleanupWorker::run_due`], [`erase::Eraser::run`]
-//! (run on request and resumed by `app`). Jobs use [`crate::domain`] and
-//! [`crate::stores`], nothing above them.
+//! (run on request and resumed by `app`), [`WebhookWorker::run_due`]. Jobs use
+//! [`crate::domain`] and [`crate::stores`], nothing above them.
 
 pub mod cleanup;
 pub mod erase;
 pub mod janitor;
 pub mod orphans;
 pub mod purge;
+pub mod webhooks;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -22,6 +23,7 @@ use cleanup::CleanupWorker;
 use janitor::Janitor;
 use orphans::OrphanSweep;
 use purge::Purge;
+use webhooks::WebhookWorker;
 
 /// A cron expression that disables a scheduled job.
 pub const OFF: &str = "off";
@@ -33,6 +35,8 @@ pub struct Jobs {
     pub purge: Purge,
     pub sweep: OrphanSweep,
     pub cleanup: CleanupWorker,
+    /// Only while a webhook URL is configured.
+    pub webhooks: Option<WebhookWorker>,
 }
 
 /// When the scheduled jobs run: six-field cron expressions (UTC), or [`OFF`].
@@ -47,17 +51,19 @@ pub struct Background {
     scheduler: JobScheduler,
     stop: watch::Sender<bool>,
     worker: JoinHandle<()>,
+    webhooks: Option<JoinHandle<()>>,
 }
 
 impl Background {
     /// Schedules the janitor, the purge and the orphan sweep, and starts the
-    /// cleanup worker.
+    /// cleanup worker and the webhook worker.
     pub async fn start(jobs: &Jobs, schedules: &Schedules<'_>) -> anyhow::Result<Self> {
         let Jobs {
             janitor,
             purge,
             sweep,
             cleanup: worker,
+            webhooks,
         } = jobs.clone();
         let Schedules {
             janitor: janitor_cron,
@@ -101,20 +107,26 @@ impl Background {
         }
         scheduler.start().await?;
         let (stop, stopped) = watch::channel(false);
+        let webhooks = webhooks.map(|w| tokio::spawn(w.run(stopped.clone())));
         let worker = tokio::spawn(worker.run(stopped));
         Ok(Self {
             scheduler,
             stop,
             worker,
+            webhooks,
         })
     }
 
-    /// Stops scheduling, lets the worker finish its current job, and waits.
+    /// Stops scheduling, lets the workers finish their current job or
+    /// delivery, and waits.
     pub async fn shutdown(mut self) {
         if let Err(e) = self.scheduler.shutdown().await {
             tracing::warn!(error = %e, "scheduler did not shut down cleanly");
         }
         let _ = self.stop.send(true);
         let _ = self.worker.await;
+        if let Some(webhooks) = self.webhooks {
+            let _ = webhooks.await;
+        }
     }
 }

@@ -216,6 +216,12 @@ impl TestApp {
         .await;
     }
 
+    /// Runs the webhook worker's step once, now (the app has a webhook URL).
+    pub async fn run_webhooks(&self) -> draftd::jobs::webhooks::DeliveryPass {
+        let worker = self.jobs.webhooks.as_ref().expect("a webhook URL");
+        worker.run_due().await.expect("webhook pass")
+    }
+
     /// Runs the trash purge once, now.
     pub async fn run_purge(&self, dry_run: bool) -> draftd::jobs::purge::PurgeReport {
         self.jobs.purge.run(dry_run).await.expect("purge run")

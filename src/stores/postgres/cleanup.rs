@@ -1,17 +1,20 @@
 //! The cleanup queue in Postgres, and the one way courses are deleted: the
 //! rows go, and in the same transaction jobs are recorded for what lives
 //! outside Postgres (the course's storage prefix, its draft's Redis keys).
-//! Nothing outside Postgres is touched before that transaction commits.
+//! Nothing outside Postgres is touched before that transaction commits. The
+//! same transaction records `course.deleted` and `file.deleted` events.
 
 use deadpool_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
+use super::outbox::record;
 use super::rows::{job_from, JOB_COLUMNS};
 use super::Postgres;
 use crate::domain::cleanup::{
     CleanupJob, CleanupKind, CleanupPolicy, Deleted, DeletionReason, Erasable,
 };
+use crate::domain::event::EventKind;
 use crate::domain::{Owner, StoreError};
 
 /// Deletes the courses (those of `owner`, if given, and those `condition`
@@ -24,16 +27,17 @@ pub async fn delete_courses(
     reason: DeletionReason,
     policy: CleanupPolicy,
 ) -> Result<Deleted, StoreError> {
-    let row = tx
-        .query_one(
-            "WITH deleted AS (
+    let sql = format!(
+        "WITH deleted AS (
                  DELETE FROM courses WHERE id = ANY($1)
                    AND ($2::uuid IS NULL OR (owner_id = $2 AND organization_id = $7))
                    AND CASE $8::text
                        WHEN 'any' THEN true
                        WHEN 'unsubmitted' THEN status = 'draft' OR trashed_at IS NOT NULL
                        ELSE purge_at <= now() END
-                 RETURNING id, owner_id, organization_id, draft_session_id, materialized_by
+                 RETURNING id, owner_id, organization_id, draft_session_id, materialized_by,
+                           status, announced_at
+             ), events AS ({}
              ), files AS (
                  SELECT count(*) AS n, coalesce(sum(size_bytes), 0)::bigint AS bytes
                  FROM course_files WHERE course_id IN (SELECT id FROM deleted)
@@ -54,9 +58,14 @@ pub async fn delete_courses(
                         id, $3, $4
                  FROM deleted WHERE $10
              )
-             SELECT coalesce((SELECT array_agg(id) FROM deleted), '{}') AS ids,
+             SELECT coalesce((SELECT array_agg(id) FROM deleted), '{{}}') AS ids,
                     (SELECT n FROM files) AS files, (SELECT bytes FROM files) AS bytes,
                     (SELECT count(*) FROM sessions) AS sessions",
+        record(EventKind::CourseDeleted, "deleted", None)
+    );
+    let row = tx
+        .query_one(
+            &sql,
             &[
                 &ids,
                 &owner.map(|o| o.user_id),
@@ -88,17 +97,28 @@ pub async fn delete_file(
     file_id: Uuid,
     max_attempts: i32,
 ) -> Result<bool, StoreError> {
+    // The course row's lock orders this file's event with the course's others.
+    let sql = format!(
+        "WITH course AS (
+             SELECT * FROM courses c WHERE c.id = $2 AND c.owner_id = $3
+               AND c.organization_id = $7 AND c.trashed_at IS NULL
+             FOR NO KEY UPDATE
+         ), deleted AS (
+             DELETE FROM course_files f WHERE f.id = $1 AND f.course_id IN (SELECT id FROM course)
+             RETURNING f.id AS file_id, course_id, storage_key
+         ), events AS ({})
+         INSERT INTO cleanup_jobs (kind, target, course_id, reason, max_attempts)
+         SELECT $4::text, storage_key, course_id, $5::text, $6 FROM deleted
+         RETURNING id",
+        record(
+            EventKind::FileDeleted,
+            "(SELECT c.*, d.file_id FROM course c JOIN deleted d ON d.course_id = c.id)",
+            Some("s.file_id"),
+        )
+    );
     let row = tx
         .query_opt(
-            "WITH deleted AS (
-                 DELETE FROM course_files f WHERE f.id = $1 AND f.course_id = $2
-                 AND EXISTS (SELECT 1 FROM courses c WHERE c.id = $2 AND c.owner_id = $3
-                     AND c.organization_id = $7 AND c.trashed_at IS NULL)
-                 RETURNING course_id, storage_key
-             )
-             INSERT INTO cleanup_jobs (kind, target, course_id, reason, max_attempts)
-             SELECT $4::text, storage_key, course_id, $5::text, $6 FROM deleted
-             RETURNING id",
+            &sql,
             &[
                 &file_id,
                 &course_id,

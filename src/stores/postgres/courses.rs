@@ -12,10 +12,12 @@ use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
 use super::cleanup::delete_courses;
+use super::outbox::{announce, record};
 use super::rows::{course_from, COURSE_COLUMNS};
 use super::Postgres;
 use crate::domain::cleanup::{CleanupPolicy, DeletionReason, Erasable};
 use crate::domain::course::{slug_candidates, NewCourse, SubmitOutcome};
+use crate::domain::event::EventKind;
 use crate::domain::{Backend, Course, CourseStatus, Owner, StoreError};
 
 #[derive(Clone)]
@@ -40,34 +42,48 @@ impl PgCourses {
         Self { db }
     }
 
-    /// Makes sure the draft's course exists. `true` if this call created it.
+    /// Makes sure the draft's course exists, and is announced. `true` if
+    /// this call created it.
     pub async fn materialize(&self, new: &NewCourse<'_>) -> Result<(Course, bool), StoreError> {
         self.db
-            .call(|client| async move { insert_or_get(&client, new).await })
+            .call(|mut client| async move {
+                let tx = client.transaction().await?;
+                let made = insert_or_get(&tx, new).await?;
+                announce(&tx, made.0.id).await?;
+                tx.commit().await?;
+                Ok(made)
+            })
             .await
     }
 
-    /// Makes sure the draft's course exists and marks it submitted with the
-    /// final form, atomically. A course submitted before stays as it was.
+    /// Makes sure the draft's course exists (announced) and marks it
+    /// submitted with the final form, atomically. A course submitted before
+    /// stays as it was.
     pub async fn submit(&self, new: &NewCourse<'_>) -> Result<SubmitOutcome, StoreError> {
         self.db
             .call(|mut client| async move {
                 let mut tx = client.transaction().await?;
                 let (course, created) = insert_or_get(&tx, new).await?;
+                announce(&tx, course.id).await?;
                 let form = Value::Object(new.form_data.clone());
+                let update = format!(
+                    "WITH submitted AS (
+                         UPDATE courses SET status = 'submitted', submitted_at = now(),
+                             updated_at = now(), title = $2, slug = $3, form_data = $4
+                         WHERE id = $1 AND status = 'draft' AND trashed_at IS NULL
+                           AND draft_version IS NOT DISTINCT FROM $5
+                         RETURNING *
+                     ), event AS ({})
+                     SELECT {COURSE_COLUMNS} FROM submitted",
+                    record(EventKind::CourseSubmitted, "submitted", None)
+                );
                 let mut submitted = None;
                 // The slug follows the final topic; the id suffix keeps it unique.
                 for slug in slug_candidates(new.title, course.id) {
                     let attempt = tx.savepoint("slug").await?;
                     let result = attempt
                         .query_opt(
-                            &format!(
-                                "UPDATE courses SET status = 'submitted', submitted_at = now(), \
-                                 updated_at = now(), title = $2, slug = $3, form_data = $4 \
-                                 WHERE id = $1 AND status = 'draft' AND trashed_at IS NULL \
-                                 AND draft_version IS NOT DISTINCT FROM $5 \
-                                 RETURNING {COURSE_COLUMNS}"
-                            ),
+                            &update,
                             &[&course.id, &new.title, &slug, &form, &new.draft_version],
                         )
                         .await;

@@ -5,9 +5,11 @@ use uuid::Uuid;
 
 use super::cleanup::delete_file;
 use super::courses::insert_or_get;
+use super::outbox::{announce, record};
 use super::rows::{file_from, FILE_COLUMNS};
 use super::Postgres;
 use crate::domain::course::{FileQuota, NewCourse, NewFile, RecordOutcome};
+use crate::domain::event::EventKind;
 use crate::domain::{CourseFile, Owner, StoreError};
 
 /// Advisory-lock class of the per-organization lock under which an upload
@@ -24,8 +26,8 @@ impl PgFiles {
         Self { db }
     }
 
-    /// Makes sure the draft's course exists and records a file in it,
-    /// atomically, unless the course or its organization is full. The checks
+    /// Makes sure the draft's course exists (announced) and records a file
+    /// in it, with its event, atomically, unless the course or its organization is full. The checks
     /// hold the course row's lock and the organization's, so racing uploads
     /// cannot pass a quota together.
     pub async fn materialize_with_file(
@@ -85,9 +87,16 @@ impl PgFiles {
                         ],
                     )
                     .await?;
+                // The course is announced before its file, under its row lock.
+                announce(&tx, course.id).await?;
                 tx.execute(
-                    "UPDATE courses SET updated_at = now() WHERE id = $1",
-                    &[&course.id],
+                    &format!(
+                        "WITH touched AS (
+                             UPDATE courses SET updated_at = now() WHERE id = $1 RETURNING *
+                         ) {}",
+                        record(EventKind::FileUploaded, "touched", Some("$2::uuid"))
+                    ),
+                    &[&course.id, &file.id],
                 )
                 .await?;
                 tx.commit().await?;

@@ -1,6 +1,7 @@
-//! Postgres: courses and their files, the cleanup queue, degraded-mode drafts,
-//! the janitor's queries and erasures, one file each; here the pool, the one way to
-//! make a call ([`Postgres::call`]) and the SQL migrations in `migrations/`.
+//! Postgres: courses and their files, the cleanup queue, the events outbox,
+//! degraded-mode drafts, the janitor's queries and erasures, one file each; here
+//! the pool, the one way to make a call ([`Postgres::call`]) and the SQL
+//! migrations in `migrations/`.
 
 pub mod cleanup;
 pub mod courses;
@@ -9,6 +10,7 @@ pub mod erasures;
 pub mod files;
 pub mod janitor;
 pub mod lock;
+pub mod outbox;
 mod rows;
 pub mod trash;
 pub mod uploads;
@@ -26,6 +28,7 @@ use super::{bounded, Backend, StoreError};
 pub use cleanup::CleanupQueue;
 pub use courses::PgCourses;
 pub use drafts::PgDrafts;
+pub use outbox::Outbox;
 
 refinery::embed_migrations!("migrations");
 
@@ -41,13 +44,21 @@ pub struct Postgres {
 impl Postgres {
     /// Connects over TLS when the URL says `sslmode=require`, verifying the
     /// server's certificate against `tls_roots` (PEM) or the system's CAs.
+    /// With `record_events`, every connection records lifecycle events (the
+    /// setting [`outbox::EVENTS_SETTING`]).
     pub fn connect(
         url: &str,
         tls_roots: Option<&[u8]>,
         pool_size: usize,
         timeout: Duration,
+        record_events: bool,
     ) -> anyhow::Result<Self> {
-        let config: tokio_postgres::Config = url.parse()?;
+        let mut config: tokio_postgres::Config = url.parse()?;
+        if record_events {
+            let options = config.get_options().unwrap_or_default();
+            let options = format!("{options} -c {}=on", outbox::EVENTS_SETTING);
+            config.options(options.trim_start());
+        }
         let recycling = ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         };

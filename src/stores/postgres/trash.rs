@@ -14,10 +14,12 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::cleanup::delete_courses;
+use super::outbox::record;
 use super::rows::{course_from, parsed, COURSE_COLUMNS};
 use super::{PgCourses, Postgres};
 use crate::domain::cleanup::{CleanupPolicy, Deleted, DeletionReason, Erasable};
 use crate::domain::course::TrashOutcome;
+use crate::domain::event::EventKind;
 use crate::domain::page::{Cursor, Page, PageRequest};
 use crate::domain::{Course, CourseList, CourseSummary, Owner, StoreError};
 
@@ -41,6 +43,7 @@ impl PgCourses {
             .update_one(
                 owner,
                 id,
+                EventKind::CourseTrashed,
                 "trashed_at = now(), purge_at = now() + make_interval(secs => $4)",
                 "trashed_at IS NULL",
                 &[&retention.as_secs_f64()],
@@ -64,6 +67,7 @@ impl PgCourses {
             .update_one(
                 owner,
                 id,
+                EventKind::CourseRestored,
                 "trashed_at = NULL, purge_at = NULL",
                 "trashed_at IS NOT NULL AND purge_at > now()",
                 &[],
@@ -79,12 +83,13 @@ impl PgCourses {
         }
     }
 
-    /// Updates the owner's course if `condition` holds; `extra` are the
-    /// parameters from $4 on.
+    /// Updates the owner's course if `condition` holds, recording `event`;
+    /// `extra` are the parameters from $4 on.
     async fn update_one(
         &self,
         owner: Owner,
         id: Uuid,
+        event: EventKind,
         set: &str,
         condition: &str,
         extra: &[&(dyn ToSql + Sync)],
@@ -97,8 +102,12 @@ impl PgCourses {
                 let row = client
                     .query_opt(
                         &format!(
-                            "UPDATE courses SET {set} WHERE id = $1 AND owner_id = $2 \
-                             AND organization_id = $3 AND {condition} RETURNING {COURSE_COLUMNS}"
+                            "WITH changed AS (
+                                 UPDATE courses SET {set} WHERE id = $1 AND owner_id = $2
+                                   AND organization_id = $3 AND {condition} RETURNING *
+                             ), event AS ({})
+                             SELECT {COURSE_COLUMNS} FROM changed",
+                            record(event, "changed", None)
                         ),
                         &params,
                     )
