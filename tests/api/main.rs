@@ -10,6 +10,7 @@ mod drafts;
 mod faults;
 mod fixtures;
 mod helpers;
+mod hygiene;
 mod isolation;
 mod janitor;
 mod limits;
