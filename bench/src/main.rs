@@ -6,6 +6,7 @@ mod load;
 mod plot;
 mod scenarios;
 mod service;
+mod visits;
 
 use std::fmt::Write as _;
 
