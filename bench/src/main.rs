@@ -39,6 +39,7 @@ async fn main() -> anyhow::Result<()> {
         ("janitor", "janitor at scale"),
         ("hygiene", "hygiene simulation"),
         ("degraded", "degraded mode"),
+        ("purge", "purge at scale"),
     ] {
         if !wanted(name) {
             continue;
@@ -50,6 +51,7 @@ async fn main() -> anyhow::Result<()> {
             "memory" => scenarios::memory_per_draft().await?,
             "janitor" => scenarios::janitor_at_scale(quick).await?,
             "hygiene" => scenarios::hygiene(quick).await?,
+            "purge" => scenarios::purge_at_scale(quick).await?,
             _ => scenarios::degraded_mode(quick).await?,
         });
     }

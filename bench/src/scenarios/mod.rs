@@ -8,6 +8,7 @@ mod degraded_mode;
 mod hygiene;
 mod janitor_at_scale;
 mod memory_per_draft;
+mod purge_at_scale;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +27,7 @@ pub use degraded_mode::degraded_mode;
 pub use hygiene::hygiene;
 pub use janitor_at_scale::janitor_at_scale;
 pub use memory_per_draft::memory_per_draft;
+pub use purge_at_scale::purge_at_scale;
 
 const AUTOSAVE_INTERVAL: Duration = Duration::from_secs(3);
 
