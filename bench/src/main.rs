@@ -6,6 +6,7 @@ mod load;
 mod plot;
 mod scenarios;
 mod service;
+mod visits;
 
 use std::fmt::Write as _;
 
@@ -38,6 +39,7 @@ async fn main() -> anyhow::Result<()> {
         ("janitor", "janitor at scale"),
         ("hygiene", "hygiene simulation"),
         ("degraded", "degraded mode"),
+        ("purge", "purge at scale"),
     ] {
         if !wanted(name) {
             continue;
@@ -49,6 +51,7 @@ async fn main() -> anyhow::Result<()> {
             "memory" => scenarios::memory_per_draft().await?,
             "janitor" => scenarios::janitor_at_scale(quick).await?,
             "hygiene" => scenarios::hygiene(quick).await?,
+            "purge" => scenarios::purge_at_scale(quick).await?,
             _ => scenarios::degraded_mode(quick).await?,
         });
     }

@@ -11,6 +11,7 @@ mod erase;
 mod faults;
 mod fixtures;
 mod helpers;
+mod hygiene;
 mod isolation;
 mod janitor;
 mod limits;

@@ -1,26 +1,48 @@
 //! Benchmark 5: the hygiene simulation.
 
-use std::fmt::Write as _;
-use std::time::Duration;
+mod tally;
+mod visit;
 
-use deadpool_redis::redis;
-use draftd::stores::redis::keys::draft_key;
+use std::collections::HashSet;
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
 use futures_util::stream::{self, StreamExt};
-use serde_json::{json, Value};
+use reqwest::Client;
+use serde_json::Value;
 use uuid::Uuid;
 
-use super::{client, select_i64, upload};
-use crate::service::{connect, fresh_database, new_user, service_token, Service, REDIS_URL};
+use super::{client, course_ids, select_i64, wait_for};
+use crate::service::{connect, fresh_database, service_token, Service, REDIS_URL};
+use crate::visits::{Visit, MIX};
+use tally::{sessions, Stores, Tally};
+use visit::{check_kept, visit, Outcome};
 
-/// Benchmark 5: The product's purpose, simulated: 10,000 form visits, then past the TTL.
+/// The service's draft TTL, in quick and full runs: longer than the visits,
+/// the retention and the purge take together, so that when the run counts
+/// draft keys after the purge, a key the purge or an erase left behind
+/// would still be alive (the run checks that it is early enough).
+const TTL: [Duration; 2] = [Duration::from_secs(30), Duration::from_secs(90)];
+/// The service's trash retention.
+const RETENTION: Duration = Duration::from_secs(2);
+/// The longest the run waits for an erase, the retention, the TTL or the cleanup queue.
+const PATIENCE: Duration = Duration::from_secs(120);
+
+/// Benchmark 5: The product's purpose, simulated: 10,000 form visits, then
+/// past the trash retention and the TTL.
 pub async fn hygiene(quick: bool) -> anyhow::Result<String> {
-    let visits = if quick { 1000 } else { 10_000 };
+    let (visits, ttl) = if quick {
+        (1000, TTL[0])
+    } else {
+        (10_000, TTL[1])
+    };
     let url = fresh_database("draftd_bench_hygiene").await?;
-    let ttl_secs = 3;
+    let (ttl_secs, retention) = (ttl.as_secs().to_string(), RETENTION.as_secs().to_string());
     let service = Service::start(
         &url,
         &[
-            ("DRAFTD_DRAFT_TTL_SECS", "3"),
+            ("DRAFTD_DRAFT_TTL_SECS", &ttl_secs),
+            ("DRAFTD_TRASH_RETENTION_SECS", &retention),
             ("DRAFTD_CLEANUP_POLL_MS", "100"),
         ],
     )
@@ -30,80 +52,89 @@ pub async fn hygiene(quick: bool) -> anyhow::Result<String> {
     let org = Uuid::new_v4();
     let base = service.base.clone();
 
-    // 60% leave at once, 20% upload a file then leave, 20% submit.
+    let started = Instant::now();
     let outcomes = stream::iter(0..visits)
-        .map(|i| {
-            let (http, base) = (http.clone(), base.clone());
-            async move {
-                let (user, token) = new_user(org);
-                let draft: Value = http
-                    .post(format!("{base}/api/v1/drafts"))
-                    .bearer_auth(&token)
-                    .send()
-                    .await?
-                    .json()
-                    .await?;
-                let id = draft["id"].as_str().unwrap_or_default().to_owned();
-                let url = format!("{base}/api/v1/drafts/{id}");
-                match i % 10 {
-                    6 | 7 => {
-                        anyhow::ensure!(
-                            upload(&http, &url, &token, b"an outline".to_vec()).await,
-                            "upload failed"
-                        );
-                    }
-                    8 | 9 => {
-                        http.patch(&url)
-                            .bearer_auth(&token)
-                            .header("content-type", "application/merge-patch+json")
-                            .body(json!({"formData": {"topic": format!("Course {i}")}}).to_string())
-                            .send()
-                            .await?;
-                        let submitted = http
-                            .post(format!("{url}/submit"))
-                            .bearer_auth(&token)
-                            .send()
-                            .await?;
-                        anyhow::ensure!(submitted.status().is_success(), "submit failed");
-                    }
-                    _ => {}
-                }
-                anyhow::Ok((user, id))
-            }
-        })
+        .map(|i| visit(&http, &base, org, i))
         .buffer_unordered(32)
         .collect::<Vec<_>>()
         .await;
-    let drafts: Vec<(Uuid, String)> = outcomes.into_iter().collect::<Result<_, _>>()?;
-    let rows_before = select_i64(&db, "SELECT count(*) FROM courses").await?;
-
-    // Past the TTL: wait until Redis has expired every draft.
-    let redis = deadpool_redis::Config::from_url(REDIS_URL)
-        .create_pool(Some(deadpool_redis::Runtime::Tokio1))?;
-    let mut conn = redis.get().await?;
-    tokio::time::sleep(Duration::from_secs(ttl_secs)).await;
-    while live_drafts(&mut conn, &drafts).await? > 0 {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let report: Value = http
-        .post(format!("{base}/api/v1/admin/janitor/run"))
-        .bearer_auth(service_token())
-        .send()
-        .await?
-        .json()
+    let outcomes: Vec<Outcome> = outcomes.into_iter().collect::<Result<_, _>>()?;
+    let visits_took = started.elapsed();
+    let stores = Stores {
+        db: &db,
+        upload_dir: &service.upload_dir,
+        redis: deadpool_redis::Config::from_url(REDIS_URL)
+            .create_pool(Some(deadpool_redis::Runtime::Tokio1))?,
+        users: outcomes.iter().map(|o| o.user).collect(),
+        erased: outcomes
+            .iter()
+            .filter(|o| o.visit.erases_account())
+            .map(|o| o.user)
+            .collect(),
+    };
+    drain_cleanup(&db).await?;
+    let gone = |v: Visit| v.erases_account();
+    let after_visits = stores
+        .check(
+            "after the visits",
+            Tally::expected(&outcomes, |v| !gone(v), |v| !gone(v)),
+        )
         .await?;
-    let pending = "SELECT count(*) FROM cleanup_jobs WHERE status = 'pending'";
-    while select_i64(&db, pending).await? > 0 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let rows_after = select_i64(&db, "SELECT count(*) FROM courses").await?;
-    let submitted = select_i64(
-        &db,
-        "SELECT count(*) FROM courses WHERE status = 'submitted'",
+
+    // Past the retention: the purge erases what is still in the trash.
+    wait_for(
+        "the trash retention has passed",
+        PATIENCE,
+        Duration::from_millis(100),
+        || async {
+            Ok(select_i64(&db, "SELECT count(*) FROM courses WHERE purge_at > now()").await? == 0)
+        },
     )
     .await?;
-    let files = count_files(&service.upload_dir);
-    let keys_left = live_drafts(&mut conn, &drafts).await?;
+    let purge = admin_run(&http, &base, "purge").await?;
+    drain_cleanup(&db).await?;
+    let gone = |v: Visit| v.erases_account() || v.purged();
+    let after_purge = stores
+        .check(
+            "after the purge",
+            Tally::expected(&outcomes, |v| !gone(v), |v| !gone(v)),
+        )
+        .await?;
+    let checked_at = started.elapsed();
+    anyhow::ensure!(
+        checked_at < ttl,
+        "the purge's draft keys were counted {checked_at:?} after the first visit, past the TTL: raise TTL"
+    );
+
+    // Past the TTL: Redis has expired every draft; the janitor deletes the
+    // unused draft courses.
+    wait_for(
+        "Redis has expired every draft",
+        PATIENCE,
+        Duration::from_millis(200),
+        || async { Ok(sessions(&stores.keys().await?) == 0) },
+    )
+    .await?;
+    let janitor = admin_run(&http, &base, "janitor").await?;
+    drain_cleanup(&db).await?;
+    let at_end = stores
+        .check(
+            "at the end",
+            Tally::expected(&outcomes, Visit::kept, |_| false),
+        )
+        .await?;
+    let left: HashSet<Uuid> = course_ids(&db).await?.into_iter().collect();
+    let kept: HashSet<Uuid> = outcomes
+        .iter()
+        .filter(|o| o.visit.kept())
+        .filter_map(|o| o.course)
+        .collect();
+    anyhow::ensure!(left == kept, "the courses left are not the kept ones");
+    let seen = check_kept(&http, &base, &outcomes).await?;
+    anyhow::ensure!(
+        seen.listed == kept.len() && seen.identical as i64 == at_end.file_rows,
+        "not every kept course is listed with its file intact: {seen:?}"
+    );
     let dead = select_i64(
         &db,
         "SELECT count(*) FROM cleanup_jobs WHERE status = 'dead'",
@@ -111,57 +142,75 @@ pub async fn hygiene(quick: bool) -> anyhow::Result<String> {
     .await?;
     service.stop().await;
 
-    let old_garbage = (visits as i64 - submitted) as f64 / visits as f64 * 100.0;
-    let before_garbage = (rows_before - submitted) as f64 / rows_before.max(1) as f64 * 100.0;
-    let after_garbage = (rows_after - submitted) as f64 / rows_after.max(1) as f64 * 100.0;
+    let count = |f: &dyn Fn(Visit) -> bool| outcomes.iter().filter(|o| f(o.visit)).count();
+    let restored = count(&|v| v.restores() && v.kept());
+    let restored_files = count(&|v| v.restores() && v.kept() && v.uploads());
+    let never_submitted = visits - count(&|v| v.makes_course() && !v.unused());
     let mut doc = String::from("## 5. The hygiene simulation\n\n");
     writeln!(
         doc,
-        "{visits} visits of the form: 60% leave at once, 20% upload a file and leave, 20% fill in a topic \
-         and submit. Then time passes the TTL (the service runs with a {ttl_secs} s TTL; the run waits until \
-         Redis has expired every draft), the janitor runs (it deleted {} courses) and the cleanup worker \
-         finishes ({dead} jobs dead).\n\n\
-         | | course rows | of which garbage (never submitted) | files stored | Redis draft keys |\n|---|---|---|---|---|\n\
-         | old design: a row per visit | {visits} | {:.0}% | | |\n\
-         | draftd, before the janitor | {rows_before} | {before_garbage:.0}% | | |\n\
-         | draftd, after janitor and cleanup | {rows_after} | {after_garbage:.0}% | {files} | {keys_left} |\n",
-        report["deleted"], old_garbage,
+        "{visits} visits of the form, each a new user's: {MIX}. The service runs with a {} s trash \
+         retention and a {} s draft TTL. The visits took {:.1} s ({} erases, each waited for until \
+         done). Once the retention has passed, the purge runs (it erased {} courses and {} files); \
+         once Redis has expired every draft, the janitor runs (it deleted {} courses); after each, \
+         the cleanup worker empties its queue ({dead} jobs dead). Draft keys are those of the \
+         visits' users; the count after the purge was taken {:.1} s after the first visit, within \
+         the TTL, so the keys of the purged courses were removed by the cleanup, not by Redis.\n\n\
+         | | course rows | never submitted | in the trash | file rows | files stored | Redis draft keys |\n\
+         |---|---|---|---|---|---|---|\n\
+         | old design: a row per visit | {visits} | {} ({:.0}%) | | | | |\n{}\n{}\n{}\n",
+        RETENTION.as_secs(),
+        ttl.as_secs(),
+        visits_took.as_secs_f64(),
+        count(&|v| v.erases_account()),
+        purge["processed"],
+        purge["files"],
+        janitor["deleted"],
+        checked_at.as_secs_f64(),
+        never_submitted,
+        never_submitted as f64 / visits as f64 * 100.0,
+        after_visits.row("draftd, after the visits"),
+        after_purge.row("draftd, after the purge"),
+        at_end.row("draftd, after the janitor and cleanup"),
     )?;
-    writeln!(doc, "\nWhat is left is the {submitted} submitted courses, and their files: none of them uploaded one.\n")?;
+    writeln!(
+        doc,
+        "Every figure is the one the visits predict (the run checks each, and that no key of an \
+         erased user is left at any point). What is left is exactly the {} kept courses \
+         (submitted, or deleted and restored, by users not erased) and their {} files: {} of the \
+         courses are listed to their owners, {} of the files download byte-identical; of the \
+         {restored} restored courses, {} are listed, and {} of their {restored_files} files \
+         download byte-identical.\n",
+        kept.len(),
+        at_end.file_rows,
+        seen.listed,
+        seen.identical,
+        seen.restored_listed,
+        seen.restored_identical,
+    )?;
     Ok(doc)
 }
 
-async fn live_drafts(
-    conn: &mut deadpool_redis::Connection,
-    drafts: &[(Uuid, String)],
-) -> anyhow::Result<usize> {
-    // An id that is not a UUID (a create that failed) names no draft.
-    let keys: Vec<String> = drafts
-        .iter()
-        .filter_map(|(user, id)| Some(draft_key(*user, id.parse().ok()?)))
-        .collect();
-    if keys.is_empty() {
-        return Ok(0);
-    }
-    let mut pipe = redis::pipe();
-    for key in keys {
-        pipe.exists(key);
-    }
-    let exists: Vec<bool> = pipe.query_async(conn).await?;
-    Ok(exists.into_iter().filter(|e| *e).count())
+/// Runs an admin job (`purge`, `janitor`) now; its report.
+async fn admin_run(http: &Client, base: &str, job: &str) -> anyhow::Result<Value> {
+    Ok(http
+        .post(format!("{base}/api/v1/admin/{job}/run"))
+        .bearer_auth(service_token())
+        .timeout(PATIENCE)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?)
 }
 
-fn count_files(dir: &std::path::Path) -> usize {
-    std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| {
-            if e.path().is_dir() {
-                count_files(&e.path())
-            } else {
-                1
-            }
-        })
-        .sum()
+async fn drain_cleanup(db: &tokio_postgres::Client) -> anyhow::Result<()> {
+    let pending = "SELECT count(*) FROM cleanup_jobs WHERE status = 'pending'";
+    wait_for(
+        "the cleanup queue is empty",
+        PATIENCE,
+        Duration::from_millis(100),
+        || async { Ok(select_i64(db, pending).await? == 0) },
+    )
+    .await
 }

@@ -8,6 +8,7 @@ mod degraded_mode;
 mod hygiene;
 mod janitor_at_scale;
 mod memory_per_draft;
+mod purge_at_scale;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +27,7 @@ pub use degraded_mode::degraded_mode;
 pub use hygiene::hygiene;
 pub use janitor_at_scale::janitor_at_scale;
 pub use memory_per_draft::memory_per_draft;
+pub use purge_at_scale::purge_at_scale;
 
 const AUTOSAVE_INTERVAL: Duration = Duration::from_secs(3);
 
@@ -96,24 +98,66 @@ fn autosave(
 }
 
 async fn upload(http: &Client, draft_url: &str, token: &str, content: Vec<u8>) -> bool {
-    let Ok(part) = reqwest::multipart::Part::bytes(content)
+    upload_file(http, draft_url, token, content).await.is_ok()
+}
+
+/// Uploads `content` as a text file to the draft; the file's JSON.
+async fn upload_file(
+    http: &Client,
+    draft_url: &str,
+    token: &str,
+    content: Vec<u8>,
+) -> anyhow::Result<Value> {
+    let part = reqwest::multipart::Part::bytes(content)
         .file_name("notes.txt")
-        .mime_str("text/plain")
-    else {
-        return false;
-    };
-    http.post(format!("{draft_url}/files"))
+        .mime_str("text/plain")?;
+    let response = http
+        .post(format!("{draft_url}/files"))
         .bearer_auth(token)
         .multipart(reqwest::multipart::Form::new().part("file", part))
         .send()
-        .await
-        .is_ok_and(|r| r.status() == 201)
+        .await?;
+    anyhow::ensure!(
+        response.status() == 201,
+        "upload answered {}",
+        response.status()
+    );
+    Ok(response.json().await?)
+}
+
+/// Waits until `condition` holds, checking every `every`; fails, naming
+/// `what`, after `limit`.
+async fn wait_for<F, Fut>(
+    what: &str,
+    limit: Duration,
+    every: Duration,
+    condition: F,
+) -> anyhow::Result<()>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<bool>>,
+{
+    let deadline = std::time::Instant::now() + limit;
+    while !condition().await? {
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "gave up after {limit:?} waiting until {what}"
+        );
+        tokio::time::sleep(every).await;
+    }
+    Ok(())
 }
 
 fn sample_of(durations: &[Duration]) -> Sample {
     let mut sample = Sample::from_durations(durations);
     sample.elapsed = durations.iter().sum();
     sample
+}
+
+/// The ids of every course.
+async fn course_ids(db: &tokio_postgres::Client) -> anyhow::Result<Vec<Uuid>> {
+    let rows = db.query("SELECT id FROM courses", &[]).await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
 }
 
 /// The one bigint that `sql` selects.

@@ -4,6 +4,8 @@
 //! Nothing outside Postgres is touched before that transaction commits. The
 //! same transaction records `course.deleted` and `file.deleted` events.
 
+use std::sync::LazyLock;
+
 use deadpool_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
@@ -17,6 +19,52 @@ use crate::domain::cleanup::{
 use crate::domain::event::EventKind;
 use crate::domain::{Owner, StoreError};
 
+/// The one deletion of courses: the rows go (their file rows by cascade),
+/// their cleanup jobs and `course.deleted` events are recorded, in one
+/// statement. $1 the ids, $2 and $7 the owner (user and organization; NULL:
+/// any), $8 the [`Erasable`] condition, checked on each row under its lock,
+/// $3 the reason, $4 the jobs' attempts, $5, $6 and $9 the storage, session
+/// and platform-key job kinds, $10 whether platform keys are erased. Shared
+/// with the benchmark that explains its plan.
+pub static DELETE_COURSES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH deleted AS (
+             DELETE FROM courses WHERE id = ANY($1)
+               AND ($2::uuid IS NULL OR (owner_id = $2 AND organization_id = $7))
+               AND CASE $8::text
+                   WHEN 'any' THEN true
+                   WHEN 'unsubmitted' THEN status = 'draft' OR trashed_at IS NOT NULL
+                   ELSE purge_at <= now() END
+             RETURNING id, owner_id, organization_id, draft_session_id, materialized_by,
+                       status, announced_at
+         ), events AS ({}
+         ), files AS (
+             SELECT count(*) AS n, coalesce(sum(size_bytes), 0)::bigint AS bytes
+             FROM course_files WHERE course_id IN (SELECT id FROM deleted)
+         ), storage AS (
+             INSERT INTO cleanup_jobs (kind, target, course_id, reason, max_attempts)
+             SELECT $5::text, organization_id::text || '/' || id::text, id, $3, $4
+             FROM deleted
+         ), sessions AS (
+             INSERT INTO cleanup_jobs (kind, target, course_id, reason, max_attempts)
+             SELECT $6::text, owner_id::text || ':' || draft_session_id::text, id, $3, $4
+             -- A draft opened in degraded mode never had Redis keys.
+             FROM deleted WHERE draft_session_id IS NOT NULL
+               AND materialized_by IS DISTINCT FROM 'degraded'
+             RETURNING 1
+         ), platform_keys AS (
+             INSERT INTO cleanup_jobs (kind, target, course_id, reason, max_attempts)
+             SELECT $9::text, organization_id::text || ':' || owner_id::text || ':' || id::text,
+                    id, $3, $4
+             FROM deleted WHERE $10
+         )
+         SELECT coalesce((SELECT array_agg(id) FROM deleted), '{{}}') AS ids,
+                (SELECT n FROM files) AS files, (SELECT bytes FROM files) AS bytes,
+                (SELECT count(*) FROM sessions) AS sessions",
+        record(EventKind::CourseDeleted, "deleted", None)
+    )
+});
+
 /// Deletes the courses (those of `owner`, if given, and those `condition`
 /// allows) and records their cleanup jobs, in the caller's transaction.
 pub async fn delete_courses(
@@ -27,45 +75,9 @@ pub async fn delete_courses(
     reason: DeletionReason,
     policy: CleanupPolicy,
 ) -> Result<Deleted, StoreError> {
-    let sql = format!(
-        "WITH deleted AS (
-                 DELETE FROM courses WHERE id = ANY($1)
-                   AND ($2::uuid IS NULL OR (owner_id = $2 AND organization_id = $7))
-                   AND CASE $8::text
-                       WHEN 'any' THEN true
-                       WHEN 'unsubmitted' THEN status = 'draft' OR trashed_at IS NOT NULL
-                       ELSE purge_at <= now() END
-                 RETURNING id, owner_id, organization_id, draft_session_id, materialized_by,
-                           status, announced_at
-             ), events AS ({}
-             ), files AS (
-                 SELECT count(*) AS n, coalesce(sum(size_bytes), 0)::bigint AS bytes
-                 FROM course_files WHERE course_id IN (SELECT id FROM deleted)
-             ), storage AS (
-                 INSERT INTO cleanup_jobs (kind, target, course_id, reason, max_attempts)
-                 SELECT $5::text, organization_id::text || '/' || id::text, id, $3, $4
-                 FROM deleted
-             ), sessions AS (
-                 INSERT INTO cleanup_jobs (kind, target, course_id, reason, max_attempts)
-                 SELECT $6::text, owner_id::text || ':' || draft_session_id::text, id, $3, $4
-                 -- A draft opened in degraded mode never had Redis keys.
-                 FROM deleted WHERE draft_session_id IS NOT NULL
-                   AND materialized_by IS DISTINCT FROM 'degraded'
-                 RETURNING 1
-             ), platform_keys AS (
-                 INSERT INTO cleanup_jobs (kind, target, course_id, reason, max_attempts)
-                 SELECT $9::text, organization_id::text || ':' || owner_id::text || ':' || id::text,
-                        id, $3, $4
-                 FROM deleted WHERE $10
-             )
-             SELECT coalesce((SELECT array_agg(id) FROM deleted), '{{}}') AS ids,
-                    (SELECT n FROM files) AS files, (SELECT bytes FROM files) AS bytes,
-                    (SELECT count(*) FROM sessions) AS sessions",
-        record(EventKind::CourseDeleted, "deleted", None)
-    );
     let row = tx
         .query_one(
-            &sql,
+            DELETE_COURSES.as_str(),
             &[
                 &ids,
                 &owner.map(|o| o.user_id),

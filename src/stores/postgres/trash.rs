@@ -199,6 +199,12 @@ fn summary_from(row: &Row) -> Result<CourseSummary, StoreError> {
     })
 }
 
+/// The purge's candidate query, through `courses_purge_idx`: courses whose
+/// retention ended, after the keyset ($1, $2) = (purge_at, id), due first,
+/// $3 of them. Shared with the benchmark that explains its plan.
+pub const PURGE_CANDIDATES: &str = "SELECT id, purge_at FROM courses WHERE purge_at <= now()
+    AND (purge_at, id) > ($1, $2) ORDER BY purge_at, id LIMIT $3";
+
 /// A course the purge found due.
 #[derive(Debug, Clone, Copy)]
 pub struct PurgeCandidate {
@@ -216,11 +222,7 @@ impl Postgres {
         let (after_at, after_id) = after.unwrap_or((DateTime::UNIX_EPOCH, Uuid::nil()));
         self.call(|client| async move {
             let rows = client
-                .query(
-                    "SELECT id, purge_at FROM courses WHERE purge_at <= now()
-                       AND (purge_at, id) > ($1, $2) ORDER BY purge_at, id LIMIT $3",
-                    &[&after_at, &after_id, &limit],
-                )
+                .query(PURGE_CANDIDATES, &[&after_at, &after_id, &limit])
                 .await?;
             rows.iter()
                 .map(|row| {
