@@ -8,13 +8,11 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use crate::domain::course::FileQuota;
 use crate::domain::draft::DraftLimits;
 use crate::domain::key_pattern::{KeyPattern, NoPlaceholder};
-use crate::domain::upload::UploadRules;
 use crate::http::timed_body::BodyTimeouts;
-use crate::stores::files::{FileStorage, S3Settings};
 
+mod storage;
 pub mod webhook;
 
 /// The HS256 secret used in dev mode when none is configured. Public on purpose:
@@ -370,43 +368,7 @@ impl Config {
         Duration::from_millis(self.store_timeout_ms)
     }
 
-    pub fn file_storage(&self) -> anyhow::Result<FileStorage> {
-        match self.storage {
-            StorageKind::Local => FileStorage::local(&self.upload_dir, self.store_timeout()),
-            StorageKind::S3 => FileStorage::s3(
-                &S3Settings {
-                    bucket: self.s3_bucket.clone(),
-                    endpoint: self.s3_endpoint.clone(),
-                    region: self.s3_region.clone(),
-                    access_key_id: self.s3_access_key_id.clone(),
-                    secret_access_key: self.s3_secret_access_key.clone(),
-                    allow_http: self.s3_allow_http,
-                },
-                self.store_timeout(),
-            ),
-        }
-    }
-
-    pub fn file_quota(&self) -> FileQuota {
-        FileQuota {
-            files_per_course: self.max_files_per_course,
-            organization_bytes: self.org_storage_bytes,
-        }
-    }
-
     pub fn write_rate_window(&self) -> Duration {
         Duration::from_secs(self.write_rate_window_secs)
-    }
-
-    pub fn upload_rules(&self) -> UploadRules {
-        UploadRules {
-            max_bytes: self.max_upload_bytes,
-            content_types: self
-                .upload_content_types
-                .iter()
-                .map(|t| t.trim().to_ascii_lowercase())
-                .filter(|t| !t.is_empty())
-                .collect(),
-        }
     }
 }
