@@ -25,7 +25,7 @@ use crate::http::auth::Authenticator;
 use crate::http::request_id::{self, RequestSpan};
 use crate::http::{loopback, metrics, routes, AppState};
 use crate::jobs::cleanup::{CleanupSettings, CleanupWorker};
-use crate::jobs::erase::{EraseSettings, Eraser};
+use crate::jobs::erase::{EraseSettings, EraseStores, Eraser};
 use crate::jobs::janitor::{Janitor, JanitorSettings};
 use crate::jobs::orphans::OrphanSweep;
 use crate::jobs::purge::{Purge, PurgeSettings};
@@ -142,11 +142,14 @@ impl Services {
             webhooks,
         };
         let eraser = Eraser::new(
-            PgErasures::new(postgres.clone()),
-            queue.clone(),
-            file_rows.clone(),
-            redis.clone(),
-            files.clone(),
+            EraseStores {
+                erasures: PgErasures::new(postgres.clone()),
+                queue: queue.clone(),
+                outbox: outbox.clone(),
+                file_rows: file_rows.clone(),
+                redis: redis.clone(),
+                files: files.clone(),
+            },
             jobs.cleanup.clone(),
             EraseSettings {
                 batch_size: config.erase_batch_size,

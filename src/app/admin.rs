@@ -114,7 +114,7 @@ impl Admin {
         self.cleanup.wake();
         let events = match ids {
             Some(_) => 0,
-            None => self.outbox.retry_dead().await?,
+            None => self.outbox.retry_dead(None).await?,
         };
         if let Some(webhooks) = &self.webhooks {
             webhooks.wake();

@@ -13,7 +13,7 @@ use super::Owner;
 
 pub mod report;
 
-pub use report::{EraseReport, Integrity, Inventory, Item, PerItem, Tally};
+pub use report::{EraseReport, Integrity, Inventory, Item, PerItem, Redriven, Tally};
 
 /// Whose data an erase removes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 use crate::domain::cleanup::CleanupPolicy;
 use crate::domain::erase::{
-    ErasePhase, EraseReport, EraseScope, EraseState, EraseStatus, EraseSubject, Inventory,
+    ErasePhase, EraseReport, EraseScope, EraseState, EraseStatus, EraseSubject, Inventory, Redriven,
 };
 use crate::domain::key_pattern::{Ids, KeyPattern, Placeholder};
 use crate::domain::StoreError;
@@ -33,7 +33,7 @@ use crate::jobs::cleanup::CleanupWorker;
 use crate::stores::files::FileStorage;
 use crate::stores::postgres::erasures::{EraseLock, PgErasures};
 use crate::stores::postgres::files::PgFiles;
-use crate::stores::postgres::CleanupQueue;
+use crate::stores::postgres::{CleanupQueue, Outbox};
 use crate::stores::redis::RedisDrafts;
 
 /// Sweeps after which an erase that still finds something reports it.
@@ -65,10 +65,22 @@ pub struct EraseSettings {
 /// Where a run publishes the erase as it goes, for a CLI's progress line.
 pub type EraseWatch = watch::Sender<Option<EraseState>>;
 
+/// The stores an erase counts and empties.
+#[derive(Clone)]
+pub struct EraseStores {
+    pub erasures: PgErasures,
+    pub queue: CleanupQueue,
+    pub outbox: Outbox,
+    pub file_rows: PgFiles,
+    pub redis: RedisDrafts,
+    pub files: FileStorage,
+}
+
 #[derive(Clone)]
 pub struct Eraser {
     erasures: PgErasures,
     queue: CleanupQueue,
+    outbox: Outbox,
     file_rows: PgFiles,
     redis: RedisDrafts,
     files: FileStorage,
@@ -77,18 +89,19 @@ pub struct Eraser {
 }
 
 impl Eraser {
-    pub fn new(
-        erasures: PgErasures,
-        queue: CleanupQueue,
-        file_rows: PgFiles,
-        redis: RedisDrafts,
-        files: FileStorage,
-        cleanup: CleanupWorker,
-        settings: EraseSettings,
-    ) -> Self {
+    pub fn new(stores: EraseStores, cleanup: CleanupWorker, settings: EraseSettings) -> Self {
+        let EraseStores {
+            erasures,
+            queue,
+            outbox,
+            file_rows,
+            redis,
+            files,
+        } = stores;
         Self {
             erasures,
             queue,
+            outbox,
             file_rows,
             redis,
             files,
@@ -176,7 +189,7 @@ impl Eraser {
                 before
             }
         };
-        let mut redriven = 0;
+        let mut redriven = Redriven::default();
         loop {
             state.progress.round += 1;
             self.enter(lock, state, watch, ErasePhase::Courses).await?;
@@ -204,7 +217,11 @@ impl Eraser {
             drafts.remove_user_keys().await?;
 
             self.enter(lock, state, watch, ErasePhase::Cleanup).await?;
-            redriven += self.drain(subject, state.id, redriven == 0).await?;
+            let first = state.progress.round == 1;
+            redriven.jobs += self.drain(subject, state.id, first).await?;
+            if first {
+                redriven.events = self.redrive_events(subject, state.id).await?;
+            }
             self.remove_unreferenced(subject, state.id).await?;
             self.pattern_keys(subject, Some(state.id), true).await?;
 
@@ -273,6 +290,22 @@ impl Eraser {
         }
     }
 
+    /// Puts the dead events of the subject's courses back in the outbox, so
+    /// that the courses' `course.deleted` are not held back behind them.
+    async fn redrive_events(
+        &self,
+        subject: EraseSubject,
+        erasure: Uuid,
+    ) -> Result<u64, StoreError> {
+        let ids = self.erasures.dead_events(subject, erasure).await?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let redriven = self.outbox.retry_dead(Some(&ids)).await?;
+        tracing::warn!(erase = %erasure, redriven, "erase: dead events put back in the outbox");
+        Ok(redriven)
+    }
+
     /// Objects under the subject's prefixes that no file row references and
     /// no job removes (an upload cut off by a crash) go too.
     async fn remove_unreferenced(
@@ -309,9 +342,17 @@ impl Eraser {
         subject: EraseSubject,
         erasure: Option<Uuid>,
     ) -> Result<Inventory, StoreError> {
-        let ((courses, file_rows), (pending, dead), draft_keys, (objects, bytes), pattern_keys) = tokio::try_join!(
+        let (
+            (courses, file_rows),
+            (pending, dead),
+            (events_pending, events_dead),
+            draft_keys,
+            (objects, bytes),
+            pattern_keys,
+        ) = tokio::try_join!(
             self.erasures.course_counts(subject),
             self.erasures.job_counts(subject, erasure),
+            self.erasures.event_counts(subject, erasure),
             self.redis.count_drafts_of(subject),
             self.stored(subject, erasure),
             self.pattern_keys(subject, erasure, false),
@@ -325,6 +366,8 @@ impl Eraser {
             pattern_keys,
             cleanup_jobs_pending: pending,
             cleanup_jobs_dead: dead,
+            events_pending,
+            events_dead,
         })
     }
 
@@ -391,6 +434,8 @@ fn log_completed(id: Uuid, status: EraseStatus, report: &EraseReport) {
         bytes_removed = counts.bytes.removed,
         draft_keys_removed = counts.draft_keys.removed,
         cleanup_jobs_left = counts.cleanup_jobs_pending.after + counts.cleanup_jobs_dead.after,
+        events_pending = counts.events_pending.after,
+        events_dead = counts.events_dead.after,
         leftovers = %report.integrity.leftovers.join(", "),
         rounds = report.integrity.rounds,
         duration_ms = report.duration_ms,

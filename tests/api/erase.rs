@@ -18,7 +18,7 @@ use crate::helpers::{
 use crate::servers::{free_port, s3_server, use_s3};
 
 /// The report's items, as the JSON names them.
-const ITEMS: [&str; 7] = [
+const ITEMS: [&str; 9] = [
     "courses",
     "fileRows",
     "objects",
@@ -26,6 +26,8 @@ const ITEMS: [&str; 7] = [
     "draftKeys",
     "cleanupJobsPending",
     "cleanupJobsDead",
+    "eventsPending",
+    "eventsDead",
 ];
 
 pub(crate) fn member_of(user: Uuid, org: Uuid) -> TestUser {

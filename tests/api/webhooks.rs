@@ -7,6 +7,7 @@ use draftd::config::Config;
 use reqwest::Method;
 use serde_json::{json, Value};
 
+use crate::erase::{erase_to_end, member_of, Whose};
 use crate::helpers::{wait_until, TestApp, TestUser, SECRET};
 use crate::receiver::{new_secret, verifies, Answer, Delivery, Receiver};
 use crate::servers::{free_port, ServerProcess};
@@ -244,6 +245,59 @@ async fn a_410_kills_the_delivery_at_once() {
         [("course.materialized".into(), "dead".into(), 1)]
     );
     assert_eq!(receiver.deliveries().len(), 1);
+}
+
+#[tokio::test]
+async fn an_erase_counts_its_courses_events_and_redrives_their_dead_ones() {
+    let receiver = Receiver::start(Answer::Status(410)).await;
+    let (secret, _) = new_secret();
+    let app = spawn_with_hook(&receiver, &[&secret], |c| {
+        c.webhook.poll_ms = 3_600_000;
+    })
+    .await;
+    let user = &app.user;
+    // Announcements that died (410): one of the organization's courses, and
+    // one of another organization, which the erase must leave alone.
+    let other = member_of(uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let (dead, theirs) = (
+        app.draft_id(user, json!({})).await,
+        app.draft_id(&other, json!({})).await,
+    );
+    app.draft_action(user, &dead, "materialize").await;
+    app.draft_action(&other, &theirs, "materialize").await;
+    assert_eq!(app.run_webhooks().await.dead, 2);
+    // And one still to deliver.
+    let pending = app.draft_id(user, json!({})).await;
+    app.draft_action(user, &pending, "materialize").await;
+
+    let state = erase_to_end(&app, Whose::Org(user.org)).await;
+    assert_eq!(state["status"], "done", "{state}");
+    let report = &state["report"];
+    let tally = |item: &str| {
+        let t = &report["counts"][item];
+        (t["before"].clone(), t["after"].clone())
+    };
+    assert_eq!(tally("eventsDead"), (json!(1), json!(0)), "{report}");
+    // After: both announcements, and a course.deleted for each course.
+    assert_eq!(tally("eventsPending"), (json!(1), json!(4)), "{report}");
+    assert_eq!(report["integrity"]["clean"], true, "on their way: {report}");
+    assert_eq!(report["integrity"]["redrivenEvents"], 1);
+
+    receiver.answer(Answer::Status(204));
+    assert_eq!(app.run_webhooks().await.delivered, 4);
+    for draft in [&dead, &pending] {
+        let of_course: Vec<String> = receiver
+            .accepted()
+            .iter()
+            .filter(|d| d.body["data"]["draftSessionId"] == **draft)
+            .map(|d| d.kind().to_owned())
+            .collect();
+        assert_eq!(of_course, ["course.materialized", "course.deleted"]);
+    }
+    let still_dead = app
+        .count("SELECT count(*) FROM webhook_events WHERE status = 'dead'")
+        .await;
+    assert_eq!(still_dead, 1, "the other organization's event stays dead");
 }
 
 #[tokio::test]

@@ -19,10 +19,12 @@ pub enum Item {
     PatternKeys,
     CleanupJobsPending,
     CleanupJobsDead,
+    EventsPending,
+    EventsDead,
 }
 
 impl Item {
-    pub const ALL: [Item; 8] = [
+    pub const ALL: [Item; 10] = [
         Item::Courses,
         Item::FileRows,
         Item::Objects,
@@ -31,13 +33,18 @@ impl Item {
         Item::PatternKeys,
         Item::CleanupJobsPending,
         Item::CleanupJobsDead,
+        Item::EventsPending,
+        Item::EventsDead,
     ];
 
     pub fn store(self) -> &'static str {
         match self {
-            Self::Courses | Self::FileRows | Self::CleanupJobsPending | Self::CleanupJobsDead => {
-                "postgres"
-            }
+            Self::Courses
+            | Self::FileRows
+            | Self::CleanupJobsPending
+            | Self::CleanupJobsDead
+            | Self::EventsPending
+            | Self::EventsDead => "postgres",
             Self::Objects | Self::Bytes => "storage",
             Self::DraftKeys | Self::PatternKeys => "redis",
         }
@@ -53,7 +60,18 @@ impl Item {
             Self::PatternKeys => "pattern keys",
             Self::CleanupJobsPending => "cleanup jobs pending",
             Self::CleanupJobsDead => "cleanup jobs dead",
+            Self::EventsPending => "events pending",
+            Self::EventsDead => "events dead",
         }
+    }
+
+    /// Whether a count left at the end makes the erase unclean. Pending
+    /// events are not: they are the erase's own announcements
+    /// (`course.deleted`) on their way, which the webhook worker delivers
+    /// whenever the receiver answers; an erase does not wait on a third
+    /// party. A dead one is: nobody will deliver it without an operator.
+    pub fn is_leftover(self) -> bool {
+        self != Self::EventsPending
     }
 }
 
@@ -78,6 +96,12 @@ pub struct PerItem<T> {
     pub cleanup_jobs_pending: T,
     /// ...and out of attempts.
     pub cleanup_jobs_dead: T,
+    /// Lifecycle events of the subject's courses not yet delivered...
+    #[serde(default)]
+    pub events_pending: T,
+    /// ...and dead (out of attempts, or refused with 410).
+    #[serde(default)]
+    pub events_dead: T,
 }
 
 impl<T> PerItem<T> {
@@ -91,6 +115,8 @@ impl<T> PerItem<T> {
             pattern_keys: f(Item::PatternKeys),
             cleanup_jobs_pending: f(Item::CleanupJobsPending),
             cleanup_jobs_dead: f(Item::CleanupJobsDead),
+            events_pending: f(Item::EventsPending),
+            events_dead: f(Item::EventsDead),
         }
     }
 
@@ -104,6 +130,8 @@ impl<T> PerItem<T> {
             Item::PatternKeys => &self.pattern_keys,
             Item::CleanupJobsPending => &self.cleanup_jobs_pending,
             Item::CleanupJobsDead => &self.cleanup_jobs_dead,
+            Item::EventsPending => &self.events_pending,
+            Item::EventsDead => &self.events_dead,
         }
     }
 }
@@ -112,11 +140,12 @@ impl<T> PerItem<T> {
 pub type Inventory = PerItem<u64>;
 
 impl Inventory {
-    /// Each count that is not zero, as `"<item>: <count>"`.
+    /// Each count that is not zero and makes an erase unclean
+    /// ([`Item::is_leftover`]), as `"<item>: <count>"`.
     pub fn leftovers(&self) -> Vec<String> {
         Item::ALL
             .iter()
-            .filter(|item| *self.get(**item) > 0)
+            .filter(|item| item.is_leftover() && *self.get(**item) > 0)
             .map(|item| format!("{}: {}", item.label(), self.get(*item)))
             .collect()
     }
@@ -137,7 +166,7 @@ pub struct Tally {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Integrity {
-    /// Nothing left: every `after` is 0.
+    /// Nothing left: every `after` is 0, but events on their way.
     pub clean: bool,
     /// What is left, as `"<item>: <count>"`; empty when clean.
     pub leftovers: Vec<String>,
@@ -145,6 +174,16 @@ pub struct Integrity {
     pub rounds: u32,
     /// Dead cleanup jobs put back in the queue once, before the check.
     pub redriven_jobs: u64,
+    /// Dead events of the subject's courses put back in the outbox once.
+    #[serde(default)]
+    pub redriven_events: u64,
+}
+
+/// What an erase put back in its queues, once, so that it could finish.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Redriven {
+    pub jobs: u64,
+    pub events: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -191,7 +230,7 @@ impl EraseReport {
         before: &Inventory,
         progress: &EraseProgress,
         after: &Inventory,
-        redriven_jobs: u64,
+        redriven: Redriven,
         started_at: DateTime<Utc>,
         finished_at: DateTime<Utc>,
     ) -> Self {
@@ -213,7 +252,8 @@ impl EraseReport {
                 clean: leftovers.is_empty(),
                 leftovers,
                 rounds: progress.round,
-                redriven_jobs,
+                redriven_jobs: redriven.jobs,
+                redriven_events: redriven.events,
             },
             started_at: Some(started_at),
             finished_at: Some(finished_at),
@@ -286,7 +326,15 @@ mod tests {
             ..EraseProgress::default()
         };
         let now = Utc::now();
-        let done = EraseReport::finished(subject, &before, &progress, &inventory(0), 0, now, now);
+        let done = EraseReport::finished(
+            subject,
+            &before,
+            &progress,
+            &inventory(0),
+            Redriven::default(),
+            now,
+            now,
+        );
         assert_eq!(done.counts, EraseReport::predicted(subject, &before).counts);
         assert!(done.integrity.clean);
 
@@ -294,9 +342,31 @@ mod tests {
             objects: 1,
             ..inventory(0)
         };
-        let failed = EraseReport::finished(subject, &before, &progress, &left, 0, now, now);
+        let failed = EraseReport::finished(
+            subject,
+            &before,
+            &progress,
+            &left,
+            Redriven::default(),
+            now,
+            now,
+        );
         assert_eq!(failed.integrity.leftovers, ["objects: 1"]);
         assert_eq!(failed.counts.objects.removed, 2);
         assert!(failed.to_string().contains("LEFT objects: 1"));
+    }
+
+    #[test]
+    fn announcements_on_their_way_leave_an_erase_clean_but_dead_ones_do_not() {
+        let on_their_way = PerItem {
+            events_pending: 4,
+            ..inventory(0)
+        };
+        assert!(on_their_way.leftovers().is_empty());
+        let dead = PerItem {
+            events_dead: 1,
+            ..on_their_way
+        };
+        assert_eq!(dead.leftovers(), ["events dead: 1"]);
     }
 }

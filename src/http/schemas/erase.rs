@@ -67,6 +67,10 @@ pub struct EraseInventory {
     pub cleanup_jobs_pending: u64,
     /// Cleanup jobs of the subject's courses out of attempts (Postgres).
     pub cleanup_jobs_dead: u64,
+    /// Lifecycle events of the subject's courses not yet delivered (Postgres).
+    pub events_pending: u64,
+    /// Lifecycle events of the subject's courses that are dead (Postgres).
+    pub events_dead: u64,
 }
 
 /// One item's figures.
@@ -93,13 +97,17 @@ pub struct EraseCounts {
     pub pattern_keys: EraseTally,
     pub cleanup_jobs_pending: EraseTally,
     pub cleanup_jobs_dead: EraseTally,
+    /// Events still to deliver, the erase's own `course.deleted` included:
+    /// on their way, they do not make the erase unclean.
+    pub events_pending: EraseTally,
+    pub events_dead: EraseTally,
 }
 
 /// What is left once the erase is done.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EraseIntegrity {
-    /// Nothing left: every `after` is 0.
+    /// Nothing left: every `after` is 0, but events pending.
     pub clean: bool,
     /// What is left, as `"<item>: <count>"`; empty when clean.
     pub leftovers: Vec<String>,
@@ -107,6 +115,8 @@ pub struct EraseIntegrity {
     pub rounds: u32,
     /// Dead cleanup jobs put back in the queue, once, before the check.
     pub redriven_jobs: u64,
+    /// Dead events of the subject's courses put back in the outbox, once.
+    pub redriven_events: u64,
 }
 
 #[derive(Serialize, ToSchema)]

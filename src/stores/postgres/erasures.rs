@@ -25,6 +25,23 @@ const ERASE_LOCK_CLASS: i32 = 0x6572_6173;
 const STATE_COLUMNS: &str = "id, scope, subject_id, status, before, progress, report, \
     last_error, created_at, updated_at, finished_at";
 
+/// The two queues of work per course an erase waits on, both with
+/// `course_id` and a `status` of `pending` or `dead`.
+#[derive(Clone, Copy)]
+enum Queue {
+    CleanupJobs,
+    Events,
+}
+
+impl Queue {
+    fn table(self) -> &'static str {
+        match self {
+            Self::CleanupJobs => "cleanup_jobs",
+            Self::Events => "webhook_events",
+        }
+    }
+}
+
 /// The `courses` column that names the subject.
 fn column(scope: EraseScope) -> &'static str {
     match scope {
@@ -220,8 +237,47 @@ impl PgErasures {
         subject: EraseSubject,
         erasure: Option<Uuid>,
     ) -> Result<(u64, u64), StoreError> {
+        self.pending_and_dead(Queue::CleanupJobs, subject, erasure)
+            .await
+    }
+
+    /// Undelivered and dead lifecycle events of the subject's courses, those
+    /// that `erasure` deleted included.
+    pub async fn event_counts(
+        &self,
+        subject: EraseSubject,
+        erasure: Option<Uuid>,
+    ) -> Result<(u64, u64), StoreError> {
+        self.pending_and_dead(Queue::Events, subject, erasure).await
+    }
+
+    /// Ids of the dead cleanup jobs of the subject's courses.
+    pub async fn dead_jobs(
+        &self,
+        subject: EraseSubject,
+        erasure: Uuid,
+    ) -> Result<Vec<i64>, StoreError> {
+        self.dead(Queue::CleanupJobs, subject, erasure).await
+    }
+
+    /// Ids of the dead events of the subject's courses.
+    pub async fn dead_events(
+        &self,
+        subject: EraseSubject,
+        erasure: Uuid,
+    ) -> Result<Vec<i64>, StoreError> {
+        self.dead(Queue::Events, subject, erasure).await
+    }
+
+    async fn pending_and_dead(
+        &self,
+        queue: Queue,
+        subject: EraseSubject,
+        erasure: Option<Uuid>,
+    ) -> Result<(u64, u64), StoreError> {
         let courses = subject_courses(subject.scope);
         let targets = job_targets(subject);
+        let table = queue.table();
         self.db
             .call(|client| async move {
                 let row = client
@@ -229,7 +285,7 @@ impl PgErasures {
                         &format!(
                             "SELECT count(*) FILTER (WHERE status = 'pending'),
                                 count(*) FILTER (WHERE status = 'dead')
-                             FROM cleanup_jobs WHERE course_id IN ({courses})"
+                             FROM {table} WHERE course_id IN ({courses})"
                         ),
                         &[&subject.id, &erasure, &targets],
                     )
@@ -240,20 +296,21 @@ impl PgErasures {
             .await
     }
 
-    /// Ids of the dead cleanup jobs of the subject's courses.
-    pub async fn dead_jobs(
+    async fn dead(
         &self,
+        queue: Queue,
         subject: EraseSubject,
         erasure: Uuid,
     ) -> Result<Vec<i64>, StoreError> {
         let courses = subject_courses(subject.scope);
         let targets = job_targets(subject);
+        let table = queue.table();
         self.db
             .call(|client| async move {
                 let rows = client
                     .query(
                         &format!(
-                            "SELECT id FROM cleanup_jobs
+                            "SELECT id FROM {table}
                              WHERE status = 'dead' AND course_id IN ({courses})"
                         ),
                         &[&subject.id, &Some(erasure), &targets],

@@ -154,16 +154,16 @@ impl Outbox {
             .await
     }
 
-    /// Puts every dead event back, with fresh attempts, due now.
-    pub async fn retry_dead(&self) -> Result<u64, StoreError> {
+    /// Puts dead events (all, or those listed) back, with fresh attempts, due now.
+    pub async fn retry_dead(&self, ids: Option<&[i64]>) -> Result<u64, StoreError> {
         self.db
             .call(|client| async move {
                 Ok(client
                     .execute(
                         "UPDATE webhook_events SET status = 'pending', attempts = 0,
                              next_attempt_at = now(), updated_at = now()
-                         WHERE status = 'dead'",
-                        &[],
+                         WHERE status = 'dead' AND ($1::bigint[] IS NULL OR id = ANY($1))",
+                        &[&ids],
                     )
                     .await?)
             })
