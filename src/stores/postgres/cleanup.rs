@@ -75,9 +75,11 @@ pub async fn delete_courses(
     reason: DeletionReason,
     policy: CleanupPolicy,
 ) -> Result<Deleted, StoreError> {
+    // Prepared once per connection: the purge runs it once per course.
+    let statement = tx.prepare_cached(DELETE_COURSES.as_str()).await?;
     let row = tx
         .query_one(
-            DELETE_COURSES.as_str(),
+            &statement,
             &[
                 &ids,
                 &owner.map(|o| o.user_id),

@@ -252,21 +252,21 @@ impl Postgres {
     }
 
     /// Erases one course whose retention ended, in a transaction of its own,
-    /// unless a restore came first.
+    /// unless a restore came first. The deletion is one statement, sent
+    /// outside BEGIN: Postgres runs it as a transaction of its own and has
+    /// committed it when it answers, without the round trips of BEGIN and
+    /// COMMIT.
     pub async fn purge_one(&self, id: Uuid, policy: CleanupPolicy) -> Result<Deleted, StoreError> {
-        self.call(|mut client| async move {
-            let tx = client.transaction().await?;
-            let deleted = delete_courses(
-                &tx,
+        self.call(|client| async move {
+            delete_courses(
+                &client,
                 &[id],
                 None,
                 Erasable::Expired,
                 DeletionReason::Purge,
                 policy,
             )
-            .await?;
-            tx.commit().await?;
-            Ok(deleted)
+            .await
         })
         .await
     }
