@@ -4,6 +4,7 @@
 
 mod load;
 mod plot;
+mod receiver;
 mod scenarios;
 mod service;
 mod visits;

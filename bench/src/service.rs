@@ -18,6 +18,9 @@ pub struct Service {
     child: Child,
     pub base: String,
     pub upload_dir: PathBuf,
+    port: u16,
+    database_url: String,
+    settings: Vec<(String, String)>,
 }
 
 /// A fresh, empty database; returns its URL.
@@ -47,42 +50,37 @@ impl Service {
             .local_addr()?
             .port();
         let upload_dir = std::env::temp_dir().join(format!("draftd-bench-{}", Uuid::new_v4()));
-        let mut command = Command::new(binary());
-        command
-            .arg("serve")
-            .env("DRAFTD_BIND", format!("127.0.0.1:{port}"))
-            .env("DRAFTD_DATABASE_URL", database_url)
-            .env("DRAFTD_REDIS_URL", REDIS_URL)
-            .env("DRAFTD_JWT_SECRET", SECRET)
-            .env("DRAFTD_UPLOAD_DIR", &upload_dir)
-            .env("DRAFTD_LOG", "warn")
-            .env("DRAFTD_JANITOR_CRON", "off")
-            .env("DRAFTD_ORPHAN_SWEEP_CRON", "off")
-            .env("DRAFTD_MAX_UPLOAD_BYTES", (64u64 << 20).to_string())
-            .stdout(Stdio::null())
-            .kill_on_drop(true);
-        for (name, value) in settings {
-            command.env(name, value);
-        }
-        let child = command.spawn()?;
-        let base = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let client = reqwest::Client::new();
-        // Liveness, not readiness: a benchmark may run it with Redis away.
-        while !client
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            anyhow::ensure!(Instant::now() < deadline, "draftd did not become ready");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let settings: Vec<(String, String)> = settings
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect();
+        let child = spawn(port, database_url, &upload_dir, &settings).await?;
         Ok(Self {
             child,
-            base,
+            base: format!("http://127.0.0.1:{port}"),
             upload_dir,
+            port,
+            database_url: database_url.to_owned(),
+            settings,
         })
+    }
+
+    /// Kills the process (SIGKILL: a crash, nothing cleaned up) and starts it
+    /// again on the same port, database and storage.
+    pub async fn crash_and_restart(&mut self) -> anyhow::Result<()> {
+        self.child.kill().await?;
+        self.child = spawn(
+            self.port,
+            &self.database_url,
+            &self.upload_dir,
+            &self.settings,
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// CPU time the process used so far (user + system), from /proc.
@@ -121,6 +119,44 @@ impl Service {
         let _ = self.child.kill().await;
         let _ = std::fs::remove_dir_all(&self.upload_dir);
     }
+}
+
+async fn spawn(
+    port: u16,
+    database_url: &str,
+    upload_dir: &std::path::Path,
+    settings: &[(String, String)],
+) -> anyhow::Result<Child> {
+    let mut command = Command::new(binary());
+    command
+        .arg("serve")
+        .env("DRAFTD_BIND", format!("127.0.0.1:{port}"))
+        .env("DRAFTD_DATABASE_URL", database_url)
+        .env("DRAFTD_REDIS_URL", REDIS_URL)
+        .env("DRAFTD_JWT_SECRET", SECRET)
+        .env("DRAFTD_UPLOAD_DIR", upload_dir)
+        .env("DRAFTD_LOG", "warn")
+        .env("DRAFTD_JANITOR_CRON", "off")
+        .env("DRAFTD_ORPHAN_SWEEP_CRON", "off")
+        .env("DRAFTD_MAX_UPLOAD_BYTES", (64u64 << 20).to_string())
+        .envs(settings.iter().map(|(name, value)| (name, value)))
+        .stdout(Stdio::null())
+        .kill_on_drop(true);
+    let child = command.spawn()?;
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let client = reqwest::Client::new();
+    // Liveness, not readiness: a benchmark may run it with Redis away.
+    while !client
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        anyhow::ensure!(Instant::now() < deadline, "draftd did not become ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(child)
 }
 
 fn binary() -> PathBuf {

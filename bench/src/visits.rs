@@ -106,6 +106,28 @@ impl Visit {
     pub fn kept(self) -> bool {
         matches!(self.then(), Some(Then::Keep | Then::Restore))
     }
+
+    /// The lifecycle events its course records, in order, by the end: the
+    /// course appears (by the upload, or by the submit), changes, and is
+    /// announced deleted once, however it was erased (janitor, purge, the
+    /// account's erase), unless it is kept.
+    pub fn events(self) -> Vec<&'static str> {
+        if !self.makes_course() {
+            return Vec::new();
+        }
+        let steps = [
+            (true, "course.materialized"),
+            (self.uploads(), "file.uploaded"),
+            (self.then().is_some(), "course.submitted"),
+            (self.trashes(), "course.trashed"),
+            (self.restores(), "course.restored"),
+            (!self.kept(), "course.deleted"),
+        ];
+        steps
+            .into_iter()
+            .filter_map(|(happens, kind)| happens.then_some(kind))
+            .collect()
+    }
 }
 
 /// The Redis keys of `users`, each with its user: every key of a user
@@ -135,5 +157,61 @@ pub async fn keys_of(
             return Ok(found);
         }
         cursor = next;
+    }
+}
+
+/// One delivery a webhook receiver accepted (2xx), as it came.
+pub struct Accepted {
+    pub webhook_id: String,
+    pub kind: String,
+    pub course: String,
+}
+
+/// What a receiver was told over a run.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Announced {
+    /// Events, one per `webhook-id`.
+    pub events: usize,
+    /// Deliveries accepted: an event delivered twice (at least once) counts twice.
+    pub deliveries: usize,
+    /// Courses announced deleted, each once.
+    pub deleted: usize,
+}
+
+/// Checks the events each course's receiver got against what its visit
+/// records ([`Visit::events`]): per course, the events in order, each
+/// `webhook-id` counted once however often it was delivered, and nothing
+/// about any other course.
+pub fn check_events<'a>(
+    courses: impl IntoIterator<Item = (String, Visit)>,
+    accepted: impl IntoIterator<Item = &'a Accepted>,
+) -> Result<Announced, String> {
+    use std::collections::HashMap;
+
+    let mut announced = Announced::default();
+    let mut seen = HashSet::new();
+    let mut told: HashMap<String, Vec<&str>> = HashMap::new();
+    for delivery in accepted {
+        announced.deliveries += 1;
+        if seen.insert(delivery.webhook_id.as_str()) {
+            announced.events += 1;
+            announced.deleted += usize::from(delivery.kind == "course.deleted");
+            told.entry(delivery.course.clone())
+                .or_default()
+                .push(delivery.kind.as_str());
+        }
+    }
+    for (course, visit) in courses {
+        let got = told.remove(&course).unwrap_or_default();
+        if got != visit.events() {
+            return Err(format!(
+                "course {course} ({visit:?}): told {got:?}, expected {:?}",
+                visit.events()
+            ));
+        }
+    }
+    match told.into_iter().next() {
+        Some((course, got)) => Err(format!("told {got:?} of course {course}, of no visit")),
+        None => Ok(announced),
     }
 }

@@ -17,11 +17,12 @@ use uuid::Uuid;
 
 use crate::helpers::{draft_key, files_under, new_user, service_user, wait_until};
 use crate::helpers::{TestApp, TestUser};
+use crate::receiver::{new_secret, Answer, Receiver};
 
 #[path = "../../bench/src/visits.rs"]
 mod visits;
 
-use visits::{keys_of, Visit, MIX};
+use visits::{check_events, keys_of, Accepted, Visit, MIX};
 
 const VISITS: usize = 300;
 
@@ -195,9 +196,14 @@ fn assert_same(found: &HashSet<String>, expected: &HashSet<String>, what: &str) 
 
 #[tokio::test]
 async fn after_retention_ttl_and_the_jobs_exactly_the_kept_courses_are_left() {
+    let receiver = Receiver::start(Answer::Status(204)).await;
+    let (secret, _) = new_secret();
     // Long enough that nothing expires by itself while the test runs: the
     // test moves time instead, where each job looks at it.
     let app = TestApp::spawn_with(|c| {
+        c.webhook.url = Some(receiver.url.clone());
+        c.webhook.secret = Some(secret);
+        c.webhook.poll_ms = 50;
         c.trash_retention_secs = 3600;
         c.draft_ttl_secs = 3600;
         // Sixteen visits at once beside an erase's cleanup steps: room in
@@ -310,6 +316,37 @@ async fn after_retention_ttl_and_the_jobs_exactly_the_kept_courses_are_left() {
         app.count("SELECT count(*) FROM cleanup_jobs").await,
         0,
         "no cleanup job pending or dead"
+    );
+
+    // Downstream was told: each course's events in order, and every erased
+    // course announced deleted once.
+    let undelivered = "SELECT count(*) FROM webhook_events WHERE status <> 'delivered'";
+    wait_until("every event is delivered", || async {
+        app.count(undelivered).await == 0
+    })
+    .await;
+    let accepted: Vec<Accepted> = receiver
+        .accepted()
+        .iter()
+        .map(|d| Accepted {
+            webhook_id: d.webhook_id.clone(),
+            kind: d.kind().to_owned(),
+            course: d.body["data"]["courseId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        })
+        .collect();
+    let announced = check_events(
+        outcomes
+            .iter()
+            .filter_map(|o| Some((o.course.clone()?, o.visit))),
+        &accepted,
+    )
+    .unwrap();
+    assert_eq!(
+        announced.deleted,
+        count(&|o| o.visit.makes_course() && !o.visit.kept())
     );
 
     // What was kept is there, listed, its file byte for byte.

@@ -18,6 +18,7 @@ pub struct Outcome {
     pub visit: Visit,
     pub user: Uuid,
     pub token: String,
+    pub draft: Uuid,
     pub course: Option<Uuid>,
     /// The uploaded file's id and content.
     pub file: Option<(String, Vec<u8>)>,
@@ -93,6 +94,7 @@ pub async fn visit(http: &Client, base: &str, org: Uuid, i: usize) -> anyhow::Re
         visit,
         user,
         token,
+        draft,
         course,
         file,
     })
