@@ -1,6 +1,8 @@
 // The create-course page: binds the form to a DraftClient (autosave, restore,
 // conflicts, offline), the file area to uploads, and shows errors and success.
 import { DraftClient, OfflineError } from '/draft-client.js';
+import { DraftLive } from '/draft-live.js';
+import { findResumable, showResumable } from '/resume.js';
 
 const $ = (selector) => document.querySelector(selector);
 const form = $('#course-form');
@@ -36,6 +38,7 @@ async function getToken({ refresh }) {
 }
 
 const client = new DraftClient({ getToken });
+const live = new DraftLive(client, { getToken });
 
 // --- form <-> data -------------------------------------------------------
 
@@ -73,10 +76,19 @@ function ensureFormatBox(value) {
   $('#formats').append(label);
 }
 
+/** The field the user is in: another tab's change waits until they leave it. */
+const editing = () => document.activeElement?.form === form ? document.activeElement.name : null;
+
 function fillForm() {
   const data = client.formData;
-  for (const name of names) writeField(name, data[name]);
+  const busy = editing();
+  for (const name of names) if (name !== busy) writeField(name, data[name]);
 }
+// Leaving a field shows what the draft holds for it, should another tab have changed it.
+form.addEventListener('focusout', (event) => {
+  const name = event.target.name;
+  if (names.includes(name) && event.relatedTarget?.name !== name) writeField(name, client.formData[name]);
+});
 
 function onEdit(event) {
   const name = event.target.name;
@@ -149,6 +161,33 @@ function render() {
 
 client.addEventListener('state', render);
 client.addEventListener('data', fillForm);
+client.addEventListener('remote', ({ detail }) => showRemote(detail));
+
+// --- changes from other tabs and devices -----------------------------------
+
+const liveNote = $('#live-note');
+let liveTimer = null;
+
+/** Says what another tab did, and marks the fields it changed for a moment. */
+function showRemote({ type, fields }) {
+  const text = {
+    saved: 'Edited in another tab or device: the fields you are not editing show the changes.',
+    submitted: 'This course was submitted in another tab or device.',
+    discarded: 'This draft was discarded in another tab or device. What you type now starts a new one.',
+    materialized: null,
+  }[type];
+  if (!text) return;
+  liveNote.textContent = text;
+  liveNote.hidden = false;
+  clearTimeout(liveTimer);
+  liveTimer = setTimeout(() => (liveNote.hidden = true), 8000);
+  const busy = editing();
+  for (const name of fields.filter((f) => names.includes(f) && f !== busy)) {
+    const box = name === 'formats' ? $('#formats') : form.elements.namedItem(name);
+    box.classList.add('remote-changed');
+    setTimeout(() => box.classList.remove('remote-changed'), 1500);
+  }
+}
 window.addEventListener('online', () => client.retryNow());
 
 // --- files ---------------------------------------------------------------
@@ -291,14 +330,37 @@ $('#new-course').addEventListener('click', () => {
 
 // --- start ---------------------------------------------------------------
 
-render();
-await client.start();
-fillForm();
-render();
-if (client.draft?.courseId) {
+async function showFiles() {
+  fileList.replaceChildren();
+  if (!client.draft?.courseId) return;
   try {
     for (const meta of await client.listFiles()) showUploaded(fileItem(meta.originalName, meta.sizeBytes), meta);
   } catch {
     /* the list is a convenience; the files are safe on the server */
   }
 }
+
+/** On another device (or with this tab's storage gone): offer the user's other drafts and the trash. */
+async function offerResume() {
+  try {
+    const found = await findResumable(client, client.draft?.id);
+    showResumable($('#resume'), found, {
+      onContinue: async (id) => {
+        await client.switchTo(id);
+        await showFiles();
+        $('#topic').focus();
+      },
+      onRestore: (id) => client.request('POST', `/api/v1/courses/${encodeURIComponent(id)}/restore`),
+    });
+  } catch {
+    /* an offer, not a need: the new draft works without it */
+  }
+}
+
+render();
+await client.start();
+fillForm();
+render();
+live.start();
+await showFiles();
+if (!client.restored) await offerResume();

@@ -45,7 +45,10 @@
  * - `state`: {@link DraftClient#state}, {@link DraftClient#errors} or
  *   {@link DraftClient#draft} may have changed.
  * - `data`: the service sent form data the form does not show yet (restore after a
- *   reload, refetch after a conflict); fill the form from {@link DraftClient#formData}.
+ *   reload, refetch after a conflict, another tab's save); fill the form from
+ *   {@link DraftClient#formData}.
+ * - `remote`: another tab or device changed the draft ({@link DraftClient#applyRemote},
+ *   fed by the draft's event stream); `detail` is `{type, fields}`.
  *
  * @module draft-client
  */
@@ -120,6 +123,8 @@ export class DraftClient extends EventTarget {
   #attempt = 0;
   /** requests that touch the draft run one after another */
   #queue = Promise.resolve();
+  /** start() reopened the draft this tab had (a reload), rather than a new one */
+  #restored = false;
 
   /**
    * @param {object} options
@@ -164,6 +169,11 @@ export class DraftClient extends EventTarget {
     if (this.#pending.size || this.#inflight) return 'saving';
     if (this.#rejected.size) return 'error';
     return this.#saved ? 'saved' : 'idle';
+  }
+
+  /** @returns {boolean} start() reopened this tab's own draft (e.g. after a reload) */
+  get restored() {
+    return this.#restored;
   }
 
   /** @returns {Error|null} why the state is `error` when no field is to blame */
@@ -306,6 +316,102 @@ export class DraftClient extends EventTarget {
     this.#o.storage?.removeItem(this.#o.storageKey);
   }
 
+  /**
+   * Another call of the API, with the client's token handling and offline detection.
+   * @returns {Promise<*>} the parsed JSON body (null for 204)
+   * @throws {OfflineError|ProblemError}
+   */
+  request(method, path, options) {
+    return this.#request(method, path, options);
+  }
+
+  /**
+   * Makes this tab work on another of the user's drafts (one the page offers to
+   * resume). The draft it had is discarded when nothing was ever written to it.
+   * @param {string} id
+   */
+  async switchTo(id) {
+    this.#cancelTimer();
+    await this.#run(async () => {
+      const current = this.#draft;
+      const untouched = current && !this.#saved && !this.#pending.size && !current.courseId;
+      if (untouched && current.id !== id) {
+        await this.#request('DELETE', this.#path()).catch(() => {}); // else it expires by itself
+      }
+      this.#draft = null;
+      this.#storedId = id;
+      this.#lost = false;
+      this.#saved = false;
+      this.#conflict = false;
+      this.#failure = null;
+      this.#pending = new Map();
+      this.#rejected = new Map();
+      this.#persist();
+    });
+    await this.#autosave();
+    this.#emit('data');
+    this.#emit('state');
+  }
+
+  /**
+   * Takes a change another tab or device made, as the draft's event stream tells
+   * it (see docs/api.md, "Live changes"): `saved` merges the patch into the draft
+   * (the user's own unsaved edits stay on top), `materialized` and `submitted`
+   * update the draft, `discarded` ends it; `hello`, sent on each (re)connection,
+   * refetches the draft if it changed meanwhile. Changes this client made itself
+   * come back too, and are recognized by their version.
+   * @param {string} type
+   * @param {object} data
+   */
+  applyRemote(type, data) {
+    // After any request in flight: its answer may be the very change announced.
+    return this.#run(async () => {
+      const draft = this.#draft;
+      if (!draft || this.#lost) return;
+      if (type === 'discarded') {
+        this.#lost = true;
+        this.#emit('remote', { type, fields: [] });
+        this.#emit('state');
+        return;
+      }
+      if (type === 'materialized') {
+        // The course row exists now (another tab uploaded a file): the files list can show it.
+        if (draft.courseId) return;
+        this.#draft = { ...draft, status: draft.status === 'open' ? 'materialized' : draft.status, courseId: data?.courseId ?? null, courseSlug: data?.courseSlug ?? null };
+        this.#emit('remote', { type, fields: [] });
+        this.#emit('state');
+        return;
+      }
+      const version = Number(data?.version);
+      if (!(version > draft.version)) return; // ours, or already seen
+      const patch = data?.patch?.formData ?? data?.patch;
+      if (type === 'saved' && version === draft.version + 1 && patch && typeof patch === 'object') {
+        const formData = { ...draft.formData };
+        for (const [field, value] of Object.entries(patch)) {
+          if (value === null) delete formData[field];
+          else formData[field] = value;
+        }
+        this.#draft = { ...draft, version, formData };
+        this.#emit('remote', { type, fields: Object.keys(patch) });
+      } else if (type === 'submitted') {
+        // The final form and the course's address.
+        await this.#refresh().catch(() => {
+          this.#draft = { ...draft, version, status: 'submitted', courseId: data.courseId ?? draft.courseId };
+        });
+        this.#emit('remote', { type, fields: [] });
+      } else {
+        // A gap, or a reconnection after changes: the draft as it is now.
+        const before = draft.formData;
+        await this.#refresh();
+        const fields = Object.keys({ ...before, ...this.#draft.formData }).filter((f) => !same(before[f], this.#draft.formData[f]));
+        if (fields.length) this.#emit('remote', { type: 'saved', fields });
+      }
+      this.#persist();
+      this.#emit('data');
+      this.#emit('state');
+    });
+  }
+
   // --- the save loop ------------------------------------------------------
 
   /** Runs steps until there is nothing to do now. */
@@ -400,6 +506,7 @@ export class DraftClient extends EventTarget {
     if (this.#storedId && !this.#lost) {
       try {
         this.#accept(await this.#request('GET', `/api/v1/drafts/${encodeURIComponent(this.#storedId)}`));
+        this.#restored = true;
         this.#saved = Object.keys(this.#draft.formData).length > 0;
         this.#failure = null;
         this.#emit('data');
@@ -496,8 +603,8 @@ export class DraftClient extends EventTarget {
     }
   }
 
-  #emit(type) {
-    this.dispatchEvent(new Event(type));
+  #emit(type, detail) {
+    this.dispatchEvent(detail === undefined ? new Event(type) : new CustomEvent(type, { detail }));
   }
 
   /**

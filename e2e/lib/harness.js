@@ -131,6 +131,8 @@ export class Service {
         DRAFTD_UPLOAD_DIR: this.uploadDir,
         // Every test run makes drafts for the same demo user: no cap in the way.
         DRAFTD_MAX_DRAFTS_PER_USER: '100000',
+        // Every open page of that user follows its draft's event stream.
+        DRAFTD_EVENTS_PER_USER: '1000',
         // Scheduled jobs off: the test files share one Redis database, and an
         // orphan sweep would take other files' drafts for orphans.
         DRAFTD_JANITOR_CRON: 'off',

@@ -109,14 +109,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(resource("/", "GET").route(web::get().to(page::index)))
         .service(resource("/app.css", "GET").route(web::get().to(page::stylesheet)))
-        .service(resource("/app.js", "GET").route(web::get().to(page::app_script)))
-        .service(resource("/draft-client.js", "GET").route(web::get().to(page::client_script)))
         .service(resource("/api/v1/dev/token", "GET").route(web::get().to(page::dev_token)))
         .service(resource("/metrics", "GET").route(web::get().to(metrics::render)))
         .service(resource("/healthz", "GET").route(web::get().to(health::healthz)))
         .service(resource("/readyz", "GET").route(web::get().to(health::readyz)))
         .service(resource("/openapi.json", "GET").route(web::get().to(openapi::openapi_json)))
         .default_service(web::to(not_found));
+    for (path, body) in page::SCRIPTS {
+        cfg.service(
+            resource(path, "GET").route(web::get().to(move || async move { page::script(body) })),
+        );
+    }
 }
 
 /// A resource whose other methods answer with a 405 problem naming `allow`.

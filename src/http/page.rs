@@ -43,18 +43,19 @@ pub async fn stylesheet() -> HttpResponse {
     asset("text/css; charset=utf-8", include_str!("../../web/app.css"))
 }
 
-pub async fn app_script() -> HttpResponse {
-    asset(
-        "text/javascript; charset=utf-8",
-        include_str!("../../web/app.js"),
-    )
-}
-
-pub async fn client_script() -> HttpResponse {
-    asset(
-        "text/javascript; charset=utf-8",
+/// The page's scripts (ES modules), by path.
+pub const SCRIPTS: [(&str, &str); 4] = [
+    ("/app.js", include_str!("../../web/app.js")),
+    (
+        "/draft-client.js",
         include_str!("../../web/draft-client.js"),
-    )
+    ),
+    ("/draft-live.js", include_str!("../../web/draft-live.js")),
+    ("/resume.js", include_str!("../../web/resume.js")),
+];
+
+pub fn script(body: &'static str) -> HttpResponse {
+    asset("text/javascript; charset=utf-8", body)
 }
 
 #[derive(Serialize)]
