@@ -12,6 +12,7 @@ use crate::domain::draft::DraftLimits;
 use crate::domain::key_pattern::{KeyPattern, NoPlaceholder};
 use crate::http::timed_body::BodyTimeouts;
 
+pub mod cors;
 mod storage;
 pub mod webhook;
 
@@ -253,6 +254,12 @@ pub struct Config {
 
     #[command(flatten)]
     pub webhook: webhook::WebhookConfig,
+
+    /// Origins whose pages may call the API from a browser, comma-separated
+    /// (`https://app.example.com`). None: no CORS headers at all.
+    #[arg(long, env = "DRAFTD_CORS_ORIGINS", default_value = "", hide_default_value = true,
+          value_parser = cors::CorsOrigins::parse)]
+    pub cors_origins: cors::CorsOrigins,
 
     /// Log filter (tracing `EnvFilter` syntax).
     #[arg(long, env = "DRAFTD_LOG", default_value = "info")]

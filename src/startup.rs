@@ -23,7 +23,7 @@ use crate::domain::cleanup::CleanupPolicy;
 use crate::domain::key_pattern::PatternScope;
 use crate::http::auth::Authenticator;
 use crate::http::request_id::{self, RequestSpan};
-use crate::http::{loopback, metrics, routes, AppState};
+use crate::http::{cors, loopback, metrics, routes, AppState};
 use crate::jobs::cleanup::{CleanupSettings, CleanupWorker};
 use crate::jobs::erase::{EraseSettings, EraseStores, Eraser};
 use crate::jobs::janitor::{Janitor, JanitorSettings};
@@ -240,12 +240,27 @@ impl Application {
         let listener = TcpListener::bind(&config.bind)?;
         let port = listener.local_addr()?.port();
         let dev_mode = config.dev_mode;
+        let origins = config.cors_origins.clone();
+        if !origins.is_empty() {
+            tracing::info!(origins = %origins, "allowing calls from other origins");
+        }
         let mut server = HttpServer::new(move || {
-            // Innermost: a refused request is still counted and logged.
+            // Innermost: a refused request is still counted and logged. Then
+            // CORS, around every answer the app gives (problems and the dev
+            // mode refusal too); the log and the metrics outside it never
+            // answer on their own, and so see its preflights as well.
             HttpApp::new()
                 .wrap(Condition::new(
                     dev_mode,
                     from_fn(loopback::require_loopback_host),
+                ))
+                .wrap(Condition::new(
+                    !origins.is_empty(),
+                    cors::layer(origins.iter()),
+                ))
+                .wrap(Condition::new(
+                    !origins.is_empty(),
+                    from_fn(cors::refusal_as_problem),
                 ))
                 .wrap(from_fn(metrics::track))
                 .wrap(TracingLogger::<RequestSpan>::new())

@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod auth;
 pub mod body;
+pub mod cors;
 pub mod courses;
 pub mod drafts;
 pub mod erase;

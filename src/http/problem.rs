@@ -25,6 +25,8 @@ pub enum ApiError {
     Unauthorized(&'static str),
     #[error("{0}")]
     Forbidden(&'static str),
+    #[error("this cross-origin request is refused: {0}")]
+    PreflightRefused(String),
     #[error("{0}")]
     MalformedBody(String),
     #[error("the request has invalid fields")]
@@ -137,6 +139,7 @@ impl ApiError {
             Self::BadRequest(_) => ("bad-request", "Bad request"),
             Self::Unauthorized(_) => ("unauthorized", "Unauthorized"),
             Self::Forbidden(_) => ("forbidden", "Forbidden"),
+            Self::PreflightRefused(_) => ("cors-refused", "Cross-origin request refused"),
             Self::MalformedBody(_) => ("malformed-body", "Malformed request body"),
             Self::Invalid(_) => ("validation-failed", "Validation failed"),
             Self::PreconditionFailed { .. } => ("version-mismatch", "Version mismatch"),
@@ -187,7 +190,7 @@ impl ResponseError for ApiError {
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::PreflightRefused(_) => StatusCode::FORBIDDEN,
             Self::MalformedBody(_) => StatusCode::BAD_REQUEST,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,

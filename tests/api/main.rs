@@ -6,6 +6,7 @@ mod bad_input;
 mod cleanup;
 mod cluster;
 mod content;
+mod cors;
 mod drafts;
 mod erase;
 mod faults;
