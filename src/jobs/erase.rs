@@ -15,6 +15,8 @@
 //! over where a killed one stopped: the counts before are taken once, and
 //! what was removed is recorded as it goes.
 
+mod inventory;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,9 +27,9 @@ use uuid::Uuid;
 
 use crate::domain::cleanup::CleanupPolicy;
 use crate::domain::erase::{
-    ErasePhase, EraseReport, EraseScope, EraseState, EraseStatus, EraseSubject, Inventory, Redriven,
+    ErasePhase, EraseReport, EraseState, EraseStatus, EraseSubject, Redriven,
 };
-use crate::domain::key_pattern::{Ids, KeyPattern, Placeholder};
+use crate::domain::key_pattern::KeyPattern;
 use crate::domain::StoreError;
 use crate::jobs::cleanup::CleanupWorker;
 use crate::stores::files::FileStorage;
@@ -333,90 +335,6 @@ impl Eraser {
             }
         }
         Ok(())
-    }
-
-    /// What the subject has in every store now; `erasure`'s deleted courses
-    /// count as the subject's.
-    async fn inventory(
-        &self,
-        subject: EraseSubject,
-        erasure: Option<Uuid>,
-    ) -> Result<Inventory, StoreError> {
-        let (
-            (courses, file_rows),
-            (pending, dead),
-            (events_pending, events_dead),
-            draft_keys,
-            (objects, bytes),
-            pattern_keys,
-        ) = tokio::try_join!(
-            self.erasures.course_counts(subject),
-            self.erasures.job_counts(subject, erasure),
-            self.erasures.event_counts(subject, erasure),
-            self.redis.count_drafts_of(subject),
-            self.stored(subject, erasure),
-            self.pattern_keys(subject, erasure, false),
-        )?;
-        Ok(Inventory {
-            courses,
-            file_rows,
-            objects,
-            bytes,
-            draft_keys,
-            pattern_keys,
-            cleanup_jobs_pending: pending,
-            cleanup_jobs_dead: dead,
-            events_pending,
-            events_dead,
-        })
-    }
-
-    /// The platform's keys of the subject's courses (those `erasure` deleted
-    /// included) and of the subject itself: counted, or unlinked. One scan
-    /// per pattern, whatever the number of courses.
-    async fn pattern_keys(
-        &self,
-        subject: EraseSubject,
-        erasure: Option<Uuid>,
-        unlink: bool,
-    ) -> Result<u64, StoreError> {
-        if self.settings.patterns.is_empty() {
-            return Ok(0);
-        }
-        let courses = self.erasures.course_ids(subject, erasure).await?;
-        let itself = match subject.scope {
-            EraseScope::Organization => Placeholder::Organization,
-            EraseScope::User => Placeholder::User,
-        };
-        let owned = |ids: &Ids| match ids.get(&Placeholder::Course) {
-            Some(course) => courses.contains(course),
-            None => ids.get(&itself) == Some(&subject.id),
-        };
-        let mut keys = 0;
-        for pattern in self.settings.patterns.iter() {
-            keys += if unlink {
-                self.redis.unlink_matching(pattern, owned).await?
-            } else {
-                self.redis.count_matching(pattern, owned).await?
-            };
-        }
-        Ok(keys)
-    }
-
-    /// Objects and bytes under the subject's storage prefixes.
-    async fn stored(
-        &self,
-        subject: EraseSubject,
-        erasure: Option<Uuid>,
-    ) -> Result<(u64, u64), StoreError> {
-        let (mut objects, mut bytes) = (0, 0);
-        for prefix in self.erasures.storage_prefixes(subject, erasure).await? {
-            for (_, size) in self.files.list_sized(&prefix).await? {
-                objects += 1;
-                bytes += size;
-            }
-        }
-        Ok((objects, bytes))
     }
 }
 
