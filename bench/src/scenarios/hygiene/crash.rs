@@ -46,9 +46,11 @@ pub async fn crash_mid_uploads(
     outcomes: &[Outcome],
 ) -> anyhow::Result<Residue> {
     // Drafts whose course the visit made and left: an upload there makes
-    // no new row, so the run's counts stay the visits'.
+    // no new row, so the run's counts stay the visits'. The last ones: their
+    // drafts are the furthest from their TTL.
     let targets = outcomes
         .iter()
+        .rev()
         .filter(|o| o.visit == Visit::UploadAndLeave)
         .take(CUT_UPLOADS);
     let mut streams = Vec::new();
