@@ -16,7 +16,7 @@ use tracing_actix_web::TracingLogger;
 use crate::app::admin::Admin;
 use crate::app::courses::{CleanupHandle, CourseLimits};
 use crate::app::erase::{Erasures, Upkeep, BAR_REFRESH};
-use crate::app::limits::{UploadSlots, WriteRate};
+use crate::app::limits::{SlotKind, Slots, WriteRate};
 use crate::app::{App, Courses, DraftSessions};
 use crate::config::Config;
 use crate::domain::cleanup::CleanupPolicy;
@@ -169,9 +169,10 @@ impl Services {
                     rules: config.upload_rules(),
                     quota: config.file_quota(),
                     writes,
-                    uploads: UploadSlots::new(
-                        usize::try_from(config.uploads_per_user).unwrap_or(usize::MAX),
-                        usize::try_from(config.uploads_max).unwrap_or(usize::MAX),
+                    uploads: Slots::new(
+                        SlotKind::Uploads,
+                        config.uploads_per_user,
+                        config.uploads_max,
                     ),
                 },
                 CleanupHandle { policy, wake },

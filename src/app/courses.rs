@@ -10,7 +10,7 @@ use futures_util::stream::BoxStream;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use super::limits::{UploadSlots, WriteRate};
+use super::limits::{Slots, WriteRate};
 use super::{AppError, DraftSessions};
 use crate::domain::cleanup::{CleanupPolicy, DeletionReason, Erasable};
 use crate::domain::course::{
@@ -52,7 +52,7 @@ pub struct CourseLimits {
     pub rules: UploadRules,
     pub quota: FileQuota,
     pub writes: WriteRate,
-    pub uploads: UploadSlots,
+    pub uploads: Slots,
 }
 
 /// How deletions reach the cleanup worker: the attempts each job gets, and a

@@ -51,9 +51,13 @@ pub enum AppError {
     Invalid(FieldErrors),
     #[error("too many requests; retry in {retry_after:?}")]
     RateLimited { retry_after: std::time::Duration },
-    /// Too many uploads in flight, the user's own (`per_user`) or in all.
-    #[error("too many uploads in flight")]
-    TooManyUploads { per_user: bool },
+    /// Too many uploads in flight or event streams open, the user's own
+    /// (`per_user`) or in all.
+    #[error("too many {kind:?} at once")]
+    AtCapacity {
+        kind: limits::SlotKind,
+        per_user: bool,
+    },
     #[error("the course holds {limit} files already")]
     TooManyFiles { limit: i64 },
     #[error("the organization stores {used} bytes; this file would pass its {limit}")]
