@@ -12,6 +12,7 @@ use crate::domain::draft::DraftLimits;
 use crate::domain::key_pattern::{KeyPattern, NoPlaceholder};
 use crate::http::timed_body::BodyTimeouts;
 
+pub mod events;
 mod storage;
 pub mod webhook;
 
@@ -253,6 +254,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub webhook: webhook::WebhookConfig,
+
+    #[command(flatten)]
+    pub events: events::EventsConfig,
 
     /// Log filter (tracing `EnvFilter` syntax).
     #[arg(long, env = "DRAFTD_LOG", default_value = "info")]

@@ -4,7 +4,8 @@
 //! - [`courses`]: materialize, submit, upload, read, list, trash, restore and
 //!   erase courses;
 //! - [`admin`]: the operator's figures, and the jobs run on demand;
-//! - [`erase`]: erasing an organization or a user, and the bar on their writes.
+//! - [`erase`]: erasing an organization or a user, and the bar on their writes;
+//! - [`events`]: a draft's event stream, its changes as they happen.
 //!
 //! It may use [`crate::domain`], [`crate::stores`] and [`crate::jobs`]; it
 //! knows nothing of HTTP. [`AppError`] is its one error type, which the HTTP
@@ -14,12 +15,14 @@ pub mod admin;
 pub mod courses;
 pub mod drafts;
 pub mod erase;
+pub mod events;
 pub mod limits;
 
 pub use admin::Admin;
 pub use courses::Courses;
 pub use drafts::DraftSessions;
 pub use erase::Erasures;
+pub use events::DraftEvents;
 
 use crate::domain::upload::UploadError;
 use crate::domain::{FieldErrors, StoreError};
@@ -31,6 +34,7 @@ pub struct App {
     pub courses: Courses,
     pub admin: Admin,
     pub erasures: Erasures,
+    pub events: DraftEvents,
 }
 
 /// The use cases' one error type.
