@@ -40,8 +40,10 @@ user=$(python3 -c 'import uuid; print(uuid.uuid4())')
 token=$(target/debug/draftd dev-token --user "$user")
 # positive_data_acceptance is left out: the service rightly refuses requests
 # the schema cannot describe as wrong (submitting a form without a topic, an
-# empty file, a file type not accepted).
+# empty file, a file type not accepted). A draft's event stream is left out:
+# it never ends while its draft is open (tests/api/events.rs covers it).
 "$venv/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" \
   -H "Authorization: Bearer $token" \
+  --exclude-path '/api/v1/drafts/{id}/events' \
   --checks all --exclude-checks positive_data_acceptance \
   -n "$examples" --seed 20261126 --suppress-health-check all

@@ -13,6 +13,7 @@ use crate::domain::key_pattern::{KeyPattern, NoPlaceholder};
 use crate::http::timed_body::BodyTimeouts;
 
 pub mod cors;
+pub mod events;
 mod storage;
 pub mod webhook;
 
@@ -260,6 +261,9 @@ pub struct Config {
     #[arg(long, env = "DRAFTD_CORS_ORIGINS", default_value = "", hide_default_value = true,
           value_parser = cors::CorsOrigins::parse)]
     pub cors_origins: cors::CorsOrigins,
+
+    #[command(flatten)]
+    pub events: events::EventsConfig,
 
     /// Log filter (tracing `EnvFilter` syntax).
     #[arg(long, env = "DRAFTD_LOG", default_value = "info")]

@@ -16,8 +16,8 @@ use tracing_actix_web::TracingLogger;
 use crate::app::admin::Admin;
 use crate::app::courses::{CleanupHandle, CourseLimits};
 use crate::app::erase::{Erasures, Upkeep, BAR_REFRESH};
-use crate::app::limits::{UploadSlots, WriteRate};
-use crate::app::{App, Courses, DraftSessions};
+use crate::app::limits::{SlotKind, Slots, WriteRate};
+use crate::app::{App, Courses, DraftEvents, DraftSessions};
 use crate::config::Config;
 use crate::domain::cleanup::CleanupPolicy;
 use crate::domain::key_pattern::PatternScope;
@@ -36,7 +36,7 @@ use crate::stores::postgres::files::PgFiles;
 use crate::stores::postgres::outbox::EVENTS_SETTING;
 use crate::stores::postgres::uploads::UploadLedger;
 use crate::stores::postgres::{CleanupQueue, Outbox, PgCourses, PgDrafts, Postgres};
-use crate::stores::redis::{RedisDrafts, RedisSettings};
+use crate::stores::redis::{LiveHub, RedisDrafts, RedisSettings};
 
 /// The use cases and the jobs, wired to the stores. Connecting applies
 /// migrations.
@@ -71,13 +71,15 @@ impl Services {
         let webhooks = webhook
             .map(|settings| WebhookWorker::new(outbox.clone(), settings))
             .transpose()?;
-        let redis = RedisDrafts::connect(&RedisSettings {
+        let redis_settings = RedisSettings {
             url: &config.redis_url,
             cluster: config.redis_cluster,
             tls_roots: tls_roots.as_deref(),
             pool_size: config.pool_size,
             timeout,
-        })?;
+        };
+        let redis = RedisDrafts::connect(&redis_settings)?;
+        let live = LiveHub::new(&redis_settings, tokio::runtime::Handle::current())?;
         let files = config
             .file_storage()?
             .with_ledger(UploadLedger::new(postgres.clone()));
@@ -158,7 +160,17 @@ impl Services {
                 settle: BAR_REFRESH * 2,
             },
         );
+        let events = DraftEvents::new(
+            drafts.clone(),
+            live,
+            Slots::new(
+                SlotKind::EventStreams,
+                config.events.per_user,
+                config.events.max,
+            ),
+        );
         let app = App {
+            events,
             drafts: drafts.clone(),
             courses: Courses::new(
                 drafts,
@@ -169,9 +181,10 @@ impl Services {
                     rules: config.upload_rules(),
                     quota: config.file_quota(),
                     writes,
-                    uploads: UploadSlots::new(
-                        usize::try_from(config.uploads_per_user).unwrap_or(usize::MAX),
-                        usize::try_from(config.uploads_max).unwrap_or(usize::MAX),
+                    uploads: Slots::new(
+                        SlotKind::Uploads,
+                        config.uploads_per_user,
+                        config.uploads_max,
                     ),
                 },
                 CleanupHandle { policy, wake },
@@ -225,12 +238,14 @@ impl Application {
         };
         let background = Background::start(&services.jobs, &schedules).await?;
         let upkeep = services.app.erasures.start_upkeep();
+        let stopping = stop_signal(services.app.events.clone());
         let state = web::Data::new(AppState {
             app: services.app,
             authenticator,
             max_body_bytes: config.max_body_bytes,
             max_upload_bytes: config.max_upload_bytes,
             body_timeouts: config.body_timeouts(),
+            events_heartbeat: config.events.heartbeat(),
             dev_token_secret: config
                 .dev_mode
                 .then(|| config.jwt_secret().map(str::to_owned))
@@ -268,6 +283,11 @@ impl Application {
                 .app_data(state.clone())
                 .configure(routes)
         })
+        .shutdown_signal(stopping)
+        // A client's EOF ends its connection at once: an event stream whose
+        // tab closed gives its slot back now, not after a heartbeat fails to
+        // be written. (Browsers and HTTP clients never half-close a request.)
+        .h1_allow_half_closed(false)
         .listen(listener)?;
         if config.workers > 0 {
             server = server.workers(config.workers);
@@ -291,8 +311,9 @@ impl Application {
         &self.jobs
     }
 
-    /// Serves until SIGINT or SIGTERM: then stops accepting, finishes the
-    /// requests in flight, and stops the scheduler and the cleanup worker.
+    /// Serves until SIGINT or SIGTERM: then ends every event stream, stops
+    /// accepting, finishes the requests in flight, and stops the scheduler
+    /// and the cleanup worker.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
         self.background.shutdown().await;
@@ -300,4 +321,41 @@ impl Application {
         tracing::info!("stopped");
         served
     }
+}
+
+/// Resolves on SIGTERM or SIGINT, once every event stream has been told to
+/// end: actix's graceful shutdown that follows waits for the requests in
+/// flight, and a stream would otherwise hold it for its whole timeout.
+async fn stop_signal(events: DraftEvents) {
+    let interrupted = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminated = async {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminated = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupted => tracing::info!("SIGINT received"),
+        () = terminated => tracing::info!("SIGTERM received"),
+    }
+    let streams = events.open_streams();
+    events.stop();
+    tracing::info!(
+        streams,
+        "stopping: event streams ended; finishing the requests in flight"
+    );
 }

@@ -10,7 +10,7 @@ use futures_util::stream::BoxStream;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use super::limits::{UploadSlots, WriteRate};
+use super::limits::{Slots, WriteRate};
 use super::{AppError, DraftSessions};
 use crate::domain::cleanup::{CleanupPolicy, DeletionReason, Erasable};
 use crate::domain::course::{
@@ -52,7 +52,7 @@ pub struct CourseLimits {
     pub rules: UploadRules,
     pub quota: FileQuota,
     pub writes: WriteRate,
-    pub uploads: UploadSlots,
+    pub uploads: Slots,
 }
 
 /// How deletions reach the cleanup worker: the attempts each job gets, and a
@@ -121,15 +121,19 @@ impl Courses {
         course: &Course,
         created: bool,
     ) -> Result<(), AppError> {
+        Self::count_materialized(course, created);
+        self.drafts
+            .attach_course(owner, draft, course.id, &course.slug)
+            .await
+    }
+
+    fn count_materialized(course: &Course, created: bool) {
         if created {
             let trigger = course
                 .materialized_by
                 .map_or("unknown", MaterializedBy::as_str);
             metrics::counter!("draftd_materializations_total", "trigger" => trigger).increment(1);
         }
-        self.drafts
-            .attach_course(owner, draft, course.id, &course.slug)
-            .await
     }
 
     /// Makes sure the draft has a course row. `true` if this call created it.
@@ -182,7 +186,10 @@ impl Courses {
             };
             match submitted {
                 SubmitOutcome::Submitted(course, created) => {
-                    self.attach(owner, &draft, &course, created).await?;
+                    Self::count_materialized(&course, created);
+                    self.drafts
+                        .attach_submitted(owner, &draft, course.id, &course.slug)
+                        .await?;
                     return Ok(((&*course).into(), created));
                 }
                 SubmitOutcome::Changed => continue,

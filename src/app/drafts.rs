@@ -184,6 +184,21 @@ impl<Primary: DraftBackend, Fallback: DraftBackend> DraftSessions<Primary, Fallb
         Ok(())
     }
 
+    /// Submit's last step, once the course row is submitted: records the
+    /// course in the frozen draft, which shortens its life and tells its
+    /// event streams. Always runs, even when the draft had its course already.
+    pub(super) async fn attach_submitted(
+        &self,
+        owner: Owner,
+        draft: &Draft,
+        course_id: Uuid,
+        slug: &str,
+    ) -> Result<(), AppError> {
+        in_store_of!(self, draft, |store| store
+            .attach_course(owner, draft.id, course_id, slug))?;
+        Ok(())
+    }
+
     /// Submit's first step: freezes the draft at the version that passed
     /// validation. `Ok(false)`: an autosave came first.
     pub(super) async fn freeze(&self, owner: Owner, draft: &Draft) -> Result<bool, AppError> {

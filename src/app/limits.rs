@@ -1,7 +1,7 @@
 //! What one user may do at once or per window, beyond the stores' own caps:
-//! writes per window (creates, submits, uploads, deletes) and uploads in
-//! flight. Every counter here is bounded by the users active in one window
-//! or by the uploads in flight.
+//! writes per window (creates, submits, uploads, deletes), and things in
+//! progress: uploads in flight and open event streams. Every counter here is
+//! bounded by the users active in one window or by the slots in use.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -69,53 +69,87 @@ impl WriteRate {
     }
 }
 
-/// Uploads in flight, per user and in all.
-#[derive(Clone)]
-pub struct UploadSlots {
-    per_user: usize,
-    max: usize,
-    in_flight: Arc<Mutex<HashMap<Uuid, usize>>>,
+/// What a pool of [`Slots`] bounds: each kind has its own caps, gauge and
+/// refusal counter, and its own problem type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotKind {
+    /// Uploads in flight (`DRAFTD_UPLOADS_PER_USER`, `DRAFTD_UPLOADS_MAX`).
+    Uploads,
+    /// Open event streams (`DRAFTD_EVENTS_PER_USER`, `DRAFTD_EVENTS_MAX`).
+    EventStreams,
 }
 
-/// One upload's slot, given back when dropped.
-pub struct UploadSlot {
-    user_id: Uuid,
-    in_flight: Arc<Mutex<HashMap<Uuid, usize>>>,
-}
-
-impl UploadSlots {
-    pub fn new(per_user: usize, max: usize) -> Self {
-        Self {
-            per_user,
-            max,
-            in_flight: Arc::default(),
+impl SlotKind {
+    /// The gauge of slots taken now.
+    fn gauge(self) -> &'static str {
+        match self {
+            Self::Uploads => "draftd_uploads_in_flight",
+            Self::EventStreams => "draftd_event_streams_open",
         }
     }
 
-    /// A slot for one more upload of `owner`, if the limits allow it.
-    pub fn take(&self, owner: Owner) -> Result<UploadSlot, AppError> {
-        let mut in_flight = self
-            .in_flight
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let total: usize = in_flight.values().sum();
-        let mine = in_flight.get(&owner.user_id).copied().unwrap_or(0);
+    /// The counter of refusals, labelled `scope` = `user` or `process`.
+    fn refused(self) -> &'static str {
+        match self {
+            Self::Uploads => "draftd_uploads_refused_total",
+            Self::EventStreams => "draftd_event_streams_refused_total",
+        }
+    }
+}
+
+/// Things in progress (uploads in flight, open event streams), bounded per
+/// user and in all.
+#[derive(Clone)]
+pub struct Slots {
+    kind: SlotKind,
+    per_user: usize,
+    max: usize,
+    in_use: Arc<Mutex<HashMap<Uuid, usize>>>,
+}
+
+/// One slot, given back when dropped.
+pub struct Slot {
+    kind: SlotKind,
+    user_id: Uuid,
+    in_use: Arc<Mutex<HashMap<Uuid, usize>>>,
+}
+
+impl Slots {
+    pub fn new(kind: SlotKind, per_user: u64, max: u64) -> Self {
+        Self {
+            kind,
+            per_user: usize::try_from(per_user).unwrap_or(usize::MAX),
+            max: usize::try_from(max).unwrap_or(usize::MAX),
+            in_use: Arc::default(),
+        }
+    }
+
+    /// A slot for one more of `owner`'s, if the limits allow it.
+    pub fn take(&self, owner: Owner) -> Result<Slot, AppError> {
+        let mut in_use = self.in_use.lock().unwrap_or_else(PoisonError::into_inner);
+        let total: usize = in_use.values().sum();
+        let mine = in_use.get(&owner.user_id).copied().unwrap_or(0);
         if mine >= self.per_user || total >= self.max {
-            return Err(AppError::TooManyUploads {
-                per_user: mine >= self.per_user,
+            let per_user = mine >= self.per_user;
+            let scope = if per_user { "user" } else { "process" };
+            metrics::counter!(self.kind.refused(), "scope" => scope).increment(1);
+            return Err(AppError::AtCapacity {
+                kind: self.kind,
+                per_user,
             });
         }
-        in_flight.insert(owner.user_id, mine + 1);
-        metrics::gauge!("draftd_uploads_in_flight").increment(1.0);
-        Ok(UploadSlot {
+        in_use.insert(owner.user_id, mine + 1);
+        metrics::gauge!(self.kind.gauge()).increment(1.0);
+        Ok(Slot {
+            kind: self.kind,
             user_id: owner.user_id,
-            in_flight: self.in_flight.clone(),
+            in_use: self.in_use.clone(),
         })
     }
 
-    /// Uploads in flight now, in all.
-    pub fn in_flight(&self) -> usize {
-        self.in_flight
+    /// Slots taken now, in all.
+    pub fn in_use(&self) -> usize {
+        self.in_use
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .values()
@@ -123,17 +157,14 @@ impl UploadSlots {
     }
 }
 
-impl Drop for UploadSlot {
+impl Drop for Slot {
     fn drop(&mut self) {
-        metrics::gauge!("draftd_uploads_in_flight").decrement(1.0);
-        let mut in_flight = self
-            .in_flight
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(count) = in_flight.get_mut(&self.user_id) {
+        metrics::gauge!(self.kind.gauge()).decrement(1.0);
+        let mut in_use = self.in_use.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = in_use.get_mut(&self.user_id) {
             *count -= 1;
             if *count == 0 {
-                in_flight.remove(&self.user_id);
+                in_use.remove(&self.user_id);
             }
         }
     }
@@ -145,7 +176,7 @@ mod tests {
 
     #[test]
     fn slots_are_bounded_per_user_and_in_all_and_given_back() {
-        let slots = UploadSlots::new(2, 3);
+        let slots = Slots::new(SlotKind::Uploads, 2, 3);
         let owner = |n| Owner {
             user_id: Uuid::from_u128(n),
             organization_id: Uuid::nil(),
@@ -154,15 +185,21 @@ mod tests {
         let _a2 = slots.take(owner(1)).unwrap();
         assert!(matches!(
             slots.take(owner(1)),
-            Err(AppError::TooManyUploads { per_user: true })
+            Err(AppError::AtCapacity {
+                kind: SlotKind::Uploads,
+                per_user: true
+            })
         ));
         let _b1 = slots.take(owner(2)).unwrap();
         assert!(matches!(
             slots.take(owner(3)),
-            Err(AppError::TooManyUploads { per_user: false })
+            Err(AppError::AtCapacity {
+                kind: SlotKind::Uploads,
+                per_user: false
+            })
         ));
         drop(a1);
-        assert_eq!(slots.in_flight(), 2);
+        assert_eq!(slots.in_use(), 2);
         assert!(slots.take(owner(3)).is_ok());
     }
 }

@@ -4,7 +4,8 @@
 //! - [`courses`]: materialize, submit, upload, read, list, trash, restore and
 //!   erase courses;
 //! - [`admin`]: the operator's figures, and the jobs run on demand;
-//! - [`erase`]: erasing an organization or a user, and the bar on their writes.
+//! - [`erase`]: erasing an organization or a user, and the bar on their writes;
+//! - [`events`]: a draft's event stream, its changes as they happen.
 //!
 //! It may use [`crate::domain`], [`crate::stores`] and [`crate::jobs`]; it
 //! knows nothing of HTTP. [`AppError`] is its one error type, which the HTTP
@@ -14,12 +15,14 @@ pub mod admin;
 pub mod courses;
 pub mod drafts;
 pub mod erase;
+pub mod events;
 pub mod limits;
 
 pub use admin::Admin;
 pub use courses::Courses;
 pub use drafts::DraftSessions;
 pub use erase::Erasures;
+pub use events::DraftEvents;
 
 use crate::domain::upload::UploadError;
 use crate::domain::{FieldErrors, StoreError};
@@ -31,6 +34,7 @@ pub struct App {
     pub courses: Courses,
     pub admin: Admin,
     pub erasures: Erasures,
+    pub events: DraftEvents,
 }
 
 /// The use cases' one error type.
@@ -51,9 +55,13 @@ pub enum AppError {
     Invalid(FieldErrors),
     #[error("too many requests; retry in {retry_after:?}")]
     RateLimited { retry_after: std::time::Duration },
-    /// Too many uploads in flight, the user's own (`per_user`) or in all.
-    #[error("too many uploads in flight")]
-    TooManyUploads { per_user: bool },
+    /// Too many uploads in flight or event streams open, the user's own
+    /// (`per_user`) or in all.
+    #[error("too many {kind:?} at once")]
+    AtCapacity {
+        kind: limits::SlotKind,
+        per_user: bool,
+    },
     #[error("the course holds {limit} files already")]
     TooManyFiles { limit: i64 },
     #[error("the organization stores {used} bytes; this file would pass its {limit}")]

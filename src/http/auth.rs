@@ -90,6 +90,7 @@ impl Authenticator {
             user_id: claims.sub,
             organization_id: claims.org_id,
             role: claims.role,
+            expires_at: claims.exp,
         })
     }
 }
@@ -122,6 +123,8 @@ pub struct Caller {
     pub user_id: Option<Uuid>,
     pub organization_id: Option<Uuid>,
     pub role: Option<String>,
+    /// When the token expires, Unix seconds.
+    pub expires_at: i64,
 }
 
 impl Caller {
@@ -183,6 +186,28 @@ impl FromRequest for Owner {
                 .and_then(|caller| caller.owner())
                 .and_then(|owner| refuse_erased(req, owner)),
         )
+    }
+}
+
+/// A user route's owner and when its token expires: for a response that
+/// lasts (an event stream), which must end with the token.
+pub struct ExpiringOwner {
+    pub owner: Owner,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+impl FromRequest for ExpiringOwner {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(caller_of(req).and_then(|caller| {
+            Ok(ExpiringOwner {
+                owner: refuse_erased(req, caller.owner()?)?,
+                expires_at: caller.expires_at,
+            })
+        }))
     }
 }
 

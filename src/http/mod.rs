@@ -11,6 +11,7 @@ pub mod cors;
 pub mod courses;
 pub mod drafts;
 pub mod erase;
+pub mod events;
 pub mod health;
 pub mod if_match;
 pub mod lifecycle;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     pub max_upload_bytes: u64,
     pub body_timeouts: timed_body::BodyTimeouts,
+    /// How often an event stream sends a heartbeat.
+    pub events_heartbeat: std::time::Duration,
     /// The secret to sign demo-user tokens with; `Some` only in dev mode.
     pub dev_token_secret: Option<String>,
 }
@@ -58,6 +61,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(drafts::get))
                 .route(web::patch().to(drafts::autosave))
                 .route(web::delete().to(drafts::discard)),
+        )
+        .service(
+            resource("/api/v1/drafts/{id}/events", "GET")
+                .route(web::get().to(events::draft_events)),
         )
         .service(
             resource("/api/v1/drafts/{id}/materialize", "POST")

@@ -5,7 +5,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::problem::{NotLoopbackResponse, Problem, ProblemResponse};
-use super::{admin, courses, drafts, erase, health, lifecycle, metrics};
+use super::{admin, courses, drafts, erase, events, health, lifecycle, metrics};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -13,6 +13,7 @@ use super::{admin, courses, drafts, erase, health, lifecycle, metrics};
         held in Redis, written to Postgres only when they become real."),
     paths(
         drafts::create, drafts::list, drafts::get, drafts::autosave, drafts::discard,
+        events::draft_events,
         courses::materialize, courses::submit, courses::upload, courses::draft_files,
         courses::delete_draft_file, courses::course, courses::download,
         lifecycle::list_courses, lifecycle::delete_course, lifecycle::restore_course,

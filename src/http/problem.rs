@@ -6,12 +6,18 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::{IntoResponses, ToResponse, ToSchema};
 
+use crate::app::limits::SlotKind;
 use crate::app::AppError;
 use crate::domain::upload::UploadError;
 use crate::domain::{FieldErrors, StoreError};
 
-/// Seconds a client should wait before retrying while a store is unreachable.
+/// Seconds a client should wait before retrying while a store is unreachable,
+/// or an upload slot is taken (uploads end within the body deadline).
 const RETRY_AFTER_SECS: &str = "1";
+
+/// Seconds a client should wait for an event stream slot: one frees only when
+/// another stream (a tab) closes, so retrying at once would only spin.
+const STREAM_RETRY_AFTER_SECS: &str = "10";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -45,8 +51,11 @@ pub enum ApiError {
     TooManyDrafts { limit: u32 },
     #[error("too many requests from this user; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
-    #[error("{0}")]
-    TooManyUploads(&'static str),
+    #[error("{detail}")]
+    AtCapacity {
+        kind: SlotKind,
+        detail: &'static str,
+    },
     #[error("{detail}")]
     QuotaExceeded {
         detail: String,
@@ -149,7 +158,14 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
             Self::TooManyDrafts { .. } => ("too-many-drafts", "Too many drafts"),
             Self::RateLimited { .. } => ("rate-limited", "Too many requests"),
-            Self::TooManyUploads(_) => ("too-many-uploads", "Too many uploads in flight"),
+            Self::AtCapacity {
+                kind: SlotKind::Uploads,
+                ..
+            } => ("too-many-uploads", "Too many uploads in flight"),
+            Self::AtCapacity {
+                kind: SlotKind::EventStreams,
+                ..
+            } => ("too-many-streams", "Too many event streams"),
             Self::QuotaExceeded { .. } => ("quota-exceeded", "Quota exceeded"),
             Self::Unavailable(_) => ("store-unavailable", "Service unavailable"),
             Self::Internal(_) => ("internal", "Internal server error"),
@@ -198,7 +214,7 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::TooManyDrafts { .. } | Self::RateLimited { .. } | Self::TooManyUploads(_) => {
+            Self::TooManyDrafts { .. } | Self::RateLimited { .. } | Self::AtCapacity { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
             Self::QuotaExceeded { .. } => StatusCode::CONFLICT,
@@ -227,8 +243,12 @@ impl ResponseError for ApiError {
             Self::RateLimited { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
-            Self::TooManyUploads(_) => {
-                response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS));
+            Self::AtCapacity { kind, .. } => {
+                let secs = match kind {
+                    SlotKind::Uploads => RETRY_AFTER_SECS,
+                    SlotKind::EventStreams => STREAM_RETRY_AFTER_SECS,
+                };
+                response.insert_header((header::RETRY_AFTER, secs));
             }
             _ => {}
         }
@@ -259,12 +279,23 @@ impl From<AppError> for ApiError {
             e @ (AppError::Submitted | AppError::Trashed | AppError::Busy) => {
                 Self::Conflict(e.to_string())
             }
-            AppError::TooManyUploads { per_user: true } => Self::TooManyUploads(
-                "this user has the maximum of uploads in flight; retry shortly",
-            ),
-            AppError::TooManyUploads { per_user: false } => Self::TooManyUploads(
-                "the service has the maximum of uploads in flight; retry shortly",
-            ),
+            AppError::AtCapacity { kind, per_user } => Self::AtCapacity {
+                kind,
+                detail: match (kind, per_user) {
+                    (SlotKind::Uploads, true) => {
+                        "this user has the maximum of uploads in flight; retry shortly"
+                    }
+                    (SlotKind::Uploads, false) => {
+                        "the service has the maximum of uploads in flight; retry shortly"
+                    }
+                    (SlotKind::EventStreams, true) => {
+                        "this user has the maximum of open event streams; close one (a tab) first"
+                    }
+                    (SlotKind::EventStreams, false) => {
+                        "the service has the maximum of open event streams; retry later"
+                    }
+                },
+            },
             e @ AppError::TooManyFiles { limit } => Self::QuotaExceeded {
                 detail: e.to_string(),
                 limit,

@@ -216,3 +216,40 @@ async fn the_service_works_against_a_redis_cluster() {
     assert_eq!(sweep["sessionsChecked"], users.len() - 2);
     assert_eq!(sweep["orphanSessions"], 0);
 }
+
+/// On a cluster, the scripts publish each draft's events on a sharded
+/// channel in its user's slot (SPUBLISH), and a replica's streams receive
+/// them through its own subscriber connection (SSUBSCRIBE), on every node.
+#[tokio::test]
+async fn live_events_reach_streams_on_a_redis_cluster() {
+    let (_nodes, ports) = cluster().await;
+    let app = TestApp::spawn_with(|c| c.redis_url = urls(&ports)).await;
+    let replica = TestApp::spawn_with(|c| c.redis_url = urls(&ports)).await;
+    // Users whose slots, all but certainly, lie on more than one node.
+    let users: Vec<_> = (0..6).map(|_| new_user()).collect();
+    let mut streams = Vec::new();
+    for user in &users {
+        let id = app.draft_id(user, json!({"topic": "Sharded"})).await;
+        let (stream, hello) = replica.stream(user, &id).await;
+        assert_eq!(hello, json!({"version": 1, "status": "open"}));
+        streams.push((user, id, stream));
+    }
+    for (user, id, stream) in &mut streams {
+        let saved = app.patch_draft(user, id, json!({"language": "ru"}), None);
+        assert_eq!(saved.await.status(), 200);
+        let (event, data) = stream.event().await;
+        assert_eq!(event, "saved");
+        assert_eq!(
+            data,
+            json!({"type": "saved", "version": 2, "patch": {"language": "ru"}})
+        );
+    }
+    let (user, id, stream) = &mut streams[0];
+    assert_eq!(app.draft_action(user, id, "submit").await.status(), 201);
+    assert_eq!(stream.event().await.0, "submitted");
+    stream.assert_ends().await;
+    let (user, id, stream) = &mut streams[1];
+    assert_eq!(app.delete_draft(user, id).await.status(), 204);
+    assert_eq!(stream.event().await.0, "discarded");
+    stream.assert_ends().await;
+}

@@ -57,6 +57,7 @@ async fn the_openapi_document_describes_every_route() {
         "GET /api/v1/drafts/{id}",
         "PATCH /api/v1/drafts/{id}",
         "DELETE /api/v1/drafts/{id}",
+        "GET /api/v1/drafts/{id}/events",
         "POST /api/v1/drafts/{id}/materialize",
         "POST /api/v1/drafts/{id}/submit",
         "POST /api/v1/drafts/{id}/files",

@@ -49,10 +49,13 @@ async fn redis_and_postgres_work_over_tls_with_a_configured_ca() {
     let id = &app
         .draft_id(&app.user, json!({"topic": "Encrypted all the way"}))
         .await;
+    // The live events' own connection goes over TLS too.
+    let (mut stream, _) = app.stream(&app.user, id).await;
     let saved = app
         .patch_draft(&app.user, id, json!({"language": "en"}), Some("\"1\""))
         .await;
     assert_eq!(saved.status(), 200);
+    assert_eq!(stream.event().await.0, "saved");
     let submitted: Value = app
         .draft_action(&app.user, id, "submit")
         .await

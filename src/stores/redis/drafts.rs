@@ -19,8 +19,10 @@ use uuid::Uuid;
 use super::breaker::{millis, Breaker};
 use super::hash::{corrupt, decode, unexpected};
 use super::keys::{
-    draft_key, index_key, parse_draft_key, rate_key, write_rate_key, SESSION_PATTERN,
+    draft_key, events_channel, index_key, parse_draft_key, rate_key, write_rate_key,
+    SESSION_PATTERN,
 };
+use super::scripts::Scripts;
 use super::{RedisConn, RedisPool, RedisSettings};
 use crate::domain::draft::{CreateOutcome, FreezeOutcome, PatchOutcome, SUBMITTED_SESSION_TTL};
 use crate::domain::{
@@ -37,36 +39,10 @@ pub struct RedisDrafts {
     breaker: Arc<Breaker>,
 }
 
-struct Scripts {
-    create: Script,
-    patch: Script,
-    live_ids: Script,
-    delete: Script,
-    attach_course: Script,
-    freeze: Script,
-    thaw: Script,
-    write_rate: Script,
-}
-
 impl RedisDrafts {
     pub fn connect(settings: &RedisSettings<'_>) -> anyhow::Result<Self> {
         let pool = RedisPool::connect(settings)?;
-        let scripts = Scripts {
-            create: Script::new(concat!(
-                include_str!("lua/keep_alive.lua"),
-                include_str!("lua/create.lua")
-            )),
-            patch: Script::new(concat!(
-                include_str!("lua/keep_alive.lua"),
-                include_str!("lua/patch.lua")
-            )),
-            live_ids: Script::new(include_str!("lua/live_ids.lua")),
-            delete: Script::new(include_str!("lua/delete.lua")),
-            attach_course: Script::new(include_str!("lua/attach_course.lua")),
-            freeze: Script::new(include_str!("lua/freeze.lua")),
-            thaw: Script::new(include_str!("lua/thaw.lua")),
-            write_rate: Script::new(include_str!("lua/write_rate.lua")),
-        };
+        let scripts = Scripts::load(matches!(pool, RedisPool::Cluster(_)));
         Ok(Self {
             pool,
             timeout: settings.timeout,
@@ -121,9 +97,9 @@ impl RedisDrafts {
 
     /// Deletes a draft, whatever its organization; `false` if there was none.
     pub async fn delete(&self, user_id: Uuid, id: Uuid) -> Result<bool, StoreError> {
-        let deleted: i64 = self
-            .run(&Self::on_draft(&self.scripts.delete, user_id, None, id))
-            .await?;
+        let mut invocation = Self::on_draft(&self.scripts.delete, user_id, None, id);
+        invocation.key(events_channel(user_id, id));
+        let deleted: i64 = self.run(&invocation).await?;
         Ok(deleted == 1)
     }
 
@@ -284,7 +260,7 @@ impl DraftBackend for RedisDrafts {
         precondition: &Precondition,
         limits: DraftLimits,
     ) -> Result<PatchOutcome, StoreError> {
-        // patch.lua's ARGV[3]: '' for any version, else the accepted ones
+        // patch.lua's ARGV[4]: '' for any version, else the accepted ones
         // wrapped in commas (",3,5,"; ",," accepts none).
         let expected = match precondition {
             Precondition::None => String::new(),
@@ -300,10 +276,12 @@ impl DraftBackend for RedisDrafts {
         );
         invocation
             .key(rate_key(owner.user_id))
+            .key(events_channel(owner.user_id, id))
             .arg(millis(limits.ttl))
             .arg(expected)
             .arg(limits.autosaves_per_window)
             .arg(millis(limits.rate_window))
+            .arg(patch.to_json())
             .arg(patch.assignments().len());
         for (field, value) in patch.assignments() {
             invocation.arg(*field).arg(value);
@@ -377,6 +355,7 @@ impl DraftBackend for RedisDrafts {
             id,
         );
         invocation
+            .key(events_channel(owner.user_id, id))
             .arg(course_id.to_string())
             .arg(slug)
             .arg(millis(SUBMITTED_SESSION_TTL));
@@ -389,12 +368,13 @@ impl DraftBackend for RedisDrafts {
         id: Uuid,
         _course_deleted: bool,
     ) -> Result<bool, StoreError> {
-        let invocation = Self::on_draft(
+        let mut invocation = Self::on_draft(
             &self.scripts.delete,
             owner.user_id,
             Some(owner.organization_id),
             id,
         );
+        invocation.key(events_channel(owner.user_id, id));
         Ok(self.run::<i64>(&invocation).await? == 1)
     }
 }

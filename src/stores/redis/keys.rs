@@ -20,6 +20,12 @@ pub fn user_sessions_pattern(user_id: Uuid) -> String {
     format!("draft:session:{{{user_id}}}:*")
 }
 
+/// One draft's live events: a pub/sub channel (sharded on a cluster) in the
+/// slot of the draft's key, published to by the scripts that change the draft.
+pub fn events_channel(user_id: Uuid, id: Uuid) -> String {
+    format!("draft:events:{{{user_id}}}:{id}")
+}
+
 /// The user's live drafts: a sorted set of draft ids scored by expiry.
 pub fn index_key(user_id: Uuid) -> String {
     format!("draft:index:{{{user_id}}}")

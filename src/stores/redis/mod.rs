@@ -13,7 +13,8 @@ use std::time::Duration;
 use deadpool_redis::redis::aio::ConnectionLike;
 use deadpool_redis::redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use deadpool_redis::redis::{
-    self, Cmd, FromRedisValue, IntoConnectionInfo, Pipeline, RedisFuture, TlsCertificates, Value,
+    self, Cmd, ConnectionInfo, FromRedisValue, IntoConnectionInfo, Pipeline, RedisFuture,
+    TlsCertificates, Value,
 };
 use deadpool_redis::{cluster, PoolConfig, Runtime, Timeouts};
 use futures_util::future::try_join_all;
@@ -25,10 +26,13 @@ pub mod drafts;
 pub mod erase;
 mod hash;
 pub mod keys;
+pub mod live;
 mod platform_keys;
+mod scripts;
 mod trash;
 
 pub use drafts::RedisDrafts;
+pub use live::{LiveHub, Subscription};
 
 /// Where Redis is: a URL, or a cluster's node list (URLs separated by commas).
 pub struct RedisSettings<'a> {
@@ -58,13 +62,7 @@ const CLUSTER_BATCH: usize = 256;
 
 impl RedisPool {
     pub fn connect(settings: &RedisSettings<'_>) -> anyhow::Result<Self> {
-        let urls: Vec<String> = settings
-            .url
-            .split(',')
-            .map(str::trim)
-            .filter(|url| !url.is_empty())
-            .map(str::to_owned)
-            .collect();
+        let urls = node_urls(settings.url);
         let timeout = Some(settings.timeout);
         let sizing = PoolConfig {
             max_size: settings.pool_size,
@@ -82,20 +80,11 @@ impl RedisPool {
             };
             return Ok(Self::Cluster(config.create_pool(Some(Runtime::Tokio1))?));
         }
-        let mut info = settings.url.into_connection_info()?;
-        if let Some(pem) = settings.tls_roots {
-            let certificates = TlsCertificates {
-                client_tls: None,
-                root_cert: Some(pem.to_vec()),
-            };
-            info = redis::Client::build_with_tls(info, certificates)?
-                .get_connection_info()
-                .clone();
-        }
-        let pool = deadpool_redis::Pool::builder(deadpool_redis::Manager::new(info)?)
-            .config(sizing)
-            .runtime(Runtime::Tokio1)
-            .build()?;
+        let pool =
+            deadpool_redis::Pool::builder(deadpool_redis::Manager::new(node_info(settings)?)?)
+                .config(sizing)
+                .runtime(Runtime::Tokio1)
+                .build()?;
         Ok(Self::Node(pool))
     }
 
@@ -205,6 +194,30 @@ pub struct KeyScan {
     pattern: String,
     nodes: Vec<Option<RoutingInfo>>,
     cursor: u64,
+}
+
+/// The URLs of `DRAFTD_REDIS_URL`: one, or a cluster's nodes.
+fn node_urls(url: &str) -> Vec<String> {
+    url.split(',')
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// How to reach a single node: its URL, with the TLS roots for `rediss://`.
+fn node_info(settings: &RedisSettings<'_>) -> anyhow::Result<ConnectionInfo> {
+    let mut info = settings.url.into_connection_info()?;
+    if let Some(pem) = settings.tls_roots {
+        let certificates = TlsCertificates {
+            client_tls: None,
+            root_cert: Some(pem.to_vec()),
+        };
+        info = redis::Client::build_with_tls(info, certificates)?
+            .get_connection_info()
+            .clone();
+    }
+    Ok(info)
 }
 
 /// (host, port) of each primary, from `CLUSTER NODES`.

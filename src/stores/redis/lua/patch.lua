@@ -1,14 +1,16 @@
 -- Autosave: one atomic merge of form fields into an existing draft.
 -- Never recreates an expired draft, never changes a submitted one or one
 -- whose course is in the trash (field 'tr').
+-- Announces the saved version and the patch on the draft's events channel.
 -- KEYS[1] the draft, KEYS[2] the owner's index of live drafts, KEYS[3] the
--- owner's autosave counter
+-- owner's autosave counter, KEYS[4] the draft's events channel
 -- ARGV[1] draft id, ARGV[2] organization id (another one's draft is missing),
 -- ARGV[3] TTL in ms, ARGV[4] '' for any version, else the accepted versions
 -- wrapped in commas (',3,5,'; ',,' accepts none),
 -- ARGV[5] autosaves allowed per window, ARGV[6] the window in ms,
--- ARGV[7] number n of fields to set, ARGV[8 .. 7+2n] field and JSON value pairs,
--- ARGV[8+2n ..] fields to remove
+-- ARGV[7] the merge patch as JSON text (published as it is),
+-- ARGV[8] number n of fields to set, ARGV[9 .. 8+2n] field and JSON value pairs,
+-- ARGV[9+2n ..] fields to remove
 local count = redis.call('INCR', KEYS[3])
 if count == 1 then
   redis.call('PEXPIRE', KEYS[3], ARGV[6])
@@ -35,10 +37,10 @@ local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local ttl = tonumber(ARGV[3])
 local expires = now + ttl
-local last_set = 7 + 2 * tonumber(ARGV[7])
+local last_set = 8 + 2 * tonumber(ARGV[8])
 
 local fields = {'ua', now, 'ea', expires}
-for i = 8, last_set, 2 do
+for i = 9, last_set, 2 do
   fields[#fields + 1] = 'f:' .. ARGV[i]
   fields[#fields + 1] = ARGV[i + 1]
 end
@@ -46,5 +48,6 @@ redis.call('HSET', KEYS[1], unpack(fields))
 for i = last_set + 1, #ARGV do
   redis.call('HDEL', KEYS[1], 'f:' .. ARGV[i])
 end
-redis.call('HINCRBY', KEYS[1], 'v', 1)
+local saved = redis.call('HINCRBY', KEYS[1], 'v', 1)
+publish(KEYS[4], '{"type":"saved","version":' .. saved .. ',"patch":' .. ARGV[7] .. '}')
 return keep_alive_and_answer(ttl, expires)
