@@ -17,6 +17,7 @@ pub mod event;
 pub mod form;
 pub mod key_pattern;
 pub mod page;
+pub mod tus;
 pub mod upload;
 
 pub use course::{
