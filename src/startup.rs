@@ -14,7 +14,7 @@ use tokio::sync::Notify;
 use tracing_actix_web::TracingLogger;
 
 use crate::app::admin::Admin;
-use crate::app::courses::{CleanupHandle, CourseLimits};
+use crate::app::courses::{CleanupHandle, CourseLimits, CourseStores, TusTimes};
 use crate::app::erase::{Erasures, Upkeep, BAR_REFRESH};
 use crate::app::limits::{UploadSlots, WriteRate};
 use crate::app::{App, Courses, DraftSessions};
@@ -34,6 +34,7 @@ use crate::jobs::{Background, Jobs, Schedules};
 use crate::stores::postgres::erasures::PgErasures;
 use crate::stores::postgres::files::PgFiles;
 use crate::stores::postgres::outbox::EVENTS_SETTING;
+use crate::stores::postgres::tus::PgTus;
 use crate::stores::postgres::uploads::UploadLedger;
 use crate::stores::postgres::{CleanupQueue, Outbox, PgCourses, PgDrafts, Postgres};
 use crate::stores::redis::{RedisDrafts, RedisSettings};
@@ -83,6 +84,7 @@ impl Services {
             .with_ledger(UploadLedger::new(postgres.clone()));
         let courses = PgCourses::new(postgres.clone());
         let file_rows = PgFiles::new(postgres.clone());
+        let tus = PgTus::new(postgres.clone());
         let queue = CleanupQueue::new(postgres.clone());
         let writes = WriteRate::new(
             redis.clone(),
@@ -122,6 +124,7 @@ impl Services {
             ),
             sweep: OrphanSweep::new(
                 courses.clone(),
+                tus.clone(),
                 files.clone(),
                 redis.clone(),
                 Duration::from_secs(config.orphan_grace_secs),
@@ -162,9 +165,12 @@ impl Services {
             drafts: drafts.clone(),
             courses: Courses::new(
                 drafts,
-                courses.clone(),
-                file_rows,
-                files,
+                CourseStores {
+                    courses: courses.clone(),
+                    file_rows,
+                    tus: tus.clone(),
+                    files,
+                },
                 CourseLimits {
                     rules: config.upload_rules(),
                     quota: config.file_quota(),
@@ -173,6 +179,12 @@ impl Services {
                         usize::try_from(config.uploads_per_user).unwrap_or(usize::MAX),
                         usize::try_from(config.uploads_max).unwrap_or(usize::MAX),
                     ),
+                    resumable: TusTimes {
+                        ttl: config.draft_ttl(),
+                        // A PATCH hears from its client at least every idle
+                        // timeout, or its body is cut off.
+                        lease: config.body_timeouts().idle + Duration::from_secs(30),
+                    },
                 },
                 CleanupHandle { policy, wake },
                 config.trash_retention(),

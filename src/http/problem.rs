@@ -7,6 +7,7 @@ use serde::Serialize;
 use utoipa::{IntoResponses, ToResponse, ToSchema};
 
 use crate::app::AppError;
+use crate::domain::tus::{TusError, TUS_VERSION};
 use crate::domain::upload::UploadError;
 use crate::domain::{FieldErrors, StoreError};
 
@@ -51,6 +52,12 @@ pub enum ApiError {
         limit: i64,
         used: Option<i64>,
     },
+    #[error("send Tus-Resumable: {TUS_VERSION}, the one tus version spoken here")]
+    TusVersion,
+    #[error("{0}")]
+    OffsetMismatch(String),
+    #[error("{0}")]
+    Locked(String),
     #[error("a store is unavailable; retry shortly")]
     Unavailable(#[source] StoreError),
     #[error("internal error")]
@@ -148,6 +155,9 @@ impl ApiError {
             Self::RateLimited { .. } => ("rate-limited", "Too many requests"),
             Self::TooManyUploads(_) => ("too-many-uploads", "Too many uploads in flight"),
             Self::QuotaExceeded { .. } => ("quota-exceeded", "Quota exceeded"),
+            Self::TusVersion => ("tus-version", "Unsupported tus version"),
+            Self::OffsetMismatch(_) => ("offset-mismatch", "Upload offset mismatch"),
+            Self::Locked(_) => ("upload-locked", "Upload in use"),
             Self::Unavailable(_) => ("store-unavailable", "Service unavailable"),
             Self::Internal(_) => ("internal", "Internal server error"),
         }
@@ -199,6 +209,9 @@ impl ResponseError for ApiError {
                 StatusCode::TOO_MANY_REQUESTS
             }
             Self::QuotaExceeded { .. } => StatusCode::CONFLICT,
+            Self::TusVersion => StatusCode::PRECONDITION_FAILED,
+            Self::OffsetMismatch(_) => StatusCode::CONFLICT,
+            Self::Locked(_) => StatusCode::LOCKED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -224,8 +237,11 @@ impl ResponseError for ApiError {
             Self::RateLimited { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
-            Self::TooManyUploads(_) => {
+            Self::TooManyUploads(_) | Self::Locked(_) => {
                 response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS));
+            }
+            Self::TusVersion => {
+                response.insert_header(("tus-version", TUS_VERSION));
             }
             _ => {}
         }
@@ -273,6 +289,7 @@ impl From<AppError> for ApiError {
                 used: Some(used),
             },
             AppError::Upload(e) => e.into(),
+            AppError::Tus(e) => e.into(),
             AppError::Store(e) => e.into(),
         }
     }
@@ -289,6 +306,21 @@ impl From<UploadError> for ApiError {
             UploadError::MissingFile | UploadError::BadName(_) | UploadError::Empty => {
                 Self::Invalid(FieldErrors::single("file", e.to_string()))
             }
+        }
+    }
+}
+
+impl From<TusError> for ApiError {
+    fn from(e: TusError) -> Self {
+        match e {
+            TusError::OffsetMismatch { .. } => Self::OffsetMismatch(e.to_string()),
+            TusError::BadHeader(why) => Self::BadRequest(why),
+            TusError::DeferLength => Self::BadRequest(
+                "Upload-Defer-Length is not supported: send Upload-Length, the file's size",
+            ),
+            TusError::PastLength { length } => Self::PayloadTooLarge { limit: length },
+            TusError::Locked => Self::Locked(e.to_string()),
+            TusError::Finished { .. } => Self::Conflict(e.to_string()),
         }
     }
 }

@@ -27,5 +27,7 @@ mod service;
 mod steps;
 mod tls;
 mod trash;
+mod tus;
+mod tus_storage;
 mod uploads;
 mod webhooks;

@@ -26,6 +26,7 @@ pub mod erase;
 mod hash;
 pub mod keys;
 mod platform_keys;
+mod touch;
 mod trash;
 
 pub use drafts::RedisDrafts;
