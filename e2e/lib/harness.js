@@ -93,11 +93,13 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 export class Service {
   /**
    * @param {string} name  a short label for the database and the log file
-   * @param {{redisDown?: boolean}} options  redisDown: Redis refuses every connection
+   * @param {{redisDown?: boolean, env?: Record<string, string>}} options  redisDown: Redis
+   *   refuses every connection; env: settings of this test file's own (DRAFTD_*)
    */
-  static async create(name, { redisDown = false } = {}) {
+  static async create(name, { redisDown = false, env: settings = {} } = {}) {
     const service = new Service(name, await freePort());
     service.redisUrl = redisDown ? `redis://127.0.0.1:${await freePort()}` : REDIS_URL;
+    service.settings = settings;
     await psqlAt(`${PG_URL}/postgres`, `CREATE DATABASE ${service.db}`);
     await service.start();
     return service;
@@ -115,6 +117,7 @@ export class Service {
     writeFileSync(this.logFile, '');
     this.child = null;
     this.redisUrl = REDIS_URL;
+    this.settings = {};
   }
 
   /** Starts draftd (again) on the same port and waits until it is ready. */
@@ -136,6 +139,7 @@ export class Service {
         DRAFTD_JANITOR_CRON: 'off',
         DRAFTD_ORPHAN_SWEEP_CRON: 'off',
         DRAFTD_LOG: env.DRAFTD_LOG || 'warn',
+        ...this.settings,
       },
     });
     this.child = child;
