@@ -7,7 +7,7 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, HttpResponseBuilder
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::problem::{ApiError, AuthenticatedErrors, ProblemResponse};
+use super::problem::{ApiError, AuthenticatedErrors, NotLoopbackResponse, ProblemResponse};
 use super::timed_body::TimedBody;
 use super::AppState;
 use crate::app::courses::TusState;
@@ -59,12 +59,14 @@ fn with_state(mut response: HttpResponseBuilder, state: &TusState) -> HttpRespon
 /// What the server speaks: version, extensions, largest upload. Needs no
 /// token (a browser's preflight carries none) and names no draft.
 #[utoipa::path(options, path = "/api/v1/drafts/{id}/uploads", tag = "uploads",
+    operation_id = "upload_options",
     params(("id" = Uuid, Path, description = "Draft id")),
     responses((status = 204, description = "The tus protocol this server speaks", headers(
         ("Tus-Version" = String, description = "1.0.0"),
         ("Tus-Extension" = String, description = "creation,termination,expiration"),
         ("Tus-Max-Size" = u64, description = "Largest upload, DRAFTD_MAX_UPLOAD_BYTES"),
-    ))),
+    )),
+    (status = 403, response = NotLoopbackResponse)),
     security())]
 pub async fn options(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::NoContent()
@@ -80,6 +82,7 @@ pub async fn options(state: web::Data<AppState>) -> HttpResponse {
 /// here, before any byte: the type, the name's extension, the size; the size
 /// and one file are reserved against the quotas until it finishes or expires.
 #[utoipa::path(post, path = "/api/v1/drafts/{id}/uploads", tag = "uploads",
+    operation_id = "create_upload",
     params(
         ("id" = Uuid, Path, description = "Draft id"),
         ("Tus-Resumable" = String, Header, description = "1.0.0"),
@@ -135,6 +138,7 @@ pub async fn create(
 /// Where an upload is (tus core): `Upload-Offset`, `Upload-Length`,
 /// `Upload-Expires`; a finished one also names the file it became.
 #[utoipa::path(head, path = "/api/v1/drafts/{id}/uploads/{upload_id}", tag = "uploads",
+    operation_id = "upload_offset",
     params(
         ("id" = Uuid, Path, description = "Draft id"),
         ("upload_id" = Uuid, Path, description = "Upload id"),
@@ -176,6 +180,7 @@ pub async fn head(
 /// byte makes the file, as a multipart upload does, and the answer names it.
 /// Refreshes the upload's expiry and the draft's TTL.
 #[utoipa::path(patch, path = "/api/v1/drafts/{id}/uploads/{upload_id}", tag = "uploads",
+    operation_id = "append_upload",
     params(
         ("id" = Uuid, Path, description = "Draft id"),
         ("upload_id" = Uuid, Path, description = "Upload id"),
@@ -235,6 +240,7 @@ pub async fn patch(
 /// Terminates an unfinished upload (tus termination): its bytes and its
 /// reservation go. A finished one is a file now: 409, delete the file.
 #[utoipa::path(delete, path = "/api/v1/drafts/{id}/uploads/{upload_id}", tag = "uploads",
+    operation_id = "terminate_upload",
     params(
         ("id" = Uuid, Path, description = "Draft id"),
         ("upload_id" = Uuid, Path, description = "Upload id"),
