@@ -191,6 +191,7 @@ impl Services {
             ),
             erasures: Erasures::new(
                 PgErasures::new(postgres.clone()),
+                tus,
                 eraser,
                 Duration::from_secs(config.access_token_ttl_secs),
                 tokio::runtime::Handle::current(),

@@ -28,6 +28,7 @@ mod steps;
 mod tls;
 mod trash;
 mod tus;
+mod tus_steps;
 mod tus_storage;
 mod uploads;
 mod webhooks;

@@ -2,138 +2,13 @@
 //! termination), the rules of a multipart upload, and the file a finished
 //! upload becomes, exactly once.
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use reqwest::{Method, Response};
+use reqwest::Method;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::fixtures;
-use crate::helpers::{assert_problem, files_under, new_user, TestApp, TestUser};
-
-pub const TUS: &str = "1.0.0";
-
-/// `Upload-Metadata` for a name and a type.
-pub fn metadata(name: &str, filetype: &str) -> String {
-    format!(
-        "filename {},filetype {}",
-        STANDARD.encode(name),
-        STANDARD.encode(filetype)
-    )
-}
-
-impl TestApp {
-    /// POSTs a tus creation for `length` bytes of `name` (`filetype`).
-    pub async fn tus_create(
-        &self,
-        user: &TestUser,
-        draft: &str,
-        length: usize,
-        name: &str,
-        filetype: &str,
-    ) -> Response {
-        self.request(
-            Method::POST,
-            &format!("/api/v1/drafts/{draft}/uploads"),
-            user,
-        )
-        .header("tus-resumable", TUS)
-        .header("upload-length", length.to_string())
-        .header("upload-metadata", metadata(name, filetype))
-        .send()
-        .await
-        .expect("request sent")
-    }
-
-    /// Creates an upload, asserting 201; returns its URL.
-    pub async fn tus_upload_url(
-        &self,
-        user: &TestUser,
-        draft: &str,
-        length: usize,
-        name: &str,
-        filetype: &str,
-    ) -> String {
-        let created = self.tus_create(user, draft, length, name, filetype).await;
-        assert_eq!(created.status(), 201);
-        created.headers()["location"].to_str().unwrap().to_owned()
-    }
-
-    /// PATCHes `bytes` at `offset`.
-    pub async fn tus_patch(
-        &self,
-        user: &TestUser,
-        url: &str,
-        offset: usize,
-        bytes: &[u8],
-    ) -> Response {
-        self.request(Method::PATCH, url, user)
-            .header("tus-resumable", TUS)
-            .header("upload-offset", offset.to_string())
-            .header("content-type", "application/offset+octet-stream")
-            .body(bytes.to_vec())
-            .send()
-            .await
-            .expect("request sent")
-    }
-
-    pub async fn tus_call(&self, method: Method, user: &TestUser, url: &str) -> Response {
-        self.request(method, url, user)
-            .header("tus-resumable", TUS)
-            .send()
-            .await
-            .expect("request sent")
-    }
-
-    /// The upload's offset, by HEAD (asserting 200).
-    pub async fn tus_offset(&self, user: &TestUser, url: &str) -> u64 {
-        let head = self.tus_call(Method::HEAD, user, url).await;
-        assert_eq!(head.status(), 200, "HEAD {url}");
-        header(&head, "upload-offset").parse().unwrap()
-    }
-
-    /// Uploads `content` in PATCHes of `chunk` bytes; returns the last answer.
-    pub async fn tus_send(
-        &self,
-        user: &TestUser,
-        url: &str,
-        content: &[u8],
-        chunk: usize,
-    ) -> Response {
-        let mut offset = 0;
-        loop {
-            let end = (offset + chunk).min(content.len());
-            let response = self
-                .tus_patch(user, url, offset, &content[offset..end])
-                .await;
-            if end == content.len() || response.status() != 204 {
-                return response;
-            }
-            assert_eq!(header(&response, "upload-offset"), end.to_string());
-            offset = end;
-        }
-    }
-}
-
-pub fn header(response: &Response, name: &str) -> String {
-    response
-        .headers()
-        .get(name)
-        .unwrap_or_else(|| panic!("no {name} header"))
-        .to_str()
-        .unwrap()
-        .to_owned()
-}
-
-/// Text of `len` bytes, valid UTF-8.
-pub fn text(len: usize) -> Vec<u8> {
-    b"Week 1: ownership and borrowing.\n"
-        .iter()
-        .copied()
-        .cycle()
-        .take(len)
-        .collect()
-}
+use crate::helpers::{assert_problem, files_under, new_user, TestApp};
+use crate::tus_steps::{header, own_redis, text, TUS};
 
 #[tokio::test]
 async fn an_upload_in_several_patches_becomes_one_file_and_materializes_once() {
@@ -178,8 +53,15 @@ async fn an_upload_in_several_patches_becomes_one_file_and_materializes_once() {
     assert_eq!(header(&head, "tus-resumable"), TUS);
 
     let third = content.len() / 3;
+    let expires = app.draft(&app.user, id).await["expiresAt"].clone();
     let first = app.tus_patch(&app.user, &url, 0, &content[..third]).await;
     assert_eq!(first.status(), 204);
+    let refreshed = app.draft(&app.user, id).await;
+    assert!(
+        refreshed["expiresAt"].as_str() > expires.as_str(),
+        "a PATCH keeps the draft alive"
+    );
+    assert_eq!(refreshed["version"], 1, "without changing it");
     assert_eq!(header(&first, "upload-offset"), third.to_string());
     assert!(first.headers().get("draftd-file-id").is_none());
     let stale = app.tus_patch(&app.user, &url, 0, &content[..third]).await;
@@ -443,12 +325,6 @@ async fn content_that_is_not_its_type_is_refused_and_nothing_is_left() {
     assert!(app.stored_files().is_empty(), "{:?}", app.stored_files());
 }
 
-/// The orphan sweep scans every draft session in its Redis database: a
-/// test that runs it has a database of its own (`db`).
-pub fn own_redis(config: &mut draftd::config::Config, db: u8) {
-    config.redis_url = format!("{}/{db}", config.redis_url.trim_end_matches('/'));
-}
-
 #[tokio::test]
 async fn discarding_the_draft_ends_its_uploads() {
     let app = TestApp::spawn_with(|c| own_redis(c, 9)).await;
@@ -470,5 +346,52 @@ async fn discarding_the_draft_ends_its_uploads() {
     );
     let report: Value = app.admin(Method::POST, "/api/v1/admin/orphans/sweep").await;
     assert_eq!(report["expiredUploads"], 1);
+    assert!(app.stored_files().is_empty(), "{:?}", app.stored_files());
+}
+
+#[tokio::test]
+async fn erasing_the_course_ends_its_unfinished_uploads() {
+    let app = TestApp::spawn_with(|c| own_redis(c, 13)).await;
+    let id = &app.draft_id(&app.user, json!({})).await;
+    let first = app
+        .tus_upload_url(&app.user, id, 4, "a.txt", "text/plain")
+        .await;
+    let unfinished = app
+        .tus_upload_url(&app.user, id, 10, "b.txt", "text/plain")
+        .await;
+    assert_eq!(
+        app.tus_patch(&app.user, &unfinished, 0, b"01234")
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(
+        app.tus_patch(&app.user, &first, 0, b"abcd").await.status(),
+        204
+    );
+    let course = app.draft(&app.user, id).await["courseId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let erased = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/courses/{course}?permanent=true"),
+            &app.user,
+        )
+        .await;
+    assert_eq!(erased.status(), 204);
+    assert_eq!(
+        app.tus_call(Method::HEAD, &app.user, &unfinished)
+            .await
+            .status(),
+        404
+    );
+    app.run_cleanup().await;
+    let report = app.admin(Method::POST, "/api/v1/admin/orphans/sweep").await;
+    assert_eq!(
+        report["expiredUploads"], 2,
+        "the unfinished one and the receipt"
+    );
     assert!(app.stored_files().is_empty(), "{:?}", app.stored_files());
 }

@@ -11,7 +11,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::helpers::{files_under, wait_until, TestApp};
 use crate::servers::{free_port, s3_server, use_s3, ServerProcess};
-use crate::tus::{header, own_redis, text, TUS};
+use crate::tus_steps::{header, own_redis, text, TUS};
 
 const MIB: usize = 1024 * 1024;
 
@@ -249,6 +249,10 @@ async fn a_patch_cut_off_keeps_what_it_stored() {
         app.count("SELECT upload_offset FROM tus_uploads").await > 0
     })
     .await;
+    // The upload is held while its PATCH streams.
+    let meanwhile = app.tus_patch(&app.user, &url, 0, b"x").await;
+    assert_eq!(meanwhile.status(), 423);
+    assert_eq!(header(&meanwhile, "retry-after"), "1");
     drop(socket);
     wait_until("what arrived is stored and the upload released", || async {
         app.count("SELECT count(*) FROM tus_uploads WHERE lease_id IS NULL")
@@ -269,4 +273,35 @@ async fn a_patch_cut_off_keeps_what_it_stored() {
         course["files"][0]["sha256"],
         hex::encode(Sha256::digest(&content))
     );
+}
+
+#[tokio::test]
+async fn erasing_a_user_ends_their_unfinished_uploads() {
+    let app = TestApp::spawn_with(|c| own_redis(c, 14)).await;
+    let id = &app.draft_id(&app.user, json!({})).await;
+    let url = app
+        .tus_upload_url(&app.user, id, 10, "a.txt", "text/plain")
+        .await;
+    assert_eq!(
+        app.tus_patch(&app.user, &url, 0, b"01234").await.status(),
+        204
+    );
+    let erase = app
+        .request(
+            Method::POST,
+            "/api/v1/admin/erase",
+            &crate::helpers::service_user(),
+        )
+        .json(&json!({"userId": app.user.id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(erase.status(), 202);
+    assert_eq!(
+        app.tus_call(Method::HEAD, &app.user, &url).await.status(),
+        404
+    );
+    let report = app.admin(Method::POST, "/api/v1/admin/orphans/sweep").await;
+    assert_eq!(report["expiredUploads"], 1);
+    assert!(app.stored_files().is_empty(), "{:?}", app.stored_files());
 }

@@ -10,6 +10,7 @@ use super::files::{lock_organization, record_file, usage};
 use super::rows::{json, parsed, storage_columns, tus_upload_from as upload_from, TUS_COLUMNS};
 use super::Postgres;
 use crate::domain::course::{FileQuota, NewCourse, NewFile, RecordOutcome};
+use crate::domain::erase::{EraseScope, EraseSubject};
 use crate::domain::tus::{TusCreated, TusProgress, TusStatus, TusUpload};
 use crate::domain::{Backend, Owner, StoreError};
 
@@ -336,6 +337,22 @@ impl PgTus {
             "UPDATE tus_uploads SET expires_at = least(expires_at, now()) \
              WHERE draft_session_id = $1 AND owner_id = $2 AND organization_id = $3",
             &[&draft_id, &owner.user_id, &owner.organization_id],
+        )
+        .await
+    }
+
+    /// Ends every unfinished upload of an organization or a user now (it is
+    /// being erased; its writes are barred from here on).
+    pub async fn expire_subject(&self, subject: EraseSubject) -> Result<(), StoreError> {
+        let column = match subject.scope {
+            EraseScope::Organization => "organization_id",
+            EraseScope::User => "owner_id",
+        };
+        self.execute(
+            &format!(
+                "UPDATE tus_uploads SET expires_at = least(expires_at, now()) WHERE {column} = $1"
+            ),
+            &[&subject.id],
         )
         .await
     }
