@@ -1,6 +1,7 @@
-//! Where resumable uploads keep their bytes: S3 parts and a tail between
-//! requests, a PATCH cut off keeping what it stored, and the orphan sweep,
-//! which leaves an unfinished upload alone until it expires.
+//! Where resumable uploads keep their bytes, and for how long: S3 parts and a
+//! tail between requests, a PATCH cut off keeping what it stored, the orphan
+//! sweep, which leaves an unfinished upload alone until it expires, and what
+//! ends one (an erase); what a PATCH costs (the write rate).
 
 use std::time::{Duration, SystemTime};
 
@@ -304,4 +305,25 @@ async fn erasing_a_user_ends_their_unfinished_uploads() {
     let report = app.admin(Method::POST, "/api/v1/admin/orphans/sweep").await;
     assert_eq!(report["expiredUploads"], 1);
     assert!(app.stored_files().is_empty(), "{:?}", app.stored_files());
+}
+
+#[tokio::test]
+async fn patches_that_store_nothing_count_against_the_write_rate() {
+    let app = TestApp::spawn_with(|c| c.write_rate_limit = 5).await;
+    // Two writes: the draft and the upload.
+    let id = &app.draft_id(&app.user, json!({})).await;
+    let url = app
+        .tus_upload_url(&app.user, id, 10, "a.txt", "text/plain")
+        .await;
+    for _ in 0..3 {
+        assert_eq!(app.tus_patch(&app.user, &url, 0, b"").await.status(), 204);
+    }
+    let limited = app.tus_patch(&app.user, &url, 0, b"").await;
+    assert_eq!(limited.status(), 429);
+    // Bytes are bounded by the upload's size, not by the rate.
+    assert_eq!(
+        app.tus_patch(&app.user, &url, 0, b"01234").await.status(),
+        204
+    );
+    assert_eq!(app.tus_offset(&app.user, &url).await, 5);
 }

@@ -99,6 +99,11 @@ impl Courses {
             .append_claimed(owner, &draft, upload, offset, lease_id, body)
             .await;
         lease.release().await;
+        // A PATCH that stores nothing costs a write all the same (it keeps
+        // the upload and the draft alive): it counts against the write rate.
+        if appended.as_ref().is_ok_and(|state| state.offset == offset) {
+            self.limits.writes.count(owner).await?;
+        }
         appended
     }
 
