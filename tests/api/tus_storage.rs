@@ -8,6 +8,8 @@ use std::time::{Duration, SystemTime};
 use reqwest::Method;
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use std::io::Write as _;
+
 use tokio::io::AsyncWriteExt;
 
 use crate::helpers::{files_under, wait_until, TestApp};
@@ -326,4 +328,58 @@ async fn patches_that_store_nothing_count_against_the_write_rate() {
         204
     );
     assert_eq!(app.tus_offset(&app.user, &url).await, 5);
+}
+
+#[tokio::test]
+async fn an_upload_whose_last_bytes_were_stored_before_a_crash_finishes_on_head() {
+    use draftd::domain::content::ContentCheck;
+    use draftd::domain::tus::RunningHash;
+
+    let (app, id) = &TestApp::with_draft_id(json!({})).await;
+    let content = text(3000);
+    let url = app
+        .tus_upload_url(&app.user, id, content.len(), "a.txt", "text/plain")
+        .await;
+    assert_eq!(
+        app.tus_patch(&app.user, &url, 0, &content[..1000])
+            .await
+            .status(),
+        204
+    );
+    // What a process killed between storing the last step and recording the
+    // file leaves: every byte stored and recorded, no file row.
+    let staging = files_under(&app.config.upload_dir);
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&staging[0])
+        .unwrap()
+        .write_all(&content[1000..])
+        .unwrap();
+    let mut hash = RunningHash::default();
+    hash.update(&content);
+    let mut check = ContentCheck::new("text/plain");
+    check.feed(&content).unwrap();
+    let check = serde_json::to_value(check.save()).unwrap();
+    app.db
+        .execute(
+            "UPDATE tus_uploads SET upload_offset = $1, sha256_state = $2, content_check = $3",
+            &[&(content.len() as i64), &hash.save(), &check],
+        )
+        .await
+        .unwrap();
+    assert_eq!(app.file_row_count().await, 0);
+
+    let head = app.tus_call(Method::HEAD, &app.user, &url).await;
+    assert_eq!(head.status(), 200);
+    assert_eq!(header(&head, "upload-offset"), content.len().to_string());
+    let file_id = header(&head, "draftd-file-id");
+    let course = app
+        .course_of(&app.user, &app.draft(&app.user, id).await)
+        .await;
+    assert_eq!(course["files"][0]["id"], file_id.as_str());
+    assert_eq!(
+        course["files"][0]["sha256"],
+        hex::encode(Sha256::digest(&content))
+    );
+    assert_eq!(app.file_row_count().await, 1);
 }
