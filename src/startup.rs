@@ -14,7 +14,7 @@ use tokio::sync::Notify;
 use tracing_actix_web::TracingLogger;
 
 use crate::app::admin::Admin;
-use crate::app::courses::{CleanupHandle, CourseLimits};
+use crate::app::courses::{CleanupHandle, CourseLimits, CourseStores, TusTimes};
 use crate::app::erase::{Erasures, Upkeep, BAR_REFRESH};
 use crate::app::limits::{SlotKind, Slots, WriteRate};
 use crate::app::{App, Courses, DraftEvents, DraftSessions};
@@ -34,6 +34,7 @@ use crate::jobs::{Background, Jobs, Schedules};
 use crate::stores::postgres::erasures::PgErasures;
 use crate::stores::postgres::files::PgFiles;
 use crate::stores::postgres::outbox::EVENTS_SETTING;
+use crate::stores::postgres::tus::PgTus;
 use crate::stores::postgres::uploads::UploadLedger;
 use crate::stores::postgres::{CleanupQueue, Outbox, PgCourses, PgDrafts, Postgres};
 use crate::stores::redis::{LiveHub, RedisDrafts, RedisSettings};
@@ -85,6 +86,7 @@ impl Services {
             .with_ledger(UploadLedger::new(postgres.clone()));
         let courses = PgCourses::new(postgres.clone());
         let file_rows = PgFiles::new(postgres.clone());
+        let tus = PgTus::new(postgres.clone());
         let queue = CleanupQueue::new(postgres.clone());
         let writes = WriteRate::new(
             redis.clone(),
@@ -124,6 +126,7 @@ impl Services {
             ),
             sweep: OrphanSweep::new(
                 courses.clone(),
+                tus.clone(),
                 files.clone(),
                 redis.clone(),
                 Duration::from_secs(config.orphan_grace_secs),
@@ -174,9 +177,12 @@ impl Services {
             drafts: drafts.clone(),
             courses: Courses::new(
                 drafts,
-                courses.clone(),
-                file_rows,
-                files,
+                CourseStores {
+                    courses: courses.clone(),
+                    file_rows,
+                    tus: tus.clone(),
+                    files,
+                },
                 CourseLimits {
                     rules: config.upload_rules(),
                     quota: config.file_quota(),
@@ -186,12 +192,19 @@ impl Services {
                         config.uploads_per_user,
                         config.uploads_max,
                     ),
+                    resumable: TusTimes {
+                        ttl: config.draft_ttl(),
+                        // A PATCH hears from its client at least every idle
+                        // timeout, or its body is cut off.
+                        lease: config.body_timeouts().idle + Duration::from_secs(30),
+                    },
                 },
                 CleanupHandle { policy, wake },
                 config.trash_retention(),
             ),
             erasures: Erasures::new(
                 PgErasures::new(postgres.clone()),
+                tus,
                 eraser,
                 Duration::from_secs(config.access_token_ttl_secs),
                 tokio::runtime::Handle::current(),

@@ -93,8 +93,8 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 export class Service {
   /**
    * @param {string} name  a short label for the database and the log file
-   * @param {{redisDown?: boolean, env?: Object<string, string>}} options  redisDown: Redis
-   *   refuses every connection; env: more DRAFTD_* settings
+   * @param {{redisDown?: boolean, env?: Record<string, string>}} options  redisDown: Redis
+   *   refuses every connection; env: settings of this test file's own (DRAFTD_*)
    */
   static async create(name, { redisDown = false, env: settings = {} } = {}) {
     const service = new Service(name, await freePort());

@@ -25,10 +25,13 @@ use crate::domain::{
 };
 use crate::stores::files::FileStorage;
 use crate::stores::postgres::files::PgFiles;
+use crate::stores::postgres::tus::PgTus;
 use crate::stores::postgres::PgCourses;
 
+mod tus;
 mod upload;
 
+pub use tus::{TusState, TusTimes};
 pub use upload::Uploaded;
 
 /// How often submit re-reads a draft that autosaves keep changing.
@@ -39,6 +42,7 @@ pub struct Courses {
     drafts: DraftSessions,
     courses: PgCourses,
     file_rows: PgFiles,
+    tus: PgTus,
     files: FileStorage,
     limits: CourseLimits,
     cleanup: CleanupHandle,
@@ -53,6 +57,16 @@ pub struct CourseLimits {
     pub quota: FileQuota,
     pub writes: WriteRate,
     pub uploads: Slots,
+    pub resumable: TusTimes,
+}
+
+/// The stores courses are kept in: rows, files, and resumable uploads.
+#[derive(Clone)]
+pub struct CourseStores {
+    pub courses: PgCourses,
+    pub file_rows: PgFiles,
+    pub tus: PgTus,
+    pub files: FileStorage,
 }
 
 /// How deletions reach the cleanup worker: the attempts each job gets, and a
@@ -80,17 +94,22 @@ fn new_course<'a>(owner: Owner, draft: &'a Draft, by: MaterializedBy) -> NewCour
 impl Courses {
     pub fn new(
         drafts: DraftSessions,
-        courses: PgCourses,
-        file_rows: PgFiles,
-        files: FileStorage,
+        stores: CourseStores,
         limits: CourseLimits,
         cleanup: CleanupHandle,
         retention: Duration,
     ) -> Self {
+        let CourseStores {
+            courses,
+            file_rows,
+            tus,
+            files,
+        } = stores;
         Self {
             drafts,
             courses,
             file_rows,
+            tus,
             files,
             limits,
             cleanup,
@@ -336,6 +355,9 @@ impl Courses {
                 self.cleanup.wake.notify_one();
             }
         }
+        // Its unfinished resumable uploads end with it (the sweep removes
+        // their bytes).
+        self.tus.expire_draft(owner, draft.id).await?;
         // The session is also queued with the course; removing it now means
         // the next read already answers 404.
         if self.drafts.remove(owner, &draft, course_deleted).await? {

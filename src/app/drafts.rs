@@ -11,8 +11,8 @@ use super::AppError;
 use crate::domain::draft::{CreateOutcome, FreezeOutcome, PatchOutcome};
 use crate::domain::page::{paginate, Cursor, Page, PageRequest};
 use crate::domain::{
-    Course, Draft, DraftBackend, DraftLimits, DraftStatus, FormPatch, MaterializedBy, Owner,
-    Precondition,
+    Course, Draft, DraftBackend, DraftLimits, DraftStatus, DraftStore, FormPatch, MaterializedBy,
+    Owner, Precondition,
 };
 use crate::stores::postgres::PgDrafts;
 use crate::stores::redis::RedisDrafts;
@@ -34,6 +34,22 @@ impl<Fallback: DraftBackend> DraftSessions<RedisDrafts, Fallback> {
             .mark_trashed(owner.user_id, draft_id, course.id, course.is_trashed())
             .await?;
         Ok(())
+    }
+}
+
+impl DraftSessions<RedisDrafts, PgDrafts> {
+    /// Keeps the draft alive for its TTL without changing it, as a resumable
+    /// upload's PATCH does. A draft that is gone is a 404.
+    pub(super) async fn touch(&self, owner: Owner, draft: &Draft) -> Result<(), AppError> {
+        let alive = match draft.store {
+            DraftStore::Redis => self.primary.touch(owner, draft.id, self.limits.ttl).await?,
+            DraftStore::Postgres => self.fallback.touch(owner, draft.id).await?,
+        };
+        if alive {
+            Ok(())
+        } else {
+            Err(AppError::NotFound)
+        }
     }
 }
 

@@ -23,6 +23,7 @@ use crate::domain::erase::{EraseReport, EraseScope, EraseState, EraseStatus, Era
 use crate::domain::{Owner, StoreError};
 use crate::jobs::erase::Eraser;
 use crate::stores::postgres::erasures::PgErasures;
+use crate::stores::postgres::tus::PgTus;
 
 /// How stale a replica's bar may be. An erase's last sweep comes at least
 /// twice this long after its start.
@@ -35,6 +36,8 @@ const FOLLOW_POLL: Duration = Duration::from_millis(250);
 #[derive(Clone)]
 pub struct Erasures {
     store: PgErasures,
+    /// The subject's unfinished resumable uploads end when its erase starts.
+    uploads: PgTus,
     eraser: Eraser,
     bars: Bars,
     /// How long an access token lives: writes stay barred this long after.
@@ -44,9 +47,16 @@ pub struct Erasures {
 }
 
 impl Erasures {
-    pub fn new(store: PgErasures, eraser: Eraser, token_ttl: Duration, runtime: Handle) -> Self {
+    pub fn new(
+        store: PgErasures,
+        uploads: PgTus,
+        eraser: Eraser,
+        token_ttl: Duration,
+        runtime: Handle,
+    ) -> Self {
         Self {
             store,
+            uploads,
             eraser,
             bars: Bars::default(),
             token_ttl,
@@ -65,6 +75,7 @@ impl Erasures {
     pub async fn start(&self, subject: EraseSubject) -> Result<EraseState, AppError> {
         let (state, started) = self.store.start(subject).await?;
         self.bars.add(subject);
+        self.uploads.expire_subject(subject).await?;
         if started {
             tracing::info!(erase = %state.id, subject = %subject, "erase requested");
         }
@@ -90,6 +101,7 @@ impl Erasures {
         mut on_progress: impl FnMut(&EraseState),
     ) -> Result<EraseState, AppError> {
         let (state, _) = self.store.start(subject).await?;
+        self.uploads.expire_subject(subject).await?;
         on_progress(&state);
         let (watch, mut seen) = watch::channel(None);
         loop {

@@ -24,6 +24,7 @@ pub use drafts::DraftSessions;
 pub use erase::Erasures;
 pub use events::DraftEvents;
 
+use crate::domain::tus::TusError;
 use crate::domain::upload::UploadError;
 use crate::domain::{FieldErrors, StoreError};
 
@@ -71,6 +72,9 @@ pub enum AppError {
     Busy,
     #[error("invalid upload")]
     Upload(#[from] UploadError),
+    /// A resumable upload's request broke its protocol, or met another.
+    #[error("resumable upload: {0}")]
+    Tus(#[from] TusError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -21,9 +21,11 @@
 use super::upload::{UploadError, DOCX, PDF, PPTX, XLSX};
 
 mod package;
+mod saved;
 mod text;
 
 use package::{PackageScan, Part, ZIP_LOCAL_HEADER};
+pub use saved::SavedCheck;
 use text::Utf8Stream;
 
 /// How much of a file's beginning is kept to check and name its type: what
@@ -311,6 +313,33 @@ mod tests {
         assert_eq!(detect(&docx), DOCX);
         let legacy = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1\0\0\0\0";
         assert!(detected(check(PPTX, legacy, 7)).starts_with("a legacy Office file"));
+    }
+
+    #[test]
+    fn a_saved_check_goes_on_where_it_stopped() {
+        let text = "Неделя 1 🦀\n".repeat(2000).into_bytes();
+        let mut with_nul = text.clone();
+        with_nul.push(0);
+        for (content, ok) in [(&text, true), (&with_nul, false)] {
+            let mut check = ContentCheck::new("text/plain");
+            let mut result = Ok(());
+            for chunk in content.chunks(4099) {
+                let saved = serde_json::to_string(&check.save()).unwrap();
+                check = ContentCheck::restore(serde_json::from_str(&saved).unwrap());
+                result = result.and_then(|()| check.feed(chunk));
+            }
+            assert_eq!(result.and_then(|()| check.finish()).is_ok(), ok);
+        }
+        let docx = zip(&[
+            ("[Content_Types].xml", b"<Types/>"),
+            ("word/d.xml", b"<w/>"),
+        ]);
+        let mut check = ContentCheck::new(DOCX);
+        for chunk in docx.chunks(5) {
+            check = ContentCheck::restore(check.save());
+            check.feed(chunk).unwrap();
+        }
+        assert!(check.finish().is_ok());
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod form;
 pub mod key_pattern;
 pub mod live;
 pub mod page;
+pub mod tus;
 pub mod upload;
 
 pub use course::{

@@ -24,7 +24,10 @@ pub mod problem;
 pub mod request_id;
 pub mod schemas;
 pub mod timed_body;
+pub mod tus;
 
+use actix_web::http::Method;
+use actix_web::middleware::DefaultHeaders;
 use actix_web::{web, HttpRequest, HttpResponse, Resource, ResponseError};
 
 use crate::app::App;
@@ -77,6 +80,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             resource("/api/v1/drafts/{id}/files", "POST, GET")
                 .route(web::post().to(courses::upload))
                 .route(web::get().to(courses::draft_files)),
+        )
+        .service(
+            resource("/api/v1/drafts/{id}/uploads", "POST, OPTIONS")
+                .wrap(DefaultHeaders::new().add(tus::resumable_header()))
+                .route(web::post().to(tus::create))
+                .route(web::method(Method::OPTIONS).to(tus::options)),
+        )
+        .service(
+            resource(
+                "/api/v1/drafts/{id}/uploads/{upload_id}",
+                "HEAD, PATCH, DELETE",
+            )
+            .wrap(DefaultHeaders::new().add(tus::resumable_header()))
+            .route(web::head().to(tus::head))
+            .route(web::patch().to(tus::patch))
+            .route(web::delete().to(tus::terminate)),
         )
         .service(
             resource("/api/v1/drafts/{id}/files/{file_id}", "DELETE")

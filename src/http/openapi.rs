@@ -5,7 +5,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::problem::{NotLoopbackResponse, Problem, ProblemResponse};
-use super::{admin, courses, drafts, erase, events, health, lifecycle, metrics};
+use super::{admin, courses, drafts, erase, events, health, lifecycle, metrics, tus};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,6 +16,7 @@ use super::{admin, courses, drafts, erase, events, health, lifecycle, metrics};
         events::draft_events,
         courses::materialize, courses::submit, courses::upload, courses::draft_files,
         courses::delete_draft_file, courses::course, courses::download,
+        tus::options, tus::create, tus::head, tus::patch, tus::terminate,
         lifecycle::list_courses, lifecycle::delete_course, lifecycle::restore_course,
         admin::stats, admin::run_janitor, admin::sweep_orphans, admin::run_purge,
         admin::retry_cleanup, erase::start_erase, erase::erase_state,
@@ -27,6 +28,7 @@ use super::{admin, courses, drafts, erase, events, health, lifecycle, metrics};
     tags(
         (name = "drafts", description = "Draft sessions of the create-course form"),
         (name = "courses", description = "Courses that drafts become, their files, the trash"),
+        (name = "uploads", description = "Resumable uploads, tus 1.0.0 (core, creation, termination, expiration)"),
         (name = "admin", description = "Operators' routes: service_role only"),
         (name = "health", description = "Liveness, readiness, metrics and this document"),
     )

@@ -8,6 +8,7 @@ use utoipa::{IntoResponses, ToResponse, ToSchema};
 
 use crate::app::limits::SlotKind;
 use crate::app::AppError;
+use crate::domain::tus::{TusError, TUS_VERSION};
 use crate::domain::upload::UploadError;
 use crate::domain::{FieldErrors, StoreError};
 
@@ -62,6 +63,12 @@ pub enum ApiError {
         limit: i64,
         used: Option<i64>,
     },
+    #[error("send Tus-Resumable: {TUS_VERSION}, the one tus version spoken here")]
+    TusVersion,
+    #[error("{0}")]
+    OffsetMismatch(String),
+    #[error("{0}")]
+    Locked(String),
     #[error("a store is unavailable; retry shortly")]
     Unavailable(#[source] StoreError),
     #[error("internal error")]
@@ -167,6 +174,9 @@ impl ApiError {
                 ..
             } => ("too-many-streams", "Too many event streams"),
             Self::QuotaExceeded { .. } => ("quota-exceeded", "Quota exceeded"),
+            Self::TusVersion => ("tus-version", "Unsupported tus version"),
+            Self::OffsetMismatch(_) => ("offset-mismatch", "Upload offset mismatch"),
+            Self::Locked(_) => ("upload-locked", "Upload in use"),
             Self::Unavailable(_) => ("store-unavailable", "Service unavailable"),
             Self::Internal(_) => ("internal", "Internal server error"),
         }
@@ -218,6 +228,9 @@ impl ResponseError for ApiError {
                 StatusCode::TOO_MANY_REQUESTS
             }
             Self::QuotaExceeded { .. } => StatusCode::CONFLICT,
+            Self::TusVersion => StatusCode::PRECONDITION_FAILED,
+            Self::OffsetMismatch(_) => StatusCode::CONFLICT,
+            Self::Locked(_) => StatusCode::LOCKED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -249,6 +262,12 @@ impl ResponseError for ApiError {
                     SlotKind::EventStreams => STREAM_RETRY_AFTER_SECS,
                 };
                 response.insert_header((header::RETRY_AFTER, secs));
+            }
+            Self::Locked(_) => {
+                response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS));
+            }
+            Self::TusVersion => {
+                response.insert_header(("tus-version", TUS_VERSION));
             }
             _ => {}
         }
@@ -307,6 +326,7 @@ impl From<AppError> for ApiError {
                 used: Some(used),
             },
             AppError::Upload(e) => e.into(),
+            AppError::Tus(e) => e.into(),
             AppError::Store(e) => e.into(),
         }
     }
@@ -323,6 +343,21 @@ impl From<UploadError> for ApiError {
             UploadError::MissingFile | UploadError::BadName(_) | UploadError::Empty => {
                 Self::Invalid(FieldErrors::single("file", e.to_string()))
             }
+        }
+    }
+}
+
+impl From<TusError> for ApiError {
+    fn from(e: TusError) -> Self {
+        match e {
+            TusError::OffsetMismatch { .. } => Self::OffsetMismatch(e.to_string()),
+            TusError::BadHeader(why) => Self::BadRequest(why),
+            TusError::DeferLength => Self::BadRequest(
+                "Upload-Defer-Length is not supported: send Upload-Length, the file's size",
+            ),
+            TusError::PastLength { length } => Self::PayloadTooLarge { limit: length },
+            TusError::Locked => Self::Locked(e.to_string()),
+            TusError::Finished { .. } => Self::Conflict(e.to_string()),
         }
     }
 }

@@ -3,7 +3,8 @@
 //! uploads that never finished (a process killed mid-upload leaves its
 //! staging file), both once older than a grace period, so that an upload
 //! streaming now is left alone; and draft sessions whose course no longer
-//! exists.
+//! exists. An unfinished resumable (tus) upload is not residue until it
+//! expires; then its bytes and its record go.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -13,8 +14,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::domain::tus::TusStatus;
 use crate::domain::StoreError;
 use crate::stores::files::FileStorage;
+use crate::stores::postgres::tus::PgTus;
 use crate::stores::postgres::PgCourses;
 use crate::stores::redis::RedisDrafts;
 
@@ -37,12 +40,15 @@ pub struct OrphanReport {
     /// S3 multipart uploads recorded, never completed, older than the grace
     /// period: aborted (their parts go).
     pub incomplete_uploads: u64,
+    /// Resumable uploads past their expiry (unfinished: with their bytes).
+    pub expired_uploads: u64,
     pub duration_ms: u64,
 }
 
 #[derive(Clone)]
 pub struct OrphanSweep {
     courses: PgCourses,
+    tus: PgTus,
     files: FileStorage,
     redis: RedisDrafts,
     grace: Duration,
@@ -57,12 +63,14 @@ struct Prefix {
 impl OrphanSweep {
     pub fn new(
         courses: PgCourses,
+        tus: PgTus,
         files: FileStorage,
         redis: RedisDrafts,
         grace: Duration,
     ) -> Self {
         Self {
             courses,
+            tus,
             files,
             redis,
             grace,
@@ -122,6 +130,9 @@ impl OrphanSweep {
             report.residue_bytes += residue.bytes;
         }
 
+        // Before the multipart uploads: an expired upload's parts go with it.
+        report.expired_uploads = self.sweep_expired(dry_run).await?;
+
         for upload in self.files.stale_uploads(settled).await? {
             if !dry_run {
                 self.files.abort_stale(&upload).await?;
@@ -156,6 +167,7 @@ impl OrphanSweep {
             residue_found = report.residue_found,
             residue_bytes = report.residue_bytes,
             incomplete_uploads = report.incomplete_uploads,
+            expired_uploads = report.expired_uploads,
             duration_ms = report.duration_ms,
             "orphans.swept"
         );
@@ -169,9 +181,36 @@ impl OrphanSweep {
                 .increment(report.residue_found);
             metrics::counter!("draftd_orphans_removed_total", "kind" => "multipart_upload")
                 .increment(report.incomplete_uploads);
+            metrics::counter!("draftd_orphans_removed_total", "kind" => "expired_upload")
+                .increment(report.expired_uploads);
             metrics::counter!("draftd_orphan_residue_bytes_removed_total")
                 .increment(report.residue_bytes);
         }
         Ok(report)
+    }
+
+    /// Removes expired resumable uploads: an unfinished one's bytes, then
+    /// every one's record (a finished one's receipt has no bytes of its own).
+    async fn sweep_expired(&self, dry_run: bool) -> Result<u64, StoreError> {
+        const BATCH: i64 = 500;
+        let mut removed = 0;
+        loop {
+            let expired = self.tus.expired(BATCH).await?;
+            if dry_run {
+                return Ok(expired.len() as u64);
+            }
+            for upload in &expired {
+                if upload.status == TusStatus::Receiving {
+                    self.files
+                        .tus_discard(&upload.storage_key, &upload.bytes)
+                        .await?;
+                }
+                self.tus.delete(upload.id).await?;
+                removed += 1;
+            }
+            if (expired.len() as i64) < BATCH {
+                return Ok(removed);
+            }
+        }
     }
 }

@@ -18,8 +18,10 @@ use object_store::{ObjectStore, ObjectStoreExt, RetryConfig, WriteMultipart};
 use sha2::{Digest, Sha256};
 
 mod residue;
+mod tus;
 
 pub use residue::Residue;
+pub use tus::TusWriter;
 
 use super::postgres::uploads::{StaleUpload, UploadLedger};
 use super::recorded_upload::{abort_recorded, RecordedUpload};

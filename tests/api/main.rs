@@ -30,5 +30,8 @@ mod sse;
 mod steps;
 mod tls;
 mod trash;
+mod tus;
+mod tus_steps;
+mod tus_storage;
 mod uploads;
 mod webhooks;

@@ -55,7 +55,7 @@ impl Part {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 enum State {
     /// Looking for a header signature; so many of its bytes matched.
     Seeking { matched: usize },
@@ -71,7 +71,7 @@ enum State {
 }
 
 /// The names of a ZIP's entries, as far as they tell an Office document.
-#[derive(Debug)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct PackageScan {
     state: State,
     content_types: bool,

@@ -2,7 +2,7 @@
 //! boundary waits (at most 3 bytes) for the rest of it in the next chunk.
 
 /// Validates a stream of bytes as UTF-8 text without NUL.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct Utf8Stream {
     /// The start of a code point that the last chunk cut off.
     pending: [u8; 3],

@@ -38,6 +38,11 @@ pub static DELETE_COURSES: LazyLock<String> = LazyLock::new(|| {
              RETURNING id, owner_id, organization_id, draft_session_id, materialized_by,
                        status, announced_at
          ), events AS ({}
+         ), unfinished_uploads AS (
+             -- Its resumable uploads end with it: expired now, their bytes
+             -- go with the orphan sweep.
+             UPDATE tus_uploads SET expires_at = least(expires_at, now())
+             WHERE course_id IN (SELECT id FROM deleted)
          ), files AS (
              SELECT count(*) AS n, coalesce(sum(size_bytes), 0)::bigint AS bytes
              FROM course_files WHERE course_id IN (SELECT id FROM deleted)

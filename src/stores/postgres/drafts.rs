@@ -54,6 +54,25 @@ impl PgDrafts {
         [&owner.user_id, &owner.organization_id, &self.ttl_secs, id]
     }
 
+    /// Keeps the owner's draft alive for its TTL without changing it (a
+    /// resumable upload's PATCH). `false` if it is gone.
+    pub async fn touch(&self, owner: Owner, id: Uuid) -> Result<bool, StoreError> {
+        self.db
+            .call(|client| async move {
+                let touched = client
+                    .execute(
+                        &format!(
+                            "UPDATE courses SET updated_at = now() \
+                             WHERE draft_session_id = $4 AND {LIVE}"
+                        ),
+                        &self.live(&owner, &id),
+                    )
+                    .await?;
+                Ok(touched == 1)
+            })
+            .await
+    }
+
     fn draft_from(&self, row: &Row) -> Result<Draft, StoreError> {
         let version: i64 = row.try_get("draft_version")?;
         Ok(self.draft_of(course_from(row)?, version))

@@ -1,6 +1,7 @@
 //! The rows of courses' files. A file row is written in the transaction that
 //! makes sure its course exists, so the first upload materializes the draft.
 
+use deadpool_postgres::Transaction;
 use uuid::Uuid;
 
 use super::cleanup::delete_file;
@@ -39,72 +40,12 @@ impl PgFiles {
         self.db
             .call(|mut client| async move {
                 let tx = client.transaction().await?;
-                let (course, created) = insert_or_get(&tx, new).await?;
-                if course.is_trashed() {
-                    return Ok(RecordOutcome::Trashed);
+                let outcome = record_file(&tx, new, file, quota, None).await?;
+                // A refusal rolls back: no course appears for a file refused.
+                if matches!(outcome, RecordOutcome::Recorded { .. }) {
+                    tx.commit().await?;
                 }
-                tx.execute(
-                    "SELECT pg_advisory_xact_lock($1, hashtext($2::uuid::text))",
-                    &[&ORGANIZATION_LOCK_CLASS, &course.organization_id],
-                )
-                .await?;
-                let usage = tx
-                    .query_one(
-                        "SELECT (SELECT count(*) FROM course_files WHERE course_id = $1) AS files,
-                                (SELECT coalesce(sum(f.size_bytes), 0)::bigint FROM course_files f
-                                 JOIN courses c ON c.id = f.course_id
-                                 WHERE c.organization_id = $2) AS bytes",
-                        &[&course.id, &course.organization_id],
-                    )
-                    .await?;
-                let (files, used): (i64, i64) = (usage.try_get("files")?, usage.try_get("bytes")?);
-                if files >= quota.files_per_course {
-                    return Ok(RecordOutcome::TooManyFiles {
-                        limit: quota.files_per_course,
-                    });
-                }
-                if used.saturating_add(file.size_bytes) > quota.organization_bytes {
-                    return Ok(RecordOutcome::StorageFull {
-                        limit: quota.organization_bytes,
-                        used,
-                    });
-                }
-                let row = tx
-                    .query_one(
-                        &format!(
-                            "INSERT INTO course_files (id, course_id, storage_key, original_name, \
-                             content_type, size_bytes, sha256) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                             RETURNING {FILE_COLUMNS}"
-                        ),
-                        &[
-                            &file.id,
-                            &course.id,
-                            &file.storage_key,
-                            &file.original_name,
-                            &file.content_type,
-                            &file.size_bytes,
-                            &file.sha256,
-                        ],
-                    )
-                    .await?;
-                // The course is announced before its file, under its row lock.
-                announce(&tx, course.id).await?;
-                tx.execute(
-                    &format!(
-                        "WITH touched AS (
-                             UPDATE courses SET updated_at = now() WHERE id = $1 RETURNING *
-                         ) {}",
-                        record(EventKind::FileUploaded, "touched", Some("$2::uuid"))
-                    ),
-                    &[&course.id, &file.id],
-                )
-                .await?;
-                tx.commit().await?;
-                Ok(RecordOutcome::Recorded {
-                    course: Box::new(course),
-                    file: file_from(&row)?,
-                    created,
-                })
+                Ok(outcome)
             })
             .await
     }
@@ -185,4 +126,110 @@ impl PgFiles {
             })
             .await
     }
+}
+
+/// Makes sure the draft's course exists (announced) and records a file in
+/// it, with its event, in the caller's transaction, unless the course or its
+/// organization is full. The checks hold the course row's lock and the
+/// organization's, so racing uploads cannot pass a quota together. Unfinished
+/// resumable uploads hold their size (and a file) against the quotas; the one
+/// finishing now, `reserved_by`, gives its reservation to this file.
+pub(super) async fn record_file(
+    tx: &Transaction<'_>,
+    new: &NewCourse<'_>,
+    file: &NewFile<'_>,
+    quota: FileQuota,
+    reserved_by: Option<Uuid>,
+) -> Result<RecordOutcome, StoreError> {
+    let (course, created) = insert_or_get(tx, new).await?;
+    if course.is_trashed() {
+        return Ok(RecordOutcome::Trashed);
+    }
+    lock_organization(tx, course.organization_id).await?;
+    let (files, used) = usage(tx, course.id, course.organization_id, reserved_by).await?;
+    if files >= quota.files_per_course {
+        return Ok(RecordOutcome::TooManyFiles {
+            limit: quota.files_per_course,
+        });
+    }
+    if used.saturating_add(file.size_bytes) > quota.organization_bytes {
+        return Ok(RecordOutcome::StorageFull {
+            limit: quota.organization_bytes,
+            used,
+        });
+    }
+    let row = tx
+        .query_one(
+            &format!(
+                "INSERT INTO course_files (id, course_id, storage_key, original_name, \
+                 content_type, size_bytes, sha256) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 RETURNING {FILE_COLUMNS}"
+            ),
+            &[
+                &file.id,
+                &course.id,
+                &file.storage_key,
+                &file.original_name,
+                &file.content_type,
+                &file.size_bytes,
+                &file.sha256,
+            ],
+        )
+        .await?;
+    // The course is announced before its file, under its row lock.
+    announce(tx, course.id).await?;
+    tx.execute(
+        &format!(
+            "WITH touched AS (
+                 UPDATE courses SET updated_at = now() WHERE id = $1 RETURNING *
+             ) {}",
+            record(EventKind::FileUploaded, "touched", Some("$2::uuid"))
+        ),
+        &[&course.id, &file.id],
+    )
+    .await?;
+    Ok(RecordOutcome::Recorded {
+        course: Box::new(course),
+        file: file_from(&row)?,
+        created,
+    })
+}
+
+/// The organization's lock, for the rest of the transaction: quotas are
+/// checked and spent under it.
+pub(super) async fn lock_organization(
+    tx: &Transaction<'_>,
+    organization_id: Uuid,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "SELECT pg_advisory_xact_lock($1, hashtext($2::uuid::text))",
+        &[&ORGANIZATION_LOCK_CLASS, &organization_id],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The files of a course and the bytes of its organization, each with the
+/// reservations of unfinished, unexpired resumable uploads (but `except`'s).
+pub(super) async fn usage(
+    tx: &Transaction<'_>,
+    course_id: Uuid,
+    organization_id: Uuid,
+    except: Option<Uuid>,
+) -> Result<(i64, i64), StoreError> {
+    let usage = tx
+        .query_one(
+            "SELECT (SELECT count(*) FROM course_files WHERE course_id = $1)
+                  + (SELECT count(*) FROM tus_uploads WHERE course_id = $1
+                     AND status = 'receiving' AND expires_at > now()
+                     AND id IS DISTINCT FROM $3) AS files,
+                    (SELECT coalesce(sum(f.size_bytes), 0)::bigint FROM course_files f
+                     JOIN courses c ON c.id = f.course_id WHERE c.organization_id = $2)
+                  + (SELECT coalesce(sum(reserved_bytes), 0)::bigint FROM tus_uploads
+                     WHERE organization_id = $2 AND status = 'receiving'
+                     AND expires_at > now() AND id IS DISTINCT FROM $3) AS bytes",
+            &[&course_id, &organization_id, &except],
+        )
+        .await?;
+    Ok((usage.try_get("files")?, usage.try_get("bytes")?))
 }

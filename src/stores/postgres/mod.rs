@@ -13,6 +13,7 @@ pub mod lock;
 pub mod outbox;
 mod rows;
 pub mod trash;
+pub mod tus;
 pub mod uploads;
 
 use std::future::Future;

@@ -4,6 +4,8 @@
 use serde_json::Value;
 use tokio_postgres::Row;
 
+use crate::domain::tus::{TusBytes, TusPart, TusUpload};
+
 use crate::domain::cleanup::CleanupJob;
 use crate::domain::{Backend, Course, CourseFile, StoreError};
 
@@ -85,5 +87,81 @@ pub(super) fn job_from(row: &Row) -> Result<CleanupJob, StoreError> {
         run_after: row.try_get("run_after")?,
         last_error: row.try_get("last_error")?,
         created_at: row.try_get("created_at")?,
+    })
+}
+
+pub(super) const TUS_COLUMNS: &str =
+    "id, draft_session_id, owner_id, organization_id, course_id, file_id, \
+    storage_key, original_name, content_type, upload_length, upload_offset, status, \
+    sha256_state, content_check, staging_path, s3_upload_id, s3_parts, tail_key, tail_bytes, \
+    expires_at";
+
+fn size(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or_default()
+}
+
+pub(super) fn json<T: serde::Serialize>(value: &T) -> Result<Value, StoreError> {
+    serde_json::to_value(value).map_err(|e| StoreError::corrupt(Backend::Postgres, e.to_string()))
+}
+
+pub(super) fn tus_upload_from(row: &Row) -> Result<TusUpload, StoreError> {
+    let corrupt = |e: serde_json::Error| StoreError::corrupt(Backend::Postgres, e.to_string());
+    let bytes = match row.try_get::<_, Option<String>>("staging_path")? {
+        Some(staging_path) => TusBytes::Local { staging_path },
+        None => TusBytes::S3 {
+            upload_id: row.try_get("s3_upload_id")?,
+            parts: serde_json::from_value::<Vec<TusPart>>(row.try_get("s3_parts")?)
+                .map_err(corrupt)?,
+            tail_key: row
+                .try_get::<_, Option<String>>("tail_key")?
+                .unwrap_or_default(),
+            tail_bytes: size(row.try_get("tail_bytes")?),
+        },
+    };
+    Ok(TusUpload {
+        id: row.try_get("id")?,
+        draft_session_id: row.try_get("draft_session_id")?,
+        owner_id: row.try_get("owner_id")?,
+        organization_id: row.try_get("organization_id")?,
+        course_id: row.try_get("course_id")?,
+        file_id: row.try_get("file_id")?,
+        storage_key: row.try_get("storage_key")?,
+        original_name: row.try_get("original_name")?,
+        content_type: row.try_get("content_type")?,
+        length: size(row.try_get("upload_length")?),
+        offset: size(row.try_get("upload_offset")?),
+        status: parsed(row, "status")?,
+        hash: row.try_get("sha256_state")?,
+        check: serde_json::from_value(row.try_get("content_check")?).map_err(corrupt)?,
+        bytes,
+        expires_at: row.try_get("expires_at")?,
+    })
+}
+
+/// The storage columns of `bytes`: staging path, upload id, parts, tail key
+/// and tail length.
+pub(super) type StorageColumns = (Option<String>, Option<String>, Value, Option<String>, i64);
+
+pub(super) fn storage_columns(bytes: &TusBytes) -> Result<StorageColumns, StoreError> {
+    Ok(match bytes {
+        TusBytes::Local { staging_path } => (
+            Some(staging_path.clone()),
+            None,
+            Value::Array(vec![]),
+            None,
+            0,
+        ),
+        TusBytes::S3 {
+            upload_id,
+            parts,
+            tail_key,
+            tail_bytes,
+        } => (
+            None,
+            upload_id.clone(),
+            json(parts)?,
+            Some(tail_key.clone()),
+            i64::try_from(*tail_bytes).unwrap_or(i64::MAX),
+        ),
     })
 }

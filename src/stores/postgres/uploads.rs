@@ -44,14 +44,19 @@ impl UploadLedger {
         .await
     }
 
-    /// Uploads started before `before` and never finished.
+    /// Uploads started before `before` and never finished, but those of
+    /// resumable uploads that have not expired.
     pub async fn stale(&self, before: DateTime<Utc>) -> Result<Vec<StaleUpload>, StoreError> {
         self.db
             .call(|client| async move {
                 let rows = client
                     .query(
-                        "SELECT storage_key, upload_id, started_at FROM multipart_uploads
-                         WHERE started_at < $1 ORDER BY started_at LIMIT 10000",
+                        // An unexpired resumable upload's parts are not residue.
+                        "SELECT storage_key, upload_id, started_at FROM multipart_uploads m
+                         WHERE started_at < $1 AND NOT EXISTS (
+                             SELECT 1 FROM tus_uploads t WHERE t.s3_upload_id = m.upload_id
+                             AND t.expires_at > now())
+                         ORDER BY started_at LIMIT 10000",
                         &[&before],
                     )
                     .await?;

@@ -29,6 +29,7 @@ pub mod keys;
 pub mod live;
 mod platform_keys;
 mod scripts;
+mod touch;
 mod trash;
 
 pub use drafts::RedisDrafts;

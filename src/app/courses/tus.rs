@@ -1,0 +1,196 @@
+//! Resumable uploads (tus 1.0.0): the same rules as a multipart upload (type,
+//! size, quotas, ownership), its size reserved against the quotas at
+//! creation; bytes appended across requests and processes, the checksum and
+//! the content check carried along; the last byte makes the file, once.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+mod append;
+
+use super::Courses;
+use crate::app::AppError;
+use crate::domain::content::ContentCheck;
+use crate::domain::course::{course_id_for, storage_prefix};
+use crate::domain::tus::{RunningHash, TusCreated, TusError, TusMetadata, TusStatus, TusUpload};
+use crate::domain::upload::{FileName, UploadError};
+use crate::domain::{Backend, Draft, DraftStatus, Owner, StoreError};
+use crate::stores::postgres::tus::Claim;
+
+/// How long an unfinished upload lives without a PATCH (the draft's TTL),
+/// and how long a PATCH holds it between two signs of life.
+#[derive(Debug, Clone, Copy)]
+pub struct TusTimes {
+    pub ttl: Duration,
+    pub lease: Duration,
+}
+
+/// What a client learns of an upload.
+#[derive(Debug, Clone)]
+pub struct TusState {
+    pub id: Uuid,
+    pub offset: u64,
+    pub length: u64,
+    pub expires_at: DateTime<Utc>,
+    /// The file it became, once finished.
+    pub file_id: Option<Uuid>,
+    pub course_id: Uuid,
+}
+
+impl From<&TusUpload> for TusState {
+    fn from(upload: &TusUpload) -> Self {
+        Self {
+            id: upload.id,
+            offset: upload.offset,
+            length: upload.length,
+            expires_at: upload.expires_at,
+            file_id: (upload.status == TusStatus::Finished).then_some(upload.file_id),
+            course_id: upload.course_id,
+        }
+    }
+}
+
+fn corrupt(detail: &str) -> AppError {
+    StoreError::corrupt(Backend::Postgres, detail).into()
+}
+
+impl Courses {
+    /// A draft that may still take files.
+    async fn uploadable_draft(&self, owner: Owner, draft_id: Uuid) -> Result<Draft, AppError> {
+        let draft = self.draft(owner, draft_id).await?;
+        if draft.status == DraftStatus::Submitted {
+            return Err(AppError::Submitted);
+        }
+        if draft.course_trashed {
+            return Err(AppError::Trashed);
+        }
+        Ok(draft)
+    }
+
+    /// Creates an upload of `length` bytes, checked and reserved as a
+    /// multipart upload's file would be.
+    pub async fn tus_create(
+        &self,
+        owner: Owner,
+        draft_id: Uuid,
+        length: u64,
+        metadata: &TusMetadata,
+    ) -> Result<TusState, AppError> {
+        self.limits.writes.count(owner).await?;
+        let draft = self.uploadable_draft(owner, draft_id).await?;
+        let max = self.limits.rules.max_bytes;
+        if length > max {
+            return Err(UploadError::TooLarge { limit: max }.into());
+        }
+        if length == 0 {
+            return Err(UploadError::Empty.into());
+        }
+        let name = FileName::parse(metadata.filename.as_deref().unwrap_or_default())?;
+        let content_type = self
+            .limits
+            .rules
+            .content_type(metadata.filetype.as_deref(), &name)?;
+        let course_id = draft.course_id.unwrap_or_else(|| course_id_for(draft.id));
+        let (id, file_id) = (Uuid::new_v4(), Uuid::new_v4());
+        let upload = TusUpload {
+            id,
+            draft_session_id: draft.id,
+            owner_id: owner.user_id,
+            organization_id: draft.organization_id,
+            course_id,
+            file_id,
+            storage_key: format!(
+                "{}/{file_id}",
+                storage_prefix(draft.organization_id, course_id)
+            ),
+            original_name: name.as_str().to_owned(),
+            content_type: content_type.clone(),
+            length,
+            offset: 0,
+            status: TusStatus::Receiving,
+            hash: RunningHash::default().save(),
+            check: ContentCheck::new(&content_type).save(),
+            bytes: self.files.tus_bytes(id),
+            expires_at: Utc::now(),
+        };
+        let times = self.limits.resumable;
+        match self
+            .tus
+            .create(&upload, self.limits.quota, times.ttl)
+            .await?
+        {
+            TusCreated::Created(upload) => Ok((&*upload).into()),
+            TusCreated::TooManyFiles { limit } => Err(AppError::TooManyFiles { limit }),
+            TusCreated::StorageFull { limit, used } => Err(AppError::StorageFull { limit, used }),
+        }
+    }
+
+    /// Where the owner's upload is. One whose last bytes were stored but
+    /// whose file a crash kept from being recorded is finished now.
+    pub async fn tus_state(
+        &self,
+        owner: Owner,
+        draft_id: Uuid,
+        id: Uuid,
+    ) -> Result<TusState, AppError> {
+        let upload = self
+            .tus
+            .find(owner, draft_id, id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        if upload.status == TusStatus::Receiving && upload.offset == upload.length {
+            return self
+                .tus_append(
+                    owner,
+                    draft_id,
+                    id,
+                    upload.offset,
+                    futures_util::stream::empty::<Result<Bytes, ()>>(),
+                )
+                .await;
+        }
+        Ok((&upload).into())
+    }
+
+    /// Terminates the owner's unfinished upload: its bytes, then its record.
+    pub async fn tus_terminate(
+        &self,
+        owner: Owner,
+        draft_id: Uuid,
+        id: Uuid,
+    ) -> Result<(), AppError> {
+        self.limits.writes.count(owner).await?;
+        let times = self.limits.resumable;
+        let lease_id = Uuid::new_v4();
+        let claimed = self
+            .tus
+            .claim(owner, draft_id, id, lease_id, times.lease, times.ttl)
+            .await?;
+        let upload = match claimed {
+            Claim::Claimed(upload) => *upload,
+            Claim::Locked => return Err(TusError::Locked.into()),
+            Claim::Missing => return Err(AppError::NotFound),
+        };
+        if upload.status == TusStatus::Finished {
+            self.tus.release(id, lease_id).await?;
+            return Err(TusError::Finished {
+                file_id: upload.file_id,
+            }
+            .into());
+        }
+        self.tus_remove(&upload).await
+    }
+
+    /// Removes an unfinished upload's bytes, then its record (and so its
+    /// reservation).
+    async fn tus_remove(&self, upload: &TusUpload) -> Result<(), AppError> {
+        self.files
+            .tus_discard(&upload.storage_key, &upload.bytes)
+            .await?;
+        self.tus.delete(upload.id).await?;
+        Ok(())
+    }
+}

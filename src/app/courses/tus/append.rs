@@ -1,0 +1,291 @@
+//! A resumable upload's PATCH: the bytes go to storage in durable steps,
+//! each recorded with the offset, the checksum and the content check; the
+//! last byte makes the file, once.
+
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
+use uuid::Uuid;
+
+use super::super::{new_course, Courses};
+use super::{corrupt, TusState};
+use crate::app::AppError;
+use crate::domain::content::ContentCheck;
+use crate::domain::course::{NewFile, RecordOutcome};
+use crate::domain::tus::{RunningHash, TusError, TusProgress, TusStatus, TusUpload};
+use crate::domain::upload::UploadError;
+use crate::domain::{Draft, MaterializedBy, Owner};
+use crate::stores::files::TusWriter;
+use crate::stores::postgres::tus::{Claim, PgTus};
+
+/// A PATCH's hold on its upload, given back when the request ends; a
+/// request dropped midway gives it back from `drop` (a dead process's lease
+/// lapses).
+struct Lease {
+    store: PgTus,
+    upload_id: Uuid,
+    id: Uuid,
+    held: bool,
+}
+
+impl Lease {
+    async fn release(mut self) {
+        self.held = false;
+        if let Err(e) = self.store.release(self.upload_id, self.id).await {
+            tracing::warn!(upload = %self.upload_id, error = %e, "could not release an upload");
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if !self.held {
+            return;
+        }
+        let (store, upload_id, id) = (self.store.clone(), self.upload_id, self.id);
+        tokio::spawn(async move {
+            if let Err(e) = store.release(upload_id, id).await {
+                tracing::warn!(upload = %upload_id, error = %e, "could not release an upload");
+            }
+        });
+    }
+}
+
+/// The bytes of one PATCH on their way to storage.
+struct Receiving {
+    upload: TusUpload,
+    writer: TusWriter,
+    hash: RunningHash,
+    check: ContentCheck,
+    lease_id: Uuid,
+}
+
+impl Courses {
+    /// Appends `body` to the owner's upload at `offset`, which must be where
+    /// it is; the last byte makes the file. Every durable step is recorded,
+    /// so a request cut off keeps what it stored.
+    pub async fn tus_append<S, E>(
+        &self,
+        owner: Owner,
+        draft_id: Uuid,
+        id: Uuid,
+        offset: u64,
+        body: S,
+    ) -> Result<TusState, AppError>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+    {
+        let _slot = self.limits.uploads.take(owner)?;
+        let draft = self.uploadable_draft(owner, draft_id).await?;
+        let times = self.limits.resumable;
+        let lease_id = Uuid::new_v4();
+        let claimed = self
+            .tus
+            .claim(owner, draft_id, id, lease_id, times.lease, times.ttl)
+            .await?;
+        let upload = match claimed {
+            Claim::Claimed(upload) => *upload,
+            Claim::Locked => return Err(TusError::Locked.into()),
+            Claim::Missing => return Err(AppError::NotFound),
+        };
+        let lease = Lease {
+            store: self.tus.clone(),
+            upload_id: id,
+            id: lease_id,
+            held: true,
+        };
+        let appended = self
+            .append_claimed(owner, &draft, upload, offset, lease_id, body)
+            .await;
+        lease.release().await;
+        // A PATCH that stores nothing costs a write all the same (it keeps
+        // the upload and the draft alive): it counts against the write rate.
+        if appended.as_ref().is_ok_and(|state| state.offset == offset) {
+            self.limits.writes.count(owner).await?;
+        }
+        appended
+    }
+
+    async fn append_claimed<S, E>(
+        &self,
+        owner: Owner,
+        draft: &Draft,
+        upload: TusUpload,
+        offset: u64,
+        lease_id: Uuid,
+        body: S,
+    ) -> Result<TusState, AppError>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+    {
+        if upload.offset != offset {
+            return Err(TusError::OffsetMismatch {
+                sent: offset,
+                current: upload.offset,
+            }
+            .into());
+        }
+        if upload.status == TusStatus::Finished {
+            return Ok((&upload).into());
+        }
+        self.drafts.touch(owner, draft).await?;
+        let writer = self
+            .files
+            .tus_writer(&upload.storage_key, &upload.bytes, upload.offset)
+            .await?;
+        let mut receiving = Receiving {
+            hash: RunningHash::restore(&upload.hash).ok_or_else(|| corrupt("bad hash state"))?,
+            check: ContentCheck::restore(upload.check.clone()),
+            upload,
+            writer,
+            lease_id,
+        };
+        let received = self.receive(&mut receiving, body).await;
+        let upload = receiving.upload;
+        match received {
+            Err(AppError::Upload(refused @ UploadError::ContentMismatch { .. })) => {
+                self.tus_remove(&upload).await?;
+                Err(refused.into())
+            }
+            Err(e) => Err(e),
+            Ok(()) if upload.offset < upload.length => Ok((&upload).into()),
+            Ok(()) => self.tus_finish(owner, draft, upload).await,
+        }
+    }
+
+    /// Streams `body` into storage, recording each durable step.
+    async fn receive<S, E>(&self, at: &mut Receiving, body: S) -> Result<(), AppError>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+    {
+        let lease = self.limits.resumable.lease;
+        let mut body = std::pin::pin!(body);
+        let mut pending = BytesMut::new();
+        let mut renewed = Instant::now();
+        let mut stopped = None;
+        while let Some(chunk) = body.next().await {
+            let Ok(chunk) = chunk else {
+                stopped = Some(UploadError::BrokeOff.into());
+                break;
+            };
+            let received = at.upload.offset + (pending.len() + chunk.len()) as u64;
+            if received > at.upload.length {
+                stopped = Some(
+                    TusError::PastLength {
+                        length: at.upload.length,
+                    }
+                    .into(),
+                );
+                break;
+            }
+            pending.extend_from_slice(&chunk);
+            let due = at.writer.due(pending.len());
+            if due > 0 {
+                self.step(at, pending.split_to(due).freeze()).await?;
+                renewed = Instant::now();
+            } else if renewed.elapsed() > lease / 3 {
+                if !self.tus.renew(at.upload.id, at.lease_id, lease).await? {
+                    return Err(TusError::Locked.into());
+                }
+                renewed = Instant::now();
+            }
+        }
+        // What arrived is kept, however the body ended.
+        if !pending.is_empty() {
+            self.step(at, pending.freeze()).await?;
+        }
+        stopped.map_or(Ok(()), Err)
+    }
+
+    /// One durable step: checked, hashed, stored, then recorded.
+    async fn step(&self, at: &mut Receiving, bytes: Bytes) -> Result<(), AppError> {
+        at.check.feed(&bytes)?;
+        at.hash.update(&bytes);
+        let length = bytes.len() as u64;
+        at.writer.write(bytes).await?;
+        let progress = TusProgress {
+            offset: at.upload.offset + length,
+            hash: at.hash.save(),
+            check: at.check.save(),
+            bytes: at.writer.state(),
+        };
+        let times = self.limits.resumable;
+        let saved = self
+            .tus
+            .save(
+                at.upload.id,
+                at.lease_id,
+                at.upload.offset,
+                &progress,
+                times.lease,
+                times.ttl,
+            )
+            .await?;
+        if !saved {
+            return Err(TusError::Locked.into());
+        }
+        at.upload.offset = progress.offset;
+        at.upload.hash = progress.hash;
+        at.upload.check = progress.check;
+        at.upload.bytes = progress.bytes;
+        Ok(())
+    }
+
+    /// All bytes are stored: the content's last check, then the file, as a
+    /// multipart upload makes it (the first one materializes the draft).
+    async fn tus_finish(
+        &self,
+        owner: Owner,
+        draft: &Draft,
+        upload: TusUpload,
+    ) -> Result<TusState, AppError> {
+        if let Err(refused) = ContentCheck::restore(upload.check.clone()).finish() {
+            self.tus_remove(&upload).await?;
+            return Err(refused.into());
+        }
+        let hash = RunningHash::restore(&upload.hash).ok_or_else(|| corrupt("bad hash state"))?;
+        self.files
+            .tus_finish(&upload.storage_key, &upload.bytes, upload.length)
+            .await?;
+        let new = new_course(owner, draft, MaterializedBy::Upload);
+        let record = NewFile {
+            id: upload.file_id,
+            storage_key: &upload.storage_key,
+            original_name: &upload.original_name,
+            content_type: &upload.content_type,
+            size_bytes: i64::try_from(upload.length).unwrap_or(i64::MAX),
+            sha256: &hash.finish(),
+        };
+        let ttl = self.limits.resumable.ttl;
+        let outcome = self
+            .tus
+            .finish(&upload, &new, &record, self.limits.quota, ttl)
+            .await?;
+        let finished = || {
+            let mut state = TusState::from(&upload);
+            state.file_id = Some(upload.file_id);
+            state
+        };
+        let refused = match outcome {
+            // Finished by an earlier request: the same file.
+            None => return Ok(finished()),
+            Some(RecordOutcome::Recorded {
+                course, created, ..
+            }) => {
+                self.attach(owner, draft, &course, created).await?;
+                return Ok(finished());
+            }
+            Some(RecordOutcome::TooManyFiles { limit }) => AppError::TooManyFiles { limit },
+            Some(RecordOutcome::StorageFull { limit, used }) => {
+                AppError::StorageFull { limit, used }
+            }
+            Some(RecordOutcome::Trashed) => AppError::Trashed,
+        };
+        if let Err(e) = self.files.delete(&upload.storage_key).await {
+            tracing::warn!(key = upload.storage_key, error = %e, "could not remove an unrecorded upload");
+        }
+        self.tus.delete(upload.id).await?;
+        Err(refused)
+    }
+}

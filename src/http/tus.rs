@@ -1,0 +1,281 @@
+//! Resumable uploads, tus 1.0.0 (core, creation, termination, expiration):
+//! parse the protocol's headers, call the use case, answer with its headers.
+//! Every response of these routes carries `Tus-Resumable` (see `routes`).
+
+use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, HttpResponseBuilder};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::problem::{ApiError, AuthenticatedErrors, NotLoopbackResponse, ProblemResponse};
+use super::timed_body::TimedBody;
+use super::AppState;
+use crate::app::courses::TusState;
+use crate::domain::tus::{parse_size, TusError, TusMetadata, TUS_EXTENSIONS, TUS_VERSION};
+use crate::domain::Owner;
+
+/// The media type of a PATCH's body.
+const OFFSET_STREAM: &str = "application/offset+octet-stream";
+/// The file a finished upload became: its id, and where to download it.
+pub const FILE_ID: &str = "draftd-file-id";
+pub const FILE_LOCATION: &str = "draftd-file-location";
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+/// Every request but OPTIONS names the protocol version; only 1.0.0 is spoken.
+fn require_version(req: &HttpRequest) -> Result<(), ApiError> {
+    match header(req.headers(), "tus-resumable") {
+        Some(TUS_VERSION) => Ok(()),
+        _ => Err(ApiError::TusVersion),
+    }
+}
+
+/// An HTTP date (RFC 7231 IMF-fixdate), as `Upload-Expires` is written.
+fn http_date(at: DateTime<Utc>) -> String {
+    at.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+/// The headers every answer about an upload carries.
+fn with_state(mut response: HttpResponseBuilder, state: &TusState) -> HttpResponse {
+    response
+        .insert_header(("upload-offset", state.offset.to_string()))
+        .insert_header(("upload-expires", http_date(state.expires_at)))
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    if let Some(file_id) = state.file_id {
+        response.insert_header((HeaderName::from_static(FILE_ID), file_id.to_string()));
+        response.insert_header((
+            HeaderName::from_static(FILE_LOCATION),
+            format!("/api/v1/courses/{}/files/{file_id}", state.course_id),
+        ));
+    }
+    response.finish()
+}
+
+/// What the server speaks: version, extensions, largest upload. Needs no
+/// token (a browser's preflight carries none) and names no draft.
+#[utoipa::path(options, path = "/api/v1/drafts/{id}/uploads", tag = "uploads",
+    operation_id = "upload_options",
+    params(("id" = Uuid, Path, description = "Draft id")),
+    responses((status = 204, description = "The tus protocol this server speaks", headers(
+        ("Tus-Version" = String, description = "1.0.0"),
+        ("Tus-Extension" = String, description = "creation,termination,expiration"),
+        ("Tus-Max-Size" = u64, description = "Largest upload, DRAFTD_MAX_UPLOAD_BYTES"),
+    )),
+    (status = 403, response = NotLoopbackResponse)),
+    security())]
+pub async fn options(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::NoContent()
+        .insert_header(("tus-version", TUS_VERSION))
+        .insert_header(("tus-extension", TUS_EXTENSIONS))
+        .insert_header(("tus-max-size", state.max_upload_bytes.to_string()))
+        .finish()
+}
+
+/// Creates a resumable upload (tus creation). `Upload-Length` is required
+/// (`Upload-Defer-Length` is not supported); `Upload-Metadata` gives
+/// `filename` and `filetype` (base64). The rules of a multipart upload apply
+/// here, before any byte: the type, the name's extension, the size; the size
+/// and one file are reserved against the quotas until it finishes or expires.
+#[utoipa::path(post, path = "/api/v1/drafts/{id}/uploads", tag = "uploads",
+    operation_id = "create_upload",
+    params(
+        ("id" = Uuid, Path, description = "Draft id"),
+        ("Tus-Resumable" = String, Header, description = "1.0.0"),
+        ("Upload-Length" = u64, Header, description = "The file's size in bytes"),
+        ("Upload-Metadata" = Option<String>, Header, description = "`filename <base64>,filetype <base64>`"),
+    ),
+    responses(
+        (status = 201, description = "Created", headers(
+            ("Location" = String, description = "The upload's URL"),
+            ("Upload-Expires" = String, description = "When it expires unless a PATCH comes"),
+            ("Tus-Resumable" = String, description = "1.0.0"),
+        )),
+        (status = 400, response = ProblemResponse),
+        (status = 404, response = ProblemResponse),
+        (status = 409, response = ProblemResponse),
+        (status = 412, response = ProblemResponse),
+        (status = 413, response = ProblemResponse),
+        (status = 415, response = ProblemResponse),
+        (status = 422, response = ProblemResponse),
+        (status = 429, response = ProblemResponse),
+        AuthenticatedErrors,
+    ),
+    security(("bearer" = [])))]
+pub async fn create(
+    state: web::Data<AppState>,
+    owner: Owner,
+    id: web::Path<Uuid>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    require_version(&req)?;
+    let headers = req.headers();
+    if headers.contains_key("upload-defer-length") {
+        return Err(TusError::DeferLength.into());
+    }
+    let length = header(headers, "upload-length")
+        .ok_or(TusError::BadHeader("send Upload-Length, the file's size"))
+        .and_then(|v| parse_size(v, "Upload-Length must be a number of bytes"))?;
+    let metadata = TusMetadata::parse(header(headers, "upload-metadata").unwrap_or_default())?;
+    let upload = state
+        .app
+        .courses
+        .tus_create(owner, *id, length, &metadata)
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((
+            header::LOCATION,
+            format!("/api/v1/drafts/{}/uploads/{}", *id, upload.id),
+        ))
+        .insert_header(("upload-expires", http_date(upload.expires_at)))
+        .finish())
+}
+
+/// Where an upload is (tus core): `Upload-Offset`, `Upload-Length`,
+/// `Upload-Expires`; a finished one also names the file it became.
+#[utoipa::path(head, path = "/api/v1/drafts/{id}/uploads/{upload_id}", tag = "uploads",
+    operation_id = "upload_offset",
+    params(
+        ("id" = Uuid, Path, description = "Draft id"),
+        ("upload_id" = Uuid, Path, description = "Upload id"),
+        ("Tus-Resumable" = String, Header, description = "1.0.0"),
+    ),
+    responses(
+        (status = 200, description = "The upload's offset", headers(
+            ("Upload-Offset" = u64, description = "Bytes stored"),
+            ("Upload-Length" = u64, description = "The file's size"),
+            ("Upload-Expires" = String, description = "When it expires unless a PATCH comes"),
+            ("Draftd-File-Id" = Option<String>, description = "Once finished: the file's id"),
+            ("Draftd-File-Location" = Option<String>, description = "Once finished: where to download the file"),
+        )),
+        (status = 404, description = "No such upload, or not yours, or expired"),
+        (status = 412, description = "Tus-Resumable is not 1.0.0"),
+        AuthenticatedErrors,
+    ),
+    security(("bearer" = [])))]
+pub async fn head(
+    state: web::Data<AppState>,
+    owner: Owner,
+    path: web::Path<(Uuid, Uuid)>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    require_version(&req)?;
+    let (draft_id, upload_id) = path.into_inner();
+    let upload = state
+        .app
+        .courses
+        .tus_state(owner, draft_id, upload_id)
+        .await?;
+    let mut response = HttpResponse::Ok();
+    response.insert_header(("upload-length", upload.length.to_string()));
+    Ok(with_state(response, &upload))
+}
+
+/// Appends bytes at `Upload-Offset` (tus core), which must be the upload's
+/// offset (409 otherwise). A body cut off keeps what was stored. The last
+/// byte makes the file, as a multipart upload does, and the answer names it.
+/// Refreshes the upload's expiry and the draft's TTL.
+#[utoipa::path(patch, path = "/api/v1/drafts/{id}/uploads/{upload_id}", tag = "uploads",
+    operation_id = "append_upload",
+    params(
+        ("id" = Uuid, Path, description = "Draft id"),
+        ("upload_id" = Uuid, Path, description = "Upload id"),
+        ("Tus-Resumable" = String, Header, description = "1.0.0"),
+        ("Upload-Offset" = u64, Header, description = "Where these bytes go: the upload's offset"),
+    ),
+    request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
+    responses(
+        (status = 204, description = "Stored", headers(
+            ("Upload-Offset" = u64, description = "Bytes stored now"),
+            ("Upload-Expires" = String, description = "When it expires unless a PATCH comes"),
+            ("Draftd-File-Id" = Option<String>, description = "Once finished: the file's id"),
+            ("Draftd-File-Location" = Option<String>, description = "Once finished: where to download the file"),
+        )),
+        (status = 400, response = ProblemResponse),
+        (status = 404, response = ProblemResponse),
+        (status = 408, response = ProblemResponse),
+        (status = 409, response = ProblemResponse),
+        (status = 412, response = ProblemResponse),
+        (status = 413, response = ProblemResponse),
+        (status = 415, response = ProblemResponse),
+        (status = 423, response = ProblemResponse),
+        (status = 429, response = ProblemResponse),
+        AuthenticatedErrors,
+    ),
+    security(("bearer" = [])))]
+pub async fn patch(
+    state: web::Data<AppState>,
+    owner: Owner,
+    path: web::Path<(Uuid, Uuid)>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    require_version(&req)?;
+    if req.content_type() != OFFSET_STREAM {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "send the bytes as {OFFSET_STREAM}"
+        )));
+    }
+    let offset = header(req.headers(), "upload-offset")
+        .ok_or(TusError::BadHeader("send Upload-Offset"))
+        .and_then(|v| parse_size(v, "Upload-Offset must be a number of bytes"))?;
+    let (draft_id, upload_id) = path.into_inner();
+    let (body, stalled) = TimedBody::new(payload, state.body_timeouts);
+    let upload = state
+        .app
+        .courses
+        .tus_append(owner, draft_id, upload_id, offset, body)
+        .await
+        .map_err(|e| match stalled.get() {
+            true => ApiError::BodyTimeout,
+            false => e.into(),
+        })?;
+    Ok(with_state(HttpResponse::NoContent(), &upload))
+}
+
+/// Terminates an unfinished upload (tus termination): its bytes and its
+/// reservation go. A finished one is a file now: 409, delete the file.
+#[utoipa::path(delete, path = "/api/v1/drafts/{id}/uploads/{upload_id}", tag = "uploads",
+    operation_id = "terminate_upload",
+    params(
+        ("id" = Uuid, Path, description = "Draft id"),
+        ("upload_id" = Uuid, Path, description = "Upload id"),
+        ("Tus-Resumable" = String, Header, description = "1.0.0"),
+    ),
+    responses(
+        (status = 204, description = "Terminated"),
+        (status = 404, response = ProblemResponse),
+        (status = 409, response = ProblemResponse),
+        (status = 412, response = ProblemResponse),
+        (status = 423, response = ProblemResponse),
+        (status = 429, response = ProblemResponse),
+        AuthenticatedErrors,
+    ),
+    security(("bearer" = [])))]
+pub async fn terminate(
+    state: web::Data<AppState>,
+    owner: Owner,
+    path: web::Path<(Uuid, Uuid)>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    require_version(&req)?;
+    let (draft_id, upload_id) = path.into_inner();
+    state
+        .app
+        .courses
+        .tus_terminate(owner, draft_id, upload_id)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `Tus-Resumable: 1.0.0`, for every response of the tus routes.
+pub fn resumable_header() -> (HeaderName, HeaderValue) {
+    (
+        HeaderName::from_static("tus-resumable"),
+        HeaderValue::from_static(TUS_VERSION),
+    )
+}

@@ -1,0 +1,372 @@
+//! Resumable (tus) uploads in Postgres: their state between requests, the
+//! lease a PATCH holds while it streams, their reservation against the
+//! quotas, and the step that turns a finished one into a file row.
+
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use super::files::{lock_organization, record_file, usage};
+use super::rows::{json, parsed, storage_columns, tus_upload_from as upload_from, TUS_COLUMNS};
+use super::Postgres;
+use crate::domain::course::{FileQuota, NewCourse, NewFile, RecordOutcome};
+use crate::domain::erase::{EraseScope, EraseSubject};
+use crate::domain::tus::{TusCreated, TusProgress, TusStatus, TusUpload};
+use crate::domain::{Backend, Owner, StoreError};
+
+/// The owner's live upload `$1` of draft `$2`: `$3` user, `$4` organization.
+const OWNED: &str = "id = $1 AND draft_session_id = $2 AND owner_id = $3 \
+    AND organization_id = $4 AND expires_at > now()";
+
+#[derive(Clone)]
+pub struct PgTus {
+    db: Postgres,
+}
+
+/// What claiming an upload for a PATCH (or a termination) answered.
+pub enum Claim {
+    Claimed(Box<TusUpload>),
+    /// Another request holds it.
+    Locked,
+    Missing,
+}
+
+fn secs(duration: Duration) -> f64 {
+    duration.as_secs_f64()
+}
+
+fn signed(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+impl PgTus {
+    pub fn new(db: Postgres) -> Self {
+        Self { db }
+    }
+
+    /// Records a new upload, its size and one file reserved against the
+    /// quotas under the organization's lock, unless they are spent; it
+    /// expires after `ttl`.
+    pub async fn create(
+        &self,
+        upload: &TusUpload,
+        quota: FileQuota,
+        ttl: Duration,
+    ) -> Result<TusCreated, StoreError> {
+        let (staging, upload_id, parts, tail_key, tail_bytes) = storage_columns(&upload.bytes)?;
+        let check = json(&upload.check)?;
+        self.db
+            .call(|mut client| async move {
+                let tx = client.transaction().await?;
+                lock_organization(&tx, upload.organization_id).await?;
+                let (files, used) =
+                    usage(&tx, upload.course_id, upload.organization_id, None).await?;
+                if files >= quota.files_per_course {
+                    return Ok(TusCreated::TooManyFiles {
+                        limit: quota.files_per_course,
+                    });
+                }
+                if used.saturating_add(signed(upload.length)) > quota.organization_bytes {
+                    return Ok(TusCreated::StorageFull {
+                        limit: quota.organization_bytes,
+                        used,
+                    });
+                }
+                let row = tx
+                    .query_one(
+                        &format!(
+                            "INSERT INTO tus_uploads (id, draft_session_id, owner_id, \
+                             organization_id, course_id, file_id, storage_key, original_name, \
+                             content_type, upload_length, reserved_bytes, sha256_state, \
+                             content_check, staging_path, s3_upload_id, s3_parts, tail_key, \
+                             tail_bytes, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+                             $9, $10, $10, $11, $12, $13, $14, $15, $16, $17, \
+                             now() + make_interval(secs => $18)) RETURNING {TUS_COLUMNS}"
+                        ),
+                        &[
+                            &upload.id,
+                            &upload.draft_session_id,
+                            &upload.owner_id,
+                            &upload.organization_id,
+                            &upload.course_id,
+                            &upload.file_id,
+                            &upload.storage_key,
+                            &upload.original_name,
+                            &upload.content_type,
+                            &signed(upload.length),
+                            &upload.hash,
+                            &check,
+                            &staging,
+                            &upload_id,
+                            &parts,
+                            &tail_key,
+                            &tail_bytes,
+                            &secs(ttl),
+                        ],
+                    )
+                    .await?;
+                tx.commit().await?;
+                Ok(TusCreated::Created(Box::new(upload_from(&row)?)))
+            })
+            .await
+    }
+
+    /// The owner's live upload of the draft.
+    pub async fn find(
+        &self,
+        owner: Owner,
+        draft_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<TusUpload>, StoreError> {
+        self.db
+            .call(|client| async move {
+                let row = client
+                    .query_opt(
+                        &format!("SELECT {TUS_COLUMNS} FROM tus_uploads WHERE {OWNED}"),
+                        &[&id, &draft_id, &owner.user_id, &owner.organization_id],
+                    )
+                    .await?;
+                row.as_ref().map(upload_from).transpose()
+            })
+            .await
+    }
+
+    /// Takes the owner's live upload for one request, `lease` at a time
+    /// (renewed by every save), unless another request holds it; moves its
+    /// expiry `ttl` from now.
+    pub async fn claim(
+        &self,
+        owner: Owner,
+        draft_id: Uuid,
+        id: Uuid,
+        lease_id: Uuid,
+        lease: Duration,
+        ttl: Duration,
+    ) -> Result<Claim, StoreError> {
+        self.db
+            .call(|client| async move {
+                let row = client
+                    .query_opt(
+                        &format!(
+                            "UPDATE tus_uploads SET lease_id = $5, \
+                             lease_until = now() + make_interval(secs => $6), \
+                             expires_at = greatest(expires_at, now() + make_interval(secs => $7)) \
+                             WHERE {OWNED} AND (lease_until IS NULL OR lease_until < now()) \
+                             RETURNING {TUS_COLUMNS}"
+                        ),
+                        &[
+                            &id,
+                            &draft_id,
+                            &owner.user_id,
+                            &owner.organization_id,
+                            &lease_id,
+                            &secs(lease),
+                            &secs(ttl),
+                        ],
+                    )
+                    .await?;
+                if let Some(row) = row {
+                    return Ok(Claim::Claimed(Box::new(upload_from(&row)?)));
+                }
+                let held = client
+                    .query_opt(
+                        &format!("SELECT 1 FROM tus_uploads WHERE {OWNED}"),
+                        &[&id, &draft_id, &owner.user_id, &owner.organization_id],
+                    )
+                    .await?;
+                Ok(if held.is_some() {
+                    Claim::Locked
+                } else {
+                    Claim::Missing
+                })
+            })
+            .await
+    }
+
+    /// Stores a durable step: the new offset, checksum, check and storage,
+    /// if the lease is still this request's and the upload still at `from`.
+    /// Renews the lease and the expiry. `false`: the lease was lost.
+    pub async fn save(
+        &self,
+        id: Uuid,
+        lease_id: Uuid,
+        from: u64,
+        progress: &TusProgress,
+        lease: Duration,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let (staging, upload_id, parts, tail_key, tail_bytes) = storage_columns(&progress.bytes)?;
+        let check = json(&progress.check)?;
+        self.db
+            .call(|client| async move {
+                let saved = client
+                    .execute(
+                        "UPDATE tus_uploads SET upload_offset = $4, sha256_state = $5, \
+                         content_check = $6, staging_path = $7, s3_upload_id = $8, \
+                         s3_parts = $9, tail_key = $10, tail_bytes = $11, \
+                         lease_until = now() + make_interval(secs => $12), \
+                         expires_at = greatest(expires_at, now() + make_interval(secs => $13)), \
+                         updated_at = now() \
+                         WHERE id = $1 AND lease_id = $2 AND upload_offset = $3",
+                        &[
+                            &id,
+                            &lease_id,
+                            &signed(from),
+                            &signed(progress.offset),
+                            &progress.hash,
+                            &check,
+                            &staging,
+                            &upload_id,
+                            &parts,
+                            &tail_key,
+                            &tail_bytes,
+                            &secs(lease),
+                            &secs(ttl),
+                        ],
+                    )
+                    .await?;
+                Ok(saved == 1)
+            })
+            .await
+    }
+
+    /// Renews the lease while a PATCH streams. `false`: it was lost.
+    pub async fn renew(
+        &self,
+        id: Uuid,
+        lease_id: Uuid,
+        lease: Duration,
+    ) -> Result<bool, StoreError> {
+        self.db
+            .call(|client| async move {
+                let renewed = client
+                    .execute(
+                        "UPDATE tus_uploads SET lease_until = now() + make_interval(secs => $3) \
+                         WHERE id = $1 AND lease_id = $2",
+                        &[&id, &lease_id, &secs(lease)],
+                    )
+                    .await?;
+                Ok(renewed == 1)
+            })
+            .await
+    }
+
+    /// Gives the upload back for the next request.
+    pub async fn release(&self, id: Uuid, lease_id: Uuid) -> Result<(), StoreError> {
+        self.execute(
+            "UPDATE tus_uploads SET lease_id = NULL, lease_until = NULL \
+             WHERE id = $1 AND lease_id = $2",
+            &[&id, &lease_id],
+        )
+        .await
+    }
+
+    /// The finished upload's file: recorded now with its course (the first
+    /// file materializes the draft), its reservation given to the file, in
+    /// one transaction. `None`: that happened before.
+    pub async fn finish(
+        &self,
+        upload: &TusUpload,
+        new: &NewCourse<'_>,
+        file: &NewFile<'_>,
+        quota: FileQuota,
+        ttl: Duration,
+    ) -> Result<Option<RecordOutcome>, StoreError> {
+        self.db
+            .call(|mut client| async move {
+                let tx = client.transaction().await?;
+                let status = tx
+                    .query_opt(
+                        "SELECT status FROM tus_uploads WHERE id = $1 FOR UPDATE",
+                        &[&upload.id],
+                    )
+                    .await?;
+                let Some(status) = status else {
+                    return Err(StoreError::corrupt(Backend::Postgres, "the upload is gone"));
+                };
+                if parsed::<TusStatus>(&status, "status")? == TusStatus::Finished {
+                    return Ok(None);
+                }
+                let outcome = record_file(&tx, new, file, quota, Some(upload.id)).await?;
+                if matches!(outcome, RecordOutcome::Recorded { .. }) {
+                    tx.execute(
+                        "UPDATE tus_uploads SET status = $2, reserved_bytes = 0, \
+                         staging_path = NULL, s3_upload_id = NULL, s3_parts = '[]', \
+                         tail_bytes = 0, lease_id = NULL, lease_until = NULL, \
+                         expires_at = now() + make_interval(secs => $3), updated_at = now() \
+                         WHERE id = $1",
+                        &[&upload.id, &TusStatus::Finished.as_str(), &secs(ttl)],
+                    )
+                    .await?;
+                    tx.commit().await?;
+                }
+                Ok(Some(outcome))
+            })
+            .await
+    }
+
+    /// Forgets an upload (its bytes are gone).
+    pub async fn delete(&self, id: Uuid) -> Result<(), StoreError> {
+        self.execute("DELETE FROM tus_uploads WHERE id = $1", &[&id])
+            .await
+    }
+
+    /// Uploads past their expiry that no request holds, oldest first.
+    pub async fn expired(&self, limit: i64) -> Result<Vec<TusUpload>, StoreError> {
+        self.db
+            .call(|client| async move {
+                let rows = client
+                    .query(
+                        &format!(
+                            "SELECT {TUS_COLUMNS} FROM tus_uploads WHERE expires_at <= now() \
+                             AND (lease_until IS NULL OR lease_until < now()) \
+                             ORDER BY expires_at LIMIT $1"
+                        ),
+                        &[&limit],
+                    )
+                    .await?;
+                rows.iter().map(upload_from).collect()
+            })
+            .await
+    }
+
+    /// Ends the draft's unfinished uploads now (it was discarded): they
+    /// answer 404 and their bytes go with the orphan sweep.
+    pub async fn expire_draft(&self, owner: Owner, draft_id: Uuid) -> Result<(), StoreError> {
+        self.execute(
+            "UPDATE tus_uploads SET expires_at = least(expires_at, now()) \
+             WHERE draft_session_id = $1 AND owner_id = $2 AND organization_id = $3",
+            &[&draft_id, &owner.user_id, &owner.organization_id],
+        )
+        .await
+    }
+
+    /// Ends every unfinished upload of an organization or a user now (it is
+    /// being erased; its writes are barred from here on).
+    pub async fn expire_subject(&self, subject: EraseSubject) -> Result<(), StoreError> {
+        let column = match subject.scope {
+            EraseScope::Organization => "organization_id",
+            EraseScope::User => "owner_id",
+        };
+        self.execute(
+            &format!(
+                "UPDATE tus_uploads SET expires_at = least(expires_at, now()) WHERE {column} = $1"
+            ),
+            &[&subject.id],
+        )
+        .await
+    }
+
+    async fn execute(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<(), StoreError> {
+        self.db
+            .call(|client| async move {
+                client.execute(sql, params).await?;
+                Ok(())
+            })
+            .await
+    }
+}
