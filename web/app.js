@@ -3,6 +3,7 @@
 import { DraftClient, OfflineError } from '/draft-client.js';
 import { DraftLive } from '/draft-live.js';
 import { findResumable, showResumable } from '/resume.js';
+import { TusUpload } from '/tus-upload.js';
 
 const $ = (selector) => document.querySelector(selector);
 const form = $('#course-form');
@@ -39,6 +40,7 @@ async function getToken({ refresh }) {
 
 const client = new DraftClient({ getToken });
 const live = new DraftLive(client, { getToken });
+live.addEventListener('change', () => (document.body.dataset.live = live.connected ? 'on' : 'off'));
 
 // --- form <-> data -------------------------------------------------------
 
@@ -97,8 +99,10 @@ function onEdit(event) {
   if (submitNotice?.validation && !Object.keys(submitErrors).length) submitNotice = null;
   client.set(name, readField(name));
 }
+// `input` only: every edit fires it, checkboxes included. A `change` also fires
+// when a field the user had typed in loses focus, and would save its text again
+// over what another tab saved meanwhile.
 form.addEventListener('input', onEdit);
-form.addEventListener('change', onEdit);
 
 // --- status, errors, notices --------------------------------------------
 
@@ -201,25 +205,32 @@ function formatSize(bytes) {
 function fileItem(name, size) {
   const li = document.createElement('li');
   li.className = 'file';
-  li.innerHTML = '<span class="file-name"></span><span class="file-meta"></span><button type="button" class="remove" hidden>Remove</button>';
+  li.innerHTML = '<span class="file-name"></span><span class="file-meta"></span><button type="button" class="pause" hidden>Pause</button><button type="button" class="remove" hidden>Remove</button>';
   li.querySelector('.file-name').textContent = name;
   li.querySelector('.file-meta').textContent = formatSize(size);
   fileList.append(li);
   return li;
 }
 
+const uploadStatus = $('#upload-status');
+
 function showUploaded(li, meta) {
   li.dataset.fileId = meta.id;
   li.dataset.state = 'uploaded';
   li.querySelector('.file-meta').textContent = formatSize(meta.sizeBytes);
+  li.querySelector('.progress')?.remove();
+  li.querySelector('.pause').hidden = true;
   const remove = li.querySelector('.remove');
   remove.hidden = false;
+  remove.textContent = 'Remove';
+  remove.disabled = false;
   remove.setAttribute('aria-label', `Remove ${meta.originalName}`);
   remove.onclick = async () => {
     remove.disabled = true;
     try {
       await client.removeFile(meta.id);
       li.remove();
+      uploadStatus.textContent = `${meta.originalName} removed.`;
     } catch (err) {
       remove.disabled = false;
       submitNotice = { kind: 'error', text: `Could not remove ${meta.originalName}: ${err.message}` };
@@ -228,19 +239,89 @@ function showUploaded(li, meta) {
   };
 }
 
+/**
+ * Uploads one file resumably (tus): a progress bar, Pause/Resume, Cancel; a
+ * dropped connection only pauses it until the network is back.
+ */
 async function upload(file) {
   const li = fileItem(file.name, file.size);
   li.dataset.state = 'uploading';
-  li.querySelector('.file-meta').textContent = `${formatSize(file.size)} · uploading…`;
+  const meta = li.querySelector('.file-meta');
+  const bar = Object.assign(document.createElement('progress'), { className: 'progress', max: Math.max(file.size, 1), value: 0 });
+  bar.setAttribute('aria-label', `Uploading ${file.name}`);
+  li.append(bar);
+  const [pause, cancel] = [li.querySelector('.pause'), li.querySelector('.remove')];
+  pause.hidden = cancel.hidden = false;
+  cancel.textContent = 'Cancel';
+  cancel.setAttribute('aria-label', `Cancel the upload of ${file.name}`);
+  pause.setAttribute('aria-label', `Pause the upload of ${file.name}`);
+  uploadStatus.textContent = `Uploading ${file.name}.`;
+  let tus = null;
+  let resume = null;
+  const shown = () => {
+    const done = tus ? tus.sent : 0;
+    bar.value = done;
+    bar.setAttribute('aria-valuetext', `${Math.floor((done / Math.max(file.size, 1)) * 100)}%`);
+    meta.textContent = `${formatSize(done)} of ${formatSize(file.size)}${tus?.paused ? ' · paused' : ''}`;
+  };
+  pause.onclick = () => {
+    if (!tus) return;
+    if (tus.paused) {
+      pause.textContent = 'Pause';
+      pause.setAttribute('aria-label', `Pause the upload of ${file.name}`);
+      resume?.();
+    } else {
+      tus.pause();
+      pause.textContent = 'Resume';
+      pause.setAttribute('aria-label', `Resume the upload of ${file.name}`);
+      uploadStatus.textContent = `${file.name} paused.`;
+    }
+    shown();
+  };
+  cancel.onclick = async () => {
+    cancel.disabled = true;
+    await tus?.abort();
+    li.remove();
+    uploadStatus.textContent = `Upload of ${file.name} cancelled.`;
+  };
   try {
-    showUploaded(li, await client.upload(file));
+    tus = new TusUpload(file, { endpoint: await client.uploadsPath(), getToken });
+    tus.addEventListener('progress', () => {
+      li.dataset.state = 'uploading';
+      shown();
+    });
+    tus.addEventListener('waiting', () => {
+      li.dataset.state = 'waiting';
+      meta.textContent = `${formatSize(tus.sent)} of ${formatSize(file.size)} · waiting for the connection`;
+    });
+    let fileId;
+    for (;;) {
+      try {
+        fileId = await tus.start();
+        break;
+      } catch (err) {
+        if (err.name !== 'AbortError' || !li.isConnected) throw err;
+        await new Promise((r) => (resume = r)); // paused: until Resume
+      }
+    }
+    // The file as the service lists it (its course too); if the list cannot be
+    // read now, what the upload itself says is enough to show it.
+    const files = await client.listFiles().catch(() => []);
+    const stored = files.find((f) => f.id === fileId) ?? { id: fileId, originalName: file.name, sizeBytes: file.size };
+    if (stored.courseId) client.fileStored(stored);
+    showUploaded(li, stored);
+    uploadStatus.textContent = `${file.name} uploaded.`;
   } catch (err) {
+    if (!li.isConnected) return; // cancelled
     li.dataset.state = 'failed';
-    li.querySelector('.file-meta').textContent = problemText(err);
-    const dismiss = li.querySelector('.remove');
-    dismiss.hidden = false;
-    dismiss.textContent = 'Dismiss';
-    dismiss.onclick = () => li.remove();
+    bar.remove();
+    pause.hidden = true;
+    meta.textContent = problemText(err);
+    uploadStatus.textContent = `${file.name}: ${meta.textContent}`;
+    cancel.disabled = false;
+    cancel.textContent = 'Dismiss';
+    cancel.setAttribute('aria-label', `Dismiss ${file.name}`);
+    cancel.onclick = () => li.remove();
   } finally {
     render();
   }

@@ -298,6 +298,29 @@ export class DraftClient extends EventTarget {
     }
   }
 
+  /**
+   * Where resumable (tus) uploads of this draft are created; opens the draft
+   * first if need be. Hand it to a {@link module:tus-upload.TusUpload}, then the
+   * stored file to {@link DraftClient#fileStored}.
+   * @returns {Promise<string>}
+   */
+  async uploadsPath() {
+    await this.#ensureOpen();
+    return `${this.#path()}/uploads`;
+  }
+
+  /**
+   * Takes note of a file stored for this draft by another way than
+   * {@link DraftClient#upload}: the first one made the course row.
+   * @param {{courseId: string}} meta
+   */
+  fileStored(meta) {
+    if (this.#draft && this.#draft.courseId !== meta.courseId) {
+      this.#draft = { ...this.#draft, courseId: meta.courseId, status: this.#draft.status === 'open' ? 'materialized' : this.#draft.status };
+      this.#emit('state');
+    }
+  }
+
   /** @returns {Promise<Array<{id: string, originalName: string, sizeBytes: number}>>} the draft's files */
   async listFiles() {
     await this.#ensureOpen();
@@ -382,6 +405,17 @@ export class DraftClient extends EventTarget {
         this.#emit('state');
         return;
       }
+      if (type === 'submitted') {
+        // The final form and the course's address.
+        await this.#refresh().catch(() => {
+          this.#draft = { ...draft, status: 'submitted', courseId: data?.courseId ?? draft.courseId };
+        });
+        this.#emit('remote', { type, fields: [] });
+        this.#persist();
+        this.#emit('data');
+        this.#emit('state');
+        return;
+      }
       const version = Number(data?.version);
       if (!(version > draft.version)) return; // ours, or already seen
       const patch = data?.patch?.formData ?? data?.patch;
@@ -393,12 +427,6 @@ export class DraftClient extends EventTarget {
         }
         this.#draft = { ...draft, version, formData };
         this.#emit('remote', { type, fields: Object.keys(patch) });
-      } else if (type === 'submitted') {
-        // The final form and the course's address.
-        await this.#refresh().catch(() => {
-          this.#draft = { ...draft, version, status: 'submitted', courseId: data.courseId ?? draft.courseId };
-        });
-        this.#emit('remote', { type, fields: [] });
       } else {
         // A gap, or a reconnection after changes: the draft as it is now.
         const before = draft.formData;

@@ -56,7 +56,7 @@ export async function* readEvents(body) {
 /** Event types after which the stream has nothing more to say. */
 const FINAL = new Set(['submitted', 'discarded']);
 
-export class DraftLive {
+export class DraftLive extends EventTarget {
   #client;
   #o;
   #id = null;
@@ -76,11 +76,12 @@ export class DraftLive {
    * @param {typeof fetch} [options.fetch]
    */
   constructor(client, options) {
+    super();
     this.#client = client;
     this.#o = { baseUrl: '', retryBaseMs: 1000, retryMaxMs: 30000, fetch: (...a) => globalThis.fetch(...a), ...options };
   }
 
-  /** @returns {boolean} a stream is open now */
+  /** @returns {boolean} a stream is open now (its `hello` came); a `change` event says when this flips */
   get connected() {
     return this.#connected;
   }
@@ -104,6 +105,7 @@ export class DraftLive {
   #switch(id) {
     this.#abort?.abort();
     clearTimeout(this.#timer);
+    this.#set(false);
     this.#id = id;
     this.#attempt = 0;
     if (id) this.#connect(id);
@@ -130,9 +132,11 @@ export class DraftLive {
       if (res.status === 401) this.#refreshToken = true;
       if (res.status === 429) retryAfter = Number(res.headers.get('Retry-After')) * 1000 || null;
       if (!res.ok || !res.body) return;
-      this.#connected = true;
       for await (const event of readEvents(res.body)) {
-        if (event.type === 'hello') this.#attempt = 0;
+        if (event.type === 'hello') {
+          this.#attempt = 0;
+          this.#set(true);
+        }
         if (event.type === 'expired') this.#refreshToken = true;
         await this.#client.applyRemote(event.type, event.data).catch(() => {});
         if (FINAL.has(event.type)) {
@@ -144,10 +148,16 @@ export class DraftLive {
       /* offline, or aborted: the retry below (unless aborted) */
     } finally {
       if (this.#abort === abort) {
-        this.#connected = false;
+        this.#set(false);
         if (again && this.#id === id && !abort.signal.aborted) this.#retry(id, retryAfter);
       }
     }
+  }
+
+  #set(connected) {
+    if (connected === this.#connected) return;
+    this.#connected = connected;
+    this.dispatchEvent(new Event('change'));
   }
 
   #retry(id, after) {

@@ -1,6 +1,7 @@
 // Calls from other origins (DRAFTD_CORS_ORIGINS): a page on a listed loopback
 // origin opens a draft and autosaves it from Chromium, reading the ETag and a
-// 412; a page on an unlisted origin cannot save at all.
+// 412, and uploads by tus reading the offsets; a page on an unlisted origin
+// cannot save or upload at all.
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { after, before } from 'node:test';
@@ -27,6 +28,25 @@ const PAGE = `<!doctype html>
         json: { formData },
         headers: { 'Content-Type': 'application/merge-patch+json', 'If-Match': etag },
       }),
+    // A resumable upload (tus): creation, then the bytes in two PATCHes.
+    tus: async (api, token, id, text) => {
+      const bytes = new TextEncoder().encode(text);
+      const tus = { 'Tus-Resumable': '1.0.0', Authorization: 'Bearer ' + token };
+      const created = await fetch(api + '/api/v1/drafts/' + id + '/uploads', {
+        method: 'POST',
+        headers: { ...tus, 'Upload-Length': String(bytes.length), 'Upload-Metadata': 'filename ' + btoa('notes.txt') + ',filetype ' + btoa('text/plain') },
+      });
+      const location = created.headers.get('Location');
+      const half = bytes.length >> 1;
+      const patch = (offset, end) => fetch(api + location, {
+        method: 'PATCH',
+        headers: { ...tus, 'Content-Type': 'application/offset+octet-stream', 'Upload-Offset': String(offset) },
+        body: bytes.slice(offset, end),
+      });
+      const first = await patch(0, half);
+      const last = await patch(Number(first.headers.get('Upload-Offset')), bytes.length);
+      return { created: created.status, location, first: first.headers.get('Upload-Offset'), last: last.status, offset: last.headers.get('Upload-Offset'), fileId: last.headers.get('Draftd-File-Id') };
+    },
   };
 </script>
 `;
@@ -81,6 +101,27 @@ test('a page on a listed origin opens a draft and autosaves it with If-Match', a
   await page.close();
 });
 
+test('a page on a listed origin uploads by tus and reads the offsets and the new file', async () => {
+  const { body: draft } = await service.api('POST', '/api/v1/drafts', { json: { formData: {} } });
+  const page = await chrome.page();
+  await page.goto(listed.url);
+  const text = 'Lesson one: ownership. Lesson two: borrowing.\n'.repeat(100);
+  const upload = await page.evaluate(({ api, token, id, text }) => window.draftd.tus(api, token, id, text), {
+    api: service.baseUrl,
+    token: await service.token(),
+    id: draft.id,
+    text,
+  });
+  assert.equal(upload.created, 201);
+  assert.match(upload.location, new RegExp(`^/api/v1/drafts/${draft.id}/uploads/`));
+  assert.equal(Number(upload.first), text.length >> 1);
+  assert.equal(upload.last, 204);
+  assert.equal(Number(upload.offset), text.length);
+  const { body: files } = await service.api('GET', `/api/v1/drafts/${draft.id}/files`);
+  assert.deepEqual(files.map((f) => [f.id, f.originalName, f.sizeBytes]), [[upload.fileId, 'notes.txt', text.length]]);
+  await page.close();
+});
+
 test('a page on an unlisted origin cannot save: its fetch fails and the draft stays as it was', async () => {
   const { status, body: before } = await service.api('POST', '/api/v1/drafts', { json: { formData: { topic: 'Mine' } } });
   assert.equal(status, 201);
@@ -93,6 +134,7 @@ test('a page on an unlisted origin cannot save: its fetch fails and the draft st
       return [
         await attempt(window.draftd.autosave(api, token, id, '"1"', { topic: 'Written by another site' })),
         await attempt(window.draftd.open(api, token, { topic: 'Opened by another site' })),
+        await attempt(window.draftd.tus(api, token, id, 'Uploaded by another site')),
       ];
     },
     { api: service.baseUrl, token: await service.token(), id: before.id },
@@ -102,5 +144,6 @@ test('a page on an unlisted origin cannot save: its fetch fails and the draft st
   const draft = await service.draft(before.id);
   assert.equal(draft.version, 1);
   assert.deepEqual(draft.formData, { topic: 'Mine' });
+  assert.equal(draft.courseId, null, 'no upload made a course');
   await page.close();
 });

@@ -1,7 +1,6 @@
 // Submit: strict validation shown by the fields; a valid form becomes one course row.
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { suite, openForm, ROOT, draftId, saveState, screenshot, waitFor, test } from '../lib/harness.js';
+import { suite, openForm, draftId, saveState, screenshot, waitFor, test } from '../lib/harness.js';
 
 let service, chrome;
 suite('submit', {}, (s, c) => ([service, chrome] = [s, c]));
@@ -69,13 +68,6 @@ test('submit without an upload creates exactly one course row with the final dat
   await page.fill('#contentStrategy', 'Project-based');
   await page.click('h1'); // leave the field: no focus ring in the screenshots
   await saveState(page, 'saved');
-  if (process.env.DRAFTD_E2E_DOCS_SCREENSHOT) {
-    // The README's picture: the filled form at a README-sized width.
-    await page.setViewportSize({ width: 880, height: 900 });
-    await page.evaluate(() => window.scrollTo(0, 0));
-    await page.screenshot({ path: path.join(ROOT, 'docs', 'page.png'), fullPage: true });
-    await page.setViewportSize({ width: 1100, height: 900 });
-  }
 
   // The last edit is still in the debounce window: submit must save it first.
   await page.fill('#estimatedLessons', '10');

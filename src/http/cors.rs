@@ -47,7 +47,7 @@ const REQUEST_HEADERS: [&str; 11] = [
 /// answers with (the version to send in `If-Match`, where a new draft is,
 /// when to retry, a file's name on download, the id to quote in a report)
 /// and what tus answers with.
-const EXPOSED_HEADERS: [&str; 12] = [
+const EXPOSED_HEADERS: [&str; 14] = [
     "etag",
     "location",
     "retry-after",
@@ -60,6 +60,8 @@ const EXPOSED_HEADERS: [&str; 12] = [
     "upload-offset",
     "upload-length",
     "upload-expires",
+    "draftd-file-id",
+    "draftd-file-location",
 ];
 
 /// How long a browser may reuse a preflight's answer, in seconds.
