@@ -140,7 +140,7 @@ async fn spawn(
         .env("DRAFTD_ORPHAN_SWEEP_CRON", "off")
         .env("DRAFTD_MAX_UPLOAD_BYTES", (64u64 << 20).to_string())
         .envs(settings.iter().map(|(name, value)| (name, value)))
-        .stdout(Stdio::null())
+        .stdout(log_file())
         .kill_on_drop(true);
     let child = command.spawn()?;
     let base = format!("http://127.0.0.1:{port}");
@@ -157,6 +157,19 @@ async fn spawn(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Ok(child)
+}
+
+/// Where the service's log goes: `BENCH_SERVICE_LOG` (appended), else nowhere.
+fn log_file() -> Stdio {
+    std::env::var_os("BENCH_SERVICE_LOG")
+        .and_then(|path| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .ok()
+        })
+        .map_or_else(Stdio::null, Stdio::from)
 }
 
 fn binary() -> PathBuf {

@@ -131,7 +131,7 @@ pub async fn hygiene(quick: bool) -> anyhow::Result<String> {
     // unused draft courses.
     wait_for(
         "Redis has expired every draft",
-        PATIENCE,
+        ttl + PATIENCE,
         Duration::from_millis(200),
         || async { Ok(sessions(&stores.keys().await?) == 0) },
     )
