@@ -57,6 +57,9 @@ pub async fn hygiene(quick: bool) -> anyhow::Result<String> {
             ("DRAFTD_WEBHOOK_BACKOFF_MS", "100"),
             // The crash's residue counts once a second old.
             ("DRAFTD_ORPHAN_GRACE_SECS", "1"),
+            // What is measured is what is left, not latency: a store slowed
+            // by a busy machine must not fail a visit.
+            ("DRAFTD_STORE_TIMEOUT_MS", "15000"),
         ],
     )
     .await?;
