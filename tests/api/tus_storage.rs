@@ -252,6 +252,7 @@ async fn a_patch_cut_off_keeps_what_it_stored() {
         app.count("SELECT upload_offset FROM tus_uploads").await > 0
     })
     .await;
+    let stored_first = app.count("SELECT upload_offset FROM tus_uploads").await as usize;
     // The upload is held while its PATCH streams.
     let meanwhile = app.tus_patch(&app.user, &url, 0, b"x").await;
     assert_eq!(meanwhile.status(), 423);
@@ -263,8 +264,14 @@ async fn a_patch_cut_off_keeps_what_it_stored() {
             == 1
     })
     .await;
+    // What was stored stays: at least the first step, at most what was sent
+    // (bytes still in the connection's buffers when it broke may be lost;
+    // the client resumes from the offset HEAD answers).
     let offset = app.tus_offset(&app.user, &url).await as usize;
-    assert_eq!(offset, sent, "every byte that arrived is kept");
+    assert!(
+        stored_first <= offset && offset <= sent,
+        "stored {offset} of {sent}"
+    );
     let rest = app
         .tus_patch(&app.user, &url, offset, &content[offset..])
         .await;
