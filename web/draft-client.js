@@ -465,12 +465,16 @@ export class DraftClient extends EventTarget {
       this.#inflight = this.#pending;
       this.#pending = new Map();
       this.#emit('state');
-      const draft = await this.#request('PATCH', this.#path(), {
+      // Minimal: the service answers 204 with the new ETag, and the draft is
+      // what this client had with its own patch merged in.
+      const saved = await this.#request('PATCH', this.#path(), {
         json: { formData: Object.fromEntries(this.#inflight) },
         headers: { 'Content-Type': 'application/merge-patch+json', 'If-Match': `"${this.#draft.version}"` },
+        minimal: true,
       });
+      const sent = this.#inflight;
       this.#inflight = null;
-      this.#accept(draft);
+      this.#accept(saved?.formData ? saved : this.#merged(sent, saved?.etag));
       this.#saved = true;
       this.#conflict = false;
       this.#failure = null;
@@ -575,6 +579,22 @@ export class DraftClient extends EventTarget {
     this.#attempt = 0;
   }
 
+  /**
+   * The draft after a minimal answer to a patch: the patch merged into the
+   * form (`null` removes a field), at the version of the answer's ETag.
+   * @param {Map<string, unknown>} patch
+   * @param {string | null | undefined} etag  `"<version>"`
+   */
+  #merged(patch, etag) {
+    const formData = { ...this.#draft.formData };
+    for (const [field, value] of patch) {
+      if (value === null) delete formData[field];
+      else formData[field] = value;
+    }
+    const version = Number(/^"(\d+)"$/.exec(etag ?? '')?.[1] ?? this.#draft.version + 1);
+    return { ...this.#draft, formData, version, updatedAt: new Date().toISOString() };
+  }
+
   // --- helpers ------------------------------------------------------------
 
   /** The draft's form with local edits on top; `withRejected` adds the refused ones. */
@@ -636,11 +656,12 @@ export class DraftClient extends EventTarget {
   }
 
   /**
-   * One API request with the bearer token.
+   * One API request with the bearer token. `minimal` asks for no body back
+   * (`Prefer: return=minimal`) and answers a 204 as `{ etag }`.
    * @returns {Promise<*>} the parsed JSON body (null for 204)
    * @throws {OfflineError|ProblemError}
    */
-  async #request(method, path, { json, body, headers = {}, timeout = this.#o.requestTimeoutMs } = {}) {
+  async #request(method, path, { json, body, headers = {}, minimal = false, timeout = this.#o.requestTimeoutMs } = {}) {
     for (let attempt = 0; ; attempt++) {
       let token;
       try {
@@ -654,6 +675,7 @@ export class DraftClient extends EventTarget {
         body: json !== undefined ? JSON.stringify(json) : body,
       };
       if (json !== undefined) init.headers['Content-Type'] ??= 'application/json';
+      if (minimal) init.headers.Prefer = 'return=minimal';
       const abort = timeout ? new AbortController() : null;
       const timer = abort && setTimeout(() => abort.abort(), timeout);
       init.signal = abort?.signal;
@@ -675,6 +697,7 @@ export class DraftClient extends EventTarget {
       if (res.status === 401 && attempt === 0) continue; // expired token: fetch a fresh one, once
       if (UNAVAILABLE.has(res.status)) throw new OfflineError(new ProblemError(res.status, data));
       if (!res.ok) throw new ProblemError(res.status, data);
+      if (minimal && res.status === 204) return { etag: res.headers.get('ETag') };
       return data;
     }
   }

@@ -34,6 +34,7 @@ async fn main() -> anyhow::Result<()> {
             .is_none_or(|list| list.split(',').any(|n| n == name))
     };
     for (name, title) in [
+        ("throughput", "autosave throughput, closed loop"),
         ("autosave", "autosave under load"),
         ("calls", "call latencies"),
         ("memory", "Redis memory per draft"),
@@ -47,6 +48,7 @@ async fn main() -> anyhow::Result<()> {
         }
         eprintln!("bench: {title}");
         doc.push_str(&match name {
+            "throughput" => scenarios::autosave_throughput(quick).await?,
             "autosave" => scenarios::autosave_load(quick).await?,
             "calls" => scenarios::call_latencies(quick).await?,
             "memory" => scenarios::memory_per_draft().await?,

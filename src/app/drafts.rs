@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::limits::WriteRate;
 use super::AppError;
-use crate::domain::draft::{CreateOutcome, FreezeOutcome, PatchOutcome};
+use crate::domain::draft::{CreateOutcome, FreezeOutcome, PatchOutcome, Return, Saved};
 use crate::domain::page::{paginate, Cursor, Page, PageRequest};
 use crate::domain::{
     Course, Draft, DraftBackend, DraftLimits, DraftStatus, DraftStore, FormPatch, MaterializedBy,
@@ -154,14 +154,15 @@ impl<Primary: DraftBackend, Fallback: DraftBackend> DraftSessions<Primary, Fallb
         id: Uuid,
         patch: &FormPatch,
         precondition: &Precondition,
-    ) -> Result<Draft, AppError> {
+        answer: Return,
+    ) -> Result<Saved, AppError> {
         let in_primary = self
             .primary
-            .patch(owner, id, patch, precondition, self.limits)
+            .patch(owner, id, patch, precondition, self.limits, answer)
             .await;
         let in_fallback = || {
             self.fallback
-                .patch(owner, id, patch, precondition, self.limits)
+                .patch(owner, id, patch, precondition, self.limits, answer)
         };
         let outcome = match in_primary {
             Ok(PatchOutcome::Missing) => in_fallback().await?,
@@ -172,9 +173,9 @@ impl<Primary: DraftBackend, Fallback: DraftBackend> DraftSessions<Primary, Fallb
             },
         };
         match outcome {
-            PatchOutcome::Saved(draft) => {
+            PatchOutcome::Saved(saved) => {
                 metrics::counter!("draftd_autosaves_total").increment(1);
-                Ok(draft)
+                Ok(saved)
             }
             PatchOutcome::Missing => Err(AppError::NotFound),
             PatchOutcome::Stale { current } => Err(AppError::VersionMismatch { current }),

@@ -112,9 +112,34 @@ pub enum CreateOutcome {
     TooManyDrafts,
 }
 
+/// What an autosave answers with, as the caller asked (RFC 7240
+/// `Prefer: return=`): the saved draft, or only its new version, which spares
+/// the store reading the draft back and the service encoding it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Return {
+    Representation,
+    Minimal,
+}
+
+/// A saved autosave: the draft, or its new version when that was all the
+/// caller asked for (a store may answer the draft anyway).
+pub enum Saved {
+    Draft(Draft),
+    Version(u64),
+}
+
+impl Saved {
+    pub fn version(&self) -> u64 {
+        match self {
+            Self::Draft(draft) => draft.version,
+            Self::Version(version) => *version,
+        }
+    }
+}
+
 /// What a draft store answers to an autosave.
 pub enum PatchOutcome {
-    Saved(Draft),
+    Saved(Saved),
     /// Expired, discarded or never there.
     Missing,
     /// `If-Match` named another version.
@@ -175,6 +200,7 @@ pub trait DraftBackend: Send + Sync {
         patch: &FormPatch,
         precondition: &Precondition,
         limits: DraftLimits,
+        answer: Return,
     ) -> impl Future<Output = Result<PatchOutcome, StoreError>> + Send;
 
     /// Makes the draft read-only if it is still at `version`.

@@ -45,10 +45,11 @@ const REQUEST_HEADERS: [&str; 11] = [
 
 /// Response headers a page may read beyond the safelisted ones: what the API
 /// answers with (the version to send in `If-Match`, where a new draft is,
-/// when to retry, a file's name on download, the id to quote in a report)
-/// and what tus answers with.
-const EXPOSED_HEADERS: [&str; 14] = [
+/// when to retry, a file's name on download, the id to quote in a report,
+/// whether `Prefer` was honoured) and what tus answers with.
+const EXPOSED_HEADERS: [&str; 15] = [
     "etag",
+    "preference-applied",
     "location",
     "retry-after",
     "content-disposition",

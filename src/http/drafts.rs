@@ -12,9 +12,11 @@ use utoipa::IntoParams;
 use super::body::JsonObject;
 use super::if_match;
 use super::paging::{PageBody, PageQuery};
+use super::prefer;
 use super::problem::{ApiError, AuthenticatedErrors, ProblemResponse};
 use super::schemas;
 use super::AppState;
+use crate::domain::draft::{Return, Saved};
 use crate::domain::{Draft, FieldErrors, FormData, FormPatch, Owner};
 
 /// The body of a create or autosave request.
@@ -46,8 +48,8 @@ fn form_patch(body: JsonObject) -> Result<FormPatch, ApiError> {
     Ok(FormPatch::parse(form)?)
 }
 
-fn etag(draft: &Draft) -> (header::HeaderName, String) {
-    (header::ETAG, format!("\"{}\"", draft.version))
+fn etag(version: u64) -> (header::HeaderName, String) {
+    (header::ETAG, format!("\"{version}\""))
 }
 
 /// Open a new draft session.
@@ -79,7 +81,7 @@ pub async fn create(
     let draft = state.app.drafts.create(owner, &form).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/drafts/{}", draft.id)))
-        .insert_header(etag(&draft))
+        .insert_header(etag(draft.version))
         .json(draft))
 }
 
@@ -153,18 +155,24 @@ pub async fn get(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let draft = state.app.drafts.get(owner, *id).await?;
-    Ok(HttpResponse::Ok().insert_header(etag(&draft)).json(draft))
+    Ok(HttpResponse::Ok().insert_header(etag(draft.version)).json(draft))
 }
 
 /// Autosave: merge a patch into the form and refresh the draft's TTL.
+///
+/// With `Prefer: return=minimal` (RFC 7240) the answer is a 204 with the new
+/// `ETag` and no body: the client already has the form it sent, and the
+/// service skips reading the draft back and encoding it.
 #[utoipa::path(patch, path = "/api/v1/drafts/{id}", tag = "drafts",
     params(
         ("id" = Uuid, Path, description = "Draft id"),
         ("If-Match" = Option<String>, Header, description = "`*`, or the ETags the client accepts (usually the one last seen); when the draft's is none of them: 412"),
+        ("Prefer" = Option<String>, Header, description = "`return=minimal`: answer 204 with the new ETag and no body"),
     ),
     request_body(content = DraftRequest, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "Saved", body = schemas::Draft, headers(("ETag" = String))),
+        (status = 204, description = "Saved; asked with `Prefer: return=minimal`", headers(("ETag" = String), ("Preference-Applied" = String))),
         (status = 400, response = ProblemResponse),
         (status = 404, response = ProblemResponse),
         (status = 408, response = ProblemResponse),
@@ -190,12 +198,27 @@ pub async fn autosave(
         ));
     }
     let patch = form_patch(body)?;
-    let draft = state
+    let answer = prefer::answer(req.headers());
+    let saved = state
         .app
         .drafts
-        .autosave(owner, *id, &patch, &if_match::precondition(req.headers()))
+        .autosave(
+            owner,
+            *id,
+            &patch,
+            &if_match::precondition(req.headers()),
+            answer,
+        )
         .await?;
-    Ok(HttpResponse::Ok().insert_header(etag(&draft)).json(draft))
+    Ok(match (answer, saved) {
+        (Return::Representation, Saved::Draft(draft)) => {
+            HttpResponse::Ok().insert_header(etag(draft.version)).json(draft)
+        }
+        (_, saved) => HttpResponse::NoContent()
+            .insert_header(etag(saved.version()))
+            .insert_header((prefer::PREFERENCE_APPLIED, "return=minimal"))
+            .finish(),
+    })
 }
 
 /// Discard a draft. A materialized, unsubmitted draft takes its course and

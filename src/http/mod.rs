@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod page;
 pub mod paging;
+pub mod prefer;
 pub mod problem;
 pub mod request_id;
 pub mod schemas;

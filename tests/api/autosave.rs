@@ -35,6 +35,55 @@ async fn a_merge_patch_sets_removes_and_keeps_fields() {
     assert_eq!(app.draft(&app.user, id).await, saved);
 }
 
+/// `Prefer: return=minimal`: 204, the new ETag, no body; the save is as
+/// visible as with the full answer, and a refused one is still a problem.
+#[tokio::test]
+async fn a_minimal_autosave_answers_204_with_the_new_etag() {
+    let (app, id) = &TestApp::with_draft_id(json!({"topic": "Rust", "email": "a@b.c"})).await;
+    let minimal = |form: Value, if_match: &str| {
+        app.request(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/drafts/{id}"),
+            &app.user,
+        )
+        .header("content-type", "application/merge-patch+json")
+        .header("prefer", "wait=5, return=minimal")
+        .header("if-match", if_match)
+        .body(json!({ "formData": form }).to_string())
+        .send()
+    };
+
+    let response = minimal(json!({"email": null, "lessonDuration": 45}), "\"1\"")
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    assert_eq!(response.headers()["etag"], "\"2\"");
+    assert_eq!(response.headers()["preference-applied"], "return=minimal");
+    assert!(response.bytes().await.unwrap().is_empty());
+    let draft = app.draft(&app.user, id).await;
+    assert_eq!(draft["version"], 2);
+    assert_eq!(
+        draft["formData"],
+        json!({"topic": "Rust", "lessonDuration": 45})
+    );
+
+    // A stale version changes nothing and says why, minimal or not.
+    let stale = minimal(json!({"topic": "Go"}), "\"1\"").await.unwrap();
+    let problem = assert_problem(stale, 412).await;
+    assert!(problem["detail"].as_str().is_some());
+    assert_eq!(app.draft(&app.user, id).await, draft);
+
+    // Without the preference the answer is the draft, as before.
+    let full = app
+        .patch_draft(&app.user, id, json!({"topic": "Go"}), None)
+        .await;
+    assert_eq!(full.status(), 200);
+    assert!(full.headers().get("preference-applied").is_none());
+    let saved: Value = full.json().await.unwrap();
+    assert_eq!(saved["formData"]["topic"], "Go");
+    assert_eq!(saved["version"], 3);
+}
+
 /// Invariant 3: 50 concurrent autosaves over every field; none is lost.
 #[tokio::test]
 async fn fifty_concurrent_autosaves_of_all_fields_all_survive() {

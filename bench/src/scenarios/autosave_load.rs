@@ -1,4 +1,4 @@
-//! Benchmark 1: autosave at rising load.
+//! Benchmark 2: autosave at rising load.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -8,19 +8,13 @@ use deadpool_redis::redis::Script;
 use draftd::stores::redis::keys::{draft_key, index_key, rate_key};
 use uuid::Uuid;
 
-use super::{autosave, client, keystrokes, typists, AUTOSAVE_INTERVAL};
+use super::{autosave, client, keystrokes, typists, AUTOSAVE_INTERVAL, REFERENCE_PATCH};
 use crate::load::{open_loop, Sample};
 use crate::plot::{lines, Series};
 use crate::service::{connect, fresh_database, Service, REDIS_URL};
 
 /// The p99 an autosave may reach before the load stops rising.
 const P99_LIMIT_MS: f64 = 5.0;
-
-/// The limit's autosave script: a fixed copy of the service's
-/// (src/stores/redis/lua/patch.lua as it was when copied), kept here so that
-/// making the service's script heavier cannot lower the bar it is measured
-/// against. Update it only on purpose, when the limit should move.
-const REFERENCE_PATCH: &str = include_str!("../reference/patch.lua");
 
 fn row(sample: &Sample) -> String {
     format!(
@@ -33,7 +27,7 @@ fn row(sample: &Sample) -> String {
     )
 }
 
-/// Benchmark 1: Autosave at rising load, beside the limit (the autosave script, as fixed
+/// Benchmark 2: Autosave at rising load, beside the limit (the autosave script, as fixed
 /// in [`REFERENCE_PATCH`], straight on Redis) and the old design's write-through (an
 /// UPDATE per save).
 pub async fn autosave_load(quick: bool) -> anyhow::Result<String> {
@@ -191,7 +185,7 @@ pub async fn autosave_load(quick: bool) -> anyhow::Result<String> {
     )?;
     service.stop().await;
 
-    let mut doc = String::from("## 1. Autosave at realistic load\n\n");
+    let mut doc = String::from("## 2. Autosave at realistic load, open loop\n\n");
     writeln!(
         doc,
         "Open loop: N simulated typists, each with its own draft and user, send a merge patch every 3 s \

@@ -1,4 +1,4 @@
-//! Benchmark 2: latency of each call, one at a time.
+//! Benchmark 3: latency of each call, one at a time.
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -12,7 +12,7 @@ use crate::load::{closed_loop, Sample};
 use crate::plot::{lines, Series};
 use crate::service::{fresh_database, new_user, Service};
 
-/// Benchmark 2: Latency of each call, one at a time, beside a baseline (`GET /healthz`).
+/// Benchmark 3: Latency of each call, one at a time, beside a baseline (`GET /healthz`).
 pub async fn call_latencies(quick: bool) -> anyhow::Result<String> {
     let db = fresh_database("draftd_bench_calls").await?;
     let service = Service::start(&db, &[]).await?;
@@ -69,7 +69,7 @@ pub async fn call_latencies(quick: bool) -> anyhow::Result<String> {
     for slot in &durations {
         samples.push(sample_of(slot));
     }
-    let mut doc = String::from("## 2. Latency of each call\n\n");
+    let mut doc = String::from("## 3. Latency of each call\n\n");
     writeln!(
         doc,
         "One call at a time over keep-alive connections, {calls} rounds of every call in turn (a round: \

@@ -94,7 +94,7 @@ pub async fn degraded_mode(quick: bool) -> anyhow::Result<String> {
     }
     held.abort();
 
-    let mut doc = String::from("## 6. Degraded mode: drafts in Postgres while Redis is down\n\n");
+    let mut doc = String::from("## 7. Degraded mode: drafts in Postgres while Redis is down\n\n");
     writeln!(
         doc,
         "{rounds} rounds, one call at a time, each round on three services in turn: one with Redis; \

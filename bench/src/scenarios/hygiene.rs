@@ -188,7 +188,7 @@ pub async fn hygiene(quick: bool) -> anyhow::Result<String> {
     let restored = count(&|v| v.restores() && v.kept());
     let restored_files = count(&|v| v.restores() && v.kept() && v.uploads());
     let never_submitted = visits - count(&|v| v.makes_course() && !v.unused());
-    let mut doc = String::from("## 5. The hygiene simulation\n\n");
+    let mut doc = String::from("## 6. The hygiene simulation\n\n");
     writeln!(
         doc,
         "{visits} visits of the form, each a new user's: {MIX}. The service runs with a {} s trash \

@@ -1,4 +1,4 @@
-//! Benchmark 4: the janitor on a large table, with and without its partial index.
+//! Benchmark 5: the janitor on a large table, with and without its partial index.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,7 +43,7 @@ const BATCH_SIZE: i64 = 500;
 /// The service's draft TTL (its default): the janitor's cutoff is this long ago.
 const DRAFT_TTL: Duration = Duration::from_secs(86_400);
 
-/// Benchmark 4: The janitor on a large table, with and without the partial index, while
+/// Benchmark 5: The janitor on a large table, with and without the partial index, while
 /// the service keeps answering autosaves.
 pub async fn janitor_at_scale(quick: bool) -> anyhow::Result<String> {
     let (total, stale) = if quick {
@@ -60,7 +60,7 @@ pub async fn janitor_at_scale(quick: bool) -> anyhow::Result<String> {
     let typist_count = 600; // 200 autosaves per second
     let crowd = typists(&service, typist_count).await?;
 
-    let mut doc = String::from("## 4. The janitor at scale\n\n");
+    let mut doc = String::from("## 5. The janitor at scale\n\n");
     writeln!(
         doc,
         "{total} course rows, of which {stale} are stale unused drafts (every draft has an expired \

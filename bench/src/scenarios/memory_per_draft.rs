@@ -1,4 +1,4 @@
-//! Benchmark 3: what one draft costs in Redis.
+//! Benchmark 4: what one draft costs in Redis.
 
 use std::fmt::Write as _;
 
@@ -7,10 +7,10 @@ use draftd::stores::redis::keys::{draft_key, index_key};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::client;
+use super::{client, typical_form};
 use crate::service::{fresh_database, new_user, Service, REDIS_URL};
 
-/// Benchmark 3: What one draft costs in Redis.
+/// Benchmark 4: What one draft costs in Redis.
 pub async fn memory_per_draft() -> anyhow::Result<String> {
     let db = fresh_database("draftd_bench_memory").await?;
     let service = Service::start(&db, &[]).await?;
@@ -20,11 +20,7 @@ pub async fn memory_per_draft() -> anyhow::Result<String> {
     let mut conn = redis.get().await?;
     let forms = [
         ("empty", json!({})),
-        (
-            "typical",
-            json!({"topic": "Основы Rust для аналитиков", "description": "d".repeat(400), "language": "ru",
-                   "estimatedLessons": 12, "lessonDuration": 45, "formats": ["video", "quiz"]}),
-        ),
+        ("typical", typical_form()),
         (
             "full (every field at its limit)",
             json!({"topic": "t".repeat(200), "description": "d".repeat(5000), "email": "author@example.com",
@@ -34,7 +30,7 @@ pub async fn memory_per_draft() -> anyhow::Result<String> {
                    "formats": (0..10).map(|i| format!("{i}").repeat(50)).collect::<Vec<_>>()}),
         ),
     ];
-    let mut doc = String::from("## 3. Redis memory per draft\n\n`MEMORY USAGE` of a draft's hash, and of its entry in the owner's index (a sorted set, measured with 50 drafts in it).\n\n| form | form JSON bytes | draft hash bytes |\n|---|---|---|\n");
+    let mut doc = String::from("## 4. Redis memory per draft\n\n`MEMORY USAGE` of a draft's hash, and of its entry in the owner's index (a sorted set, measured with 50 drafts in it).\n\n| form | form JSON bytes | draft hash bytes |\n|---|---|---|\n");
     for (name, form) in forms {
         let (user, token) = new_user(Uuid::new_v4());
         let draft: Value = http

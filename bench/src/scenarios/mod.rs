@@ -3,6 +3,7 @@
 //! One file per benchmark; this module holds what more than one of them uses.
 
 mod autosave_load;
+mod autosave_throughput;
 mod call_latencies;
 mod degraded_mode;
 mod hygiene;
@@ -22,6 +23,7 @@ use crate::load::Sample;
 use crate::service::{new_user, Service};
 
 pub use autosave_load::autosave_load;
+pub use autosave_throughput::autosave_throughput;
 pub use call_latencies::call_latencies;
 pub use degraded_mode::degraded_mode;
 pub use hygiene::hygiene;
@@ -30,6 +32,18 @@ pub use memory_per_draft::memory_per_draft;
 pub use purge_at_scale::purge_at_scale;
 
 const AUTOSAVE_INTERVAL: Duration = Duration::from_secs(3);
+
+/// The limit's autosave script: a fixed copy of the service's
+/// (src/stores/redis/lua/patch.lua as it was when copied), kept here so that
+/// making the service's script heavier cannot lower the bar it is measured
+/// against. Update it only on purpose, when the limit should move.
+const REFERENCE_PATCH: &str = include_str!("../reference/patch.lua");
+
+/// A typical form: what the memory and throughput benchmarks store.
+fn typical_form() -> Value {
+    json!({"topic": "Основы Rust для аналитиков", "description": "d".repeat(400), "language": "ru",
+           "estimatedLessons": 12, "lessonDuration": 45, "formats": ["video", "quiz"]})
+}
 
 fn client() -> Client {
     Client::builder()

@@ -1,4 +1,4 @@
-//! Benchmark 7: the trash purge on a large trash, beside the janitor on as
+//! Benchmark 8: the trash purge on a large trash, beside the janitor on as
 //! many unused drafts.
 
 use std::fmt::Write as _;
@@ -241,7 +241,7 @@ async fn plans(db: &mut tokio_postgres::Client, count: i64) -> anyhow::Result<St
     ))
 }
 
-/// Benchmark 7: The trash purge's throughput on a large trash, beside the
+/// Benchmark 8: The trash purge's throughput on a large trash, beside the
 /// janitor's on as many unused drafts, in the same run, alternating.
 pub async fn purge_at_scale(quick: bool) -> anyhow::Result<String> {
     let count: i64 = if quick { 10_000 } else { 100_000 };
@@ -270,7 +270,7 @@ pub async fn purge_at_scale(quick: bool) -> anyhow::Result<String> {
 
     let rate = |times: &[f64]| count as f64 * times.len() as f64 / times.iter().sum::<f64>();
     let (janitor, purge) = (rate(&times[0]), rate(&times[1]));
-    let mut doc = String::from("## 7. The trash purge at scale\n\n");
+    let mut doc = String::from("## 8. The trash purge at scale\n\n");
     writeln!(
         doc,
         "{count} trashed courses past their retention, one in {WITH_FILE} with a file row, erased \

@@ -18,7 +18,7 @@ use super::courses::insert_or_get;
 use super::rows::{course_from, COURSE_COLUMNS};
 use super::Postgres;
 use crate::domain::course::{course_id_for, title_from, NewCourse};
-use crate::domain::draft::{CreateOutcome, FreezeOutcome, PatchOutcome};
+use crate::domain::draft::{CreateOutcome, FreezeOutcome, PatchOutcome, Return, Saved};
 use crate::domain::{
     Course, CourseStatus, Draft, DraftBackend, DraftLimits, DraftStatus, DraftStore, FormPatch,
     MaterializedBy, Owner, Precondition, StoreError,
@@ -201,6 +201,7 @@ impl DraftBackend for PgDrafts {
         patch: &FormPatch,
         precondition: &Precondition,
         _limits: DraftLimits,
+        _answer: Return,
     ) -> Result<PatchOutcome, StoreError> {
         self.db
             .call(|mut client| async move {
@@ -242,7 +243,7 @@ impl DraftBackend for PgDrafts {
                     .await?;
                 let draft = self.draft_from(&row)?;
                 tx.commit().await?;
-                Ok(PatchOutcome::Saved(draft))
+                Ok(PatchOutcome::Saved(Saved::Draft(draft)))
             })
             .await
     }

@@ -24,7 +24,9 @@ use super::keys::{
 };
 use super::scripts::Scripts;
 use super::{RedisConn, RedisPool, RedisSettings};
-use crate::domain::draft::{CreateOutcome, FreezeOutcome, PatchOutcome, SUBMITTED_SESSION_TTL};
+use crate::domain::draft::{
+    CreateOutcome, FreezeOutcome, PatchOutcome, Return, Saved, SUBMITTED_SESSION_TTL,
+};
 use crate::domain::{
     Backend, Draft, DraftBackend, DraftLimits, DraftStore, FormPatch, Owner, Precondition,
     StoreError,
@@ -259,6 +261,7 @@ impl DraftBackend for RedisDrafts {
         patch: &FormPatch,
         precondition: &Precondition,
         limits: DraftLimits,
+        answer: Return,
     ) -> Result<PatchOutcome, StoreError> {
         // patch.lua's ARGV[4]: '' for any version, else the accepted ones
         // wrapped in commas (",3,5,"; ",," accepts none).
@@ -282,6 +285,10 @@ impl DraftBackend for RedisDrafts {
             .arg(limits.autosaves_per_window)
             .arg(millis(limits.rate_window))
             .arg(patch.to_json())
+            .arg(match answer {
+                Return::Minimal => "minimal",
+                Return::Representation => "draft",
+            })
             .arg(patch.assignments().len());
         for (field, value) in patch.assignments() {
             invocation.arg(*field).arg(value);
@@ -291,7 +298,12 @@ impl DraftBackend for RedisDrafts {
         }
         let reply: Vec<String> = self.run(&invocation).await?;
         match reply.split_first() {
-            Some((status, hash)) if status == "ok" => Ok(PatchOutcome::Saved(decode(id, hash)?)),
+            Some((status, hash)) if status == "ok" => {
+                Ok(PatchOutcome::Saved(Saved::Draft(decode(id, hash)?)))
+            }
+            Some((status, [version])) if status == "saved" => Ok(PatchOutcome::Saved(
+                Saved::Version(version.parse().map_err(|_| unexpected(&reply))?),
+            )),
             Some((status, _)) if status == "missing" => Ok(PatchOutcome::Missing),
             Some((status, _)) if status == "submitted" => Ok(PatchOutcome::Submitted),
             Some((status, _)) if status == "trashed" => Ok(PatchOutcome::Trashed),

@@ -9,8 +9,10 @@
 -- wrapped in commas (',3,5,'; ',,' accepts none),
 -- ARGV[5] autosaves allowed per window, ARGV[6] the window in ms,
 -- ARGV[7] the merge patch as JSON text (published as it is),
--- ARGV[8] number n of fields to set, ARGV[9 .. 8+2n] field and JSON value pairs,
--- ARGV[9+2n ..] fields to remove
+-- ARGV[8] 'minimal' to answer only the new version ('saved', version), else
+-- the draft ('ok', its hash),
+-- ARGV[9] number n of fields to set, ARGV[10 .. 9+2n] field and JSON value pairs,
+-- ARGV[10+2n ..] fields to remove
 local count = redis.call('INCR', KEYS[3])
 if count == 1 then
   redis.call('PEXPIRE', KEYS[3], ARGV[6])
@@ -37,10 +39,10 @@ local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local ttl = tonumber(ARGV[3])
 local expires = now + ttl
-local last_set = 8 + 2 * tonumber(ARGV[8])
+local last_set = 9 + 2 * tonumber(ARGV[9])
 
 local fields = {'ua', now, 'ea', expires}
-for i = 9, last_set, 2 do
+for i = 10, last_set, 2 do
   fields[#fields + 1] = 'f:' .. ARGV[i]
   fields[#fields + 1] = ARGV[i + 1]
 end
@@ -50,4 +52,8 @@ for i = last_set + 1, #ARGV do
 end
 local saved = redis.call('HINCRBY', KEYS[1], 'v', 1)
 publish(KEYS[4], '{"type":"saved","version":' .. saved .. ',"patch":' .. ARGV[7] .. '}')
+if ARGV[8] == 'minimal' then
+  keep_alive(ttl, expires)
+  return {'saved', tostring(saved)}
+end
 return keep_alive_and_answer(ttl, expires)
