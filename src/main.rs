@@ -115,6 +115,10 @@ struct EraseTarget {
     user: Option<Uuid>,
 }
 
+/// See Cargo.toml: glibc's malloc and free were a tenth of an autosave's CPU.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {

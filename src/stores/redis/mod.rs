@@ -8,6 +8,7 @@
 //! batch of keys from many slots and a SCAN of the whole keyspace, are the
 //! only methods here that look at the kind.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_redis::redis::aio::ConnectionLike;
@@ -19,6 +20,7 @@ use deadpool_redis::redis::{
 use deadpool_redis::{cluster, PoolConfig, Runtime, Timeouts};
 use futures_util::future::try_join_all;
 
+use self::per_thread::{PerThread, ThreadConnection};
 use super::StoreError;
 
 pub mod breaker;
@@ -27,6 +29,7 @@ pub mod erase;
 mod hash;
 pub mod keys;
 pub mod live;
+mod per_thread;
 mod platform_keys;
 mod scripts;
 mod touch;
@@ -49,12 +52,12 @@ pub struct RedisSettings<'a> {
 
 #[derive(Clone)]
 pub enum RedisPool {
-    Node(deadpool_redis::Pool),
+    Node(Arc<PerThread>),
     Cluster(cluster::Pool),
 }
 
 pub enum RedisConn {
-    Node(deadpool_redis::Connection),
+    Node(ThreadConnection),
     Cluster(cluster::Connection),
 }
 
@@ -81,17 +84,15 @@ impl RedisPool {
             };
             return Ok(Self::Cluster(config.create_pool(Some(Runtime::Tokio1))?));
         }
-        let pool =
-            deadpool_redis::Pool::builder(deadpool_redis::Manager::new(node_info(settings)?)?)
-                .config(sizing)
-                .runtime(Runtime::Tokio1)
-                .build()?;
-        Ok(Self::Node(pool))
+        Ok(Self::Node(Arc::new(PerThread::new(
+            node_info(settings)?,
+            settings.timeout,
+        )?)))
     }
 
     pub async fn get(&self) -> Result<RedisConn, StoreError> {
         Ok(match self {
-            Self::Node(pool) => RedisConn::Node(pool.get().await?),
+            Self::Node(connections) => RedisConn::Node(connections.get().await?),
             Self::Cluster(pool) => RedisConn::Cluster(pool.get().await?),
         })
     }
@@ -114,7 +115,7 @@ impl RedisConn {
                 for command in commands {
                     pipe.add_command(command);
                 }
-                Ok(pipe.query_async(&mut **conn).await?)
+                Ok(pipe.query_async(conn).await?)
             }
             Self::Cluster(conn) => {
                 let mut answers = Vec::with_capacity(commands.len());
