@@ -48,6 +48,19 @@ pub struct AppState {
     pub dev_token_secret: Option<String>,
 }
 
+/// The path pattern of the resource a request was routed to.
+#[derive(Clone, Copy)]
+struct RoutePattern(&'static str);
+
+/// The `route` of logs and metrics: the pattern of the resource a request
+/// was routed to, or `unmatched`. Read from the resource's data, not found
+/// again by matching the path against every pattern (a regex search that was
+/// a hot spot of autosaves).
+pub fn route_of(req: &HttpRequest) -> &'static str {
+    req.app_data::<RoutePattern>()
+        .map_or("unmatched", |route| route.0)
+}
+
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
@@ -150,9 +163,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     }
 }
 
-/// A resource whose other methods answer with a 405 problem naming `allow`.
-fn resource(path: &str, allow: &'static str) -> Resource {
-    web::resource(path).default_service(web::to(move |req: HttpRequest| async move {
+/// A resource whose other methods answer with a 405 problem naming `allow`,
+/// carrying its path pattern for [`route_of`].
+fn resource(path: &'static str, allow: &'static str) -> Resource {
+    web::resource(path)
+        .app_data(RoutePattern(path))
+        .default_service(web::to(move |req: HttpRequest| async move {
         ApiError::MethodNotAllowed {
             method: req.method().to_string(),
             allow,

@@ -61,10 +61,7 @@ impl RootSpanBuilder for RequestSpan {
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
         match outcome {
             Ok(response) => {
-                // Known once routed, and cheap to look up then.
-                if let Some(route) = response.request().match_pattern() {
-                    span.record("route", route);
-                }
+                span.record("route", super::route_of(response.request()));
                 span.record("status", response.status().as_u16());
             }
             Err(error) => {
