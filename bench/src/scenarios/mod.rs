@@ -96,7 +96,8 @@ fn keystrokes(i: usize) -> Value {
     json!({"description": format!("Lesson plan draft {i}: {}", "x".repeat(80)), "estimatedLessons": i % 100 + 1})
 }
 
-/// A typist's autosave through draftd; `true` if it was saved.
+/// A typist's autosave through draftd, as the page sends it (no draft
+/// back: `Prefer: return=minimal`); `true` if it was saved.
 fn autosave(
     http: &Client,
     base: &str,
@@ -107,8 +108,9 @@ fn autosave(
         .patch(format!("{base}/api/v1/drafts/{}", typist.draft))
         .bearer_auth(&typist.token)
         .header("content-type", "application/merge-patch+json")
+        .header("prefer", "return=minimal")
         .body(json!({"formData": keystrokes(i)}).to_string());
-    async move { request.send().await.is_ok_and(|r| r.status() == 200) }
+    async move { request.send().await.is_ok_and(|r| r.status() == 204) }
 }
 
 async fn upload(http: &Client, draft_url: &str, token: &str, content: Vec<u8>) -> bool {
