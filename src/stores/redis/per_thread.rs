@@ -85,7 +85,7 @@ impl PerThread {
 
 /// This thread's connection, for one call or a few. A call that finds it
 /// closed (Redis restarted, say, since its last use) is sent once more on a
-/// new connection: it never reached Redis. A call that fails for good or is
+/// new connection, as a client would retry it. A call that fails for good or is
 /// given up on after [`STUCK`] makes the next call connect anew.
 pub struct ThreadConnection {
     source: Arc<PerThread>,
