@@ -169,12 +169,12 @@ fn resource(path: &'static str, allow: &'static str) -> Resource {
     web::resource(path)
         .app_data(RoutePattern(path))
         .default_service(web::to(move |req: HttpRequest| async move {
-        ApiError::MethodNotAllowed {
-            method: req.method().to_string(),
-            allow,
-        }
-        .error_response()
-    }))
+            ApiError::MethodNotAllowed {
+                method: req.method().to_string(),
+                allow,
+            }
+            .error_response()
+        }))
 }
 
 async fn not_found() -> HttpResponse {

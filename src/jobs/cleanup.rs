@@ -87,20 +87,11 @@ impl CleanupWorker {
     }
 
     /// Runs until `stop` turns true: a pass whenever woken or every poll interval.
-    pub async fn run(self, mut stop: watch::Receiver<bool>) {
-        loop {
-            if let Err(e) = self.pass().await {
-                tracing::warn!(error = %e, "cleanup pass failed");
-            }
-            tokio::select! {
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(self.settings.poll) => {}
-                _ = stop.changed() => {}
-            }
-            if *stop.borrow() {
-                break;
-            }
-        }
+    pub async fn run(self, stop: watch::Receiver<bool>) {
+        super::run_passes("cleanup", &self.wake, self.settings.poll, stop, || {
+            self.pass()
+        })
+        .await;
     }
 
     /// Carries out the due jobs, then sets the queue's gauges (which every

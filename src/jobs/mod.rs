@@ -15,7 +15,10 @@ pub mod orphans;
 pub mod purge;
 pub mod webhooks;
 
-use tokio::sync::watch;
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
@@ -127,6 +130,34 @@ impl Background {
         let _ = self.worker.await;
         if let Some(webhooks) = self.webhooks {
             let _ = webhooks.await;
+        }
+    }
+}
+
+/// A queue worker's loop, until `stop` turns true: a pass whenever woken or
+/// every `poll`. A failed pass is logged; the next one tries again.
+async fn run_passes<F, Fut, E>(
+    worker: &str,
+    wake: &Notify,
+    poll: Duration,
+    mut stop: watch::Receiver<bool>,
+    pass: F,
+) where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    loop {
+        if let Err(e) = pass().await {
+            tracing::warn!(error = %e, "{worker} pass failed");
+        }
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(poll) => {}
+            _ = stop.changed() => {}
+        }
+        if *stop.borrow() {
+            break;
         }
     }
 }

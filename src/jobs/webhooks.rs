@@ -85,20 +85,11 @@ impl WebhookWorker {
     }
 
     /// Runs until `stop` turns true: a pass whenever woken or every poll interval.
-    pub async fn run(self, mut stop: watch::Receiver<bool>) {
-        loop {
-            if let Err(e) = self.pass().await {
-                tracing::warn!(error = %e, "webhook pass failed");
-            }
-            tokio::select! {
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(self.settings.poll) => {}
-                _ = stop.changed() => {}
-            }
-            if *stop.borrow() {
-                break;
-            }
-        }
+    pub async fn run(self, stop: watch::Receiver<bool>) {
+        super::run_passes("webhook", &self.wake, self.settings.poll, stop, || {
+            self.pass()
+        })
+        .await;
     }
 
     /// Delivers the due events, removes old delivered ones, then sets the

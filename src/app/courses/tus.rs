@@ -155,6 +155,27 @@ impl Courses {
         Ok((&upload).into())
     }
 
+    /// Takes the lease of the owner's upload, so that no other request works
+    /// on it meanwhile: the upload, and the lease's id to release it with.
+    async fn claim_upload(
+        &self,
+        owner: Owner,
+        draft_id: Uuid,
+        id: Uuid,
+    ) -> Result<(TusUpload, Uuid), AppError> {
+        let times = self.limits.resumable;
+        let lease_id = Uuid::new_v4();
+        let claimed = self
+            .tus
+            .claim(owner, draft_id, id, lease_id, times.lease, times.ttl)
+            .await?;
+        match claimed {
+            Claim::Claimed(upload) => Ok((*upload, lease_id)),
+            Claim::Locked => Err(TusError::Locked.into()),
+            Claim::Missing => Err(AppError::NotFound),
+        }
+    }
+
     /// Terminates the owner's unfinished upload: its bytes, then its record.
     pub async fn tus_terminate(
         &self,
@@ -163,17 +184,7 @@ impl Courses {
         id: Uuid,
     ) -> Result<(), AppError> {
         self.limits.writes.count(owner).await?;
-        let times = self.limits.resumable;
-        let lease_id = Uuid::new_v4();
-        let claimed = self
-            .tus
-            .claim(owner, draft_id, id, lease_id, times.lease, times.ttl)
-            .await?;
-        let upload = match claimed {
-            Claim::Claimed(upload) => *upload,
-            Claim::Locked => return Err(TusError::Locked.into()),
-            Claim::Missing => return Err(AppError::NotFound),
-        };
+        let (upload, lease_id) = self.claim_upload(owner, draft_id, id).await?;
         if upload.status == TusStatus::Finished {
             self.tus.release(id, lease_id).await?;
             return Err(TusError::Finished {

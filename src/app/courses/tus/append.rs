@@ -17,7 +17,7 @@ use crate::domain::tus::{RunningHash, TusError, TusProgress, TusStatus, TusUploa
 use crate::domain::upload::UploadError;
 use crate::domain::{Draft, MaterializedBy, Owner};
 use crate::stores::files::TusWriter;
-use crate::stores::postgres::tus::{Claim, PgTus};
+use crate::stores::postgres::tus::PgTus;
 
 /// A PATCH's hold on its upload, given back when the request ends; a
 /// request dropped midway gives it back from `drop` (a dead process's lease
@@ -78,17 +78,7 @@ impl Courses {
     {
         let _slot = self.limits.uploads.take(owner)?;
         let draft = self.uploadable_draft(owner, draft_id).await?;
-        let times = self.limits.resumable;
-        let lease_id = Uuid::new_v4();
-        let claimed = self
-            .tus
-            .claim(owner, draft_id, id, lease_id, times.lease, times.ttl)
-            .await?;
-        let upload = match claimed {
-            Claim::Claimed(upload) => *upload,
-            Claim::Locked => return Err(TusError::Locked.into()),
-            Claim::Missing => return Err(AppError::NotFound),
-        };
+        let (upload, lease_id) = self.claim_upload(owner, draft_id, id).await?;
         let lease = Lease {
             store: self.tus.clone(),
             upload_id: id,
