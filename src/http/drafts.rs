@@ -155,7 +155,9 @@ pub async fn get(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let draft = state.app.drafts.get(owner, *id).await?;
-    Ok(HttpResponse::Ok().insert_header(etag(draft.version)).json(draft))
+    Ok(HttpResponse::Ok()
+        .insert_header(etag(draft.version))
+        .json(draft))
 }
 
 /// Autosave: merge a patch into the form and refresh the draft's TTL.
@@ -211,9 +213,9 @@ pub async fn autosave(
         )
         .await?;
     Ok(match (answer, saved) {
-        (Return::Representation, Saved::Draft(draft)) => {
-            HttpResponse::Ok().insert_header(etag(draft.version)).json(draft)
-        }
+        (Return::Representation, Saved::Draft(draft)) => HttpResponse::Ok()
+            .insert_header(etag(draft.version))
+            .json(draft),
         (_, saved) => HttpResponse::NoContent()
             .insert_header(etag(saved.version()))
             .insert_header((prefer::PREFERENCE_APPLIED, "return=minimal"))

@@ -50,8 +50,14 @@ mod tests {
     fn minimal_is_asked_in_any_case_among_other_preferences() {
         assert_eq!(answer_to(&["return=minimal"]), Return::Minimal);
         assert_eq!(answer_to(&["RETURN = \"Minimal\""]), Return::Minimal);
-        assert_eq!(answer_to(&["respond-async, wait=10"]), Return::Representation);
-        assert_eq!(answer_to(&["wait=10", "return=minimal; foo=bar"]), Return::Minimal);
+        assert_eq!(
+            answer_to(&["respond-async, wait=10"]),
+            Return::Representation
+        );
+        assert_eq!(
+            answer_to(&["wait=10", "return=minimal; foo=bar"]),
+            Return::Minimal
+        );
     }
 
     #[test]
@@ -60,7 +66,10 @@ mod tests {
             answer_to(&["return=representation, return=minimal"]),
             Return::Representation
         );
-        assert_eq!(answer_to(&["return=minimal", "return=representation"]), Return::Minimal);
+        assert_eq!(
+            answer_to(&["return=minimal", "return=representation"]),
+            Return::Minimal
+        );
     }
 
     #[test]
