@@ -10,12 +10,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use deadpool_redis::redis::{self, AsyncCommands};
-use tokio::process::Command;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde_json::{json, Value};
+use tokio::process::Command;
 use uuid::Uuid;
 
-use super::{client, typical_form, REFERENCE_PATCH};
+use super::{client, plant_reference_draft, typical_form, REFERENCE_PATCH};
 use crate::plot::{lines, Series};
 use crate::service::{fresh_database, new_user, Service, REDIS_URL};
 
@@ -99,11 +99,7 @@ pub async fn autosave_throughput(quick: bool) -> anyhow::Result<String> {
         for (c, &n) in connections.iter().enumerate() {
             for (s, side) in Side::ALL.into_iter().enumerate() {
                 let run = measure(&mut bench, side, n, seconds).await?;
-                eprintln!(
-                    "  {n} connections, {}: {:.0}/s",
-                    side.name(),
-                    run.per_sec
-                );
+                eprintln!("  {n} connections, {}: {:.0}/s", side.name(), run.per_sec);
                 let sum = &mut runs[c][s];
                 sum.per_sec += run.per_sec / rounds as f64;
                 sum.service_us += run.service_us / rounds as f64;
@@ -210,22 +206,7 @@ async fn write_targets(service: &Service, path: &Path) -> anyhow::Result<()> {
 async fn raw_drafts(conn: &mut deadpool_redis::Connection) -> anyhow::Result<String> {
     let form = typical_form();
     for n in 0..TYPISTS {
-        let mut fields: Vec<(String, String)> = [
-            ("org", Uuid::new_v4().to_string()),
-            ("v", "1".into()),
-            ("st", "open".into()),
-            ("ca", "1764300000000".into()),
-            ("ua", "1764300000000".into()),
-            ("ea", "1764386400000".into()),
-        ]
-        .map(|(name, value)| (name.to_owned(), value))
-        .into();
-        if let Value::Object(form) = &form {
-            fields.extend(form.iter().map(|(k, v)| (format!("f:{k}"), v.to_string())));
-        }
-        let key = raw_key(n);
-        conn.hset_multiple::<_, _, _, ()>(&key, &fields).await?;
-        conn.expire::<_, ()>(&key, 3600).await?;
+        plant_reference_draft(conn, &raw_key(n), &form).await?;
     }
     Ok(redis::cmd("SCRIPT")
         .arg("LOAD")
@@ -288,11 +269,17 @@ async fn measure(
             (requests, elapsed, requests.saturating_sub(saves))
         }
         Side::Minimal | Side::Representation => {
-            wrk(connections, seconds, service, targets, side == Side::Minimal).await?
+            wrk(
+                connections,
+                seconds,
+                service,
+                targets,
+                side == Side::Minimal,
+            )
+            .await?
         }
     };
-    let per_request =
-        |spent: Duration| spent.as_secs_f64() * 1e6 / (requests.max(1) as f64);
+    let per_request = |spent: Duration| spent.as_secs_f64() * 1e6 / (requests.max(1) as f64);
     Ok(Run {
         per_sec: requests as f64 / elapsed,
         service_us: per_request(service.cpu().saturating_sub(service_before)),
@@ -310,7 +297,15 @@ async fn raw(connections: usize, seconds: u64, sha: &str) -> anyhow::Result<(u64
     let requests = per_sec * seconds;
     let value = patch(7);
     let output = Command::new("redis-benchmark")
-        .args(["-h", "127.0.0.1", "-p", REDIS_PORT, "--dbnum", REDIS_DB, "-q"])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            REDIS_PORT,
+            "--dbnum",
+            REDIS_DB,
+            "-q",
+        ])
         .args(["-c", &connections.to_string(), "-n", &requests.to_string()])
         .args(["-r", &TYPISTS.to_string()])
         .args(["EVALSHA", sha, "3"])
