@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
-use deadpool_redis::redis::{self, AsyncCommands};
+use deadpool_redis::redis;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde_json::{json, Value};
 use tokio::process::Command;
