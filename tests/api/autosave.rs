@@ -7,6 +7,7 @@ use futures_util::future::join_all;
 use serde_json::{json, Value};
 
 use crate::helpers::{assert_problem, draft_key, wait_until, TestApp};
+use crate::records::Record;
 use crate::steps::{assert_status_counts, statuses};
 
 #[tokio::test]
@@ -33,6 +34,51 @@ async fn a_merge_patch_sets_removes_and_keeps_fields() {
     );
     // Acknowledged means visible to the next read.
     assert_eq!(app.draft(&app.user, id).await, saved);
+}
+
+/// Values holding the record's separators (`=`, spaces, the text `\n`, a
+/// real newline) and other awkward text merge as written: each field stays
+/// one line of the draft's record, in the order first set.
+#[tokio::test]
+async fn tricky_values_merge_intact_one_line_per_field() {
+    let (app, id) = &TestApp::with_draft_id(json!({"topic": "a=b c", "language": "en"})).await;
+    let tricky = json!({
+        "description": "x = y\\n is text; a real\nnewline, \"quotes\", \\ and Основы 🦀",
+        "topic": "=== starts with equals ===",
+        "formats": [],
+        "language": null,
+        "estimatedLessons": 3,
+    });
+    let saved: Value = app
+        .patch_draft(&app.user, id, tricky.clone(), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let expected = json!({
+        "topic": tricky["topic"],
+        "description": tricky["description"],
+        "formats": [],
+        "estimatedLessons": 3,
+    });
+    assert_eq!(saved["formData"], expected);
+    assert_eq!(app.draft(&app.user, id).await["formData"], expected);
+
+    let record = Record::read(&mut app.redis().await, &draft_key(&app.user, id))
+        .await
+        .unwrap();
+    let mut names: Vec<&str> = record
+        .fields
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .collect();
+    assert_eq!(names[0], "topic", "a field set again keeps its place");
+    names[1..].sort_unstable();
+    assert_eq!(
+        names,
+        ["topic", "description", "estimatedLessons", "formats"]
+    );
+    assert_eq!(record.get("v"), "2");
 }
 
 /// `Prefer: return=minimal`: 204, the new ETag, no body; the save is as

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::helpers::{assert_problem, draft_key, files_under, service_user, wait_until, TestApp};
+use crate::records::Record;
 use crate::servers::{free_port, s3_server, use_s3};
 
 /// A draft with a course holding two files; returns (draft id, course id).
@@ -210,10 +211,9 @@ async fn the_orphan_sweep_removes_only_old_prefixes_without_a_course() {
     // A draft session still pointing at a course that no longer exists.
     let stray = app.new_draft(&app.user, json!({})).await;
     let stray_key = draft_key(&app.user, stray["id"].as_str().unwrap());
-    let _: () = redis
-        .hset(&stray_key, "cid", Uuid::new_v4().to_string())
-        .await
-        .unwrap();
+    let mut record = Record::read(&mut redis, &stray_key).await.unwrap();
+    record.set("cid", Uuid::new_v4());
+    record.write(&mut redis, &stray_key).await;
 
     let dry = app
         .admin(Method::POST, "/api/v1/admin/orphans/sweep?dryRun=true")

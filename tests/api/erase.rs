@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::helpers::{
     assert_problem, files_under, service_user, token_for, wait_until, TestApp, TestUser,
 };
+use crate::records::Record;
 use crate::servers::{free_port, s3_server, use_s3};
 
 /// The report's items, as the JSON names them.
@@ -130,8 +131,8 @@ async fn draft_keys(app: &TestApp, whose: Whose) -> usize {
             let mine = match whose {
                 Whose::User(user) => key.contains(&format!("{{{user}}}")),
                 Whose::Org(org) => {
-                    let owner: Option<String> = redis.hget(&key, "org").await.expect("hget");
-                    owner == Some(org.to_string())
+                    let record = Record::read(&mut redis, &key).await;
+                    record.is_some_and(|r| r.get("org") == org.to_string())
                 }
             };
             found += usize::from(mine);
@@ -646,8 +647,10 @@ async fn a_killed_erase_resumes_where_it_stopped_and_reports_the_first_counts() 
         })
         .collect();
     for (key, owner) in &sessions {
-        let _: () = redis.hset(key, "org", owner.to_string()).await.unwrap();
-        let _: () = redis.expire(key, 3600).await.unwrap();
+        let _: () = redis
+            .set_ex(key, Record::of(*owner).to_string(), 3600)
+            .await
+            .unwrap();
     }
     let count = |sql: &'static str, org: Uuid| {
         let db = &db;

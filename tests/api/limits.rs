@@ -5,6 +5,7 @@ use deadpool_redis::redis::AsyncCommands;
 use serde_json::{json, Value};
 
 use crate::helpers::{assert_problem, draft_key, TestApp};
+use crate::records::Record;
 use crate::steps::statuses;
 
 #[tokio::test]
@@ -32,14 +33,10 @@ async fn a_nul_character_is_refused_naming_its_field_and_changes_nothing() {
 async fn a_stored_nul_fails_submit_validation_without_stranding_the_draft() {
     let (app, id) = &TestApp::with_draft_id(json!({"topic": "Fine topic"})).await;
     let mut redis = app.redis().await;
-    let _: () = redis
-        .hset(
-            draft_key(&app.user, id),
-            "f:description",
-            "\"bad\\u0000byte\"",
-        )
-        .await
-        .unwrap();
+    let key = draft_key(&app.user, id);
+    let mut record = Record::read(&mut redis, &key).await.unwrap();
+    record.set_field("description", "\"bad\\u0000byte\"");
+    record.write(&mut redis, &key).await;
 
     let problem = assert_problem(app.draft_action(&app.user, id, "submit").await, 422).await;
     assert!(problem["errors"]["description"].is_array(), "{problem}");

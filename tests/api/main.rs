@@ -23,6 +23,7 @@ mod patterns;
 mod protocol;
 mod proxy;
 mod receiver;
+mod records;
 mod residue;
 mod servers;
 mod service;

@@ -5,10 +5,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use deadpool_redis::redis::Script;
-use draftd::stores::redis::keys::{draft_key, index_key, rate_key};
+use draftd::stores::redis::keys::{index_key, rate_key};
 use uuid::Uuid;
 
-use super::{autosave, client, keystrokes, typists, AUTOSAVE_INTERVAL, REFERENCE_PATCH};
+use super::{
+    autosave, client, keystrokes, plant_reference_draft, typists, Typist, AUTOSAVE_INTERVAL,
+    REFERENCE_PATCH,
+};
 use crate::load::{open_loop, Sample};
 use crate::plot::{lines, Series};
 use crate::service::{connect, fresh_database, Service, REDIS_URL};
@@ -73,8 +76,15 @@ pub async fn autosave_load(quick: bool) -> anyhow::Result<String> {
     let pg_clients = Arc::new(pg_clients);
     let redis = deadpool_redis::Config::from_url(REDIS_URL)
         .create_pool(Some(deadpool_redis::Runtime::Tokio1))?;
-    // The fixed reference, not the service's script: see REFERENCE_PATCH.
+    // The fixed reference, not the service's script: see REFERENCE_PATCH. It
+    // saves into a copy of each typist's draft in its own layout.
     let script = Arc::new(Script::new(REFERENCE_PATCH));
+    let mut conn = redis.get().await?;
+    for t in &crowd {
+        let form = serde_json::json!({"topic": "Benchmark course"});
+        plant_reference_draft(&mut conn, &reference_key(t), &form).await?;
+    }
+    drop(conn);
     let http = client();
 
     let mut table = String::from(
@@ -117,7 +127,7 @@ pub async fn autosave_load(quick: bool) -> anyhow::Result<String> {
                     return false;
                 };
                 let mut call = script.prepare_invoke();
-                call.key(draft_key(t.user, t.draft))
+                call.key(reference_key(&t))
                     .key(index_key(t.user))
                     .key(rate_key(t.user))
                     .arg(t.draft.to_string())
@@ -205,4 +215,9 @@ pub async fn autosave_load(quick: bool) -> anyhow::Result<String> {
     doc.push_str(&table);
     doc.push_str("\n![Autosave p99 against load](bench/autosave-p99.svg)\n\n");
     Ok(doc)
+}
+
+/// The typist's draft in the reference script's layout, in the user's slot.
+fn reference_key(typist: &Typist) -> String {
+    format!("bench:raw:draft:{{{}}}:{}", typist.user, typist.draft)
 }

@@ -9,13 +9,13 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
-use deadpool_redis::redis::{self, AsyncCommands};
+use deadpool_redis::redis;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde_json::{json, Value};
 use tokio::process::Command;
 use uuid::Uuid;
 
-use super::{client, typical_form, REFERENCE_PATCH};
+use super::{client, plant_reference_draft, typical_form, REFERENCE_PATCH};
 use crate::plot::{lines, Series};
 use crate::service::{fresh_database, new_user, Service, REDIS_URL};
 
@@ -206,22 +206,7 @@ async fn write_targets(service: &Service, path: &Path) -> anyhow::Result<()> {
 async fn raw_drafts(conn: &mut deadpool_redis::Connection) -> anyhow::Result<String> {
     let form = typical_form();
     for n in 0..TYPISTS {
-        let mut fields: Vec<(String, String)> = [
-            ("org", Uuid::new_v4().to_string()),
-            ("v", "1".into()),
-            ("st", "open".into()),
-            ("ca", "1764300000000".into()),
-            ("ua", "1764300000000".into()),
-            ("ea", "1764386400000".into()),
-        ]
-        .map(|(name, value)| (name.to_owned(), value))
-        .into();
-        if let Value::Object(form) = &form {
-            fields.extend(form.iter().map(|(k, v)| (format!("f:{k}"), v.to_string())));
-        }
-        let key = raw_key(n);
-        conn.hset_multiple::<_, _, _, ()>(&key, &fields).await?;
-        conn.expire::<_, ()>(&key, 3600).await?;
+        plant_reference_draft(conn, &raw_key(n), &form).await?;
     }
     Ok(redis::cmd("SCRIPT")
         .arg("LOAD")

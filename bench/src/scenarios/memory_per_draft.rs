@@ -30,7 +30,7 @@ pub async fn memory_per_draft() -> anyhow::Result<String> {
                    "formats": (0..10).map(|i| format!("{i}").repeat(50)).collect::<Vec<_>>()}),
         ),
     ];
-    let mut doc = String::from("## 4. Redis memory per draft\n\n`MEMORY USAGE` of a draft's hash, and of its entry in the owner's index (a sorted set, measured with 50 drafts in it).\n\n| form | form JSON bytes | draft hash bytes |\n|---|---|---|\n");
+    let mut doc = String::from("## 4. Redis memory per draft\n\n`MEMORY USAGE` of a draft's key (one string, its record), and of its entry in the owner's index (a sorted set, measured with 50 drafts in it).\n\n| form | form JSON bytes | draft key bytes |\n|---|---|---|\n");
     for (name, form) in forms {
         let (user, token) = new_user(Uuid::new_v4());
         let draft: Value = http

@@ -36,8 +36,37 @@ const AUTOSAVE_INTERVAL: Duration = Duration::from_secs(3);
 /// The limit's autosave script: a fixed copy of the service's
 /// (src/stores/redis/lua/patch.lua as it was when copied), kept here so that
 /// making the service's script heavier cannot lower the bar it is measured
-/// against. Update it only on purpose, when the limit should move.
+/// against. Update it only on purpose, when the limit should move. It works on
+/// the layout of its time, a hash per draft: it runs on drafts planted in that
+/// layout ([`plant_reference_draft`]), not on the service's.
 const REFERENCE_PATCH: &str = include_str!("../reference/patch.lua");
+
+/// Plants at `key`, for an hour, a draft of `form` in the reference script's
+/// layout (a hash with `f:<field>` form fields).
+async fn plant_reference_draft(
+    conn: &mut deadpool_redis::Connection,
+    key: &str,
+    form: &Value,
+) -> anyhow::Result<()> {
+    use deadpool_redis::redis::AsyncCommands;
+
+    let mut fields: Vec<(String, String)> = [
+        ("org", Uuid::new_v4().to_string()),
+        ("v", "1".into()),
+        ("st", "open".into()),
+        ("ca", "1764300000000".into()),
+        ("ua", "1764300000000".into()),
+        ("ea", "1764386400000".into()),
+    ]
+    .map(|(name, value)| (name.to_owned(), value))
+    .into();
+    if let Value::Object(form) = form {
+        fields.extend(form.iter().map(|(k, v)| (format!("f:{k}"), v.to_string())));
+    }
+    conn.hset_multiple::<_, _, _, ()>(key, &fields).await?;
+    conn.expire::<_, ()>(key, 3600).await?;
+    Ok(())
+}
 
 /// A typical form: what the memory and throughput benchmarks store.
 fn typical_form() -> Value {

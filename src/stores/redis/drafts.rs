@@ -1,27 +1,23 @@
 //! Draft sessions in Redis.
 //!
-//! One hash per draft and one sorted set per user (draft ids scored by expiry)
-//! for listing and the per-user cap, at the keys of [`super::keys`]. Each
-//! write is one Lua script, hence one atomic round trip.
-//!
-//! Hash fields: `org`, `v` (version), `st` (status), `ca`/`ua`/`ea` (created,
-//! updated, expires; Unix ms from the Redis clock), `cid`/`cslug` (course),
-//! `tr` (its course is in the trash) and `f:<field>` holding each form field
-//! as JSON text.
+//! One string per draft, its record (layout in `record.rs`), and one
+//! sorted set per user (draft ids scored by expiry) for listing and the
+//! per-user cap, at the keys of [`super::keys`]. Each write is one Lua script,
+//! hence one atomic round trip.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_redis::redis::{self, AsyncCommands, FromRedisValue, Script, ScriptInvocation};
+use deadpool_redis::redis::{self, FromRedisValue, Script, ScriptInvocation};
 use uuid::Uuid;
 
 use super::breaker::{millis, Breaker};
-use super::hash::{corrupt, decode, unexpected};
 use super::keys::{
     draft_key, events_channel, index_key, parse_draft_key, rate_key, write_rate_key,
     SESSION_PATTERN,
 };
+use super::record::{corrupt, course_of, decode, read_records, unexpected};
 use super::scripts::Scripts;
 use super::{RedisConn, RedisPool, RedisSettings};
 use crate::domain::draft::{
@@ -160,16 +156,17 @@ impl RedisDrafts {
             let keys = conn.scan_all(SESSION_PATTERN).await?;
             let drafts: Vec<(Uuid, Uuid)> =
                 keys.iter().filter_map(|key| parse_draft_key(key)).collect();
-            let commands = drafts
+            let keys: Vec<String> = drafts
                 .iter()
-                .map(|(user, id)| redis::Cmd::hget(draft_key(*user, *id), "cid"))
+                .map(|(user, id)| draft_key(*user, *id))
                 .collect();
-            let courses: Vec<Option<String>> = conn.each(commands).await?;
+            let records = read_records(&mut conn, &keys).await?;
+            // A draft that expired since the SCAN has no course.
             Ok::<_, StoreError>(
                 drafts
                     .into_iter()
-                    .zip(courses)
-                    .map(|((user, id), course)| (user, id, course.and_then(|c| c.parse().ok())))
+                    .zip(records)
+                    .map(|((user, id), record)| (user, id, record.and_then(|r| course_of(id, &r))))
                     .collect(),
             )
         })
@@ -199,24 +196,26 @@ impl DraftBackend for RedisDrafts {
         }
         let reply: Vec<String> = self.run(&invocation).await?;
         match reply.split_first() {
-            Some((status, hash)) if status == "ok" => Ok(CreateOutcome::Created(decode(id, hash)?)),
+            Some((status, [record])) if status == "ok" => {
+                Ok(CreateOutcome::Created(decode(id, record)?))
+            }
             Some((status, _)) if status == "full" => Ok(CreateOutcome::TooManyDrafts),
             _ => Err(unexpected(&reply)),
         }
     }
 
     async fn get(&self, owner: Owner, id: Uuid) -> Result<Option<Draft>, StoreError> {
-        let hash: Vec<String> = self
+        let records = self
             .breaker
             .call(async {
-                let mut conn = self.conn().await?;
-                Ok::<_, StoreError>(conn.hgetall(draft_key(owner.user_id, id)).await?)
+                let keys = [draft_key(owner.user_id, id)];
+                read_records(&mut self.conn().await?, &keys).await
             })
             .await?;
-        if hash.is_empty() {
+        let Some(record) = records.into_iter().flatten().next() else {
             return Ok(None);
-        }
-        let draft = decode(id, &hash)?;
+        };
+        let draft = decode(id, &record)?;
         Ok((draft.organization_id == owner.organization_id).then_some(draft))
     }
 
@@ -234,16 +233,14 @@ impl DraftBackend for RedisDrafts {
                 if ids.is_empty() {
                     return Ok(Vec::new());
                 }
-                let mut pipe = redis::pipe();
-                for id in &ids {
-                    pipe.hgetall(draft_key(owner.user_id, *id));
-                }
-                let hashes: Vec<Vec<String>> = pipe.query_async(&mut conn).await?;
+                let keys: Vec<String> =
+                    ids.iter().map(|id| draft_key(owner.user_id, *id)).collect();
+                let records = read_records(&mut conn, &keys).await?;
                 // A draft can expire between the two steps: skip what is gone.
                 ids.into_iter()
-                    .zip(hashes)
-                    .filter(|(_, hash)| !hash.is_empty())
-                    .map(|(id, hash)| decode(id, &hash))
+                    .zip(records)
+                    .filter_map(|(id, record)| Some((id, record?)))
+                    .map(|(id, record)| decode(id, &record))
                     .filter(|draft| {
                         draft
                             .as_ref()
@@ -298,8 +295,8 @@ impl DraftBackend for RedisDrafts {
         }
         let reply: Vec<String> = self.run(&invocation).await?;
         match reply.split_first() {
-            Some((status, hash)) if status == "ok" => {
-                Ok(PatchOutcome::Saved(Saved::Draft(decode(id, hash)?)))
+            Some((status, [record])) if status == "ok" => {
+                Ok(PatchOutcome::Saved(Saved::Draft(decode(id, record)?)))
             }
             Some((status, [version])) if status == "saved" => Ok(PatchOutcome::Saved(
                 Saved::Version(version.parse().map_err(|_| unexpected(&reply))?),

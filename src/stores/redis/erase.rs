@@ -1,7 +1,7 @@
 //! An organization's or a user's draft sessions, found by SCAN a page at a
 //! time (never the whole keyspace in memory): counted for an erase's figures,
 //! and removed by it. A user's sessions share the user's hash tag, so a
-//! pattern finds them; an organization's are told by their `org` field.
+//! pattern finds them; an organization's are told by their record's `org`.
 
 use std::time::Duration;
 
@@ -12,6 +12,7 @@ use super::keys::{
     draft_key, index_key, parse_draft_key, rate_key, user_sessions_pattern, write_rate_key,
     SESSION_PATTERN,
 };
+use super::record::{organization_of, read_records};
 use super::{KeyScan, RedisConn, RedisDrafts};
 use crate::domain::erase::{EraseScope, EraseSubject};
 use crate::domain::{Backend, StoreError};
@@ -121,17 +122,19 @@ async fn subject_page(
                 .collect(),
         ));
     }
-    let commands = drafts
+    let keys: Vec<String> = drafts
         .iter()
-        .map(|(user, draft)| Cmd::hget(draft_key(*user, *draft), "org"))
+        .map(|(user, draft)| draft_key(*user, *draft))
         .collect();
-    let organizations: Vec<Option<String>> = conn.each(commands).await?;
-    let organization = subject.id.to_string();
+    let records = read_records(conn, &keys).await?;
+    // A draft that expired since the SCAN is nobody's.
     Ok(Some(
         drafts
             .into_iter()
-            .zip(organizations)
-            .filter(|(_, org)| org.as_deref() == Some(organization.as_str()))
+            .zip(records)
+            .filter(|((_, draft), record)| {
+                record.as_deref().and_then(|r| organization_of(*draft, r)) == Some(subject.id)
+            })
             .map(|(draft, _)| draft)
             .collect(),
     ))

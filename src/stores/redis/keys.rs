@@ -10,7 +10,7 @@ use uuid::Uuid;
 /// Matches every draft session's key.
 pub const SESSION_PATTERN: &str = "draft:session:*";
 
-/// One draft session: a hash.
+/// One draft session: a string, its record (layout in `record.rs`).
 pub fn draft_key(user_id: Uuid, id: Uuid) -> String {
     format!("draft:session:{{{user_id}}}:{id}")
 }

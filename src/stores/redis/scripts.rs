@@ -1,7 +1,9 @@
 //! The Lua scripts of draft sessions (`lua/`), loaded once per process. The
 //! ones that change a draft also announce the change on the draft's events
 //! channel ([`super::keys::events_channel`]), in the same atomic step: PUBLISH
-//! on one Redis, SPUBLISH on a cluster, chosen here.
+//! on one Redis, SPUBLISH on a cluster, chosen here. Every script that reads or
+//! writes a draft starts with [`RECORD`], the one reader and writer of its
+//! record ([`super::record`]).
 
 use deadpool_redis::redis::Script;
 
@@ -16,6 +18,8 @@ pub(super) struct Scripts {
     pub write_rate: Script,
 }
 
+/// Reads a draft's record into a Lua table and writes one back.
+const RECORD: &str = include_str!("lua/record.lua");
 const KEEP_ALIVE: &str = include_str!("lua/keep_alive.lua");
 const PUBLISH: &str = include_str!("lua/publish.lua");
 
@@ -28,14 +32,24 @@ impl Scripts {
             Script::new(&code)
         };
         Self {
-            create: Script::new(&[KEEP_ALIVE, include_str!("lua/create.lua")].concat()),
-            patch: publishing(&[KEEP_ALIVE, include_str!("lua/patch.lua")]),
+            create: on_record(&[KEEP_ALIVE, include_str!("lua/create.lua")]),
+            patch: publishing(&[RECORD, KEEP_ALIVE, include_str!("lua/patch.lua")]),
             live_ids: Script::new(include_str!("lua/live_ids.lua")),
-            delete: publishing(&[include_str!("lua/delete.lua")]),
-            attach_course: publishing(&[include_str!("lua/attach_course.lua")]),
-            freeze: Script::new(include_str!("lua/freeze.lua")),
-            thaw: Script::new(include_str!("lua/thaw.lua")),
+            delete: publishing(&[RECORD, include_str!("lua/delete.lua")]),
+            attach_course: publishing(&[RECORD, include_str!("lua/attach_course.lua")]),
+            freeze: on_record(&[include_str!("lua/freeze.lua")]),
+            thaw: on_record(&[include_str!("lua/thaw.lua")]),
             write_rate: Script::new(include_str!("lua/write_rate.lua")),
         }
     }
+}
+
+/// A script that reads or writes a draft: [`RECORD`], then `parts`.
+pub(super) fn on_record(parts: &[&str]) -> Script {
+    Script::new(&record_script(parts))
+}
+
+/// The code of [`on_record`]'s script.
+pub(super) fn record_script(parts: &[&str]) -> String {
+    [&[RECORD], parts].concat().concat()
 }

@@ -8,10 +8,11 @@ use deadpool_redis::redis::Script;
 use uuid::Uuid;
 
 use super::keys::{draft_key, index_key};
+use super::scripts::on_record;
 use super::RedisDrafts;
 use crate::domain::{Owner, StoreError};
 
-static TOUCH: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/touch.lua")));
+static TOUCH: LazyLock<Script> = LazyLock::new(|| on_record(&[include_str!("lua/touch.lua")]));
 
 impl RedisDrafts {
     /// Moves the owner's draft's expiry `ttl` from now. `false` if it is

@@ -9,10 +9,11 @@ use deadpool_redis::redis::Script;
 use uuid::Uuid;
 
 use super::keys::draft_key;
+use super::scripts::on_record;
 use super::RedisDrafts;
 use crate::domain::StoreError;
 
-static TRASH: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/trash.lua")));
+static TRASH: LazyLock<Script> = LazyLock::new(|| on_record(&[include_str!("lua/trash.lua")]));
 
 impl RedisDrafts {
     /// Marks (or unmarks) the user's draft of this course. `false` if the

@@ -7,22 +7,23 @@
 -- KEYS[3] the draft's events channel
 -- ARGV[1] draft id, ARGV[2] organization id, ARGV[3] course id, ARGV[4] course
 -- slug, ARGV[5] the submitted session's TTL in ms
-local state = redis.call('HMGET', KEYS[1], 'org', 'st', 'v')
-if state[1] ~= ARGV[2] then
+local draft = read_draft(KEYS[1])
+if not draft or draft.org ~= ARGV[2] then
   return 0
 end
-local status = state[2]
-local version = state[3]
-if status == 'open' then
-  status = 'materialized'
+local version = draft.v
+if draft.st == 'open' then
+  draft.st = 'materialized'
   publish(KEYS[3], '{"type":"materialized","version":' .. version .. ',"courseId":"' .. ARGV[3]
     .. '","courseSlug":"' .. ARGV[4] .. '"}')
 end
-redis.call('HSET', KEYS[1], 'cid', ARGV[3], 'cslug', ARGV[4], 'st', status)
-if status == 'submitted' then
-  if redis.call('PTTL', KEYS[1]) > tonumber(ARGV[5]) then
-    redis.call('PEXPIRE', KEYS[1], ARGV[5])
-  end
+draft.cid, draft.cslug = ARGV[3], ARGV[4]
+if draft.st == 'submitted' and redis.call('PTTL', KEYS[1]) > tonumber(ARGV[5]) then
+  write_draft(KEYS[1], draft, 'PX', ARGV[5])
+else
+  write_draft(KEYS[1], draft, 'KEEPTTL')
+end
+if draft.st == 'submitted' then
   publish(KEYS[3], '{"type":"submitted","version":' .. version .. ',"courseId":"' .. ARGV[3] .. '"}')
 end
 return 1

@@ -3,8 +3,11 @@
 -- KEYS[1] the draft, KEYS[2] the owner's index of live drafts, KEYS[3] the
 -- draft's events channel
 -- ARGV[1] draft id, ARGV[2] organization id ('' for any: the cleanup worker's)
-if ARGV[2] ~= '' and redis.call('HGET', KEYS[1], 'org') ~= ARGV[2] then
-  return 0
+if ARGV[2] ~= '' then
+  local draft = read_draft(KEYS[1])
+  if not draft or draft.org ~= ARGV[2] then
+    return 0
+  end
 end
 redis.call('ZREM', KEYS[2], ARGV[1])
 local deleted = redis.call('DEL', KEYS[1])

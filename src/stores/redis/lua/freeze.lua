@@ -3,15 +3,17 @@
 -- its owner's list of live drafts and keeps its key, read-only, until its TTL.
 -- KEYS[1] the draft, KEYS[2] the owner's index of live drafts
 -- ARGV[1] draft id, ARGV[2] organization id, ARGV[3] the validated version
-if redis.call('HGET', KEYS[1], 'org') ~= ARGV[2] then
+local draft = read_draft(KEYS[1])
+if not draft or draft.org ~= ARGV[2] then
   return 'missing'
 end
-if redis.call('HGET', KEYS[1], 'st') == 'submitted' then
+if draft.st == 'submitted' then
   return 'submitted'
 end
-if redis.call('HGET', KEYS[1], 'v') ~= ARGV[3] then
+if draft.v ~= ARGV[3] then
   return 'changed'
 end
-redis.call('HSET', KEYS[1], 'st', 'submitted')
+draft.st = 'submitted'
+write_draft(KEYS[1], draft, 'KEEPTTL')
 redis.call('ZREM', KEYS[2], ARGV[1])
 return 'frozen'

@@ -1,6 +1,6 @@
 -- Autosave: one atomic merge of form fields into an existing draft.
 -- Never recreates an expired draft, never changes a submitted one or one
--- whose course is in the trash (field 'tr').
+-- whose course is in the trash (header field 'tr').
 -- Announces the saved version and the patch on the draft's events channel.
 -- KEYS[1] the draft, KEYS[2] the owner's index of live drafts, KEYS[3] the
 -- owner's autosave counter, KEYS[4] the draft's events channel
@@ -10,7 +10,7 @@
 -- ARGV[5] autosaves allowed per window, ARGV[6] the window in ms,
 -- ARGV[7] the merge patch as JSON text (published as it is),
 -- ARGV[8] 'minimal' to answer only the new version ('saved', version), else
--- the draft ('ok', its hash),
+-- the draft ('ok', its record),
 -- ARGV[9] number n of fields to set, ARGV[10 .. 9+2n] field and JSON value pairs,
 -- ARGV[10+2n ..] fields to remove
 local count = redis.call('INCR', KEYS[3])
@@ -20,17 +20,17 @@ end
 if count > tonumber(ARGV[5]) then
   return {'limited', tostring(redis.call('PTTL', KEYS[3]))}
 end
-local state = redis.call('HMGET', KEYS[1], 'org', 'st', 'tr', 'v')
-if state[1] ~= ARGV[2] then
+local draft = read_draft(KEYS[1])
+if not draft or draft.org ~= ARGV[2] then
   return {'missing'}
 end
-if state[2] == 'submitted' then
+if draft.st == 'submitted' then
   return {'submitted'}
 end
-if state[3] then
+if draft.tr == '1' then
   return {'trashed'}
 end
-local version = state[4]
+local version = draft.v
 if ARGV[4] ~= '' and not string.find(ARGV[4], ',' .. version .. ',', 1, true) then
   return {'stale', version}
 end
@@ -41,19 +41,18 @@ local ttl = tonumber(ARGV[3])
 local expires = now + ttl
 local last_set = 9 + 2 * tonumber(ARGV[9])
 
-local fields = {'ua', now, 'ea', expires}
 for i = 10, last_set, 2 do
-  fields[#fields + 1] = 'f:' .. ARGV[i]
-  fields[#fields + 1] = ARGV[i + 1]
+  set_field(draft, ARGV[i], ARGV[i + 1])
 end
-redis.call('HSET', KEYS[1], unpack(fields))
 for i = last_set + 1, #ARGV do
-  redis.call('HDEL', KEYS[1], 'f:' .. ARGV[i])
+  set_field(draft, ARGV[i], nil)
 end
-local saved = redis.call('HINCRBY', KEYS[1], 'v', 1)
+local saved = tostring(tonumber(version) + 1)
+draft.v, draft.ua, draft.ea = saved, now, expires
+local record = write_draft(KEYS[1], draft, 'PX', ttl)
 publish(KEYS[4], '{"type":"saved","version":' .. saved .. ',"patch":' .. ARGV[7] .. '}')
+keep_alive(ttl, expires)
 if ARGV[8] == 'minimal' then
-  keep_alive(ttl, expires)
-  return {'saved', tostring(saved)}
+  return {'saved', saved}
 end
-return keep_alive_and_answer(ttl, expires)
+return {'ok', record}

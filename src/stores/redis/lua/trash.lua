@@ -2,12 +2,10 @@
 -- from it (ARGV[2] ''): autosave refuses a marked draft. Only the draft of
 -- that course; an expired draft is not recreated.
 -- KEYS[1] the draft, ARGV[1] the course id
-if redis.call('HGET', KEYS[1], 'cid') ~= ARGV[1] then
+local draft = read_draft(KEYS[1])
+if not draft or draft.cid ~= ARGV[1] then
   return 0
 end
-if ARGV[2] == '1' then
-  redis.call('HSET', KEYS[1], 'tr', '1')
-else
-  redis.call('HDEL', KEYS[1], 'tr')
-end
+draft.tr = ARGV[2] == '1' and '1' or '0'
+write_draft(KEYS[1], draft, 'KEEPTTL')
 return 1
