@@ -58,6 +58,9 @@ where
     open_loop_while(clients, interval, |elapsed| elapsed < duration, op).await
 }
 
+/// tokio's timer resolution.
+const TIMER_TICK: Duration = Duration::from_millis(1);
+
 /// Like [`open_loop`], for as long as `go_on(elapsed)` says.
 pub async fn open_loop_while<F, Fut>(
     clients: usize,
@@ -78,13 +81,19 @@ where
         if !go_on(due - start) {
             break;
         }
-        tokio::time::sleep_until(due).await;
+        // A timer fires on a millisecond tick, up to a tick late: wake a tick
+        // early, and count from the send if it is early, else from the
+        // scheduled instant (a late generator's wait counts).
+        tokio::time::sleep_until(due.checked_sub(TIMER_TICK).unwrap_or(start)).await;
         let call = op(i % clients);
         let sample = sample.clone();
-        let scheduled = due.into_std();
+        let counted_from = due.into_std().min(Instant::now());
         tasks.push(tokio::spawn(async move {
             let ok = call.await;
-            sample.lock().expect("not poisoned").record(scheduled, ok);
+            sample
+                .lock()
+                .expect("not poisoned")
+                .record(counted_from, ok);
         }));
     }
     for task in tasks {

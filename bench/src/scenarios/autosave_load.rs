@@ -16,8 +16,11 @@ use crate::load::{open_loop, Sample};
 use crate::plot::{lines, Series};
 use crate::service::{connect, fresh_database, Service, REDIS_URL};
 
-/// The p99 an autosave may reach before the load stops rising.
+/// The p99 an autosave may reach.
 const P99_LIMIT_MS: f64 = 5.0;
+/// The load it must hold that p99 at: 24,000 typists, 8,000 autosaves a
+/// second. The load rises past it until the p99 passes the limit.
+const GOAL_TYPISTS: usize = 24_000;
 
 fn row(sample: &Sample) -> String {
     format!(
@@ -85,6 +88,11 @@ pub async fn autosave_load(quick: bool) -> anyhow::Result<String> {
         plant_reference_draft(&mut conn, &reference_key(t), &form).await?;
     }
     drop(conn);
+    // One multiplexed connection, as draftd has per thread: a pool would
+    // PING each connection it hands out, a second round trip per call.
+    let raw_conn = deadpool_redis::redis::Client::open(REDIS_URL)?
+        .get_multiplexed_async_connection()
+        .await?;
     let http = client();
 
     let mut table = String::from(
@@ -103,6 +111,7 @@ pub async fn autosave_load(quick: bool) -> anyhow::Result<String> {
     })
     .collect();
     let mut knee = None;
+    let mut at_goal = None;
     // A first, unmeasured step warms up connections and caches on every side.
     for (k, &n) in [steps[0]].iter().chain(&steps).enumerate() {
         let warm_up = k == 0;
@@ -120,12 +129,9 @@ pub async fn autosave_load(quick: bool) -> anyhow::Result<String> {
 
         let raw = open_loop(n, AUTOSAVE_INTERVAL, window, |i| {
             let t = crowd_now[i].clone();
-            let (redis, script) = (redis.clone(), script.clone());
+            let (mut conn, script) = (raw_conn.clone(), script.clone());
             let value = keystrokes(i);
             async move {
-                let Ok(mut conn) = redis.get().await else {
-                    return false;
-                };
                 let mut call = script.prepare_invoke();
                 call.key(reference_key(&t))
                     .key(index_key(t.user))
@@ -181,9 +187,14 @@ pub async fn autosave_load(quick: bool) -> anyhow::Result<String> {
             raw.ms(99.0),
             write_through.ms(99.0)
         );
+        if n == GOAL_TYPISTS {
+            at_goal = Some((draftd.ms(99.0), raw.ms(99.0)));
+        }
         if draftd.ms(99.0) > P99_LIMIT_MS {
-            knee = Some((n, offered));
-            break;
+            knee = knee.or(Some((n, offered)));
+            if n >= GOAL_TYPISTS {
+                break;
+            }
         }
     }
     lines(
@@ -199,16 +210,26 @@ pub async fn autosave_load(quick: bool) -> anyhow::Result<String> {
     writeln!(
         doc,
         "Open loop: N simulated typists, each with its own draft and user, send a merge patch every 3 s \
-         (phases spread evenly); latency counts from the scheduled send, so queueing shows. Each step \
+         (phases spread evenly), as the page sends it (`Prefer: return=minimal`); latency counts from \
+         the scheduled send, so queueing shows (the generator wakes a timer tick early, and counts from \
+         its send when that is earlier). Each step \
          runs {} s per system, the three alternating: draftd's `PATCH` over HTTP; the limit, the same \
          Lua script straight on Redis from the same generator; the alternative, the old design's \
          write-through `UPDATE` of a Postgres row per save (32 connections). The generator shares the two \
          cores with the service, Redis and Postgres, and an HTTP client costs it more than a Redis one, so \
          near the top the machine, not the service alone, runs out; the ratio to raw Redis, measured in the \
-         same step, is the figure to compare across runs. {}\n",
+         same step, is the figure to compare across runs. {} {}\n",
         window.as_secs(),
+        match at_goal {
+            Some((draftd, raw)) => format!(
+                "At {GOAL_TYPISTS} typists ({:.0} req/s) draftd's p99 was {draftd:.2} ms (the goal: at most \
+                 {P99_LIMIT_MS} ms), raw Redis's {raw:.2} ms.",
+                GOAL_TYPISTS as f64 / AUTOSAVE_INTERVAL.as_secs_f64()
+            ),
+            None => format!("The run did not reach {GOAL_TYPISTS} typists."),
+        },
         match knee {
-            Some((n, offered)) => format!("draftd's p99 passed {P99_LIMIT_MS} ms at {n} typists ({offered:.0} req/s)."),
+            Some((n, offered)) => format!("draftd's p99 first passed {P99_LIMIT_MS} ms at {n} typists ({offered:.0} req/s)."),
             None => format!("draftd's p99 stayed under {P99_LIMIT_MS} ms up to the last step."),
         }
     )?;

@@ -25,7 +25,7 @@ use visit::{check_kept, visit, Outcome};
 /// the retention and the purge take together, so that when the run counts
 /// draft keys after the purge, a key the purge or an erase left behind
 /// would still be alive (the run checks that it is early enough).
-const TTL: [Duration; 2] = [Duration::from_secs(60), Duration::from_secs(240)];
+const TTL: [Duration; 2] = [Duration::from_secs(60), Duration::from_secs(600)];
 /// The service's trash retention.
 const RETENTION: Duration = Duration::from_secs(2);
 /// The longest the run waits for an erase, the retention, the TTL or the cleanup queue.
