@@ -85,21 +85,7 @@ impl Service {
 
     /// CPU time the process used so far (user + system), from /proc.
     pub fn cpu(&self) -> Duration {
-        let Some(pid) = self.child.id() else {
-            return Duration::ZERO;
-        };
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        // Fields after the command name, which ends with ')'.
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map_or("", |(_, rest)| rest)
-            .split_whitespace()
-            .collect();
-        let ticks: u64 = [11, 12]
-            .iter()
-            .filter_map(|i| fields.get(*i)?.parse::<u64>().ok())
-            .sum();
-        Duration::from_millis(ticks * 10)
+        self.child.id().map_or(Duration::ZERO, cpu_of)
     }
 
     /// Resident memory now, in MiB.
@@ -170,6 +156,22 @@ fn log_file() -> Stdio {
                 .ok()
         })
         .map_or_else(Stdio::null, Stdio::from)
+}
+
+/// CPU time process `pid` used so far (user + system), from /proc.
+pub fn cpu_of(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which ends with ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|i| fields.get(*i)?.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
 }
 
 fn binary() -> PathBuf {

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::{client, plant_reference_draft, typical_form, REFERENCE_PATCH};
 use crate::plot::{lines, Series};
-use crate::service::{fresh_database, new_user, Service, REDIS_URL};
+use crate::service::{cpu_of, fresh_database, new_user, Service, REDIS_URL};
 
 const TYPISTS: usize = 1_000;
 const REDIS_PORT: &str = "6390";
@@ -221,21 +221,6 @@ async fn redis_pid(conn: &mut deadpool_redis::Connection) -> anyhow::Result<u32>
         .find_map(|line| line.strip_prefix("process_id:"))
         .and_then(|pid| pid.trim().parse().ok())
         .ok_or_else(|| anyhow::anyhow!("INFO server names no process_id"))
-}
-
-/// CPU time a process used so far (user + system), from /proc.
-fn cpu_of(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or("", |(_, rest)| rest)
-        .split_whitespace()
-        .collect();
-    let ticks: u64 = [11, 12]
-        .iter()
-        .filter_map(|i| fields.get(*i)?.parse::<u64>().ok())
-        .sum();
-    Duration::from_millis(ticks * 10)
 }
 
 /// What every run needs.
