@@ -8,7 +8,9 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::{assert_problem, draft_key, files_under, service_user, wait_until, TestApp};
+use crate::helpers::{
+    assert_problem, draft_key, files_under, service_user, wait_until, ScratchDir, TestApp,
+};
 use crate::records::Record;
 use crate::servers::{free_port, s3_server, use_s3};
 
@@ -251,7 +253,7 @@ async fn the_orphan_sweep_removes_only_old_prefixes_without_a_course() {
 #[tokio::test]
 async fn with_s3_down_cleanup_retries_goes_dead_and_recovers_on_retry() {
     let port = free_port();
-    let root = std::env::temp_dir().join(format!("draftd-s3-{}", Uuid::new_v4()));
+    let root = ScratchDir::new("s3");
     let mut s3 = s3_server(&root, port).await;
     let objects = || files_under(&root.join("draftd")).len();
     let app = TestApp::spawn_with(|c| {

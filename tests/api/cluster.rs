@@ -11,12 +11,18 @@ use futures_util::future::join_all;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{draft_key, new_user, wait_until, TestApp};
+use crate::helpers::{draft_key, new_user, wait_until, ScratchDir, TestApp};
 use crate::servers::{free_port, redis_server, ServerProcess};
 
+/// Three primaries on loopback, their data removed after them.
+pub struct Cluster {
+    _nodes: Vec<ServerProcess>,
+    _data: ScratchDir,
+}
+
 /// Three primaries on loopback, slots split between them, no replicas.
-pub async fn cluster() -> (Vec<ServerProcess>, Vec<u16>) {
-    let root = std::env::temp_dir().join(format!("draftd-cluster-{}", uuid::Uuid::new_v4()));
+pub async fn cluster() -> (Cluster, Vec<u16>) {
+    let root = ScratchDir::new("cluster");
     let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
     let mut nodes = Vec::new();
     for port in &ports {
@@ -46,7 +52,11 @@ pub async fn cluster() -> (Vec<ServerProcess>, Vec<u16>) {
         })
         .await;
     }
-    (nodes, ports)
+    let cluster = Cluster {
+        _nodes: nodes,
+        _data: root,
+    };
+    (cluster, ports)
 }
 
 async fn node(port: u16) -> redis::aio::MultiplexedConnection {

@@ -11,10 +11,9 @@ use futures_util::{stream, StreamExt};
 use reqwest::Response;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use crate::fixtures::{self, DOCX, PPTX};
-use crate::helpers::{assert_problem, files_under, wait_until, TestApp};
+use crate::helpers::{assert_problem, files_under, wait_until, ScratchDir, TestApp};
 use crate::servers::{free_port, s3_server, use_s3};
 
 /// Asserts a refused upload: a 415 whose detail names both types, and
@@ -250,12 +249,12 @@ async fn a_mismatch_found_mid_stream_removes_what_was_written() {
 #[tokio::test]
 async fn on_s3_a_mismatch_found_mid_stream_aborts_the_multipart_upload() {
     let port = free_port();
-    let root = std::env::temp_dir().join(format!("draftd-s3-{}", Uuid::new_v4()));
+    let root = ScratchDir::new("s3");
     let _s3 = s3_server(&root, port).await;
     let app = TestApp::spawn_with(|c| use_s3(c, port)).await;
     let id = new_draft(&app).await;
 
-    let (total, body) = text_then_once_stored(root.clone(), b"\xFF");
+    let (total, body) = text_then_once_stored(root.to_path_buf(), b"\xFF");
     let response = upload_stream(&app, &id, "plan.txt", "text/plain", total, body).await;
     refused(
         &app,
@@ -281,7 +280,6 @@ async fn on_s3_a_mismatch_found_mid_stream_aborts_the_multipart_upload() {
         .await;
     assert_eq!(response.status(), 201);
     assert_eq!(files_under(&root.join("draftd")).len(), 1);
-    let _ = std::fs::remove_dir_all(&root);
 }
 
 #[tokio::test]

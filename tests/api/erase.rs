@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::helpers::{
-    assert_problem, files_under, service_user, token_for, wait_until, TestApp, TestUser,
+    assert_problem, files_under, service_user, token_for, wait_until, ScratchDir, TestApp, TestUser,
 };
 use crate::records::Record;
 use crate::servers::{free_port, s3_server, use_s3};
@@ -274,7 +274,7 @@ async fn futures_census(
 #[tokio::test]
 async fn erasing_an_organization_removes_all_of_it_and_nothing_else() {
     let port = free_port();
-    let root = std::env::temp_dir().join(format!("draftd-s3-{}", Uuid::new_v4()));
+    let root = ScratchDir::new("s3");
     let _s3 = s3_server(&root, port).await;
     let storage = root.join("draftd");
     let app = TestApp::spawn_with(|c| use_s3(c, port)).await;
@@ -615,7 +615,7 @@ async fn a_killed_erase_resumes_where_it_stopped_and_reports_the_first_counts() 
 
     let base = crate::helpers::base_config();
     let database_url = crate::helpers::create_database(&base.database_url).await;
-    let root = std::env::temp_dir().join(format!("draftd-erase-{}", Uuid::new_v4()));
+    let root = ScratchDir::new("erase");
     std::fs::create_dir_all(&root).unwrap();
     let env = [
         ("DRAFTD_DATABASE_URL", database_url.clone()),
@@ -723,5 +723,4 @@ async fn a_killed_erase_resumes_where_it_stopped_and_reports_the_first_counts() 
         let exists: bool = redis.exists(key).await.unwrap();
         assert_eq!(exists, *owner == other, "{key}");
     }
-    let _ = std::fs::remove_dir_all(&root);
 }

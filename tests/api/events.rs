@@ -10,7 +10,9 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::{assert_problem, new_user, token_for, wait_until, TestApp, TestUser};
+use crate::helpers::{
+    assert_problem, new_user, token_for, wait_until, ScratchDir, TestApp, TestUser,
+};
 use crate::servers::{free_port, redis_server};
 use crate::sse::{EventReader, Frame};
 
@@ -208,7 +210,7 @@ async fn a_stream_ends_when_its_token_expires() {
 #[tokio::test]
 async fn a_lost_subscriber_connection_ends_every_stream_and_the_next_reconnects() {
     let port = free_port();
-    let dir = std::env::temp_dir().join(format!("draftd-live-{}", Uuid::new_v4()));
+    let dir = ScratchDir::new("live");
     let _redis = redis_server(port, &dir, &[]).await;
     let app = app_with(|c| c.redis_url = format!("redis://127.0.0.1:{port}")).await;
     let (first, second) = (

@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_problem, wait_until, TestApp};
+use crate::helpers::{assert_problem, wait_until, ScratchDir, TestApp};
 use crate::proxy::Proxy;
 use crate::servers::{free_port, redis_server};
 
@@ -463,14 +463,14 @@ async fn sigterm_finishes_the_request_in_flight_then_exits_cleanly() {
         .local_addr()
         .unwrap()
         .port();
-    let upload_dir = std::env::temp_dir().join(format!("draftd-shutdown-{}", uuid::Uuid::new_v4()));
+    let upload_dir = ScratchDir::new("shutdown");
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_draftd"))
         .arg("serve")
         .env("DRAFTD_BIND", format!("127.0.0.1:{port}"))
         .env("DRAFTD_DATABASE_URL", &app.config.database_url)
         .env("DRAFTD_REDIS_URL", &app.config.redis_url)
         .env("DRAFTD_JWT_SECRET", crate::helpers::SECRET)
-        .env("DRAFTD_UPLOAD_DIR", &upload_dir)
+        .env("DRAFTD_UPLOAD_DIR", &*upload_dir)
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -523,7 +523,7 @@ async fn sigterm_finishes_the_request_in_flight_then_exits_cleanly() {
                 .await
         }
     });
-    let staged = upload_dir.clone();
+    let staged = upload_dir.to_path_buf();
     wait_until("the upload reaches the storage", || async {
         std::fs::read_dir(&staged)
             .map(|d| d.count() > 0)
@@ -565,7 +565,7 @@ async fn sigterm_finishes_the_request_in_flight_then_exits_cleanly() {
 #[tokio::test]
 async fn a_redis_password_works_through_the_url() {
     let port = free_port();
-    let dir = std::env::temp_dir().join(format!("draftd-redis-{}", uuid::Uuid::new_v4()));
+    let dir = ScratchDir::new("redis");
     let _redis = redis_server(port, &dir, &["--requirepass", "s3cret-pass"]).await;
     let app =
         TestApp::spawn_with(|c| c.redis_url = format!("redis://:s3cret-pass@127.0.0.1:{port}"))
@@ -596,7 +596,7 @@ async fn a_redis_password_works_through_the_url() {
 #[tokio::test]
 async fn acknowledged_autosaves_survive_a_redis_restart() {
     let port = free_port();
-    let dir = std::env::temp_dir().join(format!("draftd-redis-{}", uuid::Uuid::new_v4()));
+    let dir = ScratchDir::new("redis");
     // As scripts/services.sh starts the project's Redis.
     let aof = ["--appendonly", "yes", "--appendfsync", "everysec"];
     let mut redis = redis_server(port, &dir, &aof).await;

@@ -52,6 +52,8 @@ pub struct TestApp {
     pub user: TestUser,
     /// The app's jobs, to run the cleanup worker when a test means to.
     jobs: Jobs,
+    /// The local storage the app made, unless `adjust` pointed it elsewhere.
+    _uploads: ScratchDir,
 }
 
 impl TestApp {
@@ -69,7 +71,8 @@ impl TestApp {
         config.pool_size = 8;
         let database_url = create_database(&config.database_url).await;
         config.database_url = database_url.clone();
-        config.upload_dir = std::env::temp_dir().join(format!("draftd-test-{}", Uuid::new_v4()));
+        let uploads = ScratchDir::new("test");
+        config.upload_dir = uploads.to_path_buf();
         // Tests run the jobs when they mean to; a scheduled sweep would reach
         // into the Redis that every test shares.
         config.janitor_cron = draftd::jobs::OFF.into();
@@ -97,6 +100,7 @@ impl TestApp {
             db,
             user: new_user(),
             jobs,
+            _uploads: uploads,
         }
     }
 
@@ -408,4 +412,34 @@ pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     found
+}
+
+/// A fresh directory under the system's temp dir, removed with all it holds
+/// when dropped: a test's files must not outlive it.
+pub struct ScratchDir(std::path::PathBuf);
+
+impl ScratchDir {
+    pub fn new(purpose: &str) -> ScratchDir {
+        ScratchDir(std::env::temp_dir().join(format!("draftd-{purpose}-{}", Uuid::new_v4())))
+    }
+}
+
+impl std::ops::Deref for ScratchDir {
+    type Target = std::path::Path;
+
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::path::Path> for ScratchDir {
+    fn as_ref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

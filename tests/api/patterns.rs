@@ -6,7 +6,7 @@
 use deadpool_redis::redis::{self, AsyncCommands};
 use serde_json::{json, Value};
 
-use crate::helpers::TestApp;
+use crate::helpers::{ScratchDir, TestApp};
 use crate::servers::{free_port, redis_server, ServerProcess};
 
 const PATTERNS: &str =
@@ -24,7 +24,7 @@ fn keys_of(course: &str) -> [String; 3] {
 /// A redis-server of the test's own: the process, its URL, a connection.
 async fn own_redis() -> (ServerProcess, String, redis::aio::MultiplexedConnection) {
     let port = free_port();
-    let dir = std::env::temp_dir().join(format!("draftd-patterns-{}", uuid::Uuid::new_v4()));
+    let dir = ScratchDir::new("patterns");
     let server = redis_server(port, &dir, &[]).await;
     let url = format!("redis://127.0.0.1:{port}");
     let conn = redis::Client::open(url.as_str())

@@ -15,7 +15,9 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use uuid::Uuid;
 
-use crate::helpers::{assert_problem, base_config, create_database, wait_until, TestApp, SECRET};
+use crate::helpers::{
+    assert_problem, base_config, create_database, wait_until, ScratchDir, TestApp, SECRET,
+};
 use crate::servers::free_port;
 
 // --- metrics ---------------------------------------------------------------
@@ -132,7 +134,8 @@ async fn the_page_cannot_be_framed_and_sends_no_referrer() {
 async fn dev_mode_refuses_to_start_on_a_non_loopback_address() {
     let mut config = base_config();
     config.database_url = create_database(&config.database_url).await;
-    config.upload_dir = std::env::temp_dir().join(format!("draftd-test-{}", Uuid::new_v4()));
+    let uploads = ScratchDir::new("test");
+    config.upload_dir = uploads.to_path_buf();
     config.janitor_cron = draftd::jobs::OFF.into();
     config.orphan_sweep_cron = draftd::jobs::OFF.into();
     config.workers = 1;
@@ -384,12 +387,14 @@ struct Served {
     child: tokio::process::Child,
     address: String,
     lines: Arc<Mutex<Vec<String>>>,
+    _uploads: ScratchDir,
 }
 
 impl Served {
     async fn start() -> Served {
         let config = base_config();
         let port = free_port();
+        let uploads = ScratchDir::new("test");
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_draftd"))
             .arg("serve")
             .env("DRAFTD_BIND", format!("127.0.0.1:{port}"))
@@ -400,10 +405,7 @@ impl Served {
             .env("DRAFTD_REDIS_URL", &config.redis_url)
             .env("DRAFTD_JWT_SECRET", SECRET)
             .env("DRAFTD_DEV_MODE", "false")
-            .env(
-                "DRAFTD_UPLOAD_DIR",
-                std::env::temp_dir().join(format!("draftd-test-{}", Uuid::new_v4())),
-            )
+            .env("DRAFTD_UPLOAD_DIR", &*uploads)
             .env("DRAFTD_JANITOR_CRON", "off")
             .env("DRAFTD_ORPHAN_SWEEP_CRON", "off")
             .env("DRAFTD_WORKERS", "1")
@@ -432,6 +434,7 @@ impl Served {
             child,
             address,
             lines,
+            _uploads: uploads,
         }
     }
 

@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 
-use crate::helpers::{files_under, wait_until, TestApp};
+use crate::helpers::{files_under, wait_until, ScratchDir, TestApp};
 use crate::servers::{free_port, s3_server, use_s3, ServerProcess};
 
 const BOUNDARY: &str = "draftd-residue";
@@ -124,7 +124,7 @@ where
 
 #[tokio::test]
 async fn a_sigkill_mid_upload_to_s3_leaves_a_recorded_upload_that_the_sweep_aborts() {
-    let root = std::env::temp_dir().join(format!("draftd-s3-{}", uuid::Uuid::new_v4()));
+    let root = ScratchDir::new("s3");
     let s3_port = free_port();
     let _s3 = s3_server(&root, s3_port).await;
     let app = TestApp::spawn_with(|c| {

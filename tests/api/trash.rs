@@ -11,7 +11,9 @@ use futures_util::future::join_all;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_problem, draft_key, files_under, new_user, TestApp, TestUser};
+use crate::helpers::{
+    assert_problem, draft_key, files_under, new_user, ScratchDir, TestApp, TestUser,
+};
 use crate::servers::{free_port, s3_server, use_s3};
 
 const CONTENT: &[u8] = b"Lesson one: ownership.\nLesson two: borrowing.\n";
@@ -171,7 +173,7 @@ async fn a_trashed_course_keeps_its_files_and_comes_back_unchanged() {
 
 #[tokio::test]
 async fn a_trashed_course_keeps_its_files_and_comes_back_unchanged_on_s3() {
-    let root = std::env::temp_dir().join(format!("draftd-s3-{}", uuid::Uuid::new_v4()));
+    let root = ScratchDir::new("s3");
     let port = free_port();
     let _s3 = s3_server(&root, port).await;
     let app = TestApp::spawn_with(|c| use_s3(c, port)).await;

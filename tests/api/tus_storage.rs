@@ -12,26 +12,20 @@ use std::io::Write as _;
 
 use tokio::io::AsyncWriteExt;
 
-use crate::helpers::{files_under, wait_until, TestApp};
+use crate::helpers::{files_under, wait_until, ScratchDir, TestApp};
 use crate::servers::{free_port, s3_server, use_s3, ServerProcess};
 use crate::tus_steps::{header, own_redis, text, TUS};
 
 const MIB: usize = 1024 * 1024;
 
-/// A test's own S3 server and its root directory, removed when dropped.
+/// A test's own S3 server, then its root directory, removed when dropped.
 struct S3 {
-    root: std::path::PathBuf,
     _server: ServerProcess,
-}
-
-impl Drop for S3 {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.root);
-    }
+    root: ScratchDir,
 }
 
 async fn on_s3(db: u8) -> (TestApp, S3) {
-    let root = std::env::temp_dir().join(format!("draftd-s3-{}", uuid::Uuid::new_v4()));
+    let root = ScratchDir::new("s3");
     let port = free_port();
     let server = s3_server(&root, port).await;
     let app = TestApp::spawn_with(|c| {
@@ -42,8 +36,8 @@ async fn on_s3(db: u8) -> (TestApp, S3) {
     (
         app,
         S3 {
-            root,
             _server: server,
+            root,
         },
     )
 }
