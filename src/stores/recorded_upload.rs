@@ -101,8 +101,11 @@ impl RecordedUpload {
     /// Aborts the upload (its parts go) and forgets its record; a record
     /// whose abort failed stays, for the orphan sweep to retry.
     pub async fn abort(mut self) -> Result<(), StoreError> {
+        // A part cancelled on our side may still be stored on S3's after the
+        // abort, and stay there: let the parts on their way land first,
+        // whatever their outcome (the caller bounds the wait).
         for part in self.in_flight.drain(..) {
-            part.abort();
+            let _ = part.await;
         }
         self.store.abort_multipart(&self.path, &self.id).await?;
         self.ledger.forget(self.path.as_ref(), &self.id).await
