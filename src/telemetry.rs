@@ -1,5 +1,6 @@
 //! Structured logs: one JSON object per line, each carrying the fields of the
-//! spans it happened in (a request's id, method, route and status).
+//! span it happened in (a request's id and method). A request's last line,
+//! `close`, adds its route, status and time.
 //!
 //! One kind of line is held in check: actix-http logs every HTTP/1 connection
 //! it gives up on (a malformed or oversized request head, a body cut off) as an
@@ -13,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Metadata, Subscriber};
-use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
@@ -37,14 +37,15 @@ where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    // A closed request span logs one line with its status and timings: the access log.
+    // Each line carries the fields of the span it happened in: a request's
+    // id and method. Spans do not nest here, so the list of them would only
+    // repeat it.
     let json = tracing_subscriber::fmt::layer()
         .with_writer(writer)
         .json()
         .with_current_span(true)
-        .with_span_list(true)
-        .flatten_event(true)
-        .with_span_events(FmtSpan::CLOSE);
+        .with_span_list(false)
+        .flatten_event(true);
     let _ = tracing_subscriber::registry()
         .with(filter)
         .with(json)

@@ -1,11 +1,13 @@
 //! Request ids: taken from `X-Request-Id` when the caller sends a sane one,
 //! generated otherwise, put on every log line of the request and echoed back.
 
+use std::time::Instant;
+
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::Error;
+use actix_web::{Error, HttpMessage};
 use tracing::Span;
 use tracing_actix_web::RootSpanBuilder;
 use uuid::Uuid;
@@ -39,11 +41,16 @@ pub async fn assign(
     Ok(response)
 }
 
-/// The root span of every request, carrying its id, method, route and status.
+/// The root span of every request, carrying its id and method; its end logs
+/// the access line.
 pub struct RequestSpan;
+
+/// When the request began, for its access line.
+struct Began(Instant);
 
 impl RootSpanBuilder for RequestSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
+        request.extensions_mut().insert(Began(Instant::now()));
         let request_id = request
             .headers()
             .get(X_REQUEST_ID)
@@ -53,20 +60,33 @@ impl RootSpanBuilder for RequestSpan {
             "request",
             request_id = %request_id,
             method = %request.method(),
-            route = tracing::field::Empty,
-            status = tracing::field::Empty,
         )
     }
 
+    /// One event, rather than fields recorded on the span and a line when it
+    /// closes: the JSON log re-encodes a span's fields at every record, and
+    /// times every poll of a span it reports the closing of.
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
         match outcome {
             Ok(response) => {
-                span.record("route", super::route_of(response.request()));
-                span.record("status", response.status().as_u16());
+                let request = response.request();
+                let elapsed_ms = request
+                    .extensions()
+                    .get::<Began>()
+                    .map(|began| began.0.elapsed().as_secs_f64() * 1000.0);
+                tracing::info!(
+                    parent: &span,
+                    route = super::route_of(request),
+                    status = response.status().as_u16(),
+                    elapsed_ms,
+                    "close"
+                );
             }
-            Err(error) => {
-                span.record("status", error.as_response_error().status_code().as_u16());
-            }
+            Err(error) => tracing::info!(
+                parent: &span,
+                status = error.as_response_error().status_code().as_u16(),
+                "close"
+            ),
         }
     }
 }

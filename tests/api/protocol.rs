@@ -461,6 +461,46 @@ async fn send_raw(address: &str, head: &[u8]) -> String {
         .to_owned()
 }
 
+/// A request's lines carry its id; its last line, `close`, its route, status
+/// and time: the access log.
+#[tokio::test]
+async fn a_request_ends_with_one_access_line() {
+    let served = Served::start().await;
+    let response = reqwest::Client::new()
+        .get(format!(
+            "http://{}/api/v1/drafts/not-a-uuid",
+            served.address
+        ))
+        .header("x-request-id", "access-line-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let closes = || -> Vec<Value> {
+        served
+            .log()
+            .into_iter()
+            .filter(|line| line["span"]["request_id"] == "access-line-1")
+            .filter(|line| line["message"] == "close")
+            .collect()
+    };
+    wait_until("the request's close line", || async {
+        !closes().is_empty()
+    })
+    .await;
+    let closes = closes();
+    let [close] = closes.as_slice() else {
+        panic!("one close line: {closes:#?}");
+    };
+    assert_eq!(close["span"]["method"], "GET");
+    assert_eq!(close["route"], "/api/v1/drafts/{id}");
+    assert_eq!(close["status"], 401);
+    assert!(
+        close["elapsed_ms"].as_f64().is_some_and(|ms| ms >= 0.0),
+        "{close}"
+    );
+}
+
 #[tokio::test]
 async fn malformed_requests_log_no_error_and_one_warning_a_second() {
     let mut served = Served::start().await;
