@@ -2,6 +2,7 @@
 //! alternating its sides so that noise falls on both. Writes
 //! docs/benchmarks.md and its plots under docs/bench/.
 
+mod connections;
 mod load;
 mod plot;
 mod receiver;

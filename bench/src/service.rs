@@ -83,6 +83,11 @@ impl Service {
         self.port
     }
 
+    /// `host:port`.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
     /// CPU time the process used so far (user + system), from /proc.
     pub fn cpu(&self) -> Duration {
         self.child.id().map_or(Duration::ZERO, cpu_of)
@@ -172,6 +177,34 @@ pub fn cpu_of(pid: u32) -> Duration {
         .filter_map(|i| fields.get(*i)?.parse::<u64>().ok())
         .sum();
     Duration::from_millis(ticks * 10)
+}
+
+/// The pid of the Redis server `conn` talks to.
+pub async fn redis_pid(conn: &mut deadpool_redis::Connection) -> anyhow::Result<u32> {
+    let info: String = deadpool_redis::redis::cmd("INFO")
+        .arg("server")
+        .query_async(conn)
+        .await?;
+    info.lines()
+        .find_map(|line| line.strip_prefix("process_id:"))
+        .and_then(|pid| pid.trim().parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("INFO server names no process_id"))
+}
+
+/// How many connections to `port` on loopback are established now: the
+/// server's side of each, from /proc/net/tcp (local address, then state; 01
+/// is ESTABLISHED).
+pub fn connections_to(port: u16) -> usize {
+    let local = format!(":{port:04X}");
+    std::fs::read_to_string("/proc/net/tcp")
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            fields.len() > 3 && fields[1].ends_with(&local) && fields[3] == "01"
+        })
+        .count()
 }
 
 fn binary() -> PathBuf {

@@ -9,18 +9,73 @@ use draftd::stores::redis::keys::{index_key, rate_key};
 use uuid::Uuid;
 
 use super::{
-    autosave, client, keystrokes, plant_reference_draft, typists, Typist, AUTOSAVE_INTERVAL,
+    autosave, keystrokes, plant_reference_draft, typists, Typist, AUTOSAVE_INTERVAL, CONNECTIONS,
     REFERENCE_PATCH,
 };
+use crate::connections::Connections;
 use crate::load::{open_loop, Sample};
 use crate::plot::{lines, Series};
-use crate::service::{connect, fresh_database, Service, REDIS_URL};
+use crate::service::{
+    connect, connections_to, cpu_of, fresh_database, redis_pid, Service, REDIS_URL,
+};
 
 /// The p99 an autosave may reach.
 const P99_LIMIT_MS: f64 = 5.0;
 /// The load it must hold that p99 at: 24,000 typists, 8,000 autosaves a
 /// second. The load rises past it until the p99 passes the limit.
 const GOAL_TYPISTS: usize = 24_000;
+
+/// The CPU time so far of the three processes that share the two cores: the
+/// service, Redis, and this generator.
+struct Cpu {
+    at: Instant,
+    service: Duration,
+    redis: Duration,
+    generator: Duration,
+}
+
+impl Cpu {
+    fn now(service: &Service, redis_pid: u32) -> Cpu {
+        Cpu {
+            at: Instant::now(),
+            service: service.cpu(),
+            redis: cpu_of(redis_pid),
+            generator: cpu_of(std::process::id()),
+        }
+    }
+
+    /// Each process's share of one core since `self`, in percent: service,
+    /// Redis, generator.
+    fn shares_until(&self, end: &Cpu) -> [f64; 3] {
+        let wall = (end.at - self.at).as_secs_f64().max(1e-3);
+        [
+            end.service.saturating_sub(self.service),
+            end.redis.saturating_sub(self.redis),
+            end.generator.saturating_sub(self.generator),
+        ]
+        .map(|used| used.as_secs_f64() / wall * 100.0)
+    }
+}
+
+/// Runs `step` while counting the most connections to `port` seen at once.
+async fn with_peak_connections<T>(
+    port: u16,
+    step: impl std::future::Future<Output = T>,
+) -> (T, usize) {
+    let peak = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let sampler = tokio::spawn({
+        let peak = peak.clone();
+        async move {
+            loop {
+                peak.fetch_max(connections_to(port), std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    });
+    let out = step.await;
+    sampler.abort();
+    (out, peak.load(std::sync::atomic::Ordering::Relaxed))
+}
 
 fn row(sample: &Sample) -> String {
     format!(
@@ -93,11 +148,12 @@ pub async fn autosave_load(quick: bool) -> anyhow::Result<String> {
     let raw_conn = deadpool_redis::redis::Client::open(REDIS_URL)?
         .get_multiplexed_async_connection()
         .await?;
-    let http = client();
+    let connections = Arc::new(Connections::new(&service.address(), CONNECTIONS)?);
+    let redis_pid = redis_pid(&mut redis.get().await?).await?;
 
     let mut table = String::from(
-        "| typists | offered req/s | system | achieved req/s | p50 ms | p99 ms | p99.9 ms | errors | p99 ÷ raw Redis p99 | service CPU | service RSS MiB |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| typists | offered req/s | system | achieved req/s | p50 ms | p99 ms | p99.9 ms | errors | p99 ÷ raw Redis p99 | service CPU | Redis CPU | generator CPU | peak connections | service RSS MiB |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     let mut series: Vec<Series> = [
         "draftd PATCH",
@@ -117,16 +173,18 @@ pub async fn autosave_load(quick: bool) -> anyhow::Result<String> {
         let warm_up = k == 0;
         let offered = n as f64 / AUTOSAVE_INTERVAL.as_secs_f64();
         let crowd_now = crowd[..n].to_vec();
-        let cpu_before = service.cpu();
-        let started = Instant::now();
-        let draftd = open_loop(n, AUTOSAVE_INTERVAL, window, |i| {
-            autosave(&http, &service.base, &crowd_now[i], i)
-        })
+        let before = Cpu::now(&service, redis_pid);
+        let (draftd, connections) = with_peak_connections(
+            service.port(),
+            open_loop(n, AUTOSAVE_INTERVAL, window, |i| {
+                autosave(&connections, &crowd_now[i], i)
+            }),
+        )
         .await;
-        let cpu =
-            (service.cpu() - cpu_before).as_secs_f64() / started.elapsed().as_secs_f64() * 100.0;
+        let draftd_cpu = before.shares_until(&Cpu::now(&service, redis_pid));
         let rss = service.rss_mib();
 
+        let before = Cpu::now(&service, redis_pid);
         let raw = open_loop(n, AUTOSAVE_INTERVAL, window, |i| {
             let t = crowd_now[i].clone();
             let (mut conn, script) = (raw_conn.clone(), script.clone());
@@ -150,7 +208,9 @@ pub async fn autosave_load(quick: bool) -> anyhow::Result<String> {
             }
         })
         .await;
+        let raw_cpu = before.shares_until(&Cpu::now(&service, redis_pid));
 
+        let before = Cpu::now(&service, redis_pid);
         let write_through = open_loop(n, AUTOSAVE_INTERVAL, window, |i| {
             let (clients, rows) = (pg_clients.clone(), rows.clone());
             let id = rows[i];
@@ -161,15 +221,25 @@ pub async fn autosave_load(quick: bool) -> anyhow::Result<String> {
             }
         })
         .await;
+        let write_through_cpu = before.shares_until(&Cpu::now(&service, redis_pid));
 
         if warm_up {
             continue;
         }
-        let service_use = format!("{cpu:.0}% | {rss:.0}");
+        let cpu = |[service, redis, generator]: [f64; 3]| {
+            format!("{service:.0}% | {redis:.0}% | {generator:.0}%")
+        };
+        let draftd_use = format!("{} | {connections} | {rss:.0}", cpu(draftd_cpu));
+        let raw_use = format!("{} | | ", cpu(raw_cpu));
+        let write_through_use = format!("{} | | ", cpu(write_through_cpu));
         for (system, sample, usage) in [
-            ("draftd", &draftd, service_use.as_str()),
-            ("raw Redis", &raw, " | "),
-            ("Postgres write-through", &write_through, " | "),
+            ("draftd", &draftd, draftd_use.as_str()),
+            ("raw Redis", &raw, raw_use.as_str()),
+            (
+                "Postgres write-through",
+                &write_through,
+                write_through_use.as_str(),
+            ),
         ] {
             let ratio = sample.ms(99.0) / raw.ms(99.0).max(0.001);
             writeln!(
@@ -182,8 +252,10 @@ pub async fn autosave_load(quick: bool) -> anyhow::Result<String> {
             s.points.push((offered, sample.ms(99.0).max(0.01)));
         }
         eprintln!(
-            "  {n} typists ({offered:.0}/s): draftd p99 {:.2} ms, raw Redis {:.2} ms, Postgres {:.2} ms",
+            "  {n} typists ({offered:.0}/s): draftd p99 {:.2} ms ({:.0}/s; CPU {}; {connections} connections), raw Redis {:.2} ms, Postgres {:.2} ms",
             draftd.ms(99.0),
+            draftd.throughput(),
+            cpu(draftd_cpu),
             raw.ms(99.0),
             write_through.ms(99.0)
         );
@@ -210,9 +282,13 @@ pub async fn autosave_load(quick: bool) -> anyhow::Result<String> {
     writeln!(
         doc,
         "Open loop: N simulated typists, each with its own draft and user, send a merge patch every 3 s \
-         (phases spread evenly), as the page sends it (`Prefer: return=minimal`); latency counts from \
-         the scheduled send, so queueing shows (the generator wakes a timer tick early, and counts from \
-         its send when that is earlier). Each step \
+         (phases spread evenly), as the page sends it (`Prefer: return=minimal`), over {CONNECTIONS} \
+         keep-alive connections that the typists take turns on, as a proxy in front of the service \
+         holds them (typist i on connection i mod {CONNECTIONS}); latency counts from the scheduled send, \
+         so queueing, the generator's included, shows (the generator wakes a timer tick early, and counts \
+         from its send when that is earlier). Beside each side: the CPU of the service, of Redis and of \
+         the generator (% of one core; the machine has two), and the most connections to the service \
+         seen at once. Each step \
          runs {} s per system, the three alternating: draftd's `PATCH` over HTTP; the limit, the same \
          Lua script straight on Redis from the same generator; the alternative, the old design's \
          write-through `UPDATE` of a Postgres row per save (32 connections). The generator shares the two \

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::{client, plant_reference_draft, typical_form, REFERENCE_PATCH};
 use crate::plot::{lines, Series};
-use crate::service::{cpu_of, fresh_database, new_user, Service, REDIS_URL};
+use crate::service::{cpu_of, fresh_database, new_user, redis_pid, Service, REDIS_URL};
 
 const TYPISTS: usize = 1_000;
 const REDIS_PORT: &str = "6390";
@@ -213,14 +213,6 @@ async fn raw_drafts(conn: &mut deadpool_redis::Connection) -> anyhow::Result<Str
         .arg(REFERENCE_PATCH)
         .query_async(conn)
         .await?)
-}
-
-async fn redis_pid(conn: &mut deadpool_redis::Connection) -> anyhow::Result<u32> {
-    let info: String = redis::cmd("INFO").arg("server").query_async(conn).await?;
-    info.lines()
-        .find_map(|line| line.strip_prefix("process_id:"))
-        .and_then(|pid| pid.trim().parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("INFO server names no process_id"))
 }
 
 /// What every run needs.

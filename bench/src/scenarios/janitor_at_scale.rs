@@ -10,7 +10,8 @@ use serde_json::Value;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-use super::{autosave, client, select_i64, typists, AUTOSAVE_INTERVAL};
+use super::{autosave, client, select_i64, typists, AUTOSAVE_INTERVAL, CONNECTIONS};
+use crate::connections::Connections;
 use crate::load::{open_loop, open_loop_while};
 use crate::service::{connect, fresh_database, service_token, Service};
 
@@ -56,6 +57,7 @@ pub async fn janitor_at_scale(quick: bool) -> anyhow::Result<String> {
     let service = Service::start(&url, &[("DRAFTD_JANITOR_BATCH_SIZE", &batch_size)]).await?;
     let db = connect(&url).await?;
     let http = client();
+    let connections = Arc::new(Connections::new(&service.address(), CONNECTIONS)?);
     let admin = service_token();
     let typist_count = 600; // 200 autosaves per second
     let crowd = typists(&service, typist_count).await?;
@@ -131,18 +133,14 @@ pub async fn janitor_at_scale(quick: bool) -> anyhow::Result<String> {
 
         let running = Arc::new(AtomicBool::new(true));
         let load = tokio::spawn({
-            let (crowd, http, base, running) = (
-                crowd.clone(),
-                http.clone(),
-                service.base.clone(),
-                running.clone(),
-            );
+            let (crowd, connections, running) =
+                (crowd.clone(), connections.clone(), running.clone());
             async move {
                 open_loop_while(
                     typist_count,
                     AUTOSAVE_INTERVAL,
                     |_| running.load(Ordering::Relaxed),
-                    |i| autosave(&http, &base, &crowd[i], i),
+                    |i| autosave(&connections, &crowd[i], i),
                 )
                 .await
             }
@@ -164,7 +162,7 @@ pub async fn janitor_at_scale(quick: bool) -> anyhow::Result<String> {
             typist_count,
             AUTOSAVE_INTERVAL,
             took.max(Duration::from_secs(3)),
-            |i| autosave(&http, &service.base, &crowd[i], i),
+            |i| autosave(&connections, &crowd[i], i),
         )
         .await;
         let deleted = report["deleted"].as_f64().unwrap_or_default();

@@ -14,11 +14,16 @@ mod purge_at_scale;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
+use http_body_util::Full;
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE};
+use hyper::StatusCode;
 use reqwest::Client;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use crate::connections::Connections;
 use crate::load::Sample;
 use crate::service::{new_user, Service};
 
@@ -125,21 +130,31 @@ fn keystrokes(i: usize) -> Value {
     json!({"description": format!("Lesson plan draft {i}: {}", "x".repeat(80)), "estimatedLessons": i % 100 + 1})
 }
 
+/// The keep-alive connections the typists' saves take turns on, as a proxy
+/// in front of the service would hold them.
+const CONNECTIONS: usize = 64;
+
 /// A typist's autosave through draftd, as the page sends it (no draft
-/// back: `Prefer: return=minimal`); `true` if it was saved.
+/// back: `Prefer: return=minimal`), on the typist's own one of
+/// `connections`; `true` if it was saved.
 fn autosave(
-    http: &Client,
-    base: &str,
+    connections: &Arc<Connections>,
     typist: &Typist,
     i: usize,
 ) -> impl std::future::Future<Output = bool> + Send + 'static {
-    let request = http
-        .patch(format!("{base}/api/v1/drafts/{}", typist.draft))
-        .bearer_auth(&typist.token)
-        .header("content-type", "application/merge-patch+json")
+    let body = json!({"formData": keystrokes(i)}).to_string();
+    let request = hyper::Request::patch(format!("/api/v1/drafts/{}", typist.draft))
+        .header(AUTHORIZATION, format!("Bearer {}", typist.token))
+        .header(CONTENT_TYPE, "application/merge-patch+json")
         .header("prefer", "return=minimal")
-        .body(json!({"formData": keystrokes(i)}).to_string());
-    async move { request.send().await.is_ok_and(|r| r.status() == 204) }
+        .body(Full::new(Bytes::from(body)));
+    let connections = connections.clone();
+    async move {
+        match request {
+            Ok(request) => connections.send(i, request).await == Some(StatusCode::NO_CONTENT),
+            Err(_) => false,
+        }
+    }
 }
 
 async fn upload(http: &Client, draft_url: &str, token: &str, content: Vec<u8>) -> bool {
