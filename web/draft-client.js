@@ -382,15 +382,18 @@ export class DraftClient extends EventTarget {
    * (the user's own unsaved edits stay on top), `materialized` and `submitted`
    * update the draft, `discarded` ends it; `hello`, sent on each (re)connection,
    * refetches the draft if it changed meanwhile. Changes this client made itself
-   * come back too, and are recognized by their version.
+   * come back too, and are recognized by their version. A change of another
+   * draft than this client's (a stream still open while the tab switched
+   * drafts, say the discarding of the one it left) is ignored.
    * @param {string} type
    * @param {object} data
+   * @param {string} draftId  the draft whose stream told it
    */
-  applyRemote(type, data) {
+  applyRemote(type, data, draftId) {
     // After any request in flight: its answer may be the very change announced.
     return this.#run(async () => {
       const draft = this.#draft;
-      if (!draft || this.#lost) return;
+      if (!draft || this.#lost || draft.id !== draftId) return;
       if (type === 'discarded') {
         this.#lost = true;
         this.#emit('remote', { type, fields: [] });

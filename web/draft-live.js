@@ -138,7 +138,7 @@ export class DraftLive extends EventTarget {
           this.#set(true);
         }
         if (event.type === 'expired') this.#refreshToken = true;
-        await this.#client.applyRemote(event.type, event.data).catch(() => {});
+        await this.#client.applyRemote(event.type, event.data, id).catch(() => {});
         if (FINAL.has(event.type)) {
           again = false;
           return;
