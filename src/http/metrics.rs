@@ -1,7 +1,7 @@
 //! Prometheus metrics: the recorder, the request middleware and `/metrics`.
 
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -28,8 +28,29 @@ pub fn handle() -> &'static PrometheusHandle {
         // renders nothing, and metrics go to the other one.
         let _ = metrics::set_global_recorder(recorder);
         export_alerted_counters();
+        start_upkeep(handle.clone());
         handle
     })
+}
+
+/// How often the recorder folds the samples it has queued into its
+/// histograms.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// A recorder made by `build_recorder` queues every histogram sample until
+/// its histograms are rendered: with no scrape, each request would keep a few
+/// bytes for good. Upkeep folds them in; a thread of its own, as the recorder
+/// lives as long as the process and needs no runtime.
+fn start_upkeep(handle: PrometheusHandle) {
+    let started = std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || loop {
+            std::thread::sleep(UPKEEP_EVERY);
+            handle.run_upkeep();
+        });
+    if let Err(e) = started {
+        tracing::error!(error = %e, "cannot start the metrics upkeep");
+    }
 }
 
 /// The counters that alerts read (docs/alerts.yml), exported at 0 from the
