@@ -162,6 +162,31 @@ test('a 404 opens a new draft carrying the whole form', async () => {
   assert.deepEqual(service.drafts.get(c.draft.id).formData, { topic: 'Old', description: 'New' });
 });
 
+test('after a switch, a late event of the draft left behind leaves the resumed one alone', async () => {
+  const service = fakeService();
+  const elsewhere = client(service);
+  await elsewhere.start();
+  elsewhere.set('topic', 'Begun on another device');
+  await reaches(elsewhere, 'saved');
+  const resumed = elsewhere.draft.id;
+
+  const c = client(service);
+  await c.start();
+  c.set('topic', 'A draft of its own');
+  await reaches(c, 'saved');
+  const left = c.draft.id;
+  await c.switchTo(resumed);
+  const afterSwitch = service.calls.length;
+  // The stream of the draft it left tells of its discarding only now.
+  await c.applyRemote('discarded', {}, left);
+  c.set('description', 'Typed after the switch');
+  await reaches(c, 'saved');
+
+  assert.equal(c.draft.id, resumed);
+  assert.deepEqual(service.calls.slice(afterSwitch).filter((call) => call.method === 'POST'), []);
+  assert.deepEqual(service.drafts.get(resumed).formData, { topic: 'Begun on another device', description: 'Typed after the switch' });
+});
+
 test('a reload restores the draft and the edits that were not saved yet', async () => {
   const service = fakeService();
   const storage = memoryStorage();
