@@ -116,3 +116,35 @@ pub async fn render() -> HttpResponse {
         .content_type("text/plain; version=0.0.4")
         .body(handle().render())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    fn thread_names() -> Vec<String> {
+        std::fs::read_dir("/proc/self/task")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|task| std::fs::read_to_string(task.path().join("comm")).ok())
+            .map(|name| name.trim().to_owned())
+            .collect()
+    }
+
+    /// The upkeep is what keeps an unscraped process's memory flat; its
+    /// effect, a few bytes a request, is too small to see in a test's RSS, so
+    /// this checks that it runs. A new thread names itself once it starts.
+    #[test]
+    fn the_recorder_comes_with_its_upkeep_thread() {
+        super::handle();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !thread_names().iter().any(|name| name == "metrics-upkeep") {
+            assert!(
+                Instant::now() < deadline,
+                "no metrics-upkeep thread among {:?}",
+                thread_names()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
