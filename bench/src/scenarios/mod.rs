@@ -148,10 +148,31 @@ fn autosave(
         .header(CONTENT_TYPE, "application/merge-patch+json")
         .header("prefer", "return=minimal")
         .body(Full::new(Bytes::from(body)));
+    answered_with(connections, i, request, StatusCode::NO_CONTENT)
+}
+
+/// `GET /healthz` on the typist's one of `connections`: what any call costs
+/// through the generator and the service's HTTP layer, with no store behind
+/// it; `true` if it answered 200.
+fn healthz(
+    connections: &Arc<Connections>,
+    i: usize,
+) -> impl std::future::Future<Output = bool> + Send + 'static {
+    let request = hyper::Request::get("/healthz").body(Full::new(Bytes::new()));
+    answered_with(connections, i, request, StatusCode::OK)
+}
+
+/// Sends `request` on connection `i`; `true` if it was answered `expected`.
+fn answered_with(
+    connections: &Arc<Connections>,
+    i: usize,
+    request: hyper::http::Result<hyper::Request<Full<Bytes>>>,
+    expected: StatusCode,
+) -> impl std::future::Future<Output = bool> + Send + 'static {
     let connections = connections.clone();
     async move {
         match request {
-            Ok(request) => connections.send(i, request).await == Some(StatusCode::NO_CONTENT),
+            Ok(request) => connections.send(i, request).await == Some(expected),
             Err(_) => false,
         }
     }
