@@ -359,8 +359,10 @@ impl Courses {
         // their bytes).
         self.tus.expire_draft(owner, draft.id).await?;
         // The session is also queued with the course; removing it now means
-        // the next read already answers 404.
-        if self.drafts.remove(owner, &draft, course_deleted).await? {
+        // the next read already answers 404. The cleanup worker, woken above,
+        // may have removed it first: then this discard removed it all the same.
+        let removed = self.drafts.remove(owner, &draft, course_deleted).await?;
+        if removed || course_deleted {
             Ok(())
         } else {
             Err(AppError::NotFound)
