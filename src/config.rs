@@ -78,13 +78,6 @@ pub struct Config {
     #[arg(long, env = "DRAFTD_DEV_MODE")]
     pub dev_mode: bool,
 
-    /// How long an access token lives, in seconds (Supabase's default): an
-    /// erased organization's or user's writes stay refused this long after
-    /// the erase, since tokens issued before it still pass.
-    #[arg(long, env = "DRAFTD_ACCESS_TOKEN_TTL_SECS", default_value_t = 3600,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub access_token_ttl_secs: u64,
-
     /// Courses an erase of an organization or a user deletes per transaction.
     #[arg(long, env = "DRAFTD_ERASE_BATCH_SIZE", default_value_t = 100,
           value_parser = clap::value_parser!(i64).range(1..))]
@@ -283,6 +276,12 @@ pub enum ConfigError {
     DevModeNotLoopback(String),
 }
 
+/// Redis calls a request makes at most after its body has arrived (a new
+/// draft: count the write, create it). What a request records in Postgres is
+/// fenced there and needs no wait (docs/ARCHITECTURE.md, "The deletion
+/// fence").
+const STORE_CALLS_AFTER_BODY: u32 = 2;
+
 impl Config {
     /// The defaults, as if no variable were set.
     pub fn defaults() -> Self {
@@ -377,6 +376,13 @@ impl Config {
 
     pub fn store_timeout(&self) -> Duration {
         Duration::from_millis(self.store_timeout_ms)
+    }
+
+    /// The longest a request can go on writing to Redis: its body's
+    /// deadline, then the Redis calls it makes after the body, each under
+    /// the store timeout. An erase waits this long before its last sweep.
+    pub fn longest_request(&self) -> Duration {
+        Duration::from_secs(self.body_deadline_secs) + self.store_timeout() * STORE_CALLS_AFTER_BODY
     }
 
     pub fn write_rate_window(&self) -> Duration {

@@ -205,6 +205,7 @@ async fn main() -> anyhow::Result<()> {
                 org_id: Some(org),
                 role,
                 exp: chrono::Utc::now().timestamp() + ttl_secs,
+                iat: Some(chrono::Utc::now().timestamp()),
             };
             println!("{}", mint(config.jwt_secret()?, &claims)?);
         }

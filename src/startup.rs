@@ -154,13 +154,16 @@ impl Services {
                 file_rows: file_rows.clone(),
                 redis: redis.clone(),
                 files: files.clone(),
+                tus: tus.clone(),
             },
             jobs.cleanup.clone(),
             EraseSettings {
                 batch_size: config.erase_batch_size,
                 cleanup: policy,
                 patterns: patterns.into(),
-                settle: BAR_REFRESH * 2,
+                // Every replica refuses the subject's writes by then, and
+                // every request that started before is over.
+                settle: BAR_REFRESH * 2 + config.longest_request(),
             },
         );
         let events = DraftEvents::new(
@@ -206,7 +209,6 @@ impl Services {
                 PgErasures::new(postgres.clone()),
                 tus,
                 eraser,
-                Duration::from_secs(config.access_token_ttl_secs),
                 tokio::runtime::Handle::current(),
             ),
             admin: Admin {

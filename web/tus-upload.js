@@ -125,6 +125,14 @@ export class TusUpload extends EventTarget {
           }
           await this.#check(head);
           this.#offset = Number(head.headers.get('Upload-Offset'));
+          // The server reports the whole length only once the file is
+          // recorded (a HEAD finishes an upload whose last bytes a crash
+          // left unrecorded): the upload is done, nothing is left to send.
+          if (this.#file.size > 0 && this.#offset >= this.#file.size) {
+            this.#progress();
+            this.#forget();
+            return head.headers.get('Draftd-File-Id');
+          }
         } else {
           await this.#create();
         }

@@ -221,6 +221,7 @@ pub fn new_user(organization: Uuid) -> (Uuid, String) {
         org_id: Some(organization),
         role: None,
         exp: chrono::Utc::now().timestamp() + 24 * 3600,
+        iat: Some(chrono::Utc::now().timestamp()),
     };
     (user, mint(SECRET, &claims).expect("a token signs"))
 }
@@ -231,6 +232,7 @@ pub fn service_token() -> String {
         org_id: None,
         role: Some("service_role".into()),
         exp: chrono::Utc::now().timestamp() + 24 * 3600,
+        iat: Some(chrono::Utc::now().timestamp()),
     };
     mint(SECRET, &claims).expect("a token signs")
 }

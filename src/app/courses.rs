@@ -81,8 +81,7 @@ fn new_course<'a>(owner: Owner, draft: &'a Draft, by: MaterializedBy) -> NewCour
     NewCourse {
         id: draft.course_id.unwrap_or_else(|| course_id_for(draft.id)),
         draft_session_id: draft.id,
-        owner_id: owner.user_id,
-        organization_id: draft.organization_id,
+        owner,
         title: title_from(&draft.form_data),
         form_data: &draft.form_data,
         materialized_by: by,
@@ -163,7 +162,7 @@ impl Courses {
     ) -> Result<(CourseRef, bool), AppError> {
         let draft = self.changeable_draft(owner, draft_id).await?;
         let new = new_course(owner, &draft, MaterializedBy::Materialize);
-        let (course, created) = self.courses.materialize(&new).await?;
+        let (course, created) = self.courses.materialize(&new).await??;
         if course.is_trashed() {
             return Err(AppError::Trashed);
         }
@@ -216,6 +215,8 @@ impl Courses {
                     self.drafts.thaw(owner, &draft).await?;
                     return Err(AppError::Trashed);
                 }
+                // Nothing to thaw: the draft is gone, or its subject erased.
+                SubmitOutcome::Fenced(fence) => return Err(fence.into()),
             }
         }
         Err(AppError::Busy)
@@ -335,31 +336,30 @@ impl Courses {
 
     /// Discards a draft. A course that is not submitted, or is in the trash,
     /// is erased with it (files included; nobody wants it back); a submitted
-    /// course stays.
+    /// course stays. The draft's course is fenced even when it does not exist
+    /// yet: an upload or a submit in flight cannot make it afterwards.
     pub async fn discard_draft(&self, owner: Owner, draft_id: Uuid) -> Result<(), AppError> {
         self.limits.writes.count(owner).await?;
         let draft = self.draft(owner, draft_id).await?;
-        let mut course_deleted = false;
-        if let Some(course_id) = draft.course_id {
-            course_deleted = self
-                .courses
-                .delete(
-                    owner,
-                    course_id,
-                    Erasable::Unsubmitted,
-                    DeletionReason::Discard,
-                    self.cleanup.policy,
-                )
-                .await?;
-            if course_deleted {
-                self.cleanup.wake.notify_one();
-            }
+        let course_id = draft.course_id.unwrap_or_else(|| course_id_for(draft.id));
+        let course_deleted = self
+            .courses
+            .delete(
+                owner,
+                course_id,
+                Erasable::Unsubmitted,
+                DeletionReason::Discard,
+                self.cleanup.policy,
+            )
+            .await?;
+        if course_deleted {
+            self.cleanup.wake.notify_one();
         }
         // Its unfinished resumable uploads end with it (the sweep removes
         // their bytes).
         self.tus.expire_draft(owner, draft.id).await?;
         // The session is also queued with the course; removing it now means
-        // the next read already answers 404. The cleanup worker, woken above,
+        // the next read already answers 410. The cleanup worker, woken above,
         // may have removed it first: then this discard removed it all the same.
         let removed = self.drafts.remove(owner, &draft, course_deleted).await?;
         if removed || course_deleted {

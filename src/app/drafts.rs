@@ -118,6 +118,7 @@ impl<Primary: DraftBackend, Fallback: DraftBackend> DraftSessions<Primary, Fallb
             CreateOutcome::TooManyDrafts => Err(AppError::TooManyDrafts {
                 limit: self.limits.max_per_user,
             }),
+            CreateOutcome::Fenced(fence) => Err(fence.into()),
         }
     }
 
@@ -128,9 +129,20 @@ impl<Primary: DraftBackend, Fallback: DraftBackend> DraftSessions<Primary, Fallb
         }
         match (in_primary, self.fallback.get(owner, id).await) {
             (_, Ok(Some(draft))) => Ok(draft),
-            (Ok(_), Ok(None)) => Err(AppError::NotFound),
+            (Ok(_), Ok(None)) => Err(self.missing(owner, id).await),
             // Unknown whether the primary holds it: its failure is the answer.
             (Err(e), _) | (Ok(_), Err(e)) => Err(e.into()),
+        }
+    }
+
+    /// Why the owner's draft `id` is not there: they discarded it (within
+    /// the draft TTL), or it is missing, expired or someone else's. Asked
+    /// only when a draft is not found, so a found draft costs nothing more.
+    async fn missing(&self, owner: Owner, id: Uuid) -> AppError {
+        match self.primary.discarded(owner, id).await {
+            Ok(true) => AppError::Discarded,
+            Ok(false) => AppError::NotFound,
+            Err(e) => e.into(),
         }
     }
 
@@ -177,7 +189,7 @@ impl<Primary: DraftBackend, Fallback: DraftBackend> DraftSessions<Primary, Fallb
                 metrics::counter!("draftd_autosaves_total").increment(1);
                 Ok(saved)
             }
-            PatchOutcome::Missing => Err(AppError::NotFound),
+            PatchOutcome::Missing => Err(self.missing(owner, id).await),
             PatchOutcome::Stale { current } => Err(AppError::VersionMismatch { current }),
             PatchOutcome::Submitted => Err(AppError::Submitted),
             PatchOutcome::Trashed => Err(AppError::Trashed),
@@ -251,12 +263,12 @@ impl<Primary: DraftBackend, Fallback: DraftBackend> DraftSessions<Primary, Fallb
         draft: &Draft,
         course_deleted: bool,
     ) -> Result<bool, AppError> {
-        Ok(if draft.store == Primary::KIND {
-            self.primary.remove(owner, draft.id, course_deleted).await?
-        } else {
-            self.fallback
-                .remove(owner, draft.id, course_deleted)
-                .await?
-        })
+        let limits = self.limits;
+        Ok(in_store_of!(self, draft, |store| store.remove(
+            owner,
+            draft.id,
+            course_deleted,
+            limits
+        ))?)
     }
 }

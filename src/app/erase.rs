@@ -1,7 +1,7 @@
 //! Erasing an organization or a user: starting an erase (or joining the one
 //! running for that subject), a dry run, an erase's state, the CLI's run to
-//! the end, and the bar on the subject's writes while it runs and for an
-//! access token's lifetime after.
+//! the end, and the bar on the subject's writes while it runs and, after it,
+//! for every token issued (`iat`) before it finished.
 //!
 //! Every write is checked against the bar, autosave included, so the check
 //! makes no store call: each replica keeps the barred subjects in memory,
@@ -9,10 +9,11 @@
 //! starts an erase bars its subject at once. The same loop resumes erasures
 //! whose worker died.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use tokio::runtime::Handle;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -40,32 +41,24 @@ pub struct Erasures {
     uploads: PgTus,
     eraser: Eraser,
     bars: Bars,
-    /// How long an access token lives: writes stay barred this long after.
-    token_ttl: Duration,
     /// Where erasures run: not a request's worker, which a shutdown stops first.
     runtime: Handle,
 }
 
 impl Erasures {
-    pub fn new(
-        store: PgErasures,
-        uploads: PgTus,
-        eraser: Eraser,
-        token_ttl: Duration,
-        runtime: Handle,
-    ) -> Self {
+    pub fn new(store: PgErasures, uploads: PgTus, eraser: Eraser, runtime: Handle) -> Self {
         Self {
             store,
             uploads,
             eraser,
             bars: Bars::default(),
-            token_ttl,
             runtime,
         }
     }
 
     /// Whether `owner`'s writes are refused: its organization or its user is
-    /// being erased, or was less than an access token's lifetime ago.
+    /// being erased, or was after `owner`'s token was issued (a token without
+    /// `iat` is refused by any erase).
     pub fn refuses_writes(&self, owner: Owner) -> bool {
         self.bars.refuses(owner)
     }
@@ -178,7 +171,7 @@ impl Erasures {
 
     async fn refresh(&self) -> Result<(), StoreError> {
         let asked = Instant::now();
-        let subjects = self.store.barred(self.token_ttl).await?;
+        let subjects = self.store.barred().await?;
         self.bars.replace(&subjects, asked);
         Ok(())
     }
@@ -208,46 +201,68 @@ impl Upkeep {
 #[derive(Clone, Default)]
 struct Bars(Arc<RwLock<Barred>>);
 
+/// When a subject's erase ended: `None` while one runs.
+type ErasedAt = Option<DateTime<Utc>>;
+
 #[derive(Default)]
 struct Barred {
-    organizations: HashSet<Uuid>,
-    users: HashSet<Uuid>,
+    organizations: HashMap<Uuid, ErasedAt>,
+    users: HashMap<Uuid, ErasedAt>,
     /// Bars this replica added, kept until a refresh that began after them
     /// (an earlier one may have missed the erase's row).
     added: Vec<(EraseSubject, Instant)>,
 }
 
 impl Barred {
-    fn insert(&mut self, subject: EraseSubject) {
-        match subject.scope {
-            EraseScope::Organization => self.organizations.insert(subject.id),
-            EraseScope::User => self.users.insert(subject.id),
+    fn insert(&mut self, subject: EraseSubject, erased_at: ErasedAt) {
+        let subjects = match subject.scope {
+            EraseScope::Organization => &mut self.organizations,
+            EraseScope::User => &mut self.users,
         };
+        subjects.insert(subject.id, erased_at);
+    }
+}
+
+/// Whether a token issued at `issued_at` is refused by an erase that ended
+/// at `erased_at` (or runs): the same rule as the recording's fence in
+/// Postgres.
+fn refused_by(erased_at: ErasedAt, issued_at: Option<i64>) -> bool {
+    match (erased_at, issued_at) {
+        (Some(erased_at), Some(issued_at)) => issued_at <= erased_at.timestamp(),
+        _ => true,
     }
 }
 
 impl Bars {
     fn refuses(&self, owner: Owner) -> bool {
         let barred = self.0.read().unwrap_or_else(PoisonError::into_inner);
-        barred.organizations.contains(&owner.organization_id)
-            || barred.users.contains(&owner.user_id)
+        let refuses = [
+            barred.organizations.get(&owner.organization_id),
+            barred.users.get(&owner.user_id),
+        ]
+        .into_iter()
+        .flatten()
+        .any(|erased_at| refused_by(*erased_at, owner.issued_at));
+        refuses
     }
 
     fn add(&self, subject: EraseSubject) {
         let mut barred = self.0.write().unwrap_or_else(PoisonError::into_inner);
-        barred.insert(subject);
+        barred.insert(subject, None);
         barred.added.push((subject, Instant::now()));
     }
 
     /// The subjects a refresh that began at `asked` read.
-    fn replace(&self, subjects: &[EraseSubject], asked: Instant) {
+    fn replace(&self, subjects: &[(EraseSubject, ErasedAt)], asked: Instant) {
         let mut fresh = Barred::default();
-        subjects.iter().for_each(|subject| fresh.insert(*subject));
+        for (subject, erased_at) in subjects {
+            fresh.insert(*subject, *erased_at);
+        }
         let mut barred = self.0.write().unwrap_or_else(PoisonError::into_inner);
         fresh.added = std::mem::take(&mut barred.added);
         fresh.added.retain(|(_, at)| *at >= asked);
         for (subject, _) in fresh.added.clone() {
-            fresh.insert(subject);
+            fresh.insert(subject, None);
         }
         *barred = fresh;
     }
@@ -260,22 +275,40 @@ mod tests {
     #[test]
     fn a_bar_added_here_outlives_a_refresh_that_began_before_it() {
         let bars = Bars::default();
-        let owner = Owner {
-            user_id: Uuid::new_v4(),
-            organization_id: Uuid::new_v4(),
-        };
+        let owner = Owner::of(Uuid::new_v4(), Uuid::new_v4());
         let asked = Instant::now();
         bars.add(EraseSubject::organization(owner.organization_id));
         bars.replace(&[], asked);
         assert!(bars.refuses(owner));
         bars.replace(&[], Instant::now());
         assert!(!bars.refuses(owner));
-        bars.replace(&[EraseSubject::user(owner.user_id)], Instant::now());
+        bars.replace(&[(EraseSubject::user(owner.user_id), None)], Instant::now());
         assert!(bars.refuses(owner));
         let colleague = Owner {
             user_id: Uuid::new_v4(),
             ..owner
         };
         assert!(!bars.refuses(colleague));
+    }
+
+    #[test]
+    fn after_an_erase_only_tokens_issued_after_it_finished_write() {
+        let bars = Bars::default();
+        let finished = Utc::now();
+        let at = |issued_at: Option<i64>| Owner {
+            issued_at,
+            ..Owner::of(Uuid::new_v4(), Uuid::new_v4())
+        };
+        let before = at(Some(finished.timestamp() - 60));
+        let after = at(Some(finished.timestamp() + 1));
+        let without_iat = at(None);
+        let subjects: Vec<_> = [before, after, without_iat]
+            .iter()
+            .map(|owner| (EraseSubject::user(owner.user_id), Some(finished)))
+            .collect();
+        bars.replace(&subjects, Instant::now());
+        assert!(bars.refuses(before));
+        assert!(!bars.refuses(after));
+        assert!(bars.refuses(without_iat));
     }
 }

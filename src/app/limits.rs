@@ -180,6 +180,7 @@ mod tests {
         let owner = |n| Owner {
             user_id: Uuid::from_u128(n),
             organization_id: Uuid::nil(),
+            issued_at: None,
         };
         let a1 = slots.take(owner(1)).unwrap();
         let _a2 = slots.take(owner(1)).unwrap();

@@ -24,6 +24,7 @@ pub use drafts::DraftSessions;
 pub use erase::Erasures;
 pub use events::DraftEvents;
 
+use crate::domain::fence::Fence;
 use crate::domain::tus::TusError;
 use crate::domain::upload::UploadError;
 use crate::domain::{FieldErrors, StoreError};
@@ -52,6 +53,16 @@ pub enum AppError {
     Submitted,
     #[error("the course is in the trash; restore it to change it")]
     Trashed,
+    /// Its owner discarded the draft (or the write lost the race with that).
+    #[error("the draft was discarded")]
+    Discarded,
+    /// The course was erased while the write was in flight, or before.
+    #[error("the course was deleted")]
+    CourseDeleted,
+    /// The organization or user is being erased, or was after the token was
+    /// issued.
+    #[error("the organization or user is erased")]
+    Erased,
     #[error("invalid fields")]
     Invalid(FieldErrors),
     #[error("too many requests; retry in {retry_after:?}")]
@@ -77,4 +88,14 @@ pub enum AppError {
     Tus(#[from] TusError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<Fence> for AppError {
+    fn from(fence: Fence) -> Self {
+        match fence {
+            Fence::Discarded => Self::Discarded,
+            Fence::CourseDeleted => Self::CourseDeleted,
+            Fence::SubjectErased => Self::Erased,
+        }
+    }
 }

@@ -5,6 +5,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::fence::Fence;
+use super::Owner;
+
 /// Namespace of course ids derived from draft ids.
 const COURSE_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6472_6166_7464_4000_8000_0063_6f75_7273);
 
@@ -189,8 +192,8 @@ impl From<&Course> for CourseRef {
 pub struct NewCourse<'a> {
     pub id: Uuid,
     pub draft_session_id: Uuid,
-    pub owner_id: Uuid,
-    pub organization_id: Uuid,
+    /// Whose it is, and when their token was issued (for the fence).
+    pub owner: Owner,
     pub title: &'a str,
     pub form_data: &'a Map<String, Value>,
     pub materialized_by: MaterializedBy,
@@ -209,6 +212,9 @@ pub enum SubmitOutcome {
     Changed,
     /// The course is in the trash: nothing changes through its draft.
     Trashed,
+    /// The course, its draft or its subject was deleted: nothing of it is
+    /// recorded again.
+    Fenced(Fence),
 }
 
 /// How much one course and one organization may store.
@@ -232,6 +238,9 @@ pub enum RecordOutcome {
     StorageFull { limit: i64, used: i64 },
     /// The course is in the trash: nothing changes through its draft.
     Trashed,
+    /// The course, its draft or its subject was deleted: nothing of it is
+    /// recorded again.
+    Fenced(Fence),
 }
 
 /// A stored file to record.

@@ -17,6 +17,20 @@ use super::form::FormPatch;
 pub struct Owner {
     pub user_id: Uuid,
     pub organization_id: Uuid,
+    /// When the caller's token was issued (`iat`, Unix seconds): an erased
+    /// subject writes again only with a token issued after its erase.
+    pub issued_at: Option<i64>,
+}
+
+impl Owner {
+    /// The owner of a job's or an admin's work, which no token carries.
+    pub fn of(user_id: Uuid, organization_id: Uuid) -> Self {
+        Self {
+            user_id,
+            organization_id,
+            issued_at: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -110,6 +124,8 @@ pub enum CreateOutcome {
     Created(Draft),
     /// The owner already has the maximum of live drafts.
     TooManyDrafts,
+    /// Its organization or user is erased (a draft kept in Postgres checks).
+    Fenced(super::fence::Fence),
 }
 
 /// What an autosave answers with, as the caller asked (RFC 7240
@@ -229,12 +245,24 @@ pub trait DraftBackend: Send + Sync {
         slug: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Removes the draft; `false` if there was none. `course_deleted`: the
-    /// draft's course row went just before.
+    /// Removes the draft, its owner's discard; `false` if there was none.
+    /// `course_deleted`: the draft's course row went just before. The owner
+    /// is told it was discarded for `limits.ttl` after, where the store can.
     fn remove(
         &self,
         owner: Owner,
         id: Uuid,
         course_deleted: bool,
+        limits: DraftLimits,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Whether the owner discarded the draft `id` less than the draft TTL
+    /// ago. A store that keeps no tombstones says no.
+    fn discarded(
+        &self,
+        _owner: Owner,
+        _id: Uuid,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        std::future::ready(Ok(false))
+    }
 }

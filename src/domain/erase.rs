@@ -180,10 +180,7 @@ mod tests {
 
     #[test]
     fn a_subject_covers_its_organization_or_its_user_only() {
-        let owner = Owner {
-            user_id: Uuid::new_v4(),
-            organization_id: Uuid::new_v4(),
-        };
+        let owner = Owner::of(Uuid::new_v4(), Uuid::new_v4());
         assert!(EraseSubject::organization(owner.organization_id).covers(owner));
         assert!(EraseSubject::user(owner.user_id).covers(owner));
         assert!(!EraseSubject::organization(owner.user_id).covers(owner));

@@ -15,6 +15,7 @@ pub mod draft;
 pub mod erase;
 pub mod error;
 pub mod event;
+pub mod fence;
 pub mod form;
 pub mod key_pattern;
 pub mod live;

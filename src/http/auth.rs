@@ -33,6 +33,10 @@ pub struct Claims {
     pub role: Option<String>,
     /// Expiry, Unix seconds.
     pub exp: i64,
+    /// Issued at, Unix seconds: an erased subject's tokens issued before its
+    /// erase finished are refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
 }
 
 /// Signs a token with `secret` (for the `dev-token` command and tests).
@@ -91,6 +95,7 @@ impl Authenticator {
             organization_id: claims.org_id,
             role: claims.role,
             expires_at: claims.exp,
+            issued_at: claims.iat,
         })
     }
 }
@@ -125,6 +130,8 @@ pub struct Caller {
     pub role: Option<String>,
     /// When the token expires, Unix seconds.
     pub expires_at: i64,
+    /// When the token was issued, Unix seconds, if it says.
+    pub issued_at: Option<i64>,
 }
 
 impl Caller {
@@ -140,6 +147,7 @@ impl Caller {
         Ok(Owner {
             user_id,
             organization_id,
+            issued_at: self.issued_at,
         })
     }
 
@@ -220,9 +228,7 @@ fn refuse_erased(req: &HttpRequest, owner: Owner) -> Result<Owner, ApiError> {
             .app_data::<web::Data<AppState>>()
             .is_some_and(|state| state.app.erasures.refuses_writes(owner));
     if refused {
-        return Err(ApiError::Forbidden(
-            "this account is being erased (its organization or its user): writes are refused",
-        ));
+        return Err(ApiError::Forbidden(super::problem::ERASED));
     }
     Ok(owner)
 }

@@ -35,6 +35,7 @@ fn created_or_ok(created: bool) -> actix_web::HttpResponseBuilder {
         (status = 201, description = "The course row was created now", body = schemas::CourseRef),
         (status = 200, description = "The draft already had its course", body = schemas::CourseRef),
         (status = 404, response = ProblemResponse),
+        (status = 410, response = ProblemResponse),
         (status = 409, response = ProblemResponse),
         AuthenticatedErrors,
     ),
@@ -56,6 +57,7 @@ pub async fn materialize(
         (status = 201, description = "Submitted; the course row was created now", body = schemas::CourseRef),
         (status = 200, description = "Submitted into the draft's existing course", body = schemas::CourseRef),
         (status = 404, response = ProblemResponse),
+        (status = 410, response = ProblemResponse),
         (status = 409, response = ProblemResponse),
         (status = 422, response = ProblemResponse),
         (status = 429, response = ProblemResponse),
@@ -99,6 +101,7 @@ pub struct FileUpload {
          headers(("Location" = String, description = "Where to download it"))),
         (status = 400, response = ProblemResponse),
         (status = 404, response = ProblemResponse),
+        (status = 410, response = ProblemResponse),
         (status = 408, response = ProblemResponse),
         (status = 409, response = ProblemResponse),
         (status = 413, response = ProblemResponse),
@@ -182,6 +185,7 @@ pub async fn upload(
     responses(
         (status = 200, description = "Files, oldest first", body = Vec<schemas::CourseFile>),
         (status = 404, response = ProblemResponse),
+        (status = 410, response = ProblemResponse),
         AuthenticatedErrors,
     ),
     security(("bearer" = [])))]
@@ -203,6 +207,7 @@ pub async fn draft_files(
     responses(
         (status = 204, description = "Removed"),
         (status = 404, response = ProblemResponse),
+        (status = 410, response = ProblemResponse),
         (status = 409, response = ProblemResponse),
         (status = 429, response = ProblemResponse),
         AuthenticatedErrors,

@@ -146,6 +146,7 @@ pub async fn list(
     responses(
         (status = 200, description = "The draft", body = schemas::Draft, headers(("ETag" = String))),
         (status = 404, response = ProblemResponse),
+        (status = 410, response = ProblemResponse),
         AuthenticatedErrors,
     ),
     security(("bearer" = [])))]
@@ -177,6 +178,7 @@ pub async fn get(
         (status = 204, description = "Saved; asked with `Prefer: return=minimal`", headers(("ETag" = String), ("Preference-Applied" = String))),
         (status = 400, response = ProblemResponse),
         (status = 404, response = ProblemResponse),
+        (status = 410, response = ProblemResponse),
         (status = 408, response = ProblemResponse),
         (status = 409, response = ProblemResponse),
         (status = 412, response = ProblemResponse),
@@ -230,6 +232,7 @@ pub async fn autosave(
     responses(
         (status = 204, description = "Discarded"),
         (status = 404, response = ProblemResponse),
+        (status = 410, response = ProblemResponse),
         (status = 429, response = ProblemResponse),
         AuthenticatedErrors,
     ),

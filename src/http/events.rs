@@ -39,6 +39,7 @@ const HEARTBEAT: &[u8] = b": keep-alive\n\n";
          content_type = "text/event-stream", body = String,
          headers(("Cache-Control" = String, description = "no-cache"))),
         (status = 404, response = ProblemResponse),
+        (status = 410, response = ProblemResponse),
         (status = 429, description = "Too many event streams open, the user's (`DRAFTD_EVENTS_PER_USER`) or the service's (`DRAFTD_EVENTS_MAX`); retry after Retry-After",
          content_type = "application/problem+json", body = super::problem::Problem,
          headers(("Retry-After" = String))),

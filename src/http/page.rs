@@ -79,6 +79,7 @@ pub async fn dev_token(state: web::Data<AppState>) -> Result<HttpResponse, ApiEr
         org_id: Some(DEMO_ORG),
         role: None,
         exp: chrono::Utc::now().timestamp() + DEV_TOKEN_SECS,
+        iat: Some(chrono::Utc::now().timestamp()),
     };
     let token =
         mint(secret, &claims).map_err(|_| ApiError::Unauthorized("cannot sign a dev token"))?;

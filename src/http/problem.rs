@@ -42,6 +42,10 @@ pub enum ApiError {
     PreconditionFailed { current: u64 },
     #[error("{0}")]
     Conflict(String),
+    #[error("you discarded this draft")]
+    DraftDiscarded,
+    #[error("this course was deleted; nothing more can be added to it")]
+    CourseDeleted,
     #[error("the body is larger than {limit} bytes")]
     PayloadTooLarge { limit: u64 },
     #[error("the request body stopped arriving; send it again")]
@@ -147,6 +151,10 @@ pub struct NotLoopbackResponse(Problem);
 #[allow(dead_code)] // describes the wire format for the OpenAPI document
 pub struct ProblemResponse(Problem);
 
+/// Why an erased organization's or user's write is refused.
+pub const ERASED: &str =
+    "this account is being erased, or was after this access token was issued: writes are refused";
+
 impl ApiError {
     fn kind(&self) -> (&'static str, &'static str) {
         match self {
@@ -160,6 +168,8 @@ impl ApiError {
             Self::Invalid(_) => ("validation-failed", "Validation failed"),
             Self::PreconditionFailed { .. } => ("version-mismatch", "Version mismatch"),
             Self::Conflict(_) => ("conflict", "Conflict"),
+            Self::DraftDiscarded => ("draft-discarded", "Draft discarded"),
+            Self::CourseDeleted => ("course-deleted", "Course deleted"),
             Self::PayloadTooLarge { .. } => ("body-too-large", "Request body too large"),
             Self::BodyTimeout => ("body-timeout", "Request body timed out"),
             Self::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
@@ -221,6 +231,7 @@ impl ResponseError for ApiError {
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::DraftDiscarded | Self::CourseDeleted => StatusCode::GONE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -289,6 +300,9 @@ impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
         match e {
             AppError::NotFound => Self::NotFound,
+            AppError::Discarded => Self::DraftDiscarded,
+            AppError::CourseDeleted => Self::CourseDeleted,
+            AppError::Erased => Self::Forbidden(ERASED),
             AppError::VersionMismatch { current } => Self::PreconditionFailed { current },
             AppError::TooManyDrafts { limit } => Self::TooManyDrafts { limit },
             AppError::RateLimited { retry_after } => Self::RateLimited {

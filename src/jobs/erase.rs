@@ -30,11 +30,13 @@ use crate::domain::erase::{
     ErasePhase, EraseReport, EraseState, EraseStatus, EraseSubject, Redriven,
 };
 use crate::domain::key_pattern::KeyPattern;
+use crate::domain::tus::TusStatus;
 use crate::domain::StoreError;
 use crate::jobs::cleanup::CleanupWorker;
 use crate::stores::files::FileStorage;
 use crate::stores::postgres::erasures::{EraseLock, PgErasures};
 use crate::stores::postgres::files::PgFiles;
+use crate::stores::postgres::tus::PgTus;
 use crate::stores::postgres::{CleanupQueue, Outbox};
 use crate::stores::redis::RedisDrafts;
 
@@ -76,6 +78,7 @@ pub struct EraseStores {
     pub file_rows: PgFiles,
     pub redis: RedisDrafts,
     pub files: FileStorage,
+    pub tus: PgTus,
 }
 
 #[derive(Clone)]
@@ -86,6 +89,7 @@ pub struct Eraser {
     file_rows: PgFiles,
     redis: RedisDrafts,
     files: FileStorage,
+    tus: PgTus,
     cleanup: CleanupWorker,
     settings: EraseSettings,
 }
@@ -99,6 +103,7 @@ impl Eraser {
             file_rows,
             redis,
             files,
+            tus,
         } = stores;
         Self {
             erasures,
@@ -107,6 +112,7 @@ impl Eraser {
             file_rows,
             redis,
             files,
+            tus,
             cleanup,
             settings,
         }
@@ -217,6 +223,8 @@ impl Eraser {
                 watch.send_replace(Some(state.clone()));
             }
             drafts.remove_user_keys().await?;
+            self.redis.remove_discarded(subject).await?;
+            self.remove_uploads(subject).await?;
 
             self.enter(lock, state, watch, ErasePhase::Cleanup).await?;
             let first = state.progress.round == 1;
@@ -245,6 +253,30 @@ impl Eraser {
             // A replica may not refuse the subject's writes yet: sweep again
             // once every one does.
             tokio::time::sleep(wait.max(POLL)).await;
+        }
+    }
+
+    /// Removes the subject's resumable uploads, finished or not: an
+    /// unfinished one's staged bytes, then its row (the uploader and the
+    /// file's name). Their draft sessions are gone, so a PATCH still in
+    /// flight cannot finish one: it finds its row gone, or its draft.
+    async fn remove_uploads(&self, subject: EraseSubject) -> Result<(), StoreError> {
+        loop {
+            let uploads = self
+                .tus
+                .of_subject(subject, self.settings.batch_size)
+                .await?;
+            if uploads.is_empty() {
+                return Ok(());
+            }
+            for upload in &uploads {
+                if upload.status == TusStatus::Receiving {
+                    self.files
+                        .tus_discard(&upload.storage_key, &upload.bytes)
+                        .await?;
+                }
+                self.tus.delete(upload.id).await?;
+            }
         }
     }
 

@@ -49,6 +49,8 @@ pub struct JanitorReport {
     /// Draft sessions queued for removal from Redis.
     pub keys_queued: u64,
     pub batches: u64,
+    /// Tombstones of the deletion fence past the draft TTL, removed.
+    pub tombstones_pruned: u64,
     pub duration_ms: u64,
     /// The deleted courses (the first 1000).
     pub course_ids: Vec<Uuid>,
@@ -107,6 +109,7 @@ impl Janitor {
                     files_queued = report.files_queued,
                     keys_queued = report.keys_queued,
                     batches = report.batches,
+                    tombstones_pruned = report.tombstones_pruned,
                     duration_ms = report.duration_ms,
                     "janitor.completed"
                 );
@@ -183,6 +186,11 @@ impl Janitor {
             if (candidates.len() as i64) < self.settings.batch_size {
                 break;
             }
+        }
+        if !report.dry_run {
+            report.tombstones_pruned = lock
+                .prune_tombstones(self.settings.ttl, self.settings.batch_size)
+                .await?;
         }
         Ok(())
     }

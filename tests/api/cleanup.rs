@@ -64,7 +64,7 @@ async fn discarding_a_materialized_draft_deletes_its_course_but_not_a_submitted_
     let (draft, _) = course_with_files(&app).await;
     let discard = app.delete_draft(&app.user, &draft).await;
     assert_eq!(discard.status(), 204);
-    assert_eq!(app.get_draft(&app.user, &draft).await.status(), 404);
+    assert_eq!(app.get_draft(&app.user, &draft).await.status(), 410);
     assert_eq!(app.course_count().await, 0);
     app.run_cleanup().await;
     assert!(app.stored_files().is_empty());

@@ -195,7 +195,7 @@ async fn the_service_works_against_a_redis_cluster() {
     );
     let discarded = app.delete_draft(&users[3], &drafts[3]).await;
     assert_eq!(discarded.status(), 204);
-    assert_eq!(app.get_draft(&users[3], &drafts[3]).await.status(), 404);
+    assert_eq!(app.get_draft(&users[3], &drafts[3]).await.status(), 410);
 
     // Stats count the sessions of every node.
     let stats = app.admin(Method::GET, "/api/v1/admin/stats").await;

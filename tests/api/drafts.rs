@@ -4,7 +4,7 @@ use futures_util::future::join_all;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{draft_key, new_user, TestApp};
+use crate::helpers::{assert_problem, draft_key, new_user, TestApp};
 use deadpool_redis::redis::AsyncCommands;
 
 #[tokio::test]
@@ -107,12 +107,15 @@ async fn discard_deletes_the_draft_and_its_key() {
     let response = app.call(Method::DELETE, &path, &app.user).await;
     assert_eq!(response.status(), 204);
 
-    assert_eq!(app.get_draft(&app.user, id).await.status(), 404);
+    // Its owner is told it was discarded; anyone else finds nothing.
+    assert_problem(app.get_draft(&app.user, id).await, 410).await;
+    assert_problem(app.get_draft(&new_user(), id).await, 404).await;
     let mut redis = app.redis().await;
     let exists: bool = redis.exists(draft_key(&app.user, id)).await.unwrap();
     assert!(!exists);
+    // A discard sent again (its answer lost, say) is told the same.
     let again = app.call(Method::DELETE, &path, &app.user).await;
-    assert_eq!(again.status(), 404);
+    assert_eq!(again.status(), 410);
 }
 
 #[tokio::test]

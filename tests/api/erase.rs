@@ -37,6 +37,7 @@ pub(crate) fn member_of(user: Uuid, org: Uuid) -> TestUser {
         org_id: Some(org),
         role: None,
         exp: chrono::Utc::now().timestamp() + 3600,
+        iat: Some(chrono::Utc::now().timestamp()),
     })
 }
 
@@ -167,7 +168,7 @@ pub(crate) async fn erase_to_end(app: &TestApp, whose: Whose) -> Value {
 }
 
 /// Waits until the erase at `location` is no longer running; its state.
-async fn await_erase(app: &TestApp, location: &str) -> Value {
+pub(crate) async fn await_erase(app: &TestApp, location: &str) -> Value {
     let service = service_user();
     wait_until("the erase ends", || async {
         app.get_json(&service, location).await["status"] != "running"
@@ -411,21 +412,24 @@ async fn writes_of_an_organization_are_refused_while_it_is_erased_and_after() {
     // Reads go on; other organizations write as ever.
     app.get_json(&app.user, "/api/v1/drafts").await;
     assert_eq!(app.create_draft(&outsider, json!({})).await.status(), 201);
-    // Whichever replica is asked, no course row of the organization appears.
-    let inserted = app
-        .db
-        .execute(
-            "INSERT INTO courses (id, owner_id, organization_id, slug, title)
-             VALUES ($1, $2, $3, $4, 'Late')",
-            &[
-                &Uuid::new_v4(),
-                &app.user.id,
-                &org,
-                &Uuid::new_v4().to_string(),
-            ],
-        )
+    // Whichever replica is asked, however late it learns of the erase, no
+    // course row of the organization appears: the recording reads the
+    // erasure in Postgres, under the course's fence (403), unless the erase
+    // removed the draft first (404). tests/api/fence.rs forces each order.
+    let late = other_replica
+        .draft_action(&app.user, &draft, "materialize")
         .await;
-    assert!(inserted.is_err(), "a course row appeared behind the erase");
+    assert!(
+        matches!(late.status().as_u16(), 403 | 404),
+        "{}",
+        late.status()
+    );
+    let rows = format!("SELECT count(*) FROM courses WHERE draft_session_id = '{draft}'");
+    assert_eq!(
+        app.count(&rows).await,
+        0,
+        "a course row appeared behind the erase"
+    );
     let service = service_user();
     assert_eq!(app.get_json(&service, &location).await["status"], "running");
 
@@ -442,9 +446,33 @@ async fn writes_of_an_organization_are_refused_while_it_is_erased_and_after() {
     )
     .await;
 
-    assert_eq!(await_erase(&app, &location).await["status"], "done");
+    let done = await_erase(&app, &location).await;
+    assert_eq!(done["status"], "done");
+    // After it, a token issued before it finished stays refused, one without
+    // `iat` too; one issued after it writes again.
+    let finished: chrono::DateTime<chrono::Utc> =
+        done["finishedAt"].as_str().unwrap().parse().unwrap();
+    let token = |iat| {
+        token_for(Claims {
+            sub: Some(app.user.id),
+            org_id: Some(org),
+            role: None,
+            exp: chrono::Utc::now().timestamp() + 3600,
+            iat,
+        })
+    };
     for replica in [&app, &other_replica] {
         assert_problem(replica.create_draft(&app.user, json!({})).await, 403).await;
+        assert_problem(replica.create_draft(&token(None), json!({})).await, 403).await;
+        let issued_after = token(Some(finished.timestamp() + 1));
+        wait_until("the replica knows the erase ended", || async {
+            replica
+                .create_draft(&issued_after, json!({}))
+                .await
+                .status()
+                == 201
+        })
+        .await;
         assert_eq!(
             replica.create_draft(&outsider, json!({})).await.status(),
             201
@@ -622,6 +650,8 @@ async fn a_killed_erase_resumes_where_it_stopped_and_reports_the_first_counts() 
         ("DRAFTD_REDIS_URL", base.redis_url.clone()),
         ("DRAFTD_UPLOAD_DIR", root.display().to_string()),
         ("DRAFTD_ERASE_BATCH_SIZE", "10".into()),
+        // The erase waits out the longest request: keep it short.
+        ("DRAFTD_BODY_DEADLINE_SECS", "3".into()),
         ("DRAFTD_LOG", "warn".into()),
     ];
     let migrated = draftd(&env).arg("migrate").status().await.unwrap();

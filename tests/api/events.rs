@@ -137,7 +137,7 @@ async fn discard_ends_the_stream_with_discarded() {
         ("discarded".into(), json!({"type": "discarded"}))
     );
     stream.assert_ends().await;
-    assert_problem(app.open_stream(&app.user, &id).await, 404).await;
+    assert_problem(app.open_stream(&app.user, &id).await, 410).await;
 }
 
 #[tokio::test]
@@ -149,6 +149,7 @@ async fn a_foreign_or_missing_draft_has_no_stream() {
         org_id: Some(Uuid::new_v4()),
         role: None,
         exp: chrono::Utc::now().timestamp() + 3600,
+        iat: Some(chrono::Utc::now().timestamp()),
     });
     for user in [&new_user(), &same_user_other_org] {
         let foreign = assert_problem(app.open_stream(user, &id).await, 404).await;
@@ -201,6 +202,7 @@ async fn a_stream_ends_when_its_token_expires() {
         org_id: Some(app.user.org),
         role: None,
         exp: chrono::Utc::now().timestamp() + 2,
+        iat: Some(chrono::Utc::now().timestamp()),
     });
     let (mut stream, _) = app.stream(&short, &id).await;
     assert_eq!(stream.event().await, ("expired".into(), json!({})));

@@ -81,6 +81,9 @@ impl TestApp {
         // The racing tests send one user's requests by the dozen: the limits
         // on writes and uploads in flight have tests of their own.
         config.write_rate_limit = 10_000;
+        // An erase waits out the longest request (this deadline and the
+        // store timeouts) before its last sweep.
+        config.body_deadline_secs = 3;
         config.uploads_per_user = 64;
         adjust(&mut config);
 
@@ -324,6 +327,7 @@ pub fn new_user() -> TestUser {
         org_id: Some(Uuid::new_v4()),
         role: None,
         exp: chrono::Utc::now().timestamp() + 3600,
+        iat: Some(chrono::Utc::now().timestamp()),
     })
 }
 
@@ -334,6 +338,7 @@ pub fn service_user() -> TestUser {
         org_id: None,
         role: Some("service_role".into()),
         exp: chrono::Utc::now().timestamp() + 3600,
+        iat: Some(chrono::Utc::now().timestamp()),
     })
 }
 

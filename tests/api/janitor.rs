@@ -282,3 +282,88 @@ async fn admin_routes_need_service_role() {
         crate::helpers::assert_problem(response, 403).await;
     }
 }
+
+/// A connection of the test's own to the app's database, for holding locks.
+async fn own_connection(app: &TestApp) -> tokio_postgres::Client {
+    let (client, connection) =
+        tokio_postgres::connect(&app.config.database_url, tokio_postgres::NoTls)
+            .await
+            .expect("test database reachable");
+    tokio::spawn(connection);
+    client
+}
+
+#[tokio::test]
+async fn the_janitor_skips_a_stale_course_a_recording_is_writing_in() {
+    let app = TestApp::spawn().await;
+    let user = &app.user;
+    let (draft, course) = materialized(&app, user, "Abandoned, but written in").await;
+    expire_session(&app, user, &draft).await;
+    app.age_course(&course, 25).await;
+
+    // As a recording does, first thing: the course's fence lock, shared.
+    let mut recording = own_connection(&app).await;
+    let tx = recording.transaction().await.unwrap();
+    let id: uuid::Uuid = course.parse().unwrap();
+    tx.execute(
+        "SELECT pg_advisory_xact_lock_shared($1, hashtext($2::uuid::text))",
+        &[&draftd::stores::postgres::fence::FENCE_LOCK_CLASS, &id],
+    )
+    .await
+    .unwrap();
+    let report = app.admin(Method::POST, "/api/v1/admin/janitor/run").await;
+    assert_eq!(report["candidates"], 1, "{report}");
+    assert_eq!(report["deleted"], 0, "in use, not garbage: {report}");
+    assert!(course_ids(&app).await.contains(&course));
+
+    tx.commit().await.unwrap();
+    let report = app.admin(Method::POST, "/api/v1/admin/janitor/run").await;
+    assert_eq!(report["deleted"], 1, "{report}");
+    assert!(!course_ids(&app).await.contains(&course));
+}
+
+#[tokio::test]
+async fn tombstones_go_after_the_draft_ttl_once_their_course_is_cleaned_up() {
+    let app = TestApp::spawn().await;
+    let user = &app.user;
+    let tombstones = "SELECT count(*) FROM course_tombstones";
+    let (_, cleaned) = materialized(&app, user, "Cleaned up").await;
+    let (_, pending) = materialized(&app, user, "Cleanup pending").await;
+    for course in [&cleaned, &pending] {
+        let path = format!("/api/v1/courses/{course}?permanent=true");
+        assert_eq!(app.call(Method::DELETE, &path, user).await.status(), 204);
+    }
+    app.run_cleanup().await;
+    assert_eq!(app.count(tombstones).await, 2);
+    // One course's cleanup is still owed (a dead job, say): its draft session
+    // may still name it, so its tombstone stays.
+    app.db
+        .execute(
+            "INSERT INTO cleanup_jobs (kind, target, course_id, reason, max_attempts, status)
+             VALUES ('storage_object', 'a/b', $1::text::uuid, 'owner', 3, 'dead')",
+            &[&pending],
+        )
+        .await
+        .unwrap();
+
+    let report = app.admin(Method::POST, "/api/v1/admin/janitor/run").await;
+    assert_eq!(
+        report["tombstonesPruned"], 0,
+        "younger than the TTL: {report}"
+    );
+    app.db
+        .execute(
+            "UPDATE course_tombstones SET erased_at = now() - interval '25 hours'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let report = app.admin(Method::POST, "/api/v1/admin/janitor/run").await;
+    assert_eq!(report["tombstonesPruned"], 1, "{report}");
+    let left = app
+        .db
+        .query_one("SELECT course_id::text FROM course_tombstones", &[])
+        .await
+        .unwrap();
+    assert_eq!(left.get::<_, String>(0), pending);
+}

@@ -15,6 +15,7 @@ fn same_user_with_org(user: &TestUser, org: Option<uuid::Uuid>) -> TestUser {
         org_id: org,
         role: None,
         exp: chrono::Utc::now().timestamp() + 3600,
+        iat: Some(chrono::Utc::now().timestamp()),
     })
 }
 
@@ -158,6 +159,7 @@ async fn admin_routes_take_a_service_token_without_a_subject() {
         org_id: None,
         role: Some("service_role".into()),
         exp: chrono::Utc::now().timestamp() + 3600,
+        iat: Some(chrono::Utc::now().timestamp()),
     });
     let response = app.call(Method::GET, "/api/v1/admin/stats", &service).await;
     assert_eq!(response.status(), 200);
@@ -168,6 +170,7 @@ async fn admin_routes_take_a_service_token_without_a_subject() {
         org_id: Some(uuid::Uuid::new_v4()),
         role: None,
         exp: chrono::Utc::now().timestamp() + 3600,
+        iat: Some(chrono::Utc::now().timestamp()),
     });
     let response = app.call(Method::GET, "/api/v1/drafts", &nobody).await;
     assert_eq!(response.status(), 401);

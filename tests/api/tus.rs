@@ -244,6 +244,7 @@ async fn another_users_upload_answers_404_and_termination_removes_the_bytes() {
         org_id: Some(uuid::Uuid::new_v4()),
         role: None,
         exp: chrono::Utc::now().timestamp() + 3600,
+        iat: Some(chrono::Utc::now().timestamp()),
     });
     for user in [&stranger, &same_user_other_org] {
         for method in [Method::HEAD, Method::DELETE] {

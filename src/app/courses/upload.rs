@@ -128,6 +128,7 @@ impl Courses {
             Ok(RecordOutcome::TooManyFiles { limit }) => AppError::TooManyFiles { limit },
             Ok(RecordOutcome::StorageFull { limit, used }) => AppError::StorageFull { limit, used },
             Ok(RecordOutcome::Trashed) => AppError::Trashed,
+            Ok(RecordOutcome::Fenced(fence)) => fence.into(),
             Err(e) => e.into(),
         };
         if let Err(cleanup) = self.files.delete(&key).await {

@@ -17,6 +17,8 @@ pub enum Item {
     Bytes,
     DraftKeys,
     PatternKeys,
+    TusUploads,
+    TusBytes,
     CleanupJobsPending,
     CleanupJobsDead,
     EventsPending,
@@ -24,13 +26,15 @@ pub enum Item {
 }
 
 impl Item {
-    pub const ALL: [Item; 10] = [
+    pub const ALL: [Item; 12] = [
         Item::Courses,
         Item::FileRows,
         Item::Objects,
         Item::Bytes,
         Item::DraftKeys,
         Item::PatternKeys,
+        Item::TusUploads,
+        Item::TusBytes,
         Item::CleanupJobsPending,
         Item::CleanupJobsDead,
         Item::EventsPending,
@@ -41,11 +45,12 @@ impl Item {
         match self {
             Self::Courses
             | Self::FileRows
+            | Self::TusUploads
             | Self::CleanupJobsPending
             | Self::CleanupJobsDead
             | Self::EventsPending
             | Self::EventsDead => "postgres",
-            Self::Objects | Self::Bytes => "storage",
+            Self::Objects | Self::Bytes | Self::TusBytes => "storage",
             Self::DraftKeys | Self::PatternKeys => "redis",
         }
     }
@@ -58,6 +63,8 @@ impl Item {
             Self::Bytes => "bytes",
             Self::DraftKeys => "draft keys",
             Self::PatternKeys => "pattern keys",
+            Self::TusUploads => "tus uploads",
+            Self::TusBytes => "tus staged bytes",
             Self::CleanupJobsPending => "cleanup jobs pending",
             Self::CleanupJobsDead => "cleanup jobs dead",
             Self::EventsPending => "events pending",
@@ -92,6 +99,14 @@ pub struct PerItem<T> {
     /// `DRAFTD_CLEANUP_REDIS_PATTERNS`.
     #[serde(default)]
     pub pattern_keys: T,
+    /// Resumable (tus) uploads, finished or not: their rows hold the
+    /// uploader and the file's name...
+    #[serde(default)]
+    pub tus_uploads: T,
+    /// ...and the bytes unfinished ones have staged (a local staging file,
+    /// or S3 parts and a tail).
+    #[serde(default)]
+    pub tus_bytes: T,
     /// Cleanup jobs of the subject's courses still to run...
     pub cleanup_jobs_pending: T,
     /// ...and out of attempts.
@@ -113,6 +128,8 @@ impl<T> PerItem<T> {
             bytes: f(Item::Bytes),
             draft_keys: f(Item::DraftKeys),
             pattern_keys: f(Item::PatternKeys),
+            tus_uploads: f(Item::TusUploads),
+            tus_bytes: f(Item::TusBytes),
             cleanup_jobs_pending: f(Item::CleanupJobsPending),
             cleanup_jobs_dead: f(Item::CleanupJobsDead),
             events_pending: f(Item::EventsPending),
@@ -128,6 +145,8 @@ impl<T> PerItem<T> {
             Item::Bytes => &self.bytes,
             Item::DraftKeys => &self.draft_keys,
             Item::PatternKeys => &self.pattern_keys,
+            Item::TusUploads => &self.tus_uploads,
+            Item::TusBytes => &self.tus_bytes,
             Item::CleanupJobsPending => &self.cleanup_jobs_pending,
             Item::CleanupJobsDead => &self.cleanup_jobs_dead,
             Item::EventsPending => &self.events_pending,

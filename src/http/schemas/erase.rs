@@ -63,6 +63,12 @@ pub struct EraseInventory {
     /// The platform's keys of the subject and its courses (Redis), by
     /// `DRAFTD_CLEANUP_REDIS_PATTERNS`.
     pub pattern_keys: u64,
+    /// Resumable (tus) uploads, finished or not (Postgres): their rows name
+    /// the uploader and the file.
+    pub tus_uploads: u64,
+    /// Bytes the unfinished ones have staged (file storage: a staging file,
+    /// or S3 parts and a tail).
+    pub tus_bytes: u64,
     /// Cleanup jobs of the subject's courses still to run (Postgres).
     pub cleanup_jobs_pending: u64,
     /// Cleanup jobs of the subject's courses out of attempts (Postgres).
@@ -95,6 +101,8 @@ pub struct EraseCounts {
     pub draft_keys: EraseTally,
     /// The platform's keys, by `DRAFTD_CLEANUP_REDIS_PATTERNS`.
     pub pattern_keys: EraseTally,
+    pub tus_uploads: EraseTally,
+    pub tus_bytes: EraseTally,
     pub cleanup_jobs_pending: EraseTally,
     pub cleanup_jobs_dead: EraseTally,
     /// Events still to deliver, the erase's own `course.deleted` included:

@@ -22,6 +22,7 @@ impl Eraser {
             draft_keys,
             (objects, bytes),
             pattern_keys,
+            (tus_uploads, tus_bytes),
         ) = tokio::try_join!(
             self.erasures.course_counts(subject),
             self.erasures.job_counts(subject, erasure),
@@ -29,6 +30,7 @@ impl Eraser {
             self.redis.count_drafts_of(subject),
             self.stored(subject, erasure),
             self.pattern_keys(subject, erasure, false),
+            self.tus.count_subject(subject),
         )?;
         Ok(Inventory {
             courses,
@@ -37,6 +39,8 @@ impl Eraser {
             bytes,
             draft_keys,
             pattern_keys,
+            tus_uploads,
+            tus_bytes,
             cleanup_jobs_pending: pending,
             cleanup_jobs_dead: dead,
             events_pending,

@@ -6,10 +6,11 @@
 
 use std::sync::LazyLock;
 
-use deadpool_postgres::GenericClient;
+use deadpool_postgres::{GenericClient, Transaction};
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
+use super::fence;
 use super::outbox::record;
 use super::rows::{job_from, JOB_COLUMNS};
 use super::Postgres;
@@ -21,10 +22,13 @@ use crate::domain::{Owner, StoreError};
 
 /// The one deletion of courses: the rows go (their file rows by cascade),
 /// their cleanup jobs and `course.deleted` events are recorded, in one
-/// statement. $1 the ids, $2 and $7 the owner (user and organization; NULL:
-/// any), $8 the [`Erasable`] condition, checked on each row under its lock,
-/// $3 the reason, $4 the jobs' attempts, $5, $6 and $9 the storage, session
-/// and platform-key job kinds, $10 whether platform keys are erased. Shared
+/// statement, with the tombstones of the deletion fence. $1 the ids, $2 and
+/// $7 the owner (user and organization; NULL: any), $8 the [`Erasable`]
+/// condition, checked on each row under its lock, $3 the reason, $4 the jobs'
+/// attempts, $5, $6 and $9 the storage, session and platform-key job kinds,
+/// $10 whether platform keys are erased, $11 whether ids with no row at all
+/// get a tombstone too (a discarded draft that had no course yet). Run it
+/// behind [`fence::close`] of the same ids, in the same transaction. Shared
 /// with the benchmark that explains its plan.
 pub static DELETE_COURSES: LazyLock<String> = LazyLock::new(|| {
     format!(
@@ -38,6 +42,7 @@ pub static DELETE_COURSES: LazyLock<String> = LazyLock::new(|| {
              RETURNING id, owner_id, organization_id, draft_session_id, materialized_by,
                        status, announced_at
          ), events AS ({}
+         ), tombstones AS ({}
          ), unfinished_uploads AS (
              -- Its resumable uploads end with it: expired now, their bytes
              -- go with the orphan sweep.
@@ -66,20 +71,24 @@ pub static DELETE_COURSES: LazyLock<String> = LazyLock::new(|| {
          SELECT coalesce((SELECT array_agg(id) FROM deleted), '{{}}') AS ids,
                 (SELECT n FROM files) AS files, (SELECT bytes FROM files) AS bytes,
                 (SELECT count(*) FROM sessions) AS sessions",
-        record(EventKind::CourseDeleted, "deleted", None)
+        record(EventKind::CourseDeleted, "deleted", None),
+        fence::tombstones_sql("$1", "$3", "$11"),
     )
 });
 
 /// Deletes the courses (those of `owner`, if given, and those `condition`
-/// allows) and records their cleanup jobs, in the caller's transaction.
+/// allows), records their cleanup jobs and tombstones, in the caller's
+/// transaction, behind their fence: a recording in flight either committed
+/// before (and is deleted with them) or will see the tombstones.
 pub async fn delete_courses(
-    tx: &impl GenericClient,
+    tx: &Transaction<'_>,
     ids: &[Uuid],
     owner: Option<Owner>,
     condition: Erasable,
     reason: DeletionReason,
     policy: CleanupPolicy,
 ) -> Result<Deleted, StoreError> {
+    fence::close(tx, ids).await?;
     // Prepared once per connection: the purge runs it once per course.
     let statement = tx.prepare_cached(DELETE_COURSES.as_str()).await?;
     let row = tx
@@ -96,6 +105,7 @@ pub async fn delete_courses(
                 &condition.as_str(),
                 &CleanupKind::RedisKeys.as_str(),
                 &policy.redis_patterns,
+                &(reason == DeletionReason::Discard),
             ],
         )
         .await?;

@@ -12,12 +12,14 @@ use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
 use super::cleanup::delete_courses;
+use super::fence;
 use super::outbox::{announce, record};
 use super::rows::{course_from, COURSE_COLUMNS};
 use super::Postgres;
 use crate::domain::cleanup::{CleanupPolicy, DeletionReason, Erasable};
 use crate::domain::course::{slug_candidates, NewCourse, SubmitOutcome};
 use crate::domain::event::EventKind;
+use crate::domain::fence::Fence;
 use crate::domain::{Backend, Course, CourseStatus, Owner, StoreError};
 
 #[derive(Clone)]
@@ -43,15 +45,22 @@ impl PgCourses {
     }
 
     /// Makes sure the draft's course exists, and is announced. `true` if
-    /// this call created it.
-    pub async fn materialize(&self, new: &NewCourse<'_>) -> Result<(Course, bool), StoreError> {
+    /// this call created it. The fence may refuse it.
+    pub async fn materialize(
+        &self,
+        new: &NewCourse<'_>,
+    ) -> Result<Result<(Course, bool), Fence>, StoreError> {
         self.db
             .call(|mut client| async move {
                 let tx = client.transaction().await?;
-                let made = insert_or_get(&tx, new).await?;
+                let passed = match fence::pass(&tx, new.id, new.owner).await? {
+                    Ok(passed) => passed,
+                    Err(fence) => return Ok(Err(fence)),
+                };
+                let made = insert_or_get(&tx, &passed, new).await?;
                 announce(&tx, made.0.id).await?;
                 tx.commit().await?;
-                Ok(made)
+                Ok(Ok(made))
             })
             .await
     }
@@ -63,7 +72,11 @@ impl PgCourses {
         self.db
             .call(|mut client| async move {
                 let mut tx = client.transaction().await?;
-                let (course, created) = insert_or_get(&tx, new).await?;
+                let passed = match fence::pass(&tx, new.id, new.owner).await? {
+                    Ok(passed) => passed,
+                    Err(fence) => return Ok(SubmitOutcome::Fenced(fence)),
+                };
+                let (course, created) = insert_or_get(&tx, &passed, new).await?;
                 announce(&tx, course.id).await?;
                 let form = Value::Object(new.form_data.clone());
                 let update = format!(
@@ -120,6 +133,14 @@ impl PgCourses {
                 tx.commit().await?;
                 Ok(outcome)
             })
+            .await
+    }
+
+    /// What fences the course for `owner`, if anything: a deletion of it,
+    /// or an erase of its subject (see [`fence::pass`]).
+    pub async fn fence(&self, id: Uuid, owner: Owner) -> Result<Option<Fence>, StoreError> {
+        self.db
+            .call(|client| async move { fence::read(&client, id, owner).await })
             .await
     }
 
@@ -207,13 +228,16 @@ impl PgCourses {
     }
 }
 
-/// Inserts the draft's course unless it has one, and returns the course.
+/// Inserts the draft's course unless it has one, and returns the course,
+/// locked for the rest of the transaction (so that a trash or a delete waits
+/// for what the caller records in it). Only behind the course's fence.
 /// The insert yields on any unique constraint; a separate statement then reads
 /// the draft's course, and under READ COMMITTED it sees a row that a racing
 /// transaction committed while the insert waited. If the draft has no course,
 /// the slug was taken: the next candidate is tried.
 pub(super) async fn insert_or_get(
     client: &impl GenericClient,
+    _fence: &fence::Passed,
     new: &NewCourse<'_>,
 ) -> Result<(Course, bool), StoreError> {
     let form = Value::Object(new.form_data.clone());
@@ -229,8 +253,8 @@ pub(super) async fn insert_or_get(
                 &[
                     &new.id,
                     &new.draft_session_id,
-                    &new.owner_id,
-                    &new.organization_id,
+                    &new.owner.user_id,
+                    &new.owner.organization_id,
                     &slug,
                     &new.title,
                     &form,
@@ -246,9 +270,14 @@ pub(super) async fn insert_or_get(
             .query_opt(
                 &format!(
                     "SELECT {COURSE_COLUMNS} FROM courses \
-                     WHERE draft_session_id = $1 AND owner_id = $2 AND organization_id = $3"
+                     WHERE draft_session_id = $1 AND owner_id = $2 AND organization_id = $3 \
+                     FOR NO KEY UPDATE"
                 ),
-                &[&new.draft_session_id, &new.owner_id, &new.organization_id],
+                &[
+                    &new.draft_session_id,
+                    &new.owner.user_id,
+                    &new.owner.organization_id,
+                ],
             )
             .await?;
         if let Some(row) = existing {

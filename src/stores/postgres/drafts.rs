@@ -15,6 +15,7 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::courses::insert_or_get;
+use super::fence;
 use super::rows::{course_from, COURSE_COLUMNS};
 use super::Postgres;
 use crate::domain::course::{course_id_for, title_from, NewCourse};
@@ -120,8 +121,7 @@ impl DraftBackend for PgDrafts {
         let new = &NewCourse {
             id: course_id_for(id),
             draft_session_id: id,
-            owner_id: owner.user_id,
-            organization_id: owner.organization_id,
+            owner,
             title: title_from(&form_data),
             form_data: &form_data,
             materialized_by: MaterializedBy::Degraded,
@@ -133,7 +133,7 @@ impl DraftBackend for PgDrafts {
                 let tx = client.transaction().await?;
                 tx.execute(
                     "SELECT pg_advisory_xact_lock($1, hashtext($2::uuid::text))",
-                    &[&OWNER_LOCK_CLASS, &new.owner_id],
+                    &[&OWNER_LOCK_CLASS, &owner.user_id],
                 )
                 .await?;
                 let live: i64 = tx
@@ -142,14 +142,18 @@ impl DraftBackend for PgDrafts {
                         "SELECT count(*) FROM courses WHERE status = 'draft' AND owner_id = $1 \
                          AND draft_version IS NOT NULL \
                          AND updated_at > now() - make_interval(secs => $2)",
-                        &[&new.owner_id, &self.ttl_secs],
+                        &[&owner.user_id, &self.ttl_secs],
                     )
                     .await?
                     .try_get(0)?;
                 if live >= i64::from(max) {
                     return Ok(CreateOutcome::TooManyDrafts);
                 }
-                let (course, _) = insert_or_get(&tx, new).await?;
+                let passed = match fence::pass(&tx, new.id, owner).await? {
+                    Ok(passed) => passed,
+                    Err(fence) => return Ok(CreateOutcome::Fenced(fence)),
+                };
+                let (course, _) = insert_or_get(&tx, &passed, new).await?;
                 tx.commit().await?;
                 Ok(CreateOutcome::Created(self.draft_of(course, 1)))
             })
@@ -270,6 +274,7 @@ impl DraftBackend for PgDrafts {
         owner: Owner,
         id: Uuid,
         course_deleted: bool,
+        _limits: DraftLimits,
     ) -> Result<bool, StoreError> {
         if course_deleted {
             return Ok(true);

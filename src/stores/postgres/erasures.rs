@@ -4,13 +4,14 @@
 //! still has in Postgres.
 
 use std::collections::HashSet;
-use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
+use super::rows::parsed;
 use super::Postgres;
 use crate::domain::erase::{EraseScope, EraseState, EraseSubject};
 use crate::domain::{Backend, StoreError};
@@ -182,27 +183,28 @@ impl PgErasures {
             .await
     }
 
-    /// Subjects whose writes are refused: being erased, or erased less than
-    /// `token_ttl` ago (a token issued before the erase still works that long).
-    pub async fn barred(&self, token_ttl: Duration) -> Result<Vec<EraseSubject>, StoreError> {
+    /// Every erased subject: `None` while an erase of it runs, else when its
+    /// last erase finished (its tokens issued before are refused).
+    pub async fn barred(&self) -> Result<Vec<(EraseSubject, Option<DateTime<Utc>>)>, StoreError> {
         self.db
             .call(|client| async move {
                 let rows = client
                     .query(
-                        "SELECT DISTINCT scope, subject_id FROM erasures WHERE status = 'running'
-                         OR finished_at > now() - make_interval(secs => $1)",
-                        &[&token_ttl.as_secs_f64()],
+                        "SELECT scope, subject_id, bool_or(status = 'running') AS running,
+                             max(finished_at) AS finished_at
+                         FROM erasures GROUP BY scope, subject_id",
+                        &[],
                     )
                     .await?;
                 rows.iter()
                     .map(|row| {
-                        let scope: &str = row.try_get(0)?;
-                        Ok(EraseSubject {
-                            scope: scope.parse().map_err(|e: crate::domain::UnknownValue| {
-                                StoreError::corrupt(Backend::Postgres, e.to_string())
-                            })?,
-                            id: row.try_get(1)?,
-                        })
+                        let subject = EraseSubject {
+                            scope: parsed(row, "scope")?,
+                            id: row.try_get("subject_id")?,
+                        };
+                        let running: bool = row.try_get("running")?;
+                        let finished = row.try_get("finished_at")?;
+                        Ok((subject, if running { None } else { finished }))
                     })
                     .collect()
             })

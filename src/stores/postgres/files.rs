@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::cleanup::delete_file;
 use super::courses::insert_or_get;
+use super::fence;
 use super::outbox::{announce, record};
 use super::rows::{file_from, FILE_COLUMNS};
 use super::Postgres;
@@ -40,7 +41,11 @@ impl PgFiles {
         self.db
             .call(|mut client| async move {
                 let tx = client.transaction().await?;
-                let outcome = record_file(&tx, new, file, quota, None).await?;
+                let passed = match fence::pass(&tx, new.id, new.owner).await? {
+                    Ok(passed) => passed,
+                    Err(fence) => return Ok(RecordOutcome::Fenced(fence)),
+                };
+                let outcome = record_file(&tx, &passed, new, file, quota, None).await?;
                 // A refusal rolls back: no course appears for a file refused.
                 if matches!(outcome, RecordOutcome::Recorded { .. }) {
                     tx.commit().await?;
@@ -136,12 +141,13 @@ impl PgFiles {
 /// finishing now, `reserved_by`, gives its reservation to this file.
 pub(super) async fn record_file(
     tx: &Transaction<'_>,
+    fence: &fence::Passed,
     new: &NewCourse<'_>,
     file: &NewFile<'_>,
     quota: FileQuota,
     reserved_by: Option<Uuid>,
 ) -> Result<RecordOutcome, StoreError> {
-    let (course, created) = insert_or_get(tx, new).await?;
+    let (course, created) = insert_or_get(tx, fence, new).await?;
     if course.is_trashed() {
         return Ok(RecordOutcome::Trashed);
     }

@@ -6,6 +6,7 @@ use deadpool_postgres::Transaction;
 use uuid::Uuid;
 
 use super::cleanup::delete_courses;
+use super::fence;
 use super::lock::JobLock;
 use super::Postgres;
 use crate::domain::cleanup::{CleanupPolicy, Deleted, DeletionReason, Erasable};
@@ -55,6 +56,27 @@ impl JanitorLock {
             )
             .await?
             .try_get(0)?)
+    }
+
+    /// Removes the deletion fence's tombstones older than `keep` whose
+    /// course has no cleanup job left, `batch` at a time. How many went.
+    pub async fn prune_tombstones(
+        &mut self,
+        keep: std::time::Duration,
+        batch: i64,
+    ) -> Result<u64, StoreError> {
+        let mut pruned = 0;
+        loop {
+            let went = self
+                .0
+                .client()
+                .execute(fence::PRUNE_TOMBSTONES, &[&keep.as_secs_f64(), &batch])
+                .await?;
+            pruned += went;
+            if went < batch.unsigned_abs() {
+                return Ok(pruned);
+            }
+        }
     }
 
     /// Starts a batch: its own transaction.
@@ -122,11 +144,14 @@ impl JanitorBatch<'_> {
         Ok(files)
     }
 
-    /// Deletes the courses and queues their cleanup. Ends the batch.
+    /// Deletes the courses and queues their cleanup, but those a recording
+    /// is writing in right now (it holds their fence: they are in use, not
+    /// garbage). Ends the batch.
     pub async fn delete(self, ids: &[Uuid], policy: CleanupPolicy) -> Result<Deleted, StoreError> {
+        let free = fence::try_close(&self.tx, ids).await?;
         let deleted = delete_courses(
             &self.tx,
-            ids,
+            &free,
             None,
             Erasable::Any,
             DeletionReason::Janitor,

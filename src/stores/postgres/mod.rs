@@ -7,6 +7,7 @@ pub mod cleanup;
 pub mod courses;
 pub mod drafts;
 pub mod erasures;
+pub mod fence;
 pub mod files;
 pub mod janitor;
 pub mod lock;

@@ -31,6 +31,20 @@ pub(super) fn parsed<T: std::str::FromStr<Err = crate::domain::UnknownValue>>(
         })
 }
 
+/// A nullable text column holding one of an enum's values.
+pub(super) fn parsed_opt<T: std::str::FromStr<Err = crate::domain::UnknownValue>>(
+    row: &Row,
+    column: &str,
+) -> Result<Option<T>, StoreError> {
+    row.try_get::<_, Option<&str>>(column)?
+        .map(|value| {
+            value.parse().map_err(|e: crate::domain::UnknownValue| {
+                StoreError::corrupt(Backend::Postgres, e.to_string())
+            })
+        })
+        .transpose()
+}
+
 pub(super) fn course_from(row: &Row) -> Result<Course, StoreError> {
     let form_data = match row.try_get::<_, Value>("form_data")? {
         Value::Object(map) => map,

@@ -252,21 +252,21 @@ impl Postgres {
     }
 
     /// Erases one course whose retention ended, in a transaction of its own,
-    /// unless a restore came first. The deletion is one statement, sent
-    /// outside BEGIN: Postgres runs it as a transaction of its own and has
-    /// committed it when it answers, without the round trips of BEGIN and
-    /// COMMIT.
+    /// unless a restore came first.
     pub async fn purge_one(&self, id: Uuid, policy: CleanupPolicy) -> Result<Deleted, StoreError> {
-        self.call(|client| async move {
-            delete_courses(
-                &client,
+        self.call(|mut client| async move {
+            let tx = client.transaction().await?;
+            let deleted = delete_courses(
+                &tx,
                 &[id],
                 None,
                 Erasable::Expired,
                 DeletionReason::Purge,
                 policy,
             )
-            .await
+            .await?;
+            tx.commit().await?;
+            Ok(deleted)
         })
         .await
     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
+use super::fence;
 use super::files::{lock_organization, record_file, usage};
 use super::rows::{json, parsed, storage_columns, tus_upload_from as upload_from, TUS_COLUMNS};
 use super::Postgres;
@@ -207,7 +208,8 @@ impl PgTus {
                          lease_until = now() + make_interval(secs => $12), \
                          expires_at = greatest(expires_at, now() + make_interval(secs => $13)), \
                          updated_at = now() \
-                         WHERE id = $1 AND lease_id = $2 AND upload_offset = $3",
+                         WHERE id = $1 AND lease_id = $2 AND upload_offset = $3 \
+                           AND expires_at > now()",
                         &[
                             &id,
                             &lease_id,
@@ -275,6 +277,12 @@ impl PgTus {
         self.db
             .call(|mut client| async move {
                 let tx = client.transaction().await?;
+                // The fence before the upload's row: a deletion takes the
+                // fence, then the course's uploads.
+                let passed = match fence::pass(&tx, new.id, new.owner).await? {
+                    Ok(passed) => passed,
+                    Err(fence) => return Ok(Some(RecordOutcome::Fenced(fence))),
+                };
                 let status = tx
                     .query_opt(
                         "SELECT status FROM tus_uploads WHERE id = $1 FOR UPDATE",
@@ -287,7 +295,7 @@ impl PgTus {
                 if parsed::<TusStatus>(&status, "status")? == TusStatus::Finished {
                     return Ok(None);
                 }
-                let outcome = record_file(&tx, new, file, quota, Some(upload.id)).await?;
+                let outcome = record_file(&tx, &passed, new, file, quota, Some(upload.id)).await?;
                 if matches!(outcome, RecordOutcome::Recorded { .. }) {
                     tx.execute(
                         "UPDATE tus_uploads SET status = $2, reserved_bytes = 0, \
@@ -341,13 +349,55 @@ impl PgTus {
         .await
     }
 
+    /// Up to `limit` uploads of an organization or a user, finished or not,
+    /// whoever holds them: what its erase removes.
+    pub async fn of_subject(
+        &self,
+        subject: EraseSubject,
+        limit: i64,
+    ) -> Result<Vec<TusUpload>, StoreError> {
+        let column = subject_column(subject);
+        self.db
+            .call(|client| async move {
+                let rows = client
+                    .query(
+                        &format!(
+                            "SELECT {TUS_COLUMNS} FROM tus_uploads WHERE {column} = $1 LIMIT $2"
+                        ),
+                        &[&subject.id, &limit],
+                    )
+                    .await?;
+                rows.iter().map(upload_from).collect()
+            })
+            .await
+    }
+
+    /// The uploads of an organization or a user, and the bytes the
+    /// unfinished ones have staged.
+    pub async fn count_subject(&self, subject: EraseSubject) -> Result<(u64, u64), StoreError> {
+        let column = subject_column(subject);
+        self.db
+            .call(|client| async move {
+                let row = client
+                    .query_one(
+                        &format!(
+                            "SELECT count(*), coalesce(sum(upload_offset) FILTER \
+                             (WHERE status = 'receiving'), 0)::bigint \
+                             FROM tus_uploads WHERE {column} = $1"
+                        ),
+                        &[&subject.id],
+                    )
+                    .await?;
+                let (uploads, bytes): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+                Ok((uploads.unsigned_abs(), bytes.unsigned_abs()))
+            })
+            .await
+    }
+
     /// Ends every unfinished upload of an organization or a user now (it is
     /// being erased; its writes are barred from here on).
     pub async fn expire_subject(&self, subject: EraseSubject) -> Result<(), StoreError> {
-        let column = match subject.scope {
-            EraseScope::Organization => "organization_id",
-            EraseScope::User => "owner_id",
-        };
+        let column = subject_column(subject);
         self.execute(
             &format!(
                 "UPDATE tus_uploads SET expires_at = least(expires_at, now()) WHERE {column} = $1"
@@ -368,5 +418,13 @@ impl PgTus {
                 Ok(())
             })
             .await
+    }
+}
+
+/// The column that names an erase's subject.
+fn subject_column(subject: EraseSubject) -> &'static str {
+    match subject.scope {
+        EraseScope::Organization => "organization_id",
+        EraseScope::User => "owner_id",
     }
 }

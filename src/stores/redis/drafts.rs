@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::breaker::{millis, Breaker};
 use super::keys::{
-    draft_key, events_channel, index_key, parse_draft_key, rate_key, write_rate_key,
+    discarded_key, draft_key, events_channel, index_key, parse_draft_key, rate_key, write_rate_key,
     SESSION_PATTERN,
 };
 use super::record::{corrupt, course_of, decode, read_records, unexpected};
@@ -96,7 +96,11 @@ impl RedisDrafts {
     /// Deletes a draft, whatever its organization; `false` if there was none.
     pub async fn delete(&self, user_id: Uuid, id: Uuid) -> Result<bool, StoreError> {
         let mut invocation = Self::on_draft(&self.scripts.delete, user_id, None, id);
-        invocation.key(events_channel(user_id, id));
+        invocation
+            .key(events_channel(user_id, id))
+            .key(discarded_key(user_id, id))
+            .arg("")
+            .arg("");
         let deleted: i64 = self.run(&invocation).await?;
         Ok(deleted == 1)
     }
@@ -375,7 +379,8 @@ impl DraftBackend for RedisDrafts {
         &self,
         owner: Owner,
         id: Uuid,
-        _course_deleted: bool,
+        course_deleted: bool,
+        limits: DraftLimits,
     ) -> Result<bool, StoreError> {
         let mut invocation = Self::on_draft(
             &self.scripts.delete,
@@ -383,7 +388,27 @@ impl DraftBackend for RedisDrafts {
             Some(owner.organization_id),
             id,
         );
-        invocation.key(events_channel(owner.user_id, id));
+        invocation
+            .key(events_channel(owner.user_id, id))
+            .key(discarded_key(owner.user_id, id))
+            .arg(millis(limits.ttl))
+            .arg(if course_deleted { "1" } else { "0" });
         Ok(self.run::<i64>(&invocation).await? == 1)
+    }
+
+    async fn discarded(&self, owner: Owner, id: Uuid) -> Result<bool, StoreError> {
+        self.breaker
+            .call(async {
+                let mut conn = self.conn().await?;
+                let organization: Option<String> = redis::cmd("GET")
+                    .arg(discarded_key(owner.user_id, id))
+                    .query_async(&mut conn)
+                    .await?;
+                // The same user in another organization is someone else.
+                Ok::<_, StoreError>(
+                    organization.is_some_and(|org| org == owner.organization_id.to_string()),
+                )
+            })
+            .await
     }
 }

@@ -9,8 +9,8 @@ use deadpool_redis::redis::Cmd;
 use uuid::Uuid;
 
 use super::keys::{
-    draft_key, index_key, parse_draft_key, rate_key, user_sessions_pattern, write_rate_key,
-    SESSION_PATTERN,
+    draft_key, index_key, parse_draft_key, rate_key, user_discarded_pattern, user_sessions_pattern,
+    write_rate_key, DISCARDED_PATTERN, SESSION_PATTERN,
 };
 use super::record::{organization_of, read_records};
 use super::{KeyScan, RedisConn, RedisDrafts};
@@ -30,6 +30,46 @@ impl RedisDrafts {
             subject,
             deadline,
         })
+    }
+
+    /// Removes the tombstones of the subject's discarded drafts (ids only,
+    /// but the subject's keys all the same). A user's share the user's hash
+    /// tag; an organization's hold its id.
+    pub async fn remove_discarded(&self, subject: EraseSubject) -> Result<u64, StoreError> {
+        let deadline = self.timeout * 10;
+        let mut conn = bounded(Backend::Redis, deadline, self.pool.get()).await?;
+        let pattern = match subject.scope {
+            EraseScope::Organization => DISCARDED_PATTERN.to_owned(),
+            EraseScope::User => user_discarded_pattern(subject.id),
+        };
+        let mut scan = bounded(Backend::Redis, deadline, conn.scan(&pattern)).await?;
+        let mut removed = 0;
+        while let Some(keys) = bounded(Backend::Redis, deadline, conn.scan_page(&mut scan)).await? {
+            let mut doomed = keys;
+            if subject.scope == EraseScope::Organization {
+                let organization = subject.id.to_string();
+                let owners: Vec<Option<String>> = bounded(
+                    Backend::Redis,
+                    deadline,
+                    conn.each(doomed.iter().map(Cmd::get).collect()),
+                )
+                .await?;
+                doomed = doomed
+                    .into_iter()
+                    .zip(owners)
+                    .filter(|(_, owner)| owner.as_deref() == Some(organization.as_str()))
+                    .map(|(key, _)| key)
+                    .collect();
+            }
+            let unlinked: Vec<u64> = bounded(
+                Backend::Redis,
+                deadline,
+                conn.each(doomed.iter().map(Cmd::unlink).collect()),
+            )
+            .await?;
+            removed += unlinked.iter().sum::<u64>();
+        }
+        Ok(removed)
     }
 
     /// How many draft sessions the subject has.

@@ -26,6 +26,21 @@ pub fn events_channel(user_id: Uuid, id: Uuid) -> String {
     format!("draft:events:{{{user_id}}}:{id}")
 }
 
+/// A draft its owner discarded: a tombstone (the organization's id) for the
+/// draft TTL, so that the owner is answered "discarded" rather than "not
+/// found".
+pub fn discarded_key(user_id: Uuid, id: Uuid) -> String {
+    format!("draft:discarded:{{{user_id}}}:{id}")
+}
+
+/// Matches every tombstone of a discarded draft.
+pub const DISCARDED_PATTERN: &str = "draft:discarded:*";
+
+/// Matches every tombstone of one user's discarded drafts.
+pub fn user_discarded_pattern(user_id: Uuid) -> String {
+    format!("draft:discarded:{{{user_id}}}:*")
+}
+
 /// The user's live drafts: a sorted set of draft ids scored by expiry.
 pub fn index_key(user_id: Uuid) -> String {
     format!("draft:index:{{{user_id}}}")

@@ -138,9 +138,39 @@ impl Courses {
                 self.tus_remove(&upload).await?;
                 Err(refused.into())
             }
+            // The upload ended under this request (its draft discarded, its
+            // course or its subject erased): what it stored goes now, and the
+            // answer says why.
+            Err(e @ (AppError::Tus(TusError::Locked) | AppError::Store(_))) => {
+                match self.lost_to_deletion(owner, draft, &upload).await? {
+                    Some(gone) => {
+                        self.tus_remove(&upload).await?;
+                        Err(gone)
+                    }
+                    None => Err(e),
+                }
+            }
             Err(e) => Err(e),
             Ok(()) if upload.offset < upload.length => Ok((&upload).into()),
             Ok(()) => self.tus_finish(owner, draft, upload).await,
+        }
+    }
+
+    /// Why an upload's PATCH failed midway, if it lost to a deletion: its
+    /// course or subject fenced, or its draft gone.
+    async fn lost_to_deletion(
+        &self,
+        owner: Owner,
+        draft: &Draft,
+        upload: &TusUpload,
+    ) -> Result<Option<AppError>, AppError> {
+        if let Some(fence) = self.courses.fence(upload.course_id, owner).await? {
+            return Ok(Some(fence.into()));
+        }
+        match self.draft(owner, draft.id).await {
+            Err(gone @ (AppError::NotFound | AppError::Discarded)) => Ok(Some(gone)),
+            Err(e) => Err(e),
+            Ok(_) => Ok(None),
         }
     }
 
@@ -271,6 +301,7 @@ impl Courses {
                 AppError::StorageFull { limit, used }
             }
             Some(RecordOutcome::Trashed) => AppError::Trashed,
+            Some(RecordOutcome::Fenced(fence)) => fence.into(),
         };
         if let Err(e) = self.files.delete(&upload.storage_key).await {
             tracing::warn!(key = upload.storage_key, error = %e, "could not remove an unrecorded upload");
