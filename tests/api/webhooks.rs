@@ -13,7 +13,7 @@ use crate::receiver::{new_secret, verifies, Answer, Delivery, Receiver};
 use crate::servers::{free_port, ServerProcess};
 
 /// The app with its webhook pointed at `receiver`, signing with `secrets`.
-async fn spawn_with_hook(
+pub(crate) async fn spawn_with_hook(
     receiver: &Receiver,
     secrets: &[&str],
     adjust: impl FnOnce(&mut Config),

@@ -1,0 +1,368 @@
+//! A deletion holds against writes in flight (invariant 13, issue 23), each
+//! race forced in both orders. The late order: a write's body is held
+//! half-sent until the service is seen storing it, the deletion is
+//! acknowledged, then the rest is sent; the write loses (410 to a discard
+//! or a delete, 403 to an erase) and leaves nothing. The early order: the
+//! write is done first and the deletion takes it too. Either way nothing of
+//! the course is left (row, file rows, objects, staging files, draft key)
+//! and its events end with one `course.deleted`.
+
+mod checks;
+
+use reqwest::Method;
+use serde_json::json;
+
+use self::checks::{
+    assert_erased, assert_lost, assert_nothing_left, events, materialized_draft, spawn_watched,
+    start_erase, wait_until_swept, Announced,
+};
+use crate::erase::{await_erase, erase_to_end, Whose};
+use crate::helpers::{assert_problem, new_user, service_user, wait_until, TestApp};
+use crate::tus_steps::{header, text};
+
+/// The two halves of a held multipart upload's file.
+const FIRST: &[u8] = b"Week 1: ownership, ";
+const REST: &[u8] = b"borrowing and lifetimes.\n";
+/// The local storage's durable step of a tus PATCH: a first half this long
+/// is stored (and its offset recorded) before the rest arrives.
+const STEP: usize = 1 << 20;
+/// Long enough to hold an erase that waits out the longest request, short
+/// enough for a test.
+const BODY_DEADLINE_SECS: u64 = 5;
+
+fn permanent_delete(course: &str) -> String {
+    format!("/api/v1/courses/{course}?permanent=true")
+}
+
+// Case 1: a multipart upload across the discard of its materialized draft.
+
+#[tokio::test]
+async fn an_upload_held_across_the_discard_of_its_draft_answers_410_and_leaves_nothing() {
+    let (app, receiver) = spawn_watched(|_| {}).await;
+    let (draft, _course) = materialized_draft(&app).await;
+    let upload = app.held_upload(&app.user, &draft, FIRST, REST).await;
+
+    assert_eq!(app.delete_draft(&app.user, &draft).await.status(), 204);
+    let late = upload.finish().await;
+
+    assert_lost(
+        late,
+        "the upload held across the discard",
+        410,
+        "draft-discarded",
+    )
+    .await;
+    assert_nothing_left(&app, &draft).await;
+    Announced::Yes.assert_end(&events(&app, &receiver).await);
+}
+
+#[tokio::test]
+async fn an_upload_done_before_the_discard_of_its_draft_goes_with_the_course() {
+    let (app, receiver) = spawn_watched(|_| {}).await;
+    let (draft, _course) = materialized_draft(&app).await;
+    let upload = app.upload_text(&app.user, &draft, "early.txt", REST).await;
+    assert_eq!(upload.status(), 201);
+
+    assert_eq!(app.delete_draft(&app.user, &draft).await.status(), 204);
+
+    assert_nothing_left(&app, &draft).await;
+    Announced::Yes.assert_end(&events(&app, &receiver).await);
+}
+
+// Case 2: a multipart upload across a permanent delete of the course.
+
+#[tokio::test]
+async fn an_upload_held_across_a_permanent_delete_answers_410_and_leaves_nothing() {
+    let (app, receiver) = spawn_watched(|_| {}).await;
+    let (draft, course) = materialized_draft(&app).await;
+    let upload = app.held_upload(&app.user, &draft, FIRST, REST).await;
+
+    let deleted = app
+        .call(Method::DELETE, &permanent_delete(&course), &app.user)
+        .await;
+    assert_eq!(deleted.status(), 204);
+    let late = upload.finish().await;
+
+    assert_lost(
+        late,
+        "the upload held across the delete",
+        410,
+        "course-deleted",
+    )
+    .await;
+    assert_nothing_left(&app, &draft).await;
+    Announced::Yes.assert_end(&events(&app, &receiver).await);
+}
+
+#[tokio::test]
+async fn an_upload_done_before_a_permanent_delete_goes_with_the_course() {
+    let (app, receiver) = spawn_watched(|_| {}).await;
+    let (draft, course) = materialized_draft(&app).await;
+    let upload = app.upload_text(&app.user, &draft, "early.txt", REST).await;
+    assert_eq!(upload.status(), 201);
+
+    let deleted = app
+        .call(Method::DELETE, &permanent_delete(&course), &app.user)
+        .await;
+    assert_eq!(deleted.status(), 204);
+
+    assert_nothing_left(&app, &draft).await;
+    Announced::Yes.assert_end(&events(&app, &receiver).await);
+}
+
+// Case 3: a multipart upload across an erase of its user.
+
+#[tokio::test]
+async fn an_upload_held_across_an_erase_of_its_user_answers_403_and_leaves_nothing() {
+    let (app, receiver) = spawn_watched(|c| c.body_deadline_secs = BODY_DEADLINE_SECS).await;
+    let (draft, _course) = materialized_draft(&app).await;
+    let upload = app.held_upload(&app.user, &draft, FIRST, REST).await;
+
+    let erase = start_erase(&app).await;
+    wait_until_swept(&app, &draft).await;
+    let when_sent = app.get_json(&service_user(), &erase).await;
+    let late = upload.finish().await;
+
+    assert_lost(late, "the upload held across the erase", 403, "forbidden").await;
+    assert_eq!(
+        when_sent["status"], "running",
+        "the rest was sent while the erase ran: {when_sent}"
+    );
+    assert_erased(&app, &await_erase(&app, &erase).await, &draft).await;
+    Announced::Yes.assert_end(&events(&app, &receiver).await);
+}
+
+/// The order of the issue: the erase reports done, then the rest arrives.
+/// The erase now waits out the longest request, so the held upload's
+/// deadline cuts it off (or the fence refuses it) before the erase ends.
+#[tokio::test]
+async fn an_upload_held_until_an_erase_of_its_user_ends_never_lands() {
+    let (app, receiver) = spawn_watched(|c| c.body_deadline_secs = 8).await;
+    let (draft, _course) = materialized_draft(&app).await;
+    let upload = app.held_upload(&app.user, &draft, FIRST, REST).await;
+
+    let erase = start_erase(&app).await;
+    let service = service_user();
+    wait_until("the erase ends or the held upload is answered", || async {
+        upload.answered() || app.get_json(&service, &erase).await["status"] != "running"
+    })
+    .await;
+    let late = upload.finish().await;
+
+    let seen = late.status().as_u16();
+    let body = late.text().await.unwrap_or_default();
+    assert!(
+        matches!(seen, 403 | 408),
+        "the upload held until the erase ended answered {seen}, not 403 or 408: {body}"
+    );
+    assert_erased(&app, &await_erase(&app, &erase).await, &draft).await;
+    Announced::Yes.assert_end(&events(&app, &receiver).await);
+}
+
+#[tokio::test]
+async fn an_upload_done_before_an_erase_of_its_user_is_erased_with_it() {
+    let (app, receiver) = spawn_watched(|c| c.body_deadline_secs = BODY_DEADLINE_SECS).await;
+    let (draft, _course) = materialized_draft(&app).await;
+    let upload = app.upload_text(&app.user, &draft, "early.txt", REST).await;
+    assert_eq!(upload.status(), 201);
+
+    let state = erase_to_end(&app, Whose::User(app.user.id)).await;
+
+    assert_erased(&app, &state, &draft).await;
+    Announced::Yes.assert_end(&events(&app, &receiver).await);
+}
+
+// Case 4: a tus PATCH that finishes its upload across a discard.
+
+#[tokio::test]
+async fn a_tus_patch_held_across_a_discard_does_not_finish_its_upload() {
+    let (app, receiver) = spawn_watched(|_| {}).await;
+    let (draft, _course) = materialized_draft(&app).await;
+    let content = text(STEP + 100);
+    let url = app
+        .tus_upload_url(&app.user, &draft, content.len(), "notes.txt", "text/plain")
+        .await;
+    let patch = app
+        .held_tus_patch(&app.user, &url, &content[..STEP], &content[STEP..])
+        .await;
+
+    assert_eq!(app.delete_draft(&app.user, &draft).await.status(), 204);
+    let late = patch.finish().await;
+
+    assert_lost(
+        late,
+        "the PATCH held across the discard",
+        410,
+        "draft-discarded",
+    )
+    .await;
+    assert_nothing_left(&app, &draft).await;
+    Announced::Yes.assert_end(&events(&app, &receiver).await);
+}
+
+#[tokio::test]
+async fn a_tus_upload_finished_before_a_discard_goes_with_the_course() {
+    let (app, receiver) = spawn_watched(|_| {}).await;
+    let (draft, _course) = materialized_draft(&app).await;
+    let content = text(STEP + 100);
+    let url = app
+        .tus_upload_url(&app.user, &draft, content.len(), "notes.txt", "text/plain")
+        .await;
+    let finished = app.tus_patch(&app.user, &url, 0, &content).await;
+    assert_eq!(finished.status(), 204);
+    header(&finished, "draftd-file-id");
+
+    assert_eq!(app.delete_draft(&app.user, &draft).await.status(), 204);
+
+    assert_nothing_left(&app, &draft).await;
+    Announced::Yes.assert_end(&events(&app, &receiver).await);
+}
+
+// Case 5: an erase of a user with unfinished tus uploads.
+
+#[tokio::test]
+async fn a_tus_patch_held_across_an_erase_of_its_user_answers_403_and_leaves_nothing() {
+    let (app, _receiver) = spawn_watched(|c| c.body_deadline_secs = BODY_DEADLINE_SECS).await;
+    let draft = app.draft_id(&app.user, json!({"topic": "Erased"})).await;
+    let content = text(2 * STEP);
+    let url = app
+        .tus_upload_url(&app.user, &draft, content.len(), "notes.txt", "text/plain")
+        .await;
+    let patch = app
+        .held_tus_patch(
+            &app.user,
+            &url,
+            &content[..STEP],
+            &content[STEP..STEP + 100],
+        )
+        .await;
+
+    let erase = start_erase(&app).await;
+    wait_until_swept(&app, &draft).await;
+    let when_sent = app.get_json(&service_user(), &erase).await;
+    let late = patch.finish().await;
+
+    assert_lost(late, "the PATCH held across the erase", 403, "forbidden").await;
+    assert_eq!(
+        when_sent["status"], "running",
+        "the rest was sent while the erase ran: {when_sent}"
+    );
+    assert_erased(&app, &await_erase(&app, &erase).await, &draft).await;
+}
+
+#[tokio::test]
+async fn an_erase_ends_its_users_unfinished_tus_uploads_for_good() {
+    let (app, _receiver) = spawn_watched(|c| c.body_deadline_secs = BODY_DEADLINE_SECS).await;
+    let draft = app.draft_id(&app.user, json!({"topic": "Erased"})).await;
+    let content = text(2 * STEP);
+    let url = app
+        .tus_upload_url(&app.user, &draft, content.len(), "notes.txt", "text/plain")
+        .await;
+    let half = app.tus_patch(&app.user, &url, 0, &content[..STEP]).await;
+    assert_eq!(half.status(), 204);
+
+    let state = erase_to_end(&app, Whose::User(app.user.id)).await;
+    assert_erased(&app, &state, &draft).await;
+
+    // The rest, sent later, revives nothing.
+    let late = app.tus_patch(&app.user, &url, STEP, &content[STEP..]).await;
+    assert_lost(late, "a PATCH after the erase", 403, "forbidden").await;
+    assert_erased(&app, &state, &draft).await;
+}
+
+// A discard of a draft that has no course yet, across its first upload.
+
+#[tokio::test]
+async fn a_first_upload_held_across_the_discard_of_its_draft_answers_410_and_makes_no_course() {
+    let (app, receiver) = spawn_watched(|_| {}).await;
+    let draft = app
+        .draft_id(&app.user, json!({"topic": "No course yet"}))
+        .await;
+    let upload = app.held_upload(&app.user, &draft, FIRST, REST).await;
+
+    assert_eq!(app.delete_draft(&app.user, &draft).await.status(), 204);
+    let late = upload.finish().await;
+
+    assert_lost(
+        late,
+        "the first upload held across the discard",
+        410,
+        "draft-discarded",
+    )
+    .await;
+    assert_nothing_left(&app, &draft).await;
+    Announced::No.assert_end(&events(&app, &receiver).await);
+}
+
+#[tokio::test]
+async fn a_first_upload_done_before_the_discard_of_its_draft_goes_with_it() {
+    let (app, receiver) = spawn_watched(|_| {}).await;
+    let draft = app
+        .draft_id(&app.user, json!({"topic": "No course yet"}))
+        .await;
+    let upload = app.upload_text(&app.user, &draft, "early.txt", REST).await;
+    assert_eq!(upload.status(), 201);
+
+    assert_eq!(app.delete_draft(&app.user, &draft).await.status(), 204);
+
+    assert_nothing_left(&app, &draft).await;
+    Announced::Yes.assert_end(&events(&app, &receiver).await);
+}
+
+// After a discard: the draft's tombstone.
+
+#[tokio::test]
+async fn a_discarded_draft_answers_its_owner_410_and_anyone_else_404() {
+    let app = TestApp::spawn().await;
+    let draft = app.draft_id(&app.user, json!({"topic": "Discarded"})).await;
+    assert_eq!(app.delete_draft(&app.user, &draft).await.status(), 204);
+
+    let read = app.get_draft(&app.user, &draft).await;
+    assert_lost(read, "GET of the discarded draft", 410, "draft-discarded").await;
+    let saved = app
+        .patch_draft(&app.user, &draft, json!({"topic": "Back"}), None)
+        .await;
+    assert_lost(
+        saved,
+        "PATCH of the discarded draft",
+        410,
+        "draft-discarded",
+    )
+    .await;
+
+    let stranger = new_user();
+    assert_problem(app.get_draft(&stranger, &draft).await, 404).await;
+    let patched = app
+        .patch_draft(&stranger, &draft, json!({"topic": "Mine"}), None)
+        .await;
+    assert_problem(patched, 404).await;
+    assert_nothing_left(&app, &draft).await;
+}
+
+#[tokio::test]
+async fn every_later_write_naming_a_discarded_draft_answers_410_and_makes_nothing() {
+    let app = TestApp::spawn().await;
+    let draft = app.draft_id(&app.user, json!({"topic": "Discarded"})).await;
+    let content = text(100);
+    let url = app
+        .tus_upload_url(&app.user, &draft, content.len(), "notes.txt", "text/plain")
+        .await;
+    assert_eq!(app.delete_draft(&app.user, &draft).await.status(), 204);
+
+    for action in ["materialize", "submit"] {
+        let late = app.draft_action(&app.user, &draft, action).await;
+        assert_lost(late, action, 410, "draft-discarded").await;
+    }
+    let upload = app.upload_text(&app.user, &draft, "late.txt", REST).await;
+    assert_lost(upload, "an upload", 410, "draft-discarded").await;
+    let created = app
+        .tus_create(&app.user, &draft, 100, "late.txt", "text/plain")
+        .await;
+    assert_lost(created, "a tus creation", 410, "draft-discarded").await;
+    let patch = app.tus_patch(&app.user, &url, 0, &content).await;
+    assert_lost(patch, "a PATCH of its upload", 410, "draft-discarded").await;
+    // The upload's staged bytes (none here) are the sweep's, as any
+    // expired upload's.
+    assert_eq!(app.course_count().await, 0, "course rows");
+    assert_eq!(app.file_row_count().await, 0, "file rows");
+}
