@@ -14,6 +14,7 @@ use super::if_match;
 use super::paging::{PageBody, PageQuery};
 use super::prefer;
 use super::problem::{ApiError, AuthenticatedErrors, ProblemResponse};
+use super::query::Query;
 use super::schemas;
 use super::AppState;
 use crate::domain::draft::{Return, Saved};
@@ -118,8 +119,8 @@ struct ListedDraft {
 pub async fn list(
     state: web::Data<AppState>,
     owner: Owner,
-    list: web::Query<ListQuery>,
-    page: web::Query<PageQuery>,
+    list: Query<ListQuery>,
+    page: Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let with_form = match list.include.as_deref() {
         None => false,

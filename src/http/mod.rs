@@ -22,6 +22,7 @@ pub mod page;
 pub mod paging;
 pub mod prefer;
 pub mod problem;
+pub mod query;
 pub mod request_id;
 pub mod schemas;
 pub mod timed_body;
@@ -64,10 +65,6 @@ pub fn route_of(req: &HttpRequest) -> &'static str {
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
-        .app_data(
-            web::QueryConfig::default()
-                .error_handler(|e, _| ApiError::MalformedBody(e.to_string()).into()),
-        )
         .service(
             resource("/api/v1/drafts", "POST, GET")
                 .route(web::post().to(drafts::create))

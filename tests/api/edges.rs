@@ -3,7 +3,7 @@
 
 use reqwest::Method;
 
-use crate::helpers::{assert_problem, TestApp};
+use crate::helpers::{assert_problem, service_user, TestApp};
 
 /// A cursor as the lists make them (hex of `<unix µs>:<id>`), for any time.
 fn cursor_at(micros: i64) -> String {
@@ -48,4 +48,68 @@ async fn a_cursor_naming_a_time_postgres_cannot_hold_is_a_422_on_every_list() {
             "{path}: the latest time is a cursor"
         );
     }
+}
+
+#[tokio::test]
+async fn a_query_parameter_that_does_not_parse_is_an_invalid_query_naming_it() {
+    let app = TestApp::spawn().await;
+    let admin = service_user();
+    let course = uuid::Uuid::new_v4();
+    let cases = [
+        (
+            Method::GET,
+            "/api/v1/drafts?limit=ten".to_owned(),
+            "limit",
+            &app.user,
+        ),
+        (
+            Method::GET,
+            "/api/v1/courses?trashed=yes".to_owned(),
+            "trashed",
+            &app.user,
+        ),
+        (
+            Method::GET,
+            "/api/v1/courses?limit=-1".to_owned(),
+            "limit",
+            &app.user,
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/courses/{course}?permanent=maybe"),
+            "permanent",
+            &app.user,
+        ),
+        (
+            Method::POST,
+            "/api/v1/admin/janitor/run?dryRun=perhaps".to_owned(),
+            "dryRun",
+            &admin,
+        ),
+        (
+            Method::POST,
+            "/api/v1/admin/erase?dryRun=1".to_owned(),
+            "dryRun",
+            &admin,
+        ),
+    ];
+    for (method, path, parameter, user) in cases {
+        let body = assert_problem(app.call(method, &path, user).await, 400).await;
+        assert_eq!(
+            body["type"], "urn:draftd:problem:invalid-query",
+            "{path}: {body}"
+        );
+        assert_eq!(body["title"], "Invalid query parameter", "{path}");
+        assert!(body["errors"][parameter].is_array(), "{path}: {body}");
+        let detail = body["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(parameter), "{path}: {detail}");
+    }
+    // A value that parses but is out of bounds stays a validation failure.
+    let body = assert_problem(
+        app.call(Method::GET, "/api/v1/drafts?limit=101", &app.user)
+            .await,
+        422,
+    )
+    .await;
+    assert!(body["errors"]["limit"].is_array(), "{body}");
 }
