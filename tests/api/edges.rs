@@ -2,8 +2,10 @@
 //! here failed on the code before its fix.
 
 use reqwest::Method;
+use serde_json::json;
 
-use crate::helpers::{assert_problem, service_user, TestApp};
+use crate::helpers::{assert_problem, draft_key, service_user, TestApp};
+use crate::records::Record;
 
 /// A cursor as the lists make them (hex of `<unix µs>:<id>`), for any time.
 fn cursor_at(micros: i64) -> String {
@@ -112,4 +114,74 @@ async fn a_query_parameter_that_does_not_parse_is_an_invalid_query_naming_it() {
     )
     .await;
     assert!(body["errors"]["limit"].is_array(), "{body}");
+}
+
+#[tokio::test]
+async fn text_that_would_disguise_a_title_is_refused_naming_the_field_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let clean = json!({"topic": "Clean topic", "description": "Kept"});
+    let draft = app.new_draft(&app.user, clean.clone()).await;
+    let id = draft["id"].as_str().unwrap_or_default().to_owned();
+    let refused = [
+        ("topic", json!("Rust \u{202E}nohtyP")),
+        ("topic", json!("Rust\u{B}basics")),
+        ("topic", json!("Rust\u{85}basics")),
+        ("topic", json!("Rust\u{2069}basics")),
+        ("topic", json!("one\ntwo")),
+        ("topic", json!("one\ttwo")),
+        ("writingStyle", json!("plain\u{2028}words")),
+        ("email", json!("a@b.ru\r\n")),
+        ("language", json!("ru\n")),
+        ("formats", json!(["video", "text\n"])),
+        ("description", json!("about \u{202A}this")),
+        ("targetAudience", json!("x\u{2029}y")),
+        ("learningOutcomes", json!("a\rb")),
+    ];
+    for (field, value) in refused {
+        let response = app
+            .patch_draft(&app.user, &id, json!({ field: value }), None)
+            .await;
+        let body = assert_problem(response, 422).await;
+        assert!(body["errors"][field].is_array(), "{field} {value}: {body}");
+        let response = app
+            .create_draft(&app.user, json!({"formData": { field: value }}))
+            .await;
+        assert_problem(response, 422).await;
+    }
+    assert_eq!(app.draft(&app.user, &id).await, draft, "nothing changed");
+
+    // Hebrew and Arabic titles keep their marks; long text keeps its lines.
+    let kept = json!({
+        "topic": "קורס Rust\u{200F} למתחילים\u{200E}",
+        "writingStyle": "دورة\u{061C} عملية",
+        "description": "First line\n\tindented",
+        "learningOutcomes": "One\nTwo",
+    });
+    let response = app.patch_draft(&app.user, &id, kept.clone(), None).await;
+    assert_eq!(response.status(), 200);
+    let submitted = app.action_json(&app.user, &id, "submit", 201).await;
+    let course = app.course_of(&app.user, &submitted).await;
+    assert_eq!(course["title"], kept["topic"]);
+}
+
+#[tokio::test]
+async fn a_topic_saved_before_the_rule_fails_submit_and_titles_no_course() {
+    let app = TestApp::spawn().await;
+    let id = app
+        .draft_id(&app.user, json!({"topic": "Clean topic"}))
+        .await;
+    let mut redis = app.redis().await;
+    let key = draft_key(&app.user, &id);
+    let Some(mut record) = Record::read(&mut redis, &key).await else {
+        panic!("the draft's record");
+    };
+    record.set_field("topic", &json!("Rust \u{202E}nohtyP").to_string());
+    record.write(&mut redis, &key).await;
+
+    let problem = assert_problem(app.draft_action(&app.user, &id, "submit").await, 422).await;
+    assert!(problem["errors"]["topic"].is_array(), "{problem}");
+    assert_eq!(app.course_count().await, 0);
+    let materialized = app.action_json(&app.user, &id, "materialize", 201).await;
+    let course = app.course_of(&app.user, &materialized).await;
+    assert_eq!(course["title"], "Untitled course");
 }
