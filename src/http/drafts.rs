@@ -163,6 +163,10 @@ pub async fn get(
 
 /// Autosave: merge a patch into the form and refresh the draft's TTL.
 ///
+/// A patch that changes nothing (`{}`, or values the form holds) keeps the
+/// version (the `ETag`) and `updatedAt` and announces no event; it still
+/// refreshes the TTL. `If-Match` is checked first.
+///
 /// With `Prefer: return=minimal` (RFC 7240) the answer is a 204 with the new
 /// `ETag` and no body: the client already has the form it sent, and the
 /// service skips reading the draft back and encoding it.

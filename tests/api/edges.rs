@@ -1,8 +1,9 @@
 //! Protocol edges found by real clients and an audit (issue 24): each test
 //! here failed on the code before its fix.
 
+use deadpool_redis::redis::AsyncCommands;
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::helpers::{assert_problem, draft_key, service_user, TestApp};
 use crate::records::Record;
@@ -184,4 +185,120 @@ async fn a_topic_saved_before_the_rule_fails_submit_and_titles_no_course() {
     let materialized = app.action_json(&app.user, &id, "materialize", 201).await;
     let course = app.course_of(&app.user, &materialized).await;
     assert_eq!(course["title"], "Untitled course");
+}
+
+/// PATCHes `form` into draft `id` with `If-Match: "<if_match>"`.
+async fn save(app: &TestApp, id: &str, form: Value, if_match: u64) -> reqwest::Response {
+    app.patch_draft(&app.user, id, form, Some(&format!("\"{if_match}\"")))
+        .await
+}
+
+/// Merge patches that leave a draft of [`NOOP_FORM`] as it is.
+fn no_ops() -> [Value; 5] {
+    [
+        json!({}),
+        json!({"topic": "Rust"}),
+        json!({"formats": ["video", "quiz"]}),
+        json!({"estimatedLessons": 3, "email": null}),
+        json!({"description": "a\nb", "topic": "Rust", "language": null}),
+    ]
+}
+
+const NOOP_FORM: &str = r#"{"topic": "Rust", "formats": ["video", "quiz"], "estimatedLessons": 3, "description": "a\nb"}"#;
+
+#[tokio::test]
+async fn a_save_that_changes_nothing_keeps_the_version_and_announces_nothing() {
+    let app = TestApp::spawn().await;
+    let form: Value = serde_json::from_str(NOOP_FORM).unwrap_or_default();
+    let draft = app.new_draft(&app.user, form.clone()).await;
+    let id = draft["id"].as_str().unwrap_or_default().to_owned();
+    let (mut stream, hello) = app.stream(&app.user, &id).await;
+    assert_eq!(hello["version"], 1);
+    let key = draft_key(&app.user, &id);
+    let mut redis = app.redis().await;
+
+    let mut expires = draft["expiresAt"].as_str().unwrap_or_default().to_owned();
+    for patch in no_ops() {
+        // As if the draft had sat untouched for almost a day.
+        let _: () = redis.pexpire(&key, 5_000).await.unwrap_or(());
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let response = save(&app, &id, patch.clone(), 1).await;
+        assert_eq!(response.status(), 200, "{patch}");
+        assert_eq!(response.headers()["etag"], "\"1\"", "{patch}");
+        let saved: Value = response.json().await.unwrap_or_default();
+        assert_eq!(saved["version"], 1, "{patch}");
+        assert_eq!(saved["updatedAt"], draft["updatedAt"], "{patch}");
+        assert_eq!(saved["formData"], form, "{patch}");
+        let now_expires = saved["expiresAt"].as_str().unwrap_or_default().to_owned();
+        assert!(now_expires > expires, "{patch}: the TTL is refreshed");
+        expires = now_expires;
+        let ttl: i64 = redis.pttl(&key).await.unwrap_or(0);
+        assert!(ttl > 86_000_000, "{patch}: ttl {ttl}");
+    }
+    // Minimal answers too; and If-Match is checked first: a stale no-op is a 412.
+    let minimal = app
+        .request(Method::PATCH, &format!("/api/v1/drafts/{id}"), &app.user)
+        .header("content-type", "application/merge-patch+json")
+        .header("prefer", "return=minimal")
+        .body(r#"{"formData": {"topic": "Rust"}}"#)
+        .send()
+        .await;
+    let minimal = minimal.expect("an answer");
+    assert_eq!(minimal.status(), 204);
+    assert_eq!(minimal.headers()["etag"], "\"1\"");
+    let stale = assert_problem(save(&app, &id, json!({}), 7).await, 412).await;
+    assert_eq!(stale["currentVersion"], 1);
+
+    let response = save(&app, &id, json!({"topic": "Go"}), 1).await;
+    assert_eq!(response.headers()["etag"], "\"2\"");
+    let saved: Value = response.json().await.unwrap_or_default();
+    assert!(saved["updatedAt"].as_str() > draft["updatedAt"].as_str());
+    let (event, data) = stream.event().await;
+    assert_eq!(event, "saved");
+    assert_eq!(
+        data,
+        json!({"type": "saved", "version": 2, "patch": {"topic": "Go"}}),
+        "the first event is the first change"
+    );
+}
+
+#[tokio::test]
+async fn in_degraded_mode_a_save_that_changes_nothing_keeps_the_version_too() {
+    let port = crate::servers::free_port();
+    let app = TestApp::spawn_with(|c| {
+        c.redis_url = format!("redis://127.0.0.1:{port}");
+        c.store_timeout_ms = 500;
+    })
+    .await;
+    let form: Value = serde_json::from_str(NOOP_FORM).unwrap_or_default();
+    let draft = app.new_draft(&app.user, form.clone()).await;
+    assert_eq!(draft["store"], "postgres");
+    let id = draft["id"].as_str().unwrap_or_default().to_owned();
+
+    let mut expires = draft["expiresAt"].as_str().unwrap_or_default().to_owned();
+    for patch in no_ops() {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let response = save(&app, &id, patch.clone(), 1).await;
+        assert_eq!(response.status(), 200, "{patch}");
+        assert_eq!(response.headers()["etag"], "\"1\"", "{patch}");
+        let saved: Value = response.json().await.unwrap_or_default();
+        assert_eq!(saved["updatedAt"], draft["updatedAt"], "{patch}");
+        assert_eq!(saved["formData"], form, "{patch}");
+        let now_expires = saved["expiresAt"].as_str().unwrap_or_default().to_owned();
+        assert!(now_expires > expires, "{patch}: the TTL is refreshed");
+        expires = now_expires;
+    }
+    let read = app.draft(&app.user, &id).await;
+    assert_eq!(read["updatedAt"], draft["updatedAt"]);
+    assert_eq!(read["expiresAt"].as_str(), Some(expires.as_str()));
+    assert_problem(save(&app, &id, json!({}), 7).await, 412).await;
+
+    let response = save(&app, &id, json!({"topic": "Go"}), 1).await;
+    assert_eq!(response.headers()["etag"], "\"2\"");
+    let saved: Value = response.json().await.unwrap_or_default();
+    assert!(saved["updatedAt"].as_str() > draft["updatedAt"].as_str());
+    assert_eq!(
+        app.draft(&app.user, &id).await["updatedAt"],
+        saved["updatedAt"]
+    );
 }
