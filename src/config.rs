@@ -19,6 +19,9 @@ pub mod webhook;
 
 /// The HS256 secret used in dev mode when none is configured. Public on purpose:
 /// dev mode must never face the internet.
+/// The most clock leeway an operator may allow: skew is seconds, not hours.
+pub const MAX_JWT_LEEWAY_SECS: u64 = 300;
+
 pub const DEV_JWT_SECRET: &str = "draftd-dev-secret-do-not-use-in-production";
 
 /// Shortest secret accepted outside dev mode: HS256 wants at least 256 bits.
@@ -71,6 +74,13 @@ pub struct Config {
     /// HS256 secret that signs access tokens (required unless dev mode is on).
     #[arg(long, env = "DRAFTD_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
+
+    /// Clock leeway on a token's `exp` and `nbf`, in seconds: a token is taken
+    /// this long after it expires and before it is valid (clock skew between
+    /// the identity provider and draftd). None unless an operator sets it.
+    #[arg(long, env = "DRAFTD_JWT_LEEWAY_SECS", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(..=MAX_JWT_LEEWAY_SECS))]
+    pub jwt_leeway_secs: u64,
 
     /// Local development: allows the built-in JWT secret and serves demo-user
     /// tokens. Only on a loopback DRAFTD_BIND, and only to requests whose

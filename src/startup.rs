@@ -243,7 +243,7 @@ impl Application {
     /// and the pool reconnects. Dev mode starts on a loopback address only.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         config.check_dev_mode()?;
-        let authenticator = Authenticator::new(config.jwt_secret()?);
+        let authenticator = Authenticator::new(config.jwt_secret()?, config.jwt_leeway_secs);
         metrics::handle();
         let services = Services::connect(config).await?;
         let schedules = Schedules {

@@ -21,12 +21,14 @@ pub fn course_id_for(draft_id: Uuid) -> Uuid {
 /// The title of a course whose form has no topic yet.
 pub const DEFAULT_TITLE: &str = "Untitled course";
 
-/// The title of a course made from this form: its topic, or the default.
+/// The title of a course made from this form: its topic, or the default (a
+/// topic holding characters a title may not, saved before autosave refused
+/// them, is no title).
 pub fn title_from(form: &Map<String, Value>) -> &str {
     form.get("topic")
         .and_then(Value::as_str)
         .map(str::trim)
-        .filter(|topic| !topic.is_empty())
+        .filter(|topic| !topic.is_empty() && super::form::is_clean_title(topic))
         .unwrap_or(DEFAULT_TITLE)
 }
 
@@ -261,6 +263,15 @@ pub fn storage_prefix(organization_id: Uuid, course_id: Uuid) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_topic_a_title_may_not_hold_titles_nothing() {
+        let form = |topic: &str| Map::from_iter([("topic".to_owned(), Value::from(topic))]);
+        assert_eq!(title_from(&form(" Rust \u{200F}")), "Rust \u{200F}");
+        assert_eq!(title_from(&form("Rust \u{202E}nohtyP")), DEFAULT_TITLE);
+        assert_eq!(title_from(&form("one\ntwo")), DEFAULT_TITLE);
+        assert_eq!(title_from(&form("  ")), DEFAULT_TITLE);
+    }
 
     #[test]
     fn slugs_read_well_for_non_latin_topics() {

@@ -4,7 +4,12 @@
 //! its type and its size limits only: a half-typed email or a two-letter topic
 //! is kept, not refused, and no keystroke is lost. The remaining rules (topic
 //! required and at least 3 characters, a valid email and language tag) apply
-//! when the form is submitted.
+//! when the form is submitted. Text is checked for the characters it may hold
+//! while drafting already ([`text`]): a value that can never be submitted is
+//! refused when it is typed, not when the form is sent.
+
+mod submit;
+mod text;
 
 use std::collections::BTreeMap;
 
@@ -69,21 +74,31 @@ fn formats_fit(formats: &[String]) -> Result<(), ValidationError> {
     Ok(())
 }
 
-/// Field name (camelCase, as on the wire) and what its JSON value must be.
-const FIELDS: [(&str, &str); 12] = [
-    ("topic", "a string"),
-    ("description", "a string"),
-    ("email", "a string"),
-    ("writingStyle", "a string"),
-    ("contentStrategy", "a string"),
-    ("language", "a string"),
-    ("targetAudience", "a string"),
-    ("estimatedLessons", "an integer"),
-    ("estimatedSections", "an integer"),
-    ("lessonDuration", "an integer"),
-    ("learningOutcomes", "a string"),
-    ("formats", "an array of strings"),
+pub use submit::{SubmittedForm, Topic};
+pub use text::Lines;
+
+/// Field name (camelCase, as on the wire), what its JSON value must be, and
+/// for text, whether it is one line or several.
+const FIELDS: [(&str, &str, Option<Lines>); 12] = [
+    ("topic", "a string", Some(Lines::Single)),
+    ("description", "a string", Some(Lines::Multi)),
+    ("email", "a string", Some(Lines::Single)),
+    ("writingStyle", "a string", Some(Lines::Single)),
+    ("contentStrategy", "a string", Some(Lines::Single)),
+    ("language", "a string", Some(Lines::Single)),
+    ("targetAudience", "a string", Some(Lines::Multi)),
+    ("estimatedLessons", "an integer", None),
+    ("estimatedSections", "an integer", None),
+    ("lessonDuration", "an integer", None),
+    ("learningOutcomes", "a string", Some(Lines::Multi)),
+    ("formats", "an array of strings", Some(Lines::Single)),
 ];
+
+/// Whether `topic` may be a course's title as it is: what autosave lets
+/// through, checked again for drafts saved before the rule.
+pub fn is_clean_title(topic: &str) -> bool {
+    text::refusal(topic, Lines::Single).is_none()
+}
 
 /// Messages by field, as in the `errors` member of a validation problem.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -110,11 +125,13 @@ impl FieldErrors {
     }
 }
 
-fn holds_nul(value: &Value) -> bool {
+/// Why a string (or an item of a list of strings) cannot be in a field typed
+/// on `lines`.
+fn text_refusal(value: &Value, lines: Lines) -> Option<String> {
     match value {
-        Value::String(text) => text.contains('\0'),
-        Value::Array(items) => items.iter().any(holds_nul),
-        _ => false,
+        Value::String(text) => text::refusal(text, lines),
+        Value::Array(items) => items.iter().find_map(|item| text_refusal(item, lines)),
+        _ => None,
     }
 }
 
@@ -134,7 +151,8 @@ impl FormPatch {
         let mut parsed = FormPatch::default();
         let mut errors = FieldErrors::default();
         for (name, value) in patch {
-            let Some(&(field, expected)) = FIELDS.iter().find(|(field, _)| *field == name) else {
+            let Some(&(field, expected, lines)) = FIELDS.iter().find(|(field, ..)| *field == name)
+            else {
                 errors.add(name, "is not a field of the form");
                 continue;
             };
@@ -142,10 +160,10 @@ impl FormPatch {
                 parsed.remove.push(field);
                 continue;
             }
-            // Postgres cannot store it (jsonb refuses \u0000): refused here,
-            // it can never strand a draft at submit.
-            if holds_nul(&value) {
-                errors.add(field, "must not contain the NUL character (U+0000)");
+            // A title must not hold them, and Postgres cannot store NUL (jsonb
+            // refuses \u0000): refused here, they can never strand a draft at submit.
+            if let Some(message) = lines.and_then(|lines| text_refusal(&value, lines)) {
+                errors.add(field, message);
                 continue;
             }
             let text = value.to_string();
@@ -211,82 +229,6 @@ impl FormPatch {
     }
 }
 
-/// A course topic: 3-200 characters after trimming.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Topic(String);
-
-impl Topic {
-    pub fn parse(raw: &str) -> Result<Self, &'static str> {
-        let trimmed = raw.trim();
-        match trimmed.chars().count() {
-            0..=2 => Err("must be at least 3 characters"),
-            3..=200 => Ok(Self(trimmed.to_owned())),
-            _ => Err("must be at most 200 characters"),
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// A language tag such as `ru`, `en` or `pt-BR` (BCP 47's shape: a 2-3 letter
-/// language, then subtags of 1-8 letters or digits).
-fn is_language_tag(tag: &str) -> bool {
-    let mut parts = tag.split('-');
-    let language = parts.next().unwrap_or_default();
-    (2..=3).contains(&language.len())
-        && language.bytes().all(|b| b.is_ascii_alphabetic())
-        && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
-}
-
-/// A form that passed every rule, as submit requires.
-#[derive(Debug, Clone)]
-pub struct SubmittedForm {
-    pub topic: Topic,
-    /// The form data to keep, with the topic trimmed.
-    pub data: Map<String, Value>,
-}
-
-impl SubmittedForm {
-    /// Applies the drafting rules, then the ones only submit enforces.
-    pub fn parse(form: &Map<String, Value>) -> Result<Self, FieldErrors> {
-        FormPatch::parse(form.clone())?;
-        let parsed: FormData = serde_json::from_value(Value::Object(form.clone()))
-            .map_err(|e| FieldErrors::single("formData", e.to_string()))?;
-        let mut errors = FieldErrors::default();
-        let topic = match parsed.topic.as_deref().map(Topic::parse) {
-            None => {
-                errors.add("topic", "is required");
-                None
-            }
-            Some(Err(message)) => {
-                errors.add("topic", message);
-                None
-            }
-            Some(Ok(topic)) => Some(topic),
-        };
-        if let Some(email) = &parsed.email {
-            if !validator::ValidateEmail::validate_email(email) {
-                errors.add("email", "must be a valid email address");
-            }
-        }
-        if let Some(language) = &parsed.language {
-            if !is_language_tag(language) {
-                errors.add("language", "must be a language tag such as ru, en or pt-BR");
-            }
-        }
-        match topic {
-            Some(topic) if errors.is_empty() => {
-                let mut data = form.clone();
-                data.insert("topic".into(), Value::String(topic.as_str().to_owned()));
-                Ok(Self { topic, data })
-            }
-            _ => Err(errors),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,7 +256,7 @@ mod tests {
 
     #[test]
     fn a_patch_reads_back_as_json() {
-        let sent = json!({"topic": "Ru \"quoted\"\n", "formats": ["video"], "email": null});
+        let sent = json!({"topic": "Ru \"quoted\"", "description": "a\nb", "email": null});
         let patch = parse(sent.clone()).unwrap();
         let json: Value = serde_json::from_str(&patch.to_json()).unwrap();
         assert_eq!(json, sent);
@@ -354,31 +296,36 @@ mod tests {
     }
 
     #[test]
-    fn limits_count_characters_not_bytes() {
-        assert!(parse(json!({"topic": "ы".repeat(200)})).is_ok());
-        assert!(parse(json!({"topic": "ы".repeat(201)})).is_err());
+    fn one_line_fields_refuse_line_breaks_and_every_field_bidi_controls() {
+        let single = [
+            "topic",
+            "email",
+            "writingStyle",
+            "contentStrategy",
+            "language",
+        ];
+        let multi = ["description", "targetAudience", "learningOutcomes"];
+        for field in single {
+            let errors = parse(json!({ field: "one\ntwo" })).expect_err(field);
+            assert_eq!(errors.fields().collect::<Vec<_>>(), [field]);
+        }
+        assert!(parse(json!({"formats": ["video", "a\tb"]})).is_err());
+        for field in multi {
+            assert!(parse(json!({ field: "one\n\ttwo" })).is_ok(), "{field}");
+        }
+        for field in single.iter().chain(&multi) {
+            let errors = parse(json!({ *field: "Rust \u{202E}nohtyP" })).expect_err(field);
+            assert_eq!(errors.fields().collect::<Vec<_>>(), [*field]);
+        }
+        let form = |v: Value| v.as_object().cloned().unwrap_or_default();
+        let errors = SubmittedForm::parse(&form(json!({"topic": "Rust\u{85} basics"})));
+        assert!(errors.is_err_and(|e| e.fields().eq(["topic"])));
     }
 
     #[test]
-    fn submit_enforces_every_rule() {
-        let form = |v: Value| v.as_object().cloned().unwrap();
-        let errors = SubmittedForm::parse(&form(
-            json!({"topic": "  R ", "email": "ivan@", "language": "russian!"}),
-        ))
-        .unwrap_err();
-        assert_eq!(
-            errors.fields().collect::<Vec<_>>(),
-            ["email", "language", "topic"]
-        );
-        let missing = SubmittedForm::parse(&Map::new()).unwrap_err();
-        assert_eq!(missing, FieldErrors::single("topic", "is required"));
-
-        let ok = SubmittedForm::parse(&form(
-            json!({"topic": "  Основы Rust ", "email": "a@b.ru", "language": "pt-BR"}),
-        ))
-        .unwrap();
-        assert_eq!(ok.topic.as_str(), "Основы Rust");
-        assert_eq!(ok.data["topic"], "Основы Rust");
+    fn limits_count_characters_not_bytes() {
+        assert!(parse(json!({"topic": "ы".repeat(200)})).is_ok());
+        assert!(parse(json!({"topic": "ы".repeat(201)})).is_err());
     }
 
     #[test]

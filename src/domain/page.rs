@@ -9,6 +9,11 @@ use uuid::Uuid;
 pub const DEFAULT_PAGE: usize = 20;
 pub const MAX_PAGE: usize = 100;
 
+/// The earliest time a cursor may name, in µs since the Unix epoch: that of
+/// Postgres' `timestamptz` (4714-11-24 00:00 UTC BC). Its latest (294276 AD) lies
+/// past chrono's own (262143 AD), so `DateTime` cannot exceed it.
+pub const EARLIEST_MICROS: i64 = -210_866_803_200_000_000;
+
 /// Where a page starts: after the item with this time and id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
@@ -22,12 +27,17 @@ impl Cursor {
         hex::encode(format!("{}:{}", self.at.timestamp_micros(), self.id))
     }
 
-    /// `None` for anything [`Cursor::encode`] did not make.
+    /// `None` for anything [`Cursor::encode`] did not make, a time a store
+    /// cannot hold included: no listed item has one.
     pub fn decode(text: &str) -> Option<Self> {
         let raw = String::from_utf8(hex::decode(text).ok()?).ok()?;
         let (micros, id) = raw.split_once(':')?;
+        let micros: i64 = micros.parse().ok()?;
+        if micros < EARLIEST_MICROS {
+            return None;
+        }
         Some(Self {
-            at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+            at: DateTime::from_timestamp_micros(micros)?,
             id: id.parse().ok()?,
         })
     }
@@ -104,5 +114,17 @@ mod tests {
     fn a_cursor_not_made_here_is_none() {
         assert_eq!(Cursor::decode("zz"), None);
         assert_eq!(Cursor::decode(&hex::encode("1:not-a-uuid")), None);
+    }
+
+    #[test]
+    fn a_cursor_outside_what_postgres_holds_is_none() {
+        let id = Uuid::from_u128(7);
+        let at = |micros: i64| Cursor::decode(&hex::encode(format!("{micros}:{id}")));
+        assert!(at(EARLIEST_MICROS).is_some());
+        assert_eq!(at(EARLIEST_MICROS - 1), None);
+        assert_eq!(at(i64::MIN), None);
+        assert_eq!(at(i64::MAX), None);
+        let latest = DateTime::<Utc>::MAX_UTC.timestamp_micros();
+        assert_eq!(at(latest).map(|c| c.at.timestamp_micros()), Some(latest));
     }
 }

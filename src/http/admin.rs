@@ -7,6 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::Caller;
 use super::body::JsonObject;
 use super::problem::{ApiError, AuthenticatedErrors, ProblemResponse};
+use super::query::Query;
 use super::schemas;
 use super::AppState;
 use crate::app::admin::{JanitorReport, OrphanReport, PurgeReport};
@@ -55,7 +56,7 @@ pub async fn stats(state: web::Data<AppState>, caller: Caller) -> Result<HttpRes
 pub async fn run_janitor(
     state: web::Data<AppState>,
     caller: Caller,
-    query: web::Query<DryRun>,
+    query: Query<DryRun>,
 ) -> Result<HttpResponse, ApiError> {
     require_service(&caller)?;
     Ok(HttpResponse::Ok().json(state.app.admin.run_janitor(query.dry_run).await?))
@@ -74,7 +75,7 @@ pub async fn run_janitor(
 pub async fn run_purge(
     state: web::Data<AppState>,
     caller: Caller,
-    query: web::Query<DryRun>,
+    query: Query<DryRun>,
 ) -> Result<HttpResponse, ApiError> {
     require_service(&caller)?;
     Ok(HttpResponse::Ok().json(state.app.admin.run_purge(query.dry_run).await?))
@@ -92,7 +93,7 @@ pub async fn run_purge(
 pub async fn sweep_orphans(
     state: web::Data<AppState>,
     caller: Caller,
-    query: web::Query<DryRun>,
+    query: Query<DryRun>,
 ) -> Result<HttpResponse, ApiError> {
     require_service(&caller)?;
     Ok(HttpResponse::Ok().json(state.app.admin.sweep_orphans(query.dry_run).await?))

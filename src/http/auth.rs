@@ -54,9 +54,12 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    pub fn new(secret: &str) -> Self {
+    /// `leeway_secs` is the clock leeway on `exp` and `nbf`
+    /// (`DRAFTD_JWT_LEEWAY_SECS`); jsonwebtoken's own default of 60 s is not kept.
+    pub fn new(secret: &str, leeway_secs: u64) -> Self {
         // Only HS256: a token whose header names `none` or another algorithm fails.
         let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = leeway_secs;
         validation.validate_nbf = true;
         validation.validate_aud = false;
         validation.set_required_spec_claims(&["exp"]);
@@ -94,7 +97,9 @@ impl Authenticator {
             user_id: claims.sub,
             organization_id: claims.org_id,
             role: claims.role,
-            expires_at: claims.exp,
+            expires_at: claims
+                .exp
+                .saturating_add(i64::try_from(self.validation.leeway).unwrap_or(i64::MAX)),
             issued_at: claims.iat,
         })
     }
@@ -128,7 +133,8 @@ pub struct Caller {
     pub user_id: Option<Uuid>,
     pub organization_id: Option<Uuid>,
     pub role: Option<String>,
-    /// When the token expires, Unix seconds.
+    /// When the token stops being accepted (its `exp` plus the clock
+    /// leeway), Unix seconds.
     pub expires_at: i64,
     /// When the token was issued, Unix seconds, if it says.
     pub issued_at: Option<i64>,

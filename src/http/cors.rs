@@ -28,8 +28,9 @@ const METHODS: [Method; 6] = [
 ];
 
 /// Request headers a page may send beyond the safelisted ones: the API's and
-/// those of tus 1.0.0 (core, creation, termination).
-const REQUEST_HEADERS: [&str; 11] = [
+/// those of tus 1.0.0 (core, its method override among them, creation,
+/// termination).
+const REQUEST_HEADERS: [&str; 12] = [
     "authorization",
     "content-type",
     "if-match",
@@ -41,6 +42,7 @@ const REQUEST_HEADERS: [&str; 11] = [
     "upload-offset",
     "upload-metadata",
     "upload-defer-length",
+    "x-http-method-override",
 ];
 
 /// Response headers a page may read beyond the safelisted ones: what the API

@@ -14,6 +14,7 @@ use super::if_match;
 use super::paging::{PageBody, PageQuery};
 use super::prefer;
 use super::problem::{ApiError, AuthenticatedErrors, ProblemResponse};
+use super::query::Query;
 use super::schemas;
 use super::AppState;
 use crate::domain::draft::{Return, Saved};
@@ -118,8 +119,8 @@ struct ListedDraft {
 pub async fn list(
     state: web::Data<AppState>,
     owner: Owner,
-    list: web::Query<ListQuery>,
-    page: web::Query<PageQuery>,
+    list: Query<ListQuery>,
+    page: Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let with_form = match list.include.as_deref() {
         None => false,
@@ -162,6 +163,10 @@ pub async fn get(
 }
 
 /// Autosave: merge a patch into the form and refresh the draft's TTL.
+///
+/// A patch that changes nothing (`{}`, or values the form holds) keeps the
+/// version (the `ETag`) and `updatedAt` and announces no event; it still
+/// refreshes the TTL. `If-Match` is checked first.
 ///
 /// With `Prefer: return=minimal` (RFC 7240) the answer is a 204 with the new
 /// `ETag` and no body: the client already has the form it sent, and the

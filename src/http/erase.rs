@@ -10,6 +10,7 @@ use super::admin::{require_service, DryRun};
 use super::auth::Caller;
 use super::body::JsonObject;
 use super::problem::{ApiError, AuthenticatedErrors, ProblemResponse};
+use super::query::Query;
 use super::schemas::erase as schemas;
 use super::AppState;
 use crate::domain::erase::{EraseScope, EraseSubject};
@@ -73,7 +74,7 @@ fn subject(body: JsonObject) -> Result<EraseSubject, ApiError> {
 pub async fn start_erase(
     state: web::Data<AppState>,
     caller: Caller,
-    query: web::Query<DryRun>,
+    query: Query<DryRun>,
     body: JsonObject,
 ) -> Result<HttpResponse, ApiError> {
     require_service(&caller)?;

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::paging::{PageBody, PageQuery};
 use super::problem::{ApiError, AuthenticatedErrors, ProblemResponse};
+use super::query::Query;
 use super::schemas;
 use super::AppState;
 use crate::domain::{CourseList, Owner};
@@ -34,8 +35,8 @@ pub struct ListQuery {
 pub async fn list_courses(
     state: web::Data<AppState>,
     owner: Owner,
-    list: web::Query<ListQuery>,
-    page: web::Query<PageQuery>,
+    list: Query<ListQuery>,
+    page: Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let which = if list.trashed {
         CourseList::Trash
@@ -77,7 +78,7 @@ pub async fn delete_course(
     state: web::Data<AppState>,
     owner: Owner,
     id: web::Path<Uuid>,
-    query: web::Query<DeleteQuery>,
+    query: Query<DeleteQuery>,
 ) -> Result<HttpResponse, ApiError> {
     if query.permanent {
         state.app.courses.erase(owner, *id).await?;

@@ -22,6 +22,7 @@ pub mod page;
 pub mod paging;
 pub mod prefer;
 pub mod problem;
+pub mod query;
 pub mod request_id;
 pub mod schemas;
 pub mod timed_body;
@@ -64,10 +65,6 @@ pub fn route_of(req: &HttpRequest) -> &'static str {
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
-        .app_data(
-            web::QueryConfig::default()
-                .error_handler(|e, _| ApiError::MalformedBody(e.to_string()).into()),
-        )
         .service(
             resource("/api/v1/drafts", "POST, GET")
                 .route(web::post().to(drafts::create))
@@ -109,7 +106,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .wrap(DefaultHeaders::new().add(tus::resumable_header()))
             .route(web::head().to(tus::head))
             .route(web::patch().to(tus::patch))
-            .route(web::delete().to(tus::terminate)),
+            .route(web::delete().to(tus::terminate))
+            // tus core: a POST with X-HTTP-Method-Override is that method; a
+            // POST naming any other is refused, and a plain POST is a 405.
+            .route(web::post().guard(tus::overrides_to("PATCH")).to(tus::patch))
+            .route(
+                web::post()
+                    .guard(tus::overrides_to("DELETE"))
+                    .to(tus::terminate),
+            )
+            .route(
+                web::post()
+                    .guard(actix_web::guard::fn_guard(|ctx| {
+                        ctx.head().headers().contains_key(tus::METHOD_OVERRIDE)
+                    }))
+                    .to(tus::refuse_override),
+            ),
         )
         .service(
             resource("/api/v1/drafts/{id}/files/{file_id}", "DELETE")

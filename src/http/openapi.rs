@@ -16,7 +16,7 @@ use super::{admin, courses, drafts, erase, events, health, lifecycle, metrics, t
         events::draft_events,
         courses::materialize, courses::submit, courses::upload, courses::draft_files,
         courses::delete_draft_file, courses::course, courses::download,
-        tus::options, tus::create, tus::head, tus::patch, tus::terminate,
+        tus::options, tus::create, tus::head, tus::patch, tus::terminate, tus::refuse_override,
         lifecycle::list_courses, lifecycle::delete_course, lifecycle::restore_course,
         admin::stats, admin::run_janitor, admin::sweep_orphans, admin::run_purge,
         admin::retry_cleanup, erase::start_erase, erase::erase_state,

@@ -36,6 +36,12 @@ pub enum ApiError {
     PreflightRefused(String),
     #[error("{0}")]
     MalformedBody(String),
+    #[error("{}", invalid_query_detail(parameter.as_deref(), reason))]
+    InvalidQuery {
+        /// The parameter at fault, when the parser can tell.
+        parameter: Option<String>,
+        reason: String,
+    },
     #[error("the request has invalid fields")]
     Invalid(FieldErrors),
     #[error("the draft changed since you read it (it is at version {current})")]
@@ -89,7 +95,8 @@ pub struct Problem {
     pub title: &'static str,
     pub status: u16,
     pub detail: String,
-    /// Messages by field, for validation failures.
+    /// Messages by field, for validation failures; by query parameter, for
+    /// `invalid-query`.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<std::collections::HashMap<String, Vec<String>>>)]
     pub errors: Option<FieldErrors>,
@@ -165,6 +172,7 @@ impl ApiError {
             Self::Forbidden(_) => ("forbidden", "Forbidden"),
             Self::PreflightRefused(_) => ("cors-refused", "Cross-origin request refused"),
             Self::MalformedBody(_) => ("malformed-body", "Malformed request body"),
+            Self::InvalidQuery { .. } => ("invalid-query", "Invalid query parameter"),
             Self::Invalid(_) => ("validation-failed", "Validation failed"),
             Self::PreconditionFailed { .. } => ("version-mismatch", "Version mismatch"),
             Self::Conflict(_) => ("conflict", "Conflict"),
@@ -201,6 +209,10 @@ impl ApiError {
             detail: self.to_string(),
             errors: match self {
                 Self::Invalid(errors) => Some(errors.clone()),
+                Self::InvalidQuery {
+                    parameter: Some(parameter),
+                    reason,
+                } => Some(FieldErrors::single(parameter, reason.clone())),
                 _ => None,
             },
             current_version: match self {
@@ -227,7 +239,7 @@ impl ResponseError for ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) | Self::PreflightRefused(_) => StatusCode::FORBIDDEN,
-            Self::MalformedBody(_) => StatusCode::BAD_REQUEST,
+            Self::MalformedBody(_) | Self::InvalidQuery { .. } => StatusCode::BAD_REQUEST,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             Self::Conflict(_) => StatusCode::CONFLICT,
@@ -283,6 +295,13 @@ impl ResponseError for ApiError {
             _ => {}
         }
         response.json(self.problem())
+    }
+}
+
+fn invalid_query_detail(parameter: Option<&str>, reason: &str) -> String {
+    match parameter {
+        Some(parameter) => format!("the query parameter {parameter} is not valid: {reason}"),
+        None => format!("the query string is not valid: {reason}"),
     }
 }
 

@@ -283,3 +283,51 @@ pub fn resumable_header() -> (HeaderName, HeaderValue) {
         HeaderValue::from_static(TUS_VERSION),
     )
 }
+
+/// The header a client sends, on a POST, to have it taken as another method
+/// (tus 1.0.0 core: for environments that cannot send PATCH or DELETE).
+pub const METHOD_OVERRIDE: &str = "x-http-method-override";
+
+/// Whether a request carries `X-HTTP-Method-Override: <method>`.
+pub fn overrides_to(method: &'static str) -> impl actix_web::guard::Guard {
+    actix_web::guard::fn_guard(move |ctx| {
+        ctx.head()
+            .headers()
+            .get(METHOD_OVERRIDE)
+            .is_some_and(|value| value.as_bytes() == method.as_bytes())
+    })
+}
+
+/// A POST whose `X-HTTP-Method-Override` names neither PATCH nor DELETE (on
+/// an upload) is refused: it is never run as a POST. A POST overriding to
+/// PATCH or DELETE is routed to [`patch`] or [`terminate`] and answers as they
+/// do; this operation documents it.
+#[utoipa::path(post, path = "/api/v1/drafts/{id}/uploads/{upload_id}", tag = "uploads",
+    operation_id = "override_upload_method",
+    params(
+        ("id" = Uuid, Path, description = "Draft id"),
+        ("upload_id" = Uuid, Path, description = "Upload id"),
+        ("Tus-Resumable" = String, Header, description = "1.0.0"),
+        ("X-HTTP-Method-Override" = String, Header, description = "`PATCH` or `DELETE`: the request is that method (tus 1.0.0), with its headers and body; anything else is a 400, and a POST without it a 405"),
+    ),
+    request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
+    responses(
+        (status = 204, description = "As PATCH (stored; with Upload-Offset, Upload-Expires) or DELETE (terminated)"),
+        (status = 400, response = ProblemResponse),
+        (status = 404, response = ProblemResponse),
+        (status = 405, response = ProblemResponse),
+        (status = 408, response = ProblemResponse),
+        (status = 409, response = ProblemResponse),
+        (status = 412, response = ProblemResponse),
+        (status = 413, response = ProblemResponse),
+        (status = 415, response = ProblemResponse),
+        (status = 423, response = ProblemResponse),
+        (status = 429, response = ProblemResponse),
+        AuthenticatedErrors,
+    ),
+    security(("bearer" = [])))]
+pub async fn refuse_override() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::BadRequest(
+        "X-HTTP-Method-Override may name PATCH or DELETE only, on an upload",
+    ))
+}

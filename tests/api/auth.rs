@@ -152,3 +152,37 @@ async fn supabase_style_tokens_with_an_audience_are_accepted() {
     });
     assert_eq!(open_draft_with(&app, &claims).await.status(), 201);
 }
+
+/// A token `exp_in` seconds from expiry and valid from `nbf_in` seconds from now.
+fn timed_claims(app: &TestApp, exp_in: i64, nbf_in: i64) -> Value {
+    let now = chrono::Utc::now().timestamp();
+    json!({"sub": app.user.id, "org_id": app.user.org, "exp": now + exp_in, "nbf": now + nbf_in})
+}
+
+#[tokio::test]
+async fn without_a_configured_leeway_a_token_is_refused_the_second_it_expires() {
+    // jsonwebtoken's default leeway let tokens through for a minute past
+    // `exp` and a minute before `nbf`.
+    let app = TestApp::spawn().await;
+    for (case, exp_in, nbf_in) in [("expired 5 s ago", -5, -60), ("valid in 5 s", 600, 5)] {
+        let response = open_draft_with(&app, &timed_claims(&app, exp_in, nbf_in)).await;
+        assert_eq!(response.status(), 401, "{case}");
+        assert_problem(response, 401).await;
+    }
+    let response = open_draft_with(&app, &timed_claims(&app, 600, -5)).await;
+    assert_eq!(response.status(), 201, "a token valid now passes");
+}
+
+#[tokio::test]
+async fn the_configured_leeway_applies_to_exp_and_nbf_and_no_further() {
+    let app = TestApp::spawn_with(|config| config.jwt_leeway_secs = 30).await;
+    for (case, exp_in, nbf_in, status) in [
+        ("expired 5 s ago", -5, -60, 201),
+        ("valid in 5 s", 600, 5, 201),
+        ("expired 90 s ago", -90, -600, 401),
+        ("valid in 90 s", 600, 90, 401),
+    ] {
+        let response = open_draft_with(&app, &timed_claims(&app, exp_in, nbf_in)).await;
+        assert_eq!(response.status(), status, "{case}");
+    }
+}

@@ -134,6 +134,7 @@ async fn a_listed_origins_preflight_is_answered_before_any_token_is_checked() {
         "if-none-match",
         "prefer",
         "x-request-id",
+        "x-http-method-override",
     ] {
         assert!(
             allowed.iter().any(|h| h == name),

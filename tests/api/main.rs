@@ -8,6 +8,7 @@ mod cluster;
 mod content;
 mod cors;
 mod drafts;
+mod edges;
 mod erase;
 mod events;
 mod faults;

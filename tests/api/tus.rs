@@ -396,3 +396,75 @@ async fn erasing_the_course_ends_its_unfinished_uploads() {
     );
     assert!(app.stored_files().is_empty(), "{:?}", app.stored_files());
 }
+
+/// tus core: a POST with `X-HTTP-Method-Override: PATCH` or `DELETE` is that
+/// method (tus-js-client's `overridePatchMethod`); a POST naming anything
+/// else, or nothing, is refused and never runs as a POST.
+#[tokio::test]
+async fn a_post_overriding_its_method_is_a_patch_or_a_delete_and_nothing_else() {
+    let (app, id) = &TestApp::with_draft_id(json!({"topic": "Overridden"})).await;
+    let content = text(3000);
+    let post = |url: String, method: Option<&'static str>, offset: usize, bytes: Vec<u8>| {
+        let mut request = app
+            .request(Method::POST, &url, &app.user)
+            .header("tus-resumable", TUS)
+            .header("upload-offset", offset.to_string())
+            .header("content-type", "application/offset+octet-stream")
+            .body(bytes);
+        if let Some(method) = method {
+            request = request.header("x-http-method-override", method);
+        }
+        request.send()
+    };
+    let url = app
+        .tus_upload_url(&app.user, id, content.len(), "notes.txt", "text/plain")
+        .await;
+
+    for method in [
+        None,
+        Some("GET"),
+        Some("HEAD"),
+        Some("POST"),
+        Some("PUT"),
+        Some("patch"),
+    ] {
+        let response = post(url.clone(), method, 0, content[..1000].to_vec())
+            .await
+            .expect("an answer");
+        let status = response.status().as_u16();
+        assert!(status == 400 || status == 405, "{method:?}: {status}");
+        assert_problem(response, status).await;
+        assert_eq!(
+            app.tus_offset(&app.user, &url).await,
+            0,
+            "{method:?} stored nothing"
+        );
+    }
+
+    let first = post(url.clone(), Some("PATCH"), 0, content[..1000].to_vec())
+        .await
+        .expect("an answer");
+    assert_eq!(first.status(), 204);
+    assert_eq!(header(&first, "upload-offset"), "1000");
+    assert_eq!(app.tus_offset(&app.user, &url).await, 1000);
+    let last = post(url.clone(), Some("PATCH"), 1000, content[1000..].to_vec())
+        .await
+        .expect("an answer");
+    assert_eq!(last.status(), 204);
+    assert_eq!(header(&last, "upload-offset"), "3000");
+    let file = header(&last, "draftd-file-id");
+    let files = app
+        .get_json(&app.user, &format!("/api/v1/drafts/{id}/files"))
+        .await;
+    assert!(files.to_string().contains(&file), "{files}");
+
+    let other = app
+        .tus_upload_url(&app.user, id, content.len(), "more.txt", "text/plain")
+        .await;
+    let terminated = post(other.clone(), Some("DELETE"), 0, Vec::new())
+        .await
+        .expect("an answer");
+    assert_eq!(terminated.status(), 204);
+    let head = app.tus_call(Method::HEAD, &app.user, &other).await;
+    assert_eq!(head.status(), 404);
+}

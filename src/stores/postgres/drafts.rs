@@ -4,7 +4,9 @@
 //! row's form data is the draft's, and its `updated_at` is the draft's TTL
 //! clock, the same clock the janitor reads, so an abandoned one is deleted like
 //! any unused draft course. It stays in Postgres for its whole life, even once
-//! Redis is back: one store per draft, so a draft id is never in both.
+//! Redis is back: one store per draft, so a draft id is never in both. A write
+//! that keeps the draft as it was moves `updated_at` but keeps the draft's
+//! updatedAt in `draft_updated_at` (NULL: the same as `updated_at`).
 
 use std::time::Duration;
 
@@ -24,6 +26,13 @@ use crate::domain::{
     Course, CourseStatus, Draft, DraftBackend, DraftLimits, DraftStatus, DraftStore, FormPatch,
     MaterializedBy, Owner, Precondition, StoreError,
 };
+
+/// The columns a draft is read from.
+const DRAFT_COLUMNS: &str = "draft_version, draft_updated_at";
+
+/// Moves the TTL clock of a draft that stays as it was: its updatedAt is kept.
+const KEEP_ALIVE: &str =
+    "draft_updated_at = COALESCE(draft_updated_at, updated_at), updated_at = now()";
 
 /// Rows holding a live draft of user $1 in organization $2 (TTL $3, in seconds).
 const LIVE: &str = "owner_id = $1 AND organization_id = $2 AND draft_version IS NOT NULL \
@@ -63,7 +72,7 @@ impl PgDrafts {
                 let touched = client
                     .execute(
                         &format!(
-                            "UPDATE courses SET updated_at = now() \
+                            "UPDATE courses SET {KEEP_ALIVE} \
                              WHERE draft_session_id = $4 AND {LIVE}"
                         ),
                         &self.live(&owner, &id),
@@ -76,7 +85,13 @@ impl PgDrafts {
 
     fn draft_from(&self, row: &Row) -> Result<Draft, StoreError> {
         let version: i64 = row.try_get("draft_version")?;
-        Ok(self.draft_of(course_from(row)?, version))
+        let kept: Option<DateTime<Utc>> = row.try_get("draft_updated_at")?;
+        let mut draft = self.draft_of(course_from(row)?, version);
+        // A submit changes the draft (its status): then `updated_at` is its time.
+        if let (Some(kept), DraftStatus::Materialized) = (kept, draft.status) {
+            draft.updated_at = kept;
+        }
+        Ok(draft)
     }
 
     /// The draft a course row holds, at `version`.
@@ -167,7 +182,7 @@ impl DraftBackend for PgDrafts {
                 let row = client
                     .query_opt(
                         &format!(
-                            "SELECT {COURSE_COLUMNS}, draft_version FROM courses \
+                            "SELECT {COURSE_COLUMNS}, {DRAFT_COLUMNS} FROM courses \
                          WHERE draft_session_id = $4 AND {LIVE}"
                         ),
                         &self.live(&owner, &id),
@@ -185,7 +200,7 @@ impl DraftBackend for PgDrafts {
                 let rows = client
                     .query(
                         &format!(
-                            "SELECT {COURSE_COLUMNS}, draft_version FROM courses \
+                            "SELECT {COURSE_COLUMNS}, {DRAFT_COLUMNS} FROM courses \
                          WHERE status = 'draft' AND {LIVE} ORDER BY updated_at DESC"
                         ),
                         &[&owner.user_id, &owner.organization_id, &self.ttl_secs],
@@ -235,13 +250,22 @@ impl DraftBackend for PgDrafts {
                 }
                 let set = Value::Object(patch.assignments_object());
                 let removals: Vec<&str> = patch.removals().to_vec();
+                // jsonb equality is that of canonical JSON: a patch that leaves
+                // the form as it was keeps the version and the draft's updatedAt.
                 let row = tx
                     .query_one(
                         &format!(
-                        "UPDATE courses SET form_data = (form_data - $2::text[]) || $3::jsonb, \
-                         draft_version = draft_version + 1, updated_at = now() \
-                         WHERE draft_session_id = $1 RETURNING {COURSE_COLUMNS}, draft_version"
-                    ),
+                            "WITH merged AS (SELECT (form_data - $2::text[]) || $3::jsonb AS form, \
+                                    (form_data - $2::text[]) || $3::jsonb = form_data AS same \
+                                FROM courses WHERE draft_session_id = $1) \
+                             UPDATE courses SET form_data = merged.form, \
+                                draft_version = draft_version + CASE WHEN same THEN 0 ELSE 1 END, \
+                                draft_updated_at = CASE WHEN same \
+                                    THEN COALESCE(draft_updated_at, updated_at) END, \
+                                updated_at = now() \
+                             FROM merged WHERE draft_session_id = $1 \
+                             RETURNING {COURSE_COLUMNS}, {DRAFT_COLUMNS}"
+                        ),
                         &[&id, &removals, &set],
                     )
                     .await?;

@@ -2,6 +2,8 @@
 -- Never recreates an expired draft, never changes a submitted one or one
 -- whose course is in the trash (header field 'tr').
 -- Announces the saved version and the patch on the draft's events channel.
+-- A patch that changes no field (`{}`, or values the draft holds) keeps the
+-- version and updatedAt and announces nothing; it still refreshes the TTL.
 -- KEYS[1] the draft, KEYS[2] the owner's index of live drafts, KEYS[3] the
 -- owner's autosave counter, KEYS[4] the draft's events channel
 -- ARGV[1] draft id, ARGV[2] organization id (another one's draft is missing),
@@ -41,16 +43,23 @@ local ttl = tonumber(ARGV[3])
 local expires = now + ttl
 local last_set = 9 + 2 * tonumber(ARGV[9])
 
+local changed = false
 for i = 10, last_set, 2 do
-  set_field(draft, ARGV[i], ARGV[i + 1])
+  changed = set_field(draft, ARGV[i], ARGV[i + 1]) or changed
 end
 for i = last_set + 1, #ARGV do
-  set_field(draft, ARGV[i], nil)
+  changed = set_field(draft, ARGV[i], nil) or changed
 end
-local saved = tostring(tonumber(version) + 1)
-draft.v, draft.ua, draft.ea = saved, now, expires
+local saved = version
+if changed then
+  saved = tostring(tonumber(version) + 1)
+  draft.v, draft.ua = saved, now
+end
+draft.ea = expires
 local record = write_draft(KEYS[1], draft, 'PX', ttl)
-publish(KEYS[4], '{"type":"saved","version":' .. saved .. ',"patch":' .. ARGV[7] .. '}')
+if changed then
+  publish(KEYS[4], '{"type":"saved","version":' .. saved .. ',"patch":' .. ARGV[7] .. '}')
+end
 keep_alive(ttl, expires)
 if ARGV[8] == 'minimal' then
   return {'saved', saved}

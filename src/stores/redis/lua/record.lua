@@ -57,17 +57,26 @@ end
 
 -- Sets a form field to its JSON text, or removes it (nil): an existing field
 -- keeps its place, a new one goes last. '\n<name>=' can only start a field's
--- line: names hold no '=', and JSON text no raw newline.
+-- line: names hold no '=', and JSON text no raw newline. Answers whether the
+-- form changed: values are canonical JSON text (serde_json's, of a parsed
+-- value: strings, integers, arrays of strings), so equal text is equal JSON.
 local function set_field(draft, name, value)
   local body = draft.body
   local line = value and '\n' .. name .. '=' .. value or ''
   local start = string.find(body, '\n' .. name .. '=', 1, true)
   if not start then
+    if not value then
+      return false
+    end
     draft.body = body .. line
-    return
+    return true
   end
   local stop = string.find(body, '\n', start + 1, true) or #body + 1
+  if value and stop - start == #line and string.sub(body, start, stop - 1) == line then
+    return false
+  end
   draft.body = string.sub(body, 1, start - 1) .. line .. string.sub(body, stop)
+  return true
 end
 
 -- The draft's record.
