@@ -1,0 +1,61 @@
+// web/tus-upload.js on its own, in Node, against the real service: the ends of
+// an upload that a browser makes awkward to provoke.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Service } from '../lib/harness.js';
+import { TusUpload } from '../../web/tus-upload.js';
+
+let service;
+before(async () => {
+  service = await Service.create('tus-client');
+  // The client resolves the Location of a creation against the page's address.
+  globalThis.location = new URL(`${service.baseUrl}/`);
+});
+after(async () => {
+  delete globalThis.location;
+  await service?.destroy();
+});
+
+function memoryStorage() {
+  const items = new Map();
+  return { getItem: (k) => items.get(k) ?? null, setItem: (k, v) => items.set(k, String(v)), removeItem: (k) => items.delete(k) };
+}
+
+test('an upload whose last answer was lost ends at the HEAD that finds it whole', async () => {
+  const { body: draft } = await service.api('POST', '/api/v1/drafts', { json: { formData: {} } });
+  const bytes = Buffer.from('# Week 1\nOwnership and borrowing\n');
+  const file = new File([bytes], 'plan.md', { type: 'text/markdown' });
+  const calls = [];
+  let lost = false;
+  const upload = new TusUpload(file, {
+    endpoint: `/api/v1/drafts/${draft.id}/uploads`,
+    getToken: () => service.token(),
+    storage: memoryStorage(),
+    retryBaseMs: 10,
+    async fetch(url, init) {
+      calls.push(init.method);
+      const res = await fetch(new URL(url, service.baseUrl), init);
+      // The last PATCH reaches the server, and its answer is lost on the way back.
+      if (init.method === 'PATCH' && !lost) {
+        lost = true;
+        throw new TypeError('fetch failed');
+      }
+      return res;
+    },
+  });
+
+  let timer;
+  const stuck = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no end after ${calls.length} requests: ${calls.slice(0, 8)}`)), 5_000);
+  });
+  try {
+    const fileId = await Promise.race([upload.start(), stuck]);
+    const { body: files } = await service.api('GET', `/api/v1/drafts/${draft.id}/files`);
+    assert.deepEqual(files.map((f) => f.id), [fileId]);
+    // One HEAD after the lost answer, and nothing sent again.
+    assert.deepEqual(calls, ['POST', 'PATCH', 'HEAD']);
+  } finally {
+    clearTimeout(timer);
+    upload.pause();
+  }
+});
