@@ -316,6 +316,7 @@ pub fn overrides_to(method: &'static str) -> impl actix_web::guard::Guard {
         (status = 400, response = ProblemResponse),
         (status = 404, response = ProblemResponse),
         (status = 405, response = ProblemResponse),
+        (status = 410, response = ProblemResponse),
         (status = 408, response = ProblemResponse),
         (status = 409, response = ProblemResponse),
         (status = 412, response = ProblemResponse),
