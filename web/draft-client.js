@@ -31,7 +31,7 @@
  *   state `offline`, and the save is retried with exponential backoff
  *   (`retryBaseMs`, doubling, at most `retryMaxMs`, with a little jitter) until it
  *   goes through. Edits keep accumulating locally meanwhile.
- * - 404 (the draft expired or was discarded): a new draft is opened with
+ * - 404 or 410 (the draft expired, or was discarded): a new draft is opened with
  *   everything the form holds, and work carries on. Files of the lost draft's
  *   course stay with that course.
  * - 422 on autosave (a value the service refuses even while drafting, e.g. 500
@@ -69,6 +69,9 @@
  * @property {string} expiresAt
  * @property {Object<string, *>} formData
  */
+
+/** The draft is gone: expired or not found (404), or discarded (410). */
+const GONE = new Set([404, 410]);
 
 /** An RFC 9457 problem answered by the service. */
 export class ProblemError extends Error {
@@ -266,7 +269,7 @@ export class DraftClient extends EventTarget {
         this.#emit('state');
         return result;
       } catch (err) {
-        if (err.status !== 404 || tries > 0) throw err;
+        if (!GONE.has(err.status) || tries > 0) throw err;
         this.#lost = true; // expired: a new draft with the same data, then submit that
       }
     }
@@ -292,7 +295,7 @@ export class DraftClient extends EventTarget {
         }
         return meta;
       } catch (err) {
-        if (err.status !== 404 || tries > 0) throw err;
+        if (!GONE.has(err.status) || tries > 0) throw err;
         this.#lost = true;
       }
     }
@@ -508,6 +511,7 @@ export class DraftClient extends EventTarget {
     try {
       switch (err.status) {
         case 404:
+        case 410:
           this.#lost = true;
           return 'progress';
         case 412:
@@ -547,7 +551,7 @@ export class DraftClient extends EventTarget {
         this.#emit('data');
         return;
       } catch (err) {
-        if (err.status !== 404) throw err; // expired: open a new one below
+        if (!GONE.has(err.status)) throw err; // expired: open a new one below
       }
     }
     // Like an autosave: what is sent is in flight, edits typed meanwhile stay pending.

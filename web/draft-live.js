@@ -125,8 +125,8 @@ export class DraftLive extends EventTarget {
         cache: 'no-store',
         signal: abort.signal,
       });
-      if (res.status === 404) {
-        again = false; // gone: the client finds out on its next save
+      if (res.status === 404 || res.status === 410) {
+        again = false; // gone (expired, or discarded): the client finds out on its next save
         return;
       }
       if (res.status === 401) this.#refreshToken = true;
