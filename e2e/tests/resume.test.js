@@ -41,7 +41,7 @@ test('a draft written on one device is offered on another and continued there', 
     await b.locator('#resume').waitFor({ state: 'hidden' });
     assert.equal(await b.inputValue('#topic'), topic);
     assert.equal(await b.inputValue('#description'), 'Written on the first device');
-    assert.equal((await service.api('GET', `/api/v1/drafts/${opened}`)).status, 404, 'the untouched draft was discarded');
+    assert.equal((await service.api('GET', `/api/v1/drafts/${opened}`)).status, 410, 'the untouched draft was discarded');
 
     // Both work on one draft: what the second device saves, the first shows.
     await b.fill('#language', 'ru');
