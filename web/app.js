@@ -15,6 +15,7 @@ const fileList = $('#file-list');
 const NUMBERS = new Set(['estimatedLessons', 'estimatedSections', 'lessonDuration']);
 const STATUS_TEXT = {
   idle: 'Autosave on',
+  pending: 'Not saved yet',
   saving: 'Saving…',
   saved: 'Saved',
   offline: 'Offline, will retry',
@@ -193,6 +194,30 @@ function showRemote({ type, fields }) {
   }
 }
 window.addEventListener('online', () => client.retryNow());
+// The tab closes, or goes to the background (where it may be killed): every
+// unacknowledged edit goes out with keepalive; the journal keeps it meanwhile.
+window.addEventListener('pagehide', () => client.saveOnExit());
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'hidden') client.saveOnExit();
+});
+
+/** Tells the person what the replay of a closed tab's unsaved edits did. */
+function showReplayed(outcomes) {
+  const texts = [];
+  for (const outcome of outcomes) {
+    if (outcome.kind === 'recreated') {
+      texts.push('Text you typed in a page that closed before it was saved belonged to a draft that has expired: it was saved into a new draft, listed below.');
+    }
+    const conflicts = Object.keys(outcome.conflicts || {});
+    if (conflicts.length) {
+      texts.push(`Text you typed in a page that closed before it was saved replaced a change made elsewhere to ${conflicts.join(', ')}; the other version was: ${conflicts.map((f) => JSON.stringify(outcome.conflicts[f])).join('; ')}.`);
+    }
+  }
+  if (texts.length) {
+    submitNotice = { kind: 'warn', text: texts.join(' ') };
+    render();
+  }
+}
 
 // --- files ---------------------------------------------------------------
 
@@ -443,5 +468,6 @@ await client.start();
 fillForm();
 render();
 live.start();
+showReplayed(await client.replayJournals());
 await showFiles();
 if (!client.restored) await offerResume();

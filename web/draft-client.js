@@ -54,8 +54,10 @@
  */
 
 /**
- * The save state shown to the user.
- * @typedef {'idle'|'saving'|'saved'|'offline'|'conflict'|'error'|'submitted'} SaveState
+ * The save state shown to the user: `saving` only while a request is in
+ * flight, `pending` while edits wait for their save, `saved` only when the
+ * service holds every edit.
+ * @typedef {'idle'|'pending'|'saving'|'saved'|'offline'|'conflict'|'error'|'submitted'} SaveState
  */
 
 /**
@@ -97,9 +99,12 @@ export class OfflineError extends Error {
   }
 }
 
+import * as journal from '/journal.js';
+
 /** Statuses that mean "the service is not there right now": retry later. */
 const UNAVAILABLE = new Set([502, 503, 504]);
 
+const withoutNulls = (fields) => Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== null));
 const isEmpty = (v) => v === undefined || v === null || v === '' || (Array.isArray(v) && v.length === 0);
 const same = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
@@ -128,6 +133,20 @@ export class DraftClient extends EventTarget {
   #queue = Promise.resolve();
   /** start() reopened the draft this tab had (a reload), rather than a new one */
   #restored = false;
+  /** when the oldest edit not yet sent was made (the maximum wait counts from it) */
+  #firstPendingAt = null;
+  /** the last bearer token, for the keepalive save when the page goes away */
+  #token = null;
+  /** `<sub>:<org_id>` of the token: whose journal this is */
+  #user = null;
+  /** this tab's journal: a local id until (and after) the draft exists */
+  #localId = crypto.randomUUID();
+  /** the create's Idempotency-Key, so that a replayed create opens one draft */
+  #idempotencyKey = crypto.randomUUID();
+  /** each field's value on the service when it was first edited (the journal's base) */
+  #base = new Map();
+  #journalChain = Promise.resolve();
+  #releaseLock = null;
 
   /**
    * @param {object} options
@@ -137,6 +156,8 @@ export class DraftClient extends EventTarget {
    * @param {Storage} [options.storage=sessionStorage]  where the draft id and unsaved edits live
    * @param {string} [options.storageKey='draftd.draft']
    * @param {number} [options.debounceMs=3000]  autosave this long after the last change
+   * @param {number} [options.maxWaitMs=5000]  and at most this long after the first unsent one
+   * @param {boolean} [options.journal]  journal every edit in IndexedDB (default: when there is one)
    * @param {number} [options.retryBaseMs=1000]  first retry delay when offline
    * @param {number} [options.retryMaxMs=30000]  longest retry delay
    * @param {number} [options.requestTimeoutMs=15000]  a JSON request taking longer counts as offline
@@ -150,6 +171,8 @@ export class DraftClient extends EventTarget {
       storage: globalThis.sessionStorage,
       storageKey: 'draftd.draft',
       debounceMs: 3000,
+      maxWaitMs: 5000,
+      journal: typeof indexedDB !== 'undefined',
       retryBaseMs: 1000,
       retryMaxMs: 30000,
       requestTimeoutMs: 15000,
@@ -169,8 +192,9 @@ export class DraftClient extends EventTarget {
     if (this.#offline) return 'offline';
     if (this.#conflict) return 'conflict';
     if (this.#failure) return 'error';
-    if (this.#pending.size || this.#inflight) return 'saving';
+    if (this.#inflight) return 'saving';
     if (this.#rejected.size) return 'error';
+    if (this.#pending.size) return 'pending';
     return this.#saved ? 'saved' : 'idle';
   }
 
@@ -205,13 +229,83 @@ export class DraftClient extends EventTarget {
     try {
       const saved = JSON.parse(this.#o.storage?.getItem(this.#o.storageKey) || '{}');
       this.#storedId = saved.id || null;
+      if (saved.localId) this.#localId = saved.localId;
+      if (saved.idempotencyKey) this.#idempotencyKey = saved.idempotencyKey;
       for (const [field, value] of Object.entries(saved.edits || {})) this.#pending.set(field, value);
     } catch {
       /* unreadable storage: start afresh */
     }
-    if (this.#pending.size) this.#emit('data');
-    await this.#autosave();
+    try {
+      this.#token = await this.#o.getToken({ refresh: false });
+      this.#user = journal.userOf(this.#token);
+    } catch {
+      /* offline: the journal starts with the first token */
+    }
+    await this.#holdJournal();
+    if (this.#pending.size) {
+      this.#firstPendingAt = Date.now();
+      this.#emit('data');
+    }
+    // A visit that types nothing opens nothing: the draft opens on the first edit.
+    if (this.#storedId || this.#pending.size) await this.#autosave();
     return this.draft;
+  }
+
+  /** `pagehide` / `visibilitychange`: every unacknowledged edit goes out now, with `keepalive`. */
+  saveOnExit() {
+    const fields = this.#unacknowledged();
+    if (!Object.keys(fields).length || !this.#token || this.#draft?.status === 'submitted') return;
+    const draft = this.#draft && !this.#lost ? this.#draft : null;
+    const versions = draft ? [draft.version, ...(this.#inflight ? [draft.version + 1] : [])] : [];
+    const headers = { Authorization: `Bearer ${this.#token}`, Accept: 'application/json, application/problem+json' };
+    let url, init;
+    if (draft) {
+      url = this.#path();
+      headers['Content-Type'] = 'application/merge-patch+json';
+      headers['If-Match'] = versions.map((v) => `"${v}"`).join(', ');
+      headers.Prefer = 'return=minimal';
+      init = { method: 'PATCH', body: JSON.stringify({ formData: fields }) };
+    } else {
+      url = '/api/v1/drafts';
+      headers['Content-Type'] = 'application/json';
+      headers['Idempotency-Key'] = this.#idempotencyKey;
+      init = { method: 'POST', body: JSON.stringify({ formData: withoutNulls(fields) }) };
+    }
+    // keepalive bodies are limited to 64 KiB in all; the journal keeps what does not fit.
+    if (new Blob([init.body]).size > 60 * 1024) return;
+    this.#o.fetch(this.#o.baseUrl + url, { ...init, headers, keepalive: true })
+      .then((res) => res.ok && this.#run(() => this.#acknowledgeExitSave(fields, res, draft)))
+      .catch(() => {}); // the journal replays it on the next load
+  }
+
+  /**
+   * Replays journals of this user that no live tab holds (a tab closed, a
+   * browser killed before their edits were acknowledged) onto their drafts.
+   * @returns {Promise<Array<{kind: 'saved'|'recreated'|'discarded'|'kept', draftId?: string, conflicts?: Object<string, *>}>>}
+   */
+  async replayJournals() {
+    if (!this.#o.journal || !this.#user) return [];
+    const outcomes = [];
+    let records = [];
+    try {
+      records = await journal.ofUser(this.#user);
+    } catch {
+      return [];
+    }
+    for (const record of records) {
+      if (record.key === this.#journalKey()) continue;
+      await journal.ifOrphaned(record.key, async () => {
+        let outcome;
+        try {
+          outcome = await this.#replay(record);
+        } catch (err) {
+          outcome = { kind: 'kept', error: err };
+        }
+        if (outcome.kind !== 'kept') await journal.remove(record.key);
+        outcomes.push(outcome);
+      });
+    }
+    return outcomes;
   }
 
   /**
@@ -225,10 +319,17 @@ export class DraftClient extends EventTarget {
     const next = isEmpty(value) ? null : value;
     if (same(this.#local(true)[field], next)) return;
     this.#rejected.delete(field);
+    if (!this.#base.has(field)) this.#base.set(field, this.#draft?.formData?.[field] ?? null);
+    if (!this.#pending.size) this.#firstPendingAt = Date.now();
     this.#pending.set(field, next);
     this.#persist();
     // While offline the backoff timer drives the retries; typing does not hurry it.
-    if (!this.#offline) this.#schedule(this.#o.debounceMs);
+    // The debounce waits for a pause, the maximum wait does not: a save goes out
+    // at most maxWaitMs after the first unsent edit, however steady the typing.
+    if (!this.#offline) {
+      const left = this.#firstPendingAt + this.#o.maxWaitMs - Date.now();
+      this.#schedule(Math.max(0, Math.min(this.#o.debounceMs, left)));
+    }
     this.#emit('state');
   }
 
@@ -266,6 +367,7 @@ export class DraftClient extends EventTarget {
         const result = await this.#run(() => this.#request('POST', `${this.#path()}/submit`));
         this.#draft = { ...this.#draft, status: 'submitted', courseId: result.courseId, courseSlug: result.courseSlug };
         this.#persist();
+        this.#forgetJournal();
         this.#emit('state');
         return result;
       } catch (err) {
@@ -340,6 +442,25 @@ export class DraftClient extends EventTarget {
   reset() {
     this.#cancelTimer();
     this.#o.storage?.removeItem(this.#o.storageKey);
+    this.#forgetJournal();
+  }
+
+  /** Discards this tab's draft on the service, and its journal. */
+  async discard() {
+    this.#cancelTimer();
+    await this.#run(async () => {
+      if (this.#draft && !this.#lost) await this.#request('DELETE', this.#path());
+      this.#draft = null;
+      this.#storedId = null;
+      this.#pending = new Map();
+      this.#rejected = new Map();
+      this.#saved = false;
+      this.#forgetJournal();
+      this.#newJournal();
+      this.#persist();
+    });
+    this.#emit('data');
+    this.#emit('state');
   }
 
   /**
@@ -357,6 +478,10 @@ export class DraftClient extends EventTarget {
    * @param {string} id
    */
   async switchTo(id) {
+    // What was typed here first goes into its own draft (which stays listed).
+    if (this.#pending.size || this.#inflight) {
+      if (!(await this.flush())) throw this.#blocker();
+    }
     this.#cancelTimer();
     await this.#run(async () => {
       const current = this.#draft;
@@ -372,6 +497,8 @@ export class DraftClient extends EventTarget {
       this.#failure = null;
       this.#pending = new Map();
       this.#rejected = new Map();
+      this.#forgetJournal();
+      this.#newJournal();
       this.#persist();
     });
     await this.#autosave();
@@ -470,6 +597,7 @@ export class DraftClient extends EventTarget {
       if (!this.#pending.size) return 'done';
       this.#inflight = this.#pending;
       this.#pending = new Map();
+      this.#firstPendingAt = null;
       this.#emit('state');
       // Minimal: the service answers 204 with the new ETag, and the draft is
       // what this client had with its own patch merged in.
@@ -490,6 +618,7 @@ export class DraftClient extends EventTarget {
       if (this.#inflight) {
         this.#pending = new Map([...this.#inflight, ...this.#pending]);
         this.#inflight = null;
+        this.#firstPendingAt ??= Date.now();
       }
       return await this.#recover(err);
     } finally {
@@ -557,9 +686,11 @@ export class DraftClient extends EventTarget {
     // Like an autosave: what is sent is in flight, edits typed meanwhile stay pending.
     this.#inflight = this.#pending;
     this.#pending = new Map();
-    const formData = this.#local(false);
-    for (const key of Object.keys(formData)) if (formData[key] === null) delete formData[key];
-    const draft = await this.#request('POST', '/api/v1/drafts', { json: { formData } });
+    this.#firstPendingAt = null;
+    const formData = withoutNulls(this.#local(false));
+    // A new key for a lost draft: the old key names the draft that is gone.
+    if (this.#lost) this.#idempotencyKey = crypto.randomUUID();
+    const draft = await this.#request('POST', '/api/v1/drafts', { json: { formData }, headers: { 'Idempotency-Key': this.#idempotencyKey } });
     this.#inflight = null;
     this.#lost = false;
     this.#storedId = draft.id;
@@ -652,9 +783,146 @@ export class DraftClient extends EventTarget {
       ...this.#pending,
     ]);
     try {
-      this.#o.storage?.setItem(this.#o.storageKey, JSON.stringify({ id: this.#draft?.id ?? this.#storedId, edits }));
+      this.#o.storage?.setItem(this.#o.storageKey, JSON.stringify({
+        id: this.#draft?.id ?? this.#storedId, edits, localId: this.#localId, idempotencyKey: this.#idempotencyKey,
+      }));
     } catch {
       /* storage full or disabled: the draft still lives on the service */
+    }
+    this.#writeJournal(edits);
+  }
+
+  // --- the journal (see journal.js) -----------------------------------------
+
+  #journalKey() {
+    return `${this.#user}:${this.#localId}`;
+  }
+
+  /** Every edit the service has not acknowledged, refused ones included. */
+  #unacknowledged() {
+    return Object.fromEntries([
+      ...[...this.#rejected].map(([field, r]) => [field, r.value]),
+      ...(this.#inflight || []),
+      ...this.#pending,
+    ]);
+  }
+
+  /** Writes the journal as it is now, in order; an acknowledged journal is dropped. */
+  #writeJournal(edits) {
+    if (!this.#o.journal || !this.#user || this.#draft?.status === 'submitted') return;
+    const key = this.#journalKey();
+    const draft = this.#draft && !this.#lost ? this.#draft : null;
+    for (const field of this.#base.keys()) if (!(field in edits)) this.#base.delete(field);
+    const record = {
+      key,
+      user: this.#user,
+      draftId: draft?.id ?? null,
+      localId: this.#localId,
+      idempotencyKey: this.#idempotencyKey,
+      versions: draft ? [draft.version, ...(this.#inflight ? [draft.version + 1] : [])] : [],
+      fields: edits,
+      base: Object.fromEntries(this.#base),
+    };
+    const empty = !Object.keys(edits).length;
+    this.#journalChain = this.#journalChain
+      .then(() => (empty ? journal.remove(key) : journal.put(record)))
+      .catch(() => {}); // no IndexedDB (private mode, quota): sessionStorage still has it
+  }
+
+  /** Takes this tab's journal lock, held as long as the tab lives on this journal. */
+  async #holdJournal() {
+    if (!this.#o.journal || !this.#user || this.#releaseLock) return;
+    const released = new Promise((resolve) => (this.#releaseLock = resolve));
+    // A reload waits a moment for the page it replaces to let go of the lock.
+    const held = journal.hold(this.#journalKey(), released).catch(() => {});
+    await Promise.race([held, new Promise((resolve) => setTimeout(resolve, 1000))]);
+  }
+
+  #forgetJournal() {
+    if (!this.#o.journal || !this.#user) return;
+    const key = this.#journalKey();
+    this.#base = new Map();
+    this.#journalChain = this.#journalChain.then(() => journal.remove(key)).catch(() => {});
+  }
+
+  /** A fresh journal (another draft): a new local id, key and lock. */
+  #newJournal() {
+    this.#releaseLock?.();
+    this.#releaseLock = null;
+    this.#localId = crypto.randomUUID();
+    this.#idempotencyKey = crypto.randomUUID();
+    this.#holdJournal();
+  }
+
+  /** The page stayed after its keepalive save was answered: take the acknowledgement. */
+  async #acknowledgeExitSave(fields, res, draft) {
+    if (draft) {
+      const version = Number(/^"(\d+)"$/.exec(res.headers.get('ETag') ?? '')?.[1]);
+      if (this.#draft?.id !== draft.id || !(version === this.#draft.version + 1) || this.#inflight) return;
+      this.#draft = { ...this.#draft, version, formData: { ...this.#draft.formData, ...fields } };
+      for (const key of Object.keys(this.#draft.formData)) if (this.#draft.formData[key] === null) delete this.#draft.formData[key];
+    } else {
+      if (this.#draft) return;
+      this.#accept(await res.json());
+      this.#storedId = this.#draft.id;
+    }
+    for (const [field, value] of Object.entries(fields)) if (same(this.#pending.get(field), value)) this.#pending.delete(field);
+    if (!this.#pending.size) this.#cancelTimer();
+    this.#saved = true;
+    this.#persist();
+    this.#emit('state');
+  }
+
+  /** One journal of a tab that is gone, onto its draft; see replayJournals(). */
+  async #replay(record) {
+    const fields = record.fields || {};
+    if (!Object.keys(fields).length) return { kind: 'saved' };
+    let { draftId } = record;
+    let versions = record.versions || [];
+    try {
+      if (!draftId) {
+        // Its create may have arrived: the same key gets the same draft.
+        const draft = await this.#request('POST', '/api/v1/drafts', {
+          json: { formData: withoutNulls(fields) }, headers: { 'Idempotency-Key': record.idempotencyKey },
+        });
+        draftId = draft.id;
+        versions = [draft.version];
+      }
+      const path = `/api/v1/drafts/${encodeURIComponent(draftId)}`;
+      const patch = (formData, tags) => this.#request('PATCH', path, {
+        json: { formData },
+        headers: { 'Content-Type': 'application/merge-patch+json', 'If-Match': tags.map((v) => `"${v}"`).join(', ') || '*' },
+        minimal: true,
+      });
+      try {
+        await patch(fields, versions);
+        return { kind: 'saved', draftId };
+      } catch (err) {
+        if (err.status !== 412) throw err;
+      }
+      // Changed since: field by field. Equal to the journal: nothing to do; still
+      // at the journal's base: the journal's text goes on top; changed on both
+      // sides: the journal's text goes on top and the person is shown the other.
+      const server = await this.#request('GET', path);
+      const changed = {};
+      const conflicts = {};
+      for (const [field, value] of Object.entries(fields)) {
+        const theirs = server.formData[field] ?? null;
+        if (same(theirs, value)) continue;
+        changed[field] = value;
+        if (record.base && field in record.base && !same(theirs, record.base[field])) conflicts[field] = theirs;
+      }
+      if (Object.keys(changed).length) await patch(changed, [server.version]);
+      return { kind: 'saved', draftId, conflicts };
+    } catch (err) {
+      if (err.status === 410) return { kind: 'discarded', draftId };
+      if (err.status === 404) {
+        // Expired: the text goes into a new draft, and the person is told.
+        const draft = await this.#request('POST', '/api/v1/drafts', { json: { formData: withoutNulls(fields) } });
+        return { kind: 'recreated', draftId: draft.id };
+      }
+      if (err instanceof OfflineError) return { kind: 'kept' };
+      throw err;
     }
   }
 
@@ -675,6 +943,11 @@ export class DraftClient extends EventTarget {
         token = await this.#o.getToken({ refresh: attempt > 0 });
       } catch (err) {
         throw err instanceof TypeError || UNAVAILABLE.has(err.status) ? new OfflineError(err) : err;
+      }
+      this.#token = token;
+      if (!this.#user) {
+        this.#user = journal.userOf(token);
+        this.#holdJournal();
       }
       const init = {
         method,

@@ -11,11 +11,17 @@ use super::AppError;
 use crate::domain::draft::{CreateOutcome, FreezeOutcome, PatchOutcome, Return, Saved};
 use crate::domain::page::{paginate, Cursor, Page, PageRequest};
 use crate::domain::{
-    Course, Draft, DraftBackend, DraftLimits, DraftStatus, DraftStore, FormPatch, MaterializedBy,
-    Owner, Precondition,
+    Course, Draft, DraftBackend, DraftLimits, DraftStatus, DraftStore, FormPatch, Idempotency,
+    IdempotencyKey, MaterializedBy, Owner, Precondition,
 };
 use crate::stores::postgres::PgDrafts;
 use crate::stores::redis::RedisDrafts;
+
+/// What a create answers: a new draft, or the one its idempotency key named.
+pub enum Created {
+    New(Draft),
+    Existing(Draft),
+}
 
 impl<Fallback: DraftBackend> DraftSessions<RedisDrafts, Fallback> {
     /// Marks the draft of a course that went to the trash read-only, or
@@ -92,33 +98,64 @@ impl<Primary: DraftBackend, Fallback: DraftBackend> DraftSessions<Primary, Fallb
     /// Opens a new draft, optionally with initial form data, in the primary
     /// store: nothing is written to Postgres. While the primary fails to
     /// answer, the draft opens in the fallback instead, so the form keeps
-    /// working.
-    pub async fn create(&self, owner: Owner, form: &FormPatch) -> Result<Draft, AppError> {
+    /// working. Under an idempotency key, a key that already names one of the
+    /// owner's drafts answers that draft (`Created::Existing`): the same
+    /// draft, or 410 if its owner discarded it; a key whose draft expired is
+    /// taken for the new one. The fallback does not keep keys.
+    pub async fn create(
+        &self,
+        owner: Owner,
+        form: &FormPatch,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Created, AppError> {
         self.writes.count(owner).await?;
-        let outcome = match self
-            .primary
-            .create(owner, Uuid::new_v4(), form, self.limits)
-            .await
-        {
-            Err(e) if e.is_redis_unavailable() => {
-                tracing::warn!(error = %e, "Redis failed: the new draft opens in Postgres");
-                metrics::counter!("draftd_degraded_drafts_total").increment(1);
-                // A new id: Redis may yet have stored the first one.
-                self.fallback
-                    .create(owner, Uuid::new_v4(), form, self.limits)
-                    .await?
-            }
-            other => other?,
-        };
-        match outcome {
-            CreateOutcome::Created(draft) => {
-                metrics::counter!("draftd_drafts_created_total").increment(1);
-                Ok(draft)
-            }
-            CreateOutcome::TooManyDrafts => Err(AppError::TooManyDrafts {
-                limit: self.limits.max_per_user,
-            }),
-            CreateOutcome::Fenced(fence) => Err(fence.into()),
+        let mut idempotency = key.map(|key| Idempotency {
+            key,
+            replaces: None,
+        });
+        loop {
+            let outcome = match self
+                .primary
+                .create(
+                    owner,
+                    Uuid::new_v4(),
+                    form,
+                    self.limits,
+                    idempotency.as_ref(),
+                )
+                .await
+            {
+                Err(e) if e.is_redis_unavailable() => {
+                    tracing::warn!(error = %e, "Redis failed: the new draft opens in Postgres");
+                    metrics::counter!("draftd_degraded_drafts_total").increment(1);
+                    // A new id: Redis may yet have stored the first one.
+                    self.fallback
+                        .create(owner, Uuid::new_v4(), form, self.limits, None)
+                        .await?
+                }
+                other => other?,
+            };
+            return match outcome {
+                CreateOutcome::Created(draft) => {
+                    metrics::counter!("draftd_drafts_created_total").increment(1);
+                    Ok(Created::New(draft))
+                }
+                CreateOutcome::Existing(id) => match self.get(owner, id).await {
+                    Ok(draft) => Ok(Created::Existing(draft)),
+                    Err(AppError::NotFound) => match idempotency.as_mut() {
+                        Some(idempotency) if idempotency.replaces.is_none() => {
+                            idempotency.replaces = Some(id);
+                            continue;
+                        }
+                        _ => Err(AppError::NotFound),
+                    },
+                    Err(e) => Err(e),
+                },
+                CreateOutcome::TooManyDrafts => Err(AppError::TooManyDrafts {
+                    limit: self.limits.max_per_user,
+                }),
+                CreateOutcome::Fenced(fence) => Err(fence.into()),
+            };
         }
     }
 

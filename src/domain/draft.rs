@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::error::StoreError;
 use super::form::FormPatch;
+use super::idempotency::Idempotency;
 
 /// Who acts: every draft belongs to one user of one organization.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +123,8 @@ pub struct DraftLimits {
 /// What a draft store answers to a new draft.
 pub enum CreateOutcome {
     Created(Draft),
+    /// The create's idempotency key already names this draft.
+    Existing(Uuid),
     /// The owner already has the maximum of live drafts.
     TooManyDrafts,
     /// Its organization or user is erased (a draft kept in Postgres checks).
@@ -190,13 +193,16 @@ pub trait DraftBackend: Send + Sync {
     /// Which store this is; a [`Draft`] says which one holds it.
     const KIND: DraftStore;
 
-    /// Opens a draft with the id `id`, unless the owner has `limits.max_per_user`.
+    /// Opens a draft with the id `id`, unless the owner has `limits.max_per_user`
+    /// or `idempotency` names a draft already (a store may ignore it: Postgres,
+    /// in degraded mode, does).
     fn create(
         &self,
         owner: Owner,
         id: Uuid,
         form: &FormPatch,
         limits: DraftLimits,
+        idempotency: Option<&Idempotency>,
     ) -> impl Future<Output = Result<CreateOutcome, StoreError>> + Send;
 
     fn get(

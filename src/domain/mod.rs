@@ -17,6 +17,7 @@ pub mod error;
 pub mod event;
 pub mod fence;
 pub mod form;
+pub mod idempotency;
 pub mod key_pattern;
 pub mod live;
 pub mod page;
@@ -30,6 +31,7 @@ pub use course::{
 pub use draft::{Draft, DraftBackend, DraftLimits, DraftStatus, DraftStore, Owner, Precondition};
 pub use error::{Backend, StoreError};
 pub use form::{FieldErrors, FormData, FormPatch};
+pub use idempotency::{Idempotency, IdempotencyKey};
 
 /// A stored value that names none of an enum's variants.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -30,9 +30,10 @@ const METHODS: [Method; 6] = [
 /// Request headers a page may send beyond the safelisted ones: the API's and
 /// those of tus 1.0.0 (core, its method override among them, creation,
 /// termination).
-const REQUEST_HEADERS: [&str; 12] = [
+const REQUEST_HEADERS: [&str; 13] = [
     "authorization",
     "content-type",
+    "idempotency-key",
     "if-match",
     "if-none-match",
     "prefer",

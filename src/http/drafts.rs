@@ -17,8 +17,9 @@ use super::problem::{ApiError, AuthenticatedErrors, ProblemResponse};
 use super::query::Query;
 use super::schemas;
 use super::AppState;
+use crate::app::drafts::Created;
 use crate::domain::draft::{Return, Saved};
-use crate::domain::{Draft, FieldErrors, FormData, FormPatch, Owner};
+use crate::domain::{Draft, FieldErrors, FormData, FormPatch, IdempotencyKey, Owner};
 
 /// The body of a create or autosave request.
 #[derive(ToSchema, serde::Deserialize)]
@@ -53,17 +54,47 @@ fn etag(version: u64) -> (header::HeaderName, String) {
     (header::ETAG, format!("\"{version}\""))
 }
 
+/// The request's `Idempotency-Key`, if it sent one: one field of 1 to 200
+/// visible ASCII characters, else a 400.
+fn idempotency_key(request: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError> {
+    let mut fields = request.headers().get_all(IDEMPOTENCY_KEY);
+    let (Some(field), None) = (fields.next(), fields.next()) else {
+        return match request.headers().contains_key(IDEMPOTENCY_KEY) {
+            true => Err(ApiError::BadRequest("send one Idempotency-Key")),
+            false => Ok(None),
+        };
+    };
+    IdempotencyKey::parse(field.as_bytes())
+        .map(Some)
+        .ok_or(ApiError::BadRequest(
+            "an Idempotency-Key is 1 to 200 visible ASCII characters (a UUID will do)",
+        ))
+}
+
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
 /// Open a new draft session.
 ///
 /// The draft is kept in Redis. While Redis is unreachable it opens in
 /// Postgres instead (degraded mode: `store` is `postgres`, and the draft stays
 /// there for its whole life).
+///
+/// With an `Idempotency-Key` (1 to 200 visible ASCII characters), the same
+/// user in the same organization sending the same key within the draft TTL
+/// gets the same draft back: 201 the first time, then 200 with the draft as
+/// it is now (410 if its owner discarded it; a key whose draft expired opens
+/// a new one). In degraded mode the key is not kept.
 #[utoipa::path(post, path = "/api/v1/drafts", tag = "drafts",
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "Makes the create safe to send again: the same key gets the same draft")),
     request_body(content = Option<DraftRequest>, description = "Optional: no body opens an empty draft"),
     responses(
         (status = 201, description = "Draft created", body = schemas::Draft,
          headers(("Location" = String), ("ETag" = String))),
+        (status = 200, description = "The draft this Idempotency-Key opened before", body = schemas::Draft,
+         headers(("Location" = String), ("ETag" = String))),
         (status = 400, response = ProblemResponse),
+        (status = 410, response = ProblemResponse),
         (status = 403, response = ProblemResponse),
         (status = 408, response = ProblemResponse),
         (status = 413, response = ProblemResponse),
@@ -76,11 +107,16 @@ fn etag(version: u64) -> (header::HeaderName, String) {
 pub async fn create(
     state: web::Data<AppState>,
     owner: Owner,
+    request: HttpRequest,
     body: JsonObject,
 ) -> Result<HttpResponse, ApiError> {
+    let key = idempotency_key(&request)?;
     let form = form_patch(body)?;
-    let draft = state.app.drafts.create(owner, &form).await?;
-    Ok(HttpResponse::Created()
+    let (mut answer, draft) = match state.app.drafts.create(owner, &form, key).await? {
+        Created::New(draft) => (HttpResponse::Created(), draft),
+        Created::Existing(draft) => (HttpResponse::Ok(), draft),
+    };
+    Ok(answer
         .insert_header((header::LOCATION, format!("/api/v1/drafts/{}", draft.id)))
         .insert_header(etag(draft.version))
         .json(draft))

@@ -44,7 +44,7 @@ pub async fn stylesheet() -> HttpResponse {
 }
 
 /// The page's scripts (ES modules), by path.
-pub const SCRIPTS: [(&str, &str); 5] = [
+pub const SCRIPTS: [(&str, &str); 6] = [
     ("/app.js", include_str!("../../web/app.js")),
     (
         "/draft-client.js",
@@ -53,6 +53,7 @@ pub const SCRIPTS: [(&str, &str); 5] = [
     ("/draft-live.js", include_str!("../../web/draft-live.js")),
     ("/resume.js", include_str!("../../web/resume.js")),
     ("/tus-upload.js", include_str!("../../web/tus-upload.js")),
+    ("/journal.js", include_str!("../../web/journal.js")),
 ];
 
 pub fn script(body: &'static str) -> HttpResponse {

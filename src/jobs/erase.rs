@@ -224,6 +224,7 @@ impl Eraser {
             }
             drafts.remove_user_keys().await?;
             self.redis.remove_discarded(subject).await?;
+            self.redis.remove_idempotency_keys(subject).await?;
             self.remove_uploads(subject).await?;
 
             self.enter(lock, state, watch, ErasePhase::Cleanup).await?;

@@ -17,6 +17,7 @@ mod fixtures;
 mod held;
 mod helpers;
 mod hygiene;
+mod idempotency;
 mod isolation;
 mod janitor;
 mod limits;

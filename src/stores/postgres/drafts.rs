@@ -24,7 +24,7 @@ use crate::domain::course::{course_id_for, title_from, NewCourse};
 use crate::domain::draft::{CreateOutcome, FreezeOutcome, PatchOutcome, Return, Saved};
 use crate::domain::{
     Course, CourseStatus, Draft, DraftBackend, DraftLimits, DraftStatus, DraftStore, FormPatch,
-    MaterializedBy, Owner, Precondition, StoreError,
+    Idempotency, MaterializedBy, Owner, Precondition, StoreError,
 };
 
 /// The columns a draft is read from.
@@ -124,13 +124,15 @@ impl DraftBackend for PgDrafts {
     const KIND: DraftStore = DraftStore::Postgres;
 
     /// Opens a draft in its course row, unless the owner already has the
-    /// maximum of live drafts here.
+    /// maximum of live drafts here. An idempotency key is not kept here (a
+    /// create sent again during an outage opens a second draft).
     async fn create(
         &self,
         owner: Owner,
         id: Uuid,
         form: &FormPatch,
         limits: DraftLimits,
+        _idempotency: Option<&Idempotency>,
     ) -> Result<CreateOutcome, StoreError> {
         let form_data = form.assignments_object();
         let new = &NewCourse {

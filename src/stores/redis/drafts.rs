@@ -14,8 +14,8 @@ use uuid::Uuid;
 
 use super::breaker::{millis, Breaker};
 use super::keys::{
-    discarded_key, draft_key, events_channel, index_key, parse_draft_key, rate_key, write_rate_key,
-    SESSION_PATTERN,
+    discarded_key, draft_key, events_channel, idempotency_key, index_key, parse_draft_key,
+    rate_key, write_rate_key, SESSION_PATTERN,
 };
 use super::record::{corrupt, course_of, decode, read_records, unexpected};
 use super::scripts::Scripts;
@@ -24,8 +24,8 @@ use crate::domain::draft::{
     CreateOutcome, FreezeOutcome, PatchOutcome, Return, Saved, SUBMITTED_SESSION_TTL,
 };
 use crate::domain::{
-    Backend, Draft, DraftBackend, DraftLimits, DraftStore, FormPatch, Owner, Precondition,
-    StoreError,
+    Backend, Draft, DraftBackend, DraftLimits, DraftStore, FormPatch, Idempotency, Owner,
+    Precondition, StoreError,
 };
 use crate::stores::bounded;
 
@@ -187,6 +187,7 @@ impl DraftBackend for RedisDrafts {
         id: Uuid,
         form: &FormPatch,
         limits: DraftLimits,
+        idempotency: Option<&Idempotency>,
     ) -> Result<CreateOutcome, StoreError> {
         let mut invocation = Self::on_draft(
             &self.scripts.create,
@@ -195,6 +196,23 @@ impl DraftBackend for RedisDrafts {
             id,
         );
         invocation.arg(millis(limits.ttl)).arg(limits.max_per_user);
+        match idempotency {
+            Some(idempotency) => {
+                invocation.key(idempotency_key(
+                    owner.user_id,
+                    owner.organization_id,
+                    idempotency.key.as_str(),
+                ));
+                invocation.arg(
+                    idempotency
+                        .replaces
+                        .map_or_else(String::new, |id| id.to_string()),
+                );
+            }
+            None => {
+                invocation.arg("");
+            }
+        }
         for (field, value) in form.assignments() {
             invocation.arg(*field).arg(value);
         }
@@ -204,6 +222,10 @@ impl DraftBackend for RedisDrafts {
                 Ok(CreateOutcome::Created(decode(id, record)?))
             }
             Some((status, _)) if status == "full" => Ok(CreateOutcome::TooManyDrafts),
+            Some((status, [named])) if status == "exists" => named
+                .parse()
+                .map(CreateOutcome::Existing)
+                .map_err(|_| unexpected(&reply)),
             _ => Err(unexpected(&reply)),
         }
     }

@@ -9,8 +9,9 @@ use deadpool_redis::redis::Cmd;
 use uuid::Uuid;
 
 use super::keys::{
-    draft_key, index_key, parse_draft_key, rate_key, user_discarded_pattern, user_sessions_pattern,
-    write_rate_key, DISCARDED_PATTERN, SESSION_PATTERN,
+    draft_key, index_key, organization_idempotency_pattern, parse_draft_key, rate_key,
+    user_discarded_pattern, user_idempotency_pattern, user_sessions_pattern, write_rate_key,
+    DISCARDED_PATTERN, SESSION_PATTERN,
 };
 use super::record::{organization_of, read_records};
 use super::{KeyScan, RedisConn, RedisDrafts};
@@ -65,6 +66,30 @@ impl RedisDrafts {
                 Backend::Redis,
                 deadline,
                 conn.each(doomed.iter().map(Cmd::unlink).collect()),
+            )
+            .await?;
+            removed += unlinked.iter().sum::<u64>();
+        }
+        Ok(removed)
+    }
+
+    /// Removes the subject's creates' idempotency keys (draft ids, but the
+    /// subject's keys all the same). A user's share the user's hash tag; an
+    /// organization's hold its id in their name.
+    pub async fn remove_idempotency_keys(&self, subject: EraseSubject) -> Result<u64, StoreError> {
+        let deadline = self.timeout * 10;
+        let mut conn = bounded(Backend::Redis, deadline, self.pool.get()).await?;
+        let pattern = match subject.scope {
+            EraseScope::Organization => organization_idempotency_pattern(subject.id),
+            EraseScope::User => user_idempotency_pattern(subject.id),
+        };
+        let mut scan = bounded(Backend::Redis, deadline, conn.scan(&pattern)).await?;
+        let mut removed = 0;
+        while let Some(keys) = bounded(Backend::Redis, deadline, conn.scan_page(&mut scan)).await? {
+            let unlinked: Vec<u64> = bounded(
+                Backend::Redis,
+                deadline,
+                conn.each(keys.iter().map(Cmd::unlink).collect()),
             )
             .await?;
             removed += unlinked.iter().sum::<u64>();

@@ -41,6 +41,24 @@ pub fn user_discarded_pattern(user_id: Uuid) -> String {
     format!("draft:discarded:{{{user_id}}}:*")
 }
 
+/// A create's `Idempotency-Key` of one user in one organization: a string,
+/// the id of the draft it opened, for the draft TTL, so that a create sent
+/// again (a page replaying a create cut off at close) gets the same draft.
+pub fn idempotency_key(user_id: Uuid, organization_id: Uuid, key: &str) -> String {
+    format!("draft:idem:{{{user_id}}}:{organization_id}:{key}")
+}
+
+/// Matches every idempotency key of one user.
+pub fn user_idempotency_pattern(user_id: Uuid) -> String {
+    format!("draft:idem:{{{user_id}}}:*")
+}
+
+/// Matches every idempotency key in one organization (and any whose client
+/// key holds `:<organization>:`, which only loses its deduplication).
+pub fn organization_idempotency_pattern(organization_id: Uuid) -> String {
+    format!("draft:idem:*:{organization_id}:*")
+}
+
 /// The user's live drafts: a sorted set of draft ids scored by expiry.
 pub fn index_key(user_id: Uuid) -> String {
     format!("draft:index:{{{user_id}}}")

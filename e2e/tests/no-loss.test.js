@@ -1,0 +1,152 @@
+// Not one typed character is lost, judged on the server: a tab closed right
+// after typing, steady typing that never pauses, typing offline then closing,
+// a browser killed with SIGKILL and relaunched on its profile, Continue on the
+// resume offer right after typing.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { suite, openForm, saveState, test, waitFor } from '../lib/harness.js';
+
+let service, chrome;
+suite('no-loss', {}, (s, c) => ([service, chrome] = [s, c]));
+
+/** The user's drafts on the server, with their forms. */
+async function serverDrafts() {
+  const { body } = await service.api('GET', '/api/v1/drafts?include=formData&limit=100');
+  return body.items;
+}
+
+/** Waits until some draft on the server holds `text` whole in `field`; how many characters it lacks otherwise. */
+async function assertOnServer(field, text, timeout = 15_000) {
+  let best = '';
+  try {
+    await waitFor(async () => {
+      for (const d of await serverDrafts()) {
+        const value = d.formData[field] ?? '';
+        if (value.length > best.length && text.startsWith(value)) best = value;
+        if (value === text) return true;
+      }
+      return false;
+    }, { timeout, what: `the server holds the ${text.length} characters typed` });
+  } catch (err) {
+    assert.fail(`${text.length - best.length} of ${text.length} characters lost (${err.message})`);
+  }
+}
+
+const unique = (label) => `${label} ${Date.now().toString(36)} `;
+
+test('a tab closed 300 ms after the last keystroke loses nothing', async () => {
+  const page = await openForm(service, chrome);
+  const text = `${unique('Closed quickly')}and every word typed before the close`;
+  await page.type('#topic', text, { delay: 15 });
+  await page.waitForTimeout(300);
+  await page.close({ runBeforeUnload: true });
+  await openForm(service, chrome); // a later visit replays what the closed tab journaled
+  await assertOnServer('topic', text);
+});
+
+test('steady typing that never pauses 3 s is saved while it goes on, and nothing is lost at the close', async () => {
+  const page = await openForm(service, chrome);
+  const start = unique('Steady');
+  await page.click('#description');
+  await page.keyboard.type(start, { delay: 150 });
+  const deadline = Date.now() + 20_000;
+  let typed = start;
+  let savedWhileTyping = false;
+  while (Date.now() < deadline) {
+    await page.keyboard.type('word ', { delay: 150 });
+    typed += 'word ';
+    if (!savedWhileTyping) savedWhileTyping = (await serverDrafts()).some((d) => (d.formData.description ?? '').startsWith(start));
+  }
+  assert.ok(savedWhileTyping, 'a save went out while the typing went on');
+  await page.close({ runBeforeUnload: true });
+  await openForm(service, chrome);
+  await assertOnServer('description', typed);
+});
+
+test('typed offline, tab closed, back online, reopened: nothing is lost', async () => {
+  const page = await openForm(service, chrome);
+  await chrome.context.setOffline(true);
+  const text = `${unique('Offline')}typed with no network at all`;
+  await page.type('#topic', text, { delay: 15 });
+  await page.waitForTimeout(5000);
+  await page.close({ runBeforeUnload: true });
+  await chrome.context.setOffline(false);
+  await openForm(service, chrome);
+  await assertOnServer('topic', text);
+});
+
+test('Continue on the resume offer within 3 s of typing keeps what was typed', async () => {
+  // A draft to be offered.
+  const { body: other } = await service.api('POST', '/api/v1/drafts', { json: { formData: { topic: unique('Offered draft') } } });
+  const page = await openForm(service, chrome);
+  const button = page.locator('#resume-drafts button', { hasText: 'Continue' }).first();
+  await button.waitFor();
+  const text = `${unique('Before Continue')}typed just before switching`;
+  await page.type('#topic', text, { delay: 10 });
+  await button.click();
+  await waitFor(() => page.evaluate(() => document.body.dataset.draftId), { what: 'the switch' });
+  await assertOnServer('topic', text);
+  await service.api('DELETE', `/api/v1/drafts/${other.id}`);
+});
+
+// --- a browser killed with SIGKILL ------------------------------------------
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+/** Chromium on `profile`, as its own process: {child, browser, context}. */
+async function spawnChromium(profile) {
+  const port = await freePort();
+  const child = spawn(process.env.DRAFTD_E2E_CHROMIUM || '/usr/bin/chromium', [
+    '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    `--user-data-dir=${profile}`, `--remote-debugging-port=${port}`, 'about:blank',
+  ], { stdio: 'ignore' });
+  const browser = await waitFor(
+    () => chromium.connectOverCDP(`http://127.0.0.1:${port}`).catch(() => null),
+    { timeout: 20_000, what: 'Chromium answering on its debugging port' },
+  );
+  return { child, browser, context: browser.contexts()[0] };
+}
+
+test('a browser killed with SIGKILL 0.7 s after typing, relaunched on its profile, loses nothing', async () => {
+  const profile = mkdtempSync(path.join(os.tmpdir(), 'draftd-e2e-killed-'));
+  let run;
+  try {
+    run = await spawnChromium(profile);
+    const page = await run.context.newPage();
+    await page.goto(service.baseUrl);
+    await saveState(page, 'idle');
+    const text = `${unique('Killed')}typed just before the crash`;
+    await page.type('#topic', text, { delay: 15 });
+    await page.waitForTimeout(700);
+    const exited = new Promise((resolve) => run.child.once('exit', resolve));
+    run.child.kill('SIGKILL');
+    await exited;
+
+    run = await spawnChromium(profile);
+    const again = await run.context.newPage();
+    await again.goto(service.baseUrl);
+    await assertOnServer('topic', text);
+  } finally {
+    if (run && run.child.exitCode === null && !run.child.signalCode) {
+      const exited = new Promise((resolve) => run.child.once('exit', resolve));
+      run.child.kill('SIGKILL');
+      await exited;
+    }
+    rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+  }
+});
