@@ -167,18 +167,24 @@ impl Facts {
                     });
                     entry.course_acked |= ok;
                 }
+                // Only the last byte makes a file; but a HEAD may finish an
+                // upload whose bytes all arrived before a crash (issue 23), so
+                // any PATCH sent makes its file possible, not promised.
                 Effect::TusPatch {
                     sha256,
-                    finishes: true,
+                    finishes,
                     file,
+                    upload,
                     ..
                 } if maybe => {
+                    let acked = ok && *finishes;
                     entry.uploads.push(UploadFact {
                         sha256: sha256.clone(),
                         file: *file,
-                        acked: ok,
+                        acked,
                     });
-                    entry.course_acked |= ok;
+                    entry.course_acked |= acked;
+                    entry.tus_uploads.insert(*upload);
                 }
                 Effect::TusCreate {
                     upload: Some(id), ..

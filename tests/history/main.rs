@@ -5,7 +5,7 @@
 //! Not part of `cargo test --all-targets` (Cargo.toml: `test = false`); its
 //! own `make test` stage runs `cargo test --test history`. Environment:
 //! - HISTORY_SEED: replay one seed (stored seeds are then skipped);
-//! - HISTORY_SECONDS: history time of a fresh seed (default 60);
+//! - HISTORY_SECONDS: history time of a fresh seed (default 50);
 //! - HISTORY_SHRINK_SECONDS: time allowed for shrinking a failure (default 60);
 //! - SOAK_SECONDS: run the soak instead (`make soak`) and write docs/soak.md.
 
@@ -65,7 +65,7 @@ async fn histories_hold_against_deletions_in_flight() {
             check(seed, STORED_SECONDS, false).await;
         }
     }
-    check(seeds::fresh(), env_secs("HISTORY_SECONDS", 60), true).await;
+    check(seeds::fresh(), env_secs("HISTORY_SECONDS", 50), true).await;
 }
 
 /// Runs one seed; on a failure shrinks it (when `shrink`), remembers the

@@ -139,6 +139,14 @@ pub async fn run(plan: &Plan, deadline: Option<Duration>, sample: bool) -> Outco
     drop(db);
     database.drop_now().await;
     let logs = (!complaints.is_empty()).then(|| {
+        // The whole history and every complaint, beside the replicas' logs.
+        let all: Vec<String> = complaints.iter().map(|c| c.to_string()).collect();
+        let _ = std::fs::write(log_dir.join("complaints.txt"), all.join("\n"));
+        let _ = std::fs::write(
+            log_dir.join("history.txt"),
+            crate::report::history_excerpt(&calls, usize::MAX),
+        );
+        let _ = std::fs::remove_dir_all(&upload_dir);
         scratch.keep();
         log_dir.display().to_string()
     });
