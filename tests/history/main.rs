@@ -35,6 +35,7 @@ mod shrink;
 mod snapshot;
 mod soak;
 mod soak_report;
+mod tus;
 
 use std::time::Duration;
 
