@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: run test e2e bench stop services test-tools dev-token lint openapi-lint alerts examples
+.PHONY: run test e2e bench soak stop services test-tools dev-token lint openapi-lint alerts examples
 
 ## Start the local Redis and Postgres (installing them if absent) and serve on
 ## 127.0.0.1:8080 in dev mode.
@@ -26,6 +26,7 @@ test:
 	@scripts/stage.sh examples scripts/examples-test.sh
 	@scripts/stage.sh drop-test-databases scripts/services.sh drop-test-databases
 	@scripts/stage.sh cargo-test cargo test --all-targets
+	@scripts/stage.sh history cargo test --test history -- --nocapture
 	@scripts/stage.sh fuzz scripts/fuzz.sh
 	@scripts/stage.sh e2e scripts/e2e.sh
 
@@ -45,9 +46,16 @@ bench: services
 	cargo build --release --workspace
 	target/release/draftd-bench
 
+## The history test for SOAK_SECONDS (default 1200): half with faults, half
+## without kills, sampling the replicas' RSS, open files and Postgres
+## connections; writes docs/soak.md.
+soak: services
+	SOAK_SECONDS=$${SOAK_SECONDS:-1200} cargo test --test history -- --nocapture
+
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets
+	cargo clippy --test history
 
 ## The OpenAPI document against Redocly's recommended rules (Node.js 20+;
 ## Redocly CLI pinned in tools/openapi-lint); prints how long it took.
