@@ -63,7 +63,6 @@ fn etag(version: u64) -> (header::HeaderName, String) {
     responses(
         (status = 201, description = "Draft created", body = schemas::Draft,
          headers(("Location" = String), ("ETag" = String))),
-        (status = 400, response = ProblemResponse),
         (status = 403, response = ProblemResponse),
         (status = 408, response = ProblemResponse),
         (status = 413, response = ProblemResponse),
@@ -111,7 +110,6 @@ struct ListedDraft {
     params(ListQuery, PageQuery),
     responses(
         (status = 200, description = "A page of live drafts", body = schemas::DraftPage),
-        (status = 400, response = ProblemResponse),
         (status = 422, response = ProblemResponse),
         AuthenticatedErrors,
     ),
@@ -181,7 +179,6 @@ pub async fn get(
     responses(
         (status = 200, description = "Saved", body = schemas::Draft, headers(("ETag" = String))),
         (status = 204, description = "Saved; asked with `Prefer: return=minimal`", headers(("ETag" = String), ("Preference-Applied" = String))),
-        (status = 400, response = ProblemResponse),
         (status = 404, response = ProblemResponse),
         (status = 410, response = ProblemResponse),
         (status = 408, response = ProblemResponse),

@@ -111,7 +111,9 @@ pub struct Problem {
     pub used: Option<i64>,
 }
 
-/// What every authenticated route may answer besides its own outcomes: no
+/// What every authenticated route may answer besides its own outcomes: a
+/// malformed request (400: several `Authorization` headers on every route;
+/// a malformed header, query or body where the route reads one), no
 /// valid token (401), a token that may not use the route (403: no `org_id`
 /// on a user route, no `service_role` on an admin route, a write of an
 /// organization or user being erased), a store that did
@@ -119,6 +121,12 @@ pub struct Problem {
 #[derive(IntoResponses)]
 #[allow(dead_code)] // describes the wire format for the OpenAPI document
 pub enum AuthenticatedErrors {
+    #[response(
+        status = 400,
+        description = "A malformed request: several Authorization headers (on every route), or a malformed header, query parameter or body where the route reads one",
+        content_type = "application/problem+json"
+    )]
+    BadRequest(Problem),
     #[response(
         status = 401,
         description = "No valid access token",

@@ -21,6 +21,7 @@ mod isolation;
 mod janitor;
 mod limits;
 mod materialize;
+mod openapi;
 mod ownership;
 mod patterns;
 mod protocol;
