@@ -179,7 +179,11 @@ pub async fn head(
 /// Appends bytes at `Upload-Offset` (tus core), which must be the upload's
 /// offset (409 otherwise). A body cut off keeps what was stored. The last
 /// byte makes the file, as a multipart upload does, and the answer names it.
-/// Refreshes the upload's expiry and the draft's TTL.
+/// Refreshes the upload's expiry and the draft's TTL. A PATCH storing less
+/// than `DRAFTD_TUS_FREE_BYTES` (1 MiB) without finishing the upload, and a
+/// refused one, counts against the write rate; once it is spent, a PATCH is
+/// a 429 before it stores any byte: clients sending chunks under 1 MiB are
+/// rate-limited.
 #[utoipa::path(patch, path = "/api/v1/drafts/{id}/uploads/{upload_id}", tag = "uploads",
     operation_id = "append_upload",
     params(
@@ -215,15 +219,14 @@ pub async fn patch(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    require_version(&req)?;
-    if req.content_type() != OFFSET_STREAM {
-        return Err(ApiError::UnsupportedMediaType(format!(
-            "send the bytes as {OFFSET_STREAM}"
-        )));
-    }
-    let offset = header(req.headers(), "upload-offset")
-        .ok_or(TusError::BadHeader("send Upload-Offset"))
-        .and_then(|v| parse_size(v, "Upload-Offset must be a number of bytes"))?;
+    let offset = match patch_offset(&req) {
+        Ok(offset) => offset,
+        Err(refused) => {
+            // A refused PATCH counts against the write rate too.
+            state.app.courses.tus_refused(owner).await?;
+            return Err(refused);
+        }
+    };
     let (draft_id, upload_id) = path.into_inner();
     let (body, stalled) = TimedBody::new(payload, state.body_timeouts);
     let upload = state
@@ -236,6 +239,19 @@ pub async fn patch(
             false => e.into(),
         })?;
     Ok(with_state(HttpResponse::NoContent(), &upload))
+}
+
+/// Where a PATCH's bytes go, if its headers are in order.
+fn patch_offset(req: &HttpRequest) -> Result<u64, ApiError> {
+    require_version(req)?;
+    if req.content_type() != OFFSET_STREAM {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "send the bytes as {OFFSET_STREAM}"
+        )));
+    }
+    Ok(header(req.headers(), "upload-offset")
+        .ok_or(TusError::BadHeader("send Upload-Offset"))
+        .and_then(|v| parse_size(v, "Upload-Offset must be a number of bytes"))?)
 }
 
 /// Terminates an unfinished upload (tus termination): its bytes and its

@@ -323,12 +323,13 @@ async fn patches_that_store_nothing_count_against_the_write_rate() {
     }
     let limited = app.tus_patch(&app.user, &url, 0, b"").await;
     assert_eq!(limited.status(), 429);
-    // Bytes are bounded by the upload's size, not by the rate.
+    // A spent budget refuses any PATCH before it stores a byte (the drip's
+    // rule: tus_limits.rs).
     assert_eq!(
         app.tus_patch(&app.user, &url, 0, b"01234").await.status(),
-        204
+        429
     );
-    assert_eq!(app.tus_offset(&app.user, &url).await, 5);
+    assert_eq!(app.tus_offset(&app.user, &url).await, 0);
 }
 
 #[tokio::test]

@@ -21,11 +21,15 @@ use crate::domain::{Backend, Draft, DraftStatus, Owner, StoreError};
 use crate::stores::postgres::tus::Claim;
 
 /// How long an unfinished upload lives without a PATCH (the draft's TTL),
-/// and how long a PATCH holds it between two signs of life.
+/// how long a PATCH holds it between two signs of life, and what a PATCH
+/// stores to be free of the write rate.
 #[derive(Debug, Clone, Copy)]
-pub struct TusTimes {
+pub struct TusLimits {
     pub ttl: Duration,
     pub lease: Duration,
+    /// A PATCH storing at least this much, or the last bytes, is not counted
+    /// as a write (`DRAFTD_TUS_FREE_BYTES`).
+    pub free_bytes: u64,
 }
 
 /// What a client learns of an upload.
@@ -143,7 +147,7 @@ impl Courses {
             .ok_or(AppError::NotFound)?;
         if upload.status == TusStatus::Receiving && upload.offset == upload.length {
             return self
-                .tus_append(
+                .append(
                     owner,
                     draft_id,
                     id,

@@ -65,7 +65,55 @@ impl Courses {
     /// Appends `body` to the owner's upload at `offset`, which must be where
     /// it is; the last byte makes the file. Every durable step is recorded,
     /// so a request cut off keeps what it stored.
+    ///
+    /// Held to the write rate: a spent budget refuses the PATCH before any
+    /// byte is stored; when it ends, a PATCH that stored less than
+    /// `DRAFTD_TUS_FREE_BYTES` without finishing the upload, or was refused,
+    /// counts as a write (a drip of small PATCHes costs a store round per
+    /// PATCH; a client sending MiB chunks or the whole file pays nothing).
     pub async fn tus_append<S, E>(
+        &self,
+        owner: Owner,
+        draft_id: Uuid,
+        id: Uuid,
+        offset: u64,
+        body: S,
+    ) -> Result<TusState, AppError>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+    {
+        self.limits.writes.check(owner).await?;
+        let appended = self.append(owner, draft_id, id, offset, body).await;
+        let free_bytes = self.limits.resumable.free_bytes;
+        let free = appended.as_ref().is_ok_and(|state| {
+            let stored = state.offset.saturating_sub(offset);
+            stored >= free_bytes || (stored > 0 && state.file_id.is_some())
+        });
+        if !free {
+            self.spend_write(owner).await;
+        }
+        appended
+    }
+
+    /// A tus PATCH refused before it reached its upload (its headers):
+    /// refused as rate-limited if the budget is spent, else counted.
+    pub async fn tus_refused(&self, owner: Owner) -> Result<(), AppError> {
+        self.limits.writes.check(owner).await?;
+        self.spend_write(owner).await;
+        Ok(())
+    }
+
+    /// Counts a write that was done: its answer stands even if the count
+    /// cannot be kept.
+    async fn spend_write(&self, owner: Owner) {
+        if let Err(e) = self.limits.writes.spend(owner).await {
+            tracing::warn!(error = %e, "could not count a tus PATCH against the write rate");
+        }
+    }
+
+    /// [`Courses::tus_append`] without the write rate (a HEAD finishing an
+    /// upload whose bytes were all stored calls it too).
+    pub(super) async fn append<S, E>(
         &self,
         owner: Owner,
         draft_id: Uuid,
@@ -89,11 +137,6 @@ impl Courses {
             .append_claimed(owner, &draft, upload, offset, lease_id, body)
             .await;
         lease.release().await;
-        // A PATCH that stores nothing costs a write all the same (it keeps
-        // the upload and the draft alive): it counts against the write rate.
-        if appended.as_ref().is_ok_and(|state| state.offset == offset) {
-            self.limits.writes.count(owner).await?;
-        }
         appended
     }
 
