@@ -197,6 +197,7 @@ impl Services {
                     ),
                     resumable: TusLimits {
                         ttl: config.draft_ttl(),
+                        idle: config.tus.idle(),
                         // A PATCH hears from its client at least every idle
                         // timeout, or its body is cut off.
                         lease: config.body_timeouts().idle + Duration::from_secs(30),

@@ -103,10 +103,12 @@ pub struct Problem {
     /// The draft's version now, for a failed `If-Match`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_version: Option<u64>,
-    /// The quota, for `quota-exceeded`: files per course or bytes per organization.
+    /// The quota, for `quota-exceeded`: files per course, bytes per
+    /// organization, or bytes one user may hold reserved by unfinished uploads.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<i64>,
-    /// Bytes the organization stores now, for its storage quota.
+    /// Bytes the organization stores now, for its storage quota; bytes the
+    /// user holds reserved and unsent, for theirs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub used: Option<i64>,
 }
@@ -361,7 +363,8 @@ impl From<AppError> for ApiError {
                 limit,
                 used: None,
             },
-            e @ AppError::StorageFull { limit, used } => Self::QuotaExceeded {
+            e @ (AppError::StorageFull { limit, used }
+            | AppError::ReservationsFull { limit, used }) => Self::QuotaExceeded {
                 detail: e.to_string(),
                 limit,
                 used: Some(used),

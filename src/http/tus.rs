@@ -81,6 +81,9 @@ pub async fn options(state: web::Data<AppState>) -> HttpResponse {
 /// `filename` and `filetype` (base64). The rules of a multipart upload apply
 /// here, before any byte: the type, the name's extension, the size; the size
 /// and one file are reserved against the quotas until it finishes or expires.
+/// One user may hold `DRAFTD_RESERVED_BYTES_PER_USER` reserved and not yet
+/// sent: past it, a 409 `quota-exceeded` naming it. An upload storing nothing
+/// for `DRAFTD_TUS_IDLE_SECS` expires, releasing its reservation.
 #[utoipa::path(post, path = "/api/v1/drafts/{id}/uploads", tag = "uploads",
     operation_id = "create_upload",
     params(
@@ -92,7 +95,7 @@ pub async fn options(state: web::Data<AppState>) -> HttpResponse {
     responses(
         (status = 201, description = "Created", headers(
             ("Location" = String, description = "The upload's URL"),
-            ("Upload-Expires" = String, description = "When it expires unless a PATCH comes"),
+            ("Upload-Expires" = String, description = "When it expires unless a PATCH stores bytes: the earlier of the draft's expiry and DRAFTD_TUS_IDLE_SECS after its last stored byte"),
             ("Tus-Resumable" = String, description = "1.0.0"),
         )),
         (status = 404, response = ProblemResponse),
@@ -148,7 +151,7 @@ pub async fn create(
         (status = 200, description = "The upload's offset", headers(
             ("Upload-Offset" = u64, description = "Bytes stored"),
             ("Upload-Length" = u64, description = "The file's size"),
-            ("Upload-Expires" = String, description = "When it expires unless a PATCH comes"),
+            ("Upload-Expires" = String, description = "When it expires unless a PATCH stores bytes: the earlier of the draft's expiry and DRAFTD_TUS_IDLE_SECS after its last stored byte"),
             ("Draftd-File-Id" = Option<String>, description = "Once finished: the file's id"),
             ("Draftd-File-Location" = Option<String>, description = "Once finished: where to download the file"),
         )),
@@ -179,7 +182,8 @@ pub async fn head(
 /// Appends bytes at `Upload-Offset` (tus core), which must be the upload's
 /// offset (409 otherwise). A body cut off keeps what was stored. The last
 /// byte makes the file, as a multipart upload does, and the answer names it.
-/// Refreshes the upload's expiry and the draft's TTL. A PATCH storing less
+/// One that stores bytes moves the upload's expiry (`DRAFTD_TUS_IDLE_SECS`
+/// after them, within the draft's TTL, which it refreshes). A PATCH storing less
 /// than `DRAFTD_TUS_FREE_BYTES` (1 MiB) without finishing the upload, and a
 /// refused one, counts against the write rate; once it is spent, a PATCH is
 /// a 429 before it stores any byte: clients sending chunks under 1 MiB are
@@ -196,7 +200,7 @@ pub async fn head(
     responses(
         (status = 204, description = "Stored", headers(
             ("Upload-Offset" = u64, description = "Bytes stored now"),
-            ("Upload-Expires" = String, description = "When it expires unless a PATCH comes"),
+            ("Upload-Expires" = String, description = "When it expires unless a PATCH stores bytes: the earlier of the draft's expiry and DRAFTD_TUS_IDLE_SECS after its last stored byte"),
             ("Draftd-File-Id" = Option<String>, description = "Once finished: the file's id"),
             ("Draftd-File-Location" = Option<String>, description = "Once finished: where to download the file"),
         )),

@@ -110,3 +110,128 @@ async fn patches_refused_by_their_headers_count_against_the_write_rate() {
     assert_problem(spent, 429).await;
     assert_eq!(app.tus_offset(&user, &url).await, 0);
 }
+
+// --- reservations ------------------------------------------------------------
+
+/// An upload's expiry, as Postgres holds it.
+async fn expires_at(app: &TestApp, url: &str) -> chrono::DateTime<chrono::Utc> {
+    let id: uuid::Uuid = url.rsplit('/').next().unwrap().parse().unwrap();
+    app.db
+        .query_one("SELECT expires_at FROM tus_uploads WHERE id = $1", &[&id])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn one_user_holds_at_most_its_bound_reserved_and_unsent() {
+    let app = TestApp::spawn_with(|c| c.tus.reserved_bytes_per_user = 1000).await;
+    let user = new_user();
+    let draft = app.new_draft(&user, json!({})).await;
+    let draft = draft["id"].as_str().unwrap();
+    let first = app
+        .tus_upload_url(&user, draft, 600, "a.txt", "text/plain")
+        .await;
+    let refused = app
+        .tus_create(&user, draft, 600, "b.txt", "text/plain")
+        .await;
+    let problem = assert_problem(refused, 409).await;
+    assert_eq!(problem["type"], "urn:draftd:problem:quota-exceeded");
+    assert_eq!(problem["limit"], 1000);
+    assert_eq!(problem["used"], 600);
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("DRAFTD_RESERVED_BYTES_PER_USER"),
+        "{detail}"
+    );
+    assert_eq!(app.count("SELECT count(*) FROM tus_uploads").await, 1);
+
+    // Another member of the organization is not held back by it.
+    let colleague = crate::erase::member_of(uuid::Uuid::new_v4(), user.org);
+    let theirs = app.new_draft(&colleague, json!({})).await;
+    let theirs = theirs["id"].as_str().unwrap();
+    let created = app
+        .tus_create(&colleague, theirs, 600, "c.txt", "text/plain")
+        .await;
+    assert_eq!(created.status(), 201);
+
+    // What is sent is no longer unsent: 300 stored, 300 + 600 fit.
+    let sent = app.tus_patch(&user, &first, 0, &[b'a'; 300]).await;
+    assert_eq!(sent.status(), 204);
+    let created = app
+        .tus_create(&user, draft, 600, "b.txt", "text/plain")
+        .await;
+    assert_eq!(created.status(), 201);
+    // A terminated upload releases what it held.
+    let terminated = app.tus_call(Method::DELETE, &user, &first).await.status();
+    assert_eq!(terminated, 204);
+    let created = app
+        .tus_create(&user, draft, 400, "d.txt", "text/plain")
+        .await;
+    assert_eq!(created.status(), 201);
+}
+
+#[tokio::test]
+async fn an_idle_upload_lapses_releasing_its_reservation_and_only_stored_bytes_keep_it() {
+    let app = TestApp::spawn_with(|c| {
+        c.tus.reserved_bytes_per_user = 1000;
+        c.tus.idle_secs = 3;
+    })
+    .await;
+    let user = new_user();
+    let draft = app.new_draft(&user, json!({})).await;
+    let draft = draft["id"].as_str().unwrap();
+    let before = chrono::Utc::now();
+    let created = app
+        .tus_create(&user, draft, 600, "a.txt", "text/plain")
+        .await;
+    assert_eq!(created.status(), 201);
+    // The idle time ends before the draft's TTL (24 h): it is the expiry.
+    let announced = chrono::DateTime::parse_from_rfc2822(&header(&created, "upload-expires"))
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    assert!(
+        announced <= before + chrono::Duration::seconds(4),
+        "{announced}"
+    );
+    let url = created.headers()["location"].to_str().unwrap().to_owned();
+    let created_expiry = expires_at(&app, &url).await;
+
+    // A PATCH that stores nothing, a refused one: the idle clock stays.
+    assert_eq!(app.tus_patch(&user, &url, 0, b"").await.status(), 204);
+    assert_problem(app.tus_patch(&user, &url, 9, b"a").await, 409).await;
+    assert_eq!(expires_at(&app, &url).await, created_expiry);
+    // Stored bytes move it.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let stored = app.tus_patch(&user, &url, 0, &[b'a'; 100]).await;
+    assert_eq!(stored.status(), 204);
+    let moved = expires_at(&app, &url).await;
+    assert!(moved > created_expiry, "{moved} after {created_expiry}");
+    let told = chrono::DateTime::parse_from_rfc2822(&header(&stored, "upload-expires")).unwrap();
+    assert!(
+        told > announced,
+        "the PATCH tells {told}, the creation told {announced}"
+    );
+
+    // Idle past it: the upload is gone (404), its reservation released.
+    crate::helpers::wait_until("the upload lapses", || async {
+        app.tus_call(Method::HEAD, &user, &url).await.status() == 404
+    })
+    .await;
+    assert_problem(app.tus_patch(&user, &url, 100, b"b").await, 404).await;
+    let again = app
+        .tus_create(&user, draft, 1000, "b.txt", "text/plain")
+        .await;
+    assert_eq!(again.status(), 201);
+    // Its bytes go with the orphan sweep.
+    let staged = |app: &TestApp| {
+        app.stored_files()
+            .iter()
+            .filter(|path| path.to_string_lossy().contains(".tus"))
+            .count()
+    };
+    assert_eq!(staged(&app), 1);
+    let report = app.admin(Method::POST, "/api/v1/admin/orphans/sweep").await;
+    assert_eq!(report["expiredUploads"], 1, "{report}");
+    assert_eq!(staged(&app), 0, "{:?}", app.stored_files());
+}

@@ -282,12 +282,13 @@ impl Courses {
                 at.upload.offset,
                 &progress,
                 times.lease,
-                times.ttl,
+                times.idle_expiry(),
             )
             .await?;
-        if !saved {
+        let Some(expires_at) = saved else {
             return Err(TusError::Locked.into());
-        }
+        };
+        at.upload.expires_at = expires_at;
         at.upload.offset = progress.offset;
         at.upload.hash = progress.hash;
         at.upload.check = progress.check;
