@@ -68,6 +68,7 @@ async fn the_openapi_document_describes_every_route() {
         "HEAD /api/v1/drafts/{id}/uploads/{upload_id}",
         "PATCH /api/v1/drafts/{id}/uploads/{upload_id}",
         "DELETE /api/v1/drafts/{id}/uploads/{upload_id}",
+        "POST /api/v1/drafts/{id}/uploads/{upload_id}",
         "GET /api/v1/courses",
         "GET /api/v1/courses/{id}",
         "DELETE /api/v1/courses/{id}",
