@@ -12,7 +12,7 @@ use super::timed_body::TimedBody;
 use super::AppState;
 use crate::app::courses::TusState;
 use crate::domain::tus::{parse_size, TusError, TusMetadata, TUS_EXTENSIONS, TUS_VERSION};
-use crate::domain::Owner;
+use crate::domain::{Backend, Owner, StoreError};
 
 /// The media type of a PATCH's body.
 const OFFSET_STREAM: &str = "application/offset+octet-stream";
@@ -180,7 +180,8 @@ pub async fn head(
 }
 
 /// Appends bytes at `Upload-Offset` (tus core), which must be the upload's
-/// offset (409 otherwise). A body cut off keeps what was stored. The last
+/// offset (409 otherwise). A body cut off, or a connection closed, keeps
+/// every byte that arrived: HEAD reports it once it is durable. The last
 /// byte makes the file, as a multipart upload does, and the answer names it.
 /// One that stores bytes moves the upload's expiry (`DRAFTD_TUS_IDLE_SECS`
 /// after them, within the draft's TTL, which it refreshes). A PATCH storing less
@@ -233,15 +234,30 @@ pub async fn patch(
     };
     let (draft_id, upload_id) = path.into_inner();
     let (body, stalled) = TimedBody::new(payload, state.body_timeouts);
-    let upload = state
-        .app
-        .courses
-        .tus_append(owner, draft_id, upload_id, offset, body)
-        .await
-        .map_err(|e| match stalled.get() {
-            true => ApiError::BodyTimeout,
-            false => e.into(),
-        })?;
+    // The append runs in a task of its own (on this worker's thread: the
+    // body is not Send). A client that disconnects makes actix drop this
+    // handler, not the append: its body ends with an error, and the task
+    // stores and records what arrived before it (durable before HEAD reports
+    // it, as tusd does), then gives the upload's lease back.
+    let courses = state.app.courses.clone();
+    let appending = actix_web::rt::spawn(async move {
+        courses
+            .tus_append(owner, draft_id, upload_id, offset, body)
+            .await
+    });
+    let appended = match appending.await {
+        Ok(appended) => appended,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(StoreError::failed(
+            Backend::Files,
+            "the append was stopped: the service is shutting down",
+        )
+        .into()),
+    };
+    let upload = appended.map_err(|e| match stalled.get() {
+        true => ApiError::BodyTimeout,
+        false => e.into(),
+    })?;
     Ok(with_state(HttpResponse::NoContent(), &upload))
 }
 

@@ -36,6 +36,7 @@ mod steps;
 mod tls;
 mod trash;
 mod tus;
+mod tus_cut;
 mod tus_limits;
 mod tus_steps;
 mod tus_storage;

@@ -19,12 +19,13 @@ use crate::tus_steps::{header, own_redis, text, TUS};
 const MIB: usize = 1024 * 1024;
 
 /// A test's own S3 server, then its root directory, removed when dropped.
-struct S3 {
+pub(crate) struct S3 {
     _server: ServerProcess,
-    root: ScratchDir,
+    pub(crate) root: ScratchDir,
 }
 
-async fn on_s3(db: u8) -> (TestApp, S3) {
+/// An app storing on an S3 server of its own, with Redis database `db`.
+pub(crate) async fn on_s3(db: u8) -> (TestApp, S3) {
     let root = ScratchDir::new("s3");
     let port = free_port();
     let server = s3_server(&root, port).await;

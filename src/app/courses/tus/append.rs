@@ -19,9 +19,9 @@ use crate::domain::{Draft, MaterializedBy, Owner};
 use crate::stores::files::TusWriter;
 use crate::stores::postgres::tus::PgTus;
 
-/// A PATCH's hold on its upload, given back when the request ends; a
-/// request dropped midway gives it back from `drop` (a dead process's lease
-/// lapses).
+/// A PATCH's hold on its upload, given back when the append ends; an append
+/// dropped midway (the process stopping) gives it back from `drop` if it can
+/// (a dead process's lease lapses).
 struct Lease {
     store: PgTus,
     upload_id: Uuid,
@@ -43,8 +43,11 @@ impl Drop for Lease {
         if !self.held {
             return;
         }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
         let (store, upload_id, id) = (self.store.clone(), self.upload_id, self.id);
-        tokio::spawn(async move {
+        runtime.spawn(async move {
             if let Err(e) = store.release(upload_id, id).await {
                 tracing::warn!(upload = %upload_id, error = %e, "could not release an upload");
             }
