@@ -2,6 +2,8 @@
 //! lease a PATCH holds while it streams, their reservation against the
 //! quotas, and the step that turns a finished one into a file row.
 
+mod subject;
+
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -12,7 +14,6 @@ use super::files::{lock_organization, record_file, usage};
 use super::rows::{json, parsed, storage_columns, tus_upload_from as upload_from, TUS_COLUMNS};
 use super::Postgres;
 use crate::domain::course::{FileQuota, NewCourse, NewFile, RecordOutcome};
-use crate::domain::erase::{EraseScope, EraseSubject};
 use crate::domain::tus::{TusCreated, TusProgress, TusStatus, TusUpload};
 use crate::domain::{Backend, Owner, StoreError};
 
@@ -362,64 +363,6 @@ impl PgTus {
         .await
     }
 
-    /// Up to `limit` uploads of an organization or a user, finished or not,
-    /// whoever holds them: what its erase removes.
-    pub async fn of_subject(
-        &self,
-        subject: EraseSubject,
-        limit: i64,
-    ) -> Result<Vec<TusUpload>, StoreError> {
-        let column = subject_column(subject);
-        self.db
-            .call(|client| async move {
-                let rows = client
-                    .query(
-                        &format!(
-                            "SELECT {TUS_COLUMNS} FROM tus_uploads WHERE {column} = $1 LIMIT $2"
-                        ),
-                        &[&subject.id, &limit],
-                    )
-                    .await?;
-                rows.iter().map(upload_from).collect()
-            })
-            .await
-    }
-
-    /// The uploads of an organization or a user, and the bytes the
-    /// unfinished ones have staged.
-    pub async fn count_subject(&self, subject: EraseSubject) -> Result<(u64, u64), StoreError> {
-        let column = subject_column(subject);
-        self.db
-            .call(|client| async move {
-                let row = client
-                    .query_one(
-                        &format!(
-                            "SELECT count(*), coalesce(sum(upload_offset) FILTER \
-                             (WHERE status = 'receiving'), 0)::bigint \
-                             FROM tus_uploads WHERE {column} = $1"
-                        ),
-                        &[&subject.id],
-                    )
-                    .await?;
-                let (uploads, bytes): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
-                Ok((uploads.unsigned_abs(), bytes.unsigned_abs()))
-            })
-            .await
-    }
-
-    /// Ends every unfinished upload of an organization or a user now (it is
-    /// being erased; its writes are barred from here on).
-    pub async fn expire_subject(&self, subject: EraseSubject) -> Result<(), StoreError> {
-        let column = subject_column(subject);
-        self.execute(
-            &format!(
-                "UPDATE tus_uploads SET expires_at = least(expires_at, now()) WHERE {column} = $1"
-            ),
-            &[&subject.id],
-        )
-        .await
-    }
-
     async fn execute(
         &self,
         sql: &str,
@@ -458,12 +401,4 @@ async fn reserved_unsent(
         )
         .await?;
     Ok(row.try_get(0)?)
-}
-
-/// The column that names an erase's subject.
-fn subject_column(subject: EraseSubject) -> &'static str {
-    match subject.scope {
-        EraseScope::Organization => "organization_id",
-        EraseScope::User => "owner_id",
-    }
 }
