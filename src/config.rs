@@ -15,6 +15,7 @@ use crate::http::timed_body::BodyTimeouts;
 pub mod cors;
 pub mod events;
 mod storage;
+pub mod tus;
 pub mod webhook;
 
 /// The HS256 secret used in dev mode when none is configured. Public on purpose:
@@ -267,6 +268,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub events: events::EventsConfig,
+
+    #[command(flatten)]
+    pub tus: tus::TusConfig,
 
     /// Log filter (tracing `EnvFilter` syntax).
     #[arg(long, env = "DRAFTD_LOG", default_value = "info")]

@@ -14,7 +14,7 @@ use tokio::sync::Notify;
 use tracing_actix_web::TracingLogger;
 
 use crate::app::admin::Admin;
-use crate::app::courses::{CleanupHandle, CourseLimits, CourseStores, TusTimes};
+use crate::app::courses::{CleanupHandle, CourseLimits, CourseStores, TusLimits};
 use crate::app::erase::{Erasures, Upkeep, BAR_REFRESH};
 use crate::app::limits::{SlotKind, Slots, WriteRate};
 use crate::app::{App, Courses, DraftEvents, DraftSessions};
@@ -195,11 +195,13 @@ impl Services {
                         config.uploads_per_user,
                         config.uploads_max,
                     ),
-                    resumable: TusTimes {
+                    resumable: TusLimits {
                         ttl: config.draft_ttl(),
+                        idle: config.tus.idle(),
                         // A PATCH hears from its client at least every idle
                         // timeout, or its body is cut off.
                         lease: config.body_timeouts().idle + Duration::from_secs(30),
+                        free_bytes: config.tus.free_bytes,
                     },
                 },
                 CleanupHandle { policy, wake },

@@ -31,7 +31,7 @@ use crate::stores::postgres::PgCourses;
 mod tus;
 mod upload;
 
-pub use tus::{TusState, TusTimes};
+pub use tus::{TusLimits, TusState};
 pub use upload::Uploaded;
 
 /// How often submit re-reads a draft that autosaves keep changing.
@@ -57,7 +57,7 @@ pub struct CourseLimits {
     pub quota: FileQuota,
     pub writes: WriteRate,
     pub uploads: Slots,
-    pub resumable: TusTimes,
+    pub resumable: TusLimits,
 }
 
 /// The stores courses are kept in: rows, files, and resumable uploads.

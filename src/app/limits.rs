@@ -45,24 +45,56 @@ impl WriteRate {
 
     /// Counts one write of `owner`; `RateLimited` past the limit.
     pub async fn count(&self, owner: Owner) -> Result<(), AppError> {
-        let (count, left) = match self.redis.count_write(owner.user_id, self.window).await {
-            Ok(counted) => counted,
-            Err(e) if e.is_unavailable() => self.count_here(owner.user_id),
-            Err(e) => return Err(e.into()),
-        };
+        let (count, left) = self.tally(owner, true).await?;
         if count > u64::from(self.limit) {
             return Err(AppError::RateLimited { retry_after: left });
         }
         Ok(())
     }
 
-    fn count_here(&self, user_id: Uuid) -> (u64, Duration) {
+    /// Refuses (`RateLimited`) a write of `owner` whose window is spent,
+    /// counting nothing: for a write that learns its cost only when it ends
+    /// (a tus PATCH), then [`WriteRate::spend`]s it.
+    pub async fn check(&self, owner: Owner) -> Result<(), AppError> {
+        let (count, left) = self.tally(owner, false).await?;
+        if count >= u64::from(self.limit) {
+            return Err(AppError::RateLimited { retry_after: left });
+        }
+        Ok(())
+    }
+
+    /// Counts one write of `owner` that was done already: never refused.
+    pub async fn spend(&self, owner: Owner) -> Result<(), AppError> {
+        self.tally(owner, true).await.map(drop)
+    }
+
+    /// The count of `owner`'s writes in this window, one more if `spend`,
+    /// and how long the window has left.
+    async fn tally(&self, owner: Owner, spend: bool) -> Result<(u64, Duration), AppError> {
+        match self
+            .redis
+            .count_write(owner.user_id, self.window, spend)
+            .await
+        {
+            Ok(counted) => Ok(counted),
+            Err(e) if e.is_unavailable() => Ok(self.count_here(owner.user_id, spend)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn count_here(&self, user_id: Uuid, spend: bool) -> (u64, Duration) {
         let mut window = self.local.lock().unwrap_or_else(PoisonError::into_inner);
         if window.started.elapsed() >= self.window {
             window.started = Instant::now();
             window.counts.clear();
         }
         let left = self.window.saturating_sub(window.started.elapsed());
+        if !spend {
+            return (
+                u64::from(window.counts.get(&user_id).copied().unwrap_or(0)),
+                left,
+            );
+        }
         let count = window.counts.entry(user_id).or_insert(0);
         *count = count.saturating_add(1);
         (u64::from(*count), left)

@@ -78,6 +78,12 @@ pub enum AppError {
     TooManyFiles { limit: i64 },
     #[error("the organization stores {used} bytes; this file would pass its {limit}")]
     StorageFull { limit: i64, used: i64 },
+    #[error(
+        "your unfinished uploads hold {used} bytes reserved and not yet sent; this one would \
+         pass the {limit} one user may hold (DRAFTD_RESERVED_BYTES_PER_USER): send, finish or \
+         terminate them first (an upload storing nothing lapses after DRAFTD_TUS_IDLE_SECS)"
+    )]
+    ReservationsFull { limit: i64, used: i64 },
     /// Autosaves kept changing the draft while it was being submitted.
     #[error("the draft kept changing; retry")]
     Busy,

@@ -28,6 +28,7 @@ impl Config {
         FileQuota {
             files_per_course: self.max_files_per_course,
             organization_bytes: self.org_storage_bytes,
+            reserved_bytes_per_user: self.tus.reserved_bytes_per_user,
         }
     }
 

@@ -224,6 +224,9 @@ pub enum SubmitOutcome {
 pub struct FileQuota {
     pub files_per_course: i64,
     pub organization_bytes: i64,
+    /// Bytes one user's unfinished resumable uploads may hold reserved and
+    /// not yet sent.
+    pub reserved_bytes_per_user: i64,
 }
 
 /// What recording an uploaded file answered.

@@ -182,6 +182,12 @@ pub enum TusCreated {
         limit: i64,
         used: i64,
     },
+    /// The user's unfinished uploads hold `used` bytes reserved and unsent;
+    /// this one would pass `limit`.
+    ReservationsFull {
+        limit: i64,
+        used: i64,
+    },
 }
 
 #[cfg(test)]

@@ -49,7 +49,6 @@ pub async fn stats(state: web::Data<AppState>, caller: Caller) -> Result<HttpRes
     params(DryRun),
     responses(
         (status = 200, description = "The run's report; lockedElsewhere if another replica's run holds the lock", body = JanitorReport),
-        (status = 400, response = ProblemResponse),
         AuthenticatedErrors,
     ),
     security(("bearer" = [])))]
@@ -68,7 +67,6 @@ pub async fn run_janitor(
     params(DryRun),
     responses(
         (status = 200, description = "The run's report; lockedElsewhere if another replica's run holds the lock", body = PurgeReport),
-        (status = 400, response = ProblemResponse),
         AuthenticatedErrors,
     ),
     security(("bearer" = [])))]
@@ -86,7 +84,6 @@ pub async fn run_purge(
     params(DryRun),
     responses(
         (status = 200, description = "The sweep's report", body = OrphanReport),
-        (status = 400, response = ProblemResponse),
         AuthenticatedErrors,
     ),
     security(("bearer" = [])))]
@@ -123,7 +120,6 @@ pub struct Retried {
     request_body(content = Option<RetryRequest>, description = "Optional: without a body, every dead job and every dead event"),
     responses(
         (status = 200, description = "Requeued", body = Retried),
-        (status = 400, response = ProblemResponse),
         (status = 422, response = ProblemResponse),
         AuthenticatedErrors,
     ),

@@ -99,7 +99,6 @@ pub struct FileUpload {
     responses(
         (status = 201, description = "Stored", body = schemas::CourseFile,
          headers(("Location" = String, description = "Where to download it"))),
-        (status = 400, response = ProblemResponse),
         (status = 404, response = ProblemResponse),
         (status = 410, response = ProblemResponse),
         (status = 408, response = ProblemResponse),

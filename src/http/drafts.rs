@@ -93,7 +93,6 @@ const IDEMPOTENCY_KEY: &str = "idempotency-key";
          headers(("Location" = String), ("ETag" = String))),
         (status = 200, description = "The draft this Idempotency-Key opened before", body = schemas::Draft,
          headers(("Location" = String), ("ETag" = String))),
-        (status = 400, response = ProblemResponse),
         (status = 410, response = ProblemResponse),
         (status = 403, response = ProblemResponse),
         (status = 408, response = ProblemResponse),
@@ -147,7 +146,6 @@ struct ListedDraft {
     params(ListQuery, PageQuery),
     responses(
         (status = 200, description = "A page of live drafts", body = schemas::DraftPage),
-        (status = 400, response = ProblemResponse),
         (status = 422, response = ProblemResponse),
         AuthenticatedErrors,
     ),
@@ -217,7 +215,6 @@ pub async fn get(
     responses(
         (status = 200, description = "Saved", body = schemas::Draft, headers(("ETag" = String))),
         (status = 204, description = "Saved; asked with `Prefer: return=minimal`", headers(("ETag" = String), ("Preference-Applied" = String))),
-        (status = 400, response = ProblemResponse),
         (status = 404, response = ProblemResponse),
         (status = 410, response = ProblemResponse),
         (status = 408, response = ProblemResponse),

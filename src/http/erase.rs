@@ -64,7 +64,6 @@ fn subject(body: JsonObject) -> Result<EraseSubject, ApiError> {
         (status = 202, description = "Erasing (or already erasing): the erase's state", body = schemas::EraseState,
          headers(("Location" = String, description = "Where the erase's state and report are"))),
         (status = 200, description = "Dry run: the report the erase would give", body = schemas::EraseReport),
-        (status = 400, response = ProblemResponse),
         (status = 413, response = ProblemResponse),
         (status = 415, response = ProblemResponse),
         (status = 422, response = ProblemResponse),

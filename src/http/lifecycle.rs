@@ -27,7 +27,6 @@ pub struct ListQuery {
     params(ListQuery, PageQuery),
     responses(
         (status = 200, description = "A page of courses", body = schemas::CoursePage),
-        (status = 400, response = ProblemResponse),
         (status = 422, response = ProblemResponse),
         AuthenticatedErrors,
     ),
@@ -68,7 +67,6 @@ pub struct DeleteQuery {
     responses(
         (status = 200, description = "In the trash", body = schemas::CourseWithFiles),
         (status = 204, description = "Erased (`permanent=true`)"),
-        (status = 400, response = ProblemResponse),
         (status = 404, response = ProblemResponse),
         (status = 429, response = ProblemResponse),
         AuthenticatedErrors,

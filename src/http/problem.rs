@@ -103,15 +103,19 @@ pub struct Problem {
     /// The draft's version now, for a failed `If-Match`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_version: Option<u64>,
-    /// The quota, for `quota-exceeded`: files per course or bytes per organization.
+    /// The quota, for `quota-exceeded`: files per course, bytes per
+    /// organization, or bytes one user may hold reserved by unfinished uploads.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<i64>,
-    /// Bytes the organization stores now, for its storage quota.
+    /// Bytes the organization stores now, for its storage quota; bytes the
+    /// user holds reserved and unsent, for theirs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub used: Option<i64>,
 }
 
-/// What every authenticated route may answer besides its own outcomes: no
+/// What every authenticated route may answer besides its own outcomes: a
+/// malformed request (400: several `Authorization` headers on every route;
+/// a malformed header, query or body where the route reads one), no
 /// valid token (401), a token that may not use the route (403: no `org_id`
 /// on a user route, no `service_role` on an admin route, a write of an
 /// organization or user being erased), a store that did
@@ -119,6 +123,12 @@ pub struct Problem {
 #[derive(IntoResponses)]
 #[allow(dead_code)] // describes the wire format for the OpenAPI document
 pub enum AuthenticatedErrors {
+    #[response(
+        status = 400,
+        description = "A malformed request: several Authorization headers (on every route), or a malformed header, query parameter or body where the route reads one",
+        content_type = "application/problem+json"
+    )]
+    BadRequest(Problem),
     #[response(
         status = 401,
         description = "No valid access token",
@@ -353,7 +363,8 @@ impl From<AppError> for ApiError {
                 limit,
                 used: None,
             },
-            e @ AppError::StorageFull { limit, used } => Self::QuotaExceeded {
+            e @ (AppError::StorageFull { limit, used }
+            | AppError::ReservationsFull { limit, used }) => Self::QuotaExceeded {
                 detail: e.to_string(),
                 limit,
                 used: Some(used),

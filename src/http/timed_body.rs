@@ -1,7 +1,8 @@
 //! Every request body is read under an idle timeout and a deadline, so that
 //! a client that stops sending cannot hold a worker's memory, a staging file
 //! or an upload slot: the read fails, the handler's work is dropped (a
-//! multipart upload removes what it wrote), and the answer is a 408.
+//! multipart upload removes what it wrote; a tus PATCH keeps what arrived),
+//! and the answer is a 408.
 
 use std::cell::Cell;
 use std::future::Future;

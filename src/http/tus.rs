@@ -12,7 +12,7 @@ use super::timed_body::TimedBody;
 use super::AppState;
 use crate::app::courses::TusState;
 use crate::domain::tus::{parse_size, TusError, TusMetadata, TUS_EXTENSIONS, TUS_VERSION};
-use crate::domain::Owner;
+use crate::domain::{Backend, Owner, StoreError};
 
 /// The media type of a PATCH's body.
 const OFFSET_STREAM: &str = "application/offset+octet-stream";
@@ -81,6 +81,9 @@ pub async fn options(state: web::Data<AppState>) -> HttpResponse {
 /// `filename` and `filetype` (base64). The rules of a multipart upload apply
 /// here, before any byte: the type, the name's extension, the size; the size
 /// and one file are reserved against the quotas until it finishes or expires.
+/// One user may hold `DRAFTD_RESERVED_BYTES_PER_USER` reserved and not yet
+/// sent: past it, a 409 `quota-exceeded` naming it. An upload storing nothing
+/// for `DRAFTD_TUS_IDLE_SECS` expires, releasing its reservation.
 #[utoipa::path(post, path = "/api/v1/drafts/{id}/uploads", tag = "uploads",
     operation_id = "create_upload",
     params(
@@ -92,10 +95,9 @@ pub async fn options(state: web::Data<AppState>) -> HttpResponse {
     responses(
         (status = 201, description = "Created", headers(
             ("Location" = String, description = "The upload's URL"),
-            ("Upload-Expires" = String, description = "When it expires unless a PATCH comes"),
+            ("Upload-Expires" = String, description = "When it expires unless a PATCH stores bytes: the earlier of the draft's expiry and DRAFTD_TUS_IDLE_SECS after its last stored byte"),
             ("Tus-Resumable" = String, description = "1.0.0"),
         )),
-        (status = 400, response = ProblemResponse),
         (status = 404, response = ProblemResponse),
         (status = 410, response = ProblemResponse),
         (status = 409, response = ProblemResponse),
@@ -149,7 +151,7 @@ pub async fn create(
         (status = 200, description = "The upload's offset", headers(
             ("Upload-Offset" = u64, description = "Bytes stored"),
             ("Upload-Length" = u64, description = "The file's size"),
-            ("Upload-Expires" = String, description = "When it expires unless a PATCH comes"),
+            ("Upload-Expires" = String, description = "When it expires unless a PATCH stores bytes: the earlier of the draft's expiry and DRAFTD_TUS_IDLE_SECS after its last stored byte"),
             ("Draftd-File-Id" = Option<String>, description = "Once finished: the file's id"),
             ("Draftd-File-Location" = Option<String>, description = "Once finished: where to download the file"),
         )),
@@ -178,9 +180,15 @@ pub async fn head(
 }
 
 /// Appends bytes at `Upload-Offset` (tus core), which must be the upload's
-/// offset (409 otherwise). A body cut off keeps what was stored. The last
+/// offset (409 otherwise). A body cut off, or a connection closed, keeps
+/// every byte that arrived: HEAD reports it once it is durable. The last
 /// byte makes the file, as a multipart upload does, and the answer names it.
-/// Refreshes the upload's expiry and the draft's TTL.
+/// One that stores bytes moves the upload's expiry (`DRAFTD_TUS_IDLE_SECS`
+/// after them, within the draft's TTL, which it refreshes). A PATCH storing less
+/// than `DRAFTD_TUS_FREE_BYTES` (1 MiB) without finishing the upload, and a
+/// refused one, counts against the write rate; once it is spent, a PATCH is
+/// a 429 before it stores any byte: clients sending chunks under 1 MiB are
+/// rate-limited.
 #[utoipa::path(patch, path = "/api/v1/drafts/{id}/uploads/{upload_id}", tag = "uploads",
     operation_id = "append_upload",
     params(
@@ -193,11 +201,10 @@ pub async fn head(
     responses(
         (status = 204, description = "Stored", headers(
             ("Upload-Offset" = u64, description = "Bytes stored now"),
-            ("Upload-Expires" = String, description = "When it expires unless a PATCH comes"),
+            ("Upload-Expires" = String, description = "When it expires unless a PATCH stores bytes: the earlier of the draft's expiry and DRAFTD_TUS_IDLE_SECS after its last stored byte"),
             ("Draftd-File-Id" = Option<String>, description = "Once finished: the file's id"),
             ("Draftd-File-Location" = Option<String>, description = "Once finished: where to download the file"),
         )),
-        (status = 400, response = ProblemResponse),
         (status = 404, response = ProblemResponse),
         (status = 410, response = ProblemResponse),
         (status = 408, response = ProblemResponse),
@@ -217,27 +224,54 @@ pub async fn patch(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    require_version(&req)?;
+    let offset = match patch_offset(&req) {
+        Ok(offset) => offset,
+        Err(refused) => {
+            // A refused PATCH counts against the write rate too.
+            state.app.courses.tus_refused(owner).await?;
+            return Err(refused);
+        }
+    };
+    let (draft_id, upload_id) = path.into_inner();
+    let (body, stalled) = TimedBody::new(payload, state.body_timeouts);
+    // The append runs in a task of its own (on this worker's thread: the
+    // body is not Send). A client that disconnects makes actix drop this
+    // handler, not the append: its body ends with an error, and the task
+    // stores and records what arrived before it (durable before HEAD reports
+    // it, as tusd does), then gives the upload's lease back.
+    let courses = state.app.courses.clone();
+    let appending = actix_web::rt::spawn(async move {
+        courses
+            .tus_append(owner, draft_id, upload_id, offset, body)
+            .await
+    });
+    let appended = match appending.await {
+        Ok(appended) => appended,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(StoreError::failed(
+            Backend::Files,
+            "the append was stopped: the service is shutting down",
+        )
+        .into()),
+    };
+    let upload = appended.map_err(|e| match stalled.get() {
+        true => ApiError::BodyTimeout,
+        false => e.into(),
+    })?;
+    Ok(with_state(HttpResponse::NoContent(), &upload))
+}
+
+/// Where a PATCH's bytes go, if its headers are in order.
+fn patch_offset(req: &HttpRequest) -> Result<u64, ApiError> {
+    require_version(req)?;
     if req.content_type() != OFFSET_STREAM {
         return Err(ApiError::UnsupportedMediaType(format!(
             "send the bytes as {OFFSET_STREAM}"
         )));
     }
-    let offset = header(req.headers(), "upload-offset")
+    Ok(header(req.headers(), "upload-offset")
         .ok_or(TusError::BadHeader("send Upload-Offset"))
-        .and_then(|v| parse_size(v, "Upload-Offset must be a number of bytes"))?;
-    let (draft_id, upload_id) = path.into_inner();
-    let (body, stalled) = TimedBody::new(payload, state.body_timeouts);
-    let upload = state
-        .app
-        .courses
-        .tus_append(owner, draft_id, upload_id, offset, body)
-        .await
-        .map_err(|e| match stalled.get() {
-            true => ApiError::BodyTimeout,
-            false => e.into(),
-        })?;
-    Ok(with_state(HttpResponse::NoContent(), &upload))
+        .and_then(|v| parse_size(v, "Upload-Offset must be a number of bytes"))?)
 }
 
 /// Terminates an unfinished upload (tus termination): its bytes and its
@@ -313,11 +347,11 @@ pub fn overrides_to(method: &'static str) -> impl actix_web::guard::Guard {
     request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
     responses(
         (status = 204, description = "As PATCH (stored; with Upload-Offset, Upload-Expires) or DELETE (terminated)"),
-        (status = 400, response = ProblemResponse),
         (status = 404, response = ProblemResponse),
         (status = 405, response = ProblemResponse),
         (status = 410, response = ProblemResponse),
         (status = 408, response = ProblemResponse),
+        (status = 410, response = ProblemResponse),
         (status = 409, response = ProblemResponse),
         (status = 412, response = ProblemResponse),
         (status = 413, response = ProblemResponse),

@@ -19,12 +19,13 @@ use crate::tus_steps::{header, own_redis, text, TUS};
 const MIB: usize = 1024 * 1024;
 
 /// A test's own S3 server, then its root directory, removed when dropped.
-struct S3 {
+pub(crate) struct S3 {
     _server: ServerProcess,
-    root: ScratchDir,
+    pub(crate) root: ScratchDir,
 }
 
-async fn on_s3(db: u8) -> (TestApp, S3) {
+/// An app storing on an S3 server of its own, with Redis database `db`.
+pub(crate) async fn on_s3(db: u8) -> (TestApp, S3) {
     let root = ScratchDir::new("s3");
     let port = free_port();
     let server = s3_server(&root, port).await;
@@ -323,12 +324,13 @@ async fn patches_that_store_nothing_count_against_the_write_rate() {
     }
     let limited = app.tus_patch(&app.user, &url, 0, b"").await;
     assert_eq!(limited.status(), 429);
-    // Bytes are bounded by the upload's size, not by the rate.
+    // A spent budget refuses any PATCH before it stores a byte (the drip's
+    // rule: tus_limits.rs).
     assert_eq!(
         app.tus_patch(&app.user, &url, 0, b"01234").await.status(),
-        204
+        429
     );
-    assert_eq!(app.tus_offset(&app.user, &url).await, 5);
+    assert_eq!(app.tus_offset(&app.user, &url).await, 0);
 }
 
 #[tokio::test]

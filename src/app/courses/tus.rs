@@ -20,12 +20,20 @@ use crate::domain::upload::{FileName, UploadError};
 use crate::domain::{Backend, Draft, DraftStatus, Owner, StoreError};
 use crate::stores::postgres::tus::Claim;
 
-/// How long an unfinished upload lives without a PATCH (the draft's TTL),
-/// and how long a PATCH holds it between two signs of life.
+/// How long an unfinished upload lives without storing a byte (the earlier
+/// of the draft's TTL and the idle time), how long a PATCH holds it between
+/// two signs of life, and what a PATCH stores to be free of the write rate.
 #[derive(Debug, Clone, Copy)]
-pub struct TusTimes {
+pub struct TusLimits {
+    /// The draft's TTL; a finished upload stays answerable this long.
     pub ttl: Duration,
+    /// `DRAFTD_TUS_IDLE_SECS`: an unfinished upload storing nothing this
+    /// long expires, releasing its reservation.
+    pub idle: Duration,
     pub lease: Duration,
+    /// A PATCH storing at least this much, or the last bytes, is not counted
+    /// as a write (`DRAFTD_TUS_FREE_BYTES`).
+    pub free_bytes: u64,
 }
 
 /// What a client learns of an upload.
@@ -38,6 +46,14 @@ pub struct TusState {
     /// The file it became, once finished.
     pub file_id: Option<Uuid>,
     pub course_id: Uuid,
+}
+
+impl TusLimits {
+    /// How long an unfinished upload lives after its last stored byte (the
+    /// PATCH that stored it kept the draft alive for its TTL).
+    pub fn idle_expiry(&self) -> Duration {
+        self.ttl.min(self.idle)
+    }
 }
 
 impl From<&TusUpload> for TusState {
@@ -116,15 +132,28 @@ impl Courses {
             bytes: self.files.tus_bytes(id),
             expires_at: Utc::now(),
         };
-        let times = self.limits.resumable;
+        // No byte yet: it lives until the draft expires, or for the idle
+        // time if that ends first.
+        let draft_left = (draft.expires_at - Utc::now())
+            .to_std()
+            .unwrap_or(Duration::ZERO);
+        let lifetime = self
+            .limits
+            .resumable
+            .idle
+            .min(draft_left)
+            .max(Duration::from_secs(1));
         match self
             .tus
-            .create(&upload, self.limits.quota, times.ttl)
+            .create(&upload, self.limits.quota, lifetime)
             .await?
         {
             TusCreated::Created(upload) => Ok((&*upload).into()),
             TusCreated::TooManyFiles { limit } => Err(AppError::TooManyFiles { limit }),
             TusCreated::StorageFull { limit, used } => Err(AppError::StorageFull { limit, used }),
+            TusCreated::ReservationsFull { limit, used } => {
+                Err(AppError::ReservationsFull { limit, used })
+            }
         }
     }
 
@@ -143,7 +172,7 @@ impl Courses {
             .ok_or(AppError::NotFound)?;
         if upload.status == TusStatus::Receiving && upload.offset == upload.length {
             return self
-                .tus_append(
+                .append(
                     owner,
                     draft_id,
                     id,
@@ -167,7 +196,7 @@ impl Courses {
         let lease_id = Uuid::new_v4();
         let claimed = self
             .tus
-            .claim(owner, draft_id, id, lease_id, times.lease, times.ttl)
+            .claim(owner, draft_id, id, lease_id, times.lease)
             .await?;
         match claimed {
             Claim::Claimed(upload) => Ok((*upload, lease_id)),

@@ -2,8 +2,11 @@
 //! lease a PATCH holds while it streams, their reservation against the
 //! quotas, and the step that turns a finished one into a file row.
 
+mod subject;
+
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::fence;
@@ -11,7 +14,6 @@ use super::files::{lock_organization, record_file, usage};
 use super::rows::{json, parsed, storage_columns, tus_upload_from as upload_from, TUS_COLUMNS};
 use super::Postgres;
 use crate::domain::course::{FileQuota, NewCourse, NewFile, RecordOutcome};
-use crate::domain::erase::{EraseScope, EraseSubject};
 use crate::domain::tus::{TusCreated, TusProgress, TusStatus, TusUpload};
 use crate::domain::{Backend, Owner, StoreError};
 
@@ -46,13 +48,14 @@ impl PgTus {
     }
 
     /// Records a new upload, its size and one file reserved against the
-    /// quotas under the organization's lock, unless they are spent; it
-    /// expires after `ttl`.
+    /// quotas under the organization's lock, and against what its user may
+    /// hold reserved and unsent under the user's, unless they are spent; it
+    /// expires after `lifetime` unless a byte is stored.
     pub async fn create(
         &self,
         upload: &TusUpload,
         quota: FileQuota,
-        ttl: Duration,
+        lifetime: Duration,
     ) -> Result<TusCreated, StoreError> {
         let (staging, upload_id, parts, tail_key, tail_bytes) = storage_columns(&upload.bytes)?;
         let check = json(&upload.check)?;
@@ -71,6 +74,16 @@ impl PgTus {
                     return Ok(TusCreated::StorageFull {
                         limit: quota.organization_bytes,
                         used,
+                    });
+                }
+                // After the organization's lock (so no two transactions take
+                // these two in the other order): a user's creations in
+                // several organizations serialize here.
+                let reserved = reserved_unsent(&tx, upload.owner_id).await?;
+                if reserved.saturating_add(signed(upload.length)) > quota.reserved_bytes_per_user {
+                    return Ok(TusCreated::ReservationsFull {
+                        limit: quota.reserved_bytes_per_user,
+                        used: reserved,
                     });
                 }
                 let row = tx
@@ -102,7 +115,7 @@ impl PgTus {
                             &parts,
                             &tail_key,
                             &tail_bytes,
-                            &secs(ttl),
+                            &secs(lifetime),
                         ],
                     )
                     .await?;
@@ -133,8 +146,9 @@ impl PgTus {
     }
 
     /// Takes the owner's live upload for one request, `lease` at a time
-    /// (renewed by every save), unless another request holds it; moves its
-    /// expiry `ttl` from now.
+    /// (renewed by every save), unless another request holds it. Its expiry
+    /// stays: only stored bytes move it ([`PgTus::save`]), so a PATCH that
+    /// stores nothing keeps no reservation alive.
     pub async fn claim(
         &self,
         owner: Owner,
@@ -142,7 +156,6 @@ impl PgTus {
         id: Uuid,
         lease_id: Uuid,
         lease: Duration,
-        ttl: Duration,
     ) -> Result<Claim, StoreError> {
         self.db
             .call(|client| async move {
@@ -150,8 +163,7 @@ impl PgTus {
                     .query_opt(
                         &format!(
                             "UPDATE tus_uploads SET lease_id = $5, \
-                             lease_until = now() + make_interval(secs => $6), \
-                             expires_at = greatest(expires_at, now() + make_interval(secs => $7)) \
+                             lease_until = now() + make_interval(secs => $6) \
                              WHERE {OWNED} AND (lease_until IS NULL OR lease_until < now()) \
                              RETURNING {TUS_COLUMNS}"
                         ),
@@ -162,7 +174,6 @@ impl PgTus {
                             &owner.organization_id,
                             &lease_id,
                             &secs(lease),
-                            &secs(ttl),
                         ],
                     )
                     .await?;
@@ -185,8 +196,11 @@ impl PgTus {
     }
 
     /// Stores a durable step: the new offset, checksum, check and storage,
-    /// if the lease is still this request's and the upload still at `from`.
-    /// Renews the lease and the expiry. `false`: the lease was lost.
+    /// if the lease is still this request's, the upload still at `from` and
+    /// unexpired (a deletion ends it; an ended one is never revived). Renews
+    /// the lease, and moves the expiry `idle` from now: the last stored
+    /// byte's, which it answers. `None`: the lease was lost, or the upload
+    /// ended.
     pub async fn save(
         &self,
         id: Uuid,
@@ -194,22 +208,22 @@ impl PgTus {
         from: u64,
         progress: &TusProgress,
         lease: Duration,
-        ttl: Duration,
-    ) -> Result<bool, StoreError> {
+        idle: Duration,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let (staging, upload_id, parts, tail_key, tail_bytes) = storage_columns(&progress.bytes)?;
         let check = json(&progress.check)?;
         self.db
             .call(|client| async move {
                 let saved = client
-                    .execute(
+                    .query_opt(
                         "UPDATE tus_uploads SET upload_offset = $4, sha256_state = $5, \
                          content_check = $6, staging_path = $7, s3_upload_id = $8, \
                          s3_parts = $9, tail_key = $10, tail_bytes = $11, \
                          lease_until = now() + make_interval(secs => $12), \
-                         expires_at = greatest(expires_at, now() + make_interval(secs => $13)), \
+                         expires_at = now() + make_interval(secs => $13), \
                          updated_at = now() \
                          WHERE id = $1 AND lease_id = $2 AND upload_offset = $3 \
-                           AND expires_at > now()",
+                           AND expires_at > now() RETURNING expires_at",
                         &[
                             &id,
                             &lease_id,
@@ -223,11 +237,11 @@ impl PgTus {
                             &tail_key,
                             &tail_bytes,
                             &secs(lease),
-                            &secs(ttl),
+                            &secs(idle),
                         ],
                     )
                     .await?;
-                Ok(saved == 1)
+                Ok(saved.map(|row| row.try_get(0)).transpose()?)
             })
             .await
     }
@@ -349,64 +363,6 @@ impl PgTus {
         .await
     }
 
-    /// Up to `limit` uploads of an organization or a user, finished or not,
-    /// whoever holds them: what its erase removes.
-    pub async fn of_subject(
-        &self,
-        subject: EraseSubject,
-        limit: i64,
-    ) -> Result<Vec<TusUpload>, StoreError> {
-        let column = subject_column(subject);
-        self.db
-            .call(|client| async move {
-                let rows = client
-                    .query(
-                        &format!(
-                            "SELECT {TUS_COLUMNS} FROM tus_uploads WHERE {column} = $1 LIMIT $2"
-                        ),
-                        &[&subject.id, &limit],
-                    )
-                    .await?;
-                rows.iter().map(upload_from).collect()
-            })
-            .await
-    }
-
-    /// The uploads of an organization or a user, and the bytes the
-    /// unfinished ones have staged.
-    pub async fn count_subject(&self, subject: EraseSubject) -> Result<(u64, u64), StoreError> {
-        let column = subject_column(subject);
-        self.db
-            .call(|client| async move {
-                let row = client
-                    .query_one(
-                        &format!(
-                            "SELECT count(*), coalesce(sum(upload_offset) FILTER \
-                             (WHERE status = 'receiving'), 0)::bigint \
-                             FROM tus_uploads WHERE {column} = $1"
-                        ),
-                        &[&subject.id],
-                    )
-                    .await?;
-                let (uploads, bytes): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
-                Ok((uploads.unsigned_abs(), bytes.unsigned_abs()))
-            })
-            .await
-    }
-
-    /// Ends every unfinished upload of an organization or a user now (it is
-    /// being erased; its writes are barred from here on).
-    pub async fn expire_subject(&self, subject: EraseSubject) -> Result<(), StoreError> {
-        let column = subject_column(subject);
-        self.execute(
-            &format!(
-                "UPDATE tus_uploads SET expires_at = least(expires_at, now()) WHERE {column} = $1"
-            ),
-            &[&subject.id],
-        )
-        .await
-    }
-
     async fn execute(
         &self,
         sql: &str,
@@ -421,10 +377,28 @@ impl PgTus {
     }
 }
 
-/// The column that names an erase's subject.
-fn subject_column(subject: EraseSubject) -> &'static str {
-    match subject.scope {
-        EraseScope::Organization => "organization_id",
-        EraseScope::User => "owner_id",
-    }
+/// The class of the advisory lock under which a user's reservations are
+/// checked and taken ("resv").
+const RESERVATION_LOCK_CLASS: i32 = 0x7265_7376;
+
+/// Takes the user's reservation lock, for the rest of the transaction, and
+/// answers the bytes its unfinished, unexpired uploads hold reserved and
+/// have not stored yet. An expired upload holds nothing.
+async fn reserved_unsent(
+    tx: &tokio_postgres::Transaction<'_>,
+    owner_id: Uuid,
+) -> Result<i64, StoreError> {
+    tx.execute(
+        "SELECT pg_advisory_xact_lock($1, hashtext($2::uuid::text))",
+        &[&RESERVATION_LOCK_CLASS, &owner_id],
+    )
+    .await?;
+    let row = tx
+        .query_one(
+            "SELECT coalesce(sum(reserved_bytes - upload_offset), 0)::bigint FROM tus_uploads \
+             WHERE owner_id = $1 AND status = 'receiving' AND expires_at > now()",
+            &[&owner_id],
+        )
+        .await?;
+    Ok(row.try_get(0)?)
 }

@@ -105,15 +105,20 @@ impl RedisDrafts {
         Ok(deleted == 1)
     }
 
-    /// Counts one write of the user in the current window of `window`:
-    /// the count so far, and how long the window has left.
+    /// Counts one write of the user in the current window of `window` (or,
+    /// unless `spend`, only reads the count): the count so far, and how long
+    /// the window has left.
     pub async fn count_write(
         &self,
         user_id: Uuid,
         window: Duration,
+        spend: bool,
     ) -> Result<(u64, Duration), StoreError> {
         let mut invocation = self.scripts.write_rate.prepare_invoke();
-        invocation.key(write_rate_key(user_id)).arg(millis(window));
+        invocation
+            .key(write_rate_key(user_id))
+            .arg(millis(window))
+            .arg(if spend { "1" } else { "0" });
         let (count, left): (u64, i64) = self.run(&invocation).await?;
         Ok((count, Duration::from_millis(left.max(0).unsigned_abs())))
     }

@@ -19,9 +19,9 @@ use crate::domain::{Draft, MaterializedBy, Owner};
 use crate::stores::files::TusWriter;
 use crate::stores::postgres::tus::PgTus;
 
-/// A PATCH's hold on its upload, given back when the request ends; a
-/// request dropped midway gives it back from `drop` (a dead process's lease
-/// lapses).
+/// A PATCH's hold on its upload, given back when the append ends; an append
+/// dropped midway (the process stopping) gives it back from `drop` if it can
+/// (a dead process's lease lapses).
 struct Lease {
     store: PgTus,
     upload_id: Uuid,
@@ -43,8 +43,11 @@ impl Drop for Lease {
         if !self.held {
             return;
         }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
         let (store, upload_id, id) = (self.store.clone(), self.upload_id, self.id);
-        tokio::spawn(async move {
+        runtime.spawn(async move {
             if let Err(e) = store.release(upload_id, id).await {
                 tracing::warn!(upload = %upload_id, error = %e, "could not release an upload");
             }
@@ -65,7 +68,55 @@ impl Courses {
     /// Appends `body` to the owner's upload at `offset`, which must be where
     /// it is; the last byte makes the file. Every durable step is recorded,
     /// so a request cut off keeps what it stored.
+    ///
+    /// Held to the write rate: a spent budget refuses the PATCH before any
+    /// byte is stored; when it ends, a PATCH that stored less than
+    /// `DRAFTD_TUS_FREE_BYTES` without finishing the upload, or was refused,
+    /// counts as a write (a drip of small PATCHes costs a store round per
+    /// PATCH; a client sending MiB chunks or the whole file pays nothing).
     pub async fn tus_append<S, E>(
+        &self,
+        owner: Owner,
+        draft_id: Uuid,
+        id: Uuid,
+        offset: u64,
+        body: S,
+    ) -> Result<TusState, AppError>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+    {
+        self.limits.writes.check(owner).await?;
+        let appended = self.append(owner, draft_id, id, offset, body).await;
+        let free_bytes = self.limits.resumable.free_bytes;
+        let free = appended.as_ref().is_ok_and(|state| {
+            let stored = state.offset.saturating_sub(offset);
+            stored >= free_bytes || (stored > 0 && state.file_id.is_some())
+        });
+        if !free {
+            self.spend_write(owner).await;
+        }
+        appended
+    }
+
+    /// A tus PATCH refused before it reached its upload (its headers):
+    /// refused as rate-limited if the budget is spent, else counted.
+    pub async fn tus_refused(&self, owner: Owner) -> Result<(), AppError> {
+        self.limits.writes.check(owner).await?;
+        self.spend_write(owner).await;
+        Ok(())
+    }
+
+    /// Counts a write that was done: its answer stands even if the count
+    /// cannot be kept.
+    async fn spend_write(&self, owner: Owner) {
+        if let Err(e) = self.limits.writes.spend(owner).await {
+            tracing::warn!(error = %e, "could not count a tus PATCH against the write rate");
+        }
+    }
+
+    /// [`Courses::tus_append`] without the write rate (a HEAD finishing an
+    /// upload whose bytes were all stored calls it too).
+    pub(super) async fn append<S, E>(
         &self,
         owner: Owner,
         draft_id: Uuid,
@@ -89,11 +140,6 @@ impl Courses {
             .append_claimed(owner, &draft, upload, offset, lease_id, body)
             .await;
         lease.release().await;
-        // A PATCH that stores nothing costs a write all the same (it keeps
-        // the upload and the draft alive): it counts against the write rate.
-        if appended.as_ref().is_ok_and(|state| state.offset == offset) {
-            self.limits.writes.count(owner).await?;
-        }
         appended
     }
 
@@ -239,12 +285,13 @@ impl Courses {
                 at.upload.offset,
                 &progress,
                 times.lease,
-                times.ttl,
+                times.idle_expiry(),
             )
             .await?;
-        if !saved {
+        let Some(expires_at) = saved else {
             return Err(TusError::Locked.into());
-        }
+        };
+        at.upload.expires_at = expires_at;
         at.upload.offset = progress.offset;
         at.upload.hash = progress.hash;
         at.upload.check = progress.check;

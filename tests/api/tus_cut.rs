@@ -1,0 +1,105 @@
+//! A PATCH whose connection closes keeps every byte that arrived before,
+//! even short of a durable step (1 MiB locally, a 5 MiB part on S3), as tusd
+//! does: the client resumes from the offset HEAD answers, which is durable.
+
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use crate::held::upload_id;
+use crate::helpers::{wait_until, TestApp};
+use crate::tus_steps::{text, TUS};
+use crate::tus_storage::on_s3;
+
+/// Bytes sent before the connection closes: under any durable step.
+const SENT: usize = 300_000;
+
+/// What actix may hold unread in its own buffer when a connection closes
+/// (its decoder's buffer): lost with the connection. The test waits before
+/// closing, so it is normally all there.
+const SERVER_BUFFER: usize = 128 * 1024;
+
+/// Sends a PATCH of `content` at offset 0 of `url` over a raw connection,
+/// its headers and `SENT` bytes of it, then closes the connection once the
+/// service is appending (it holds the upload's lease).
+async fn cut_patch(app: &TestApp, url: &str, content: &[u8]) {
+    let address = app.address.trim_start_matches("http://");
+    let mut socket = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "PATCH {url} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\
+         Tus-Resumable: {TUS}\r\nUpload-Offset: 0\r\n\
+         Content-Type: application/offset+octet-stream\r\nContent-Length: {}\r\n\r\n",
+        app.user.token,
+        content.len()
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    socket.write_all(&content[..SENT]).await.unwrap();
+    socket.flush().await.unwrap();
+    let id = upload_id(url);
+    wait_until("the PATCH holds its upload", || async {
+        let held = app
+            .db
+            .query_one(
+                "SELECT lease_id IS NOT NULL FROM tus_uploads WHERE id = $1",
+                &[&id],
+            )
+            .await
+            .unwrap();
+        held.get(0)
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    drop(socket);
+}
+
+/// Cuts a PATCH, then checks that HEAD reports what arrived once the
+/// upload is released, and that the upload resumes from there to the file.
+async fn what_arrived_is_kept(app: &TestApp) {
+    let draft = app.draft_id(&app.user, serde_json::json!({})).await;
+    let content = text(2 * 1024 * 1024);
+    let url = app
+        .tus_upload_url(&app.user, &draft, content.len(), "cut.txt", "text/plain")
+        .await;
+    cut_patch(app, &url, &content).await;
+    let id = upload_id(&url);
+    wait_until("the cut PATCH releases its upload", || async {
+        let released = app
+            .db
+            .query_one(
+                "SELECT lease_id IS NULL FROM tus_uploads WHERE id = $1",
+                &[&id],
+            )
+            .await
+            .unwrap();
+        released.get(0)
+    })
+    .await;
+    let offset = app.tus_offset(&app.user, &url).await as usize;
+    assert!(
+        (SENT - SERVER_BUFFER..=SENT).contains(&offset),
+        "HEAD reports {offset} of the {SENT} bytes sent"
+    );
+    // What HEAD reports is durable: the rest from there makes the file.
+    let rest = app
+        .tus_patch(&app.user, &url, offset, &content[offset..])
+        .await;
+    assert_eq!(rest.status(), 204);
+    let course = app
+        .course_of(&app.user, &app.draft(&app.user, &draft).await)
+        .await;
+    assert_eq!(
+        course["files"][0]["sha256"],
+        hex::encode(Sha256::digest(&content))
+    );
+}
+
+#[tokio::test]
+async fn a_patch_whose_connection_closes_keeps_what_arrived_locally() {
+    let app = TestApp::spawn().await;
+    what_arrived_is_kept(&app).await;
+}
+
+#[tokio::test]
+async fn a_patch_whose_connection_closes_keeps_what_arrived_on_s3() {
+    let (app, _s3) = on_s3(15).await;
+    what_arrived_is_kept(&app).await;
+}
