@@ -178,13 +178,14 @@ async fn an_unknown_kid_refetches_once_for_every_waiting_request_and_at_most_onc
     assert_eq!(answers, [201; 8]);
     assert_eq!(idp.fetches(), 2, "one fetch for every waiting request");
 
-    // Within the minimum interval, an unknown kid fetches nothing and waits for nothing.
+    // Within the minimum interval, an unknown kid fetches nothing and waits
+    // for nothing (a wait would be DRAFTD_JWKS_FETCH_TIMEOUT_MS, 2 s).
     let unknown = stranger.token(&claims).await;
     let started = Instant::now();
     let answers = futures_util::future::join_all((0..8).map(|_| open_with(&app, &unknown))).await;
     assert_eq!(answers, [401; 8]);
     assert!(
-        started.elapsed() < Duration::from_millis(400),
+        started.elapsed() < Duration::from_secs(1),
         "{:?}",
         started.elapsed()
     );
@@ -216,7 +217,8 @@ async fn a_request_waits_for_a_slow_refetch_at_most_the_fetch_timeout() {
     assert_eq!(open_with(&app, &token).await, 401);
     let waited = started.elapsed();
     assert!(
-        waited >= Duration::from_millis(300) && waited < Duration::from_millis(1500),
+        // The provider holds its answer 3 s.
+        waited >= Duration::from_millis(300) && waited < Duration::from_millis(2500),
         "{waited:?}"
     );
     // The fetch goes on without the request and brings the key.
