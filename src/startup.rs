@@ -245,8 +245,9 @@ impl Application {
     /// and the pool reconnects. Dev mode starts on a loopback address only.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         config.check_dev_mode()?;
-        let (authenticator, jwks) = authenticator(config)?;
+        // First: the key set's counters are exported from the start.
         metrics::handle();
+        let (authenticator, jwks) = authenticator(config)?;
         let services = Services::connect(config).await?;
         let schedules = Schedules {
             janitor: &config.janitor_cron,
