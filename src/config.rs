@@ -14,6 +14,7 @@ use crate::http::timed_body::BodyTimeouts;
 
 pub mod cors;
 pub mod events;
+pub mod identity;
 mod storage;
 pub mod tus;
 pub mod webhook;
@@ -72,7 +73,8 @@ pub struct Config {
     )]
     pub database_url: String,
 
-    /// HS256 secret that signs access tokens (required unless dev mode is on).
+    /// HS256 secret that signs access tokens (required unless DRAFTD_JWKS_URL
+    /// is set or dev mode is on).
     #[arg(long, env = "DRAFTD_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
 
@@ -82,6 +84,9 @@ pub struct Config {
     #[arg(long, env = "DRAFTD_JWT_LEEWAY_SECS", default_value_t = 0,
           value_parser = clap::value_parser!(u64).range(..=MAX_JWT_LEEWAY_SECS))]
     pub jwt_leeway_secs: u64,
+
+    #[command(flatten)]
+    pub identity: identity::IdentityConfig,
 
     /// Local development: allows the built-in JWT secret and serves demo-user
     /// tokens. Only on a loopback DRAFTD_BIND, and only to requests whose
@@ -279,8 +284,11 @@ pub struct Config {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("DRAFTD_JWT_SECRET is required (or set DRAFTD_DEV_MODE=true for local development)")]
-    MissingSecret,
+    #[error(
+        "set DRAFTD_JWT_SECRET or DRAFTD_JWKS_URL, or both \
+         (or DRAFTD_DEV_MODE=true for local development)"
+    )]
+    MissingKeys,
     #[error("DRAFTD_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes")]
     WeakSecret,
     #[error(
@@ -313,14 +321,16 @@ impl Config {
             .unwrap_or_else(|e| unreachable!("defaults always parse: {e}"))
     }
 
-    /// The secret that signs and checks access tokens.
-    pub fn jwt_secret(&self) -> Result<&str, ConfigError> {
+    /// The secret that signs and checks HS256 access tokens; none when the
+    /// identity provider's key set alone signs them.
+    pub fn jwt_secret(&self) -> Result<Option<&str>, ConfigError> {
         match (&self.jwt_secret, self.dev_mode) {
-            (Some(secret), _) if secret.len() >= MIN_SECRET_BYTES => Ok(secret),
+            (Some(secret), _) if secret.len() >= MIN_SECRET_BYTES => Ok(Some(secret)),
             (Some(_), false) => Err(ConfigError::WeakSecret),
-            (Some(secret), true) => Ok(secret),
-            (None, true) => Ok(DEV_JWT_SECRET),
-            (None, false) => Err(ConfigError::MissingSecret),
+            (Some(secret), true) => Ok(Some(secret)),
+            (None, true) => Ok(Some(DEV_JWT_SECRET)),
+            (None, false) if self.identity.jwks_url.is_some() => Ok(None),
+            (None, false) => Err(ConfigError::MissingKeys),
         }
     }
 

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use draftd::config::Config;
 use draftd::domain::erase::{EraseState, EraseSubject, ProgressLine};
+use draftd::domain::identity::external_id;
 use draftd::http::auth::{mint, Claims};
 use draftd::http::openapi::ApiDoc;
 use draftd::http::page::{DEMO_ORG, DEMO_USER};
@@ -107,12 +108,15 @@ enum Command {
 #[derive(Args)]
 #[group(required = true, multiple = false)]
 struct EraseTarget {
-    /// The organization, with every user's drafts and courses in it.
+    /// The organization, with every user's drafts and courses in it: a UUID,
+    /// or the id the identity provider's tokens give.
     #[arg(long)]
-    org: Option<Uuid>,
-    /// The user, in every organization.
+    org: Option<String>,
+    /// The user, in every organization: a UUID, or the `sub` the identity
+    /// provider's tokens give (`auth0|…`), mapped in the namespace of
+    /// DRAFTD_JWT_ISSUER as a token's is.
     #[arg(long)]
-    user: Option<Uuid>,
+    user: Option<String>,
 }
 
 /// See Cargo.toml: glibc's malloc and free were a tenth of an autosave's CPU.
@@ -207,7 +211,10 @@ async fn main() -> anyhow::Result<()> {
                 exp: chrono::Utc::now().timestamp() + ttl_secs,
                 iat: Some(chrono::Utc::now().timestamp()),
             };
-            println!("{}", mint(config.jwt_secret()?, &claims)?);
+            let secret = config.jwt_secret()?.ok_or_else(|| {
+                anyhow::anyhow!("dev-token signs with DRAFTD_JWT_SECRET, and none is set")
+            })?;
+            println!("{}", mint(secret, &claims)?);
         }
     }
     Ok(())
@@ -221,9 +228,11 @@ async fn erase(
     json: bool,
 ) -> anyhow::Result<()> {
     telemetry::init_stderr(&config.log);
-    let subject = match (target.org, target.user) {
-        (Some(org), None) => EraseSubject::organization(org),
-        (None, Some(user)) => EraseSubject::user(user),
+    let issuer = config.identity.jwt_issuer.as_deref().unwrap_or_default();
+    let id = |raw: &str| external_id(issuer, raw).context("an id is a non-empty string");
+    let subject = match (target.org.as_deref(), target.user.as_deref()) {
+        (Some(org), None) => EraseSubject::organization(id(org)?),
+        (None, Some(user)) => EraseSubject::user(id(user)?),
         _ => anyhow::bail!("name one of --org and --user"),
     };
     let erasures = Services::connect(config).await?.app.erasures;

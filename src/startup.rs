@@ -21,7 +21,7 @@ use crate::app::{App, Courses, DraftEvents, DraftSessions};
 use crate::config::Config;
 use crate::domain::cleanup::CleanupPolicy;
 use crate::domain::key_pattern::PatternScope;
-use crate::http::auth::Authenticator;
+use crate::http::auth::{AuthSettings, Authenticator, JwksSettings, KeySource};
 use crate::http::request_id::{self, RequestSpan};
 use crate::http::{cors, loopback, metrics, routes, AppState};
 use crate::jobs::cleanup::{CleanupSettings, CleanupWorker};
@@ -236,6 +236,8 @@ pub struct Application {
     server: Server,
     background: Background,
     upkeep: Upkeep,
+    /// The task that fetches the identity provider's key set, if one is configured.
+    keys: Option<tokio::task::JoinHandle<()>>,
     jobs: Jobs,
 }
 
@@ -245,8 +247,9 @@ impl Application {
     /// and the pool reconnects. Dev mode starts on a loopback address only.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         config.check_dev_mode()?;
-        let authenticator = Authenticator::new(config.jwt_secret()?, config.jwt_leeway_secs);
+        // First: the key set's counters are exported from the start.
         metrics::handle();
+        let (authenticator, jwks) = authenticator(config)?;
         let services = Services::connect(config).await?;
         let schedules = Schedules {
             janitor: &config.janitor_cron,
@@ -265,8 +268,10 @@ impl Application {
             events_heartbeat: config.events.heartbeat(),
             dev_token_secret: config
                 .dev_mode
-                .then(|| config.jwt_secret().map(str::to_owned))
-                .transpose()?,
+                .then(|| config.jwt_secret())
+                .transpose()?
+                .flatten()
+                .map(str::to_owned),
         });
 
         let listener = TcpListener::bind(&config.bind)?;
@@ -310,11 +315,13 @@ impl Application {
             server = server.workers(config.workers);
         }
         tracing::info!(bind = %config.bind, port, "listening");
+        let keys = jwks.map(|jwks| tokio::spawn(jwks.run()));
         Ok(Self {
             port,
             server: server.run(),
             background,
             upkeep,
+            keys,
             jobs: services.jobs,
         })
     }
@@ -333,11 +340,44 @@ impl Application {
     /// and the cleanup worker.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
+        if let Some(keys) = self.keys {
+            keys.abort();
+        }
         self.background.shutdown().await;
         self.upkeep.shutdown().await;
         tracing::info!("stopped");
         served
     }
+}
+
+/// The token checker, and the identity provider's key set
+/// (`DRAFTD_JWKS_URL`) if one is configured, for its task to keep: that
+/// fetches at once; until it has a set, readiness is down.
+fn authenticator(config: &Config) -> anyhow::Result<(Authenticator, Option<Arc<KeySource>>)> {
+    let identity = &config.identity;
+    let jwks = identity
+        .jwks_url
+        .as_ref()
+        .map(|url| {
+            KeySource::new(JwksSettings {
+                url: url.clone(),
+                refresh: identity.jwks_refresh(),
+                min_refresh: identity.jwks_min_refresh(),
+                fetch_timeout: identity.jwks_fetch_timeout(),
+                tls_roots: config.tls_roots()?,
+            })
+        })
+        .transpose()?;
+    let authenticator = Authenticator::new(AuthSettings {
+        secret: config.jwt_secret()?.map(str::to_owned),
+        jwks: jwks.clone(),
+        leeway_secs: config.jwt_leeway_secs,
+        issuer: identity.jwt_issuer.clone(),
+        audience: identity.jwt_audience.clone(),
+        org_claim: identity.jwt_org_claim.clone(),
+        role_claim: identity.jwt_role_claim.clone(),
+    });
+    Ok((authenticator, jwks))
 }
 
 /// Resolves on SIGTERM or SIGINT, once every event stream has been told to

@@ -1,7 +1,7 @@
 //! The domain: pure types and rules. Draft sessions and the form, courses and
 //! their files, uploads' rules and the check of their content, the cleanup
 //! queue's records, an erase's figures, the lifecycle events told downstream,
-//! the live events told a draft's open streams,
+//! the live events told a draft's open streams, who an access token names,
 //! the outcomes the stores answer with and the trait the draft stores implement.
 //!
 //! It may use only itself and plain libraries (serde, chrono, uuid,
@@ -18,6 +18,7 @@ pub mod event;
 pub mod fence;
 pub mod form;
 pub mod idempotency;
+pub mod identity;
 pub mod key_pattern;
 pub mod live;
 pub mod page;

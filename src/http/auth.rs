@@ -1,25 +1,36 @@
-//! Identity: `Authorization: Bearer <JWT>`, HS256 only, signed with the
-//! configured secret (the way Supabase signs its access tokens). One
-//! `Authorization` header per request; a token with a `crit` header is refused.
+//! Identity: `Authorization: Bearer <JWT>`, signed with HS256 and the
+//! configured secret (the way Supabase signed its access tokens until 2025),
+//! and/or with RS256, ES256 or EdDSA and a key of the identity provider's key
+//! set (`DRAFTD_JWKS_URL`): [`verifier`] checks a token, [`jwks`] keeps the
+//! set, [`keys`] reads it. One `Authorization` header per request; a token
+//! with a `crit` header is refused.
+//!
+//! A token is checked against the key set in memory, with no I/O; only one
+//! naming a key the set lacks waits, for one fetch of the set.
 
-use std::future::{ready, Ready};
+mod jwks;
+mod keys;
+mod verifier;
+
+use std::future::{ready, Future, Ready};
+use std::pin::Pin;
 
 use actix_web::http::header;
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use futures_util::future::Either;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+pub use jwks::{JwksSettings, KeySource};
+pub use verifier::{AuthSettings, Authenticator, Refusal, SERVICE_ROLE};
+
 use super::problem::ApiError;
 use super::AppState;
 use crate::domain::Owner;
-
-/// The role that marks an admin or service caller.
-pub const SERVICE_ROLE: &str = "service_role";
 
 /// The claims draftd reads from an access token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -48,63 +59,6 @@ pub fn mint(secret: &str, claims: &Claims) -> Result<String, jsonwebtoken::error
     )
 }
 
-pub struct Authenticator {
-    key: DecodingKey,
-    validation: Validation,
-}
-
-impl Authenticator {
-    /// `leeway_secs` is the clock leeway on `exp` and `nbf`
-    /// (`DRAFTD_JWT_LEEWAY_SECS`); jsonwebtoken's own default of 60 s is not kept.
-    pub fn new(secret: &str, leeway_secs: u64) -> Self {
-        // Only HS256: a token whose header names `none` or another algorithm fails.
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = leeway_secs;
-        validation.validate_nbf = true;
-        validation.validate_aud = false;
-        validation.set_required_spec_claims(&["exp"]);
-        Self {
-            key: DecodingKey::from_secret(secret.as_bytes()),
-            validation,
-        }
-    }
-
-    pub fn authenticate(&self, authorization: Option<&str>) -> Result<Caller, ApiError> {
-        let token = authorization
-            .and_then(bearer_token)
-            .ok_or(ApiError::Unauthorized(
-                "send an access token: Authorization: Bearer <JWT>",
-            ))?;
-        if has_crit(token)? {
-            return Err(ApiError::Unauthorized(
-                "the access token names critical header parameters (crit) draftd does not support",
-            ));
-        }
-        let claims = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
-            .map_err(|e| {
-                ApiError::Unauthorized(match e.kind() {
-                    ErrorKind::ExpiredSignature => "the access token has expired",
-                    ErrorKind::ImmatureSignature => "the access token is not valid yet",
-                    ErrorKind::InvalidSignature => "the access token's signature is wrong",
-                    ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
-                        "the access token must be signed with HS256"
-                    }
-                    _ => "the access token is malformed or lacks a claim",
-                })
-            })?
-            .claims;
-        Ok(Caller {
-            user_id: claims.sub,
-            organization_id: claims.org_id,
-            role: claims.role,
-            expires_at: claims
-                .exp
-                .saturating_add(i64::try_from(self.validation.leeway).unwrap_or(i64::MAX)),
-            issued_at: claims.iat,
-        })
-    }
-}
-
 /// The token of an `Authorization: Bearer <token>` value. The scheme is
 /// case-insensitive (RFC 9110 11.1), `bearer` and `BEARER` too.
 fn bearer_token(authorization: &str) -> Option<&str> {
@@ -113,18 +67,43 @@ fn bearer_token(authorization: &str) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("Bearer") && !token.is_empty()).then_some(token)
 }
 
-/// Whether the token's JOSE header has a `crit` member. draftd understands
-/// no extension, so any `crit` makes the token unacceptable (RFC 7515 4.1.11).
-/// Read from the header itself: a `"crit": null` is refused too.
-fn has_crit(token: &str) -> Result<bool, ApiError> {
-    let header = token
+/// What draftd reads of a token's JOSE header.
+struct JoseHeader {
+    alg: String,
+    kid: Option<String>,
+}
+
+/// The token's JOSE header. One with a `crit` member is refused: draftd
+/// understands no extension (RFC 7515 4.1.11); read from the header itself,
+/// so a `"crit": null` is refused too.
+fn header_of(token: &str) -> Result<JoseHeader, ApiError> {
+    let mut header = token
         .split_once('.')
         .and_then(|(header, _)| URL_SAFE_NO_PAD.decode(header).ok())
         .and_then(|json| serde_json::from_slice::<Map<String, Value>>(&json).ok())
         .ok_or(ApiError::Unauthorized(
             "the access token's header is not base64url-encoded JSON",
         ))?;
-    Ok(header.contains_key("crit"))
+    if header.contains_key("crit") {
+        return Err(ApiError::Unauthorized(
+            "the access token names critical header parameters (crit) draftd does not support",
+        ));
+    }
+    let Some(Value::String(alg)) = header.remove("alg") else {
+        return Err(ApiError::Unauthorized(
+            "the access token's header names no alg",
+        ));
+    };
+    let kid = match header.remove("kid") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(kid)) => Some(kid),
+        Some(_) => {
+            return Err(ApiError::Unauthorized(
+                "the access token's kid is not a string",
+            ))
+        }
+    };
+    Ok(JoseHeader { alg, kid })
 }
 
 /// The authenticated caller of a request.
@@ -132,7 +111,8 @@ fn has_crit(token: &str) -> Result<bool, ApiError> {
 pub struct Caller {
     pub user_id: Option<Uuid>,
     pub organization_id: Option<Uuid>,
-    pub role: Option<String>,
+    /// Its role claim names `service_role`.
+    pub service: bool,
     /// When the token stops being accepted (its `exp` plus the clock
     /// leeway), Unix seconds.
     pub expires_at: i64,
@@ -147,9 +127,9 @@ impl Caller {
         let user_id = self
             .user_id
             .ok_or(ApiError::Unauthorized("the access token has no sub claim"))?;
-        let organization_id = self
-            .organization_id
-            .ok_or(ApiError::Forbidden("the access token has no org_id claim"))?;
+        let organization_id = self.organization_id.ok_or(ApiError::Forbidden(
+            "the access token has no organization claim (org_id, or DRAFTD_JWT_ORG_CLAIM)",
+        ))?;
         Ok(Owner {
             user_id,
             organization_id,
@@ -158,32 +138,61 @@ impl Caller {
     }
 
     pub fn is_service(&self) -> bool {
-        self.role.as_deref() == Some(SERVICE_ROLE)
+        self.service
     }
 }
 
-fn caller_of(req: &HttpRequest) -> Result<Caller, ApiError> {
+/// A caller, or the wait for one: a token naming a key the set lacks waits
+/// for the set to be fetched again; every other answer is ready at once.
+pub type Authenticating<T> =
+    Either<Ready<Result<T, ApiError>>, Pin<Box<dyn Future<Output = Result<T, ApiError>>>>>;
+
+/// Authenticates the request, then makes `then` of its caller.
+fn authenticate<T: 'static>(
+    req: &HttpRequest,
+    then: fn(&HttpRequest, Caller) -> Result<T, ApiError>,
+) -> Authenticating<T> {
     let mut values = req.headers().get_all(header::AUTHORIZATION);
     let authorization = values.next().and_then(|value| value.to_str().ok());
     // Which of two credentials counts would depend on who reads the request
     // (a proxy, this service): refuse the ambiguity.
     if values.next().is_some() {
-        return Err(ApiError::BadRequest(
+        return Either::Left(ready(Err(ApiError::BadRequest(
             "send one Authorization header, not several",
-        ));
+        ))));
     }
-    match req.app_data::<web::Data<AppState>>() {
-        Some(state) => state.authenticator.authenticate(authorization),
-        None => Err(ApiError::Unauthorized("authentication is not configured")),
+    let Some(state) = req.app_data::<web::Data<AppState>>() else {
+        return Either::Left(ready(Err(ApiError::Unauthorized(
+            "authentication is not configured",
+        ))));
+    };
+    let Some(token) = authorization.and_then(bearer_token) else {
+        return Either::Left(ready(Err(ApiError::Unauthorized(
+            "send an access token: Authorization: Bearer <JWT>",
+        ))));
+    };
+    match state.authenticator.verify(token) {
+        Ok(caller) => Either::Left(ready(then(req, caller))),
+        Err(Refusal::Now(error)) => Either::Left(ready(Err(error))),
+        Err(Refusal::UnknownKey(kid)) => {
+            let (state, req, token) = (state.clone(), req.clone(), token.to_owned());
+            Either::Right(Box::pin(async move {
+                let caller = state
+                    .authenticator
+                    .verify_after_refetch(&token, &kid)
+                    .await?;
+                then(&req, caller)
+            }))
+        }
     }
 }
 
 impl FromRequest for Caller {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = Authenticating<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(caller_of(req))
+        authenticate(req, |_, caller| Ok(caller))
     }
 }
 
@@ -192,14 +201,10 @@ impl FromRequest for Caller {
 /// organization or user being erased is refused here.
 impl FromRequest for Owner {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = Authenticating<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(
-            caller_of(req)
-                .and_then(|caller| caller.owner())
-                .and_then(|owner| refuse_erased(req, owner)),
-        )
+        authenticate(req, |req, caller| refuse_erased(req, caller.owner()?))
     }
 }
 
@@ -213,15 +218,15 @@ pub struct ExpiringOwner {
 
 impl FromRequest for ExpiringOwner {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = Authenticating<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(caller_of(req).and_then(|caller| {
+        authenticate(req, |req, caller| {
             Ok(ExpiringOwner {
                 owner: refuse_erased(req, caller.owner()?)?,
                 expires_at: caller.expires_at,
             })
-        }))
+        })
     }
 }
 

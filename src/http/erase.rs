@@ -14,14 +14,29 @@ use super::query::Query;
 use super::schemas::erase as schemas;
 use super::AppState;
 use crate::domain::erase::{EraseScope, EraseSubject};
+use crate::domain::identity::external_id;
 use crate::domain::FieldErrors;
 
 /// The subject of an erase request: exactly one of `organizationId` and
-/// `userId`, a UUID.
-fn subject(body: JsonObject) -> Result<EraseSubject, ApiError> {
+/// `userId`, a UUID or an id as the identity provider's tokens give it
+/// (`auth0|…`), mapped as the token check maps it, in the namespace of
+/// `issuer` if the request names one, else of `DRAFTD_JWT_ISSUER`.
+fn subject(body: JsonObject, configured_issuer: &str) -> Result<EraseSubject, ApiError> {
     let mut errors = FieldErrors::default();
+    let mut members = body.0.unwrap_or_default();
+    let issuer = match members.remove("issuer") {
+        None => configured_issuer.to_owned(),
+        Some(Value::String(issuer)) => issuer,
+        Some(_) => {
+            errors.add(
+                "issuer",
+                "must be a string: the iss of the subject's tokens",
+            );
+            String::new()
+        }
+    };
     let mut named = Vec::new();
-    for (member, value) in body.0.unwrap_or_default() {
+    for (member, value) in members {
         let scope = match member.as_str() {
             "organizationId" => EraseScope::Organization,
             "userId" => EraseScope::User,
@@ -33,10 +48,13 @@ fn subject(body: JsonObject) -> Result<EraseSubject, ApiError> {
                 continue;
             }
         };
-        match value.as_str().and_then(|id| id.parse::<Uuid>().ok()) {
+        match value.as_str().and_then(|id| external_id(&issuer, id)) {
             Some(id) => named.push(EraseSubject { scope, id }),
-            None if value == Value::Null => errors.add(member, "must be a UUID, not null"),
-            None => errors.add(member, "must be a UUID"),
+            None if value == Value::Null => errors.add(member, "must be an id, not null"),
+            None => errors.add(
+                member,
+                "must be a UUID or the id the identity provider's tokens give, a non-empty string",
+            ),
         }
     }
     if !errors.is_empty() {
@@ -51,6 +69,12 @@ fn subject(body: JsonObject) -> Result<EraseSubject, ApiError> {
 
 /// Erase everything of one organization or one user: course rows (trashed
 /// or not), files, draft sessions in Redis and in Postgres, cleanup jobs.
+///
+/// The subject is a UUID, or the raw id the identity provider's tokens carry
+/// (`auth0|…`, `user_…`): draftd maps it as it maps a token's `sub`, to
+/// UUIDv5(UUIDv5(NAMESPACE_URL, issuer), id), the issuer being the request's
+/// `issuer` or else `DRAFTD_JWT_ISSUER` (or the empty string). The answer's
+/// `subjectId` is the UUID erased.
 ///
 /// Runs as a job: 202 with the erase's state and its `Location`; a request
 /// for a subject whose erase is running answers that erase. From the request
@@ -77,7 +101,7 @@ pub async fn start_erase(
     body: JsonObject,
 ) -> Result<HttpResponse, ApiError> {
     require_service(&caller)?;
-    let subject = subject(body)?;
+    let subject = subject(body, state.authenticator.issuer())?;
     if query.dry_run {
         return Ok(HttpResponse::Ok().json(state.app.erasures.predict(subject).await?));
     }

@@ -46,6 +46,16 @@ impl Modify for BearerAuth {
                     HttpBuilder::new()
                         .scheme(HttpAuthScheme::Bearer)
                         .bearer_format("JWT")
+                        .description(Some(
+                            "A JWT signed with HS256 and the service's secret, or with \
+                             RS256, ES256 or EdDSA and a key of the identity provider's \
+                             key set (`DRAFTD_JWKS_URL`, by its `kid`; the key decides \
+                             the algorithm). `sub` is the user, the organization is at \
+                             `org_id` (or `DRAFTD_JWT_ORG_CLAIM`), `service_role` in the \
+                             role claim marks an admin caller; ids that are not UUIDs \
+                             are mapped to UUIDv5 in the issuer's namespace. Bad, \
+                             expired or unknown-key tokens: 401.",
+                        ))
                         .build(),
                 ),
             );

@@ -515,7 +515,8 @@ async fn the_erase_routes_are_for_the_service_only_and_check_their_input() {
             "userId",
         ),
         (json!({"orgId": Uuid::new_v4()}), "orgId"),
-        (json!({"userId": "not-a-uuid"}), "userId"),
+        (json!({"userId": ""}), "userId"),
+        (json!({"organizationId": 42}), "organizationId"),
         (json!({"organizationId": null}), "organizationId"),
     ] {
         let response = app

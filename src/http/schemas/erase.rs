@@ -8,14 +8,21 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-/// Exactly one of the two.
+/// Exactly one of `organizationId` and `userId`: a UUID, or the id the
+/// identity provider's tokens give (`auth0|…`), mapped as draftd maps a
+/// token's `sub` (UUIDv5 in the issuer's namespace).
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EraseRequest {
     /// Erase the organization: every user's drafts and courses in it.
-    pub organization_id: Option<Uuid>,
+    #[schema(min_length = 1, example = "7c9e6679-7425-40de-944b-e07fc1f90ae7")]
+    pub organization_id: Option<String>,
     /// Erase the user: the user's drafts and courses in every organization.
-    pub user_id: Option<Uuid>,
+    #[schema(min_length = 1, example = "auth0|6541f1b1c5a4f1e3a2b1c0d9")]
+    pub user_id: Option<String>,
+    /// The issuer (`iss`) of the subject's tokens, whose namespace maps an id
+    /// that is not a UUID; default `DRAFTD_JWT_ISSUER`, or none.
+    pub issuer: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
