@@ -33,6 +33,13 @@ async fn until_zero(db: &tokio_postgres::Client, sql: &str, limit: Duration) -> 
 
 /// Runs the jobs to quiescence; returns what did not settle.
 pub async fn settle(api: &Api, db: &tokio_postgres::Client) -> Vec<String> {
+    let started = tokio::time::Instant::now();
+    let unsettled = settle_steps(api, db).await;
+    println!("settled in {:.1} s", started.elapsed().as_secs_f64());
+    unsettled
+}
+
+async fn settle_steps(api: &Api, db: &tokio_postgres::Client) -> Vec<String> {
     api.replicas.ensure_up().await;
     let mut unsettled = Vec::new();
     // An erase interrupted (its replica killed, a store away) is resumed
@@ -40,6 +47,7 @@ pub async fn settle(api: &Api, db: &tokio_postgres::Client) -> Vec<String> {
     // replicas is the operator's way to have it finish now.
     let running = "SELECT count(*) FROM erasures WHERE status = 'running'";
     if !until_zero(db, running, Duration::from_secs(10)).await {
+        println!("an erase is still running: restarting the replicas");
         for replica in 0..api.replicas.len() {
             api.replicas.kill(replica).await;
             api.replicas.restart(replica).await;
