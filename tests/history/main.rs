@@ -8,6 +8,12 @@
 //! - HISTORY_SECONDS: history time of a fresh seed (default 50);
 //! - HISTORY_SHRINK_SECONDS: time allowed for shrinking a failure (default 60);
 //! - SOAK_SECONDS: run the soak instead (`make soak`) and write docs/soak.md.
+//!
+//! Out of the run, on purpose: TTL expiry (drafts live 24 h, longer than any
+//! run); S3 (files go to a local directory of the run's own); the quota
+//! figures. Degraded mode happens only around a Redis restart, and a draft
+//! made then is checked like any other (through the API, which reads both
+//! stores).
 
 mod actors;
 mod admin;

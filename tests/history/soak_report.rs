@@ -40,17 +40,40 @@ pub async fn soak(seconds: u64) {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/soak.md");
     std::fs::write(&path, doc).expect("write docs/soak.md");
     println!("wrote {}", path.display());
-    let complaints: Vec<_> = with_faults
+    let mut complaints: Vec<_> = with_faults
         .complaints
         .iter()
         .chain(&quiet.complaints)
         .collect();
+    complaints.sort_by_key(|c| c.kind);
     assert!(
         complaints.is_empty(),
         "the soak found {} complaints, first: {}",
         complaints.len(),
         complaints[0]
     );
+}
+
+/// The commit the soak ran on, and whether src/ had changes.
+fn revision() -> String {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default()
+    };
+    let dirty = !git(&["status", "--porcelain", "--", "src", "migrations"]).is_empty();
+    format!(
+        "{}{}",
+        git(&["log", "-1", "--format=%h %s"]),
+        if dirty {
+            " (with uncommitted changes to src/)"
+        } else {
+            ""
+        }
+    )
 }
 
 fn document(seed: u64, seconds: u64, faulty: &Outcome, quiet: &Outcome) -> String {
@@ -63,6 +86,7 @@ fn document(seed: u64, seconds: u64, faulty: &Outcome, quiet: &Outcome) -> Strin
          sampled every {} s. Each phase ends with the jobs run to quiescence and the oracle's checks.\n",
         EVERY.as_secs()
     );
+    let _ = writeln!(d, "Code: `{}`.\n", revision());
     for (name, outcome) in [("with faults", faulty), ("without kills", quiet)] {
         let _ = writeln!(d, "## Phase {name}\n");
         let _ = writeln!(
