@@ -1,21 +1,23 @@
 /**
  * A browser client for draftd's draft sessions: keeps a form's half-written data
  * in a server-side draft, autosaves it, and survives reloads, conflicts, expired
- * drafts and a service that goes away for a while. No dependencies, no build step.
+ * drafts and a service that goes away for a while. No dependencies but its own
+ * journal.js (next to it), no build step.
  *
  * ```js
  * import { DraftClient } from '/draft-client.js';
  * const client = new DraftClient({ getToken: async () => myAccessToken });
  * client.addEventListener('state', () => showStatus(client.state));
  * client.addEventListener('data', () => fillForm(client.formData));
- * await client.start();              // restores this tab's draft, or opens a new one
+ * await client.start();              // restores this tab's draft; a new one opens on the first edit
  * input.oninput = () => client.set('topic', input.value);   // autosaved 3 s later
  * const { courseSlug } = await client.submit();
  * ```
  *
  * Behaviour:
  * - The draft id is kept in `sessionStorage`: a reload (F5) restores the same draft,
- *   a new tab (which has its own sessionStorage) gets a new one. Edits not yet
+ *   a new tab (which has its own sessionStorage) gets a new one, opened by its
+ *   first edit with an `Idempotency-Key`. Edits not yet
  *   acknowledged by the service are kept there too, so a reload while offline
  *   loses nothing.
  * - Autosave sends a JSON Merge Patch of only the changed fields (`null` removes a
@@ -52,6 +54,9 @@
  *
  * @module draft-client
  */
+
+// Relative, so that the module also loads outside the page (Node's unit tests).
+import * as journal from './journal.js';
 
 /**
  * The save state shown to the user: `saving` only while a request is in
@@ -99,7 +104,6 @@ export class OfflineError extends Error {
   }
 }
 
-import * as journal from '/journal.js';
 
 /** Statuses that mean "the service is not there right now": retry later. */
 const UNAVAILABLE = new Set([502, 503, 504]);
@@ -221,8 +225,9 @@ export class DraftClient extends EventTarget {
   }
 
   /**
-   * Restores this tab's draft (and its unsaved edits), or opens a new draft. Does
-   * not throw when offline: the state says so and the client keeps trying.
+   * Restores this tab's draft (and its unsaved edits); a new draft is opened by
+   * the first edit, not here. Does not throw when offline: the state says so and
+   * the client keeps trying.
    * @returns {Promise<Draft|null>}
    */
   async start() {

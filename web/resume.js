@@ -1,7 +1,7 @@
 // The resume offer: on another device, or in a tab whose session storage is gone,
 // the user's other live drafts and the courses in their trash, shown above the
-// form with a way back to each. The new draft the page opened stays the default:
-// choosing nothing is starting anew.
+// form with a way back to each. Choosing nothing is starting anew: the page's own
+// draft opens on the first input.
 
 const SHOWN = 5;
 const when = new Intl.RelativeTimeFormat('en', { numeric: 'auto' });

@@ -24,9 +24,16 @@ async function following(page) {
   await waitFor(() => page.evaluate(() => document.body.dataset.live === 'on'), { what: 'the event stream open' });
 }
 
-test("another tab's save fills the fields not being edited, and never the one being typed in", async () => {
+/** A first tab whose first input opened its draft: the tab and the draft's id. */
+async function firstTab(field, value) {
   const a = await openForm(service, chrome);
-  const id = await draftId(a);
+  await a.fill(field, value);
+  await saveState(a, 'saved');
+  return [a, await draftId(a)];
+}
+
+test("another tab's save fills the fields not being edited, and never the one being typed in", async () => {
+  const [a, id] = await firstTab('#language', 'en');
   const b = await sameDraft(id);
   await Promise.all([following(a), following(b)]);
 
@@ -54,12 +61,9 @@ test("another tab's save fills the fields not being edited, and never the one be
 });
 
 test('a submit in one tab turns the other into the success view with a notice', async () => {
-  const a = await openForm(service, chrome);
-  const id = await draftId(a);
+  const [a, id] = await firstTab('#topic', 'Submitted from the first tab');
   const b = await sameDraft(id);
   await Promise.all([following(a), following(b)]);
-  await a.fill('#topic', 'Submitted from the first tab');
-  await saveState(a, 'saved');
   await a.click('#submit');
   await a.locator('#success').waitFor();
 

@@ -72,10 +72,18 @@ test('typed offline, tab closed, back online, reopened: nothing is lost', async 
   const page = await openForm(service, chrome);
   await chrome.context.setOffline(true);
   const text = `${unique('Offline')}typed with no network at all`;
-  await page.type('#topic', text, { delay: 15 });
-  await page.waitForTimeout(5000);
-  await page.close({ runBeforeUnload: true });
-  await chrome.context.setOffline(false);
+  try {
+    await page.type('#topic', text, { delay: 15 });
+    await page.waitForTimeout(5000);
+    // With runBeforeUnload, close() does not wait for the tab to go: the network
+    // comes back only once it is gone (its keepalive save failed; the journal has
+    // the text), and setOffline does not meet a tab half closed.
+    const closed = page.waitForEvent('close');
+    await page.close({ runBeforeUnload: true });
+    await closed;
+  } finally {
+    await chrome.context.setOffline(false); // the next tests need the network
+  }
   await openForm(service, chrome);
   await assertOnServer('topic', text);
 });
@@ -114,7 +122,7 @@ async function spawnChromium(profile) {
     '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync',
     `--user-data-dir=${profile}`, `--remote-debugging-port=${port}`, 'about:blank',
-  ], { stdio: 'ignore' });
+  ], { stdio: 'ignore', detached: true }); // a process group of its own: killed whole
   const browser = await waitFor(
     () => chromium.connectOverCDP(`http://127.0.0.1:${port}`).catch(() => null),
     { timeout: 20_000, what: 'Chromium answering on its debugging port' },
@@ -122,8 +130,34 @@ async function spawnChromium(profile) {
   return { child, browser, context: browser.contexts()[0] };
 }
 
+/**
+ * SIGKILL to the browser and every process of it (renderers, GPU, network), as
+ * a crash or the OOM killer: the profile is then no one's, for the relaunch and
+ * for its removal (a renderer outliving its browser still writes into it).
+ */
+async function killChromium({ child }) {
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    child.kill('SIGKILL');
+  }
+  await exited;
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    try {
+      process.kill(-child.pid, 0); // throws once no process of the group is left
+    } catch {
+      return;
+    }
+    if (Date.now() > deadline) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 test('a browser killed with SIGKILL 0.7 s after typing, relaunched on its profile, loses nothing', async () => {
-  const profile = mkdtempSync(path.join(os.tmpdir(), 'draftd-e2e-killed-'));
+  // In the script's run dir when there is one: its trap removes what is left.
+  const profile = mkdtempSync(path.join(process.env.DRAFTD_E2E_RUN_DIR || os.tmpdir(), 'draftd-e2e-killed-'));
   let run;
   try {
     run = await spawnChromium(profile);
@@ -133,20 +167,14 @@ test('a browser killed with SIGKILL 0.7 s after typing, relaunched on its profil
     const text = `${unique('Killed')}typed just before the crash`;
     await page.type('#topic', text, { delay: 15 });
     await page.waitForTimeout(700);
-    const exited = new Promise((resolve) => run.child.once('exit', resolve));
-    run.child.kill('SIGKILL');
-    await exited;
+    await killChromium(run);
 
     run = await spawnChromium(profile);
     const again = await run.context.newPage();
     await again.goto(service.baseUrl);
     await assertOnServer('topic', text);
   } finally {
-    if (run && run.child.exitCode === null && !run.child.signalCode) {
-      const exited = new Promise((resolve) => run.child.once('exit', resolve));
-      run.child.kill('SIGKILL');
-      await exited;
-    }
+    if (run && run.child.exitCode === null && !run.child.signalCode) await killChromium(run);
     rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   }
 });

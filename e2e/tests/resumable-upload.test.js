@@ -36,7 +36,6 @@ test('an upload shows its progress, pauses, and resumes after the network drops'
   // Another unfinished draft: the page offers it (the README's picture shows both).
   await service.api('POST', '/api/v1/drafts', { json: { formData: { topic: 'Data pipelines in Rust', language: 'en', estimatedLessons: 8 } } });
   const page = await openForm(service, chrome);
-  const id = await draftId(page);
   await page.locator('#resume-drafts li', { hasText: 'Data pipelines in Rust' }).waitFor();
   await page.fill('#topic', 'Rust for analysts');
   await page.fill('#description', 'From zero to a command-line tool, one small program at a time.');
@@ -78,7 +77,9 @@ test('an upload shows its progress, pauses, and resumes after the network drops'
   }, { timeout: 60_000, interval: 50, what: 'the upload finished' });
   assert.ok(lowest >= paused, `it went on from the server's offset (${paused}), not from ${lowest}`);
 
-  // One file, byte for byte what was chosen; the draft became a course.
+  // One file, byte for byte what was chosen; the draft (opened by the first
+  // input) became a course.
+  const id = await draftId(page);
   const courseId = (await service.draft(id)).courseId;
   assert.ok(courseId);
   const files = (await service.sql(`SELECT id || '|' || size_bytes || '|' || sha256 FROM course_files WHERE course_id = '${courseId}'`)).split('\n');

@@ -51,7 +51,6 @@ test('a value refused while drafting is shown by its field; the other fields are
 test('submit without an upload creates exactly one course row with the final data', async () => {
   const page = await openForm(service, chrome);
   await saveState(page, 'idle');
-  const id = await draftId(page);
 
   await page.fill('#topic', 'Основы Rust');
   await page.fill('#description', 'From zero to a command-line tool, one small program at a time.');
@@ -68,6 +67,7 @@ test('submit without an upload creates exactly one course row with the final dat
   await page.fill('#contentStrategy', 'Project-based');
   await page.click('h1'); // leave the field: no focus ring in the screenshots
   await saveState(page, 'saved');
+  const id = await draftId(page); // opened by the first input
 
   // The last edit is still in the debounce window: submit must save it first.
   await page.fill('#estimatedLessons', '10');
@@ -105,10 +105,18 @@ test('submit without an upload creates exactly one course row with the final dat
   await waitFor(async () => (await service.draft(id)).status === 'submitted', { what: 'the submitted draft' });
   assert.equal(await service.count('courses'), 1);
 
-  // "Start another course" opens a fresh draft in the same tab.
+  // "Start another course" starts afresh in the same tab: an empty form, no draft
+  // of the old one kept (the next one opens on the first input).
   await page.click('#new-course');
   await saveState(page, 'idle');
-  assert.notEqual(await draftId(page), id);
+  assert.equal(await page.evaluate(() => JSON.parse(sessionStorage.getItem('draftd.draft') || '{}').id ?? null), null);
+  assert.equal(await page.getAttribute('body', 'data-draft-id'), '');
   assert.equal(await page.inputValue('#topic'), '');
+  await page.fill('#topic', 'The next course');
+  await saveState(page, 'saved');
+  const next = await draftId(page);
+  assert.notEqual(next, id);
+  assert.deepEqual((await service.draft(next)).formData, { topic: 'The next course' });
+  assert.equal(await service.count('courses'), 1);
   await page.close();
 });

@@ -1,5 +1,5 @@
-// Two tabs, two drafts: sessionStorage is per tab, and neither makes a course row
-// until one submits.
+// Two tabs, two drafts: sessionStorage is per tab, each tab opens its own draft on
+// its first input, and neither makes a course row until one submits.
 import assert from 'node:assert/strict';
 import { suite, openForm, draftId, saveState, test } from '../lib/harness.js';
 
@@ -10,12 +10,13 @@ test('two tabs make two drafts and no course rows until one submits', async () =
   const first = await chrome.page();
   const second = await chrome.page();
   await Promise.all([first.goto(service.baseUrl), second.goto(service.baseUrl)]);
-  const [a, b] = await Promise.all([draftId(first), draftId(second)]);
-  assert.notEqual(a, b);
+  await Promise.all([saveState(first, 'idle'), saveState(second, 'idle')]);
 
   await first.fill('#topic', 'First tab course');
   await second.fill('#topic', 'Second tab course');
   await Promise.all([saveState(first, 'saved'), saveState(second, 'saved')]);
+  const [a, b] = await Promise.all([draftId(first), draftId(second)]);
+  assert.notEqual(a, b);
   assert.equal((await service.draft(a)).formData.topic, 'First tab course');
   assert.equal((await service.draft(b)).formData.topic, 'Second tab course');
   assert.equal(await service.count('courses'), 0);

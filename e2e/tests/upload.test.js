@@ -55,8 +55,8 @@ test('the first upload creates one course row and a stored file; autosave goes o
 test('drag and drop uploads, Remove deletes the file, a refused type and a file that lies are reported', async () => {
   const page = await openForm(service, chrome);
   await saveState(page, 'idle');
-  const id = await draftId(page);
 
+  // Nothing typed yet: the drop itself opens the draft.
   const dataTransfer = await page.evaluateHandle(() => {
     const dt = new DataTransfer();
     dt.items.add(new File(['Reading list\n'], 'notes.txt', { type: 'text/plain' }));
@@ -64,7 +64,9 @@ test('drag and drop uploads, Remove deletes the file, a refused type and a file 
   });
   await page.dispatchEvent('#dropzone', 'drop', { dataTransfer });
   await page.locator('#file-list li[data-state="uploaded"]').waitFor();
+  const id = await draftId(page);
   const courseId = await service.sql(`SELECT id FROM courses WHERE draft_session_id = '${id}'`);
+  assert.ok(courseId, 'the dropped file made the course row of the draft it opened');
   assert.equal(await service.count('course_files', `course_id = '${courseId}'`), 1);
 
   await page.setInputFiles('#file-input', { name: 'photo.png', mimeType: 'image/png', buffer: Buffer.from('not really a png') });
