@@ -32,7 +32,12 @@ fn peak_rss_kib() -> u64 {
 
 #[tokio::test]
 async fn a_200_mb_upload_streams_with_flat_memory() {
-    let app = TestApp::spawn_with(|c| c.max_upload_bytes = 256 * 1024 * 1024).await;
+    let app = TestApp::spawn_with(|c| {
+        c.max_upload_bytes = 256 * 1024 * 1024;
+        // The harness's short deadline keeps erases quick; this body is large.
+        c.body_deadline_secs = 600;
+    })
+    .await;
     let draft = app
         .new_draft(&app.user, json!({"topic": "Big files"}))
         .await;

@@ -83,7 +83,7 @@ impl TestApp {
         config.write_rate_limit = 10_000;
         // An erase waits out the longest request (this deadline and the
         // store timeouts) before its last sweep.
-        config.body_deadline_secs = 3;
+        config.body_deadline_secs = 6;
         config.uploads_per_user = 64;
         adjust(&mut config);
 
