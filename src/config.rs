@@ -10,9 +10,9 @@ use clap::{Args, ValueEnum};
 
 use crate::domain::draft::DraftLimits;
 use crate::domain::key_pattern::{KeyPattern, NoPlaceholder};
-use crate::http::timed_body::BodyTimeouts;
 
 pub mod cors;
+mod durations;
 pub mod events;
 pub mod identity;
 mod storage;
@@ -298,12 +298,6 @@ pub enum ConfigError {
     DevModeNotLoopback(String),
 }
 
-/// Redis calls a request makes at most after its body has arrived (a new
-/// draft: count the write, create it). What a request records in Postgres is
-/// fenced there and needs no wait (docs/ARCHITECTURE.md, "The deletion
-/// fence").
-const STORE_CALLS_AFTER_BODY: u32 = 2;
-
 impl Config {
     /// The defaults, as if no variable were set.
     pub fn defaults() -> Self {
@@ -351,17 +345,6 @@ impl Config {
         Ok(())
     }
 
-    pub fn draft_ttl(&self) -> Duration {
-        Duration::from_secs(self.draft_ttl_secs)
-    }
-
-    pub fn body_timeouts(&self) -> BodyTimeouts {
-        BodyTimeouts {
-            idle: Duration::from_secs(self.body_idle_timeout_secs),
-            deadline: Duration::from_secs(self.body_deadline_secs),
-        }
-    }
-
     /// The patterns of `DRAFTD_CLEANUP_REDIS_PATTERNS`; one without a
     /// placeholder is refused, since it would erase every course's keys.
     pub fn redis_patterns(&self) -> Result<Vec<KeyPattern>, NoPlaceholder> {
@@ -372,10 +355,6 @@ impl Config {
             .filter(|p| !p.is_empty())
             .map(KeyPattern::parse)
             .collect()
-    }
-
-    pub fn trash_retention(&self) -> Duration {
-        Duration::from_secs(self.trash_retention_secs)
     }
 
     pub fn draft_limits(&self) -> DraftLimits {
@@ -396,20 +375,5 @@ impl Config {
                     .map_err(|e| anyhow::anyhow!("DRAFTD_TLS_CA_FILE {}: {e}", path.display()))
             })
             .transpose()
-    }
-
-    pub fn store_timeout(&self) -> Duration {
-        Duration::from_millis(self.store_timeout_ms)
-    }
-
-    /// The longest a request can go on writing to Redis: its body's
-    /// deadline, then the Redis calls it makes after the body, each under
-    /// the store timeout. An erase waits this long before its last sweep.
-    pub fn longest_request(&self) -> Duration {
-        Duration::from_secs(self.body_deadline_secs) + self.store_timeout() * STORE_CALLS_AFTER_BODY
-    }
-
-    pub fn write_rate_window(&self) -> Duration {
-        Duration::from_secs(self.write_rate_window_secs)
     }
 }

@@ -21,7 +21,6 @@ use crate::app::{App, Courses, DraftEvents, DraftSessions};
 use crate::config::Config;
 use crate::domain::cleanup::CleanupPolicy;
 use crate::domain::key_pattern::PatternScope;
-use crate::http::auth::{AuthSettings, Authenticator, JwksSettings, KeySource};
 use crate::http::request_id::{self, RequestSpan};
 use crate::http::{cors, loopback, metrics, routes, AppState};
 use crate::jobs::cleanup::{CleanupSettings, CleanupWorker};
@@ -38,6 +37,10 @@ use crate::stores::postgres::tus::PgTus;
 use crate::stores::postgres::uploads::UploadLedger;
 use crate::stores::postgres::{CleanupQueue, Outbox, PgCourses, PgDrafts, Postgres};
 use crate::stores::redis::{LiveHub, RedisDrafts, RedisSettings};
+
+mod identity;
+
+use self::identity::authenticator;
 
 /// The use cases and the jobs, wired to the stores. Connecting applies
 /// migrations.
@@ -348,36 +351,6 @@ impl Application {
         tracing::info!("stopped");
         served
     }
-}
-
-/// The token checker, and the identity provider's key set
-/// (`DRAFTD_JWKS_URL`) if one is configured, for its task to keep: that
-/// fetches at once; until it has a set, readiness is down.
-fn authenticator(config: &Config) -> anyhow::Result<(Authenticator, Option<Arc<KeySource>>)> {
-    let identity = &config.identity;
-    let jwks = identity
-        .jwks_url
-        .as_ref()
-        .map(|url| {
-            KeySource::new(JwksSettings {
-                url: url.clone(),
-                refresh: identity.jwks_refresh(),
-                min_refresh: identity.jwks_min_refresh(),
-                fetch_timeout: identity.jwks_fetch_timeout(),
-                tls_roots: config.tls_roots()?,
-            })
-        })
-        .transpose()?;
-    let authenticator = Authenticator::new(AuthSettings {
-        secret: config.jwt_secret()?.map(str::to_owned),
-        jwks: jwks.clone(),
-        leeway_secs: config.jwt_leeway_secs,
-        issuer: identity.jwt_issuer.clone(),
-        audience: identity.jwt_audience.clone(),
-        org_claim: identity.jwt_org_claim.clone(),
-        role_claim: identity.jwt_role_claim.clone(),
-    });
-    Ok((authenticator, jwks))
 }
 
 /// Resolves on SIGTERM or SIGINT, once every event stream has been told to
