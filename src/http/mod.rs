@@ -160,7 +160,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/api/v1/admin/erase/{id}", "GET").route(web::get().to(erase::erase_state)),
         )
-        .service(resource("/", "GET").route(web::get().to(page::index)))
+        // HEAD too: uptime checks and link checkers ask the page with it.
+        .service(
+            resource("/", "GET, HEAD")
+                .route(web::get().to(page::index))
+                .route(web::head().to(page::index)),
+        )
         .service(resource("/app.css", "GET").route(web::get().to(page::stylesheet)))
         .service(resource("/api/v1/dev/token", "GET").route(web::get().to(page::dev_token)))
         .service(resource("/metrics", "GET").route(web::get().to(metrics::render)))

@@ -128,6 +128,21 @@ async fn the_page_cannot_be_framed_and_sends_no_referrer() {
     assert_eq!(header("x-frame-options"), "DENY");
 }
 
+#[tokio::test]
+async fn the_page_answers_head_as_get_without_a_body() {
+    let app = TestApp::spawn().await;
+    let head = app
+        .client
+        .head(format!("{}/", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    let content_type = head.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    assert!(head.bytes().await.unwrap().is_empty());
+}
+
 // --- dev mode ----------------------------------------------------------------
 
 #[tokio::test]
