@@ -64,70 +64,80 @@ pub fn route_of(req: &HttpRequest) -> &'static str {
 
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
-        .service(
-            resource("/api/v1/drafts", "POST, GET")
-                .route(web::post().to(drafts::create))
-                .route(web::get().to(drafts::list)),
-        )
-        .service(
-            resource("/api/v1/drafts/{id}", "GET, PATCH, DELETE")
-                .route(web::get().to(drafts::get))
-                .route(web::patch().to(drafts::autosave))
-                .route(web::delete().to(drafts::discard)),
-        )
-        .service(
-            resource("/api/v1/drafts/{id}/events", "GET")
-                .route(web::get().to(events::draft_events)),
-        )
-        .service(
-            resource("/api/v1/drafts/{id}/materialize", "POST")
-                .route(web::post().to(courses::materialize)),
-        )
-        .service(
-            resource("/api/v1/drafts/{id}/submit", "POST").route(web::post().to(courses::submit)),
-        )
-        .service(
-            resource("/api/v1/drafts/{id}/files", "POST, GET")
-                .route(web::post().to(courses::upload))
-                .route(web::get().to(courses::draft_files)),
-        )
-        .service(
-            resource("/api/v1/drafts/{id}/uploads", "POST, OPTIONS")
-                .wrap(DefaultHeaders::new().add(tus::resumable_header()))
-                .route(web::post().to(tus::create))
-                .route(web::method(Method::OPTIONS).to(tus::options)),
-        )
-        .service(
-            resource(
-                "/api/v1/drafts/{id}/uploads/{upload_id}",
-                "HEAD, PATCH, DELETE",
-            )
+    cfg.app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()));
+    draft_routes(cfg);
+    course_routes(cfg);
+    admin_routes(cfg);
+    public_routes(cfg);
+    cfg.default_service(web::to(not_found));
+}
+
+/// Drafts, their files, event streams and resumable uploads.
+fn draft_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        resource("/api/v1/drafts", "POST, GET")
+            .route(web::post().to(drafts::create))
+            .route(web::get().to(drafts::list)),
+    )
+    .service(
+        resource("/api/v1/drafts/{id}", "GET, PATCH, DELETE")
+            .route(web::get().to(drafts::get))
+            .route(web::patch().to(drafts::autosave))
+            .route(web::delete().to(drafts::discard)),
+    )
+    .service(
+        resource("/api/v1/drafts/{id}/events", "GET").route(web::get().to(events::draft_events)),
+    )
+    .service(
+        resource("/api/v1/drafts/{id}/materialize", "POST")
+            .route(web::post().to(courses::materialize)),
+    )
+    .service(resource("/api/v1/drafts/{id}/submit", "POST").route(web::post().to(courses::submit)))
+    .service(
+        resource("/api/v1/drafts/{id}/files", "POST, GET")
+            .route(web::post().to(courses::upload))
+            .route(web::get().to(courses::draft_files)),
+    )
+    .service(
+        resource("/api/v1/drafts/{id}/uploads", "POST, OPTIONS")
             .wrap(DefaultHeaders::new().add(tus::resumable_header()))
-            .route(web::head().to(tus::head))
-            .route(web::patch().to(tus::patch))
-            .route(web::delete().to(tus::terminate))
-            // tus core: a POST with X-HTTP-Method-Override is that method; a
-            // POST naming any other is refused, and a plain POST is a 405.
-            .route(web::post().guard(tus::overrides_to("PATCH")).to(tus::patch))
-            .route(
-                web::post()
-                    .guard(tus::overrides_to("DELETE"))
-                    .to(tus::terminate),
-            )
-            .route(
-                web::post()
-                    .guard(actix_web::guard::fn_guard(|ctx| {
-                        ctx.head().headers().contains_key(tus::METHOD_OVERRIDE)
-                    }))
-                    .to(tus::refuse_override),
-            ),
+            .route(web::post().to(tus::create))
+            .route(web::method(Method::OPTIONS).to(tus::options)),
+    )
+    .service(
+        resource(
+            "/api/v1/drafts/{id}/uploads/{upload_id}",
+            "HEAD, PATCH, DELETE",
         )
-        .service(
-            resource("/api/v1/drafts/{id}/files/{file_id}", "DELETE")
-                .route(web::delete().to(courses::delete_draft_file)),
+        .wrap(DefaultHeaders::new().add(tus::resumable_header()))
+        .route(web::head().to(tus::head))
+        .route(web::patch().to(tus::patch))
+        .route(web::delete().to(tus::terminate))
+        // tus core: a POST with X-HTTP-Method-Override is that method; a
+        // POST naming any other is refused, and a plain POST is a 405.
+        .route(web::post().guard(tus::overrides_to("PATCH")).to(tus::patch))
+        .route(
+            web::post()
+                .guard(tus::overrides_to("DELETE"))
+                .to(tus::terminate),
         )
-        .service(resource("/api/v1/courses", "GET").route(web::get().to(lifecycle::list_courses)))
+        .route(
+            web::post()
+                .guard(actix_web::guard::fn_guard(|ctx| {
+                    ctx.head().headers().contains_key(tus::METHOD_OVERRIDE)
+                }))
+                .to(tus::refuse_override),
+        ),
+    )
+    .service(
+        resource("/api/v1/drafts/{id}/files/{file_id}", "DELETE")
+            .route(web::delete().to(courses::delete_draft_file)),
+    );
+}
+
+/// Courses: lists, the trash, downloads.
+fn course_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/api/v1/courses", "GET").route(web::get().to(lifecycle::list_courses)))
         .service(
             resource("/api/v1/courses/{id}", "GET, DELETE")
                 .route(web::get().to(courses::course))
@@ -140,8 +150,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/api/v1/courses/{id}/files/{file_id}", "GET")
                 .route(web::get().to(courses::download)),
-        )
-        .service(resource("/api/v1/admin/stats", "GET").route(web::get().to(admin::stats)))
+        );
+}
+
+/// The operator's routes (service_role).
+fn admin_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/api/v1/admin/stats", "GET").route(web::get().to(admin::stats)))
         .service(
             resource("/api/v1/admin/janitor/run", "POST").route(web::post().to(admin::run_janitor)),
         )
@@ -159,20 +173,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/api/v1/admin/erase", "POST").route(web::post().to(erase::start_erase)))
         .service(
             resource("/api/v1/admin/erase/{id}", "GET").route(web::get().to(erase::erase_state)),
-        )
-        // HEAD too: uptime checks and link checkers ask the page with it.
-        .service(
-            resource("/", "GET, HEAD")
-                .route(web::get().to(page::index))
-                .route(web::head().to(page::index)),
-        )
-        .service(resource("/app.css", "GET").route(web::get().to(page::stylesheet)))
-        .service(resource("/api/v1/dev/token", "GET").route(web::get().to(page::dev_token)))
-        .service(resource("/metrics", "GET").route(web::get().to(metrics::render)))
-        .service(resource("/healthz", "GET").route(web::get().to(health::healthz)))
-        .service(resource("/readyz", "GET").route(web::get().to(health::readyz)))
-        .service(resource("/openapi.json", "GET").route(web::get().to(openapi::openapi_json)))
-        .default_service(web::to(not_found));
+        );
+}
+
+/// The page, its scripts, and the operations' routes.
+fn public_routes(cfg: &mut web::ServiceConfig) {
+    // HEAD too: uptime checks and link checkers ask the page with it.
+    cfg.service(
+        resource("/", "GET, HEAD")
+            .route(web::get().to(page::index))
+            .route(web::head().to(page::index)),
+    )
+    .service(resource("/app.css", "GET").route(web::get().to(page::stylesheet)))
+    .service(resource("/api/v1/dev/token", "GET").route(web::get().to(page::dev_token)))
+    .service(resource("/metrics", "GET").route(web::get().to(metrics::render)))
+    .service(resource("/healthz", "GET").route(web::get().to(health::healthz)))
+    .service(resource("/readyz", "GET").route(web::get().to(health::readyz)))
+    .service(resource("/openapi.json", "GET").route(web::get().to(openapi::openapi_json)));
     for (path, body) in page::SCRIPTS {
         cfg.service(
             resource(path, "GET").route(web::get().to(move || async move { page::script(body) })),
