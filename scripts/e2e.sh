@@ -20,8 +20,11 @@ cd "$root"
 export PATH="$HOME/.cargo/bin:$PATH"
 redis_port=${DRAFTD_LOCAL_REDIS_PORT:-6390}
 pg_port=${DRAFTD_LOCAL_PG_PORT:-5490}
-# A Redis database of the e2e tests' own (the API tests use 7), emptied each run.
-redis_db=5
+# A Redis database of the e2e tests' own (the API tests use 7), emptied each run,
+# and the prefix of their databases, dropped when an earlier run left them. Two
+# runs side by side (two work trees) each set their own.
+redis_db=${DRAFTD_E2E_REDIS_DB:-5}
+db_prefix=${DRAFTD_E2E_DB_PREFIX:-draftd_test_e2e}
 
 log() { printf 'e2e: %s\n' "$*" >&2; }
 . "$root/scripts/apt-install.sh"
@@ -71,7 +74,7 @@ cargo build --quiet
 redis-cli -p "$redis_port" -n "$redis_db" flushdb >/dev/null
 # Databases of earlier runs that were interrupted.
 psql "postgres://draftd@127.0.0.1:$pg_port/postgres" -XtAq -c \
-  "SELECT datname FROM pg_database WHERE datname LIKE 'draftd\_test\_e2e\_%'" |
+  "SELECT datname FROM pg_database WHERE datname LIKE '${db_prefix//_/\\_}\\_%'" |
   while read -r db; do
     psql "postgres://draftd@127.0.0.1:$pg_port/postgres" -XqA -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null
   done
@@ -84,6 +87,7 @@ export DRAFTD_E2E_PG_URL=postgres://draftd@127.0.0.1:$pg_port
 export DRAFTD_E2E_REDIS_URL=redis://127.0.0.1:$redis_port/$redis_db
 export DRAFTD_E2E_CHROMIUM=/usr/bin/chromium
 export DRAFTD_E2E_RUN_DIR=$run_dir
+export DRAFTD_E2E_DB_PREFIX=$db_prefix
 
 # One file at a time: the tests time autosaves, and two Chromiums on a small
 # machine would blur that. In a process group of its own, so that a signal to

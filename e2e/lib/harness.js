@@ -9,6 +9,7 @@
 //   DRAFTD_E2E_RUN_DIR    if set, each draftd's pid is written there so that the
 //                         script can stop it should a test process die; temp dirs go there too
 //   DRAFTD_E2E_CHROMIUM   the browser (/usr/bin/chromium)
+//   DRAFTD_E2E_DB_PREFIX  how its databases' names start (draftd_test_e2e)
 import { spawn, execFile } from 'node:child_process';
 import { mkdtempSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -27,6 +28,7 @@ const BIN = env.DRAFTD_E2E_BIN || path.join(ROOT, 'target', 'debug', 'draftd');
 const PG_URL = (env.DRAFTD_E2E_PG_URL || 'postgres://draftd@127.0.0.1:5490').replace(/\/+$/, '');
 const REDIS_URL = env.DRAFTD_E2E_REDIS_URL || 'redis://127.0.0.1:6390/5';
 const CHROMIUM = env.DRAFTD_E2E_CHROMIUM || '/usr/bin/chromium';
+const DB_PREFIX = env.DRAFTD_E2E_DB_PREFIX || 'draftd_test_e2e';
 // Upload dirs and browser profiles: in the script's run dir, which its trap removes
 // even when a test process is killed before its own cleanup.
 const TMP = env.DRAFTD_E2E_RUN_DIR || tmpdir();
@@ -110,7 +112,7 @@ export class Service {
     this.port = port;
     this.baseUrl = `http://127.0.0.1:${port}`;
     // draftd_test_ so that `scripts/services.sh drop-test-databases` clears leftovers too.
-    this.db = `draftd_test_e2e_${name.replace(/\W/g, '_')}_${process.pid}_${Date.now().toString(36)}`;
+    this.db = `${DB_PREFIX}_${name.replace(/\W/g, '_')}_${process.pid}_${Date.now().toString(36)}`;
     this.databaseUrl = `${PG_URL}/${this.db}`;
     this.uploadDir = mkdtempSync(path.join(TMP, 'draftd-e2e-uploads-'));
     this.logFile = path.join(ARTIFACTS, `draftd-${name}.log`);
