@@ -1,7 +1,7 @@
 //! A user's actor: runs its plan's operations one after another against
 //! whichever replica is up, recording each request.
 
-use std::path::PathBuf;
+use std::sync::Arc;
 
 use reqwest::Method;
 use serde_json::json;
@@ -11,13 +11,14 @@ use crate::client::{Api, Ctx, Reply};
 use crate::history::{DraftRef, Effect, Ident};
 use crate::people::People;
 use crate::plan::{slot_of, Op, FIELDS};
+use crate::storage::Storage;
 
 pub struct Actor {
     pub api: Api,
     pub people: People,
     pub actor: usize,
     pub seed: u64,
-    pub upload_dir: PathBuf,
+    pub storage: Arc<Storage>,
 }
 
 impl Actor {

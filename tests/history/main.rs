@@ -9,9 +9,11 @@
 //! - HISTORY_SHRINK_SECONDS: time allowed for shrinking a failure (default 60);
 //! - SOAK_SECONDS: run the soak instead (`make soak`) and write docs/soak.md.
 //!
+//! Files go to a directory of the run's own (even seeds) or to an S3-protocol
+//! server of its own (odd seeds): storage.rs.
+//!
 //! Out of the run, on purpose: TTL expiry (drafts live 24 h, longer than any
-//! run); S3 (files go to a local directory of the run's own); the quota
-//! figures. Degraded mode happens only around a Redis restart, and a draft
+//! run); the quota figures. Degraded mode happens only around a Redis restart, and a draft
 //! made then is checked like any other (through the API, which reads both
 //! stores).
 
@@ -41,6 +43,7 @@ mod shrink;
 mod snapshot;
 mod soak;
 mod soak_report;
+mod storage;
 mod tus;
 
 use std::time::Duration;
@@ -78,8 +81,11 @@ async fn histories_hold_against_deletions_in_flight() {
 /// Runs one seed; on a failure shrinks it (when `shrink`), remembers the
 /// seed and fails the test with the seed, the history and the complaints.
 async fn check(seed: u64, seconds: u64, shrink: bool) {
-    println!("history: seed {seed}, {seconds} s (replay: HISTORY_SEED={seed})");
     let plan = Plan::generate(seed, seconds, true);
+    println!(
+        "history: seed {seed}, {seconds} s, files on {:?} (replay: HISTORY_SEED={seed})",
+        plan.storage
+    );
     let outcome = run(&plan, Some(Duration::from_secs(seconds)), false).await;
     println!(
         "{}",

@@ -265,6 +265,19 @@ impl Oracle<'_> {
         }
     }
 
+    /// Every S3 part belongs to an upload on record, which a finish, an
+    /// abort or the orphan sweep will end.
+    pub fn check_unrecorded_parts(&mut self) {
+        self.count("S3 parts on record");
+        if !self.snapshot.unrecorded_parts.is_empty() {
+            let parts = self.snapshot.unrecorded_parts.join(", ");
+            self.complain(
+                Kind::Leftover,
+                format!("S3 parts of no recorded upload: {parts}"),
+            );
+        }
+    }
+
     /// Live courses hold what was acknowledged, byte for byte.
     pub fn check_live_courses(&mut self) {
         let facts = self.facts;

@@ -3,6 +3,7 @@
 //! the plan does not.
 
 use crate::rng::Rng;
+use crate::storage::StorageKind;
 
 /// Organizations, user slots per organization, actors per user slot.
 pub const ORGS: usize = 2;
@@ -139,6 +140,7 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// Whether faults are injected (the soak's measuring phase has none).
     pub faults: bool,
+    pub storage: StorageKind,
 }
 
 /// The user slot an actor acts for.
@@ -174,6 +176,7 @@ impl Plan {
             seed,
             steps,
             faults,
+            storage: StorageKind::of_seed(seed),
         }
     }
 }

@@ -4,7 +4,6 @@
 //! decides it, not the scheduler: the write has passed the server's checks
 //! before the deletion starts, and it ends after the deletion's answer.
 
-use std::path::Path;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
@@ -81,7 +80,8 @@ pub async fn race(
                 delete(actor, ctx, &who, draft, deleter).await;
             }
             Writer::Multipart => {
-                staged(&actor.upload_dir, &draft).await;
+                let prefix = format!("{}/{}/", draft.org, draft.course());
+                actor.storage.upload_started(&prefix).await;
                 delete(actor, ctx, &who, draft, deleter).await;
                 let _ = release.send(());
             }
@@ -128,22 +128,5 @@ async fn delete(actor: &Actor, ctx: Ctx, who: &Ident, draft: DraftRef, deleter: 
                 actor.people.retire_org(who.org);
             }
         }
-    }
-}
-
-/// Waits until the upload's bytes have started to reach the storage (its
-/// staging file exists under the course's prefix): the server has then
-/// checked the draft and holds the upload. Gives up after 3 s (the upload
-/// was refused, or its replica died), and the race goes on unforced.
-async fn staged(root: &Path, draft: &DraftRef) {
-    let dir = root
-        .join(draft.org.to_string())
-        .join(draft.course().to_string());
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
-    while tokio::time::Instant::now() < deadline {
-        if std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_some()) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }

@@ -25,7 +25,8 @@ pub const TRASH_RETENTION_SECS: u64 = 3;
 pub struct Settings {
     pub database_url: String,
     pub redis_url: String,
-    pub upload_dir: PathBuf,
+    /// `DRAFTD_STORAGE` and what goes with it (`Storage::env`).
+    pub storage: Vec<(&'static str, String)>,
     pub webhook_url: String,
     pub webhook_secret: String,
     pub log_dir: PathBuf,
@@ -105,7 +106,7 @@ impl Replicas {
             .env("DRAFTD_DATABASE_URL", &s.database_url)
             .env("DRAFTD_REDIS_URL", &s.redis_url)
             .env("DRAFTD_JWT_SECRET", SECRET)
-            .env("DRAFTD_UPLOAD_DIR", &s.upload_dir)
+            .envs(s.storage.iter().cloned())
             .env("DRAFTD_WORKERS", "2")
             .env("DRAFTD_POOL_SIZE", "8")
             .env("DRAFTD_LOG", "warn")

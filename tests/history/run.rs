@@ -19,6 +19,7 @@ use crate::replicas::{Replicas, Settings};
 use crate::servers::{Database, Redis, ScratchDir};
 use crate::snapshot::{distinct_events, Snapshot};
 use crate::soak::{Sample, Sampler};
+use crate::storage::Storage;
 
 pub struct Outcome {
     pub calls: Vec<Call>,
@@ -33,17 +34,17 @@ pub struct Outcome {
 
 pub async fn run(plan: &Plan, deadline: Option<Duration>, sample: bool) -> Outcome {
     let mut scratch = ScratchDir::new("history");
-    let upload_dir = scratch.path.join("uploads");
+    let files_dir = scratch.path.join("files");
     let log_dir = scratch.path.join("logs");
-    std::fs::create_dir_all(&upload_dir).expect("upload dir");
     std::fs::create_dir_all(&log_dir).expect("log dir");
     let redis = Arc::new(Mutex::new(Redis::start(&scratch.path.join("redis")).await));
     let database = Database::create().await;
+    let storage = Arc::new(Storage::start(plan.storage, &files_dir, database.client().await).await);
     let receiver = Receiver::start(Answer::Status(204)).await;
     let settings = Settings {
         database_url: database.url.clone(),
         redis_url: redis.lock().await.url(),
-        upload_dir: upload_dir.clone(),
+        storage: storage.env(),
         webhook_url: receiver.url.clone(),
         webhook_secret: new_secret().0,
         log_dir: log_dir.clone(),
@@ -70,7 +71,7 @@ pub async fn run(plan: &Plan, deadline: Option<Duration>, sample: bool) -> Outco
             people: people.clone(),
             actor,
             seed: plan.seed,
-            upload_dir: upload_dir.clone(),
+            storage: storage.clone(),
         };
         let faults = plan.faults;
         tasks.push(tokio::spawn(async move {
@@ -108,11 +109,11 @@ pub async fn run(plan: &Plan, deadline: Option<Duration>, sample: bool) -> Outco
     let calls = recorder.calls();
     let facts = Facts::derive(&calls);
     let events = distinct_events(&receiver.deliveries());
-    let snapshot = Snapshot::take(&db, &*redis.lock().await, &upload_dir, events).await;
+    let snapshot = Snapshot::take(&db, &*redis.lock().await, &storage, events).await;
     let mut oracle = Oracle {
         facts: &facts,
         snapshot: &snapshot,
-        root: &upload_dir,
+        root: &storage.objects,
         complaints: unsettled
             .into_iter()
             .map(|text| Complaint {
@@ -126,6 +127,7 @@ pub async fn run(plan: &Plan, deadline: Option<Duration>, sample: bool) -> Outco
     oracle.check_doomed();
     oracle.check_erased_subjects();
     oracle.check_live_courses();
+    oracle.check_unrecorded_parts();
     let tokens: HashMap<_, _> = people
         .current()
         .into_iter()
@@ -146,7 +148,7 @@ pub async fn run(plan: &Plan, deadline: Option<Duration>, sample: bool) -> Outco
             log_dir.join("history.txt"),
             crate::report::history_excerpt(&calls, usize::MAX),
         );
-        let _ = std::fs::remove_dir_all(&upload_dir);
+        let _ = std::fs::remove_dir_all(&files_dir);
         scratch.keep();
         log_dir.display().to_string()
     });

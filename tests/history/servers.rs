@@ -194,3 +194,47 @@ async fn connect(url: &str) -> tokio_postgres::Client {
     tokio::spawn(connection);
     client
 }
+
+/// A real S3-protocol server (s3s-fs, installed by `make test-tools`) on a
+/// port of its own, serving `root`, whose bucket `draftd` is `root/draftd`.
+pub struct S3Server {
+    pub port: u16,
+    pub root: PathBuf,
+    child: Child,
+}
+
+impl S3Server {
+    pub const BUCKET: &'static str = "draftd";
+    pub const ACCESS_KEY: &'static str = "draftd";
+    pub const SECRET_KEY: &'static str = "draftd-secret";
+
+    pub async fn start(root: &Path) -> S3Server {
+        std::fs::create_dir_all(root.join(Self::BUCKET)).expect("bucket dir");
+        let port = free_port();
+        let child = Command::new("s3s-fs")
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--access-key", Self::ACCESS_KEY])
+            .args(["--secret-key", Self::SECRET_KEY])
+            .arg(root)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("s3s-fs runs (make test-tools installs it)");
+        assert!(
+            wait_listening(port, Duration::from_secs(20)).await,
+            "s3s-fs listens on {port}"
+        );
+        S3Server {
+            port,
+            root: root.to_path_buf(),
+            child,
+        }
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -27,6 +27,7 @@ pub async fn shrink(
             .map(|&i| plan.steps[i].clone())
             .collect(),
         faults: plan.faults,
+        storage: plan.storage,
     };
     let mut best_outcome = None;
     let mut chunk = best.steps.len() / 2;

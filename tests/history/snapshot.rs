@@ -1,13 +1,14 @@
-//! Every store as it is once the jobs are quiet: rows, files on disk
-//! (staging files included), Redis keys, webhook deliveries.
+//! Every store as it is once the jobs are quiet: rows, stored files
+//! (staging files and S3 uploads in progress included), Redis keys, webhook
+//! deliveries.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 
 use deadpool_redis::redis::AsyncCommands;
 use uuid::Uuid;
 
 use crate::servers::Redis;
+use crate::storage::Storage;
 
 pub struct CourseRow {
     pub id: Uuid,
@@ -41,8 +42,10 @@ pub struct Snapshot {
     pub courses: Vec<CourseRow>,
     pub files: Vec<FileRow>,
     pub tus: Vec<TusRow>,
-    /// Paths relative to the upload dir.
+    /// Storage keys (`Listing::stored`).
     pub stored: Vec<String>,
+    /// S3 part files that no upload record explains.
+    pub unrecorded_parts: Vec<String>,
     pub redis_keys: Vec<String>,
     pub events: Vec<Event>,
 }
@@ -51,7 +54,7 @@ impl Snapshot {
     pub async fn take(
         db: &tokio_postgres::Client,
         redis: &Redis,
-        root: &Path,
+        storage: &Storage,
         events: Vec<Event>,
     ) -> Snapshot {
         let rows = |sql: &'static str| async move { db.query(sql, &[]).await.expect(sql) };
@@ -89,11 +92,13 @@ impl Snapshot {
             .collect();
         let mut connection = redis.connection().await;
         let redis_keys: Vec<String> = connection.keys("draft:*").await.expect("redis KEYS");
+        let listing = storage.listing().await;
         Snapshot {
             courses,
             files,
             tus,
-            stored: files_under(root, root),
+            stored: listing.stored,
+            unrecorded_parts: listing.unrecorded_parts,
             redis_keys,
             events,
         }
@@ -142,17 +147,4 @@ pub fn distinct_events(deliveries: &[crate::receiver::Delivery]) -> Vec<Event> {
         }
     }
     events
-}
-
-fn files_under(root: &Path, dir: &Path) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path: PathBuf = entry.path();
-        if path.is_dir() {
-            found.extend(files_under(root, &path));
-        } else if let Ok(relative) = path.strip_prefix(root) {
-            found.push(relative.to_string_lossy().into_owned());
-        }
-    }
-    found
 }

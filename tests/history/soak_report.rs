@@ -10,6 +10,7 @@ use crate::plan::Plan;
 use crate::report::ops_by_kind;
 use crate::run::{run, Outcome};
 use crate::soak::{slopes, EVERY};
+use crate::storage::StorageKind;
 
 pub async fn soak(seconds: u64) {
     let half = (seconds / 2).max(30);
@@ -83,12 +84,18 @@ fn document(seed: u64, seconds: u64, faulty: &Outcome, quiet: &Outcome) -> Strin
         d,
         "Written by `make soak` (`SOAK_SECONDS={seconds}`, seed {seed}): the history test \
          (tests/history) run for half the time with faults injected, then half without kills, \
-         sampled every {} s. Each phase ends with the jobs run to quiescence and the oracle's checks.\n",
+         sampled every {} s. The two phases' seeds differ by one, so one stores files in a \
+         directory and the other on an S3-protocol server. Each phase ends with the jobs run to quiescence and the oracle's checks.\n",
         EVERY.as_secs()
     );
     let _ = writeln!(d, "Code: `{}`.\n", revision());
-    for (name, outcome) in [("with faults", faulty), ("without kills", quiet)] {
-        let _ = writeln!(d, "## Phase {name}\n");
+    let phases = [
+        ("with faults", faulty, seed),
+        ("without kills", quiet, seed.wrapping_add(1)),
+    ];
+    for (name, outcome, seed) in phases {
+        let storage = StorageKind::of_seed(seed);
+        let _ = writeln!(d, "## Phase {name} (files on {storage:?})\n");
         let _ = writeln!(
             d,
             "| operation | sent | 2xx | undecided |\n|---|---:|---:|---:|"
