@@ -11,6 +11,7 @@ use draftd::domain::identity::external_id;
 use draftd::http::auth::{mint, Claims};
 use draftd::http::openapi::ApiDoc;
 use draftd::http::page::{DEMO_ORG, DEMO_USER};
+use draftd::jobs::Jobs;
 use draftd::startup::{Application, Services};
 use draftd::stores::postgres::Postgres;
 use draftd::telemetry;
@@ -131,43 +132,23 @@ async fn main() -> anyhow::Result<()> {
             let app = Application::build(&config).await?;
             app.run_until_stopped().await?;
         }
-        Command::Migrate { config } => {
-            telemetry::init(&config.log);
-            let tls_roots = config.tls_roots()?;
-            Postgres::connect(
-                &config.database_url,
-                tls_roots.as_deref(),
-                1,
-                config.store_timeout(),
-                false,
-            )?
-            .migrate()
-            .await
-            .context("migrating")?;
-        }
+        Command::Migrate { config } => migrate(&config).await?,
         Command::Janitor { config, dry_run } => {
-            telemetry::init(&config.log);
-            let jobs = Services::connect(&config).await?.jobs;
-            let report = jobs.janitor.run(dry_run).await?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            let jobs = jobs(&config).await?;
+            print_json(&jobs.janitor.run(dry_run).await?)?;
             if !dry_run {
                 jobs.cleanup.run_due().await?;
             }
         }
         Command::PurgeTrash { config, dry_run } => {
-            telemetry::init(&config.log);
-            let jobs = Services::connect(&config).await?.jobs;
-            let report = jobs.purge.run(dry_run).await?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            let jobs = jobs(&config).await?;
+            print_json(&jobs.purge.run(dry_run).await?)?;
             if !dry_run {
                 jobs.cleanup.run_due().await?;
             }
         }
         Command::SweepOrphans { config, dry_run } => {
-            telemetry::init(&config.log);
-            let jobs = Services::connect(&config).await?.jobs;
-            let report = jobs.sweep.run(dry_run).await?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            print_json(&jobs(&config).await?.sweep.run(dry_run).await?)?;
         }
         Command::RetryCleanup { config } => {
             telemetry::init(&config.log);
@@ -204,12 +185,13 @@ async fn main() -> anyhow::Result<()> {
             role,
             ttl_secs,
         } => {
+            let now = chrono::Utc::now().timestamp();
             let claims = Claims {
                 sub: Some(user),
                 org_id: Some(org),
                 role,
-                exp: chrono::Utc::now().timestamp() + ttl_secs,
-                iat: Some(chrono::Utc::now().timestamp()),
+                exp: now + ttl_secs,
+                iat: Some(now),
             };
             let secret = config.jwt_secret()?.ok_or_else(|| {
                 anyhow::anyhow!("dev-token signs with DRAFTD_JWT_SECRET, and none is set")
@@ -218,6 +200,32 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The jobs, for a command that runs one once.
+async fn jobs(config: &Config) -> anyhow::Result<Jobs> {
+    telemetry::init(&config.log);
+    Ok(Services::connect(config).await?.jobs)
+}
+
+fn print_json(report: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(report)?);
+    Ok(())
+}
+
+async fn migrate(config: &Config) -> anyhow::Result<()> {
+    telemetry::init(&config.log);
+    let tls_roots = config.tls_roots()?;
+    Postgres::connect(
+        &config.database_url,
+        tls_roots.as_deref(),
+        1,
+        config.store_timeout(),
+        false,
+    )?
+    .migrate()
+    .await
+    .context("migrating")
 }
 
 /// `draftd erase`: its report on stdout, its progress and logs on stderr.

@@ -263,9 +263,33 @@ pub fn storage_prefix(organization_id: Uuid, course_id: Uuid) -> String {
     format!("{organization_id}/{course_id}")
 }
 
+/// Where a file is stored: `{orgId}/{courseId}/{fileId}`.
+pub fn storage_key(organization_id: Uuid, course_id: Uuid, file_id: Uuid) -> String {
+    format!("{organization_id}/{course_id}/{file_id}")
+}
+
+/// The organization and course of a key [`storage_key`] made (or of any
+/// key under a [`storage_prefix`]); `None` for a key of another shape.
+pub fn course_of_storage_key(key: &str) -> Option<(Uuid, Uuid)> {
+    let mut parts = key.split('/');
+    let org = parts.next()?.parse().ok()?;
+    let course = parts.next()?.parse().ok()?;
+    Some((org, course))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_storage_key_names_its_organization_and_course() {
+        let (org, course, file) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let key = storage_key(org, course, file);
+        assert!(key.starts_with(&storage_prefix(org, course)));
+        assert_eq!(course_of_storage_key(&key), Some((org, course)));
+        assert_eq!(course_of_storage_key(".tus/x"), None);
+        assert_eq!(course_of_storage_key(&format!("{org}")), None);
+    }
 
     #[test]
     fn a_topic_a_title_may_not_hold_titles_nothing() {

@@ -14,6 +14,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::domain::course::course_of_storage_key;
 use crate::domain::tus::TusStatus;
 use crate::domain::StoreError;
 use crate::stores::files::FileStorage;
@@ -43,6 +44,41 @@ pub struct OrphanReport {
     /// Resumable uploads past their expiry (unfinished: with their bytes).
     pub expired_uploads: u64,
     pub duration_ms: u64,
+}
+
+impl OrphanReport {
+    /// The sweep's log line and, unless a dry run, its metrics.
+    fn record(&self) {
+        tracing::info!(
+            dry_run = self.dry_run,
+            prefixes_checked = self.prefixes_checked,
+            orphan_prefixes = self.orphan_prefixes,
+            objects_removed = self.objects_removed,
+            sessions_checked = self.sessions_checked,
+            orphan_sessions = self.orphan_sessions,
+            residue_found = self.residue_found,
+            residue_bytes = self.residue_bytes,
+            incomplete_uploads = self.incomplete_uploads,
+            expired_uploads = self.expired_uploads,
+            duration_ms = self.duration_ms,
+            "orphans.swept"
+        );
+        if self.dry_run {
+            return;
+        }
+        metrics::counter!("draftd_orphan_sweeps_total").increment(1);
+        for (kind, removed) in [
+            ("object", self.objects_removed),
+            ("session", self.orphan_sessions),
+            ("residue", self.residue_found),
+            ("multipart_upload", self.incomplete_uploads),
+            ("expired_upload", self.expired_uploads),
+        ] {
+            metrics::counter!("draftd_orphans_removed_total", "kind" => kind).increment(removed);
+        }
+        metrics::counter!("draftd_orphan_residue_bytes_removed_total")
+            .increment(self.residue_bytes);
+    }
 }
 
 #[derive(Clone)]
@@ -83,15 +119,34 @@ impl OrphanSweep {
             dry_run,
             ..OrphanReport::default()
         };
+        let grace = chrono::Duration::from_std(self.grace).unwrap_or(chrono::Duration::MAX);
+        let settled = Utc::now() - grace;
+        self.sweep_prefixes(settled, &mut report).await?;
+        self.sweep_residue(settled, &mut report).await?;
+        // Before the multipart uploads: an expired upload's parts go with it.
+        report.expired_uploads = self.sweep_expired(dry_run).await?;
+        for upload in self.files.stale_uploads(settled).await? {
+            if !dry_run {
+                self.files.abort_stale(&upload).await?;
+            }
+            report.incomplete_uploads += 1;
+        }
+        self.sweep_sessions(&mut report).await?;
+        report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        report.record();
+        Ok(report)
+    }
 
+    /// Course prefixes with no course row, untouched since `settled`.
+    async fn sweep_prefixes(
+        &self,
+        settled: DateTime<Utc>,
+        report: &mut OrphanReport,
+    ) -> Result<(), StoreError> {
         let mut prefixes: HashMap<Uuid, Prefix> = HashMap::new();
         for (key, modified) in self.files.list_with_times(None).await? {
-            // Only keys of the shape draftd writes: {orgId}/{courseId}/{fileId}.
-            let mut parts = key.split('/');
-            let (Some(org), Some(course)) = (parts.next(), parts.next()) else {
-                continue;
-            };
-            let (Ok(_), Ok(course)) = (org.parse::<Uuid>(), course.parse::<Uuid>()) else {
+            // Only keys of the shape draftd writes.
+            let Some((_, course)) = course_of_storage_key(&key) else {
                 continue;
             };
             let prefix = prefixes.entry(course).or_insert(Prefix {
@@ -104,42 +159,42 @@ impl OrphanSweep {
         report.prefixes_checked = prefixes.len() as u64;
         let ids: Vec<Uuid> = prefixes.keys().copied().collect();
         let existing = self.courses.existing(&ids).await?;
-        let grace = chrono::Duration::from_std(self.grace).unwrap_or(chrono::Duration::MAX);
-        let settled = Utc::now() - grace;
         for (course, prefix) in prefixes {
             if existing.contains(&course) || prefix.newest > settled {
                 continue;
             }
             report.orphan_prefixes += 1;
             for key in &prefix.keys {
-                if !dry_run {
+                if !report.dry_run {
                     self.files.delete(key).await?;
                 }
                 report.objects_removed += 1;
             }
         }
+        Ok(())
+    }
 
+    /// Staging files of uploads that never finished, untouched since `settled`.
+    async fn sweep_residue(
+        &self,
+        settled: DateTime<Utc>,
+        report: &mut OrphanReport,
+    ) -> Result<(), StoreError> {
         for residue in self.files.staging_residue().await? {
             if residue.modified > settled {
                 continue;
             }
-            if !dry_run {
+            if !report.dry_run {
                 self.files.remove_residue(&residue).await?;
             }
             report.residue_found += 1;
             report.residue_bytes += residue.bytes;
         }
+        Ok(())
+    }
 
-        // Before the multipart uploads: an expired upload's parts go with it.
-        report.expired_uploads = self.sweep_expired(dry_run).await?;
-
-        for upload in self.files.stale_uploads(settled).await? {
-            if !dry_run {
-                self.files.abort_stale(&upload).await?;
-            }
-            report.incomplete_uploads += 1;
-        }
-
+    /// Draft sessions linked to a course that no longer exists.
+    async fn sweep_sessions(&self, report: &mut OrphanReport) -> Result<(), StoreError> {
         let sessions = self.redis.scan().await?;
         report.sessions_checked = sessions.len() as u64;
         let linked: Vec<Uuid> = sessions
@@ -149,44 +204,13 @@ impl OrphanSweep {
         let existing = self.courses.existing(&linked).await?;
         for (user, draft, course) in sessions {
             if course.is_some_and(|c| !existing.contains(&c)) {
-                if !dry_run {
+                if !report.dry_run {
                     self.redis.delete(user, draft).await?;
                 }
                 report.orphan_sessions += 1;
             }
         }
-
-        report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        tracing::info!(
-            dry_run,
-            prefixes_checked = report.prefixes_checked,
-            orphan_prefixes = report.orphan_prefixes,
-            objects_removed = report.objects_removed,
-            sessions_checked = report.sessions_checked,
-            orphan_sessions = report.orphan_sessions,
-            residue_found = report.residue_found,
-            residue_bytes = report.residue_bytes,
-            incomplete_uploads = report.incomplete_uploads,
-            expired_uploads = report.expired_uploads,
-            duration_ms = report.duration_ms,
-            "orphans.swept"
-        );
-        if !dry_run {
-            metrics::counter!("draftd_orphan_sweeps_total").increment(1);
-            metrics::counter!("draftd_orphans_removed_total", "kind" => "object")
-                .increment(report.objects_removed);
-            metrics::counter!("draftd_orphans_removed_total", "kind" => "session")
-                .increment(report.orphan_sessions);
-            metrics::counter!("draftd_orphans_removed_total", "kind" => "residue")
-                .increment(report.residue_found);
-            metrics::counter!("draftd_orphans_removed_total", "kind" => "multipart_upload")
-                .increment(report.incomplete_uploads);
-            metrics::counter!("draftd_orphans_removed_total", "kind" => "expired_upload")
-                .increment(report.expired_uploads);
-            metrics::counter!("draftd_orphan_residue_bytes_removed_total")
-                .increment(report.residue_bytes);
-        }
-        Ok(report)
+        Ok(())
     }
 
     /// Removes expired resumable uploads: an unfinished one's bytes, then

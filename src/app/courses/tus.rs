@@ -14,7 +14,7 @@ mod append;
 use super::Courses;
 use crate::app::AppError;
 use crate::domain::content::ContentCheck;
-use crate::domain::course::{course_id_for, storage_prefix};
+use crate::domain::course::{course_id_for, storage_key};
 use crate::domain::tus::{RunningHash, TusCreated, TusError, TusMetadata, TusStatus, TusUpload};
 use crate::domain::upload::{FileName, UploadError};
 use crate::domain::{Backend, Draft, DraftStatus, Owner, StoreError};
@@ -118,10 +118,7 @@ impl Courses {
             organization_id: draft.organization_id,
             course_id,
             file_id,
-            storage_key: format!(
-                "{}/{file_id}",
-                storage_prefix(draft.organization_id, course_id)
-            ),
+            storage_key: storage_key(draft.organization_id, course_id, file_id),
             original_name: name.as_str().to_owned(),
             content_type: content_type.clone(),
             length,

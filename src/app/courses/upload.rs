@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{new_course, Courses};
 use crate::app::AppError;
 use crate::domain::content::ContentCheck;
-use crate::domain::course::{storage_prefix, NewFile, RecordOutcome};
+use crate::domain::course::{storage_key, NewFile, RecordOutcome};
 use crate::domain::upload::{FileName, UploadError};
 use crate::domain::{CourseFile, CourseRef, DraftStatus, MaterializedBy, Owner};
 use crate::stores::files::PutError;
@@ -83,10 +83,7 @@ impl Courses {
         let new = new_course(owner, &draft, MaterializedBy::Upload);
         let file_id = Uuid::new_v4();
         // Known before the row exists: the course id is derived from the draft.
-        let key = format!(
-            "{}/{file_id}",
-            storage_prefix(draft.organization_id, new.id)
-        );
+        let key = storage_key(draft.organization_id, new.id, file_id);
 
         let body = checked(body, ContentCheck::new(&content_type));
         let stored = self
