@@ -17,7 +17,7 @@ use crate::stores::postgres::janitor::JanitorLock;
 use crate::stores::postgres::Postgres;
 use crate::stores::redis::RedisDrafts;
 
-pub use crate::stores::postgres::janitor::JANITOR_LOCK;
+pub use crate::stores::postgres::lock::JANITOR_LOCK;
 /// Course ids a report lists at most.
 const REPORTED_IDS: usize = 1000;
 

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use crate::domain::cleanup::CleanupPolicy;
 use crate::domain::StoreError;
-use crate::stores::postgres::trash::PURGE_LOCK;
+use crate::stores::postgres::lock::PURGE_LOCK;
 use crate::stores::postgres::Postgres;
 
 /// Courses erased at once, each in its own transaction on its own

@@ -8,6 +8,7 @@
 //! and its events end with one `course.deleted`.
 
 mod checks;
+mod paused;
 
 use reqwest::Method;
 use serde_json::json;

@@ -307,7 +307,7 @@ async fn the_janitor_skips_a_stale_course_a_recording_is_writing_in() {
     let id: uuid::Uuid = course.parse().unwrap();
     tx.execute(
         "SELECT pg_advisory_xact_lock_shared($1, hashtext($2::uuid::text))",
-        &[&draftd::stores::postgres::fence::FENCE_LOCK_CLASS, &id],
+        &[&draftd::stores::postgres::lock::FENCE_LOCK_CLASS, &id],
     )
     .await
     .unwrap();

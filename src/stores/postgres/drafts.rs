@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use super::courses::insert_or_get;
 use super::fence;
+use super::lock::OWNER_LOCK_CLASS;
 use super::rows::{course_from, COURSE_COLUMNS};
 use super::Postgres;
 use crate::domain::course::{course_id_for, title_from, NewCourse};
@@ -37,10 +38,6 @@ const KEEP_ALIVE: &str =
 /// Rows holding a live draft of user $1 in organization $2 (TTL $3, in seconds).
 const LIVE: &str = "owner_id = $1 AND organization_id = $2 AND draft_version IS NOT NULL \
     AND updated_at > now() - make_interval(secs => $3)";
-
-/// Advisory-lock class of the per-owner lock that makes the cap check and the
-/// insert one step (the key is the owner's hash).
-const OWNER_LOCK_CLASS: i32 = 0x6472_6674;
 
 #[derive(Clone)]
 pub struct PgDrafts {

@@ -11,6 +11,7 @@ use serde::Serialize;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
+use super::lock::ERASE_LOCK_CLASS;
 use super::rows::parsed;
 use super::Postgres;
 use crate::domain::erase::{EraseScope, EraseState, EraseSubject};
@@ -19,9 +20,6 @@ use crate::domain::{Backend, StoreError};
 mod lock;
 
 pub use lock::EraseLock;
-
-/// Advisory-lock class of the per-erase lock (the key is the erase id's hash).
-const ERASE_LOCK_CLASS: i32 = 0x6572_6173;
 
 const STATE_COLUMNS: &str = "id, scope, subject_id, status, before, progress, report, \
     last_error, created_at, updated_at, finished_at";

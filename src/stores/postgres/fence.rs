@@ -14,13 +14,11 @@
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
+use super::lock::FENCE_LOCK_CLASS;
 use super::rows::parsed_opt;
 use crate::domain::cleanup::DeletionReason;
 use crate::domain::fence::Fence;
 use crate::domain::{Owner, StoreError};
-
-/// Advisory-lock class of the courses' fence locks (the key is the id's hash).
-pub const FENCE_LOCK_CLASS: i32 = 0x6665_6e63;
 
 /// Proof that a transaction passed its course's fence: it holds the fence
 /// lock, and nothing had deleted the course or erased its subject. Only

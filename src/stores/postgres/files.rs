@@ -7,16 +7,13 @@ use uuid::Uuid;
 use super::cleanup::delete_file;
 use super::courses::insert_or_get;
 use super::fence;
+use super::lock::ORGANIZATION_LOCK_CLASS;
 use super::outbox::{announce, record};
 use super::rows::{file_from, FILE_COLUMNS};
 use super::Postgres;
 use crate::domain::course::{FileQuota, NewCourse, NewFile, RecordOutcome};
 use crate::domain::event::EventKind;
 use crate::domain::{CourseFile, Owner, StoreError};
-
-/// Advisory-lock class of the per-organization lock under which an upload
-/// checks and records its bytes (the key is the organization's hash).
-const ORGANIZATION_LOCK_CLASS: i32 = 0x6f72_6762;
 
 #[derive(Clone)]
 pub struct PgFiles {

@@ -7,13 +7,10 @@ use uuid::Uuid;
 
 use super::cleanup::delete_courses;
 use super::fence;
-use super::lock::JobLock;
+use super::lock::{JobLock, JANITOR_LOCK};
 use super::Postgres;
 use crate::domain::cleanup::{CleanupPolicy, Deleted, DeletionReason, Erasable};
 use crate::domain::StoreError;
-
-/// The advisory lock every replica's janitor takes; any constant will do.
-pub const JANITOR_LOCK: i64 = 0x6472_6166_7464_0002;
 
 /// The janitor's candidate query (a course in the trash waits for the purge):
 /// $1 cutoff, $2 and $3 the keyset (updated_at,

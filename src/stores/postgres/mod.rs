@@ -26,6 +26,7 @@ use tokio_postgres::NoTls;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{bounded, Backend, StoreError};
+use lock::MIGRATION_LOCK;
 
 pub use cleanup::CleanupQueue;
 pub use courses::PgCourses;
@@ -33,9 +34,6 @@ pub use drafts::PgDrafts;
 pub use outbox::Outbox;
 
 refinery::embed_migrations!("migrations");
-
-/// Any constant will do, as long as every replica uses the same one.
-const MIGRATION_LOCK: i64 = 0x6472_6166_7464_0001;
 
 #[derive(Clone)]
 pub struct Postgres {

@@ -23,9 +23,6 @@ use crate::domain::event::EventKind;
 use crate::domain::page::{Cursor, Page, PageRequest};
 use crate::domain::{Course, CourseList, CourseSummary, Owner, StoreError};
 
-/// The advisory lock every replica's purge takes; any constant will do.
-pub const PURGE_LOCK: i64 = 0x6472_6166_7464_0003;
-
 const SUMMARY_COLUMNS: &str = "id, draft_session_id, status, title, slug, created_at, \
     updated_at, submitted_at, trashed_at, purge_at, \
     (SELECT count(*) FROM course_files f WHERE f.course_id = c.id) AS file_count";

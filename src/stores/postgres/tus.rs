@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::fence;
 use super::files::{lock_organization, record_file, usage};
+use super::lock::RESERVATION_LOCK_CLASS;
 use super::rows::{json, parsed, storage_columns, tus_upload_from as upload_from, TUS_COLUMNS};
 use super::Postgres;
 use crate::domain::course::{FileQuota, NewCourse, NewFile, RecordOutcome};
@@ -347,10 +348,6 @@ impl PgTus {
             .await
     }
 }
-
-/// The class of the advisory lock under which a user's reservations are
-/// checked and taken ("resv").
-const RESERVATION_LOCK_CLASS: i32 = 0x7265_7376;
 
 /// Takes the user's reservation lock, for the rest of the transaction, and
 /// answers the bytes its unfinished, unexpired uploads hold reserved and
