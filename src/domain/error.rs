@@ -1,6 +1,8 @@
 //! What a store call can fail with. The stores turn their drivers' errors into
-//! a [`StoreError`], keeping the driver's error as the `source()`, so the log
-//! shows the whole chain; callers ask it questions instead of matching text.
+//! a [`StoreError`] that keeps the driver's error whole and says its causes
+//! in its message, once (it is not also a `source()`, which would have a
+//! reporter say them again); callers ask it questions instead of matching
+//! text.
 
 use std::error::Error;
 use std::fmt;
@@ -34,13 +36,18 @@ impl fmt::Display for Backend {
 }
 
 /// An error and its causes, as one line: a driver's own message is often
-/// only its kind ("db error"), the detail being in its source.
-fn chain(error: &(dyn Error + 'static)) -> String {
+/// only its kind ("db error"), the detail being in its source. A cause that
+/// the message already ends with (tokio-postgres prints its source itself)
+/// is not said twice.
+pub fn chain(error: &(dyn Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut cause = error.source();
     while let Some(next) = cause {
-        text.push_str(": ");
-        text.push_str(&next.to_string());
+        let said = next.to_string();
+        if !text.ends_with(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
         cause = next.source();
     }
     text
@@ -50,20 +57,12 @@ fn chain(error: &(dyn Error + 'static)) -> String {
 pub enum StoreError {
     /// The store failed to answer, or answered with an error.
     #[error("{backend}: {}", chain(cause.as_ref()))]
-    Failed {
-        backend: Backend,
-        #[source]
-        cause: Cause,
-    },
+    Failed { backend: Backend, cause: Cause },
     /// The store refused what it was given (a Postgres data exception): a
     /// request the boundary should have refused, not an outage, so
     /// retrying cannot help.
     #[error("{backend} refused the data: {}", chain(cause.as_ref()))]
-    Rejected {
-        backend: Backend,
-        #[source]
-        cause: Cause,
-    },
+    Rejected { backend: Backend, cause: Cause },
     #[error("{backend} did not answer within {timeout:?}")]
     Timeout { backend: Backend, timeout: Duration },
     /// Not asked: a recent call to it timed out (see the Redis breaker).
@@ -77,6 +76,13 @@ pub enum StoreError {
 impl StoreError {
     pub fn failed(backend: Backend, cause: impl Into<Cause>) -> Self {
         Self::Failed {
+            backend,
+            cause: cause.into(),
+        }
+    }
+
+    pub fn rejected(backend: Backend, cause: impl Into<Cause>) -> Self {
+        Self::Rejected {
             backend,
             cause: cause.into(),
         }
@@ -121,12 +127,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_cause_stays_in_the_chain() {
+    fn the_causes_are_said_once_in_the_message() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("db error: {0}")]
+        struct SaysItsSource(#[source] std::io::Error);
         let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
-        let error = StoreError::failed(Backend::Redis, io);
-        assert!(error.is_redis_unavailable());
-        let cause = error.source().expect("a source");
-        assert_eq!(cause.to_string(), "refused");
+        let error = StoreError::failed(Backend::Postgres, SaysItsSource(io));
+        assert_eq!(error.to_string(), "postgres: db error: refused");
+        assert!(error.source().is_none(), "the causes are in the message");
+        assert!(error.is_unavailable());
         assert!(!StoreError::corrupt(Backend::Redis, "x").is_unavailable());
     }
 }

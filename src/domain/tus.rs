@@ -190,6 +190,17 @@ pub enum TusCreated {
     },
 }
 
+/// What recording a finished upload's file came to.
+pub enum TusFinish {
+    /// Recorded now, or refused (quota, trash, fence): see the outcome.
+    Recorded(super::course::RecordOutcome),
+    /// An earlier request recorded it: the same file.
+    AlreadyFinished,
+    /// Its record went meanwhile (terminated, or expired and swept): a race
+    /// with that request, not a fault of the store.
+    Gone,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

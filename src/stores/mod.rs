@@ -54,10 +54,7 @@ impl From<tokio_postgres::Error> for StoreError {
         // Any other (an integrity race among them) is a failure to retry.
         let refused = e.code().is_some_and(|code| code.code().starts_with("22"));
         if refused {
-            StoreError::Rejected {
-                backend: Backend::Postgres,
-                cause: e.into(),
-            }
+            StoreError::rejected(Backend::Postgres, e)
         } else {
             StoreError::failed(Backend::Postgres, e)
         }

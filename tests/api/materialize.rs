@@ -275,3 +275,31 @@ async fn listing_files_of_an_open_draft_writes_nothing() {
     assert_eq!(json_of(files).await, json!([]));
     assert_eq!(app.course_count().await, 0);
 }
+
+#[tokio::test]
+async fn a_course_with_no_free_slug_is_a_500_not_a_retry() {
+    let (app, draft) = TestApp::with_draft(json!({"topic": "Taken slugs"})).await;
+    let id = draft["id"].as_str().unwrap();
+    let course = draftd::domain::course::course_id_for(id.parse().unwrap());
+    // Both slugs the course could have belong to other courses already.
+    for slug in draftd::domain::course::slug_candidates("Taken slugs", course) {
+        app.db
+            .execute(
+                "INSERT INTO courses (id, owner_id, organization_id, slug, title)
+                 VALUES (gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), $1, 'x')",
+                &[&slug],
+            )
+            .await
+            .unwrap();
+    }
+
+    let refused = app.draft_action(&app.user, id, "materialize").await;
+
+    assert!(
+        refused.headers().get("retry-after").is_none(),
+        "retrying would meet the same slugs"
+    );
+    let problem = assert_problem(refused, 500).await;
+    assert_eq!(problem["type"], "urn:draftd:problem:internal", "{problem}");
+    assert_eq!(app.course_count().await, 2, "no course for the draft");
+}

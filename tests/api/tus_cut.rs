@@ -5,8 +5,11 @@
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
+use draftd::stores::postgres::lock::FENCE_LOCK_CLASS;
+use tokio_postgres::NoTls;
+
 use crate::held::upload_id;
-use crate::helpers::{wait_until, TestApp};
+use crate::helpers::{assert_problem, wait_until, TestApp};
 use crate::tus_steps::{text, TUS};
 use crate::tus_storage::on_s3;
 
@@ -102,4 +105,62 @@ async fn a_patch_whose_connection_closes_keeps_what_arrived_locally() {
 async fn a_patch_whose_connection_closes_keeps_what_arrived_on_s3() {
     let (app, _s3) = on_s3(15).await;
     what_arrived_is_kept(&app).await;
+}
+
+/// An upload whose record goes while its last PATCH is recording the file
+/// (the expiry sweep, say) lost a race: 404, nothing recorded or kept, not a
+/// 500. The test holds the course's fence, where the recording waits, and
+/// deletes the record meanwhile.
+#[tokio::test]
+async fn a_finish_whose_upload_went_meanwhile_answers_404_and_keeps_nothing() {
+    let app = TestApp::spawn().await;
+    let draft = app.draft_id(&app.user, serde_json::json!({})).await;
+    let course = draftd::domain::course::course_id_for(draft.parse().unwrap());
+    let content = text(4096);
+    let url = app
+        .tus_upload_url(&app.user, &draft, content.len(), "gone.txt", "text/plain")
+        .await;
+    let (fence, connection) = tokio_postgres::connect(&app.config.database_url, NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    fence
+        .execute(
+            "SELECT pg_advisory_lock($1, hashtext($2::uuid::text))",
+            &[&FENCE_LOCK_CLASS, &course],
+        )
+        .await
+        .unwrap();
+
+    let finish = app.tus_patch(&app.user, &url, 0, &content);
+    let go = async {
+        wait_until("the finish waits at the fence", || async {
+            app.count(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .await
+                >= 1
+        })
+        .await;
+        let id = upload_id(&url);
+        app.db
+            .execute("DELETE FROM tus_uploads WHERE id = $1", &[&id])
+            .await
+            .unwrap();
+        fence
+            .batch_execute("SELECT pg_advisory_unlock_all()")
+            .await
+            .unwrap();
+    };
+    let (finished, ()) = tokio::join!(finish, go);
+
+    assert_problem(finished, 404).await;
+    assert_eq!(app.file_row_count().await, 0);
+    assert_eq!(app.course_count().await, 0);
+    assert_eq!(
+        app.stored_files(),
+        Vec::<std::path::PathBuf>::new(),
+        "the file's bytes are gone"
+    );
 }

@@ -284,7 +284,8 @@ pub(super) async fn insert_or_get(
             return Ok((course_from(&row)?, false));
         }
     }
-    Err(StoreError::failed(
+    // Not an outage: retrying would meet the same slugs.
+    Err(StoreError::rejected(
         Backend::Postgres,
         format!(
             "no free slug for the course of draft {}",

@@ -16,8 +16,8 @@ use super::lock::RESERVATION_LOCK_CLASS;
 use super::rows::{json, parsed, storage_columns, tus_upload_from as upload_from, TUS_COLUMNS};
 use super::Postgres;
 use crate::domain::course::{FileQuota, NewCourse, NewFile, RecordOutcome};
-use crate::domain::tus::{TusCreated, TusProgress, TusStatus, TusUpload};
-use crate::domain::{Backend, Owner, StoreError};
+use crate::domain::tus::{TusCreated, TusFinish, TusProgress, TusStatus, TusUpload};
+use crate::domain::{Owner, StoreError};
 
 /// The owner's live upload `$1` of draft `$2`: `$3` user, `$4` organization.
 const OWNED: &str = "id = $1 AND draft_session_id = $2 AND owner_id = $3 \
@@ -281,7 +281,7 @@ impl PgTus {
 
     /// The finished upload's file: recorded now with its course (the first
     /// file materializes the draft), its reservation given to the file, in
-    /// one transaction. `None`: that happened before.
+    /// one transaction.
     pub async fn finish(
         &self,
         upload: &TusUpload,
@@ -289,7 +289,7 @@ impl PgTus {
         file: &NewFile<'_>,
         quota: FileQuota,
         ttl: Duration,
-    ) -> Result<Option<RecordOutcome>, StoreError> {
+    ) -> Result<TusFinish, StoreError> {
         self.db
             .call(|mut client| async move {
                 let tx = client.transaction().await?;
@@ -297,7 +297,7 @@ impl PgTus {
                 // fence, then the course's uploads.
                 let passed = match fence::pass(&tx, new.id, new.owner).await? {
                     Ok(passed) => passed,
-                    Err(fence) => return Ok(Some(RecordOutcome::Fenced(fence))),
+                    Err(fence) => return Ok(TusFinish::Recorded(RecordOutcome::Fenced(fence))),
                 };
                 let status = tx
                     .query_opt(
@@ -306,10 +306,10 @@ impl PgTus {
                     )
                     .await?;
                 let Some(status) = status else {
-                    return Err(StoreError::corrupt(Backend::Postgres, "the upload is gone"));
+                    return Ok(TusFinish::Gone);
                 };
                 if parsed::<TusStatus>(&status, "status")? == TusStatus::Finished {
-                    return Ok(None);
+                    return Ok(TusFinish::AlreadyFinished);
                 }
                 let outcome = record_file(&tx, &passed, new, file, quota, Some(upload.id)).await?;
                 if matches!(outcome, RecordOutcome::Recorded { .. }) {
@@ -324,7 +324,7 @@ impl PgTus {
                     .await?;
                     tx.commit().await?;
                 }
-                Ok(Some(outcome))
+                Ok(TusFinish::Recorded(outcome))
             })
             .await
     }

@@ -13,7 +13,7 @@ use super::{corrupt, TusState};
 use crate::app::AppError;
 use crate::domain::content::ContentCheck;
 use crate::domain::course::{NewFile, RecordOutcome};
-use crate::domain::tus::{RunningHash, TusError, TusProgress, TusStatus, TusUpload};
+use crate::domain::tus::{RunningHash, TusError, TusFinish, TusProgress, TusStatus, TusUpload};
 use crate::domain::upload::UploadError;
 use crate::domain::{Draft, MaterializedBy, Owner};
 use crate::stores::files::TusWriter;
@@ -334,26 +334,31 @@ impl Courses {
             state.file_id = Some(upload.file_id);
             state
         };
+        let gone = matches!(outcome, TusFinish::Gone);
         let refused = match outcome {
-            // Finished by an earlier request: the same file.
-            None => return Ok(finished()),
-            Some(RecordOutcome::Recorded {
+            TusFinish::AlreadyFinished => return Ok(finished()),
+            TusFinish::Recorded(RecordOutcome::Recorded {
                 course, created, ..
             }) => {
                 self.attach(owner, draft, &course, created).await?;
                 return Ok(finished());
             }
-            Some(RecordOutcome::TooManyFiles { limit }) => AppError::TooManyFiles { limit },
-            Some(RecordOutcome::StorageFull { limit, used }) => {
+            TusFinish::Gone => AppError::NotFound,
+            TusFinish::Recorded(RecordOutcome::TooManyFiles { limit }) => {
+                AppError::TooManyFiles { limit }
+            }
+            TusFinish::Recorded(RecordOutcome::StorageFull { limit, used }) => {
                 AppError::StorageFull { limit, used }
             }
-            Some(RecordOutcome::Trashed) => AppError::Trashed,
-            Some(RecordOutcome::Fenced(fence)) => fence.into(),
+            TusFinish::Recorded(RecordOutcome::Trashed) => AppError::Trashed,
+            TusFinish::Recorded(RecordOutcome::Fenced(fence)) => fence.into(),
         };
         if let Err(e) = self.files.delete(&upload.storage_key).await {
             tracing::warn!(key = upload.storage_key, error = %e, "could not remove an unrecorded upload");
         }
-        self.tus.delete(upload.id).await?;
+        if !gone {
+            self.tus.delete(upload.id).await?;
+        }
         Err(refused)
     }
 }
