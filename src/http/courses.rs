@@ -10,7 +10,7 @@ use futures_util::TryStreamExt;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::problem::{ApiError, AuthenticatedErrors, ProblemResponse};
+use super::problem::{ApiError, AuthenticatedErrors, BodyErrors, GoneErrors, ProblemResponse};
 use super::schemas;
 use super::timed_body::TimedBody;
 use super::AppState;
@@ -34,8 +34,7 @@ fn created_or_ok(created: bool) -> actix_web::HttpResponseBuilder {
     responses(
         (status = 201, description = "The course row was created now", body = schemas::CourseRef),
         (status = 200, description = "The draft already had its course", body = schemas::CourseRef),
-        (status = 404, response = ProblemResponse),
-        (status = 410, response = ProblemResponse),
+        GoneErrors,
         (status = 409, response = ProblemResponse),
         AuthenticatedErrors,
     ),
@@ -56,8 +55,7 @@ pub async fn materialize(
     responses(
         (status = 201, description = "Submitted; the course row was created now", body = schemas::CourseRef),
         (status = 200, description = "Submitted into the draft's existing course", body = schemas::CourseRef),
-        (status = 404, response = ProblemResponse),
-        (status = 410, response = ProblemResponse),
+        GoneErrors,
         (status = 409, response = ProblemResponse),
         (status = 422, response = ProblemResponse),
         (status = 429, response = ProblemResponse),
@@ -99,12 +97,9 @@ pub struct FileUpload {
     responses(
         (status = 201, description = "Stored", body = schemas::CourseFile,
          headers(("Location" = String, description = "Where to download it"))),
-        (status = 404, response = ProblemResponse),
-        (status = 410, response = ProblemResponse),
-        (status = 408, response = ProblemResponse),
+        GoneErrors,
+        BodyErrors,
         (status = 409, response = ProblemResponse),
-        (status = 413, response = ProblemResponse),
-        (status = 415, response = ProblemResponse),
         (status = 422, response = ProblemResponse),
         (status = 429, response = ProblemResponse),
         AuthenticatedErrors,
@@ -183,8 +178,7 @@ pub async fn upload(
     params(("id" = Uuid, Path, description = "Draft id")),
     responses(
         (status = 200, description = "Files, oldest first", body = Vec<schemas::CourseFile>),
-        (status = 404, response = ProblemResponse),
-        (status = 410, response = ProblemResponse),
+        GoneErrors,
         AuthenticatedErrors,
     ),
     security(("bearer" = [])))]
@@ -205,8 +199,7 @@ pub async fn draft_files(
     ),
     responses(
         (status = 204, description = "Removed"),
-        (status = 404, response = ProblemResponse),
-        (status = 410, response = ProblemResponse),
+        GoneErrors,
         (status = 409, response = ProblemResponse),
         (status = 429, response = ProblemResponse),
         AuthenticatedErrors,

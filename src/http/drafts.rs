@@ -13,7 +13,7 @@ use super::body::JsonObject;
 use super::if_match;
 use super::paging::{PageBody, PageQuery};
 use super::prefer;
-use super::problem::{ApiError, AuthenticatedErrors, ProblemResponse};
+use super::problem::{ApiError, AuthenticatedErrors, BodyErrors, GoneErrors, ProblemResponse};
 use super::query::Query;
 use super::schemas;
 use super::AppState;
@@ -95,9 +95,7 @@ const IDEMPOTENCY_KEY: &str = "idempotency-key";
          headers(("Location" = String), ("ETag" = String))),
         (status = 410, response = ProblemResponse),
         (status = 403, response = ProblemResponse),
-        (status = 408, response = ProblemResponse),
-        (status = 413, response = ProblemResponse),
-        (status = 415, response = ProblemResponse),
+        BodyErrors,
         (status = 422, response = ProblemResponse),
         (status = 429, response = ProblemResponse),
         AuthenticatedErrors,
@@ -180,8 +178,7 @@ pub async fn list(
     params(("id" = Uuid, Path, description = "Draft id")),
     responses(
         (status = 200, description = "The draft", body = schemas::Draft, headers(("ETag" = String))),
-        (status = 404, response = ProblemResponse),
-        (status = 410, response = ProblemResponse),
+        GoneErrors,
         AuthenticatedErrors,
     ),
     security(("bearer" = [])))]
@@ -215,13 +212,10 @@ pub async fn get(
     responses(
         (status = 200, description = "Saved", body = schemas::Draft, headers(("ETag" = String))),
         (status = 204, description = "Saved; asked with `Prefer: return=minimal`", headers(("ETag" = String), ("Preference-Applied" = String))),
-        (status = 404, response = ProblemResponse),
-        (status = 410, response = ProblemResponse),
-        (status = 408, response = ProblemResponse),
+        GoneErrors,
+        BodyErrors,
         (status = 409, response = ProblemResponse),
         (status = 412, response = ProblemResponse),
-        (status = 413, response = ProblemResponse),
-        (status = 415, response = ProblemResponse),
         (status = 422, response = ProblemResponse),
         (status = 429, response = ProblemResponse),
         AuthenticatedErrors,
@@ -269,8 +263,7 @@ pub async fn autosave(
     params(("id" = Uuid, Path, description = "Draft id")),
     responses(
         (status = 204, description = "Discarded"),
-        (status = 404, response = ProblemResponse),
-        (status = 410, response = ProblemResponse),
+        GoneErrors,
         (status = 429, response = ProblemResponse),
         AuthenticatedErrors,
     ),

@@ -13,7 +13,7 @@ use tokio::time::{Instant, Interval, MissedTickBehavior};
 use uuid::Uuid;
 
 use super::auth::ExpiringOwner;
-use super::problem::{ApiError, AuthenticatedErrors, ProblemResponse};
+use super::problem::{ApiError, AuthenticatedErrors, GoneErrors};
 use super::AppState;
 use crate::app::events::EventStream;
 
@@ -38,8 +38,7 @@ const HEARTBEAT: &[u8] = b": keep-alive\n\n";
         (status = 200, description = "The draft's events, as Server-Sent Events; never ends on its own while the draft is open",
          content_type = "text/event-stream", body = String,
          headers(("Cache-Control" = String, description = "no-cache"))),
-        (status = 404, response = ProblemResponse),
-        (status = 410, response = ProblemResponse),
+        GoneErrors,
         (status = 429, description = "Too many event streams open, the user's (`DRAFTD_EVENTS_PER_USER`) or the service's (`DRAFTD_EVENTS_MAX`); retry after Retry-After",
          content_type = "application/problem+json", body = super::problem::Problem,
          headers(("Retry-After" = String))),

@@ -150,6 +150,48 @@ pub enum AuthenticatedErrors {
     Unavailable(Problem),
 }
 
+/// What a route that names a draft, course or upload may answer about it.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // describes the wire format for the OpenAPI document
+pub enum GoneErrors {
+    #[response(
+        status = 404,
+        description = "No such draft, course or upload of the caller's",
+        content_type = "application/problem+json"
+    )]
+    NotFound(Problem),
+    #[response(
+        status = 410,
+        description = "Discarded (`draft-discarded`) or deleted for good (`course-deleted`): it will not come back",
+        content_type = "application/problem+json"
+    )]
+    Gone(Problem),
+}
+
+/// What a route that reads a body may answer about it.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // describes the wire format for the OpenAPI document
+pub enum BodyErrors {
+    #[response(
+        status = 408,
+        description = "The body did not arrive within DRAFTD_BODY_DEADLINE_SECS, or stalled",
+        content_type = "application/problem+json"
+    )]
+    TooSlow(Problem),
+    #[response(
+        status = 413,
+        description = "The body is larger than the route takes",
+        content_type = "application/problem+json"
+    )]
+    TooLarge(Problem),
+    #[response(
+        status = 415,
+        description = "The body's media type is not one the route takes",
+        content_type = "application/problem+json"
+    )]
+    Unsupported(Problem),
+}
+
 /// A public route's one refusal: in dev mode, a request whose `Host` is not
 /// a loopback name.
 #[derive(ToResponse)]

@@ -7,7 +7,9 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, HttpResponseBuilder
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::problem::{ApiError, AuthenticatedErrors, NotLoopbackResponse, ProblemResponse};
+use super::problem::{
+    ApiError, AuthenticatedErrors, BodyErrors, GoneErrors, NotLoopbackResponse, ProblemResponse,
+};
 use super::timed_body::TimedBody;
 use super::AppState;
 use crate::app::courses::TusState;
@@ -98,8 +100,7 @@ pub async fn options(state: web::Data<AppState>) -> HttpResponse {
             ("Upload-Expires" = String, description = "When it expires unless a PATCH stores bytes: the earlier of the draft's expiry and DRAFTD_TUS_IDLE_SECS after its last stored byte"),
             ("Tus-Resumable" = String, description = "1.0.0"),
         )),
-        (status = 404, response = ProblemResponse),
-        (status = 410, response = ProblemResponse),
+        GoneErrors,
         (status = 409, response = ProblemResponse),
         (status = 412, response = ProblemResponse),
         (status = 413, response = ProblemResponse),
@@ -205,13 +206,10 @@ pub async fn head(
             ("Draftd-File-Id" = Option<String>, description = "Once finished: the file's id"),
             ("Draftd-File-Location" = Option<String>, description = "Once finished: where to download the file"),
         )),
-        (status = 404, response = ProblemResponse),
-        (status = 410, response = ProblemResponse),
-        (status = 408, response = ProblemResponse),
+        GoneErrors,
+        BodyErrors,
         (status = 409, response = ProblemResponse),
         (status = 412, response = ProblemResponse),
-        (status = 413, response = ProblemResponse),
-        (status = 415, response = ProblemResponse),
         (status = 423, response = ProblemResponse),
         (status = 429, response = ProblemResponse),
         AuthenticatedErrors,
@@ -285,8 +283,7 @@ fn patch_offset(req: &HttpRequest) -> Result<u64, ApiError> {
     ),
     responses(
         (status = 204, description = "Terminated"),
-        (status = 404, response = ProblemResponse),
-        (status = 410, response = ProblemResponse),
+        GoneErrors,
         (status = 409, response = ProblemResponse),
         (status = 412, response = ProblemResponse),
         (status = 423, response = ProblemResponse),
@@ -347,15 +344,11 @@ pub fn overrides_to(method: &'static str) -> impl actix_web::guard::Guard {
     request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
     responses(
         (status = 204, description = "As PATCH (stored; with Upload-Offset, Upload-Expires) or DELETE (terminated)"),
-        (status = 404, response = ProblemResponse),
+        GoneErrors,
         (status = 405, response = ProblemResponse),
-        (status = 410, response = ProblemResponse),
-        (status = 408, response = ProblemResponse),
-        (status = 410, response = ProblemResponse),
+        BodyErrors,
         (status = 409, response = ProblemResponse),
         (status = 412, response = ProblemResponse),
-        (status = 413, response = ProblemResponse),
-        (status = 415, response = ProblemResponse),
         (status = 423, response = ProblemResponse),
         (status = 429, response = ProblemResponse),
         AuthenticatedErrors,
