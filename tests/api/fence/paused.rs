@@ -87,6 +87,34 @@ async fn a_materialize_paused_in_its_recording_holds_off_a_discard_that_then_tak
     Announced::Yes.assert_end(&events(&app, &receiver).await);
 }
 
+#[tokio::test]
+async fn a_submit_paused_in_its_recording_holds_off_a_discard_which_leaves_the_submitted_course() {
+    let (app, receiver) = spawn_watched(|_| {}).await;
+    let draft = app.draft_id(&app.user, json!({"topic": "Paused"})).await;
+    let submit = app.draft_action(&app.user, &draft, "submit");
+
+    let pause = Pause::course_insert(&app, &draft).await;
+    let (submitted, discarded) = race(&app, pause, &draft, submit).await;
+
+    // As if the submit came first, then the discard: a submitted course
+    // stays when its draft is discarded (SPEC).
+    assert_eq!(
+        submitted.status(),
+        201,
+        "the submit was past the fence first"
+    );
+    assert_eq!(discarded.status(), 204);
+    app.run_cleanup().await;
+    let status = app
+        .db
+        .query_one("SELECT status FROM courses", &[])
+        .await
+        .expect("the submitted course stays");
+    assert_eq!(status.get::<_, String>(0), "submitted");
+    let events = events(&app, &receiver).await;
+    assert!(!events.iter().any(|e| e == "course.deleted"), "{events:?}");
+}
+
 /// Runs `recording` paused by `pause`, discards `draft`
 /// meanwhile, and checks that the discard waits for the recording; the two
 /// answers.
