@@ -13,27 +13,19 @@ use crate::helpers::{
 };
 use crate::records::Record;
 use crate::servers::{free_port, s3_server, use_s3};
+use crate::tus_steps::OwnRedis;
 
 /// A draft with a course holding two files; returns (draft id, course id).
-async fn course_with_files(app: &TestApp) -> (String, String) {
-    let id = app.draft_id(&app.user, json!({"topic": "To delete"})).await;
-    let mut course = String::new();
-    for (name, content_type) in [("a.txt", "text/plain"), ("b.md", "text/markdown")] {
-        let file: Value = app
-            .upload(&app.user, &id, name, content_type, b"bytes".to_vec())
-            .await
-            .json()
-            .await
-            .unwrap();
-        course = file["courseId"].as_str().unwrap().to_owned();
-    }
-    (id, course)
+async fn deletable_course(app: &TestApp) -> (String, String) {
+    let files: [(&str, &[u8]); 2] = [("a.txt", b"bytes"), ("b.md", b"bytes")];
+    let made = app.course_with_files(&app.user, "To delete", &files).await;
+    (made.draft, made.course)
 }
 
 #[tokio::test]
 async fn erasing_a_course_removes_its_row_files_and_redis_keys() {
     let app = TestApp::spawn().await;
-    let (draft, course) = course_with_files(&app).await;
+    let (draft, course) = deletable_course(&app).await;
     let mut redis = app.redis().await;
     assert!(redis
         .exists::<_, bool>(draft_key(&app.user, &draft))
@@ -61,7 +53,7 @@ async fn erasing_a_course_removes_its_row_files_and_redis_keys() {
 #[tokio::test]
 async fn discarding_a_materialized_draft_deletes_its_course_but_not_a_submitted_one() {
     let app = TestApp::spawn().await;
-    let (draft, _) = course_with_files(&app).await;
+    let (draft, _) = deletable_course(&app).await;
     let discard = app.delete_draft(&app.user, &draft).await;
     assert_eq!(discard.status(), 204);
     assert_eq!(app.get_draft(&app.user, &draft).await.status(), 410);
@@ -82,9 +74,9 @@ async fn discarding_a_materialized_draft_deletes_its_course_but_not_a_submitted_
 #[tokio::test]
 async fn admin_stats_show_the_pollution_figures() {
     let app = TestApp::spawn().await;
-    let (_, stale) = course_with_files(&app).await;
+    let (_, stale) = deletable_course(&app).await;
     app.age_course(&stale, 30).await;
-    course_with_files(&app).await;
+    deletable_course(&app).await;
     let open = app.new_draft(&app.user, json!({})).await;
     app.action_json(&app.user, open["id"].as_str().unwrap(), "submit", 422)
         .await;
@@ -186,15 +178,13 @@ async fn metrics_export_what_the_alerts_read() {
 #[tokio::test]
 async fn the_orphan_sweep_removes_only_old_prefixes_without_a_course() {
     // A Redis database of its own: the sweep scans every draft session.
-    let app =
-        TestApp::spawn_with(|c| c.redis_url = format!("{}/7", c.redis_url.trim_end_matches('/')))
-            .await;
+    let app = TestApp::spawn_with(|c| OwnRedis::OrphanSweep.apply(c)).await;
     let mut redis = app.redis().await;
     let _: () = deadpool_redis::redis::cmd("FLUSHDB")
         .query_async(&mut redis)
         .await
         .unwrap();
-    let (draft, course) = course_with_files(&app).await;
+    let (draft, course) = deletable_course(&app).await;
     let org = app.user.org.to_string();
     let root = &app.config.upload_dir;
     let plant = |course: &str, age: Duration| {
@@ -263,7 +253,7 @@ async fn with_s3_down_cleanup_retries_goes_dead_and_recovers_on_retry() {
     })
     .await;
 
-    let (_, course) = course_with_files(&app).await;
+    let (_, course) = deletable_course(&app).await;
     assert_eq!(objects(), 2);
     let files: Value = app
         .get_json(&app.user, &format!("/api/v1/courses/{course}"))

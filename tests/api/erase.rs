@@ -122,7 +122,7 @@ async fn draft_keys(app: &TestApp, whose: Whose) -> usize {
         let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
             .arg(cursor)
             .arg("MATCH")
-            .arg("draft:session:*")
+            .arg(draftd::stores::redis::keys::SESSION_PATTERN)
             .arg("COUNT")
             .arg(1000)
             .query_async(&mut redis)
@@ -202,16 +202,14 @@ async fn degraded_replica(app: &TestApp, s3: Option<u16>) -> TestApp {
 }
 
 /// A draft of `user` with one uploaded file: materialized, or submitted.
-async fn course_with_file(app: &TestApp, user: &TestUser, submit: bool) -> String {
-    let draft = app.draft_id(user, json!({"topic": "To be erased"})).await;
-    let upload = app
-        .upload_text(user, &draft, "notes.txt", b"course bytes")
+async fn erasable_course(app: &TestApp, user: &TestUser, submit: bool) -> String {
+    let made = app
+        .course_with_files(user, "To be erased", &[("notes.txt", b"course bytes")])
         .await;
-    assert_eq!(upload.status(), 201);
     if submit {
-        app.action_json(user, &draft, "submit", 200).await;
+        app.action_json(user, &made.draft, "submit", 200).await;
     }
-    draft
+    made.draft
 }
 
 /// Dry run, then the real erase; both reports checked against the census
@@ -293,10 +291,10 @@ async fn erasing_an_organization_removes_all_of_it_and_nothing_else() {
     let kept = app.draft_id(&bob_elsewhere, json!({"topic": "Kept"})).await;
     app.draft_id(&carol, json!({})).await;
     // Courses with files: materialized and submitted, in both organizations.
-    course_with_file(&app, &alice, false).await;
-    course_with_file(&app, &bob, true).await;
-    course_with_file(&app, &bob_elsewhere, true).await;
-    course_with_file(&app, &carol, false).await;
+    erasable_course(&app, &alice, false).await;
+    erasable_course(&app, &bob, true).await;
+    erasable_course(&app, &bob_elsewhere, true).await;
+    erasable_course(&app, &carol, false).await;
     // A draft opened while Redis was down, kept in Postgres, with a file.
     let degraded = degraded_replica(&app, Some(port)).await;
     let draft = degraded.new_draft(&alice, json!({"topic": "Outage"})).await;
@@ -343,14 +341,14 @@ async fn erasing_a_user_removes_their_data_in_every_organization_and_nothing_els
     app.draft_id(&dave_here, json!({})).await;
     app.draft_id(&dave_there, json!({"topic": "Elsewhere"}))
         .await;
-    course_with_file(&app, &dave_here, true).await;
-    course_with_file(&app, &dave_there, false).await;
+    erasable_course(&app, &dave_here, true).await;
+    erasable_course(&app, &dave_there, false).await;
     let degraded = degraded_replica(&app, None).await;
     degraded
         .new_draft(&dave_there, json!({"topic": "Outage"}))
         .await;
     let erins = app.draft_id(&erin, json!({"topic": "Erin's"})).await;
-    course_with_file(&app, &erin, false).await;
+    erasable_course(&app, &erin, false).await;
 
     let whose = Whose::User(dave);
     let before = census(&app, whose, &storage).await;
@@ -363,8 +361,8 @@ async fn erasing_a_user_removes_their_data_in_every_organization_and_nothing_els
 
     let mut redis = app.redis().await;
     for key in [
-        format!("draft:index:{{{dave}}}"),
-        format!("draft:wrate:{{{dave}}}"),
+        draftd::stores::redis::keys::index_key(dave),
+        draftd::stores::redis::keys::write_rate_key(dave),
     ] {
         assert!(!redis.exists::<_, bool>(&key).await.unwrap(), "{key} left");
     }
@@ -385,7 +383,7 @@ async fn writes_of_an_organization_are_refused_while_it_is_erased_and_after() {
     let colleague = member_of(Uuid::new_v4(), org);
     let outsider = member_of(Uuid::new_v4(), Uuid::new_v4());
     let draft = app.draft_id(&app.user, json!({"topic": "Mine"})).await;
-    let course_draft = course_with_file(&app, &app.user, false).await;
+    let course_draft = erasable_course(&app, &app.user, false).await;
 
     let started = post_erase(&app, Whose::Org(org), false).await;
     assert_eq!(started.status(), 202);

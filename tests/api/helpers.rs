@@ -54,6 +54,9 @@ pub struct TestApp {
     jobs: Jobs,
     /// The local storage the app made, unless `adjust` pointed it elsewhere.
     _uploads: ScratchDir,
+    /// The database the app made (even if `adjust` pointed it elsewhere),
+    /// dropped with it.
+    created_database: String,
 }
 
 impl TestApp {
@@ -69,8 +72,8 @@ impl TestApp {
         config.jwt_secret = Some(SECRET.into());
         config.workers = 1;
         config.pool_size = 8;
-        let database_url = create_database(&config.database_url).await;
-        config.database_url = database_url.clone();
+        let created_database = create_database(&config.database_url).await;
+        config.database_url = created_database.clone();
         let uploads = ScratchDir::new("test");
         config.upload_dir = uploads.to_path_buf();
         // Tests run the jobs when they mean to; a scheduled sweep would reach
@@ -92,7 +95,7 @@ impl TestApp {
         let jobs = app.jobs().clone();
         tokio::spawn(app.run_until_stopped());
 
-        let (db, connection) = tokio_postgres::connect(&database_url, NoTls)
+        let (db, connection) = tokio_postgres::connect(&created_database, NoTls)
             .await
             .expect("test database reachable");
         tokio::spawn(connection);
@@ -104,6 +107,7 @@ impl TestApp {
             user: new_user(),
             jobs,
             _uploads: uploads,
+            created_database,
         }
     }
 
@@ -368,6 +372,38 @@ pub async fn create_database(base_url: &str) -> String {
         .await
         .expect("create test database");
     format!("{server}/{name}")
+}
+
+impl Drop for TestApp {
+    /// A test leaves no database behind. The app (a task of the test's
+    /// runtime) may still hold connections: FORCE ends them. A test whose
+    /// replica shares this database declares it later, so drops it first.
+    fn drop(&mut self) {
+        let url = self.created_database.clone();
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(drop_database(&url))
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop a test database: {dropped:?}");
+        }
+    }
+}
+
+/// Drops the database of `url`, whoever is connected to it.
+pub async fn drop_database(url: &str) -> std::io::Result<()> {
+    let (server, name) = url.rsplit_once('/').expect("database url has a path");
+    let (admin, connection) = tokio_postgres::connect(&format!("{server}/postgres"), NoTls)
+        .await
+        .map_err(std::io::Error::other)?;
+    tokio::spawn(connection);
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .await
+        .map_err(std::io::Error::other)
 }
 
 /// Asserts a problem response with `status`; returns its body.

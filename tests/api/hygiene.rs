@@ -166,7 +166,7 @@ async fn assert_left(
     let keys = redis_keys(app, &users).await;
     let sessions: HashSet<String> = keys
         .iter()
-        .filter(|k| k.starts_with("draft:session:"))
+        .filter(|k| draftd::stores::redis::keys::parse_draft_key(k).is_some())
         .cloned()
         .collect();
     let expected: HashSet<String> = outcomes

@@ -10,15 +10,14 @@ use tokio::io::AsyncWriteExt;
 
 use crate::helpers::{files_under, wait_until, ScratchDir, TestApp};
 use crate::servers::{free_port, s3_server, use_s3, ServerProcess};
+use crate::tus_steps::OwnRedis;
 
 const BOUNDARY: &str = "draftd-residue";
 
 #[tokio::test]
 async fn a_sigkill_mid_upload_leaves_residue_that_the_sweep_removes() {
     // A Redis database of its own: the sweep scans every draft session.
-    let app =
-        TestApp::spawn_with(|c| c.redis_url = format!("{}/8", c.redis_url.trim_end_matches('/')))
-            .await;
+    let app = TestApp::spawn_with(|c| OwnRedis::Residue.apply(c)).await;
     // A finished upload, whose bytes the sweep must leave alone.
     let kept = app.draft_id(&app.user, json!({})).await;
     let file: Value = app
@@ -128,7 +127,7 @@ async fn a_sigkill_mid_upload_to_s3_leaves_a_recorded_upload_that_the_sweep_abor
     let s3_port = free_port();
     let _s3 = s3_server(&root, s3_port).await;
     let app = TestApp::spawn_with(|c| {
-        c.redis_url = format!("{}/8", c.redis_url.trim_end_matches('/'));
+        OwnRedis::ResidueOnS3.apply(c);
         use_s3(c, s3_port);
     })
     .await;

@@ -1,12 +1,55 @@
-//! Steps that many tests take: a draft by its id, a text upload, an action's
-//! JSON, the course a draft became, a replica without Redis.
+//! Steps that many tests take: a draft by its id, a text upload, a course
+//! with files, an action's JSON, the course a draft became, a replica
+//! without Redis.
 
 use reqwest::{Method, Response};
 use serde_json::Value;
 
 use crate::helpers::{TestApp, TestUser};
 
+/// A draft whose course holds files, made by uploading them.
+pub struct CourseWithFiles {
+    pub draft: String,
+    pub course: String,
+    /// The files' ids, in the order uploaded.
+    pub files: Vec<String>,
+}
+
 impl TestApp {
+    /// A draft of `user` with `topic` whose course holds one file per
+    /// `(name, content)`: Markdown for a `.md` name, plain text otherwise.
+    pub async fn course_with_files(
+        &self,
+        user: &TestUser,
+        topic: &str,
+        files: &[(&str, &[u8])],
+    ) -> CourseWithFiles {
+        let draft = self
+            .draft_id(user, serde_json::json!({ "topic": topic }))
+            .await;
+        let mut made = CourseWithFiles {
+            draft,
+            course: String::new(),
+            files: Vec::new(),
+        };
+        for (name, content) in files {
+            let content_type = if name.ends_with(".md") {
+                "text/markdown"
+            } else {
+                "text/plain"
+            };
+            let response = self
+                .upload(user, &made.draft, name, content_type, content.to_vec())
+                .await;
+            assert_eq!(response.status(), 201, "{name} uploaded");
+            let file: Value = response.json().await.expect("the file's JSON");
+            made.course = file["courseId"].as_str().expect("a course id").to_owned();
+            made.files
+                .push(file["id"].as_str().expect("a file id").to_owned());
+        }
+        made
+    }
+
     /// Starts the app with its Redis unreachable (nothing listens on port 1).
     pub async fn spawn_without_redis() -> TestApp {
         Self::spawn_with(|c| {

@@ -20,15 +20,10 @@ const CONTENT: &[u8] = b"Lesson one: ownership.\nLesson two: borrowing.\n";
 
 /// A draft whose course holds one file; returns (draft id, course id, file id).
 async fn course_with_file(app: &TestApp, user: &TestUser) -> (String, String, String) {
-    let draft = app.draft_id(user, json!({"topic": "Keep me"})).await;
-    let file: Value = app
-        .upload_text(user, &draft, "plan.txt", CONTENT)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let course = file["courseId"].as_str().unwrap().to_owned();
-    (draft, course, file["id"].as_str().unwrap().to_owned())
+    let made = app
+        .course_with_files(user, "Keep me", &[("plan.txt", CONTENT)])
+        .await;
+    (made.draft, made.course, made.files[0].clone())
 }
 
 async fn download(app: &TestApp, course: &str, file: &str) -> Vec<u8> {

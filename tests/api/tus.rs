@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::fixtures;
 use crate::helpers::{assert_problem, files_under, new_user, TestApp};
-use crate::tus_steps::{header, own_redis, text, TUS};
+use crate::tus_steps::{header, text, OwnRedis, TUS};
 
 #[tokio::test]
 async fn an_upload_in_several_patches_becomes_one_file_and_materializes_once() {
@@ -328,7 +328,7 @@ async fn content_that_is_not_its_type_is_refused_and_nothing_is_left() {
 
 #[tokio::test]
 async fn discarding_the_draft_ends_its_uploads() {
-    let app = TestApp::spawn_with(|c| own_redis(c, 9)).await;
+    let app = TestApp::spawn_with(|c| OwnRedis::DiscardEndsUploads.apply(c)).await;
     let id = &app.draft_id(&app.user, json!({})).await;
     let url = app
         .tus_upload_url(&app.user, id, 10, "a.txt", "text/plain")
@@ -352,7 +352,7 @@ async fn discarding_the_draft_ends_its_uploads() {
 
 #[tokio::test]
 async fn erasing_the_course_ends_its_unfinished_uploads() {
-    let app = TestApp::spawn_with(|c| own_redis(c, 13)).await;
+    let app = TestApp::spawn_with(|c| OwnRedis::EraseEndsUploads.apply(c)).await;
     let id = &app.draft_id(&app.user, json!({})).await;
     let first = app
         .tus_upload_url(&app.user, id, 4, "a.txt", "text/plain")

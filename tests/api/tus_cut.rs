@@ -10,7 +10,7 @@ use tokio_postgres::NoTls;
 
 use crate::held::upload_id;
 use crate::helpers::{assert_problem, wait_until, TestApp};
-use crate::tus_steps::{text, TUS};
+use crate::tus_steps::{text, OwnRedis, TUS};
 use crate::tus_storage::on_s3;
 
 /// Bytes sent before the connection closes: under any durable step.
@@ -103,7 +103,7 @@ async fn a_patch_whose_connection_closes_keeps_what_arrived_locally() {
 
 #[tokio::test]
 async fn a_patch_whose_connection_closes_keeps_what_arrived_on_s3() {
-    let (app, _s3) = on_s3(15).await;
+    let (app, _s3) = on_s3(OwnRedis::CutPatchOnS3).await;
     what_arrived_is_kept(&app).await;
 }
 

@@ -130,8 +130,28 @@ pub fn text(len: usize) -> Vec<u8> {
         .collect()
 }
 
-/// The orphan sweep scans every draft session in its Redis database: a
-/// test that runs it has a database of its own (`db`).
-pub fn own_redis(config: &mut draftd::config::Config, db: u8) {
-    config.redis_url = format!("{}/{db}", config.redis_url.trim_end_matches('/'));
+/// The Redis database of a test that scans every draft session of its
+/// database (the orphan sweep, an erase), or empties it: each its own,
+/// handed out here so that no two tests share one and no scan meets another
+/// test's sessions. Every other test shares database 0; the browser tests
+/// use 5 (scripts/e2e.sh).
+#[derive(Clone, Copy)]
+pub enum OwnRedis {
+    ResidueOnS3 = 1,
+    OrphanSweep = 7,
+    Residue = 8,
+    DiscardEndsUploads = 9,
+    SweepLeavesUnfinished = 10,
+    PartsAndTail = 11,
+    TerminationAndExpiry = 12,
+    EraseEndsUploads = 13,
+    UserEraseEndsUploads = 14,
+    CutPatchOnS3 = 15,
+}
+
+impl OwnRedis {
+    pub fn apply(self, config: &mut draftd::config::Config) {
+        let base = config.redis_url.trim_end_matches('/');
+        config.redis_url = format!("{base}/{}", self as u8);
+    }
 }

@@ -14,7 +14,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::helpers::{files_under, wait_until, ScratchDir, TestApp};
 use crate::servers::{free_port, s3_server, use_s3, ServerProcess};
-use crate::tus_steps::{header, own_redis, text, TUS};
+use crate::tus_steps::{header, text, OwnRedis, TUS};
 
 const MIB: usize = 1024 * 1024;
 
@@ -25,12 +25,12 @@ pub(crate) struct S3 {
 }
 
 /// An app storing on an S3 server of its own, with Redis database `db`.
-pub(crate) async fn on_s3(db: u8) -> (TestApp, S3) {
+pub(crate) async fn on_s3(db: OwnRedis) -> (TestApp, S3) {
     let root = ScratchDir::new("s3");
     let port = free_port();
     let server = s3_server(&root, port).await;
     let app = TestApp::spawn_with(|c| {
-        own_redis(c, db);
+        db.apply(c);
         use_s3(c, port);
     })
     .await;
@@ -45,7 +45,7 @@ pub(crate) async fn on_s3(db: u8) -> (TestApp, S3) {
 
 #[tokio::test]
 async fn on_s3_parts_and_a_tail_carry_an_upload_across_patches() {
-    let (app, s3) = on_s3(11).await;
+    let (app, s3) = on_s3(OwnRedis::PartsAndTail).await;
     let id = &app.draft_id(&app.user, json!({})).await;
     // 13 MiB in PATCHes of 3 MiB: tails of 3, 1 (after a part), 4, 2 (after
     // another) MiB, then the last part from the tail.
@@ -126,7 +126,7 @@ async fn on_s3_parts_and_a_tail_carry_an_upload_across_patches() {
 
 #[tokio::test]
 async fn on_s3_termination_and_expiry_remove_parts_and_tail() {
-    let (app, s3) = on_s3(12).await;
+    let (app, s3) = on_s3(OwnRedis::TerminationAndExpiry).await;
     let id = &app.draft_id(&app.user, json!({})).await;
     let content = text(7 * MIB);
     let stored = || -> u64 {
@@ -174,7 +174,7 @@ async fn on_s3_termination_and_expiry_remove_parts_and_tail() {
 
 #[tokio::test]
 async fn the_sweep_leaves_an_unfinished_upload_until_it_expires() {
-    let app = TestApp::spawn_with(|c| own_redis(c, 10)).await;
+    let app = TestApp::spawn_with(|c| OwnRedis::SweepLeavesUnfinished.apply(c)).await;
     let id = &app.draft_id(&app.user, json!({})).await;
     let url = app
         .tus_upload_url(&app.user, id, 100, "a.txt", "text/plain")
@@ -282,7 +282,7 @@ async fn a_patch_cut_off_keeps_what_it_stored() {
 
 #[tokio::test]
 async fn erasing_a_user_ends_their_unfinished_uploads() {
-    let app = TestApp::spawn_with(|c| own_redis(c, 14)).await;
+    let app = TestApp::spawn_with(|c| OwnRedis::UserEraseEndsUploads.apply(c)).await;
     let id = &app.draft_id(&app.user, json!({})).await;
     let url = app
         .tus_upload_url(&app.user, id, 10, "a.txt", "text/plain")

@@ -249,12 +249,13 @@ impl Oracle<'_> {
             if erased(*user, *org).is_none() {
                 continue;
             }
-            let sessions = format!("draft:session:{{{user}}}:");
+            let sessions = draftd::stores::redis::keys::user_sessions_pattern(*user);
+            let sessions = sessions.trim_end_matches('*');
             let index = draftd::stores::redis::keys::index_key(*user);
             let left: Vec<_> = snapshot
                 .redis_keys
                 .iter()
-                .filter(|k| k.starts_with(&sessions) || **k == index)
+                .filter(|k| k.starts_with(sessions) || **k == index)
                 .collect();
             if !left.is_empty() {
                 self.complain(

@@ -108,7 +108,7 @@ impl Stores<'_> {
 /// How many of `keys` are draft sessions.
 pub fn sessions(keys: &[(Uuid, String)]) -> usize {
     keys.iter()
-        .filter(|(_, key)| key.starts_with("draft:session:"))
+        .filter(|(_, key)| draftd::stores::redis::keys::parse_draft_key(key).is_some())
         .count()
 }
 
