@@ -26,7 +26,7 @@ test:
 	@scripts/stage.sh examples scripts/examples-test.sh
 	@scripts/stage.sh drop-test-databases scripts/services.sh drop-test-databases
 	@scripts/stage.sh cargo-test cargo test --all-targets
-	@scripts/stage.sh history cargo test --test history -- --nocapture
+	@scripts/stage.sh history scripts/history.sh
 	@scripts/stage.sh fuzz scripts/fuzz.sh
 	@scripts/stage.sh e2e scripts/e2e.sh
 
@@ -50,7 +50,7 @@ bench: services
 ## without kills, sampling the replicas' RSS, open files and Postgres
 ## connections; writes docs/soak.md.
 soak: services
-	SOAK_SECONDS=$${SOAK_SECONDS:-1200} cargo test --test history -- --nocapture
+	SOAK_SECONDS=$${SOAK_SECONDS:-1200} scripts/history.sh
 
 lint:
 	cargo fmt --all -- --check

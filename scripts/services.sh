@@ -3,7 +3,8 @@
 # project-local directory. Installs the servers with apt-get when they are absent.
 #
 #   scripts/services.sh up      install if needed, start (idempotent)
-#   scripts/services.sh down    stop both
+#   scripts/services.sh up-history  the history test's own Postgres, on its own port
+#   scripts/services.sh down    stop them all
 #   scripts/services.sh status  say what runs
 #   scripts/services.sh drop-test-databases  remove what earlier test runs left
 set -euo pipefail
@@ -12,6 +13,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 redis_port=${DRAFTD_LOCAL_REDIS_PORT:-6390}
 redis_tls_port=${DRAFTD_LOCAL_REDIS_TLS_PORT:-6391}
 pg_port=${DRAFTD_LOCAL_PG_PORT:-5490}
+history_pg_port=${DRAFTD_HISTORY_PG_PORT:-5492}
 data=${DRAFTD_LOCAL_DATA_DIR:-$root/.data}
 
 log() { printf 'services: %s\n' "$*" >&2; }
@@ -112,10 +114,10 @@ pg_tls() {
     -c "ALTER SYSTEM SET ssl = on" -c "SELECT pg_reload_conf()" >/dev/null
 }
 
-pg_up() {
-  local bin pgdata
-  bin=$(pg_bin)
-  pgdata=$(pg_data_dir)
+# A Postgres server with its data in $1 (made if absent), on loopback port $2,
+# with a database `draftd` for the user `draftd`.
+pg_start() {
+  local bin=$1 pgdata=$2 port=$3
   if [ ! -f "$pgdata/PG_VERSION" ]; then
     mkdir -p "$pgdata"
     [ "$(id -u)" = 0 ] && chown -R postgres: "$pgdata"
@@ -123,18 +125,34 @@ pg_up() {
   fi
   if ! as_pg "$bin/pg_ctl" -D "$pgdata" status >/dev/null 2>&1; then
     as_pg "$bin/pg_ctl" -D "$pgdata" -l "$pgdata/server.log" -w -t 60 start \
-      -o "-c listen_addresses=127.0.0.1 -c port=$pg_port -c unix_socket_directories=''" >/dev/null
+      -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=''" >/dev/null
   fi
   for _ in $(seq 100); do
-    "$bin/pg_isready" -q -h 127.0.0.1 -p "$pg_port" && break
+    "$bin/pg_isready" -q -h 127.0.0.1 -p "$port" && break
     sleep 0.1
   done
-  if ! "$bin/psql" -h 127.0.0.1 -p "$pg_port" -U draftd -d postgres -tAc \
+  if ! "$bin/psql" -h 127.0.0.1 -p "$port" -U draftd -d postgres -tAc \
       "SELECT 1 FROM pg_database WHERE datname = 'draftd'" | grep -q 1; then
-    "$bin/createdb" -h 127.0.0.1 -p "$pg_port" -U draftd draftd
+    "$bin/createdb" -h 127.0.0.1 -p "$port" -U draftd draftd
   fi
+}
+
+pg_up() {
+  local bin pgdata
+  bin=$(pg_bin)
+  pgdata=$(pg_data_dir)
+  pg_start "$bin" "$pgdata" "$pg_port"
   pg_tls "$bin" "$pgdata"
   log "postgres on 127.0.0.1:$pg_port (data in $pgdata)"
+}
+
+# The history test's own Postgres server, beside the one every other test uses.
+history_pg_up() {
+  local bin pgdata
+  bin=$(pg_bin)
+  pgdata=$(pg_data_dir)-history
+  pg_start "$bin" "$pgdata" "$history_pg_port"
+  log "postgres for the history test on 127.0.0.1:$history_pg_port (data in $pgdata)"
 }
 
 down() {
@@ -142,7 +160,9 @@ down() {
   local bin pgdata
   bin=$(pg_bin) || return 0
   pgdata=$(pg_data_dir)
-  [ -f "$pgdata/PG_VERSION" ] && as_pg "$bin/pg_ctl" -D "$pgdata" -m fast stop >/dev/null 2>&1 || true
+  for dir in "$pgdata" "$pgdata-history"; do
+    [ -f "$dir/PG_VERSION" ] && as_pg "$bin/pg_ctl" -D "$dir" -m fast stop >/dev/null 2>&1 || true
+  done
   log "stopped"
 }
 
@@ -159,10 +179,11 @@ drop_test_databases() {
 
 case ${1:-up} in
   up) install_missing; tls_up; redis_up; pg_up ;;
+  up-history) install_missing; history_pg_up ;;
   down) down ;;
   status)
     redis-cli -p "$redis_port" ping 2>/dev/null || echo "redis: down"
     "$(pg_bin)/pg_isready" -h 127.0.0.1 -p "$pg_port" || true ;;
   drop-test-databases) drop_test_databases ;;
-  *) echo "usage: $0 up|down|status|drop-test-databases" >&2; exit 2 ;;
+  *) echo "usage: $0 up|up-history|down|status|drop-test-databases" >&2; exit 2 ;;
 esac

@@ -3,19 +3,21 @@
 //! that checks every store against what the history allows.
 //!
 //! Not part of `cargo test --all-targets` (Cargo.toml: `test = false`); its
-//! own `make test` stage runs `cargo test --test history`. Environment:
+//! own `make test` stage runs it through scripts/history.sh, which gives it a
+//! Postgres server of its own. Environment:
 //! - HISTORY_SEED: replay one seed (stored seeds are then skipped);
 //! - HISTORY_SECONDS: history time of a fresh seed (default 50);
 //! - HISTORY_SHRINK_SECONDS: time allowed for shrinking a failure (default 60);
-//! - SOAK_SECONDS: run the soak instead (`make soak`) and write docs/soak.md.
+//! - SOAK_SECONDS: run the soak instead (`make soak`) and write docs/soak.md;
+//! - HISTORY_POSTGRES_URL: its Postgres server (without a database name).
 //!
 //! Files go to a directory of the run's own (even seeds) or to an S3-protocol
 //! server of its own (odd seeds): storage.rs.
 //!
 //! Out of the run, on purpose: TTL expiry (drafts live 24 h, longer than any
-//! run); the quota figures. Degraded mode happens only around a Redis restart, and a draft
-//! made then is checked like any other (through the API, which reads both
-//! stores).
+//! run); the quota limits (the quota accounting is checked). Degraded mode
+//! happens only around a Redis restart, and a draft made then is checked
+//! like any other (through the API, which reads both stores).
 
 mod actors;
 mod admin;

@@ -4,7 +4,9 @@
 //! - nothing of a doomed draft or an erased subject anywhere, and its events
 //!   end with its one `course.deleted` (SPEC invariants 9 and 13);
 //! - a live course holds the acknowledged, undeleted uploads (and perhaps
-//!   undecided ones), byte for byte;
+//!   undecided ones), byte for byte; the quota accounting (file rows and
+//!   upload reservations) equals the bytes present;
+//! - every S3 part belongs to a recorded upload;
 //! - a live draft's field holds a write no acknowledged write of that field
 //!   overtook in real time (TTL expiry is out of the run: drafts live 24 h);
 //! - no 5xx outside an injected fault, no request past its timeout.
@@ -276,6 +278,50 @@ impl Oracle<'_> {
                 Kind::Leftover,
                 format!("S3 parts of no recorded upload: {parts}"),
             );
+        }
+    }
+
+    /// What the quotas count is what is there: an organization's file rows
+    /// add up to the bytes stored under its prefix, and an unfinished
+    /// upload reserves its whole length (what it has stored counts against
+    /// it), a finished one nothing (its file row counts instead).
+    pub fn check_quota_accounting(&mut self) {
+        let snapshot = self.snapshot;
+        let mut counted: HashMap<Uuid, u64> = HashMap::new();
+        for file in &snapshot.files {
+            if let Some(course) = snapshot.courses.iter().find(|c| c.id == file.course) {
+                *counted.entry(course.org).or_default() += u64::try_from(file.size).unwrap_or(0);
+            }
+        }
+        let orgs: std::collections::HashSet<Uuid> = counted
+            .keys()
+            .chain(snapshot.bytes_by_org.keys())
+            .copied()
+            .collect();
+        for org in orgs {
+            self.count("quota accounting");
+            let (rows, stored) = (
+                counted.get(&org).copied().unwrap_or(0),
+                snapshot.bytes_by_org.get(&org).copied().unwrap_or(0),
+            );
+            if rows != stored {
+                self.complain(
+                    Kind::Bytes,
+                    format!("org {org}: file rows count {rows} bytes, {stored} are stored"),
+                );
+            }
+        }
+        for up in &snapshot.tus {
+            let due = if up.finished { 0 } else { up.length };
+            if up.reserved != due {
+                self.complain(
+                    Kind::Bytes,
+                    format!(
+                        "tus upload {}: reserves {} bytes, not {due}",
+                        up.id, up.reserved
+                    ),
+                );
+            }
         }
     }
 

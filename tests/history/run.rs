@@ -128,6 +128,7 @@ pub async fn run(plan: &Plan, deadline: Option<Duration>, sample: bool) -> Outco
     oracle.check_erased_subjects();
     oracle.check_live_courses();
     oracle.check_unrecorded_parts();
+    oracle.check_quota_accounting();
     let tokens: HashMap<_, _> = people
         .current()
         .into_iter()

@@ -1,6 +1,7 @@
 //! The stores of this test's own: a redis-server it can stop and start again
-//! on the same port and directory, a fresh Postgres database on the shared
-//! local server (never restarted here), and a scratch directory.
+//! on the same port and directory, a fresh database on a Postgres server of
+//! its own (scripts/history.sh), an S3-protocol server, and a scratch
+//! directory.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -143,11 +144,15 @@ impl Drop for Redis {
     }
 }
 
-/// The shared local Postgres (scripts/services.sh), or DRAFTD_DATABASE_URL's.
+/// The test's own Postgres server (HISTORY_POSTGRES_URL, which
+/// scripts/history.sh starts and sets), or else the local one every test
+/// shares (`cargo test --test history` run by hand).
 fn server_url() -> String {
-    let base = std::env::var("DRAFTD_DATABASE_URL")
-        .unwrap_or_else(|_| draftd::config::Config::defaults().database_url);
-    let (server, _) = base.rsplit_once('/').expect("database url has a path");
+    if let Ok(own) = std::env::var("HISTORY_POSTGRES_URL") {
+        return own.trim_end_matches('/').to_owned();
+    }
+    let shared = draftd::config::Config::defaults().database_url;
+    let (server, _) = shared.rsplit_once('/').expect("database url has a path");
     server.to_owned()
 }
 

@@ -23,6 +23,7 @@ pub struct FileRow {
     pub course: Uuid,
     pub storage_key: String,
     pub sha256: String,
+    pub size: i64,
 }
 
 pub struct TusRow {
@@ -30,6 +31,9 @@ pub struct TusRow {
     pub draft: Uuid,
     pub owner: Uuid,
     pub org: Uuid,
+    pub length: i64,
+    pub reserved: i64,
+    pub finished: bool,
 }
 
 /// One lifecycle event as delivered (first delivery of each `webhook-id`).
@@ -46,6 +50,7 @@ pub struct Snapshot {
     pub stored: Vec<String>,
     /// S3 part files that no upload record explains.
     pub unrecorded_parts: Vec<String>,
+    pub bytes_by_org: HashMap<Uuid, u64>,
     pub redis_keys: Vec<String>,
     pub events: Vec<Event>,
 }
@@ -70,7 +75,7 @@ impl Snapshot {
                     status: r.get(4),
                 })
                 .collect();
-        let files = rows("SELECT id, course_id, storage_key, sha256 FROM course_files")
+        let files = rows("SELECT id, course_id, storage_key, sha256, size_bytes FROM course_files")
             .await
             .iter()
             .map(|r| FileRow {
@@ -78,18 +83,25 @@ impl Snapshot {
                 course: r.get(1),
                 storage_key: r.get(2),
                 sha256: r.get(3),
+                size: r.get(4),
             })
             .collect();
-        let tus = rows("SELECT id, draft_session_id, owner_id, organization_id FROM tus_uploads")
-            .await
-            .iter()
-            .map(|r| TusRow {
-                id: r.get(0),
-                draft: r.get(1),
-                owner: r.get(2),
-                org: r.get(3),
-            })
-            .collect();
+        let tus = rows(
+            "SELECT id, draft_session_id, owner_id, organization_id, upload_length, \
+             reserved_bytes, status = 'finished' FROM tus_uploads",
+        )
+        .await
+        .iter()
+        .map(|r| TusRow {
+            id: r.get(0),
+            draft: r.get(1),
+            owner: r.get(2),
+            org: r.get(3),
+            length: r.get(4),
+            reserved: r.get(5),
+            finished: r.get(6),
+        })
+        .collect();
         let mut connection = redis.connection().await;
         let redis_keys: Vec<String> = connection.keys("draft:*").await.expect("redis KEYS");
         let listing = storage.listing().await;
@@ -99,6 +111,7 @@ impl Snapshot {
             tus,
             stored: listing.stored,
             unrecorded_parts: listing.unrecorded_parts,
+            bytes_by_org: listing.bytes_by_org,
             redis_keys,
             events,
         }

@@ -6,9 +6,11 @@
 //! not in the bucket until it completes: it shows as its row in the
 //! service's `multipart_uploads` ledger and as s3s-fs's part files.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use uuid::Uuid;
 
 use crate::servers::S3Server;
 
@@ -36,6 +38,8 @@ pub struct Listing {
     /// s3s-fs part files of uploads no ledger row records: nothing would
     /// ever abort them.
     pub unrecorded_parts: Vec<String>,
+    /// Bytes of the stored files of each organization (`{org}/{course}/…`).
+    pub bytes_by_org: HashMap<Uuid, u64>,
 }
 
 pub struct Storage {
@@ -119,10 +123,18 @@ impl Storage {
 
     pub async fn listing(&self) -> Listing {
         let mut stored = files_under(&self.objects, &self.objects);
+        let mut bytes_by_org = HashMap::new();
+        for key in &stored {
+            if let Some((org, _)) = draftd::domain::course::course_of_storage_key(key) {
+                let size = std::fs::metadata(self.objects.join(key)).map_or(0, |m| m.len());
+                *bytes_by_org.entry(org).or_default() += size;
+            }
+        }
         let Some(s3) = &self.s3 else {
             return Listing {
                 stored,
                 unrecorded_parts: Vec::new(),
+                bytes_by_org,
             };
         };
         let ledger = self
@@ -151,6 +163,7 @@ impl Storage {
         Listing {
             stored,
             unrecorded_parts,
+            bytes_by_org,
         }
     }
 }
