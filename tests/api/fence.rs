@@ -31,84 +31,114 @@ const STEP: usize = 1 << 20;
 /// enough for a test.
 const BODY_DEADLINE_SECS: u64 = 5;
 
-fn permanent_delete(course: &str) -> String {
-    format!("/api/v1/courses/{course}?permanent=true")
+/// What a test deletes: the draft (a discard) or its course, for good.
+#[derive(Clone, Copy, Debug)]
+enum Deletion {
+    Discard,
+    PermanentDelete,
+}
+
+impl Deletion {
+    /// Deletes, asserting it is acknowledged.
+    async fn run(self, app: &TestApp, draft: &str, course: Option<&str>) {
+        let answer = match (self, course) {
+            (Self::Discard, _) => app.delete_draft(&app.user, draft).await,
+            (Self::PermanentDelete, Some(course)) => {
+                let path = format!("/api/v1/courses/{course}?permanent=true");
+                app.call(Method::DELETE, &path, &app.user).await
+            }
+            (Self::PermanentDelete, None) => unreachable!("a delete needs a course"),
+        };
+        assert_eq!(answer.status(), 204, "the {self:?} is acknowledged");
+    }
+
+    /// The problem a write that loses to it answers.
+    fn lost_as(self) -> &'static str {
+        match self {
+            Self::Discard => "draft-discarded",
+            Self::PermanentDelete => "course-deleted",
+        }
+    }
+}
+
+/// Whether the draft has its course before the race.
+#[derive(Clone, Copy, PartialEq)]
+enum Course {
+    Materialized,
+    NotYet,
+}
+
+async fn draft_with(app: &TestApp, course: Course) -> (String, Option<String>) {
+    match course {
+        Course::Materialized => {
+            let (draft, course) = materialized_draft(app).await;
+            (draft, Some(course))
+        }
+        Course::NotYet => {
+            let draft = app
+                .draft_id(&app.user, json!({"topic": "No course yet"}))
+                .await;
+            (draft, None)
+        }
+    }
+}
+
+/// The late order: an upload held half-sent while `deletion` is
+/// acknowledged loses (410) and leaves nothing.
+async fn upload_held_across(deletion: Deletion, course: Course) {
+    let (app, receiver) = spawn_watched(|_| {}).await;
+    let (draft, course_id) = draft_with(&app, course).await;
+    let upload = app.held_upload(&app.user, &draft, FIRST, REST).await;
+
+    deletion.run(&app, &draft, course_id.as_deref()).await;
+    let late = upload.finish().await;
+
+    let what = format!("the upload held across the {deletion:?}");
+    assert_lost(late, &what, 410, deletion.lost_as()).await;
+    assert_nothing_left(&app, &draft).await;
+    let announced = if course == Course::Materialized {
+        Announced::Yes
+    } else {
+        Announced::No
+    };
+    announced.assert_end(&events(&app, &receiver).await);
+}
+
+/// The early order: an upload done first goes with what `deletion` deletes.
+async fn upload_done_before(deletion: Deletion, course: Course) {
+    let (app, receiver) = spawn_watched(|_| {}).await;
+    let (draft, course_id) = draft_with(&app, course).await;
+    let upload = app.upload_text(&app.user, &draft, "early.txt", REST).await;
+    assert_eq!(upload.status(), 201);
+
+    deletion.run(&app, &draft, course_id.as_deref()).await;
+
+    assert_nothing_left(&app, &draft).await;
+    Announced::Yes.assert_end(&events(&app, &receiver).await);
 }
 
 // Case 1: a multipart upload across the discard of its materialized draft.
 
 #[tokio::test]
 async fn an_upload_held_across_the_discard_of_its_draft_answers_410_and_leaves_nothing() {
-    let (app, receiver) = spawn_watched(|_| {}).await;
-    let (draft, _course) = materialized_draft(&app).await;
-    let upload = app.held_upload(&app.user, &draft, FIRST, REST).await;
-
-    assert_eq!(app.delete_draft(&app.user, &draft).await.status(), 204);
-    let late = upload.finish().await;
-
-    assert_lost(
-        late,
-        "the upload held across the discard",
-        410,
-        "draft-discarded",
-    )
-    .await;
-    assert_nothing_left(&app, &draft).await;
-    Announced::Yes.assert_end(&events(&app, &receiver).await);
+    upload_held_across(Deletion::Discard, Course::Materialized).await;
 }
 
 #[tokio::test]
 async fn an_upload_done_before_the_discard_of_its_draft_goes_with_the_course() {
-    let (app, receiver) = spawn_watched(|_| {}).await;
-    let (draft, _course) = materialized_draft(&app).await;
-    let upload = app.upload_text(&app.user, &draft, "early.txt", REST).await;
-    assert_eq!(upload.status(), 201);
-
-    assert_eq!(app.delete_draft(&app.user, &draft).await.status(), 204);
-
-    assert_nothing_left(&app, &draft).await;
-    Announced::Yes.assert_end(&events(&app, &receiver).await);
+    upload_done_before(Deletion::Discard, Course::Materialized).await;
 }
 
 // Case 2: a multipart upload across a permanent delete of the course.
 
 #[tokio::test]
 async fn an_upload_held_across_a_permanent_delete_answers_410_and_leaves_nothing() {
-    let (app, receiver) = spawn_watched(|_| {}).await;
-    let (draft, course) = materialized_draft(&app).await;
-    let upload = app.held_upload(&app.user, &draft, FIRST, REST).await;
-
-    let deleted = app
-        .call(Method::DELETE, &permanent_delete(&course), &app.user)
-        .await;
-    assert_eq!(deleted.status(), 204);
-    let late = upload.finish().await;
-
-    assert_lost(
-        late,
-        "the upload held across the delete",
-        410,
-        "course-deleted",
-    )
-    .await;
-    assert_nothing_left(&app, &draft).await;
-    Announced::Yes.assert_end(&events(&app, &receiver).await);
+    upload_held_across(Deletion::PermanentDelete, Course::Materialized).await;
 }
 
 #[tokio::test]
 async fn an_upload_done_before_a_permanent_delete_goes_with_the_course() {
-    let (app, receiver) = spawn_watched(|_| {}).await;
-    let (draft, course) = materialized_draft(&app).await;
-    let upload = app.upload_text(&app.user, &draft, "early.txt", REST).await;
-    assert_eq!(upload.status(), 201);
-
-    let deleted = app
-        .call(Method::DELETE, &permanent_delete(&course), &app.user)
-        .await;
-    assert_eq!(deleted.status(), 204);
-
-    assert_nothing_left(&app, &draft).await;
-    Announced::Yes.assert_end(&events(&app, &receiver).await);
+    upload_done_before(Deletion::PermanentDelete, Course::Materialized).await;
 }
 
 // Case 3: a multipart upload across an erase of its user.
@@ -275,39 +305,12 @@ async fn an_erase_ends_its_users_unfinished_tus_uploads_for_good() {
 
 #[tokio::test]
 async fn a_first_upload_held_across_the_discard_of_its_draft_answers_410_and_makes_no_course() {
-    let (app, receiver) = spawn_watched(|_| {}).await;
-    let draft = app
-        .draft_id(&app.user, json!({"topic": "No course yet"}))
-        .await;
-    let upload = app.held_upload(&app.user, &draft, FIRST, REST).await;
-
-    assert_eq!(app.delete_draft(&app.user, &draft).await.status(), 204);
-    let late = upload.finish().await;
-
-    assert_lost(
-        late,
-        "the first upload held across the discard",
-        410,
-        "draft-discarded",
-    )
-    .await;
-    assert_nothing_left(&app, &draft).await;
-    Announced::No.assert_end(&events(&app, &receiver).await);
+    upload_held_across(Deletion::Discard, Course::NotYet).await;
 }
 
 #[tokio::test]
 async fn a_first_upload_done_before_the_discard_of_its_draft_goes_with_it() {
-    let (app, receiver) = spawn_watched(|_| {}).await;
-    let draft = app
-        .draft_id(&app.user, json!({"topic": "No course yet"}))
-        .await;
-    let upload = app.upload_text(&app.user, &draft, "early.txt", REST).await;
-    assert_eq!(upload.status(), 201);
-
-    assert_eq!(app.delete_draft(&app.user, &draft).await.status(), 204);
-
-    assert_nothing_left(&app, &draft).await;
-    Announced::Yes.assert_end(&events(&app, &receiver).await);
+    upload_done_before(Deletion::Discard, Course::NotYet).await;
 }
 
 // After a discard: the draft's tombstone.
