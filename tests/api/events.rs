@@ -257,16 +257,7 @@ impl Served {
     /// points at it.
     async fn start(app: TestApp) -> Served {
         let port = free_port();
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_draftd"))
-            .arg("serve")
-            .env("DRAFTD_BIND", format!("127.0.0.1:{port}"))
-            .env("DRAFTD_DATABASE_URL", &app.config.database_url)
-            .env("DRAFTD_REDIS_URL", &app.config.redis_url)
-            .env("DRAFTD_JWT_SECRET", crate::helpers::SECRET)
-            .env("DRAFTD_UPLOAD_DIR", &app.config.upload_dir)
-            .env("DRAFTD_JANITOR_CRON", "off")
-            .env("DRAFTD_PURGE_CRON", "off")
-            .env("DRAFTD_ORPHAN_SWEEP_CRON", "off")
+        let child = tokio::process::Command::from(app.serve_command(port))
             .env("DRAFTD_EVENTS_HEARTBEAT_SECS", "1")
             // Slack for the cycles: a closed stream is counted out once the
             // service reads its EOF, a moment after the client closed it.

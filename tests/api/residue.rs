@@ -85,18 +85,8 @@ where
     Fut: std::future::Future<Output = bool>,
 {
     let port = free_port();
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_draftd"));
-    command
-        .arg("serve")
-        .env("DRAFTD_BIND", format!("127.0.0.1:{port}"))
-        .env("DRAFTD_DATABASE_URL", &app.config.database_url)
-        .env("DRAFTD_REDIS_URL", &app.config.redis_url)
-        .env("DRAFTD_JWT_SECRET", crate::helpers::SECRET)
-        .env("DRAFTD_UPLOAD_DIR", &app.config.upload_dir)
-        .env("DRAFTD_JANITOR_CRON", "off")
-        .env("DRAFTD_PURGE_CRON", "off")
-        .env("DRAFTD_ORPHAN_SWEEP_CRON", "off")
-        .envs(env.iter().map(|(name, value)| (name, value)));
+    let mut command = app.serve_command(port);
+    command.envs(env.iter().map(|(name, value)| (name, value)));
     let mut service = ServerProcess::start(command, port).await;
     let draft = app.draft_id(&app.user, json!({})).await;
     let mut body = format!(

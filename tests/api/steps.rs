@@ -50,6 +50,24 @@ impl TestApp {
         made
     }
 
+    /// The draftd binary serving on `port`, on this app's stores and
+    /// storage, its scheduled jobs off: a replica as a real process, which a
+    /// test can kill.
+    pub fn serve_command(&self, port: u16) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_draftd"));
+        command
+            .arg("serve")
+            .env("DRAFTD_BIND", format!("127.0.0.1:{port}"))
+            .env("DRAFTD_DATABASE_URL", &self.config.database_url)
+            .env("DRAFTD_REDIS_URL", &self.config.redis_url)
+            .env("DRAFTD_JWT_SECRET", crate::helpers::SECRET)
+            .env("DRAFTD_UPLOAD_DIR", &self.config.upload_dir)
+            .env("DRAFTD_JANITOR_CRON", "off")
+            .env("DRAFTD_PURGE_CRON", "off")
+            .env("DRAFTD_ORPHAN_SWEEP_CRON", "off");
+        command
+    }
+
     /// Starts the app with its Redis unreachable (nothing listens on port 1).
     pub async fn spawn_without_redis() -> TestApp {
         Self::spawn_with(|c| {

@@ -330,13 +330,7 @@ async fn content_that_is_not_its_type_is_refused_and_nothing_is_left() {
 async fn discarding_the_draft_ends_its_uploads() {
     let app = TestApp::spawn_with(|c| OwnRedis::DiscardEndsUploads.apply(c)).await;
     let id = &app.draft_id(&app.user, json!({})).await;
-    let url = app
-        .tus_upload_url(&app.user, id, 10, "a.txt", "text/plain")
-        .await;
-    assert_eq!(
-        app.tus_patch(&app.user, &url, 0, b"01234").await.status(),
-        204
-    );
+    let url = app.half_sent_upload(&app.user, id).await;
     let discarded = app
         .call(Method::DELETE, &format!("/api/v1/drafts/{id}"), &app.user)
         .await;

@@ -54,6 +54,15 @@ impl TestApp {
         created.headers()["location"].to_str().unwrap().to_owned()
     }
 
+    /// A 10-byte upload to `draft` with its first 5 bytes stored: unfinished.
+    pub async fn half_sent_upload(&self, user: &TestUser, draft: &str) -> String {
+        let url = self
+            .tus_upload_url(user, draft, 10, "a.txt", "text/plain")
+            .await;
+        assert_eq!(self.tus_patch(user, &url, 0, b"01234").await.status(), 204);
+        url
+    }
+
     /// PATCHes `bytes` at `offset`.
     pub async fn tus_patch(
         &self,

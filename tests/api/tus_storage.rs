@@ -284,13 +284,7 @@ async fn a_patch_cut_off_keeps_what_it_stored() {
 async fn erasing_a_user_ends_their_unfinished_uploads() {
     let app = TestApp::spawn_with(|c| OwnRedis::UserEraseEndsUploads.apply(c)).await;
     let id = &app.draft_id(&app.user, json!({})).await;
-    let url = app
-        .tus_upload_url(&app.user, id, 10, "a.txt", "text/plain")
-        .await;
-    assert_eq!(
-        app.tus_patch(&app.user, &url, 0, b"01234").await.status(),
-        204
-    );
+    let url = app.half_sent_upload(&app.user, id).await;
     let erase = app
         .request(
             Method::POST,

@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::erase::{erase_to_end, member_of, Whose};
-use crate::helpers::{wait_until, TestApp, TestUser, SECRET};
+use crate::helpers::{wait_until, TestApp, TestUser};
 use crate::receiver::{new_secret, verifies, Answer, Delivery, Receiver};
 use crate::servers::{free_port, ServerProcess};
 
@@ -359,17 +359,8 @@ async fn a_service_killed_mid_delivery_delivers_after_restart() {
     // The in-process app records nothing (no URL): only the binary does.
     let app = TestApp::spawn().await;
     let serve = |port: u16| {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_draftd"));
+        let mut command = app.serve_command(port);
         command
-            .arg("serve")
-            .env("DRAFTD_BIND", format!("127.0.0.1:{port}"))
-            .env("DRAFTD_DATABASE_URL", &app.config.database_url)
-            .env("DRAFTD_REDIS_URL", &app.config.redis_url)
-            .env("DRAFTD_JWT_SECRET", SECRET)
-            .env("DRAFTD_UPLOAD_DIR", &app.config.upload_dir)
-            .env("DRAFTD_JANITOR_CRON", "off")
-            .env("DRAFTD_PURGE_CRON", "off")
-            .env("DRAFTD_ORPHAN_SWEEP_CRON", "off")
             .env("DRAFTD_WEBHOOK_URL", &receiver.url)
             .env("DRAFTD_WEBHOOK_SECRET", &secret)
             .env("DRAFTD_WEBHOOK_TIMEOUT_MS", "3000")
