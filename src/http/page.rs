@@ -44,7 +44,7 @@ pub async fn stylesheet() -> HttpResponse {
 }
 
 /// The page's scripts (ES modules), by path.
-pub const SCRIPTS: [(&str, &str); 6] = [
+pub const SCRIPTS: &[(&str, &str)] = &[
     ("/app.js", include_str!("../../web/app.js")),
     (
         "/draft-client.js",
@@ -54,6 +54,7 @@ pub const SCRIPTS: [(&str, &str); 6] = [
     ("/resume.js", include_str!("../../web/resume.js")),
     ("/tus-upload.js", include_str!("../../web/tus-upload.js")),
     ("/journal.js", include_str!("../../web/journal.js")),
+    ("/files.js", include_str!("../../web/files.js")),
 ];
 
 pub fn script(body: &'static str) -> HttpResponse {
