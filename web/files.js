@@ -1,7 +1,7 @@
 // The page's file area: the list of the draft's files, uploads (resumable, by
 // tus) with their progress, Pause/Resume and Cancel, and the drop zone.
-import { OfflineError } from '/draft-client.js';
 import { TusUpload } from '/tus-upload.js';
+import { showRefusal } from '/upload-problem.js';
 
 const $ = (selector) => document.querySelector(selector);
 const fileList = $('#file-list');
@@ -128,8 +128,10 @@ async function upload(file) {
     li.dataset.state = 'failed';
     bar.remove();
     pause.hidden = true;
-    meta.textContent = problemText(err);
-    uploadStatus.textContent = `${file.name}: ${meta.textContent}`;
+    meta.textContent = 'Not added';
+    const box = Object.assign(document.createElement('div'), { className: 'file-problem' });
+    li.append(box);
+    uploadStatus.textContent = `${file.name}: ${showRefusal(box, err)}`;
     cancel.disabled = false;
     cancel.textContent = 'Dismiss';
     cancel.setAttribute('aria-label', `Dismiss ${file.name}`);
@@ -137,17 +139,6 @@ async function upload(file) {
   } finally {
     page.onChange();
   }
-}
-
-function problemText(err) {
-  if (err instanceof OfflineError) return 'Not uploaded: the server cannot be reached. Try again later.';
-  if (err.status === 413) return 'Not uploaded: the file is too large.';
-  // The service names both sides of a mismatch: "declared application/pdf, detected text/html".
-  if (err.status === 415 && err.message.startsWith('declared ')) {
-    return `Not uploaded: the file is not what its name and type say (${err.message}).`;
-  }
-  if (err.status === 415) return 'Not uploaded: this type of file is not accepted.';
-  return err.message;
 }
 
 /** Lists the draft's stored files (after a reload, or on switching drafts). */

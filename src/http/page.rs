@@ -55,6 +55,10 @@ pub const SCRIPTS: &[(&str, &str)] = &[
     ("/tus-upload.js", include_str!("../../web/tus-upload.js")),
     ("/journal.js", include_str!("../../web/journal.js")),
     ("/files.js", include_str!("../../web/files.js")),
+    (
+        "/upload-problem.js",
+        include_str!("../../web/upload-problem.js"),
+    ),
 ];
 
 pub fn script(body: &'static str) -> HttpResponse {
