@@ -3,7 +3,7 @@
 import { DraftClient, OfflineError } from '/draft-client.js';
 import { DraftLive } from '/draft-live.js';
 import { findResumable, showResumable } from '/resume.js';
-import { setUpFiles, showFiles } from '/files.js';
+import { pillState, setUpFiles, showFiles, uploadsSettled } from '/files.js';
 
 const $ = (selector) => document.querySelector(selector);
 const form = $('#course-form');
@@ -145,8 +145,9 @@ function showNotice(message) {
 
 function render() {
   const state = client.state;
-  statusEl.dataset.state = state;
-  statusEl.querySelector('.label').textContent = STATUS_TEXT[state];
+  const pill = pillState(state); // a file still uploading is unsaved work too
+  statusEl.dataset.state = pill;
+  statusEl.querySelector('.label').textContent = STATUS_TEXT[pill];
   statusEl.title = state === 'error' && client.failure ? client.failure.message : '';
   document.body.dataset.draftId = client.draft?.id ?? '';
   document.body.dataset.courseId = client.draft?.courseId ?? '';
@@ -237,9 +238,11 @@ form.addEventListener('submit', async (event) => {
   event.preventDefault();
   const button = $('#submit');
   button.disabled = true;
-  button.textContent = 'Creating…';
   submitNotice = null;
   try {
+    // Files on their way go into the course, or are left out only when the person says so.
+    if (!(await uploadsSettled(button))) return;
+    button.textContent = 'Creating…';
     await client.submit();
     submitErrors = {};
   } catch (err) {

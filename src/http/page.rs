@@ -59,6 +59,11 @@ pub const SCRIPTS: &[(&str, &str)] = &[
         "/upload-problem.js",
         include_str!("../../web/upload-problem.js"),
     ),
+    (
+        "/upload-shelf.js",
+        include_str!("../../web/upload-shelf.js"),
+    ),
+    ("/upload-wait.js", include_str!("../../web/upload-wait.js")),
 ];
 
 pub fn script(body: &'static str) -> HttpResponse {
