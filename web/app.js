@@ -3,14 +3,13 @@
 import { DraftClient, OfflineError } from '/draft-client.js';
 import { DraftLive } from '/draft-live.js';
 import { findResumable, showResumable } from '/resume.js';
-import { TusUpload } from '/tus-upload.js';
+import { pillState, setUpFiles, showFiles, uploadsSettled } from '/files.js';
 
 const $ = (selector) => document.querySelector(selector);
 const form = $('#course-form');
 const fields = $('#form-fields');
 const statusEl = $('#save-status');
 const notice = $('#notice');
-const fileList = $('#file-list');
 
 const NUMBERS = new Set(['estimatedLessons', 'estimatedSections', 'lessonDuration']);
 const STATUS_TEXT = {
@@ -146,8 +145,9 @@ function showNotice(message) {
 
 function render() {
   const state = client.state;
-  statusEl.dataset.state = state;
-  statusEl.querySelector('.label').textContent = STATUS_TEXT[state];
+  const pill = pillState(state); // a file still uploading is unsaved work too
+  statusEl.dataset.state = pill;
+  statusEl.querySelector('.label').textContent = STATUS_TEXT[pill];
   statusEl.title = state === 'error' && client.failure ? client.failure.message : '';
   document.body.dataset.draftId = client.draft?.id ?? '';
   document.body.dataset.courseId = client.draft?.courseId ?? '';
@@ -221,169 +221,16 @@ function showReplayed(outcomes) {
 
 // --- files ---------------------------------------------------------------
 
-function formatSize(bytes) {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-}
-
-function fileItem(name, size) {
-  const li = document.createElement('li');
-  li.className = 'file';
-  li.innerHTML = '<span class="file-name"></span><span class="file-meta"></span><button type="button" class="pause" hidden>Pause</button><button type="button" class="remove" hidden>Remove</button>';
-  li.querySelector('.file-name').textContent = name;
-  li.querySelector('.file-meta').textContent = formatSize(size);
-  fileList.append(li);
-  return li;
-}
-
-const uploadStatus = $('#upload-status');
-
-function showUploaded(li, meta) {
-  li.dataset.fileId = meta.id;
-  li.dataset.state = 'uploaded';
-  li.querySelector('.file-meta').textContent = formatSize(meta.sizeBytes);
-  li.querySelector('.progress')?.remove();
-  li.querySelector('.pause').hidden = true;
-  const remove = li.querySelector('.remove');
-  remove.hidden = false;
-  remove.textContent = 'Remove';
-  remove.disabled = false;
-  remove.setAttribute('aria-label', `Remove ${meta.originalName}`);
-  remove.onclick = async () => {
-    remove.disabled = true;
-    try {
-      await client.removeFile(meta.id);
-      li.remove();
-      uploadStatus.textContent = `${meta.originalName} removed.`;
-    } catch (err) {
-      remove.disabled = false;
-      submitNotice = { kind: 'error', text: `Could not remove ${meta.originalName}: ${err.message}` };
-      render();
-    }
-  };
-}
-
-/**
- * Uploads one file resumably (tus): a progress bar, Pause/Resume, Cancel; a
- * dropped connection only pauses it until the network is back.
- */
-async function upload(file) {
-  const li = fileItem(file.name, file.size);
-  li.dataset.state = 'uploading';
-  const meta = li.querySelector('.file-meta');
-  const bar = Object.assign(document.createElement('progress'), { className: 'progress', max: Math.max(file.size, 1), value: 0 });
-  bar.setAttribute('aria-label', `Uploading ${file.name}`);
-  li.append(bar);
-  const [pause, cancel] = [li.querySelector('.pause'), li.querySelector('.remove')];
-  pause.hidden = cancel.hidden = false;
-  cancel.textContent = 'Cancel';
-  cancel.setAttribute('aria-label', `Cancel the upload of ${file.name}`);
-  pause.setAttribute('aria-label', `Pause the upload of ${file.name}`);
-  uploadStatus.textContent = `Uploading ${file.name}.`;
-  let tus = null;
-  let resume = null;
-  const shown = () => {
-    const done = tus ? tus.sent : 0;
-    bar.value = done;
-    bar.setAttribute('aria-valuetext', `${Math.floor((done / Math.max(file.size, 1)) * 100)}%`);
-    meta.textContent = `${formatSize(done)} of ${formatSize(file.size)}${tus?.paused ? ' · paused' : ''}`;
-  };
-  pause.onclick = () => {
-    if (!tus) return;
-    if (tus.paused) {
-      pause.textContent = 'Pause';
-      pause.setAttribute('aria-label', `Pause the upload of ${file.name}`);
-      resume?.();
-    } else {
-      tus.pause();
-      pause.textContent = 'Resume';
-      pause.setAttribute('aria-label', `Resume the upload of ${file.name}`);
-      uploadStatus.textContent = `${file.name} paused.`;
-    }
-    shown();
-  };
-  cancel.onclick = async () => {
-    cancel.disabled = true;
-    await tus?.abort();
-    li.remove();
-    uploadStatus.textContent = `Upload of ${file.name} cancelled.`;
-  };
-  try {
-    tus = new TusUpload(file, { endpoint: await client.uploadsPath(), getToken });
-    tus.addEventListener('progress', () => {
-      li.dataset.state = 'uploading';
-      shown();
-    });
-    tus.addEventListener('waiting', () => {
-      li.dataset.state = 'waiting';
-      meta.textContent = `${formatSize(tus.sent)} of ${formatSize(file.size)} · waiting for the connection`;
-    });
-    let fileId;
-    for (;;) {
-      try {
-        fileId = await tus.start();
-        break;
-      } catch (err) {
-        if (err.name !== 'AbortError' || !li.isConnected) throw err;
-        await new Promise((r) => (resume = r)); // paused: until Resume
-      }
-    }
-    // The file as the service lists it (its course too); if the list cannot be
-    // read now, what the upload itself says is enough to show it.
-    const files = await client.listFiles().catch(() => []);
-    const stored = files.find((f) => f.id === fileId) ?? { id: fileId, originalName: file.name, sizeBytes: file.size };
-    if (stored.courseId) client.fileStored(stored);
-    showUploaded(li, stored);
-    uploadStatus.textContent = `${file.name} uploaded.`;
-  } catch (err) {
-    if (!li.isConnected) return; // cancelled
-    li.dataset.state = 'failed';
-    bar.remove();
-    pause.hidden = true;
-    meta.textContent = problemText(err);
-    uploadStatus.textContent = `${file.name}: ${meta.textContent}`;
-    cancel.disabled = false;
-    cancel.textContent = 'Dismiss';
-    cancel.setAttribute('aria-label', `Dismiss ${file.name}`);
-    cancel.onclick = () => li.remove();
-  } finally {
+setUpFiles({
+  client,
+  getToken,
+  onChange: render,
+  onNotice: (message) => {
+    submitNotice = message;
     render();
-  }
-}
-
-function problemText(err) {
-  if (err instanceof OfflineError) return 'Not uploaded: the server cannot be reached. Try again later.';
-  if (err.status === 413) return 'Not uploaded: the file is too large.';
-  // The service names both sides of a mismatch: "declared application/pdf, detected text/html".
-  if (err.status === 415 && err.message.startsWith('declared ')) {
-    return `Not uploaded: the file is not what its name and type say (${err.message}).`;
-  }
-  if (err.status === 415) return 'Not uploaded: this type of file is not accepted.';
-  return err.message;
-}
-
-const dropzone = $('#dropzone');
-const fileInput = $('#file-input');
-fileInput.addEventListener('change', () => {
-  [...fileInput.files].forEach(upload);
-  fileInput.value = ''; // choosing the same file again fires change again
+  },
+  locked: () => fields.disabled,
 });
-for (const type of ['dragenter', 'dragover']) {
-  dropzone.addEventListener(type, (e) => {
-    e.preventDefault();
-    dropzone.classList.add('over');
-  });
-}
-dropzone.addEventListener('dragleave', () => dropzone.classList.remove('over'));
-dropzone.addEventListener('drop', (e) => {
-  e.preventDefault();
-  dropzone.classList.remove('over');
-  if (!fields.disabled) [...e.dataTransfer.files].forEach(upload);
-});
-// A file dropped beside the zone must not replace the page.
-window.addEventListener('dragover', (e) => e.preventDefault());
-window.addEventListener('drop', (e) => e.preventDefault());
 
 // --- submit --------------------------------------------------------------
 
@@ -391,9 +238,11 @@ form.addEventListener('submit', async (event) => {
   event.preventDefault();
   const button = $('#submit');
   button.disabled = true;
-  button.textContent = 'Creating…';
   submitNotice = null;
   try {
+    // Files on their way go into the course, or are left out only when the person says so.
+    if (!(await uploadsSettled(button))) return;
+    button.textContent = 'Creating…';
     await client.submit();
     submitErrors = {};
   } catch (err) {
@@ -435,16 +284,6 @@ $('#new-course').addEventListener('click', () => {
 });
 
 // --- start ---------------------------------------------------------------
-
-async function showFiles() {
-  fileList.replaceChildren();
-  if (!client.draft?.courseId) return;
-  try {
-    for (const meta of await client.listFiles()) showUploaded(fileItem(meta.originalName, meta.sizeBytes), meta);
-  } catch {
-    /* the list is a convenience; the files are safe on the server */
-  }
-}
 
 /** On another device (or with this tab's storage gone): offer the user's other drafts and the trash. */
 async function offerResume() {

@@ -1,17 +1,23 @@
 /**
  * A resumable upload of one file, by the tus 1.0.0 protocol (core, creation,
  * termination): creation (`POST`), then `PATCH`es of a chunk each from the offset
- * the server holds, asking it (`HEAD`) after any failure. A broken connection
- * costs at most the chunk in flight: the upload waits, then resumes where the
- * server's offset is, by itself (backoff, and at once on the browser's `online`
- * event). Its address is kept in `localStorage` under the file's name, size and
- * date, so choosing the same file again after a reload resumes it too.
+ * the server holds, asking it (`HEAD`) after any failure. The server keeps what
+ * a cut `PATCH` brought, so a broken connection or a pause costs only the bytes
+ * still on the way: the upload waits, then resumes where the server's offset is,
+ * by itself (backoff, and at once on the browser's `online` event). In a browser
+ * a `PATCH` goes by `XMLHttpRequest`, whose upload progress moves `sent` within
+ * a chunk (fetch reports none). Its address is kept in `localStorage` (or the
+ * `storage` given) under the file's name, size and date, so choosing the same
+ * file again after a reload resumes it too.
  *
  * ```js
  * const upload = new TusUpload(file, { endpoint: `/api/v1/drafts/${id}/uploads`, getToken });
  * upload.addEventListener('progress', () => bar.value = upload.sent / upload.total);
  * const fileId = await upload.start();   // pause() / start() again / abort()
  * ```
+ *
+ * Events: `progress` (bytes moved), `waiting` (for the connection or the
+ * server), `expired` (the kept address answered 404 or 410: starting over).
  *
  * @module tus-upload
  */
@@ -33,7 +39,46 @@ export class UploadError extends Error {
     super(problem?.detail || problem?.title || `HTTP ${status}`);
     this.name = 'UploadError';
     this.status = status;
+    /** The RFC 9457 problem as answered (`type`, `detail`, `limit`…), or `{}`. */
+    this.problem = problem || {};
   }
+}
+
+/** 409 for a PATCH that started at an offset the server has moved past: ask it again. */
+const isOffsetMismatch = (err) => err.status === 409 && /offset-mismatch$/.test(err.problem.type || '');
+
+const aborted = () => Object.assign(new Error('paused'), { name: 'AbortError' });
+
+/** One tus request to an upload's address, a 401 retried once with a fresh token. */
+async function ask(method, url, { getToken, fetch = (...a) => globalThis.fetch(...a) }) {
+  for (let attempt = 0; ; attempt++) {
+    const token = await getToken({ refresh: attempt > 0 });
+    const res = await fetch(url, { method, headers: { ...TUS, Authorization: `Bearer ${token}` }, cache: 'no-store' });
+    if (res.status !== 401 || attempt > 0) return res;
+  }
+}
+
+/**
+ * How far an upload kept at `url` has come, by `HEAD` (e.g. one a reload left).
+ * @param {string} url
+ * @param {{getToken: Function, fetch?: typeof fetch}} options
+ * @returns {Promise<{offset: number, length: number}|null>} null once it is gone (404, 410: expired or removed)
+ * @throws {UploadError|TypeError} another answer, or no connection
+ */
+export async function probe(url, options) {
+  const res = await ask('HEAD', url, options);
+  if (res.status === 404 || res.status === 410) return null;
+  if (!res.ok) throw new UploadError(res.status, null);
+  return { offset: Number(res.headers.get('Upload-Offset')), length: Number(res.headers.get('Upload-Length')) };
+}
+
+/**
+ * Asks the server to drop an upload kept at `url` (termination); one already
+ * gone is fine.
+ * @returns {Promise<void>} never rejects: an upload left behind expires by itself
+ */
+export async function terminate(url, options) {
+  await ask('DELETE', url, options).catch(() => {});
 }
 
 export class TusUpload extends EventTarget {
@@ -41,6 +86,9 @@ export class TusUpload extends EventTarget {
   #o;
   #url = null;
   #offset = 0;
+  /** bytes of the PATCH in flight handed to the network so far */
+  #sending = 0;
+  #xhr;
   #running = null;
   #abort = null;
   #paused = false;
@@ -54,24 +102,28 @@ export class TusUpload extends EventTarget {
    * @param {number} [options.chunkSize=5242880]
    * @param {number} [options.retryBaseMs=1000]
    * @param {number} [options.retryMaxMs=30000]
+   * @param {number} [options.settleMs=300]  after a pause, how long to let the server record the cut chunk before asking it
    * @param {Storage} [options.storage=localStorage]
-   * @param {typeof fetch} [options.fetch]
+   * @param {typeof fetch} [options.fetch]  for every request (then PATCHes report no progress within a chunk)
    */
   constructor(file, options) {
     super();
     this.#file = file;
+    this.#xhr = !options.fetch && typeof XMLHttpRequest === 'function';
     this.#o = {
       chunkSize: 5 << 20,
       retryBaseMs: 1000,
       retryMaxMs: 30000,
+      settleMs: 300,
       storage: globalThis.localStorage,
       fetch: (...a) => globalThis.fetch(...a),
       ...options,
     };
   }
 
+  /** Bytes the server holds, plus those of the chunk in flight already handed to the network. */
   get sent() {
-    return this.#offset;
+    return Math.min(this.#file.size, this.#offset + this.#sending);
   }
 
   get total() {
@@ -98,8 +150,29 @@ export class TusUpload extends EventTarget {
     return this.#running;
   }
 
-  /** Stops sending after aborting the chunk in flight; start() resumes. */
-  pause() {
+  /**
+   * Stops sending: the chunk in flight is cut, and the server keeps what of it
+   * arrived. Resolves once `sent` is what the server holds (it is asked); start()
+   * resumes from there.
+   * @returns {Promise<void>} never rejects
+   */
+  async pause() {
+    this.#halt();
+    await this.#running?.catch(() => {});
+    // The server records a cut chunk once it sees the connection close; until
+    // then HEAD answers its last checkpoint.
+    await new Promise((resolve) => setTimeout(resolve, this.#o.settleMs));
+    if (!this.#paused || !this.#url) return;
+    try {
+      const at = await probe(this.#url, { getToken: this.#o.getToken, fetch: this.#o.fetch });
+      if (at && this.#paused) this.#offset = at.offset;
+    } catch {
+      /* unknown for now: the resume asks again */
+    }
+    this.#progress();
+  }
+
+  #halt() {
     this.#paused = true;
     this.#abort?.abort();
     this.#wake?.();
@@ -107,20 +180,23 @@ export class TusUpload extends EventTarget {
 
   /** Stops for good and asks the server to drop what it has (termination). */
   async abort() {
-    this.pause();
+    this.#halt();
+    const url = this.#url;
     this.#forget();
-    if (this.#url) await this.#send('DELETE', this.#url).catch(() => {});
+    if (url) await this.#send('DELETE', url).catch(() => {});
   }
 
   async #run() {
     for (let attempt = 0; ; ) {
-      if (this.#paused) throw Object.assign(new Error('paused'), { name: 'AbortError' });
+      if (this.#paused) throw aborted();
       try {
         if (!this.#url) this.#url = this.#o.storage?.getItem(this.#key) ?? null;
         if (this.#url) {
           const head = await this.#send('HEAD', this.#url);
           if (head.status === 404 || head.status === 410) {
             this.#forget(); // expired or removed: start over
+            this.#offset = 0;
+            this.dispatchEvent(new Event('expired'));
             continue;
           }
           await this.#check(head);
@@ -143,6 +219,7 @@ export class TusUpload extends EventTarget {
             'Content-Type': 'application/offset+octet-stream',
             'Upload-Offset': String(this.#offset),
           }, this.#file.slice(this.#offset, end));
+          this.#sending = 0;
           await this.#check(res);
           this.#offset = Number(res.headers.get('Upload-Offset'));
           attempt = 0;
@@ -153,11 +230,12 @@ export class TusUpload extends EventTarget {
           }
         }
       } catch (err) {
-        if (err instanceof UploadError && !TRANSIENT.has(err.status)) {
-          if (err.status === 404 || err.status === 409) this.#forget();
+        this.#sending = 0;
+        if (err instanceof UploadError && !TRANSIENT.has(err.status) && !isOffsetMismatch(err)) {
+          this.#forget(); // refused, removed or expired: nothing to resume
           throw err;
         }
-        if (this.#paused) throw Object.assign(new Error('paused'), { name: 'AbortError' });
+        if (this.#paused) throw aborted();
         // Offline, or the server is away: wait, then ask it where we are.
         const delay = Math.min(this.#o.retryMaxMs, this.#o.retryBaseMs * 2 ** attempt++);
         this.dispatchEvent(new Event('waiting'));
@@ -208,15 +286,52 @@ export class TusUpload extends EventTarget {
     for (let attempt = 0; ; attempt++) {
       const token = await this.#o.getToken({ refresh: attempt > 0 });
       this.#abort = new AbortController();
-      const res = await this.#o.fetch(url, {
+      const init = {
         method,
         headers: { ...TUS, Authorization: `Bearer ${token}`, ...headers },
         body,
         cache: 'no-store',
         signal: this.#abort.signal,
-      });
+      };
+      // A request on a connection that went away may hang rather than fail:
+      // the browser going offline cuts it (the server keeps what arrived).
+      const cut = () => this.#abort.abort();
+      globalThis.addEventListener?.('offline', cut);
+      let res;
+      try {
+        res = await (method === 'PATCH' && this.#xhr ? this.#xhrSend(url, init) : this.#o.fetch(url, init));
+      } finally {
+        globalThis.removeEventListener?.('offline', cut);
+      }
       if (res.status !== 401 || attempt > 0) return res;
     }
+  }
+
+  /** `fetch` by XMLHttpRequest, for its upload progress: `sent` moves as the chunk goes. */
+  #xhrSend(url, { method, headers, body, signal }) {
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open(method, url);
+      for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
+      xhr.upload.onprogress = (e) => {
+        this.#sending = e.loaded;
+        this.#progress();
+      };
+      xhr.onload = () => {
+        const answer = new Headers();
+        for (const line of xhr.getAllResponseHeaders().trim().split(/\r?\n/)) {
+          const at = line.indexOf(':');
+          if (at > 0) answer.append(line.slice(0, at).trim(), line.slice(at + 1).trim());
+        }
+        const empty = xhr.status === 204 || xhr.status === 304 || !xhr.responseText;
+        resolve(new Response(empty ? null : xhr.responseText, { status: xhr.status, headers: answer }));
+      };
+      xhr.onerror = xhr.ontimeout = () => reject(new TypeError('network error'));
+      xhr.onabort = () => reject(new DOMException('aborted', 'AbortError'));
+      if (signal.aborted) return xhr.onabort();
+      signal.addEventListener('abort', () => xhr.abort(), { once: true });
+      xhr.send(body);
+    });
   }
 
   #progress() {

@@ -48,10 +48,16 @@ test('an upload shows its progress, pauses, and resumes after the network drops'
   const item = page.locator('#file-list li', { hasText: 'outline.txt' });
   await waitFor(async () => (await progress(page)) > 0, { what: 'a first chunk stored' });
 
-  // Pause: nothing more is sent until Resume.
+  // Pause: nothing more is sent until Resume, and the bar shows what the server
+  // holds (the part of the chunk in flight that arrived is kept).
   await item.getByRole('button', { name: 'Pause the upload of outline.txt' }).click();
   await waitFor(async () => /paused/.test(await item.textContent()), { what: 'the upload paused' });
-  const paused = await progress(page);
+  const url = await page.evaluate(() => Object.values(localStorage).join(' ').match(/\/api\/v1\/drafts\/[^\s"]+\/uploads\/[0-9a-f-]+/)[0]);
+  const paused = await waitFor(async () => {
+    const res = await fetch(service.baseUrl + url, { method: 'HEAD', headers: { 'Tus-Resumable': '1.0.0', Authorization: `Bearer ${await service.token()}` } });
+    const held = Number(res.headers.get('upload-offset'));
+    return (await progress(page)) === held && held;
+  }, { what: 'the bar at the offset the server holds' });
   if (process.env.DRAFTD_E2E_DOCS_SCREENSHOT) {
     // The README's picture: the resume offer above the form, an upload under way.
     await page.setViewportSize({ width: 880, height: 900 });

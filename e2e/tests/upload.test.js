@@ -72,14 +72,15 @@ test('drag and drop uploads, Remove deletes the file, a refused type and a file 
   await page.setInputFiles('#file-input', { name: 'photo.png', mimeType: 'image/png', buffer: Buffer.from('not really a png') });
   const failed = page.locator('#file-list li[data-state="failed"]');
   await failed.waitFor();
-  assert.match(await failed.textContent(), /photo\.png.*not accepted/);
+  assert.match(await failed.textContent(), /photo\.png.*Files of this type can’t be added/);
   await screenshot(page, '06-upload-refused');
 
-  // HTML named and declared as a PDF: the service names what it found.
+  // HTML named and declared as a PDF: said plainly, with what the service found in the detail.
   await page.setInputFiles('#file-input', { name: 'plan.pdf', mimeType: 'application/pdf', buffer: Buffer.from('<!DOCTYPE html><html><body>hi</body></html>') });
   const lying = page.locator('#file-list li[data-state="failed"]', { hasText: 'plan.pdf' });
   await lying.waitFor();
-  assert.match(await lying.textContent(), /not what its name and type say \(declared application\/pdf, detected text\/html\)/);
+  assert.equal(await lying.locator('.problem-text').textContent(), 'This file isn’t a PDF, so it wasn’t added.');
+  assert.match(await lying.locator('.problem-detail').textContent(), /declared application\/pdf, detected text\/html/);
 
   await page.click('#file-list li[data-state="uploaded"] .remove');
   await page.locator('#file-list li[data-state="uploaded"]').waitFor({ state: 'detached' });

@@ -44,7 +44,7 @@ pub async fn stylesheet() -> HttpResponse {
 }
 
 /// The page's scripts (ES modules), by path.
-pub const SCRIPTS: [(&str, &str); 6] = [
+pub const SCRIPTS: &[(&str, &str)] = &[
     ("/app.js", include_str!("../../web/app.js")),
     (
         "/draft-client.js",
@@ -54,6 +54,16 @@ pub const SCRIPTS: [(&str, &str); 6] = [
     ("/resume.js", include_str!("../../web/resume.js")),
     ("/tus-upload.js", include_str!("../../web/tus-upload.js")),
     ("/journal.js", include_str!("../../web/journal.js")),
+    ("/files.js", include_str!("../../web/files.js")),
+    (
+        "/upload-problem.js",
+        include_str!("../../web/upload-problem.js"),
+    ),
+    (
+        "/upload-shelf.js",
+        include_str!("../../web/upload-shelf.js"),
+    ),
+    ("/upload-wait.js", include_str!("../../web/upload-wait.js")),
 ];
 
 pub fn script(body: &'static str) -> HttpResponse {
