@@ -4,6 +4,10 @@ import { DraftClient, OfflineError } from '/draft-client.js';
 import { DraftLive } from '/draft-live.js';
 import { findResumable, showResumable } from '/resume.js';
 import { TusUpload } from '/tus-upload.js';
+import { conflictText, fieldLabel, renderConflicts } from '/conflict.js';
+import { atCap, bindDiscard, showCapOffer, showDiscard } from '/drafts.js';
+import { showSuccess } from '/success.js';
+import { restoreCourse, showTrashedDraft } from '/trash.js';
 
 const $ = (selector) => document.querySelector(selector);
 const form = $('#course-form');
@@ -18,6 +22,7 @@ const STATUS_TEXT = {
   pending: 'Not saved yet',
   saving: 'Saving…',
   saved: 'Saved',
+  invalid: 'Saved, except',
   offline: 'Offline, will retry',
   conflict: 'Conflict',
   error: 'Not saved',
@@ -39,7 +44,9 @@ async function getToken({ refresh }) {
   return token;
 }
 
-const client = new DraftClient({ getToken });
+/** The field the person has typed in since they entered it: another writer's change to it is a conflict. */
+let typedIn = null;
+const client = new DraftClient({ getToken, isEditing: () => (document.activeElement?.name === typedIn ? typedIn : null) });
 const live = new DraftLive(client, { getToken });
 live.addEventListener('change', () => (document.body.dataset.live = live.connected ? 'on' : 'off'));
 
@@ -90,12 +97,14 @@ function fillForm() {
 // Leaving a field shows what the draft holds for it, should another tab have changed it.
 form.addEventListener('focusout', (event) => {
   const name = event.target.name;
+  if (event.relatedTarget?.name !== name) typedIn = null;
   if (names.includes(name) && event.relatedTarget?.name !== name) writeField(name, client.formData[name]);
 });
 
 function onEdit(event) {
   const name = event.target.name;
   if (!name || !names.includes(name)) return;
+  typedIn = name;
   delete submitErrors[name];
   if (submitNotice?.validation && !Object.keys(submitErrors).length) submitNotice = null;
   client.set(name, readField(name));
@@ -119,16 +128,20 @@ function renderErrors() {
     const input = name === 'formats' ? box : form.elements.namedItem(name);
     let p = box.querySelector(':scope > .field-error');
     const messages = all[name];
+    const described = (input.getAttribute('aria-describedby') || '').split(' ').filter((id) => id && id !== `${name}-error`);
     if (!messages?.length) {
       p?.remove();
       input.removeAttribute('aria-invalid');
+      if (described.length) input.setAttribute('aria-describedby', described.join(' '));
+      else input.removeAttribute('aria-describedby');
       continue;
     }
     if (!p) {
       p = Object.assign(document.createElement('p'), { className: 'field-error', id: `${name}-error` });
       if (name === 'formats') box.append(p);
       else input.after(p); // right under the input, above its hint
-      input.setAttribute('aria-describedby', p.id);
+      // The error first, then the hint and anything else that describes the field.
+      input.setAttribute('aria-describedby', [p.id, ...described].join(' '));
     }
     p.textContent = messages.map(sentence).join(' ');
     input.setAttribute('aria-invalid', 'true');
@@ -147,12 +160,26 @@ function showNotice(message) {
 function render() {
   const state = client.state;
   statusEl.dataset.state = state;
-  statusEl.querySelector('.label').textContent = STATUS_TEXT[state];
-  statusEl.title = state === 'error' && client.failure ? client.failure.message : '';
+  const refused = Object.keys(client.errors).map((name) => fieldLabel(form, name)).join(', ');
+  statusEl.querySelector('.label').textContent = state === 'invalid' ? `${STATUS_TEXT[state]} ${refused}` : STATUS_TEXT[state];
+  statusEl.title = state === 'error' && client.failure ? client.failure.message : state === 'invalid' ? `${refused}: not saved, see the field` : '';
   document.body.dataset.draftId = client.draft?.id ?? '';
   document.body.dataset.courseId = client.draft?.courseId ?? '';
   renderErrors();
-  if (state === 'conflict') {
+  renderConflicts(form, client, (name, choice) => {
+    client.resolve(name, choice);
+    writeField(name, client.formData[name]);
+    (name === 'formats' ? form.querySelector('input[name="formats"]') : form.elements.namedItem(name)).focus();
+  });
+  showNote(conflictText(form, client));
+  showDiscard(client);
+  showTrashedDraft(client);
+  showCapOffer(client, { returnFocus: () => form.elements.namedItem(typedIn || 'topic')?.focus() });
+  if (state === 'conflict' && Object.keys(client.conflicts).length) {
+    showNotice(submitNotice);
+  } else if (state === 'error' && (client.draft?.courseTrashed || atCap(client))) {
+    showNotice(submitNotice);
+  } else if (state === 'conflict') {
     showNotice({ kind: 'warn', text: 'This draft was changed in another tab or device. Fields you had not edited now show those changes; your own edits are kept and will be saved over them.' });
   } else if (state === 'offline') {
     showNotice({ kind: 'warn', text: 'The connection to the server is lost. Keep typing: nothing is lost, and your changes are saved as soon as it is back.' });
@@ -161,7 +188,7 @@ function render() {
   } else {
     showNotice(submitNotice);
   }
-  if (state === 'submitted') showSuccess();
+  if (state === 'submitted') showSuccess(client, { fields, form });
 }
 
 client.addEventListener('state', render);
@@ -172,6 +199,19 @@ client.addEventListener('remote', ({ detail }) => showRemote(detail));
 
 const liveNote = $('#live-note');
 let liveTimer = null;
+let noteHeld = false;
+
+/** A note that stays while `text` is set (an open conflict); null lets it go. */
+function showNote(text) {
+  if (text) {
+    clearTimeout(liveTimer);
+    if (liveNote.textContent !== text) liveNote.textContent = text;
+    liveNote.hidden = false;
+  } else if (noteHeld) {
+    liveNote.hidden = true;
+  }
+  noteHeld = Boolean(text);
+}
 
 /** Says what another tab did, and marks the fields it changed for a moment. */
 function showRemote({ type, fields }) {
@@ -181,7 +221,7 @@ function showRemote({ type, fields }) {
     discarded: 'This draft was discarded in another tab or device. What you type now starts a new one.',
     materialized: null,
   }[type];
-  if (!text) return;
+  if (!text || noteHeld) return;
   liveNote.textContent = text;
   liveNote.hidden = false;
   clearTimeout(liveTimer);
@@ -414,21 +454,6 @@ form.addEventListener('submit', async (event) => {
   }
 });
 
-function showSuccess() {
-  const { courseSlug, courseId, formData } = client.draft;
-  $('#success-topic').textContent = formData?.topic || client.formData.topic || 'Untitled course';
-  $('#course-slug').textContent = courseSlug;
-  $('#course-id').textContent = courseId;
-  fields.disabled = true;
-  if ($('#success').hidden) {
-    $('#success').hidden = false;
-    form.hidden = true;
-    $('.intro').hidden = true;
-    document.title = 'Course submitted · draftd';
-    $('#success').focus();
-  }
-}
-
 $('#new-course').addEventListener('click', () => {
   client.reset();
   location.reload();
@@ -456,12 +481,21 @@ async function offerResume() {
         await showFiles();
         $('#topic').focus();
       },
-      onRestore: (id) => client.request('POST', `/api/v1/courses/${encodeURIComponent(id)}/restore`),
+      onRestore: (id) => restoreCourse(client, id),
     });
   } catch {
     /* an offer, not a need: the new draft works without it */
   }
 }
+
+bindDiscard(client, {
+  afterDiscard: async (message) => {
+    submitNotice = message;
+    fillForm();
+    render();
+    await showFiles();
+  },
+});
 
 render();
 await client.start();

@@ -44,7 +44,7 @@ pub async fn stylesheet() -> HttpResponse {
 }
 
 /// The page's scripts (ES modules), by path.
-pub const SCRIPTS: [(&str, &str); 6] = [
+pub const SCRIPTS: [(&str, &str); 10] = [
     ("/app.js", include_str!("../../web/app.js")),
     (
         "/draft-client.js",
@@ -54,6 +54,10 @@ pub const SCRIPTS: [(&str, &str); 6] = [
     ("/resume.js", include_str!("../../web/resume.js")),
     ("/tus-upload.js", include_str!("../../web/tus-upload.js")),
     ("/journal.js", include_str!("../../web/journal.js")),
+    ("/conflict.js", include_str!("../../web/conflict.js")),
+    ("/drafts.js", include_str!("../../web/drafts.js")),
+    ("/success.js", include_str!("../../web/success.js")),
+    ("/trash.js", include_str!("../../web/trash.js")),
 ];
 
 pub fn script(body: &'static str) -> HttpResponse {
