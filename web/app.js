@@ -6,6 +6,8 @@ import { findResumable, showResumable } from '/resume.js';
 import { TusUpload } from '/tus-upload.js';
 import { conflictText, fieldLabel, renderConflicts } from '/conflict.js';
 import { atCap, bindDiscard, showCapOffer, showDiscard } from '/drafts.js';
+import { renderErrors } from '/field-errors.js';
+import { replayedText, showNote, showRemote } from '/notes.js';
 import { showSuccess } from '/success.js';
 import { restoreCourse, showTrashedDraft } from '/trash.js';
 
@@ -121,36 +123,6 @@ let submitErrors = {};
 /** What the last submit or file action has to say: {text, kind, validation?}. */
 let submitNotice = null;
 
-function renderErrors() {
-  const all = { ...submitErrors, ...client.errors };
-  for (const name of names) {
-    const box = name === 'formats' ? $('#formats') : form.elements.namedItem(name).closest('.field');
-    const input = name === 'formats' ? box : form.elements.namedItem(name);
-    let p = box.querySelector(':scope > .field-error');
-    const messages = all[name];
-    const described = (input.getAttribute('aria-describedby') || '').split(' ').filter((id) => id && id !== `${name}-error`);
-    if (!messages?.length) {
-      p?.remove();
-      input.removeAttribute('aria-invalid');
-      if (described.length) input.setAttribute('aria-describedby', described.join(' '));
-      else input.removeAttribute('aria-describedby');
-      continue;
-    }
-    if (!p) {
-      p = Object.assign(document.createElement('p'), { className: 'field-error', id: `${name}-error` });
-      if (name === 'formats') box.append(p);
-      else input.after(p); // right under the input, above its hint
-      // The error first, then the hint and anything else that describes the field.
-      input.setAttribute('aria-describedby', [p.id, ...described].join(' '));
-    }
-    p.textContent = messages.map(sentence).join(' ');
-    input.setAttribute('aria-invalid', 'true');
-  }
-}
-
-/** "must be at least 3 characters" -> "Must be at least 3 characters." */
-const sentence = (m) => m.charAt(0).toUpperCase() + m.slice(1) + (/[.!?]$/.test(m) ? '' : '.');
-
 function showNotice(message) {
   notice.hidden = !message;
   notice.textContent = message?.text ?? '';
@@ -165,7 +137,7 @@ function render() {
   statusEl.title = state === 'error' && client.failure ? client.failure.message : state === 'invalid' ? `${refused}: not saved, see the field` : '';
   document.body.dataset.draftId = client.draft?.id ?? '';
   document.body.dataset.courseId = client.draft?.courseId ?? '';
-  renderErrors();
+  renderErrors(form, names, { ...submitErrors, ...client.errors });
   renderConflicts(form, client, (name, choice) => {
     client.resolve(name, choice);
     writeField(name, client.formData[name]);
@@ -193,46 +165,10 @@ function render() {
 
 client.addEventListener('state', render);
 client.addEventListener('data', fillForm);
-client.addEventListener('remote', ({ detail }) => showRemote(detail));
+client.addEventListener('remote', ({ detail }) => showRemote(detail, { form, names, busy: editing() }));
 
 // --- changes from other tabs and devices -----------------------------------
 
-const liveNote = $('#live-note');
-let liveTimer = null;
-let noteHeld = false;
-
-/** A note that stays while `text` is set (an open conflict); null lets it go. */
-function showNote(text) {
-  if (text) {
-    clearTimeout(liveTimer);
-    if (liveNote.textContent !== text) liveNote.textContent = text;
-    liveNote.hidden = false;
-  } else if (noteHeld) {
-    liveNote.hidden = true;
-  }
-  noteHeld = Boolean(text);
-}
-
-/** Says what another tab did, and marks the fields it changed for a moment. */
-function showRemote({ type, fields }) {
-  const text = {
-    saved: 'Edited in another tab or device: the fields you are not editing show the changes.',
-    submitted: 'This course was submitted in another tab or device.',
-    discarded: 'This draft was discarded in another tab or device. What you type now starts a new one.',
-    materialized: null,
-  }[type];
-  if (!text || noteHeld) return;
-  liveNote.textContent = text;
-  liveNote.hidden = false;
-  clearTimeout(liveTimer);
-  liveTimer = setTimeout(() => (liveNote.hidden = true), 8000);
-  const busy = editing();
-  for (const name of fields.filter((f) => names.includes(f) && f !== busy)) {
-    const box = name === 'formats' ? $('#formats') : form.elements.namedItem(name);
-    box.classList.add('remote-changed');
-    setTimeout(() => box.classList.remove('remote-changed'), 1500);
-  }
-}
 window.addEventListener('online', () => client.retryNow());
 // The tab closes, or goes to the background (where it may be killed): every
 // unacknowledged edit goes out with keepalive; the journal keeps it meanwhile.
@@ -240,24 +176,6 @@ window.addEventListener('pagehide', () => client.saveOnExit());
 document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'hidden') client.saveOnExit();
 });
-
-/** Tells the person what the replay of a closed tab's unsaved edits did. */
-function showReplayed(outcomes) {
-  const texts = [];
-  for (const outcome of outcomes) {
-    if (outcome.kind === 'recreated') {
-      texts.push('Text you typed in a page that closed before it was saved belonged to a draft that has expired: it was saved into a new draft, listed below.');
-    }
-    const conflicts = Object.keys(outcome.conflicts || {});
-    if (conflicts.length) {
-      texts.push(`Text you typed in a page that closed before it was saved replaced a change made elsewhere to ${conflicts.join(', ')}; the other version was: ${conflicts.map((f) => JSON.stringify(outcome.conflicts[f])).join('; ')}.`);
-    }
-  }
-  if (texts.length) {
-    submitNotice = { kind: 'warn', text: texts.join(' ') };
-    render();
-  }
-}
 
 // --- files ---------------------------------------------------------------
 
@@ -502,6 +420,10 @@ await client.start();
 fillForm();
 render();
 live.start();
-showReplayed(await client.replayJournals());
+const replayed = replayedText(await client.replayJournals());
+if (replayed) {
+  submitNotice = { kind: 'warn', text: replayed };
+  render();
+}
 await showFiles();
 if (!client.restored) await offerResume();

@@ -44,7 +44,7 @@ pub async fn stylesheet() -> HttpResponse {
 }
 
 /// The page's scripts (ES modules), by path.
-pub const SCRIPTS: [(&str, &str); 10] = [
+pub const SCRIPTS: [(&str, &str); 12] = [
     ("/app.js", include_str!("../../web/app.js")),
     (
         "/draft-client.js",
@@ -56,6 +56,11 @@ pub const SCRIPTS: [(&str, &str); 10] = [
     ("/journal.js", include_str!("../../web/journal.js")),
     ("/conflict.js", include_str!("../../web/conflict.js")),
     ("/drafts.js", include_str!("../../web/drafts.js")),
+    (
+        "/field-errors.js",
+        include_str!("../../web/field-errors.js"),
+    ),
+    ("/notes.js", include_str!("../../web/notes.js")),
     ("/success.js", include_str!("../../web/success.js")),
     ("/trash.js", include_str!("../../web/trash.js")),
 ];
