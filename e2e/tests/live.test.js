@@ -133,12 +133,19 @@ test('a submit in one tab turns the other into the success view with a notice', 
   const [a, id] = await firstTab('#topic', 'Submitted from the first tab');
   const b = await sameDraft(id);
   await Promise.all([following(a), following(b)]);
+  // A's own stream tells it of the submit too. Its answer is held until the
+  // event has surely gone out (B shows it), so that A reads the event first.
+  await a.route('**/submit', async (route) => {
+    const answer = await route.fetch();
+    await b.locator('#success').waitFor({ timeout: 5000 });
+    await route.fulfill({ response: answer });
+  });
   await a.click('#submit');
   await a.locator('#success').waitFor();
 
   await b.locator('#success').waitFor({ timeout: 5000 });
   assert.match(await b.textContent('#live-note'), /submitted in another tab/);
-  // The tab that submitted got the same event: its own submit, not another tab's.
+  // The tab that submitted: its own submit, not another tab's.
   await staysTrue(async () => !/submitted in another tab/.test(await a.textContent('#live-note')), 1000, 'no "another tab" note after its own submit');
   assert.equal(await b.textContent('#success-topic'), 'Submitted from the first tab');
   assert.equal(await b.$eval('#form-fields', (fields) => fields.disabled), true);
