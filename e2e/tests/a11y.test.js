@@ -1,9 +1,9 @@
 // Accessibility and layout stability of the page, state by state: axe-core finds
-// no violation in any state (empty, saved, validation errors, the resume offer
-// with the trash, a conflict, the cap offer, the success view); every control
-// shows a focus ring of at least 3:1 against white; hints are tied to their
-// inputs; "Saving…" shows only while a request is in flight; the resume offer
-// arriving after load shifts nothing (CLS at most 0.05).
+// no violation in any state (empty, typing, saved, validation errors, the resume
+// offer with the trash, a conflict, the cap offer, the success view, its course
+// in the trash); every control shows a focus ring of at least 3:1 against white;
+// hints are tied to their inputs; "Saving…" shows only while a request is in
+// flight; the resume offer arriving after load shifts nothing (CLS at most 0.05).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -99,6 +99,8 @@ test('axe finds no violation in any state of the page; focus rings, hints, and "
   // Typing, then saved; "Saving…" never showed while nothing was in flight.
   await a.fill('#topic', 'Accessible course');
   await a.fill('#description', 'Typed to see the states of the save');
+  await saveState(a, 'pending');
+  await assertNoViolations(a, 'typing, not saved yet');
   await saveState(a, 'saved');
   await assertNoViolations(a, 'saved');
   assert.equal(await a.evaluate(() => window.__saving.idleSaving), 0, '"Saving…" with no request in flight');
@@ -154,6 +156,9 @@ test('axe finds no violation in any state of the page; focus rings, hints, and "
   await a.locator('#course-files li').first().waitFor();
   await assertNoViolations(a, 'success view');
   assert.deepEqual(await weakFocusRings(a, 3), [], 'focus rings of the success view');
+  await a.click('#trash-course');
+  await a.locator('#trash-note').waitFor();
+  await assertNoViolations(a, 'success view, the course in the trash');
 });
 
 test('the resume offer arriving after load shifts nothing: cumulative layout shift at most 0.05', async () => {
