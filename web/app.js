@@ -4,6 +4,12 @@ import { DraftClient, OfflineError } from '/draft-client.js';
 import { DraftLive } from '/draft-live.js';
 import { findResumable, showResumable } from '/resume.js';
 import { pillState, setUpFiles, showFiles, uploadsSettled } from '/files.js';
+import { conflictText, fieldLabel, renderConflicts } from '/conflict.js';
+import { atCap, bindDiscard, showCapOffer, showDiscard } from '/drafts.js';
+import { renderErrors } from '/field-errors.js';
+import { replayedText, showNote, showRemote } from '/notes.js';
+import { showSuccess } from '/success.js';
+import { restoreCourse, showTrashedDraft } from '/trash.js';
 
 const $ = (selector) => document.querySelector(selector);
 const form = $('#course-form');
@@ -17,6 +23,7 @@ const STATUS_TEXT = {
   pending: 'Not saved yet',
   saving: 'Saving…',
   saved: 'Saved',
+  invalid: 'Saved, except',
   offline: 'Offline, will retry',
   conflict: 'Conflict',
   error: 'Not saved',
@@ -38,7 +45,9 @@ async function getToken({ refresh }) {
   return token;
 }
 
-const client = new DraftClient({ getToken });
+/** The field the person has typed in since they entered it: another writer's change to it is a conflict. */
+let typedIn = null;
+const client = new DraftClient({ getToken, isEditing: () => (document.activeElement?.name === typedIn ? typedIn : null) });
 const live = new DraftLive(client, { getToken });
 live.addEventListener('change', () => (document.body.dataset.live = live.connected ? 'on' : 'off'));
 
@@ -89,12 +98,14 @@ function fillForm() {
 // Leaving a field shows what the draft holds for it, should another tab have changed it.
 form.addEventListener('focusout', (event) => {
   const name = event.target.name;
+  if (event.relatedTarget?.name !== name) typedIn = null;
   if (names.includes(name) && event.relatedTarget?.name !== name) writeField(name, client.formData[name]);
 });
 
 function onEdit(event) {
   const name = event.target.name;
   if (!name || !names.includes(name)) return;
+  typedIn = name;
   delete submitErrors[name];
   if (submitNotice?.validation && !Object.keys(submitErrors).length) submitNotice = null;
   client.set(name, readField(name));
@@ -111,32 +122,6 @@ let submitErrors = {};
 /** What the last submit or file action has to say: {text, kind, validation?}. */
 let submitNotice = null;
 
-function renderErrors() {
-  const all = { ...submitErrors, ...client.errors };
-  for (const name of names) {
-    const box = name === 'formats' ? $('#formats') : form.elements.namedItem(name).closest('.field');
-    const input = name === 'formats' ? box : form.elements.namedItem(name);
-    let p = box.querySelector(':scope > .field-error');
-    const messages = all[name];
-    if (!messages?.length) {
-      p?.remove();
-      input.removeAttribute('aria-invalid');
-      continue;
-    }
-    if (!p) {
-      p = Object.assign(document.createElement('p'), { className: 'field-error', id: `${name}-error` });
-      if (name === 'formats') box.append(p);
-      else input.after(p); // right under the input, above its hint
-      input.setAttribute('aria-describedby', p.id);
-    }
-    p.textContent = messages.map(sentence).join(' ');
-    input.setAttribute('aria-invalid', 'true');
-  }
-}
-
-/** "must be at least 3 characters" -> "Must be at least 3 characters." */
-const sentence = (m) => m.charAt(0).toUpperCase() + m.slice(1) + (/[.!?]$/.test(m) ? '' : '.');
-
 function showNotice(message) {
   notice.hidden = !message;
   notice.textContent = message?.text ?? '';
@@ -147,12 +132,26 @@ function render() {
   const state = client.state;
   const pill = pillState(state); // a file still uploading is unsaved work too
   statusEl.dataset.state = pill;
-  statusEl.querySelector('.label').textContent = STATUS_TEXT[pill];
-  statusEl.title = state === 'error' && client.failure ? client.failure.message : '';
+  const refused = Object.keys(client.errors).map((name) => fieldLabel(form, name)).join(', ');
+  statusEl.querySelector('.label').textContent = pill === 'invalid' ? `${STATUS_TEXT[pill]} ${refused}` : STATUS_TEXT[pill];
+  statusEl.title = pill === 'error' && client.failure ? client.failure.message : pill === 'invalid' ? `${refused}: not saved, see the field` : '';
   document.body.dataset.draftId = client.draft?.id ?? '';
   document.body.dataset.courseId = client.draft?.courseId ?? '';
-  renderErrors();
-  if (state === 'conflict') {
+  renderErrors(form, names, { ...submitErrors, ...client.errors });
+  renderConflicts(form, client, (name, choice) => {
+    client.resolve(name, choice);
+    writeField(name, client.formData[name]);
+    (name === 'formats' ? form.querySelector('input[name="formats"]') : form.elements.namedItem(name)).focus();
+  });
+  showNote(conflictText(form, client));
+  showDiscard(client);
+  showTrashedDraft(client);
+  showCapOffer(client, { returnFocus: () => form.elements.namedItem(typedIn || 'topic')?.focus() });
+  if (state === 'conflict' && Object.keys(client.conflicts).length) {
+    showNotice(submitNotice);
+  } else if (state === 'error' && (client.draft?.courseTrashed || atCap(client))) {
+    showNotice(submitNotice);
+  } else if (state === 'conflict') {
     showNotice({ kind: 'warn', text: 'This draft was changed in another tab or device. Fields you had not edited now show those changes; your own edits are kept and will be saved over them.' });
   } else if (state === 'offline') {
     showNotice({ kind: 'warn', text: 'The connection to the server is lost. Keep typing: nothing is lost, and your changes are saved as soon as it is back.' });
@@ -161,38 +160,15 @@ function render() {
   } else {
     showNotice(submitNotice);
   }
-  if (state === 'submitted') showSuccess();
+  if (state === 'submitted') showSuccess(client, { fields, form });
 }
 
 client.addEventListener('state', render);
 client.addEventListener('data', fillForm);
-client.addEventListener('remote', ({ detail }) => showRemote(detail));
+client.addEventListener('remote', ({ detail }) => showRemote(detail, { form, names, busy: editing() }));
 
 // --- changes from other tabs and devices -----------------------------------
 
-const liveNote = $('#live-note');
-let liveTimer = null;
-
-/** Says what another tab did, and marks the fields it changed for a moment. */
-function showRemote({ type, fields }) {
-  const text = {
-    saved: 'Edited in another tab or device: the fields you are not editing show the changes.',
-    submitted: 'This course was submitted in another tab or device.',
-    discarded: 'This draft was discarded in another tab or device. What you type now starts a new one.',
-    materialized: null,
-  }[type];
-  if (!text) return;
-  liveNote.textContent = text;
-  liveNote.hidden = false;
-  clearTimeout(liveTimer);
-  liveTimer = setTimeout(() => (liveNote.hidden = true), 8000);
-  const busy = editing();
-  for (const name of fields.filter((f) => names.includes(f) && f !== busy)) {
-    const box = name === 'formats' ? $('#formats') : form.elements.namedItem(name);
-    box.classList.add('remote-changed');
-    setTimeout(() => box.classList.remove('remote-changed'), 1500);
-  }
-}
 window.addEventListener('online', () => client.retryNow());
 // The tab closes, or goes to the background (where it may be killed): every
 // unacknowledged edit goes out with keepalive; the journal keeps it meanwhile.
@@ -200,24 +176,6 @@ window.addEventListener('pagehide', () => client.saveOnExit());
 document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'hidden') client.saveOnExit();
 });
-
-/** Tells the person what the replay of a closed tab's unsaved edits did. */
-function showReplayed(outcomes) {
-  const texts = [];
-  for (const outcome of outcomes) {
-    if (outcome.kind === 'recreated') {
-      texts.push('Text you typed in a page that closed before it was saved belonged to a draft that has expired: it was saved into a new draft, listed below.');
-    }
-    const conflicts = Object.keys(outcome.conflicts || {});
-    if (conflicts.length) {
-      texts.push(`Text you typed in a page that closed before it was saved replaced a change made elsewhere to ${conflicts.join(', ')}; the other version was: ${conflicts.map((f) => JSON.stringify(outcome.conflicts[f])).join('; ')}.`);
-    }
-  }
-  if (texts.length) {
-    submitNotice = { kind: 'warn', text: texts.join(' ') };
-    render();
-  }
-}
 
 // --- files ---------------------------------------------------------------
 
@@ -263,21 +221,6 @@ form.addEventListener('submit', async (event) => {
   }
 });
 
-function showSuccess() {
-  const { courseSlug, courseId, formData } = client.draft;
-  $('#success-topic').textContent = formData?.topic || client.formData.topic || 'Untitled course';
-  $('#course-slug').textContent = courseSlug;
-  $('#course-id').textContent = courseId;
-  fields.disabled = true;
-  if ($('#success').hidden) {
-    $('#success').hidden = false;
-    form.hidden = true;
-    $('.intro').hidden = true;
-    document.title = 'Course submitted · draftd';
-    $('#success').focus();
-  }
-}
-
 $('#new-course').addEventListener('click', () => {
   client.reset();
   location.reload();
@@ -295,18 +238,31 @@ async function offerResume() {
         await showFiles();
         $('#topic').focus();
       },
-      onRestore: (id) => client.request('POST', `/api/v1/courses/${encodeURIComponent(id)}/restore`),
+      onRestore: (id) => restoreCourse(client, id),
     });
   } catch {
     /* an offer, not a need: the new draft works without it */
   }
 }
 
+bindDiscard(client, {
+  afterDiscard: async (message) => {
+    submitNotice = message;
+    fillForm();
+    render();
+    await showFiles();
+  },
+});
+
 render();
 await client.start();
 fillForm();
 render();
 live.start();
-showReplayed(await client.replayJournals());
+const replayed = replayedText(await client.replayJournals());
+if (replayed) {
+  submitNotice = { kind: 'warn', text: replayed };
+  render();
+}
 await showFiles();
 if (!client.restored) await offerResume();

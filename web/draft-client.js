@@ -25,10 +25,14 @@
  *   One request is in flight at a time; changes made meanwhile go in the next one.
  * - 412 (the draft changed elsewhere, e.g. in a duplicated tab): state `conflict`.
  *   The client refetches the draft; fields the user did not touch take the other
- *   writer's values (a `data` event tells the form), the user's unsaved edits are
- *   kept and saved on top after the usual debounce. So the user never loses what
- *   they typed, may keep typing, and the form always shows what will be stored:
- *   the last writer wins field by field, and the last writer is the person looking.
+ *   writer's values (a `data` event tells the form), the user's unsaved edits of
+ *   other fields are kept and saved on top after the usual debounce.
+ * - Another writer changed a field this client holds an unsaved edit of, or the
+ *   field the person is in (`isEditing`): that field is contested. Its edit is
+ *   held back (never saved over the other version silently), the state stays
+ *   `conflict`, and {@link DraftClient#conflicts} gives both versions until the
+ *   person chooses with {@link DraftClient#resolve}: `mine` saves their text over
+ *   the other (with the ETag that includes it), `theirs` drops it.
  * - The network or the service is down (fetch throws or times out, 502/503/504):
  *   state `offline`, and the save is retried with exponential backoff
  *   (`retryBaseMs`, doubling, at most `retryMaxMs`, with a little jitter) until it
@@ -38,8 +42,8 @@
  *   course stay with that course.
  * - 422 on autosave (a value the service refuses even while drafting, e.g. 500
  *   lessons): the refused fields are held back, reported by {@link DraftClient#errors}
- *   (state `error`), and sent again once the user changes them; the other fields
- *   are saved.
+ *   (state `invalid` once the other fields are saved), and sent again once the
+ *   user changes them; the other fields are saved.
  * - 401: the token is fetched again (`getToken({ refresh: true })`) and the
  *   request repeated once.
  *
@@ -62,7 +66,8 @@ import * as journal from './journal.js';
  * The save state shown to the user: `saving` only while a request is in
  * flight, `pending` while edits wait for their save, `saved` only when the
  * service holds every edit.
- * @typedef {'idle'|'pending'|'saving'|'saved'|'offline'|'conflict'|'error'|'submitted'} SaveState
+ * `invalid`: everything is saved but the fields the service refused.
+ * @typedef {'idle'|'pending'|'saving'|'saved'|'invalid'|'offline'|'conflict'|'error'|'submitted'} SaveState
  */
 
 /**
@@ -126,6 +131,8 @@ export class DraftClient extends EventTarget {
   #inflight = null;
   /** @type {Map<string, {value: *, messages: string[]}>} edits the service refused (422) */
   #rejected = new Map();
+  /** @type {Map<string, {mine: *, theirs: *}>} fields another writer changed under an edit of this one */
+  #contested = new Map();
   #offline = false;
   #conflict = false;
   /** @type {Error|null} an unexpected failure, cleared by the next success */
@@ -166,6 +173,8 @@ export class DraftClient extends EventTarget {
    * @param {number} [options.retryMaxMs=30000]  longest retry delay
    * @param {number} [options.requestTimeoutMs=15000]  a JSON request taking longer counts as offline
    * @param {typeof fetch} [options.fetch]
+   * @param {() => string|null} [options.isEditing]  the field the person is in, whose
+   *   change by another writer is contested even without an unsaved edit
    */
   constructor(options) {
     super();
@@ -194,11 +203,11 @@ export class DraftClient extends EventTarget {
   get state() {
     if (this.#draft?.status === 'submitted') return 'submitted';
     if (this.#offline) return 'offline';
-    if (this.#conflict) return 'conflict';
+    if (this.#conflict || this.#contested.size) return 'conflict';
     if (this.#failure) return 'error';
     if (this.#inflight) return 'saving';
-    if (this.#rejected.size) return 'error';
     if (this.#pending.size) return 'pending';
+    if (this.#rejected.size) return 'invalid';
     return this.#saved ? 'saved' : 'idle';
   }
 
@@ -215,6 +224,32 @@ export class DraftClient extends EventTarget {
   /** @returns {Object<string, string[]>} messages for the edits the service refused */
   get errors() {
     return Object.fromEntries([...this.#rejected].map(([field, r]) => [field, r.messages]));
+  }
+
+  /** @returns {Object<string, {mine: *, theirs: *}>} contested fields: this client's text and the other writer's */
+  get conflicts() {
+    return Object.fromEntries([...this.#contested].map(([field, c]) => [field, { ...c }]));
+  }
+
+  /**
+   * Ends the conflict of one field: `mine` saves this client's text over the
+   * other writer's now, `theirs` takes the other writer's.
+   * @param {string} field
+   * @param {'mine'|'theirs'} choice
+   */
+  resolve(field, choice) {
+    const contest = this.#contested.get(field);
+    if (!contest) return;
+    this.#contested.delete(field);
+    if (choice === 'mine' && !same(contest.mine, this.#draft?.formData?.[field])) {
+      this.#base.set(field, contest.theirs);
+      if (!this.#pending.size) this.#firstPendingAt = Date.now();
+      this.#pending.set(field, contest.mine);
+      this.#schedule(0);
+    }
+    this.#persist();
+    this.#emit('data');
+    this.#emit('state');
   }
 
   /** @returns {Object<string, *>} what the form should show: the draft plus local edits */
@@ -323,6 +358,15 @@ export class DraftClient extends EventTarget {
     if (this.#draft?.status === 'submitted') return;
     const next = isEmpty(value) ? null : value;
     if (same(this.#local(true)[field], next)) return;
+    const contest = this.#contested.get(field);
+    if (contest) {
+      // Still contested: the edit waits for the person's choice.
+      if (same(contest.theirs, next)) this.#contested.delete(field);
+      else contest.mine = next;
+      this.#persist();
+      this.#emit('state');
+      return;
+    }
     this.#rejected.delete(field);
     if (!this.#base.has(field)) this.#base.set(field, this.#draft?.formData?.[field] ?? null);
     if (!this.#pending.size) this.#firstPendingAt = Date.now();
@@ -348,11 +392,21 @@ export class DraftClient extends EventTarget {
       if (this.#draft?.status === 'submitted') return false;
       const outcome = await this.#run(() => this.#step());
       if (outcome === 'progress' || (outcome === 'done' && this.#pending.size)) continue;
-      if (outcome === 'done') return this.#rejected.size === 0;
+      if (outcome === 'done') return this.#rejected.size === 0 && this.#contested.size === 0;
       // After a conflict the draft was refetched: saving on top may go through now.
       if (this.#conflict && !this.#offline && !this.#failure && ++conflicts < 3) continue;
       return false;
     }
+  }
+
+  /** Reads the draft again (e.g. after its course came back from the trash), then saves what waits. */
+  async reload() {
+    await this.#run(async () => {
+      await this.#refresh();
+      this.#failure = null;
+    });
+    this.#emit('state');
+    if (this.#pending.size) this.#schedule(0);
   }
 
   /** Retries now instead of waiting for the backoff (e.g. on the browser's `online` event). */
@@ -367,7 +421,10 @@ export class DraftClient extends EventTarget {
    */
   async submit() {
     for (let tries = 0; ; tries++) {
-      if (!(await this.flush())) throw this.#blocker();
+      if (!(await this.flush())) {
+        const blocker = this.#blocker();
+        throw blocker.status === 422 ? await this.#withStrictErrors(blocker) : blocker;
+      }
       try {
         const result = await this.#run(() => this.#request('POST', `${this.#path()}/submit`));
         this.#draft = { ...this.#draft, status: 'submitted', courseId: result.courseId, courseSlug: result.courseSlug };
@@ -380,6 +437,22 @@ export class DraftClient extends EventTarget {
         this.#lost = true; // expired: a new draft with the same data, then submit that
       }
     }
+  }
+
+  /**
+   * A refused field must not hide the other fields' errors: the service's
+   * strict check of what it holds (a dry run of submit, which changes nothing)
+   * joins the refused fields' messages.
+   * @param {ProblemError} refused
+   */
+  async #withStrictErrors(refused) {
+    if (!this.#draft || this.#lost) return refused;
+    try {
+      await this.#run(() => this.#request('POST', `${this.#path()}/submit?dryRun=true`));
+    } catch (err) {
+      if (err.status === 422) return new ProblemError(422, { title: 'Validation failed', errors: { ...err.errors, ...refused.errors } });
+    }
+    return refused;
   }
 
   /**
@@ -459,6 +532,7 @@ export class DraftClient extends EventTarget {
       this.#storedId = null;
       this.#pending = new Map();
       this.#rejected = new Map();
+      this.#contested = new Map();
       this.#saved = false;
       this.#forgetJournal();
       this.#newJournal();
@@ -502,6 +576,7 @@ export class DraftClient extends EventTarget {
       this.#failure = null;
       this.#pending = new Map();
       this.#rejected = new Map();
+      this.#contested = new Map();
       this.#forgetJournal();
       this.#newJournal();
       this.#persist();
@@ -544,6 +619,7 @@ export class DraftClient extends EventTarget {
         return;
       }
       if (type === 'submitted') {
+        if (draft.status === 'submitted') return; // this client's own submit, coming back
         // The final form and the course's address.
         await this.#refresh().catch(() => {
           this.#draft = { ...draft, status: 'submitted', courseId: data?.courseId ?? draft.courseId };
@@ -564,11 +640,13 @@ export class DraftClient extends EventTarget {
           else formData[field] = value;
         }
         this.#draft = { ...draft, version, formData };
+        this.#contest(draft.formData);
         this.#emit('remote', { type, fields: Object.keys(patch) });
       } else {
         // A gap, or a reconnection after changes: the draft as it is now.
         const before = draft.formData;
         await this.#refresh();
+        this.#contest(before);
         const fields = Object.keys({ ...before, ...this.#draft.formData }).filter((f) => !same(before[f], this.#draft.formData[f]));
         if (fields.length) this.#emit('remote', { type: 'saved', fields });
       }
@@ -648,11 +726,14 @@ export class DraftClient extends EventTarget {
         case 410:
           this.#lost = true;
           return 'progress';
-        case 412:
-          this.#conflict = true;
+        case 412: {
+          const before = this.#draft.formData;
           await this.#refresh();
-          this.#schedule(this.#o.debounceMs);
+          this.#contest(before);
+          this.#conflict = this.#pending.size > 0;
+          if (this.#conflict) this.#schedule(this.#o.debounceMs);
           return 'wait';
+        }
         case 409: // submitted meanwhile (another tab): the refetch shows it
           await this.#refresh();
           if (this.#draft.status !== 'submitted') this.#failure = err;
@@ -738,12 +819,36 @@ export class DraftClient extends EventTarget {
     return { ...this.#draft, formData, version, updatedAt: new Date().toISOString() };
   }
 
+  /**
+   * After another writer's change (`before`: the form as this client knew it):
+   * each field it changed that this client holds an unsaved edit of, or that
+   * the person is in, is held for the person to choose.
+   */
+  #contest(before) {
+    const editing = this.#o.isEditing?.();
+    const after = this.#draft.formData;
+    for (const field of new Set([...Object.keys(before), ...Object.keys(after)])) {
+      if (same(before[field], after[field])) continue;
+      const theirs = after[field] ?? null;
+      const held = this.#contested.get(field);
+      let mine;
+      if (held) mine = held.mine;
+      else if (this.#pending.has(field)) mine = this.#pending.get(field);
+      else if (field === editing) mine = before[field] ?? null;
+      else continue;
+      this.#pending.delete(field);
+      if (same(mine, theirs)) this.#contested.delete(field);
+      else this.#contested.set(field, { mine, theirs });
+    }
+  }
+
   // --- helpers ------------------------------------------------------------
 
   /** The draft's form with local edits on top; `withRejected` adds the refused ones. */
   #local(withRejected) {
     const view = { ...this.#draft?.formData };
     if (withRejected) for (const [field, r] of this.#rejected) view[field] = r.value;
+    for (const [field, c] of this.#contested) view[field] = c.mine;
     for (const [field, value] of this.#inflight || []) view[field] = value;
     for (const [field, value] of this.#pending) view[field] = value;
     return view;
@@ -752,6 +857,9 @@ export class DraftClient extends EventTarget {
   #blocker() {
     if (this.#draft?.status === 'submitted') return new ProblemError(409, { detail: 'this course was already submitted' });
     if (this.#offline) return new OfflineError();
+    if (this.#contested.size) {
+      return new ProblemError(409, { title: 'Conflict', detail: `choose which version to keep of ${[...this.#contested.keys()].join(', ')}` });
+    }
     if (this.#rejected.size) return new ProblemError(422, { title: 'Validation failed', errors: this.errors });
     return this.#failure || new ProblemError(412, { title: 'The draft changed elsewhere' });
   }
@@ -784,6 +892,7 @@ export class DraftClient extends EventTarget {
   #persist() {
     const edits = Object.fromEntries([
       ...[...this.#rejected].map(([field, r]) => [field, r.value]),
+      ...[...this.#contested].map(([field, c]) => [field, c.mine]),
       ...(this.#inflight || []),
       ...this.#pending,
     ]);

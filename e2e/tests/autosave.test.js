@@ -68,7 +68,7 @@ test('typing autosaves about 3 s after the last keystroke, and a reload shows it
   await page.close();
 });
 
-test('a conflict keeps the local edit and takes the other writer\'s fields', async () => {
+test('a conflict keeps the local edit, takes the other writer\'s fields, and asks which topic to keep', async () => {
   // Without its event stream, as while it reconnects: the page learns of the
   // other writer only from the 412 (with the stream, it would take the change
   // before saving; tests/live.test.js).
@@ -90,8 +90,14 @@ test('a conflict keeps the local edit and takes the other writer\'s fields', asy
   await saveState(page, 'conflict');
   await waitFor(async () => (await page.inputValue('#description')) === 'Written elsewhere', { what: 'the refetched field in the form' });
   assert.equal(await page.inputValue('#topic'), 'Mine, edited', 'the unsaved local edit is kept');
+  // Both sides changed the topic: nothing is saved over "Theirs" until the person says so.
+  const box = page.locator('#topic-conflict');
+  await box.waitFor();
+  assert.match(await box.textContent(), /Theirs/);
   await screenshot(page, '04-conflict');
+  assert.equal((await service.draft(id)).formData.topic, 'Theirs');
 
+  await box.getByRole('button', { name: 'Keep mine' }).click();
   await saveState(page, 'saved');
   const draft = await service.draft(id);
   assert.deepEqual(draft.formData, { topic: 'Mine, edited', description: 'Written elsewhere' });

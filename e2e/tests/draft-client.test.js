@@ -145,9 +145,10 @@ test('a 422 on autosave holds back the refused field and saves the others', asyn
   service.failures.push((m) => m === 'PATCH' && service.json(422, { status: 422, errors: { estimatedLessons: ['must be between 1 and 100'] } }));
   c.set('description', 'Also fine');
   c.set('estimatedLessons', 500);
-  await reaches(c, 'error');
+  // Not an error of the whole: the other fields are saved, the refused one is named.
+  await reaches(c, 'invalid');
   assert.equal(await c.flush(), false, 'the refused field is not stored'); // the others' patch done
-  assert.equal(c.state, 'error');
+  assert.equal(c.state, 'invalid');
   assert.deepEqual(c.errors, { estimatedLessons: ['must be between 1 and 100'] });
   assert.deepEqual(service.drafts.get(c.draft.id).formData, { topic: 'Fine', description: 'Also fine' });
   assert.equal(c.formData.estimatedLessons, 500, 'the form still shows what the user typed');
@@ -158,7 +159,7 @@ test('a 422 on autosave holds back the refused field and saves the others', asyn
   assert.deepEqual(service.drafts.get(c.draft.id).formData, { topic: 'Fine', description: 'Also fine', estimatedLessons: 50 });
 });
 
-test('a 412 refetches: other fields come from the service, local edits win and are saved on top', async () => {
+test('a 412 refetches: other fields come from the service; a field changed on both sides waits for a choice', async () => {
   const service = fakeService();
   const c = client(service);
   await c.start();
@@ -172,8 +173,15 @@ test('a 412 refetches: other fields come from the service, local edits win and a
   await reaches(c, 'conflict');
   assert.ok(refetched);
   assert.deepEqual(c.formData, { topic: 'Mine', description: 'Theirs too' });
+  // Never saved over the other version silently: both are kept until the person chooses.
+  assert.deepEqual(c.conflicts, { topic: { mine: 'Mine', theirs: 'Theirs' } });
+  assert.equal(await c.flush(), false, 'nothing is saved over it');
+  assert.equal(c.state, 'conflict');
+  assert.deepEqual(draft.formData, { topic: 'Theirs', description: 'Theirs too' });
+  c.resolve('topic', 'mine');
   await reaches(c, 'saved');
   assert.deepEqual(draft.formData, { topic: 'Mine', description: 'Theirs too' });
+  assert.equal(draft.version, 3, 'saved over version 2, the one holding theirs');
 });
 
 test('a 404 opens a new draft carrying the whole form', async () => {

@@ -82,7 +82,10 @@ test('a course in the trash is offered and restored', async () => {
     await offer.waitFor();
     assert.match(await offer.textContent(), /restorable until/);
     await offer.getByRole('button', { name: 'Restore “Deleted by mistake”' }).click();
-    await offer.getByRole('button', { name: 'Restore “Deleted by mistake”' }).filter({ hasText: 'Restored' }).waitFor();
+    // In place: the row says so (no stale "Deleted just now"), and focus stays in it.
+    await waitFor(async () => /Restored just now/.test(await offer.textContent()), { what: 'the row updated' });
+    assert.doesNotMatch(await offer.locator('.resume-meta').textContent(), /Deleted/);
+    assert.equal(await d.evaluate(() => document.activeElement.closest('li')?.textContent.includes('Deleted by mistake')), true);
     await waitFor(async () => /is back in your courses/.test(await d.textContent('#resume-status')), { what: 'the restore announced' });
   });
   const { body: course } = await service.api('GET', `/api/v1/courses/${submitted.courseId}`);

@@ -32,14 +32,27 @@ test('submitting invalid data shows the errors by their fields and creates nothi
   await page.close();
 });
 
-test('a value refused while drafting is shown by its field; the other fields are saved', async () => {
+test('a value refused while drafting is shown by its field; the other fields are saved, and the status says which was not', async () => {
   const page = await openForm(service, chrome);
   await page.fill('#topic', 'Numbers');
   await page.fill('#estimatedLessons', '500');
-  await saveState(page, 'error');
+  // Not the red "Not saved": the topic is saved, and the pill names the one that is not.
+  await saveState(page, 'invalid');
+  assert.equal(await page.textContent('#save-status .label'), 'Saved, except Lessons');
   assert.match(await fieldError(page, 'estimatedLessons').textContent(), /between 1 and 100/);
   const id = await draftId(page);
   assert.deepEqual((await service.draft(id)).formData, { topic: 'Numbers' });
+
+  // Submit shows every field's error at once: the refused one and the strict
+  // check of the others (an email that is no email), and creates nothing.
+  await page.fill('#email', 'not-an-email');
+  await page.click('#submit');
+  await fieldError(page, 'email').waitFor();
+  assert.match(await fieldError(page, 'email').textContent(), /valid email/);
+  assert.match(await fieldError(page, 'estimatedLessons').textContent(), /between 1 and 100/);
+  assert.match(await page.textContent('#notice'), /2 highlighted fields/);
+  assert.equal(await service.count('courses'), 0);
+  await page.fill('#email', '');
 
   await page.fill('#estimatedLessons', '50');
   await saveState(page, 'saved');

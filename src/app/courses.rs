@@ -176,6 +176,15 @@ impl Courses {
     /// The draft is frozen first, at the version that passed validation: an
     /// autosave acknowledged before the freeze is in the course, one after it
     /// is refused. A freeze that lost a race with an autosave starts over.
+    /// Submit's strict check alone (`?dryRun=true`): refuses what a submit
+    /// now would refuse, and changes nothing, so a page can show every
+    /// field's error at once without risking the course.
+    pub async fn check_submit(&self, owner: Owner, draft_id: Uuid) -> Result<(), AppError> {
+        let draft = self.changeable_draft(owner, draft_id).await?;
+        SubmittedForm::parse(&draft.form_data).map_err(AppError::Invalid)?;
+        Ok(())
+    }
+
     pub async fn submit(
         &self,
         owner: Owner,

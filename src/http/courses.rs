@@ -10,7 +10,9 @@ use futures_util::TryStreamExt;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::admin::DryRun;
 use super::problem::{ApiError, AuthenticatedErrors, BodyErrors, GoneErrors, ProblemResponse};
+use super::query::Query;
 use super::schemas;
 use super::timed_body::TimedBody;
 use super::AppState;
@@ -50,10 +52,12 @@ pub async fn materialize(
 
 /// Validate the form strictly, then make the course and mark it submitted.
 /// The draft becomes read-only; repeating the call returns the same course.
+/// With `?dryRun=true` only the check runs: 204 or the same 422, nothing changes.
 #[utoipa::path(post, path = "/api/v1/drafts/{id}/submit", tag = "courses",
-    params(("id" = Uuid, Path, description = "Draft id")),
+    params(("id" = Uuid, Path, description = "Draft id"), DryRun),
     responses(
         (status = 201, description = "Submitted; the course row was created now", body = schemas::CourseRef),
+        (status = 204, description = "Dry run: a submit now would pass the check"),
         (status = 200, description = "Submitted into the draft's existing course", body = schemas::CourseRef),
         GoneErrors,
         (status = 409, response = ProblemResponse),
@@ -66,7 +70,12 @@ pub async fn submit(
     state: web::Data<AppState>,
     owner: Owner,
     id: web::Path<Uuid>,
+    query: Query<DryRun>,
 ) -> Result<HttpResponse, ApiError> {
+    if query.dry_run {
+        state.app.courses.check_submit(owner, *id).await?;
+        return Ok(HttpResponse::NoContent().finish());
+    }
     let (course, created) = state.app.courses.submit(owner, *id).await?;
     Ok(created_or_ok(created).json(course))
 }

@@ -64,6 +64,15 @@ pub const SCRIPTS: &[(&str, &str)] = &[
         include_str!("../../web/upload-shelf.js"),
     ),
     ("/upload-wait.js", include_str!("../../web/upload-wait.js")),
+    ("/conflict.js", include_str!("../../web/conflict.js")),
+    ("/drafts.js", include_str!("../../web/drafts.js")),
+    (
+        "/field-errors.js",
+        include_str!("../../web/field-errors.js"),
+    ),
+    ("/notes.js", include_str!("../../web/notes.js")),
+    ("/success.js", include_str!("../../web/success.js")),
+    ("/trash.js", include_str!("../../web/trash.js")),
 ];
 
 pub fn script(body: &'static str) -> HttpResponse {

@@ -81,6 +81,33 @@ async fn submit_validates_strictly_and_refuses_without_writing() {
 }
 
 #[tokio::test]
+async fn a_dry_run_of_submit_checks_strictly_and_changes_nothing() {
+    let (app, draft) = TestApp::with_draft(json!({"topic": "Ru", "email": "ivan@"})).await;
+    let id = draft["id"].as_str().unwrap();
+
+    let refused = app.draft_action(&app.user, id, "submit?dryRun=true").await;
+    let problem = assert_problem(refused, 422).await;
+    let fields: Vec<&str> = problem["errors"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(fields, ["email", "topic"]);
+
+    let patched = app
+        .patch_draft(&app.user, id, json!({"topic": "Rust", "email": null}), None)
+        .await;
+    assert_eq!(patched.status(), 200);
+    let passed = app.draft_action(&app.user, id, "submit?dryRun=true").await;
+    assert_eq!(passed.status(), 204);
+    assert_eq!(app.course_count().await, 0);
+    let after = app.draft(&app.user, id).await;
+    assert_eq!(after["status"], "open", "the draft is not submitted");
+    assert_eq!(after["version"], 2);
+}
+
+#[tokio::test]
 async fn submit_writes_the_final_data_ends_the_draft_and_repeats_safely() {
     let (app, id) = &TestApp::with_draft_id(
         json!({"topic": "  Основы Rust  ", "email": "a@b.ru", "language": "ru"}),
