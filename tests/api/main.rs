@@ -23,6 +23,7 @@ mod idp;
 mod isolation;
 mod janitor;
 mod jwks;
+mod legacy;
 mod limits;
 mod materialize;
 mod openapi;

@@ -20,45 +20,56 @@
 //! limit (`hash-max-listpack-value`, 64 bytes by default) becomes a hashtable,
 //! and a typical form's description does; the string costs about half.
 
+use std::error::Error as _;
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
-use deadpool_redis::redis::{self, Cmd};
+use deadpool_redis::redis::{Cmd, RedisError, Script};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::scripts::record_script;
+use super::scripts::on_record;
 use super::RedisConn;
 use crate::domain::{Backend, Draft, DraftStore, StoreError};
 
-/// `lua/read.lua`, whole, for EVAL.
-static READ: LazyLock<String> = LazyLock::new(|| record_script(&[include_str!("lua/read.lua")]));
+/// `lua/read.lua`, run by EVALSHA like every script.
+static READ: LazyLock<Script> = LazyLock::new(|| on_record(&[include_str!("lua/read.lua")]));
 
 /// The records at these keys, `None` where there is none: GETs, in one
 /// pipeline on a single node. Should one be a draft still in the layout this
-/// one replaced (a hash: GET fails on it), all are read again through
-/// `lua/read.lua`, which reads either layout.
+/// one replaced (a hash, which GET refuses with WRONGTYPE), all are read
+/// again through `lua/read.lua`, which reads either layout. Any other error
+/// is the caller's: a connection that failed the GETs is not asked again.
 pub(super) async fn read_records(
     conn: &mut RedisConn,
     keys: &[String],
 ) -> Result<Vec<Option<String>>, StoreError> {
     let gets = keys.iter().map(Cmd::get).collect();
     match conn.each(gets).await {
-        Ok(records) => Ok(records),
-        Err(_) => {
-            let reads = keys
-                .iter()
-                .map(|key| {
-                    redis::cmd("EVAL")
-                        .arg(READ.as_str())
-                        .arg(1)
-                        .arg(key)
-                        .clone()
-                })
-                .collect();
-            conn.each(reads).await
+        Err(error) if is_wrong_type(&error) => {
+            let mut records = Vec::with_capacity(keys.len());
+            for key in keys {
+                records.push(READ.key(key).invoke_async(conn).await?);
+            }
+            Ok(records)
         }
+        answer => answer,
     }
+}
+
+/// Redis refused a command for its key's type (a pipeline's, for any of
+/// its keys).
+fn is_wrong_type(error: &StoreError) -> bool {
+    let Some(redis) = error
+        .source()
+        .and_then(|cause| cause.downcast_ref::<RedisError>())
+    else {
+        return false;
+    };
+    redis
+        .clone()
+        .into_server_errors()
+        .is_some_and(|errors| errors.iter().any(|(_, error)| error.code() == "WRONGTYPE"))
 }
 
 pub(super) fn unexpected(reply: &[String]) -> StoreError {

@@ -46,10 +46,5 @@ impl Scripts {
 
 /// A script that reads or writes a draft: [`RECORD`], then `parts`.
 pub(super) fn on_record(parts: &[&str]) -> Script {
-    Script::new(&record_script(parts))
-}
-
-/// The code of [`on_record`]'s script.
-pub(super) fn record_script(parts: &[&str]) -> String {
-    [&[RECORD], parts].concat().concat()
+    Script::new(&[&[RECORD], parts].concat().concat())
 }
