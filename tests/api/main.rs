@@ -34,6 +34,7 @@ mod proxy;
 mod receiver;
 mod records;
 mod residue;
+mod scripts;
 mod servers;
 mod service;
 mod sse;

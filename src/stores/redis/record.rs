@@ -1,6 +1,6 @@
 //! A draft's record: the one Redis string at its key
 //! ([`super::keys::draft_key`]), read back into a [`Draft`]. Only the Lua
-//! scripts write it, through `lua/record.lua`.
+//! scripts write it, through the record helpers of `lua/lib.lua`.
 //!
 //! Lines separated by `\n`:
 //! - The header: nine fields separated by single spaces,
@@ -21,35 +21,34 @@
 //! and a typical form's description does; the string costs about half.
 
 use std::error::Error as _;
-use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use deadpool_redis::redis::{Cmd, RedisError, Script};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::scripts::on_record;
+use super::reply;
+use super::scripts::invoke;
 use super::RedisConn;
 use crate::domain::{Backend, Draft, DraftStore, StoreError};
-
-/// `lua/read.lua`, run by EVALSHA like every script.
-static READ: LazyLock<Script> = LazyLock::new(|| on_record(&[include_str!("lua/read.lua")]));
 
 /// The records at these keys, `None` where there is none: GETs, in one
 /// pipeline on a single node. Should one be a draft still in the layout this
 /// one replaced (a hash, which GET refuses with WRONGTYPE), all are read
-/// again through `lua/read.lua`, which reads either layout. Any other error
-/// is the caller's: a connection that failed the GETs is not asked again.
+/// again through `read`, the script `lua/read.lua`, which reads either
+/// layout. Any other error is the caller's: a connection that failed the
+/// GETs is not asked again.
 pub(super) async fn read_records(
     conn: &mut RedisConn,
     keys: &[String],
+    read: &Script,
 ) -> Result<Vec<Option<String>>, StoreError> {
     let gets = keys.iter().map(Cmd::get).collect();
     match conn.each(gets).await {
         Err(error) if is_wrong_type(&error) => {
             let mut records = Vec::with_capacity(keys.len());
             for key in keys {
-                records.push(READ.key(key).invoke_async(conn).await?);
+                records.push(reply::record(invoke(&read.key(key), conn).await?)?);
             }
             Ok(records)
         }
@@ -70,10 +69,6 @@ fn is_wrong_type(error: &StoreError) -> bool {
         .clone()
         .into_server_errors()
         .is_some_and(|errors| errors.iter().any(|(_, error)| error.code() == "WRONGTYPE"))
-}
-
-pub(super) fn unexpected(reply: &[String]) -> StoreError {
-    corrupt(format!("unexpected script reply {:?}", reply.first()))
 }
 
 pub(super) fn corrupt(detail: String) -> StoreError {
@@ -169,7 +164,7 @@ mod tests {
     const ORG: &str = "5f0c3c1e-8a4b-4c4e-9b1a-0d6a3c2e1f00";
     const COURSE: &str = "9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d";
 
-    /// A record as `lua/record.lua` writes it: the header, then a line per
+    /// A record as `lua/lib.lua` writes it: the header, then a line per
     /// field with its value as compact serde_json text.
     fn record(header: &str, form: &[(&str, Value)]) -> String {
         let mut record = header.to_owned();
