@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use draftd::http::auth::{mint, Claims};
@@ -12,7 +13,20 @@ use uuid::Uuid;
 pub const SECRET: &str = "a-benchmark-secret-that-is-long-enough";
 pub const PG_SERVER: &str = "postgres://draftd@127.0.0.1:5490";
 /// A Redis database of the benchmarks' own, emptied before a run: the tests use 0.
-pub const REDIS_URL: &str = "redis://127.0.0.1:6390/9";
+/// `DRAFTD_BENCH_REDIS_URL` (`redis://127.0.0.1:<port>/<db>`) names another, say
+/// a redis-server of the run's own, so that nobody else's load or data shares it.
+pub static REDIS_URL: LazyLock<String> = LazyLock::new(|| {
+    std::env::var("DRAFTD_BENCH_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6390/9".into())
+});
+
+/// The port and the database number of [`REDIS_URL`], for redis-benchmark.
+pub fn redis_port_and_db() -> (String, String) {
+    let address = REDIS_URL.rsplit('@').next().unwrap_or_default();
+    let address = address.trim_start_matches("redis://");
+    let (host_port, db) = address.split_once('/').unwrap_or((address, "0"));
+    let port = host_port.rsplit_once(':').map_or("6379", |(_, port)| port);
+    (port.to_owned(), db.to_owned())
+}
 
 pub struct Service {
     child: Child,
@@ -123,7 +137,7 @@ async fn spawn(
         .arg("serve")
         .env("DRAFTD_BIND", format!("127.0.0.1:{port}"))
         .env("DRAFTD_DATABASE_URL", database_url)
-        .env("DRAFTD_REDIS_URL", REDIS_URL)
+        .env("DRAFTD_REDIS_URL", REDIS_URL.as_str())
         .env("DRAFTD_JWT_SECRET", SECRET)
         .env("DRAFTD_UPLOAD_DIR", upload_dir)
         .env("DRAFTD_LOG", "warn")
@@ -239,7 +253,7 @@ pub fn service_token() -> String {
 
 /// Empties the benchmarks' Redis database.
 pub async fn flush_redis() -> anyhow::Result<()> {
-    let pool = deadpool_redis::Config::from_url(REDIS_URL)
+    let pool = deadpool_redis::Config::from_url(REDIS_URL.as_str())
         .create_pool(Some(deadpool_redis::Runtime::Tokio1))?;
     let mut conn = pool.get().await?;
     deadpool_redis::redis::cmd("FLUSHDB")

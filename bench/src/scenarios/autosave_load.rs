@@ -134,7 +134,7 @@ pub async fn autosave_load(quick: bool) -> anyhow::Result<String> {
         pg_clients.push((client, update));
     }
     let pg_clients = Arc::new(pg_clients);
-    let redis = deadpool_redis::Config::from_url(REDIS_URL)
+    let redis = deadpool_redis::Config::from_url(REDIS_URL.as_str())
         .create_pool(Some(deadpool_redis::Runtime::Tokio1))?;
     // The fixed reference, not the service's script: see REFERENCE_PATCH. It
     // saves into a copy of each typist's draft in its own layout.
@@ -147,7 +147,7 @@ pub async fn autosave_load(quick: bool) -> anyhow::Result<String> {
     drop(conn);
     // One multiplexed connection, as draftd has per thread: a pool would
     // PING each connection it hands out, a second round trip per call.
-    let raw_conn = deadpool_redis::redis::Client::open(REDIS_URL)?
+    let raw_conn = deadpool_redis::redis::Client::open(REDIS_URL.as_str())?
         .get_multiplexed_async_connection()
         .await?;
     let connections = Arc::new(Connections::new(&service.address(), CONNECTIONS)?);

@@ -17,11 +17,11 @@ use uuid::Uuid;
 
 use super::{client, plant_reference_draft, typical_form, REFERENCE_PATCH};
 use crate::plot::{lines, Series};
-use crate::service::{cpu_of, fresh_database, new_user, redis_pid, Service, REDIS_URL};
+use crate::service::{
+    cpu_of, fresh_database, new_user, redis_pid, redis_port_and_db, Service, REDIS_URL,
+};
 
 const TYPISTS: usize = 1_000;
-const REDIS_PORT: &str = "6390";
-const REDIS_DB: &str = "9";
 
 /// The sides, measured in turn at each concurrency.
 #[derive(Clone, Copy, PartialEq)]
@@ -73,7 +73,7 @@ pub async fn autosave_throughput(quick: bool) -> anyhow::Result<String> {
         ],
     )
     .await?;
-    let redis = deadpool_redis::Config::from_url(REDIS_URL)
+    let redis = deadpool_redis::Config::from_url(REDIS_URL.as_str())
         .create_pool(Some(deadpool_redis::Runtime::Tokio1))?;
     let mut conn = redis.get().await?;
     let targets = std::env::temp_dir().join(format!("draftd-bench-targets-{}", Uuid::new_v4()));
@@ -273,16 +273,9 @@ async fn raw(connections: usize, seconds: u64, sha: &str) -> anyhow::Result<(u64
     let per_sec = if connections == 1 { 10_000 } else { 40_000 };
     let requests = per_sec * seconds;
     let value = patch(7);
+    let (port, db) = redis_port_and_db();
     let output = Command::new("redis-benchmark")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            REDIS_PORT,
-            "--dbnum",
-            REDIS_DB,
-            "-q",
-        ])
+        .args(["-h", "127.0.0.1", "-p", &port, "--dbnum", &db, "-q"])
         .args(["-c", &connections.to_string(), "-n", &requests.to_string()])
         .args(["-r", &TYPISTS.to_string()])
         .args(["EVALSHA", sha, "3"])

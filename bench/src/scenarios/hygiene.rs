@@ -87,7 +87,7 @@ pub async fn hygiene(quick: bool) -> anyhow::Result<String> {
     let stores = Stores {
         db: &db,
         upload_dir: &service.upload_dir,
-        redis: deadpool_redis::Config::from_url(REDIS_URL)
+        redis: deadpool_redis::Config::from_url(REDIS_URL.as_str())
             .create_pool(Some(deadpool_redis::Runtime::Tokio1))?,
         users: outcomes.iter().map(|o| o.user).collect(),
         erased: outcomes

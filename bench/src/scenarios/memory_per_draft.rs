@@ -15,7 +15,7 @@ pub async fn memory_per_draft() -> anyhow::Result<String> {
     let db = fresh_database("draftd_bench_memory").await?;
     let service = Service::start(&db, &[]).await?;
     let http = client();
-    let redis = deadpool_redis::Config::from_url(REDIS_URL)
+    let redis = deadpool_redis::Config::from_url(REDIS_URL.as_str())
         .create_pool(Some(deadpool_redis::Runtime::Tokio1))?;
     let mut conn = redis.get().await?;
     let forms = [

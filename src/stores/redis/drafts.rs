@@ -8,16 +8,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_redis::redis::{self, FromRedisValue, Script, ScriptInvocation};
+use deadpool_redis::redis::{self, Script, ScriptInvocation, Value};
 use uuid::Uuid;
 
 use super::breaker::{millis, Breaker};
 use super::keys::{discarded_key, draft_key, events_channel, idempotency_key, index_key, rate_key};
-use super::record::{corrupt, decode, read_records, unexpected};
-use super::scripts::Scripts;
+use super::record::{decode, read_records};
+use super::reply;
+use super::scripts::{invoke, Scripts};
 use super::{RedisConn, RedisPool, RedisSettings};
 use crate::domain::draft::{
-    CreateOutcome, FreezeOutcome, PatchOutcome, Return, Saved, SUBMITTED_SESSION_TTL,
+    CreateOutcome, FreezeOutcome, PatchOutcome, Return, SUBMITTED_SESSION_TTL,
 };
 use crate::domain::{
     Draft, DraftBackend, DraftLimits, DraftStore, FormPatch, Idempotency, Owner, Precondition,
@@ -30,7 +31,7 @@ mod upkeep;
 pub struct RedisDrafts {
     pub(super) pool: RedisPool,
     pub(super) timeout: Duration,
-    scripts: Arc<Scripts>,
+    pub(super) scripts: Arc<Scripts>,
     breaker: Arc<Breaker>,
 }
 
@@ -50,16 +51,11 @@ impl RedisDrafts {
         self.pool.get().await
     }
 
-    /// Runs a prepared script on a pooled connection, under the breaker.
-    pub(super) async fn run<T: FromRedisValue>(
-        &self,
-        invocation: &ScriptInvocation<'_>,
-    ) -> Result<T, StoreError> {
+    /// Runs a prepared script on a pooled connection, under the breaker; its
+    /// reply is for [`reply`] to decode.
+    pub(super) async fn run(&self, invocation: &ScriptInvocation<'_>) -> Result<Value, StoreError> {
         self.breaker
-            .call(async {
-                let mut conn = self.conn().await?;
-                Ok::<_, StoreError>(invocation.invoke_async(&mut conn).await?)
-            })
+            .call(async { invoke(invocation, &mut self.conn().await?).await })
             .await
     }
 
@@ -129,18 +125,7 @@ impl DraftBackend for RedisDrafts {
         for (field, value) in form.assignments() {
             invocation.arg(*field).arg(value);
         }
-        let reply: Vec<String> = self.run(&invocation).await?;
-        match reply.split_first() {
-            Some((status, [record])) if status == "ok" => {
-                Ok(CreateOutcome::Created(decode(id, record)?))
-            }
-            Some((status, _)) if status == "full" => Ok(CreateOutcome::TooManyDrafts),
-            Some((status, [named])) if status == "exists" => named
-                .parse()
-                .map(CreateOutcome::Existing)
-                .map_err(|_| unexpected(&reply)),
-            _ => Err(unexpected(&reply)),
-        }
+        reply::created(id, self.run(&invocation).await?)
     }
 
     async fn get(&self, owner: Owner, id: Uuid) -> Result<Option<Draft>, StoreError> {
@@ -148,7 +133,7 @@ impl DraftBackend for RedisDrafts {
             .breaker
             .call(async {
                 let keys = [draft_key(owner.user_id, id)];
-                read_records(&mut self.conn().await?, &keys).await
+                read_records(&mut self.conn().await?, &keys, &self.scripts.read).await
             })
             .await?;
         let Some(record) = records.into_iter().flatten().next() else {
@@ -162,19 +147,14 @@ impl DraftBackend for RedisDrafts {
         self.breaker
             .call(async {
                 let mut conn = self.conn().await?;
-                let ids: Vec<String> = self
-                    .scripts
-                    .live_ids
-                    .key(index_key(owner.user_id))
-                    .invoke_async(&mut conn)
-                    .await?;
-                let ids: Vec<Uuid> = ids.iter().filter_map(|id| id.parse().ok()).collect();
+                let live_ids = self.scripts.live_ids.key(index_key(owner.user_id));
+                let ids = reply::live_ids(invoke(&live_ids, &mut conn).await?)?;
                 if ids.is_empty() {
                     return Ok(Vec::new());
                 }
                 let keys: Vec<String> =
                     ids.iter().map(|id| draft_key(owner.user_id, *id)).collect();
-                let records = read_records(&mut conn, &keys).await?;
+                let records = read_records(&mut conn, &keys, &self.scripts.read).await?;
                 // A draft can expire between the two steps: skip what is gone.
                 ids.into_iter()
                     .zip(records)
@@ -232,25 +212,7 @@ impl DraftBackend for RedisDrafts {
         for field in patch.removals() {
             invocation.arg(*field);
         }
-        let reply: Vec<String> = self.run(&invocation).await?;
-        match reply.split_first() {
-            Some((status, [record])) if status == "ok" => {
-                Ok(PatchOutcome::Saved(Saved::Draft(decode(id, record)?)))
-            }
-            Some((status, [version])) if status == "saved" => Ok(PatchOutcome::Saved(
-                Saved::Version(version.parse().map_err(|_| unexpected(&reply))?),
-            )),
-            Some((status, _)) if status == "missing" => Ok(PatchOutcome::Missing),
-            Some((status, _)) if status == "submitted" => Ok(PatchOutcome::Submitted),
-            Some((status, _)) if status == "trashed" => Ok(PatchOutcome::Trashed),
-            Some((status, [pttl])) if status == "limited" => Ok(PatchOutcome::RateLimited {
-                retry_after: Duration::from_millis(pttl.parse::<u64>().unwrap_or(1000)),
-            }),
-            Some((status, [current])) if status == "stale" => Ok(PatchOutcome::Stale {
-                current: current.parse().map_err(|_| unexpected(&reply))?,
-            }),
-            _ => Err(unexpected(&reply)),
-        }
+        reply::patched(id, self.run(&invocation).await?)
     }
 
     /// Marks the draft submitted if it is still at `version`.
@@ -267,14 +229,7 @@ impl DraftBackend for RedisDrafts {
             id,
         );
         invocation.arg(version);
-        let reply: String = self.run(&invocation).await?;
-        match reply.as_str() {
-            "frozen" => Ok(FreezeOutcome::Frozen),
-            "submitted" => Ok(FreezeOutcome::AlreadySubmitted),
-            "changed" => Ok(FreezeOutcome::Changed),
-            "missing" => Ok(FreezeOutcome::Missing),
-            _ => Err(corrupt(format!("unexpected freeze reply {reply:?}"))),
-        }
+        reply::frozen(self.run(&invocation).await?)
     }
     async fn thaw(&self, owner: Owner, id: Uuid, version: u64) -> Result<(), StoreError> {
         let mut invocation = Self::on_draft(
@@ -284,7 +239,7 @@ impl DraftBackend for RedisDrafts {
             id,
         );
         invocation.arg(version);
-        self.run::<i64>(&invocation).await.map(|_| ())
+        reply::found("thaw", self.run(&invocation).await?).map(|_| ())
     }
 
     /// Records the draft's course; an open draft becomes materialized. A draft
@@ -307,7 +262,7 @@ impl DraftBackend for RedisDrafts {
             .arg(course_id.to_string())
             .arg(slug)
             .arg(millis(SUBMITTED_SESSION_TTL));
-        self.run::<i64>(&invocation).await.map(|_| ())
+        reply::found("attach_course", self.run(&invocation).await?).map(|_| ())
     }
 
     async fn remove(
@@ -328,7 +283,7 @@ impl DraftBackend for RedisDrafts {
             .key(discarded_key(owner.user_id, id))
             .arg(millis(limits.ttl))
             .arg(if course_deleted { "1" } else { "0" });
-        Ok(self.run::<i64>(&invocation).await? == 1)
+        reply::found("delete", self.run(&invocation).await?)
     }
 
     async fn discarded(&self, owner: Owner, id: Uuid) -> Result<bool, StoreError> {

@@ -3,9 +3,10 @@
 //! and removed by it. A user's sessions share the user's hash tag, so a
 //! pattern finds them; an organization's are told by their record's `org`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_redis::redis::Cmd;
+use deadpool_redis::redis::{Cmd, Script};
 use uuid::Uuid;
 
 use super::keys::{
@@ -14,6 +15,7 @@ use super::keys::{
     DISCARDED_PATTERN, SESSION_PATTERN,
 };
 use super::record::{organization_of, read_records};
+use super::scripts::Scripts;
 use super::{KeyScan, RedisConn, RedisDrafts};
 use crate::domain::erase::{EraseScope, EraseSubject};
 use crate::domain::{Backend, StoreError};
@@ -30,6 +32,7 @@ impl RedisDrafts {
             scan,
             subject,
             deadline,
+            scripts: self.scripts.clone(),
         })
     }
 
@@ -116,13 +119,19 @@ pub struct SubjectScan {
     scan: KeyScan,
     subject: EraseSubject,
     deadline: Duration,
+    scripts: Arc<Scripts>,
 }
 
 impl SubjectScan {
     /// The subject's drafts, as (owner, draft), in the next page (maybe
     /// none); `None` once the scan is done.
     pub async fn next_page(&mut self) -> Result<Option<Vec<(Uuid, Uuid)>>, StoreError> {
-        let page = subject_page(&mut self.conn, &mut self.scan, self.subject);
+        let page = subject_page(
+            &mut self.conn,
+            &mut self.scan,
+            self.subject,
+            &self.scripts.read,
+        );
         bounded(Backend::Redis, self.deadline, page).await
     }
 
@@ -174,6 +183,7 @@ async fn subject_page(
     conn: &mut RedisConn,
     scan: &mut KeyScan,
     subject: EraseSubject,
+    read: &Script,
 ) -> Result<Option<Vec<(Uuid, Uuid)>>, StoreError> {
     let Some(keys) = conn.scan_page(scan).await? else {
         return Ok(None);
@@ -191,7 +201,7 @@ async fn subject_page(
         .iter()
         .map(|(user, draft)| draft_key(*user, *draft))
         .collect();
-    let records = read_records(conn, &keys).await?;
+    let records = read_records(conn, &keys, read).await?;
     // A draft that expired since the SCAN is nobody's.
     Ok(Some(
         drafts

@@ -31,6 +31,7 @@ pub mod live;
 mod per_thread;
 mod platform_keys;
 mod record;
+mod reply;
 mod scripts;
 mod touch;
 mod trash;

@@ -1,6 +1,6 @@
 //! A draft's record: the one Redis string at its key
 //! ([`super::keys::draft_key`]), read back into a [`Draft`]. Only the Lua
-//! scripts write it, through `lua/record.lua`.
+//! scripts write it, through the record helpers of `lua/lib.lua`.
 //!
 //! Lines separated by `\n`:
 //! - The header: nine fields separated by single spaces,
@@ -20,49 +20,55 @@
 //! limit (`hash-max-listpack-value`, 64 bytes by default) becomes a hashtable,
 //! and a typical form's description does; the string costs about half.
 
-use std::sync::LazyLock;
+use std::error::Error as _;
 
 use chrono::{DateTime, Utc};
-use deadpool_redis::redis::{self, Cmd};
+use deadpool_redis::redis::{Cmd, RedisError, Script};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::scripts::record_script;
+use super::reply;
+use super::scripts::invoke;
 use super::RedisConn;
 use crate::domain::{Backend, Draft, DraftStore, StoreError};
 
-/// `lua/read.lua`, whole, for EVAL.
-static READ: LazyLock<String> = LazyLock::new(|| record_script(&[include_str!("lua/read.lua")]));
-
 /// The records at these keys, `None` where there is none: GETs, in one
 /// pipeline on a single node. Should one be a draft still in the layout this
-/// one replaced (a hash: GET fails on it), all are read again through
-/// `lua/read.lua`, which reads either layout.
+/// one replaced (a hash, which GET refuses with WRONGTYPE), all are read
+/// again through `read`, the script `lua/read.lua`, which reads either
+/// layout. Any other error is the caller's: a connection that failed the
+/// GETs is not asked again.
 pub(super) async fn read_records(
     conn: &mut RedisConn,
     keys: &[String],
+    read: &Script,
 ) -> Result<Vec<Option<String>>, StoreError> {
     let gets = keys.iter().map(Cmd::get).collect();
     match conn.each(gets).await {
-        Ok(records) => Ok(records),
-        Err(_) => {
-            let reads = keys
-                .iter()
-                .map(|key| {
-                    redis::cmd("EVAL")
-                        .arg(READ.as_str())
-                        .arg(1)
-                        .arg(key)
-                        .clone()
-                })
-                .collect();
-            conn.each(reads).await
+        Err(error) if is_wrong_type(&error) => {
+            let mut records = Vec::with_capacity(keys.len());
+            for key in keys {
+                records.push(reply::record(invoke(&read.key(key), conn).await?)?);
+            }
+            Ok(records)
         }
+        answer => answer,
     }
 }
 
-pub(super) fn unexpected(reply: &[String]) -> StoreError {
-    corrupt(format!("unexpected script reply {:?}", reply.first()))
+/// Redis refused a command for its key's type (a pipeline's, for any of
+/// its keys).
+fn is_wrong_type(error: &StoreError) -> bool {
+    let Some(redis) = error
+        .source()
+        .and_then(|cause| cause.downcast_ref::<RedisError>())
+    else {
+        return false;
+    };
+    redis
+        .clone()
+        .into_server_errors()
+        .is_some_and(|errors| errors.iter().any(|(_, error)| error.code() == "WRONGTYPE"))
 }
 
 pub(super) fn corrupt(detail: String) -> StoreError {
@@ -158,7 +164,7 @@ mod tests {
     const ORG: &str = "5f0c3c1e-8a4b-4c4e-9b1a-0d6a3c2e1f00";
     const COURSE: &str = "9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d";
 
-    /// A record as `lua/record.lua` writes it: the header, then a line per
+    /// A record as `lua/lib.lua` writes it: the header, then a line per
     /// field with its value as compact serde_json text.
     fn record(header: &str, form: &[(&str, Value)]) -> String {
         let mut record = header.to_owned();

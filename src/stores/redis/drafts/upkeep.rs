@@ -13,6 +13,7 @@ use super::super::keys::{
     discarded_key, draft_key, events_channel, parse_draft_key, write_rate_key, SESSION_PATTERN,
 };
 use super::super::record::{course_of, read_records};
+use super::super::reply;
 use super::RedisDrafts;
 use crate::domain::{Backend, StoreError};
 use crate::stores::bounded;
@@ -26,8 +27,7 @@ impl RedisDrafts {
             .key(discarded_key(user_id, id))
             .arg("")
             .arg("");
-        let deleted: i64 = self.run(&invocation).await?;
-        Ok(deleted == 1)
+        reply::found("delete", self.run(&invocation).await?)
     }
 
     /// Counts one write of the user in the current window of `window` (or,
@@ -44,8 +44,7 @@ impl RedisDrafts {
             .key(write_rate_key(user_id))
             .arg(millis(window))
             .arg(if spend { "1" } else { "0" });
-        let (count, left): (u64, i64) = self.run(&invocation).await?;
-        Ok((count, Duration::from_millis(left.max(0).unsigned_abs())))
+        reply::write_count(self.run(&invocation).await?)
     }
 
     /// Which of these drafts (owner, draft) still exist.
@@ -94,7 +93,7 @@ impl RedisDrafts {
                 .iter()
                 .map(|(user, id)| draft_key(*user, *id))
                 .collect();
-            let records = read_records(&mut conn, &keys).await?;
+            let records = read_records(&mut conn, &keys, &self.scripts.read).await?;
             // A draft that expired since the SCAN has no course.
             Ok::<_, StoreError>(
                 drafts

@@ -3,27 +3,32 @@
 -- to tell the form's other tabs that it was submitted. Announces on the
 -- draft's events channel a draft that just became materialized, and a
 -- submitted one (submit's last step: its course row is submitted).
+-- Uses: owned_draft, write_draft, publish.
 -- KEYS[1] the draft, KEYS[2] the owner's index (unused: it names the slot),
 -- KEYS[3] the draft's events channel
 -- ARGV[1] draft id, ARGV[2] organization id, ARGV[3] course id, ARGV[4] course
 -- slug, ARGV[5] the submitted session's TTL in ms
-local draft = read_draft(KEYS[1])
-if not draft or draft.org ~= ARGV[2] then
+-- Answers 1 if the draft is there, else 0.
+local draft_key, channel = KEYS[1], KEYS[3]
+local org, course_id, course_slug, submitted_ttl = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+
+local draft = owned_draft(draft_key, org)
+if not draft then
   return 0
 end
 local version = draft.v
 if draft.st == 'open' then
   draft.st = 'materialized'
-  publish(KEYS[3], '{"type":"materialized","version":' .. version .. ',"courseId":"' .. ARGV[3]
-    .. '","courseSlug":"' .. ARGV[4] .. '"}')
+  publish(channel, '{"type":"materialized","version":' .. version .. ',"courseId":"' .. course_id
+    .. '","courseSlug":"' .. course_slug .. '"}')
 end
-draft.cid, draft.cslug = ARGV[3], ARGV[4]
-if draft.st == 'submitted' and redis.call('PTTL', KEYS[1]) > tonumber(ARGV[5]) then
-  write_draft(KEYS[1], draft, 'PX', ARGV[5])
+draft.cid, draft.cslug = course_id, course_slug
+if draft.st == 'submitted' and redis.call('PTTL', draft_key) > submitted_ttl then
+  write_draft(draft_key, draft, 'PX', submitted_ttl)
 else
-  write_draft(KEYS[1], draft, 'KEEPTTL')
+  write_draft(draft_key, draft, 'KEEPTTL')
 end
 if draft.st == 'submitted' then
-  publish(KEYS[3], '{"type":"submitted","version":' .. version .. ',"courseId":"' .. ARGV[3] .. '"}')
+  publish(channel, '{"type":"submitted","version":' .. version .. ',"courseId":"' .. course_id .. '"}')
 end
 return 1

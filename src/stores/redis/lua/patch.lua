@@ -4,6 +4,8 @@
 -- Announces the saved version and the patch on the draft's events channel.
 -- A patch that changes no field (`{}`, or values the draft holds) keeps the
 -- version and updatedAt and announces nothing; it still refreshes the TTL.
+-- Uses: rate_window, window_left, owned_draft, now_ms, set_field, write_draft,
+-- publish, keep_alive.
 -- KEYS[1] the draft, KEYS[2] the owner's index of live drafts, KEYS[3] the
 -- owner's autosave counter, KEYS[4] the draft's events channel
 -- ARGV[1] draft id, ARGV[2] organization id (another one's draft is missing),
@@ -11,19 +13,23 @@
 -- wrapped in commas (',3,5,'; ',,' accepts none),
 -- ARGV[5] autosaves allowed per window, ARGV[6] the window in ms,
 -- ARGV[7] the merge patch as JSON text (published as it is),
--- ARGV[8] 'minimal' to answer only the new version ('saved', version), else
--- the draft ('ok', its record),
+-- ARGV[8] 'minimal' to answer only the new version, else the draft,
 -- ARGV[9] number n of fields to set, ARGV[10 .. 9+2n] field and JSON value pairs,
 -- ARGV[10+2n ..] fields to remove
-local count = redis.call('INCR', KEYS[3])
-if count == 1 then
-  redis.call('PEXPIRE', KEYS[3], ARGV[6])
+-- Answers {'draft', record} or {'saved', version} (ARGV[8]), {'limited', ms
+-- the window has left}, {'missing'}, {'submitted'}, {'trashed'}, or {'stale',
+-- the current version}.
+local draft_key, index_key, rate_key, channel = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local id, org, ttl, accepted = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local limit, window_ms, patch_json, minimal = tonumber(ARGV[5]), ARGV[6], ARGV[7],
+  ARGV[8] == 'minimal'
+local last_set = 9 + 2 * tonumber(ARGV[9])
+
+if rate_window(rate_key, window_ms) > limit then
+  return {'limited', window_left(rate_key)}
 end
-if count > tonumber(ARGV[5]) then
-  return {'limited', tostring(redis.call('PTTL', KEYS[3]))}
-end
-local draft = read_draft(KEYS[1])
-if not draft or draft.org ~= ARGV[2] then
+local draft = owned_draft(draft_key, org)
+if not draft then
   return {'missing'}
 end
 if draft.st == 'submitted' then
@@ -33,16 +39,12 @@ if draft.tr == '1' then
   return {'trashed'}
 end
 local version = draft.v
-if ARGV[4] ~= '' and not string.find(ARGV[4], ',' .. version .. ',', 1, true) then
-  return {'stale', version}
+if accepted ~= '' and not string.find(accepted, ',' .. version .. ',', 1, true) then
+  return {'stale', tonumber(version)}
 end
 
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local ttl = tonumber(ARGV[3])
+local now = now_ms()
 local expires = now + ttl
-local last_set = 9 + 2 * tonumber(ARGV[9])
-
 local changed = false
 for i = 10, last_set, 2 do
   changed = set_field(draft, ARGV[i], ARGV[i + 1]) or changed
@@ -56,12 +58,12 @@ if changed then
   draft.v, draft.ua = saved, now
 end
 draft.ea = expires
-local record = write_draft(KEYS[1], draft, 'PX', ttl)
+local record = write_draft(draft_key, draft, 'PX', ttl)
 if changed then
-  publish(KEYS[4], '{"type":"saved","version":' .. saved .. ',"patch":' .. ARGV[7] .. '}')
+  publish(channel, '{"type":"saved","version":' .. saved .. ',"patch":' .. patch_json .. '}')
 end
-keep_alive(ttl, expires)
-if ARGV[8] == 'minimal' then
-  return {'saved', saved}
+keep_alive(index_key, id, ttl, expires)
+if minimal then
+  return {'saved', tonumber(saved)}
 end
-return {'ok', record}
+return {'draft', record}

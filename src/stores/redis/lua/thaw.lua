@@ -1,19 +1,21 @@
 -- Undoes submit's freeze when the submit failed for good (not for an outage):
 -- the draft, frozen at the validated version, is editable again and back in
 -- its owner's list, until the expiry it had.
+-- Uses: owned_draft, write_draft.
 -- KEYS[1] the draft, KEYS[2] the owner's index of live drafts
 -- ARGV[1] draft id, ARGV[2] organization id, ARGV[3] the version it was frozen at
-local draft = read_draft(KEYS[1])
-if not draft or draft.org ~= ARGV[2] then
-  return 0
-end
-if draft.st ~= 'submitted' or draft.v ~= ARGV[3] then
+-- Answers 1 if it thawed the draft, else 0.
+local draft_key, index_key = KEYS[1], KEYS[2]
+local id, org, frozen_at = ARGV[1], ARGV[2], ARGV[3]
+
+local draft = owned_draft(draft_key, org)
+if not draft or draft.st ~= 'submitted' or draft.v ~= frozen_at then
   return 0
 end
 draft.st = 'open'
 if draft.cid ~= '-' then
   draft.st = 'materialized'
 end
-write_draft(KEYS[1], draft, 'PXAT', draft.ea)
-redis.call('ZADD', KEYS[2], draft.ea, ARGV[1])
+write_draft(draft_key, draft, 'PXAT', draft.ea)
+redis.call('ZADD', index_key, draft.ea, id)
 return 1

@@ -1,10 +1,48 @@
--- Prepended to every script that reads or writes a draft (see scripts.rs):
--- the one reader and writer of a draft's record, one string laid out as
--- record.rs documents: a header line `org v st ca ua ea tr cid cslug`, then a
--- `\n<name>=<JSON text>` line per form field. A draft is a table holding the
--- header's fields by name, as stored (`tr` '1' or '0', `cid`/`cslug` '-' when
--- absent), and `body`, the form's lines as they are: an autosave rewrites
--- only the lines it names, never parsing the others.
+-- draftd's Lua library: the helpers of every entry script (the other files
+-- here). scripts.rs builds each script as one line naming the publish
+-- command, then this file, then the entry, and loads it by EVALSHA.
+--
+-- Nothing here reads KEYS or ARGV: an entry script reads them at its top and
+-- passes each helper what it needs. A helper calls only helpers above it
+-- (Lua binds a local function's names where it is written), hence the order:
+--   1. the clock: now_ms
+--   2. rate windows: rate_window, window_left
+--   3. the record: read_draft (legacy_draft), set_field, encode_draft, write_draft
+--   4. ownership: owned_draft
+--   5. the owner's index: keep_alive
+--   6. events: publish
+-- Replies are decoded in reply.rs, the one place that knows their shapes.
+--
+-- A draft's keys and its events channel carry its owner's hash tag (keys.rs),
+-- so every key an entry passes down is in one slot, as a cluster requires.
+
+-- 1. The Redis clock, in Unix ms: the time every replica agrees on.
+local function now_ms()
+  local time = redis.call('TIME')
+  return tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+end
+
+-- 2. Counts one call in the fixed window at `key`, which starts at its first
+-- call and lasts `window_ms`; answers the count so far, this one included.
+local function rate_window(key, window_ms)
+  local count = redis.call('INCR', key)
+  if count == 1 then
+    redis.call('PEXPIRE', key, window_ms)
+  end
+  return count
+end
+
+-- The ms the window at `key` has left (negative if there is none).
+local function window_left(key)
+  return redis.call('PTTL', key)
+end
+
+-- 3. A draft's record: one string, laid out as record.rs documents: a header
+-- line `org v st ca ua ea tr cid cslug`, then a `\n<name>=<JSON text>` line
+-- per form field. A draft is a table holding the header's fields by name, as
+-- stored (`tr` '1' or '0', `cid`/`cslug` '-' when absent), and `body`, the
+-- form's lines as they are: an autosave rewrites only the lines it names,
+-- never parsing the others.
 local RECORD_HEADER = {'org', 'v', 'st', 'ca', 'ua', 'ea', 'tr', 'cid', 'cslug'}
 
 -- A draft still in the layout this one replaced, a hash (`f:<name>` per form
@@ -92,3 +130,32 @@ local function write_draft(key, draft, ...)
   redis.call('SET', key, record, ...)
   return record
 end
+
+-- 4. The draft at `key` if it belongs to organization `org`, else nil: a
+-- draft of another organization answers exactly as a missing one.
+local function owned_draft(key, org)
+  local draft = read_draft(key)
+  if draft and draft.org == org then
+    return draft
+  end
+  return nil
+end
+
+-- 5. Keeps draft `id`'s entry in its owner's index (a sorted set scored by
+-- expiry) until `expires`, and the index itself `ttl_ms` from now. The draft
+-- gets its own TTL from its write (SET ... PX).
+local function keep_alive(index_key, id, ttl_ms, expires)
+  redis.call('ZADD', index_key, expires, id)
+  redis.call('PEXPIRE', index_key, ttl_ms)
+end
+
+-- 6. Announces `payload` on a draft's events channel, which the entry has as
+-- one of its KEYS, so that a cluster checks its slot like a key's:
+-- PUBLISH_COMMAND, from the line above this file, is PUBLISH on one Redis,
+-- SPUBLISH (sharded, in the draft's slot) on a cluster. Nobody listening
+-- costs next to nothing.
+local function publish(channel, payload)
+  redis.call(PUBLISH_COMMAND, channel, payload)
+end
+
+-- The entry script follows.
