@@ -647,3 +647,34 @@ async fn acknowledged_autosaves_survive_a_redis_restart() {
         assert_eq!(draft["version"], 2);
     }
 }
+
+/// Redis goes away between an upload's record and its draft's link to the
+/// course: the file is in, so the upload answers 201 (a 503 would have the
+/// client send the file again), and the draft learns its course at its next
+/// write.
+#[tokio::test]
+async fn an_upload_recorded_as_redis_goes_away_answers_201() {
+    let proxy = Proxy::start("127.0.0.1:6390".parse().unwrap()).await;
+    let port = proxy.port;
+    let app = TestApp::spawn_with(|c| {
+        c.redis_url = format!("redis://127.0.0.1:{port}");
+        c.store_timeout_ms = 500;
+    })
+    .await;
+    let draft = app.draft_id(&app.user, json!({"topic": "Recorded"})).await;
+    let upload = app
+        .held_upload(&app.user, &draft, b"Week 1: ", b"ownership.\n")
+        .await;
+
+    proxy.cut();
+    let answer = upload.finish().await;
+
+    assert_eq!(answer.status(), 201, "the file is recorded");
+    assert_eq!(app.file_row_count().await, 1);
+    proxy.restore();
+    let made = app.action_json(&app.user, &draft, "materialize", 200).await;
+    assert_eq!(
+        app.draft(&app.user, &draft).await["courseId"],
+        made["courseId"]
+    );
+}

@@ -115,7 +115,8 @@ impl Courses {
                 file,
                 created,
             }) => {
-                self.attach(owner, &draft, &course, created).await?;
+                self.attach_after_upload(owner, &draft, &course, created)
+                    .await?;
                 return Ok(Uploaded {
                     file,
                     course: (&*course).into(),

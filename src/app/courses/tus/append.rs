@@ -340,7 +340,8 @@ impl Courses {
             TusFinish::Recorded(RecordOutcome::Recorded {
                 course, created, ..
             }) => {
-                self.attach(owner, draft, &course, created).await?;
+                self.attach_after_upload(owner, draft, &course, created)
+                    .await?;
                 return Ok(finished());
             }
             TusFinish::Gone => AppError::NotFound,
