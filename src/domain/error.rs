@@ -95,6 +95,15 @@ impl StoreError {
         }
     }
 
+    /// The driver's error this one was made from, to ask it what it was
+    /// (a Redis error code, say); not a `source()`, see the module.
+    pub fn cause(&self) -> Option<&(dyn Error + Send + Sync + 'static)> {
+        match self {
+            Self::Failed { cause, .. } | Self::Rejected { cause, .. } => Some(cause.as_ref()),
+            Self::Timeout { .. } | Self::Skipped { .. } | Self::Corrupt { .. } => None,
+        }
+    }
+
     pub fn backend(&self) -> Backend {
         match self {
             Self::Failed { backend, .. }

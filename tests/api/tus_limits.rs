@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::helpers::{assert_problem, new_user, TestApp};
-use crate::tus_steps::header;
+use crate::tus_steps::{header, OwnRedis};
 
 const MIB: usize = 1 << 20;
 
@@ -174,6 +174,7 @@ async fn one_user_holds_at_most_its_bound_reserved_and_unsent() {
 #[tokio::test]
 async fn an_idle_upload_lapses_releasing_its_reservation_and_only_stored_bytes_keep_it() {
     let app = TestApp::spawn_with(|c| {
+        OwnRedis::IdleUploadLapses.apply(c);
         c.tus.reserved_bytes_per_user = 1000;
         c.tus.idle_secs = 3;
     })

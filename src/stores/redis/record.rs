@@ -20,8 +20,6 @@
 //! limit (`hash-max-listpack-value`, 64 bytes by default) becomes a hashtable,
 //! and a typical form's description does; the string costs about half.
 
-use std::error::Error as _;
-
 use chrono::{DateTime, Utc};
 use deadpool_redis::redis::{Cmd, RedisError, Script};
 use serde_json::{Map, Value};
@@ -60,7 +58,7 @@ pub(super) async fn read_records(
 /// its keys).
 fn is_wrong_type(error: &StoreError) -> bool {
     let Some(redis) = error
-        .source()
+        .cause()
         .and_then(|cause| cause.downcast_ref::<RedisError>())
     else {
         return false;
