@@ -104,7 +104,7 @@ test('a submit during an upload waits for it ("Finishing 1 upload…"), and the 
   await screenshot(page, 'upload-submit-finishing');
 
   await page.locator('#success').waitFor({ timeout: 20_000 });
-  const courseId = await page.textContent('#course-id');
+  const courseId = await page.getAttribute('body', 'data-course-id');
   assert.equal(await service.sql(`SELECT status FROM courses WHERE id = '${courseId}'`), 'submitted');
   assert.deepEqual(await courseFiles(courseId), [{ name: 'outline.txt', size: SIZE, sha: sha256(bytes) }]);
   await page.close();
@@ -252,7 +252,7 @@ test('a paused upload at submit: the person chooses to go back, or to submit wit
   await page.click('#submit');
   await dialog.getByRole('button', { name: 'Submit without it' }).click();
   await page.locator('#success').waitFor();
-  const courseId = await page.textContent('#course-id');
+  const courseId = await page.getAttribute('body', 'data-course-id');
   assert.deepEqual(await courseFiles(courseId), []);
   assert.equal(await serverOffset(url), null, 'the half-sent bytes are dropped');
   await page.close();
