@@ -46,6 +46,7 @@ pub async fn stylesheet() -> HttpResponse {
 /// The page's scripts (ES modules), by path.
 pub const SCRIPTS: &[(&str, &str)] = &[
     ("/app.js", include_str!("../../web/app.js")),
+    ("/api.js", include_str!("../../web/api.js")),
     (
         "/draft-client.js",
         include_str!("../../web/draft-client.js"),
