@@ -51,6 +51,24 @@ pub const SCRIPTS: &[(&str, &str)] = &[
         "/draft-client.js",
         include_str!("../../web/draft-client.js"),
     ),
+    ("/draft-state.js", include_str!("../../web/draft-state.js")),
+    (
+        "/draft-journal.js",
+        include_str!("../../web/draft-journal.js"),
+    ),
+    (
+        "/journal-replay.js",
+        include_str!("../../web/journal-replay.js"),
+    ),
+    (
+        "/draft-remote.js",
+        include_str!("../../web/draft-remote.js"),
+    ),
+    ("/draft-files.js", include_str!("../../web/draft-files.js")),
+    (
+        "/draft-lifecycle.js",
+        include_str!("../../web/draft-lifecycle.js"),
+    ),
     ("/draft-live.js", include_str!("../../web/draft-live.js")),
     ("/resume.js", include_str!("../../web/resume.js")),
     ("/tus-upload.js", include_str!("../../web/tus-upload.js")),
