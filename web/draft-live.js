@@ -19,6 +19,8 @@
  * @module draft-live
  */
 
+import { authorized, backoff } from './api.js';
+
 /** Splits an event stream into events: `{type, data}` (data parsed as JSON). */
 export async function* readEvents(body) {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
@@ -118,13 +120,13 @@ export class DraftLive extends EventTarget {
     let retryAfter = null;
     let again = true;
     try {
-      const token = await this.#o.getToken({ refresh: this.#refreshToken });
+      const refresh = this.#refreshToken;
       this.#refreshToken = false;
-      const res = await this.#o.fetch(`${this.#o.baseUrl}/api/v1/drafts/${encodeURIComponent(id)}/events`, {
+      const res = await authorized(this.#o.getToken, (token) => this.#o.fetch(`${this.#o.baseUrl}/api/v1/drafts/${encodeURIComponent(id)}/events`, {
         headers: { Accept: 'text/event-stream', Authorization: `Bearer ${token}` },
         cache: 'no-store',
         signal: abort.signal,
-      });
+      }), { refresh });
       if (res.status === 404 || res.status === 410) {
         again = false; // gone (expired, or discarded): the client finds out on its next save
         return;
@@ -161,8 +163,8 @@ export class DraftLive extends EventTarget {
   }
 
   #retry(id, after) {
-    const backoff = Math.min(this.#o.retryMaxMs, this.#o.retryBaseMs * 2 ** this.#attempt++);
-    const delay = this.#refreshToken && this.#attempt === 1 ? 0 : (after ?? backoff * (1 - Math.random() * 0.2));
+    const wait = backoff(this.#attempt++, { baseMs: this.#o.retryBaseMs, maxMs: this.#o.retryMaxMs });
+    const delay = this.#refreshToken && this.#attempt === 1 ? 0 : (after ?? wait);
     this.#timer = setTimeout(() => this.#connect(id), delay);
   }
 }

@@ -22,6 +22,9 @@
  * @module tus-upload
  */
 
+// Relative, so that the module also loads outside the page (Node's tests).
+import { authorized, backoff, cutWhenOffline, waitOrOnline, xhrFetch } from './api.js';
+
 const TUS = { 'Tus-Resumable': '1.0.0' };
 /** Statuses after which the same request may work later. */
 const TRANSIENT = new Set([408, 423, 429, 500, 502, 503, 504]);
@@ -50,12 +53,8 @@ const isOffsetMismatch = (err) => err.status === 409 && /offset-mismatch$/.test(
 const aborted = () => Object.assign(new Error('paused'), { name: 'AbortError' });
 
 /** One tus request to an upload's address, a 401 retried once with a fresh token. */
-async function ask(method, url, { getToken, fetch = (...a) => globalThis.fetch(...a) }) {
-  for (let attempt = 0; ; attempt++) {
-    const token = await getToken({ refresh: attempt > 0 });
-    const res = await fetch(url, { method, headers: { ...TUS, Authorization: `Bearer ${token}` }, cache: 'no-store' });
-    if (res.status !== 401 || attempt > 0) return res;
-  }
+function ask(method, url, { getToken, fetch = (...a) => globalThis.fetch(...a) }) {
+  return authorized(getToken, (token) => fetch(url, { method, headers: { ...TUS, Authorization: `Bearer ${token}` }, cache: 'no-store' }));
 }
 
 /**
@@ -237,9 +236,9 @@ export class TusUpload extends EventTarget {
         }
         if (this.#paused) throw aborted();
         // Offline, or the server is away: wait, then ask it where we are.
-        const delay = Math.min(this.#o.retryMaxMs, this.#o.retryBaseMs * 2 ** attempt++);
+        const delay = backoff(attempt++, { baseMs: this.#o.retryBaseMs, maxMs: this.#o.retryMaxMs });
         this.dispatchEvent(new Event('waiting'));
-        await this.#sleep(delay * (1 - Math.random() * 0.2));
+        await this.#sleep(delay);
       }
     }
   }
@@ -282,9 +281,8 @@ export class TusUpload extends EventTarget {
   }
 
   /** One request with the bearer token; a 401 is retried once with a fresh one. */
-  async #send(method, url, headers = {}, body) {
-    for (let attempt = 0; ; attempt++) {
-      const token = await this.#o.getToken({ refresh: attempt > 0 });
+  #send(method, url, headers = {}, body) {
+    return authorized(this.#o.getToken, async (token) => {
       this.#abort = new AbortController();
       const init = {
         method,
@@ -293,44 +291,18 @@ export class TusUpload extends EventTarget {
         cache: 'no-store',
         signal: this.#abort.signal,
       };
-      // A request on a connection that went away may hang rather than fail:
-      // the browser going offline cuts it (the server keeps what arrived).
-      const cut = () => this.#abort.abort();
-      globalThis.addEventListener?.('offline', cut);
-      let res;
+      // The browser going offline cuts the request (the server keeps what arrived).
+      const stop = cutWhenOffline(this.#abort);
       try {
-        res = await (method === 'PATCH' && this.#xhr ? this.#xhrSend(url, init) : this.#o.fetch(url, init));
+        if (method !== 'PATCH' || !this.#xhr) return await this.#o.fetch(url, init);
+        // By XMLHttpRequest, for its upload progress: `sent` moves as the chunk goes.
+        return await xhrFetch(url, init, (loaded) => {
+          this.#sending = loaded;
+          this.#progress();
+        });
       } finally {
-        globalThis.removeEventListener?.('offline', cut);
+        stop();
       }
-      if (res.status !== 401 || attempt > 0) return res;
-    }
-  }
-
-  /** `fetch` by XMLHttpRequest, for its upload progress: `sent` moves as the chunk goes. */
-  #xhrSend(url, { method, headers, body, signal }) {
-    return new Promise((resolve, reject) => {
-      const xhr = new XMLHttpRequest();
-      xhr.open(method, url);
-      for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
-      xhr.upload.onprogress = (e) => {
-        this.#sending = e.loaded;
-        this.#progress();
-      };
-      xhr.onload = () => {
-        const answer = new Headers();
-        for (const line of xhr.getAllResponseHeaders().trim().split(/\r?\n/)) {
-          const at = line.indexOf(':');
-          if (at > 0) answer.append(line.slice(0, at).trim(), line.slice(at + 1).trim());
-        }
-        const empty = xhr.status === 204 || xhr.status === 304 || !xhr.responseText;
-        resolve(new Response(empty ? null : xhr.responseText, { status: xhr.status, headers: answer }));
-      };
-      xhr.onerror = xhr.ontimeout = () => reject(new TypeError('network error'));
-      xhr.onabort = () => reject(new DOMException('aborted', 'AbortError'));
-      if (signal.aborted) return xhr.onabort();
-      signal.addEventListener('abort', () => xhr.abort(), { once: true });
-      xhr.send(body);
     });
   }
 
@@ -339,17 +311,10 @@ export class TusUpload extends EventTarget {
   }
 
   /** Waits `ms`, or less if the network comes back or the upload is paused. */
-  #sleep(ms) {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        globalThis.removeEventListener?.('online', done);
-        this.#wake = null;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      globalThis.addEventListener?.('online', done);
-      this.#wake = done;
-    });
+  async #sleep(ms) {
+    const { done, wake } = waitOrOnline(ms);
+    this.#wake = wake;
+    await done;
+    this.#wake = null;
   }
 }

@@ -33,12 +33,26 @@ async function network(page) {
 const progress = (page) => page.$eval('#file-list progress', (bar) => bar.value).catch(() => null);
 
 test('an upload shows its progress, pauses, and resumes after the network drops', async () => {
-  // Another unfinished draft: the page offers it (the README's picture shows both).
+  // Another unfinished draft: the page offers it in its tray.
   await service.api('POST', '/api/v1/drafts', { json: { formData: { topic: 'Data pipelines in Rust', language: 'en', estimatedLessons: 8 } } });
   const page = await openForm(service, chrome);
   await page.locator('#resume-drafts li', { hasText: 'Data pipelines in Rust' }).waitFor();
   await page.fill('#topic', 'Rust for analysts');
   await page.fill('#description', 'From zero to a command-line tool, one small program at a time.');
+  if (process.env.DRAFTD_E2E_DOCS_SCREENSHOT) {
+    // The README's picture: the form as a person fills it in.
+    await page.fill('#language', 'en');
+    await page.fill('#email', 'teacher@example.com');
+    await page.fill('#targetAudience', 'Analysts who know SQL and a little Python, and have never written Rust.');
+    await page.fill('#learningOutcomes', 'Read and change a small Rust program\nTurn a CSV report into a command-line tool');
+    await page.fill('#estimatedSections', '4');
+    await page.fill('#estimatedLessons', '12');
+    await page.fill('#lessonDuration', '20');
+    await page.check('input[name="formats"][value="text"]');
+    await page.check('input[name="formats"][value="exercises"]');
+    await page.fill('#writingStyle', 'Conversational');
+    await page.fill('#contentStrategy', 'Project-based');
+  }
   await page.click('h1');
 
   const bytes = material();
@@ -59,7 +73,12 @@ test('an upload shows its progress, pauses, and resumes after the network drops'
     return (await progress(page)) === held && held;
   }, { what: 'the bar at the offset the server holds' });
   if (process.env.DRAFTD_E2E_DOCS_SCREENSHOT) {
-    // The README's picture: the resume offer above the form, an upload under way.
+    // The README's picture: the page as a person sees it with an upload under
+    // way, the tray closed (in a whole run it lists other test files' drafts
+    // too, of the same demo user, over the middle of the form).
+    await page.click('#resume-dismiss');
+    await page.locator('#resume').waitFor({ state: 'hidden' });
+    await page.evaluate(() => document.activeElement?.blur());
     await page.setViewportSize({ width: 880, height: 900 });
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: path.join(ROOT, 'docs', 'page.png'), fullPage: true });

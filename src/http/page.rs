@@ -46,9 +46,28 @@ pub async fn stylesheet() -> HttpResponse {
 /// The page's scripts (ES modules), by path.
 pub const SCRIPTS: &[(&str, &str)] = &[
     ("/app.js", include_str!("../../web/app.js")),
+    ("/api.js", include_str!("../../web/api.js")),
     (
         "/draft-client.js",
         include_str!("../../web/draft-client.js"),
+    ),
+    ("/draft-state.js", include_str!("../../web/draft-state.js")),
+    (
+        "/draft-journal.js",
+        include_str!("../../web/draft-journal.js"),
+    ),
+    (
+        "/journal-replay.js",
+        include_str!("../../web/journal-replay.js"),
+    ),
+    (
+        "/draft-remote.js",
+        include_str!("../../web/draft-remote.js"),
+    ),
+    ("/draft-files.js", include_str!("../../web/draft-files.js")),
+    (
+        "/draft-lifecycle.js",
+        include_str!("../../web/draft-lifecycle.js"),
     ),
     ("/draft-live.js", include_str!("../../web/draft-live.js")),
     ("/resume.js", include_str!("../../web/resume.js")),
