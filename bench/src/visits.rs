@@ -143,7 +143,7 @@ pub async fn keys_of(
         let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
             .arg(cursor)
             .arg("MATCH")
-            .arg("draft:*")
+            .arg(draftd::stores::redis::keys::ALL_PATTERN)
             .arg("COUNT")
             .arg(1000)
             .query_async(redis)

@@ -103,7 +103,10 @@ impl Snapshot {
         })
         .collect();
         let mut connection = redis.connection().await;
-        let redis_keys: Vec<String> = connection.keys("draft:*").await.expect("redis KEYS");
+        let redis_keys: Vec<String> = connection
+            .keys(draftd::stores::redis::keys::ALL_PATTERN)
+            .await
+            .expect("redis KEYS");
         let listing = storage.listing().await;
         Snapshot {
             courses,

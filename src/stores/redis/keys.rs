@@ -7,6 +7,9 @@
 
 use uuid::Uuid;
 
+/// Matches every key draftd writes.
+pub const ALL_PATTERN: &str = "draft:*";
+
 /// Matches every draft session's key.
 pub const SESSION_PATTERN: &str = "draft:session:*";
 
