@@ -11,6 +11,7 @@ use draftd::domain::identity::external_id;
 use draftd::http::auth::{mint, Claims};
 use draftd::http::openapi::ApiDoc;
 use draftd::http::page::{DEMO_ORG, DEMO_USER};
+use draftd::jobs::queue::Queue;
 use draftd::startup::{Application, Services};
 use draftd::stores::postgres::Postgres;
 use draftd::telemetry;
@@ -151,7 +152,7 @@ async fn main() -> anyhow::Result<()> {
             let report = jobs.janitor.run(dry_run).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             if !dry_run {
-                jobs.cleanup.run_due().await?;
+                jobs.queue.run_due(Queue::Cleanup).await?;
             }
         }
         Command::PurgeTrash { config, dry_run } => {
@@ -160,7 +161,7 @@ async fn main() -> anyhow::Result<()> {
             let report = jobs.purge.run(dry_run).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             if !dry_run {
-                jobs.cleanup.run_due().await?;
+                jobs.queue.run_due(Queue::Cleanup).await?;
             }
         }
         Command::SweepOrphans { config, dry_run } => {
@@ -173,10 +174,11 @@ async fn main() -> anyhow::Result<()> {
             telemetry::init(&config.log);
             let services = Services::connect(&config).await?;
             let redriven = services.app.admin.retry_dead(None).await?;
-            let pass = services.jobs.cleanup.run_due().await?;
-            let deliveries = match &services.jobs.webhooks {
-                Some(webhooks) => Some(webhooks.run_due().await?),
-                None => None,
+            let queue = &services.jobs.queue;
+            let pass = queue.run_due(Queue::Cleanup).await?;
+            let deliveries = match queue.serves(Queue::Webhooks) {
+                true => Some(queue.run_due(Queue::Webhooks).await?),
+                false => None,
             };
             println!(
                 "{}",
