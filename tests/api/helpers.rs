@@ -233,6 +233,13 @@ impl TestApp {
         queue.run_due(Queue::Webhooks).await.expect("webhook pass")
     }
 
+    /// One pass of the runner's webhook loop, now: the due deliveries, then
+    /// the pruning of done jobs past their week, then the gauges.
+    pub async fn tick_webhooks(&self) -> Pass {
+        let queue = &self.jobs.queue;
+        queue.tick(Queue::Webhooks).await.expect("webhook pass")
+    }
+
     /// Runs the trash purge once, now.
     pub async fn run_purge(&self, dry_run: bool) -> draftd::jobs::purge::PurgeReport {
         self.jobs.purge.run(dry_run).await.expect("purge run")

@@ -182,9 +182,10 @@ async fn failures_back_off_then_die_and_hold_the_course_back_until_redriven() {
             assert_eq!((pass.dead, status.as_str()), (1, "dead"));
         }
     }
+    // 200 ms, then 400 ms, each with up to a quarter more (the jitter).
     assert!(
-        gaps[0] >= 150.0 && gaps[1] >= gaps[0] * 1.8,
-        "the backoff grows: {gaps:?}"
+        (199.0..=251.0).contains(&gaps[0]) && (399.0..=501.0).contains(&gaps[1]),
+        "the backoff doubles, with jitter: {gaps:?}"
     );
 
     // The course's next event waits behind the dead one.

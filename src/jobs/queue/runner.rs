@@ -117,10 +117,9 @@ impl Runner {
     async fn run_queue(&self, queue: Queue, mut stop: watch::Receiver<bool>) {
         let mut woken = self.wake.subscribe();
         let poll = self.polls.get(&queue).copied().unwrap_or(DEFAULT_POLL);
+        // The first pass waits for a wake or a poll interval like the others:
+        // a starting replica does not race the steps a test or the CLI runs.
         loop {
-            if let Err(e) = self.tick(queue).await {
-                tracing::warn!(error = %e, queue = ?queue, "job queue pass failed");
-            }
             tokio::select! {
                 Ok(()) = woken.changed() => {}
                 _ = tokio::time::sleep(poll) => {}
@@ -128,6 +127,9 @@ impl Runner {
             }
             if *stop.borrow() {
                 break;
+            }
+            if let Err(e) = self.tick(queue).await {
+                tracing::warn!(error = %e, queue = ?queue, "job queue pass failed");
             }
         }
     }
