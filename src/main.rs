@@ -173,22 +173,7 @@ async fn main() -> anyhow::Result<()> {
         Command::RetryCleanup { config } => {
             telemetry::init(&config.log);
             let services = Services::connect(&config).await?;
-            let redriven = services.app.admin.retry_dead(None).await?;
-            let queue = &services.jobs.queue;
-            let pass = queue.run_due(Queue::Cleanup).await?;
-            let deliveries = match queue.serves(Queue::Webhooks) {
-                true => Some(queue.run_due(Queue::Webhooks).await?),
-                false => None,
-            };
-            println!(
-                "{}",
-                serde_json::json!({
-                    "retried": redriven.jobs,
-                    "eventsRetried": redriven.events,
-                    "pass": pass,
-                    "deliveries": deliveries,
-                })
-            );
+            println!("{}", retry_cleanup(&services).await?);
         }
         Command::Erase {
             config,
@@ -300,4 +285,22 @@ impl Progress {
             eprintln!();
         }
     }
+}
+
+/// `draftd retry-cleanup`: every dead job and event back in the queue, then
+/// one pass of each queue now; what it did, as JSON.
+async fn retry_cleanup(services: &Services) -> anyhow::Result<serde_json::Value> {
+    let redriven = services.app.admin.retry_dead(None).await?;
+    let queue = &services.jobs.queue;
+    let pass = queue.run_due(Queue::Cleanup).await?;
+    let deliveries = match queue.serves(Queue::Webhooks) {
+        true => Some(queue.run_due(Queue::Webhooks).await?),
+        false => None,
+    };
+    Ok(serde_json::json!({
+        "retried": redriven.jobs,
+        "eventsRetried": redriven.events,
+        "pass": pass,
+        "deliveries": deliveries,
+    }))
 }

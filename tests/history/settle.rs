@@ -39,21 +39,14 @@ pub async fn settle(api: &Api, db: &tokio_postgres::Client) -> Vec<String> {
     unsettled
 }
 
-/// A replica SIGKILLed while it held cleanup jobs leaves them leased for
-/// five minutes before another worker may take them (and an erase waits for
-/// its subject's jobs). The history does not wait out the lease: it moves
-/// time forward for the jobs, as if the lease had ended.
+/// A replica SIGKILLed while it held jobs leaves them leased (five minutes
+/// for a cleanup job) before another replica may take them (and an erase
+/// waits for its subject's jobs). The history does not wait out the lease:
+/// it moves time forward for the jobs, as if the lease had ended.
 async fn end_leases(db: &tokio_postgres::Client) {
     let _ = db
         .execute(
             "UPDATE jobs SET run_after = now() WHERE status = 'pending' AND run_after > now()",
-            &[],
-        )
-        .await;
-    let _ = db
-        .execute(
-            "UPDATE jobs SET run_after = now() \
-             WHERE status = 'pending' AND run_after > now()",
             &[],
         )
         .await;
