@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::AppError;
 use crate::domain::cleanup::{tasks, CleanupKind, CleanupPolicy, CleanupStep};
-use crate::domain::event::{OutboxEvent, DELIVERY_TASK};
+use crate::domain::event::{DeliveryStatus, OutboxEvent, DELIVERY_TASK};
 use crate::domain::job::{AttemptRecord, JobRecord, JobStatus};
 use crate::domain::StoreError;
 use crate::jobs::janitor::Janitor;
@@ -82,8 +82,7 @@ pub struct WebhookEvent {
     #[serde(rename = "type")]
     pub kind: String,
     pub course_id: Uuid,
-    /// `pending`, `delivered` or `dead`.
-    pub status: &'static str,
+    pub status: DeliveryStatus,
     pub occurred_at: DateTime<Utc>,
     /// A pending event's next attempt (or its running attempt's lease end).
     pub next_attempt_at: Option<DateTime<Utc>>,
@@ -177,11 +176,7 @@ impl Admin {
             id: event.webhook_id,
             kind: event.kind.as_str().to_owned(),
             course_id: event.course_id,
-            status: match job.status {
-                JobStatus::Pending => "pending",
-                JobStatus::Done => "delivered",
-                JobStatus::Dead => "dead",
-            },
+            status: job.status.into(),
             occurred_at: event.occurred_at,
             next_attempt_at: (job.status == JobStatus::Pending).then_some(job.run_after),
             delivered_at: job.finished_at,

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::job::JobStatus;
+
 /// What happened to a course.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EventKind {
@@ -38,6 +40,30 @@ super::string_enum!(EventKind, "event type", {
     FileUploaded => "file.uploaded",
     FileDeleted => "file.deleted",
 });
+
+/// Where an event is in its delivery, as an operator reads it: its job's
+/// status, with `done` named for what it means here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    /// Waiting for its (next) attempt, or being attempted.
+    Pending,
+    /// A 2xx answered it; kept 7 days, then removed with its attempts.
+    Delivered,
+    /// Out of attempts, or answered 410: holds back its course's later
+    /// events until redriven.
+    Dead,
+}
+
+impl From<JobStatus> for DeliveryStatus {
+    fn from(status: JobStatus) -> Self {
+        match status {
+            JobStatus::Pending => Self::Pending,
+            JobStatus::Done => Self::Delivered,
+            JobStatus::Dead => Self::Dead,
+        }
+    }
+}
 
 /// The job queue's name of the webhook delivery task: stored in `jobs.task`.
 pub const DELIVERY_TASK: &str = "webhook.delivery";

@@ -233,6 +233,11 @@ impl TestApp {
         queue.run_due(Queue::Webhooks).await.expect("webhook pass")
     }
 
+    /// Enqueues `task` on its own; the job's id.
+    pub async fn enqueue<T: draftd::jobs::queue::Task>(&self, task: &T) -> i64 {
+        self.jobs.queue.enqueue(task).await.expect("enqueue")
+    }
+
     /// One pass of the runner's webhook loop, now: the due deliveries, then
     /// the pruning of done jobs past their week, then the gauges.
     pub async fn tick_webhooks(&self) -> Pass {

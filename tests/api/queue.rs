@@ -6,6 +6,8 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use draftd::domain::cleanup::{DeletionReason, DraftSession};
+
 use crate::helpers::{service_user, wait_until, TestApp};
 use crate::receiver::{new_secret, Answer, Receiver};
 use crate::webhooks::spawn_with_hook;
@@ -230,6 +232,13 @@ async fn an_events_attempts_are_kept_twenty_at_most_shown_and_pruned_with_it() {
         404
     );
     assert_eq!(app.call(Method::GET, &path, &app.user).await.status(), 403);
+    let malformed = "/api/v1/admin/webhooks/events/not-a-uuid";
+    assert_eq!(
+        app.call(Method::GET, malformed, &service_user())
+            .await
+            .status(),
+        404
+    );
 
     // A week later the event goes, and its attempts with it.
     app.db
@@ -326,4 +335,37 @@ async fn rows_an_old_replica_left_are_carried_out_in_order() {
     assert_eq!(stats["cleanupJobsDead"], 1);
     let left = "SELECT (SELECT count(*) FROM cleanup_jobs) + (SELECT count(*) FROM webhook_events)";
     assert_eq!(app.count(left).await, 0);
+}
+
+/// A task enqueued from Rust (the trait's name, payload, course and
+/// ordering key) runs like one a change's SQL enqueued.
+#[tokio::test]
+async fn a_task_enqueued_on_its_own_runs_like_the_others() {
+    let app = TestApp::spawn().await;
+    let draft: Uuid = app
+        .draft_id(&app.user, json!({"topic": "Enqueued"}))
+        .await
+        .parse()
+        .unwrap();
+    let step = DraftSession {
+        course_id: Uuid::new_v4(),
+        user_id: app.user.id,
+        draft_id: draft,
+        reason: DeletionReason::Janitor,
+    };
+    let id = app.enqueue(&step).await;
+    let row = app
+        .db
+        .query_one(
+            "SELECT task, payload, ordering_key FROM jobs WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "cleanup.draft_session");
+    assert_eq!(row.get::<_, Value>(1)["draftId"], draft.to_string());
+    assert_eq!(row.get::<_, Option<Uuid>>(2), None);
+    app.run_cleanup().await;
+    let gone = app.get_draft(&app.user, &draft.to_string()).await;
+    assert_eq!(gone.status(), 404, "its Redis keys went");
 }

@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use super::backoff::{backoff, MAX_RETRY_AFTER};
 use super::{Attempt, Failure, Pass, Queue, Task, TaskSettings, Wake};
 use crate::domain::job::{Claimed, JobStatus};
-use crate::domain::StoreError;
+use crate::domain::{Backend, StoreError};
 use crate::stores::postgres::queue::Settlement;
 use crate::stores::postgres::JobQueue;
 
@@ -86,6 +86,19 @@ impl Runner {
     /// A handle that wakes this runner, for whoever enqueues.
     pub fn waker(&self) -> Wake {
         self.wake.clone()
+    }
+
+    /// Enqueues `task` and wakes the runner: work no change's SQL records
+    /// (those enqueue in their own transaction). The job's id.
+    pub async fn enqueue<T: Task>(&self, task: &T) -> Result<i64, StoreError> {
+        let payload = serde_json::to_value(task)
+            .map_err(|e| StoreError::corrupt(Backend::Postgres, e.to_string()))?;
+        let id = self
+            .store
+            .push(T::NAME, &payload, task.course_id(), task.ordering_key())
+            .await?;
+        self.wake();
+        Ok(id)
     }
 
     /// Whether a task type of `queue` is registered.

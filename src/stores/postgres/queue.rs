@@ -66,6 +66,29 @@ impl JobQueue {
         Self { db }
     }
 
+    /// Enqueues one job on its own, outside a change's transaction (the
+    /// jobs a change makes are enqueued by its SQL, [`enqueue`]); its id.
+    pub async fn push(
+        &self,
+        task: &str,
+        payload: &Value,
+        course_id: Uuid,
+        ordering_key: Option<Uuid>,
+    ) -> Result<i64, StoreError> {
+        self.db
+            .call(|client| async move {
+                let row = client
+                    .query_one(
+                        "INSERT INTO jobs (task, payload, course_id, ordering_key)
+                         VALUES ($1, $2, $3, $4) RETURNING id",
+                        &[&task, payload, &course_id, &ordering_key],
+                    )
+                    .await?;
+                Ok(row.try_get(0)?)
+            })
+            .await
+    }
+
     /// Claims up to `limit` due jobs of `task` for `lease_secs`, counting an
     /// attempt. A job with an ordering key is claimed only while it is its
     /// key's first unfinished job, so a key's jobs run one at a time, in
