@@ -152,7 +152,7 @@ impl Admin {
 
     /// Puts dead cleanup jobs (all, or those listed) back in the queue, and,
     /// unless jobs are listed, every dead event (with fresh attempts); wakes
-    /// the workers.
+    /// the runner.
     pub async fn retry_dead(&self, ids: Option<&[i64]>) -> Result<Redriven, AppError> {
         let jobs = self.queue.retry_dead(tasks::ALL, ids).await?;
         let events = match ids {

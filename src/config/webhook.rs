@@ -60,7 +60,7 @@ pub enum WebhookConfigError {
 }
 
 impl WebhookConfig {
-    /// The worker's settings, or `None` when no URL is set (no events).
+    /// The delivery task's settings, or `None` when no URL is set (no events).
     pub fn settings(
         &self,
         store_timeout: Duration,

@@ -306,7 +306,7 @@ pub struct DeliveryAttempt {
     /// The receiver's HTTP status, if it answered.
     pub status: Option<i16>,
     /// Why it failed (`answered 500`, `no answer within 5000 ms`, a
-    /// connection error); absent when it was delivered.
+    /// connection error); null when it delivered the event.
     pub error: Option<String>,
 }
 

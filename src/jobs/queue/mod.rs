@@ -9,6 +9,9 @@
 //! Task types: the cleanup steps ([`super::cleanup`], enqueued by every
 //! deletion's SQL) and webhook deliveries ([`super::webhooks`], enqueued by
 //! every change's SQL while a webhook URL is set).
+//!
+//! The runner uses the queue's store ([`crate::stores::postgres::JobQueue`])
+//! and the domain's job records; task types bring their own context.
 
 pub mod backoff;
 mod runner;
