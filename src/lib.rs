@@ -6,7 +6,8 @@
 //! - [`http`]: routes, authentication, the OpenAPI document, problem responses
 //!   (the only place errors become HTTP); uses [`app`];
 //! - [`app`]: the use cases (drafts, courses, admin); uses [`jobs`] and [`stores`];
-//! - [`jobs`]: the janitor, the orphan sweep and the cleanup worker; uses [`stores`];
+//! - [`jobs`]: the janitor, the purge, the orphan sweep, the erase and the job
+//!   queue (cleanup steps, webhook deliveries); uses [`stores`];
 //! - [`stores`]: Redis, Postgres and file storage; implement [`domain`]'s traits;
 //! - [`domain`]: pure types and rules, the outcomes and traits the stores speak.
 //!

@@ -11,6 +11,7 @@ use draftd::domain::identity::external_id;
 use draftd::http::auth::{mint, Claims};
 use draftd::http::openapi::ApiDoc;
 use draftd::http::page::{DEMO_ORG, DEMO_USER};
+use draftd::jobs::queue::Queue;
 use draftd::jobs::Jobs;
 use draftd::startup::{Application, Services};
 use draftd::stores::postgres::Postgres;
@@ -137,14 +138,14 @@ async fn main() -> anyhow::Result<()> {
             let jobs = jobs(&config).await?;
             print_json(&jobs.janitor.run(dry_run).await?)?;
             if !dry_run {
-                jobs.cleanup.run_due().await?;
+                jobs.queue.run_due(Queue::Cleanup).await?;
             }
         }
         Command::PurgeTrash { config, dry_run } => {
             let jobs = jobs(&config).await?;
             print_json(&jobs.purge.run(dry_run).await?)?;
             if !dry_run {
-                jobs.cleanup.run_due().await?;
+                jobs.queue.run_due(Queue::Cleanup).await?;
             }
         }
         Command::SweepOrphans { config, dry_run } => {
@@ -153,21 +154,7 @@ async fn main() -> anyhow::Result<()> {
         Command::RetryCleanup { config } => {
             telemetry::init(&config.log);
             let services = Services::connect(&config).await?;
-            let redriven = services.app.admin.retry_dead(None).await?;
-            let pass = services.jobs.cleanup.run_due().await?;
-            let deliveries = match &services.jobs.webhooks {
-                Some(webhooks) => Some(webhooks.run_due().await?),
-                None => None,
-            };
-            println!(
-                "{}",
-                serde_json::json!({
-                    "retried": redriven.jobs,
-                    "eventsRetried": redriven.events,
-                    "pass": pass,
-                    "deliveries": deliveries,
-                })
-            );
+            println!("{}", retry_cleanup(&services).await?);
         }
         Command::Erase {
             config,
@@ -306,4 +293,22 @@ impl Progress {
             eprintln!();
         }
     }
+}
+
+/// `draftd retry-cleanup`: every dead job and event back in the queue, then
+/// one pass of each queue now; what it did, as JSON.
+async fn retry_cleanup(services: &Services) -> anyhow::Result<serde_json::Value> {
+    let redriven = services.app.admin.retry_dead(None).await?;
+    let queue = &services.jobs.queue;
+    let pass = queue.run_due(Queue::Cleanup).await?;
+    let deliveries = match queue.serves(Queue::Webhooks) {
+        true => Some(queue.run_due(Queue::Webhooks).await?),
+        false => None,
+    };
+    Ok(serde_json::json!({
+        "retried": redriven.jobs,
+        "eventsRetried": redriven.events,
+        "pass": pass,
+        "deliveries": deliveries,
+    }))
 }

@@ -4,13 +4,11 @@
 //! commands use [`Services`].
 
 use std::net::TcpListener;
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, Condition};
 use actix_web::{web, App as HttpApp, HttpServer};
-use tokio::sync::Notify;
 use tracing_actix_web::TracingLogger;
 
 use crate::app::admin::Admin;
@@ -23,24 +21,26 @@ use crate::domain::cleanup::CleanupPolicy;
 use crate::domain::key_pattern::PatternScope;
 use crate::http::request_id::{self, RequestSpan};
 use crate::http::{cors, loopback, metrics, routes, AppState};
-use crate::jobs::cleanup::{CleanupSettings, CleanupWorker};
+use crate::jobs::cleanup::CleanupContext;
 use crate::jobs::erase::{EraseSettings, EraseStores, Eraser};
 use crate::jobs::janitor::{Janitor, JanitorSettings};
 use crate::jobs::orphans::OrphanSweep;
 use crate::jobs::purge::{Purge, PurgeSettings};
-use crate::jobs::webhooks::WebhookWorker;
+use crate::jobs::queue::Wake;
 use crate::jobs::{Background, Jobs, Schedules};
 use crate::stores::postgres::erasures::PgErasures;
 use crate::stores::postgres::files::PgFiles;
 use crate::stores::postgres::outbox::EVENTS_SETTING;
 use crate::stores::postgres::tus::PgTus;
 use crate::stores::postgres::uploads::UploadLedger;
-use crate::stores::postgres::{CleanupQueue, Outbox, PgCourses, PgDrafts, Postgres};
+use crate::stores::postgres::{JobQueue, PgCourses, PgDrafts, Postgres};
 use crate::stores::redis::{LiveHub, RedisDrafts, RedisSettings};
 
 mod identity;
+mod queue;
 
 use self::identity::authenticator;
+use self::queue::job_runner;
 
 /// The use cases and the jobs, wired to the stores. Connecting applies
 /// migrations.
@@ -71,10 +71,6 @@ impl Services {
                  (a connection pooler that drops startup options?)"
             );
         }
-        let outbox = Outbox::new(postgres.clone());
-        let webhooks = webhook
-            .map(|settings| WebhookWorker::new(outbox.clone(), settings))
-            .transpose()?;
         let redis_settings = RedisSettings {
             url: &config.redis_url,
             cluster: config.redis_cluster,
@@ -90,7 +86,7 @@ impl Services {
         let courses = PgCourses::new(postgres.clone());
         let file_rows = PgFiles::new(postgres.clone());
         let tus = PgTus::new(postgres.clone());
-        let queue = CleanupQueue::new(postgres.clone());
+        let queue = JobQueue::new(postgres.clone());
         let writes = WriteRate::new(
             redis.clone(),
             config.write_rate_limit,
@@ -102,7 +98,7 @@ impl Services {
             config.draft_limits(),
             writes.clone(),
         );
-        let wake = Arc::new(Notify::new());
+        let wake = Wake::new();
         let policy = CleanupPolicy {
             max_attempts: config.cleanup_max_attempts,
             redis_patterns: patterns.iter().any(|p| p.scope() == PatternScope::Course),
@@ -134,32 +130,31 @@ impl Services {
                 redis.clone(),
                 Duration::from_secs(config.orphan_grace_secs),
             ),
-            cleanup: CleanupWorker::new(
-                queue.clone(),
-                file_rows.clone(),
-                files.clone(),
-                redis.clone(),
-                patterns.clone(),
-                CleanupSettings {
-                    max_attempts: policy.max_attempts,
-                    backoff: Duration::from_millis(config.cleanup_backoff_ms),
-                    poll: Duration::from_millis(config.cleanup_poll_ms),
-                },
+            queue: job_runner(
+                &queue,
+                CleanupContext::new(
+                    queue.clone(),
+                    file_rows.clone(),
+                    files.clone(),
+                    redis.clone(),
+                    patterns.clone(),
+                ),
+                config,
+                policy,
+                webhook,
                 wake.clone(),
-            ),
-            webhooks,
+            )?,
         };
         let eraser = Eraser::new(
             EraseStores {
                 erasures: PgErasures::new(postgres.clone()),
                 queue: queue.clone(),
-                outbox: outbox.clone(),
                 file_rows: file_rows.clone(),
                 redis: redis.clone(),
                 files: files.clone(),
                 tus: tus.clone(),
             },
-            jobs.cleanup.clone(),
+            jobs.queue.clone(),
             EraseSettings {
                 batch_size: config.erase_batch_size,
                 cleanup: policy,
@@ -221,13 +216,12 @@ impl Services {
                 courses,
                 redis,
                 queue,
-                outbox,
+                cleanup: policy,
                 ttl: config.draft_ttl(),
                 janitor: jobs.janitor.clone(),
                 purge: jobs.purge.clone(),
                 sweep: jobs.sweep.clone(),
-                cleanup: jobs.cleanup.clone(),
-                webhooks: jobs.webhooks.clone(),
+                runner: jobs.queue.clone(),
             },
         };
         Ok(Self { app, jobs })

@@ -2,12 +2,10 @@
 //! draft, whatever races; reading and listing courses and their files; the
 //! trash; and erasing courses, always through the cleanup queue.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
-use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::limits::{Slots, WriteRate};
@@ -23,6 +21,7 @@ use crate::domain::{
     Course, CourseFile, CourseList, CourseRef, CourseSummary, CourseWithFiles, Draft, DraftStore,
     MaterializedBy, Owner, StoreError,
 };
+use crate::jobs::queue::Wake;
 use crate::stores::files::FileStorage;
 use crate::stores::postgres::files::PgFiles;
 use crate::stores::postgres::tus::PgTus;
@@ -69,12 +68,12 @@ pub struct CourseStores {
     pub files: FileStorage,
 }
 
-/// How deletions reach the cleanup worker: the attempts each job gets, and a
-/// nudge so that the worker starts at once instead of at its next poll.
+/// How deletions reach the job queue: what they record, and a nudge so that
+/// the runner starts at once instead of at its next poll.
 #[derive(Clone)]
 pub struct CleanupHandle {
     pub policy: CleanupPolicy,
-    pub wake: Arc<Notify>,
+    pub wake: Wake,
 }
 
 fn new_course<'a>(owner: Owner, draft: &'a Draft, by: MaterializedBy) -> NewCourse<'a> {
@@ -278,7 +277,7 @@ impl Courses {
     }
 
     /// Removes one file of the draft's course: the row goes, and its bytes are
-    /// queued for the cleanup worker in the same transaction.
+    /// queued as a cleanup job in the same transaction.
     pub async fn delete_draft_file(
         &self,
         owner: Owner,
@@ -291,14 +290,10 @@ impl Courses {
             .await?
             .course_id
             .ok_or(AppError::NotFound)?;
-        if !self
-            .file_rows
-            .delete(owner, course_id, file_id, self.cleanup.policy.max_attempts)
-            .await?
-        {
+        if !self.file_rows.delete(owner, course_id, file_id).await? {
             return Err(AppError::NotFound);
         }
-        self.cleanup.wake.notify_one();
+        self.cleanup.wake.wake();
         Ok(())
     }
 
@@ -345,8 +340,8 @@ impl Courses {
     }
 
     /// Erases the caller's course now, in the trash or not: the row (its file
-    /// rows cascade) goes, and its files and draft session are queued for
-    /// the cleanup worker.
+    /// rows cascade) goes, and its files and draft session are queued as
+    /// cleanup jobs.
     pub async fn erase(&self, owner: Owner, course_id: Uuid) -> Result<(), AppError> {
         self.limits.writes.count(owner).await?;
         let erased = self
@@ -362,7 +357,7 @@ impl Courses {
         if !erased {
             return Err(AppError::NotFound);
         }
-        self.cleanup.wake.notify_one();
+        self.cleanup.wake.wake();
         Ok(())
     }
 
@@ -385,13 +380,13 @@ impl Courses {
             )
             .await?;
         if course_deleted {
-            self.cleanup.wake.notify_one();
+            self.cleanup.wake.wake();
         }
         // Its unfinished resumable uploads end with it (the sweep removes
         // their bytes).
         self.tus.expire_draft(owner, draft.id).await?;
         // The session is also queued with the course; removing it now means
-        // the next read already answers 410. The cleanup worker, woken above,
+        // the next read already answers 410. The runner, woken above,
         // may have removed it first: then this discard removed it all the same.
         let removed = self.drafts.remove(owner, &draft, course_deleted).await?;
         if removed || course_deleted {

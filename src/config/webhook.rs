@@ -43,7 +43,7 @@ pub struct WebhookConfig {
     )]
     pub backoff_ms: u64,
 
-    /// How often the webhook worker polls the outbox, in ms.
+    /// How often the job queue runner polls for due deliveries, in ms.
     #[arg(long = "webhook-poll-ms", env = "DRAFTD_WEBHOOK_POLL_MS", default_value_t = 1000,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub poll_ms: u64,
@@ -60,7 +60,7 @@ pub enum WebhookConfigError {
 }
 
 impl WebhookConfig {
-    /// The worker's settings, or `None` when no URL is set (no events).
+    /// The delivery task's settings, or `None` when no URL is set (no events).
     pub fn settings(
         &self,
         store_timeout: Duration,

@@ -1,11 +1,12 @@
-//! The cleanup queue's records: what a deletion leaves to remove outside
-//! Postgres (stored files, Redis keys), recorded in the deleting transaction.
+//! The cleanup steps: what a deletion leaves to remove outside Postgres
+//! (stored files, Redis keys), recorded as typed jobs of the queue in the
+//! deleting transaction. Each step's fields are its job's payload.
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use uuid::Uuid;
 
-/// What a cleanup job removes.
+/// What a cleanup job removes: the task type is `cleanup.{kind}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CleanupKind {
@@ -16,7 +17,7 @@ pub enum CleanupKind {
     /// A draft session's Redis keys, unless its course exists again.
     DraftSession,
     /// The platform's Redis keys of an erased course, by the configured
-    /// patterns (target `{orgId}:{userId}:{courseId}`).
+    /// patterns.
     RedisKeys,
 }
 
@@ -27,48 +28,45 @@ super::string_enum!(CleanupKind, "cleanup job kind", {
     RedisKeys => "redis_keys",
 });
 
-/// What every deletion records for the cleanup worker.
+impl CleanupKind {
+    /// Its task type in the job queue.
+    pub fn task(self) -> &'static str {
+        match self {
+            Self::StoragePrefix => tasks::STORAGE_PREFIX,
+            Self::StorageObject => tasks::STORAGE_OBJECT,
+            Self::DraftSession => tasks::DRAFT_SESSION,
+            Self::RedisKeys => tasks::PLATFORM_KEYS,
+        }
+    }
+
+    /// The kind of a cleanup task type.
+    pub fn of_task(task: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|kind| kind.task() == task)
+    }
+}
+
+/// The job queue's names of the cleanup task types: stored in `jobs.task`.
+pub mod tasks {
+    pub const STORAGE_PREFIX: &str = "cleanup.storage_prefix";
+    pub const STORAGE_OBJECT: &str = "cleanup.storage_object";
+    pub const DRAFT_SESSION: &str = "cleanup.draft_session";
+    pub const PLATFORM_KEYS: &str = "cleanup.redis_keys";
+    /// Every one of them.
+    pub const ALL: &[&str] = &[STORAGE_PREFIX, STORAGE_OBJECT, DRAFT_SESSION, PLATFORM_KEYS];
+}
+
+/// What every deletion records for the cleanup tasks.
 #[derive(Debug, Clone, Copy)]
 pub struct CleanupPolicy {
-    /// Attempts each job gets before it is dead.
+    /// Attempts each cleanup job gets before it is dead.
     pub max_attempts: i32,
     /// Patterns of the platform's keys are configured: an erased course's
     /// are erased too.
     pub redis_patterns: bool,
 }
 
-/// The target of a [`CleanupKind::RedisKeys`] job.
-pub fn keys_target(organization_id: Uuid, user_id: Uuid, course_id: Uuid) -> String {
-    format!("{organization_id}:{user_id}:{course_id}")
-}
-
-/// (organization, user, course) from a [`keys_target`].
-pub fn parse_keys_target(target: &str) -> Option<(Uuid, Uuid, Uuid)> {
-    let mut parts = target.split(':');
-    let ids = (
-        parts.next()?.parse().ok()?,
-        parts.next()?.parse().ok()?,
-        parts.next()?.parse().ok()?,
-    );
-    parts.next().is_none().then_some(ids)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum JobStatus {
-    /// Waiting for its next attempt (or being attempted).
-    Pending,
-    /// Out of attempts: waits for an operator's retry.
-    Dead,
-}
-
-super::string_enum!(JobStatus, "cleanup job status", {
-    Pending => "pending",
-    Dead => "dead",
-});
-
 /// Why something was deleted, as recorded on its cleanup jobs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeletionReason {
     /// `DELETE /courses/{id}?permanent=true`.
@@ -112,40 +110,92 @@ super::string_enum!(Erasable, "erasable condition", {
     Expired => "expired",
 });
 
-/// A cleanup job, as the worker and the admin see it.
-#[derive(Debug, Clone, Serialize)]
+/// Every unreferenced object under a course's prefix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct CleanupJob {
-    pub id: i64,
-    pub kind: CleanupKind,
-    /// The storage prefix or key, or `{userId}:{draftId}` for a draft session.
-    pub target: String,
+pub struct StoragePrefix {
     pub course_id: Uuid,
+    pub organization_id: Uuid,
     pub reason: DeletionReason,
-    pub status: JobStatus,
-    pub attempts: i32,
-    pub max_attempts: i32,
-    pub run_after: DateTime<Utc>,
-    pub last_error: Option<String>,
-    pub created_at: DateTime<Utc>,
 }
 
-impl CleanupJob {
-    /// This attempt was the last one the job gets.
-    pub fn is_last_attempt(&self) -> bool {
-        self.attempts >= self.max_attempts
+impl StoragePrefix {
+    /// `{orgId}/{courseId}`: where the course's files are stored.
+    pub fn prefix(&self) -> String {
+        format!("{}/{}", self.organization_id, self.course_id)
     }
 }
 
-/// The target of a [`CleanupKind::DraftSession`] job.
-pub fn session_target(user_id: Uuid, draft_id: Uuid) -> String {
-    format!("{user_id}:{draft_id}")
+/// One stored object, unless a file row references it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageObject {
+    pub course_id: Uuid,
+    pub organization_id: Uuid,
+    /// The object's storage key, as its file row held it.
+    pub key: String,
+    pub reason: DeletionReason,
 }
 
-/// (user, draft) from a [`session_target`].
-pub fn parse_session_target(target: &str) -> Option<(Uuid, Uuid)> {
-    let (user, draft) = target.split_once(':')?;
-    Some((user.parse().ok()?, draft.parse().ok()?))
+/// A draft session's Redis keys, unless its course exists again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DraftSession {
+    pub course_id: Uuid,
+    pub user_id: Uuid,
+    pub draft_id: Uuid,
+    pub reason: DeletionReason,
+}
+
+/// The platform's Redis keys of an erased course.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlatformKeys {
+    pub course_id: Uuid,
+    pub organization_id: Uuid,
+    pub user_id: Uuid,
+    pub reason: DeletionReason,
+}
+
+/// A cleanup job's step, read back from its kind and payload: what an
+/// operator is shown of a dead one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CleanupStep {
+    StoragePrefix(StoragePrefix),
+    StorageObject(StorageObject),
+    DraftSession(DraftSession),
+    PlatformKeys(PlatformKeys),
+}
+
+impl CleanupStep {
+    pub fn from_payload(kind: CleanupKind, payload: Value) -> Result<Self, serde_json::Error> {
+        Ok(match kind {
+            CleanupKind::StoragePrefix => Self::StoragePrefix(serde_json::from_value(payload)?),
+            CleanupKind::StorageObject => Self::StorageObject(serde_json::from_value(payload)?),
+            CleanupKind::DraftSession => Self::DraftSession(serde_json::from_value(payload)?),
+            CleanupKind::RedisKeys => Self::PlatformKeys(serde_json::from_value(payload)?),
+        })
+    }
+
+    /// What it removes, in a word for a person: the prefix, the key, the
+    /// `{userId}:{draftId}` of a session, `{orgId}:{userId}:{courseId}`.
+    pub fn target(&self) -> String {
+        match self {
+            Self::StoragePrefix(step) => step.prefix(),
+            Self::StorageObject(step) => step.key.clone(),
+            Self::DraftSession(s) => format!("{}:{}", s.user_id, s.draft_id),
+            Self::PlatformKeys(k) => format!("{}:{}:{}", k.organization_id, k.user_id, k.course_id),
+        }
+    }
+
+    pub fn reason(&self) -> DeletionReason {
+        match self {
+            Self::StoragePrefix(step) => step.reason,
+            Self::StorageObject(step) => step.reason,
+            Self::DraftSession(step) => step.reason,
+            Self::PlatformKeys(step) => step.reason,
+        }
+    }
 }
 
 /// What one deletion removed and queued.
@@ -170,10 +220,24 @@ mod tests {
             assert_eq!(kind.as_str().parse::<CleanupKind>(), Ok(*kind));
         }
         assert!("storage".parse::<CleanupKind>().is_err());
-        let (user, draft) = (Uuid::new_v4(), Uuid::new_v4());
+    }
+
+    /// The payload the deleting SQL builds (stores/postgres/cleanup.rs)
+    /// reads back as the step's type.
+    #[test]
+    fn steps_read_back_from_their_payloads() {
+        let (user, draft, course) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let payload = serde_json::json!({
+            "courseId": course, "userId": user, "draftId": draft, "reason": "janitor",
+        });
+        let step = CleanupStep::from_payload(CleanupKind::DraftSession, payload);
+        let step = step.map_err(|e| e.to_string());
         assert_eq!(
-            parse_session_target(&session_target(user, draft)),
-            Some((user, draft))
+            step.as_ref().map(CleanupStep::target),
+            Ok(format!("{user}:{draft}"))
         );
+        assert_eq!(step.map(|s| s.reason()), Ok(DeletionReason::Janitor));
+        let bad = serde_json::json!({"courseId": course});
+        assert!(CleanupStep::from_payload(CleanupKind::StoragePrefix, bad).is_err());
     }
 }

@@ -3,22 +3,31 @@
 //! an outbox in the transaction of the change and delivered as webhooks.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::job::JobStatus;
+
 /// What happened to a course.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EventKind {
+    #[serde(rename = "course.materialized")]
     /// A course row appeared for a draft (or a degraded-mode draft row was
     /// materialized, uploaded to or submitted).
     CourseMaterialized,
+    #[serde(rename = "course.submitted")]
     CourseSubmitted,
+    #[serde(rename = "course.trashed")]
     CourseTrashed,
+    #[serde(rename = "course.restored")]
     CourseRestored,
     /// Erased, by any path: its row, files and keys are going.
+    #[serde(rename = "course.deleted")]
     CourseDeleted,
+    #[serde(rename = "file.uploaded")]
     FileUploaded,
+    #[serde(rename = "file.deleted")]
     FileDeleted,
 }
 
@@ -32,40 +41,47 @@ super::string_enum!(EventKind, "event type", {
     FileDeleted => "file.deleted",
 });
 
-/// Where an event is in its delivery.
+/// Where an event is in its delivery, as an operator reads it: its job's
+/// status, with `done` named for what it means here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum EventStatus {
+pub enum DeliveryStatus {
     /// Waiting for its (next) attempt, or being attempted.
     Pending,
-    /// A 2xx answered it; the row is kept a while, then removed.
+    /// A 2xx answered it; kept 7 days, then removed with its attempts.
     Delivered,
-    /// Out of attempts, or answered 410: waits for an operator's redrive,
-    /// and holds back its course's later events until then.
+    /// Out of attempts, or answered 410: holds back its course's later
+    /// events until redriven.
     Dead,
 }
 
-super::string_enum!(EventStatus, "event status", {
-    Pending => "pending",
-    Delivered => "delivered",
-    Dead => "dead",
-});
+impl From<JobStatus> for DeliveryStatus {
+    fn from(status: JobStatus) -> Self {
+        match status {
+            JobStatus::Pending => Self::Pending,
+            JobStatus::Done => Self::Delivered,
+            JobStatus::Dead => Self::Dead,
+        }
+    }
+}
 
-/// An event in the outbox, as the delivery worker claims it.
-#[derive(Debug, Clone)]
+/// The job queue's name of the webhook delivery task: stored in `jobs.task`.
+pub const DELIVERY_TASK: &str = "webhook.delivery";
+
+/// An event, as its delivery job holds it (the job's payload): what the
+/// SQL that records it builds (stores/postgres/outbox.rs).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct OutboxEvent {
-    /// The outbox's sequence: a course's events go out in this order.
-    pub id: i64,
     /// The `webhook-id`: the same on every delivery of this event.
     pub webhook_id: Uuid,
     pub course_id: Uuid,
+    #[serde(rename = "type")]
     pub kind: EventKind,
     /// `courseId`, `organizationId`, `userId`, `draftSessionId`, `status`,
     /// and `fileId` for file events.
     pub data: Map<String, Value>,
     pub occurred_at: DateTime<Utc>,
-    /// Attempts so far, this one included.
-    pub attempts: i32,
 }
 
 #[derive(Serialize)]
@@ -99,6 +115,9 @@ pub enum Verdict {
     Delivered,
     /// 410 Gone: the receiver wants no more of it; dead at once.
     Gone,
+    /// 429 Too Many Requests or 503 Service Unavailable: the receiver may
+    /// say when to come back (`Retry-After`).
+    Busy,
     /// Anything else, or no answer: retried until out of attempts.
     Failed,
 }
@@ -108,25 +127,11 @@ impl Verdict {
         match status {
             200..=299 => Verdict::Delivered,
             410 => Verdict::Gone,
+            429 | 503 => Verdict::Busy,
             _ => Verdict::Failed,
         }
     }
 }
-
-/// What the worker did with an attempt: the label of its counter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DeliveryOutcome {
-    Delivered,
-    Retried,
-    Dead,
-}
-
-super::string_enum!(DeliveryOutcome, "delivery outcome", {
-    Delivered => "delivered",
-    Retried => "retried",
-    Dead => "dead",
-});
 
 #[cfg(test)]
 mod tests {
@@ -138,6 +143,21 @@ mod tests {
             assert_eq!(kind.as_str().parse::<EventKind>(), Ok(*kind));
         }
         assert!("course.created".parse::<EventKind>().is_err());
+        for kind in EventKind::ALL {
+            let json = serde_json::to_value(kind).unwrap_or_default();
+            assert_eq!(json, kind.as_str(), "serde agrees with the SQL value");
+        }
+    }
+
+    /// What the recording SQL builds reads back as the payload.
+    #[test]
+    fn the_payload_reads_back() {
+        let payload = serde_json::json!({
+            "webhookId": Uuid::nil(), "courseId": Uuid::nil(), "type": "course.trashed",
+            "data": {"courseId": "c"}, "occurredAt": "2026-01-02T03:04:05.123456+00:00",
+        });
+        let event: Result<OutboxEvent, _> = serde_json::from_value(payload);
+        assert_eq!(event.map(|e| e.kind).ok(), Some(EventKind::CourseTrashed));
     }
 
     #[test]
@@ -145,7 +165,9 @@ mod tests {
         assert_eq!(Verdict::of_status(200), Verdict::Delivered);
         assert_eq!(Verdict::of_status(204), Verdict::Delivered);
         assert_eq!(Verdict::of_status(410), Verdict::Gone);
-        for status in [301, 400, 404, 429, 500, 503] {
+        assert_eq!(Verdict::of_status(429), Verdict::Busy);
+        assert_eq!(Verdict::of_status(503), Verdict::Busy);
+        for status in [301, 400, 404, 500, 502] {
             assert_eq!(Verdict::of_status(status), Verdict::Failed, "{status}");
         }
     }
@@ -155,13 +177,11 @@ mod tests {
         let mut data = Map::new();
         data.insert("courseId".into(), Value::String("c".into()));
         let event = OutboxEvent {
-            id: 1,
             webhook_id: Uuid::nil(),
             course_id: Uuid::nil(),
             kind: EventKind::FileDeleted,
             data,
             occurred_at: DateTime::UNIX_EPOCH,
-            attempts: 1,
         };
         let body: Value = serde_json::from_str(&event.body()).unwrap_or_default();
         assert_eq!(body["type"], "file.deleted");

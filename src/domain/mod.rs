@@ -19,6 +19,7 @@ pub mod fence;
 pub mod form;
 pub mod idempotency;
 pub mod identity;
+pub mod job;
 pub mod key_pattern;
 pub mod live;
 pub mod page;

@@ -3,6 +3,7 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
 
 use super::auth::Caller;
 use super::body::JsonObject;
@@ -149,4 +150,24 @@ pub async fn retry_cleanup(
         retried: redriven.jobs,
         events_retried: redriven.events,
     }))
+}
+
+/// One lifecycle event by its `webhook-id`, with its delivery attempts (the
+/// newest 20, newest first: when, how long, the receiver's status or the
+/// error). Delivered events are kept 7 days, then go with their attempts.
+#[utoipa::path(get, path = "/api/v1/admin/webhooks/events/{id}", tag = "admin",
+    params(("id" = Uuid, Path, description = "The event's webhook-id")),
+    responses(
+        (status = 200, description = "The event and its attempts", body = schemas::WebhookEvent),
+        (status = 404, response = ProblemResponse),
+        AuthenticatedErrors,
+    ),
+    security(("bearer" = [])))]
+pub async fn webhook_event(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    require_service(&caller)?;
+    Ok(HttpResponse::Ok().json(state.app.admin.webhook_event(*id).await?))
 }

@@ -60,7 +60,7 @@ pub struct DeleteQuery {
 
 /// Move the caller's course to the trash, with its files, restorable until
 /// `purgeAt`; with `?permanent=true`, erase it now (its files and keys
-/// follow within seconds, by the cleanup worker, with retries). Deleting a
+/// follow within seconds, by the cleanup jobs, with retries). Deleting a
 /// course in the trash again changes nothing.
 #[utoipa::path(delete, path = "/api/v1/courses/{id}", tag = "courses",
     params(("id" = Uuid, Path, description = "Course id"), DeleteQuery),

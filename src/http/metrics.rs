@@ -62,8 +62,11 @@ fn start_upkeep(handle: PrometheusHandle) {
 fn export_alerted_counters() {
     metrics::counter!("draftd_janitor_runs_total", "outcome" => "completed").increment(0);
     metrics::counter!("draftd_purge_runs_total", "outcome" => "completed").increment(0);
-    for outcome in ["done", "retried", "dead"] {
-        metrics::counter!("draftd_cleanup_jobs_total", "outcome" => outcome).increment(0);
+    for task in crate::domain::cleanup::tasks::ALL {
+        for outcome in ["done", "retried", "dead"] {
+            metrics::counter!("draftd_jobs_total", "task" => *task, "outcome" => outcome)
+                .increment(0);
+        }
     }
     metrics::counter!("draftd_degraded_drafts_total").increment(0);
 }

@@ -170,6 +170,10 @@ fn admin_routes(cfg: &mut web::ServiceConfig) {
             resource("/api/v1/admin/cleanup/retry", "POST")
                 .route(web::post().to(admin::retry_cleanup)),
         )
+        .service(
+            resource("/api/v1/admin/webhooks/events/{id}", "GET")
+                .route(web::get().to(admin::webhook_event)),
+        )
         .service(resource("/api/v1/admin/erase", "POST").route(web::post().to(erase::start_erase)))
         .service(
             resource("/api/v1/admin/erase/{id}", "GET").route(web::get().to(erase::erase_state)),

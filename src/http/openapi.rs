@@ -19,7 +19,7 @@ use super::{admin, courses, drafts, erase, events, health, lifecycle, metrics, t
         tus::options, tus::create, tus::head, tus::patch, tus::terminate, tus::refuse_override,
         lifecycle::list_courses, lifecycle::delete_course, lifecycle::restore_course,
         admin::stats, admin::run_janitor, admin::sweep_orphans, admin::run_purge,
-        admin::retry_cleanup, erase::start_erase, erase::erase_state,
+        admin::retry_cleanup, admin::webhook_event, erase::start_erase, erase::erase_state,
         health::healthz, health::readyz, metrics::render, openapi_json,
     ),
     servers((url = "/", description = "The service itself: the document is served by the API it describes")),

@@ -251,11 +251,13 @@ pub struct CourseRef {
 #[serde(rename_all = "camelCase")]
 pub struct CleanupJob {
     pub id: i64,
-    /// `storage_prefix`, `storage_object` or `draft_session`.
+    /// `storage_prefix`, `storage_object`, `draft_session` or `redis_keys`.
     pub kind: String,
+    /// What it removes: a storage prefix or key, `{userId}:{draftId}` for a
+    /// draft session, `{orgId}:{userId}:{courseId}` for platform keys.
     pub target: String,
     pub course_id: Uuid,
-    /// `owner`, `discard`, `janitor` or `file`.
+    /// `owner`, `discard`, `erase`, `janitor`, `file` or `purge`.
     pub reason: String,
     /// `pending` or `dead`.
     pub status: String,
@@ -291,4 +293,43 @@ pub struct AdminStats {
     /// Events out of attempts (or answered 410 Gone): they hold back their
     /// course's later events until `POST /api/v1/admin/cleanup/retry`.
     pub webhook_events_dead: i64,
+}
+
+/// One delivery attempt of a lifecycle event.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryAttempt {
+    /// The event's attempt count at the time (a redrive starts it again).
+    pub attempt: i32,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: i32,
+    /// The receiver's HTTP status, if it answered.
+    pub status: Option<i16>,
+    /// Why it failed (`answered 500`, `no answer within 5000 ms`, a
+    /// connection error); null when it delivered the event.
+    pub error: Option<String>,
+}
+
+/// A lifecycle event with its delivery attempts.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookEvent {
+    /// The event's `webhook-id`.
+    pub id: Uuid,
+    /// `course.materialized`, `course.submitted`, `course.trashed`,
+    /// `course.restored`, `course.deleted`, `file.uploaded` or `file.deleted`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub course_id: Uuid,
+    /// `pending`, `delivered` or `dead`.
+    pub status: String,
+    pub occurred_at: DateTime<Utc>,
+    /// A pending event's next attempt.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// The body's `data`, as delivered.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Map<String, serde_json::Value>,
+    /// The newest first, at most 20.
+    pub attempts: Vec<DeliveryAttempt>,
 }

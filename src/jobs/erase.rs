@@ -2,7 +2,7 @@
 //! data-subject erasure request). Every course of the subject, trashed or
 //! not, degraded-mode drafts included, goes through the one deletion path in
 //! batches, each its own transaction; every draft session goes from Redis;
-//! then, once the cleanup worker has carried out what the deletions queued
+//! then, once the cleanup jobs have carried out what the deletions queued
 //! (files, draft keys), a check counts what is left in every store.
 //!
 //! Nothing should appear behind it: the subject's writes are refused (the
@@ -25,19 +25,20 @@ use futures_util::future::try_join_all;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::domain::cleanup::CleanupPolicy;
+use crate::domain::cleanup::{tasks, CleanupPolicy};
 use crate::domain::erase::{
     ErasePhase, EraseReport, EraseState, EraseStatus, EraseSubject, Redriven,
 };
+use crate::domain::event::DELIVERY_TASK;
 use crate::domain::key_pattern::KeyPattern;
 use crate::domain::tus::TusStatus;
 use crate::domain::StoreError;
-use crate::jobs::cleanup::CleanupWorker;
+use crate::jobs::queue::{Queue, Runner};
 use crate::stores::files::FileStorage;
 use crate::stores::postgres::erasures::{EraseLock, PgErasures};
 use crate::stores::postgres::files::PgFiles;
 use crate::stores::postgres::tus::PgTus;
-use crate::stores::postgres::{CleanupQueue, Outbox};
+use crate::stores::postgres::JobQueue;
 use crate::stores::redis::RedisDrafts;
 
 /// Sweeps after which an erase that still finds something reports it.
@@ -56,7 +57,7 @@ const KEYS_PER_CHECK: usize = 1000;
 pub struct EraseSettings {
     /// Courses deleted per transaction.
     pub batch_size: i64,
-    /// What each deletion records for the cleanup worker.
+    /// What each deletion records for the cleanup tasks.
     pub cleanup: CleanupPolicy,
     /// The platform's keys (`DRAFTD_CLEANUP_REDIS_PATTERNS`): those of the
     /// subject's courses, and those of the subject itself.
@@ -73,8 +74,7 @@ pub type EraseWatch = watch::Sender<Option<EraseState>>;
 #[derive(Clone)]
 pub struct EraseStores {
     pub erasures: PgErasures,
-    pub queue: CleanupQueue,
-    pub outbox: Outbox,
+    pub queue: JobQueue,
     pub file_rows: PgFiles,
     pub redis: RedisDrafts,
     pub files: FileStorage,
@@ -84,22 +84,20 @@ pub struct EraseStores {
 #[derive(Clone)]
 pub struct Eraser {
     erasures: PgErasures,
-    queue: CleanupQueue,
-    outbox: Outbox,
+    queue: JobQueue,
     file_rows: PgFiles,
     redis: RedisDrafts,
     files: FileStorage,
     tus: PgTus,
-    cleanup: CleanupWorker,
+    runner: Runner,
     settings: EraseSettings,
 }
 
 impl Eraser {
-    pub fn new(stores: EraseStores, cleanup: CleanupWorker, settings: EraseSettings) -> Self {
+    pub fn new(stores: EraseStores, runner: Runner, settings: EraseSettings) -> Self {
         let EraseStores {
             erasures,
             queue,
-            outbox,
             file_rows,
             redis,
             files,
@@ -108,12 +106,11 @@ impl Eraser {
         Self {
             erasures,
             queue,
-            outbox,
             file_rows,
             redis,
             files,
             tus,
-            cleanup,
+            runner,
             settings,
         }
     }
@@ -202,12 +199,14 @@ impl Eraser {
             state.progress.round += 1;
             self.enter(lock, state, watch, ErasePhase::Courses).await?;
             let (batch, policy) = (self.settings.batch_size, self.settings.cleanup);
+            // No wake: the erase runs its cleanup jobs itself (the drain
+            // below), and its events go at the runner's next poll, after
+            // the erase has redriven its courses' dead ones.
             while lock
                 .delete_batch(subject, batch, policy, &mut state.progress)
                 .await?
                 > 0
             {
-                self.cleanup.wake();
                 watch.send_replace(Some(state.clone()));
             }
 
@@ -295,7 +294,7 @@ impl Eraser {
         Ok(())
     }
 
-    /// Runs the cleanup worker's steps until none of the subject's jobs is
+    /// Runs the runner's cleanup steps until none of the subject's jobs is
     /// pending (another worker may hold some, or they wait out a backoff),
     /// for [`DRAIN_TIMEOUT`] at most. With `redrive`, dead ones go back in
     /// the queue, once. How many did.
@@ -308,13 +307,13 @@ impl Eraser {
         let deadline = Instant::now() + DRAIN_TIMEOUT;
         let mut redriven = 0;
         loop {
-            // The cleanup worker's step, several at once: they claim jobs
+            // The runner's cleanup step, several at once: they claim jobs
             // with SKIP LOCKED, so they share a large erase's queue.
-            try_join_all((0..DRAIN_WORKERS).map(|_| self.cleanup.run_due())).await?;
+            try_join_all((0..DRAIN_WORKERS).map(|_| self.runner.run_due(Queue::Cleanup))).await?;
             let (pending, dead) = self.erasures.job_counts(subject, Some(erasure)).await?;
             if pending == 0 && dead > 0 && redrive && redriven == 0 {
                 let ids = self.erasures.dead_jobs(subject, erasure).await?;
-                redriven = self.queue.retry_dead(Some(&ids)).await?;
+                redriven = self.queue.retry_dead(tasks::ALL, Some(&ids)).await?;
                 tracing::warn!(erase = %erasure, redriven, "erase: dead cleanup jobs put back in the queue");
                 continue;
             }
@@ -325,7 +324,7 @@ impl Eraser {
         }
     }
 
-    /// Puts the dead events of the subject's courses back in the outbox, so
+    /// Puts the dead events of the subject's courses back in the queue, so
     /// that the courses' `course.deleted` are not held back behind them.
     async fn redrive_events(
         &self,
@@ -336,8 +335,8 @@ impl Eraser {
         if ids.is_empty() {
             return Ok(0);
         }
-        let redriven = self.outbox.retry_dead(Some(&ids)).await?;
-        tracing::warn!(erase = %erasure, redriven, "erase: dead events put back in the outbox");
+        let redriven = self.queue.retry_dead(&[DELIVERY_TASK], Some(&ids)).await?;
+        tracing::warn!(erase = %erasure, redriven, "erase: dead events put back in the queue");
         Ok(redriven)
     }
 

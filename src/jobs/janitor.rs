@@ -2,15 +2,14 @@
 //! TTL, in bounded batches, skipping any whose draft session is still alive.
 //! One replica at a time: the run holds a Postgres advisory lock.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tokio::sync::Notify;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::queue::Wake;
 use crate::domain::cleanup::CleanupPolicy;
 use crate::domain::StoreError;
 use crate::stores::postgres::janitor::JanitorLock;
@@ -61,21 +60,16 @@ pub struct Janitor {
     db: Postgres,
     redis: RedisDrafts,
     settings: JanitorSettings,
-    wake_cleanup: Arc<Notify>,
+    wake: Wake,
 }
 
 impl Janitor {
-    pub fn new(
-        db: Postgres,
-        redis: RedisDrafts,
-        settings: JanitorSettings,
-        wake_cleanup: Arc<Notify>,
-    ) -> Self {
+    pub fn new(db: Postgres, redis: RedisDrafts, settings: JanitorSettings, wake: Wake) -> Self {
         Self {
             db,
             redis,
             settings,
-            wake_cleanup,
+            wake,
         }
     }
 
@@ -119,7 +113,7 @@ impl Janitor {
                     metrics::counter!("draftd_janitor_deleted_total").increment(report.deleted);
                     metrics::counter!("draftd_janitor_skipped_alive_total")
                         .increment(report.skipped_alive);
-                    self.wake_cleanup.notify_one();
+                    self.wake.wake();
                 }
                 metrics::histogram!("draftd_janitor_duration_seconds")
                     .record(started.elapsed().as_secs_f64());

@@ -1,32 +1,30 @@
 //! Background work inside the service: the hourly janitor, the daily trash
-//! purge and orphan sweep (cron, via tokio-cron-scheduler), the cleanup
-//! worker and, with a webhook URL, the webhook worker (tasks).
+//! purge and orphan sweep (cron, via tokio-cron-scheduler), and the job
+//! queue's runner ([`queue`]), whose task types are the cleanup steps
+//! ([`cleanup`]) and, with a webhook URL, webhook deliveries ([`webhooks`]).
 //!
 //! One file per job. Each exposes one step that the scheduler, the CLI, the
 //! admin routes and the tests all call: [`Janitor::run`], [`Purge::run`],
-//! [`OrphanSweep::run`], [`CleanupWorker::run_due`], [`erase::Eraser::run`]
-//! (run on request and resumed by `app`), [`WebhookWorker::run_due`]. Jobs use
-//! [`crate::domain`] and [`crate::stores`], nothing above them.
+//! [`OrphanSweep::run`], [`Runner::run_due`], [`erase::Eraser::run`] (run on
+//! request and resumed by `app`). Jobs use [`crate::domain`] and
+//! [`crate::stores`], nothing above them.
 
 pub mod cleanup;
 pub mod erase;
 pub mod janitor;
 pub mod orphans;
 pub mod purge;
+pub mod queue;
 pub mod webhooks;
 
-use std::future::Future;
-use std::time::Duration;
-
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
-use cleanup::CleanupWorker;
 use janitor::Janitor;
 use orphans::OrphanSweep;
 use purge::Purge;
-use webhooks::WebhookWorker;
+use queue::Runner;
 
 /// A cron expression that disables a scheduled job.
 pub const OFF: &str = "off";
@@ -37,9 +35,9 @@ pub struct Jobs {
     pub janitor: Janitor,
     pub purge: Purge,
     pub sweep: OrphanSweep,
-    pub cleanup: CleanupWorker,
-    /// Only while a webhook URL is configured.
-    pub webhooks: Option<WebhookWorker>,
+    /// The job queue's runner: cleanup steps, and webhook deliveries while a
+    /// webhook URL is configured.
+    pub queue: Runner,
 }
 
 /// When the scheduled jobs run: six-field cron expressions (UTC), or [`OFF`].
@@ -53,20 +51,18 @@ pub struct Schedules<'a> {
 pub struct Background {
     scheduler: JobScheduler,
     stop: watch::Sender<bool>,
-    worker: JoinHandle<()>,
-    webhooks: Option<JoinHandle<()>>,
+    runner: JoinHandle<()>,
 }
 
 impl Background {
     /// Schedules the janitor, the purge and the orphan sweep, and starts the
-    /// cleanup worker and the webhook worker.
+    /// job queue's runner.
     pub async fn start(jobs: &Jobs, schedules: &Schedules<'_>) -> anyhow::Result<Self> {
         let Jobs {
             janitor,
             purge,
             sweep,
-            cleanup: worker,
-            webhooks,
+            queue,
         } = jobs.clone();
         let Schedules {
             janitor: janitor_cron,
@@ -110,54 +106,20 @@ impl Background {
         }
         scheduler.start().await?;
         let (stop, stopped) = watch::channel(false);
-        let webhooks = webhooks.map(|w| tokio::spawn(w.run(stopped.clone())));
-        let worker = tokio::spawn(worker.run(stopped));
+        let runner = tokio::spawn(queue.run(stopped));
         Ok(Self {
             scheduler,
             stop,
-            worker,
-            webhooks,
+            runner,
         })
     }
 
-    /// Stops scheduling, lets the workers finish their current job or
-    /// delivery, and waits.
+    /// Stops scheduling, lets the runner finish its current jobs, and waits.
     pub async fn shutdown(mut self) {
         if let Err(e) = self.scheduler.shutdown().await {
             tracing::warn!(error = %e, "scheduler did not shut down cleanly");
         }
         let _ = self.stop.send(true);
-        let _ = self.worker.await;
-        if let Some(webhooks) = self.webhooks {
-            let _ = webhooks.await;
-        }
-    }
-}
-
-/// A queue worker's loop, until `stop` turns true: a pass whenever woken or
-/// every `poll`. A failed pass is logged; the next one tries again.
-async fn run_passes<F, Fut, E>(
-    worker: &str,
-    wake: &Notify,
-    poll: Duration,
-    mut stop: watch::Receiver<bool>,
-    pass: F,
-) where
-    F: Fn() -> Fut,
-    Fut: Future<Output = Result<(), E>>,
-    E: std::fmt::Display,
-{
-    loop {
-        if let Err(e) = pass().await {
-            tracing::warn!(error = %e, "{worker} pass failed");
-        }
-        tokio::select! {
-            _ = wake.notified() => {}
-            _ = tokio::time::sleep(poll) => {}
-            _ = stop.changed() => {}
-        }
-        if *stop.borrow() {
-            break;
-        }
+        let _ = self.runner.await;
     }
 }

@@ -1,17 +1,16 @@
 //! The trash purge: erases the courses whose retention ended, in batches, each
 //! course in a transaction of its own, through the cleanup queue (their files
-//! and keys go after the rows, by the cleanup worker). One replica at a time:
+//! and keys go after the rows, by the cleanup jobs). One replica at a time:
 //! the run holds a Postgres advisory lock. A course restored while the run
 //! goes is left alone: the deletion re-checks `purge_at` under the row's lock.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::{stream, StreamExt};
 use serde::Serialize;
-use tokio::sync::Notify;
 use utoipa::ToSchema;
 
+use super::queue::Wake;
 use crate::domain::cleanup::CleanupPolicy;
 use crate::domain::StoreError;
 use crate::stores::postgres::lock::PURGE_LOCK;
@@ -53,16 +52,12 @@ pub struct PurgeReport {
 pub struct Purge {
     db: Postgres,
     settings: PurgeSettings,
-    wake_cleanup: Arc<Notify>,
+    wake: Wake,
 }
 
 impl Purge {
-    pub fn new(db: Postgres, settings: PurgeSettings, wake_cleanup: Arc<Notify>) -> Self {
-        Self {
-            db,
-            settings,
-            wake_cleanup,
-        }
+    pub fn new(db: Postgres, settings: PurgeSettings, wake: Wake) -> Self {
+        Self { db, settings, wake }
     }
 
     /// One run, unless another replica's run holds the lock.
@@ -103,7 +98,8 @@ impl Purge {
                         .increment(report.failed);
                     metrics::counter!("draftd_purge_files_total").increment(report.files);
                     metrics::counter!("draftd_purge_bytes_total").increment(report.bytes);
-                    self.wake_cleanup.notify_one();
+                    // Their cleanup jobs and course.deleted events are queued.
+                    self.wake.wake();
                 }
                 metrics::histogram!("draftd_purge_duration_seconds")
                     .record(started.elapsed().as_secs_f64());

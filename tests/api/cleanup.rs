@@ -123,8 +123,8 @@ async fn metrics_export_what_the_alerts_read() {
     for series in [
         "draftd_janitor_runs_total{outcome=\"completed\"}",
         "draftd_purge_runs_total{outcome=\"completed\"}",
-        "draftd_cleanup_jobs_total{outcome=\"retried\"}",
-        "draftd_cleanup_jobs_total{outcome=\"dead\"}",
+        "draftd_jobs_total{task=\"cleanup.storage_prefix\",outcome=\"retried\"}",
+        "draftd_jobs_total{task=\"cleanup.draft_session\",outcome=\"dead\"}",
         "draftd_degraded_drafts_total",
     ] {
         assert!(metric(&app, series).await.is_some(), "{series} is exported");
@@ -133,16 +133,18 @@ async fn metrics_export_what_the_alerts_read() {
     // Seven dead jobs for objects long gone, so that a retry completes them.
     app.db
         .execute(
-            "INSERT INTO cleanup_jobs (kind, target, course_id, reason, status, attempts, max_attempts)
-             SELECT 'storage_object', 'gone/' || n, gen_random_uuid(), 'file', 'dead', 3, 3
-             FROM generate_series(1, 7) AS n",
+            "INSERT INTO jobs (task, payload, course_id, status, attempts)
+             SELECT 'cleanup.storage_object', jsonb_build_object('courseId', c,
+                        'organizationId', c, 'key', 'gone/' || n, 'reason', 'file'),
+                    c, 'dead', 3
+             FROM generate_series(1, 7) AS n, LATERAL (SELECT gen_random_uuid() AS c) AS id",
             &[],
         )
         .await
         .unwrap();
     // The gauges are the process's, and every test's app sets them from its
     // own database after each pass: wait for counts only this one has.
-    let dead = || metric(&app, "draftd_cleanup_jobs_dead");
+    let dead = || metric(&app, "draftd_jobs_dead{task=\"cleanup.storage_object\"}");
     wait_until("the gauge shows 7 dead jobs", || async {
         dead().await == Some(7.0)
     })
@@ -150,7 +152,10 @@ async fn metrics_export_what_the_alerts_read() {
 
     let ids: Vec<i64> = app
         .db
-        .query("SELECT id FROM cleanup_jobs ORDER BY id LIMIT 3", &[])
+        .query(
+            "SELECT id FROM jobs WHERE task LIKE 'cleanup.%' ORDER BY id LIMIT 3",
+            &[],
+        )
         .await
         .unwrap()
         .iter()
@@ -171,8 +176,16 @@ async fn metrics_export_what_the_alerts_read() {
     })
     .await;
     app.run_cleanup().await;
-    assert_eq!(app.count("SELECT count(*) FROM cleanup_jobs").await, 4);
-    assert!(metric(&app, "draftd_cleanup_jobs_pending").await.is_some());
+    assert_eq!(
+        app.count("SELECT count(*) FROM jobs WHERE task LIKE 'cleanup.%'")
+            .await,
+        4
+    );
+    assert!(
+        metric(&app, "draftd_jobs_pending{task=\"cleanup.storage_object\"}")
+            .await
+            .is_some()
+    );
 }
 
 #[tokio::test]
@@ -288,7 +301,7 @@ async fn with_s3_down_cleanup_retries_goes_dead_and_recovers_on_retry() {
 
     // Three attempts, then dead: listed in the stats, the bytes still there.
     wait_until("the cleanup job is dead", || async {
-        app.count("SELECT count(*) FROM cleanup_jobs WHERE status = 'dead'")
+        app.count("SELECT count(*) FROM jobs WHERE task LIKE 'cleanup.%' AND status = 'dead'")
             .await
             == 1
     })
@@ -306,5 +319,9 @@ async fn with_s3_down_cleanup_retries_goes_dead_and_recovers_on_retry() {
     assert_eq!(retried["retried"], 1);
     app.run_cleanup().await;
     assert_eq!(objects(), 0, "the retry removed the files");
-    assert_eq!(app.count("SELECT count(*) FROM cleanup_jobs").await, 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM jobs WHERE task LIKE 'cleanup.%'")
+            .await,
+        0
+    );
 }

@@ -81,8 +81,9 @@ async fn census(app: &TestApp, whose: Whose, storage: &Path) -> BTreeMap<&'stati
     ))
     .await;
     let jobs = count(format!(
-        "SELECT count(*) FROM cleanup_jobs WHERE course_id IN
-         (SELECT id FROM courses WHERE {column} = $1) OR target LIKE $1::text || '%'"
+        "SELECT count(*) FROM jobs WHERE task LIKE 'cleanup.%' AND (course_id IN
+         (SELECT id FROM courses WHERE {column} = $1)
+         OR $1::text IN (payload->>'organizationId', payload->>'userId'))"
     ))
     .await;
     let objects = match whose {

@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 use deadpool_redis::redis::{self, aio::MultiplexedConnection};
 use draftd::config::Config;
 use draftd::http::auth::{mint, Claims};
+use draftd::jobs::queue::{Pass, Queue};
 use draftd::jobs::Jobs;
 use draftd::startup::Application;
 use draftd::stores::redis::keys;
@@ -219,8 +220,10 @@ impl TestApp {
     /// Runs every due cleanup job now, then waits for any the service's own
     /// worker had claimed, until no job is pending.
     pub async fn run_cleanup(&self) {
-        self.jobs.cleanup.run_due().await.expect("cleanup pass");
-        let pending = "SELECT count(*) FROM cleanup_jobs WHERE status = 'pending'";
+        let queue = &self.jobs.queue;
+        queue.run_due(Queue::Cleanup).await.expect("cleanup pass");
+        let pending =
+            "SELECT count(*) FROM jobs WHERE task LIKE 'cleanup.%' AND status = 'pending'";
         wait_until("no cleanup job is pending", || async {
             self.count(pending).await == 0
         })
@@ -228,9 +231,22 @@ impl TestApp {
     }
 
     /// Runs the webhook worker's step once, now (the app has a webhook URL).
-    pub async fn run_webhooks(&self) -> draftd::jobs::webhooks::DeliveryPass {
-        let worker = self.jobs.webhooks.as_ref().expect("a webhook URL");
-        worker.run_due().await.expect("webhook pass")
+    pub async fn run_webhooks(&self) -> Pass {
+        let queue = &self.jobs.queue;
+        assert!(queue.serves(Queue::Webhooks), "a webhook URL");
+        queue.run_due(Queue::Webhooks).await.expect("webhook pass")
+    }
+
+    /// Enqueues `task` on its own; the job's id.
+    pub async fn enqueue<T: draftd::jobs::queue::Task>(&self, task: &T) -> i64 {
+        self.jobs.queue.enqueue(task).await.expect("enqueue")
+    }
+
+    /// One pass of the runner's webhook loop, now: the due deliveries, then
+    /// the pruning of done jobs past their week, then the gauges.
+    pub async fn tick_webhooks(&self) -> Pass {
+        let queue = &self.jobs.queue;
+        queue.tick(Queue::Webhooks).await.expect("webhook pass")
     }
 
     /// Runs the trash purge once, now.

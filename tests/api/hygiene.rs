@@ -313,14 +313,16 @@ async fn after_retention_ttl_and_the_jobs_exactly_the_kept_courses_are_left() {
     app.run_cleanup().await;
     assert_left(app, &outcomes, "at the end", |o| o.visit.kept(), |_| false).await;
     assert_eq!(
-        app.count("SELECT count(*) FROM cleanup_jobs").await,
+        app.count("SELECT count(*) FROM jobs WHERE task LIKE 'cleanup.%'")
+            .await,
         0,
         "no cleanup job pending or dead"
     );
 
     // Downstream was told: each course's events in order, and every erased
     // course announced deleted once.
-    let undelivered = "SELECT count(*) FROM webhook_events WHERE status <> 'delivered'";
+    let undelivered =
+        "SELECT count(*) FROM jobs WHERE task = 'webhook.delivery' AND status <> 'done'";
     wait_until("every event is delivered", || async {
         app.count(undelivered).await == 0
     })

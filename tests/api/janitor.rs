@@ -114,7 +114,11 @@ async fn a_dry_run_deletes_nothing_and_names_what_a_real_run_deletes() {
     assert_eq!(dry["deleted"], 5);
     assert_eq!(dry["batches"], 3, "batches of two: {dry}");
     assert_eq!(app.course_count().await, 6, "a dry run deletes nothing");
-    assert_eq!(app.count("SELECT count(*) FROM cleanup_jobs").await, 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM jobs WHERE task LIKE 'cleanup.%'")
+            .await,
+        0
+    );
 
     let real = app.admin(Method::POST, "/api/v1/admin/janitor/run").await;
     assert_eq!(real["deleted"], 5);

@@ -31,6 +31,7 @@ mod ownership;
 mod patterns;
 mod protocol;
 mod proxy;
+mod queue;
 mod receiver;
 mod records;
 mod residue;

@@ -15,9 +15,11 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// How the receiver answers.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Answer {
     Status(u16),
+    /// This status with this `Retry-After` header.
+    RetryAfter(u16, String),
     /// Holds the request open (as a stalled receiver would), then 500.
     Hold,
 }
@@ -101,9 +103,9 @@ async fn receive(request: HttpRequest, body: web::Bytes, state: web::Data<State>
             .unwrap_or_default()
             .to_owned()
     };
-    let answer = *state.answer.lock().unwrap();
+    let answer = state.answer.lock().unwrap().clone();
     let status = match answer {
-        Answer::Status(status) => status,
+        Answer::Status(status) | Answer::RetryAfter(status, _) => status,
         Answer::Hold => 500,
     };
     let raw = String::from_utf8_lossy(&body).into_owned();
@@ -118,7 +120,11 @@ async fn receive(request: HttpRequest, body: web::Bytes, state: web::Data<State>
     if let Answer::Hold = answer {
         tokio::time::sleep(Duration::from_secs(60)).await;
     }
-    HttpResponse::build(StatusCode::from_u16(status).unwrap()).finish()
+    let mut response = HttpResponse::build(StatusCode::from_u16(status).unwrap());
+    if let Answer::RetryAfter(_, after) = answer {
+        response.insert_header(("retry-after", after));
+    }
+    response.finish()
 }
 
 /// A Standard Webhooks secret: `whsec_` and the base64 of a random key.

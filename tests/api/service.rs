@@ -81,6 +81,7 @@ async fn the_openapi_document_describes_every_route() {
         "POST /api/v1/admin/cleanup/retry",
         "POST /api/v1/admin/erase",
         "GET /api/v1/admin/erase/{id}",
+        "GET /api/v1/admin/webhooks/events/{id}",
         "GET /metrics",
         "GET /api/v1/courses/{id}/files/{file_id}",
         "GET /healthz",

@@ -400,7 +400,7 @@ async fn a_purge_racing_restores_leaves_each_course_whole_or_gone() {
         // Clear the round's survivors for the next one.
         app.db.execute("DELETE FROM courses", &[]).await.unwrap();
         app.db
-            .execute("DELETE FROM cleanup_jobs", &[])
+            .execute("DELETE FROM jobs WHERE task LIKE 'cleanup.%'", &[])
             .await
             .unwrap();
         for path in app.stored_files() {

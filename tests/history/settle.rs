@@ -39,21 +39,14 @@ pub async fn settle(api: &Api, db: &tokio_postgres::Client) -> Vec<String> {
     unsettled
 }
 
-/// A replica SIGKILLed while it held cleanup jobs leaves them leased for
-/// five minutes before another worker may take them (and an erase waits for
-/// its subject's jobs). The history does not wait out the lease: it moves
-/// time forward for the jobs, as if the lease had ended.
+/// A replica SIGKILLed while it held jobs leaves them leased (five minutes
+/// for a cleanup job) before another replica may take them (and an erase
+/// waits for its subject's jobs). The history does not wait out the lease:
+/// it moves time forward for the jobs, as if the lease had ended.
 async fn end_leases(db: &tokio_postgres::Client) {
     let _ = db
         .execute(
-            "UPDATE cleanup_jobs SET run_after = now() WHERE status = 'pending' AND run_after > now()",
-            &[],
-        )
-        .await;
-    let _ = db
-        .execute(
-            "UPDATE webhook_events SET next_attempt_at = now() \
-             WHERE status = 'pending' AND next_attempt_at > now()",
+            "UPDATE jobs SET run_after = now() WHERE status = 'pending' AND run_after > now()",
             &[],
         )
         .await;
@@ -88,7 +81,7 @@ async fn settle_steps(api: &Api, db: &tokio_postgres::Client) -> Vec<String> {
         admin(api, "/api/v1/admin/orphans/sweep").await;
         until_zero(
             db,
-            "SELECT count(*) FROM cleanup_jobs WHERE status = 'pending'",
+            "SELECT count(*) FROM jobs WHERE task LIKE 'cleanup.%' AND status = 'pending'",
             Duration::from_secs(30),
         )
         .await;
@@ -96,11 +89,11 @@ async fn settle_steps(api: &Api, db: &tokio_postgres::Client) -> Vec<String> {
     for (what, sql) in [
         (
             "cleanup jobs pending",
-            "SELECT count(*) FROM cleanup_jobs WHERE status = 'pending'",
+            "SELECT count(*) FROM jobs WHERE task LIKE 'cleanup.%' AND status = 'pending'",
         ),
         (
             "events pending",
-            "SELECT count(*) FROM webhook_events WHERE status = 'pending'",
+            "SELECT count(*) FROM jobs WHERE task = 'webhook.delivery' AND status = 'pending'",
         ),
     ] {
         if !until_zero(db, sql, Duration::from_secs(30)).await {
@@ -110,11 +103,11 @@ async fn settle_steps(api: &Api, db: &tokio_postgres::Client) -> Vec<String> {
     for (what, sql) in [
         (
             "dead cleanup jobs",
-            "SELECT count(*) FROM cleanup_jobs WHERE status = 'dead'",
+            "SELECT count(*) FROM jobs WHERE task LIKE 'cleanup.%' AND status = 'dead'",
         ),
         (
             "dead events",
-            "SELECT count(*) FROM webhook_events WHERE status = 'dead'",
+            "SELECT count(*) FROM jobs WHERE task = 'webhook.delivery' AND status = 'dead'",
         ),
     ] {
         let n = count(db, sql).await;

@@ -161,7 +161,7 @@ pub async fn hygiene(quick: bool) -> anyhow::Result<String> {
     );
     let dead = select_i64(
         &db,
-        "SELECT count(*) FROM cleanup_jobs WHERE status = 'dead'",
+        "SELECT count(*) FROM jobs WHERE task LIKE 'cleanup.%' AND status = 'dead'",
     )
     .await?;
     drain_outbox(&db).await?;
@@ -281,7 +281,7 @@ async fn admin_call(
 /// Waits until every event is delivered; fails at once if one is dead.
 async fn drain_outbox(db: &tokio_postgres::Client) -> anyhow::Result<()> {
     let left = "SELECT count(*) FILTER (WHERE status = 'pending'),
-                       count(*) FILTER (WHERE status = 'dead') FROM webhook_events";
+                       count(*) FILTER (WHERE status = 'dead') FROM jobs WHERE task = 'webhook.delivery'";
     wait_for(
         "every event is delivered",
         PATIENCE,
@@ -297,7 +297,7 @@ async fn drain_outbox(db: &tokio_postgres::Client) -> anyhow::Result<()> {
 }
 
 async fn drain_cleanup(db: &tokio_postgres::Client) -> anyhow::Result<()> {
-    let pending = "SELECT count(*) FROM cleanup_jobs WHERE status = 'pending'";
+    let pending = "SELECT count(*) FROM jobs WHERE task LIKE 'cleanup.%' AND status = 'pending'";
     wait_for(
         "the cleanup queue is empty",
         PATIENCE,

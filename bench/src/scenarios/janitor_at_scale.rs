@@ -17,7 +17,7 @@ use crate::service::{connect, fresh_database, service_token, Service};
 
 /// Fills `courses` with `total` rows of which `stale` are stale unused drafts.
 async fn fill_courses(db: &tokio_postgres::Client, total: i64, stale: i64) -> anyhow::Result<()> {
-    db.batch_execute("TRUNCATE courses CASCADE; TRUNCATE cleanup_jobs")
+    db.batch_execute("TRUNCATE courses CASCADE; TRUNCATE cleanup_jobs; TRUNCATE jobs CASCADE")
         .await?;
     // Every tenth row an unused draft (stale for the first `stale` of them),
     // every tenth plus one a draft in generation, the rest submitted.

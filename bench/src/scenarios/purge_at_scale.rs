@@ -63,7 +63,7 @@ impl Eraser {
 /// Fills `courses` with `count` rows for `eraser`, one in [`WITH_FILE`]
 /// with a file row; every row has a draft session that Redis no longer has.
 async fn fill(db: &tokio_postgres::Client, eraser: Eraser, count: i64) -> anyhow::Result<()> {
-    db.batch_execute("TRUNCATE courses CASCADE; TRUNCATE cleanup_jobs")
+    db.batch_execute("TRUNCATE courses CASCADE; TRUNCATE cleanup_jobs; TRUNCATE jobs CASCADE")
         .await?;
     db.execute(
         &format!(
@@ -148,20 +148,9 @@ struct Profile {
 }
 
 /// The parameters the purge binds to [`DELETE_COURSES`] for one course.
-fn purge_params<'a>(ids: &'a &'a [Uuid]) -> [&'a (dyn ToSql + Sync); 10] {
+fn purge_params<'a>(ids: &'a &'a [Uuid]) -> [&'a (dyn ToSql + Sync); 7] {
     const NOBODY: Option<Uuid> = None;
-    [
-        ids,
-        &NOBODY,
-        &"purge",
-        &3i32,
-        &"storage_prefix",
-        &"draft_session",
-        &NOBODY,
-        &"expired",
-        &"redis_keys",
-        &false,
-    ]
+    [ids, &NOBODY, &"purge", &NOBODY, &"expired", &false, &false]
 }
 
 async fn profile(db: &mut tokio_postgres::Client) -> anyhow::Result<Profile> {

@@ -24,19 +24,19 @@ pub use lock::EraseLock;
 const STATE_COLUMNS: &str = "id, scope, subject_id, status, before, progress, report, \
     last_error, created_at, updated_at, finished_at";
 
-/// The two queues of work per course an erase waits on, both with
-/// `course_id` and a `status` of `pending` or `dead`.
+/// The two kinds of jobs per course an erase waits on.
 #[derive(Clone, Copy)]
-enum Queue {
-    CleanupJobs,
+enum Work {
+    Cleanup,
     Events,
 }
 
-impl Queue {
-    fn table(self) -> &'static str {
+impl Work {
+    /// The condition on `jobs.task`.
+    fn tasks(self) -> &'static str {
         match self {
-            Self::CleanupJobs => "cleanup_jobs",
-            Self::Events => "webhook_events",
+            Self::Cleanup => "task LIKE 'cleanup.%'",
+            Self::Events => "task = 'webhook.delivery'",
         }
     }
 }
@@ -49,24 +49,24 @@ fn column(scope: EraseScope) -> &'static str {
     }
 }
 
-/// A `LIKE` pattern for the targets of the subject's cleanup jobs: an
-/// organization's storage keys (`{orgId}/…`), a user's draft sessions
-/// (`{userId}:…`). A course is the subject's if one of its jobs matches.
-fn job_targets(subject: EraseSubject) -> String {
-    match subject.scope {
-        EraseScope::Organization => format!("{}/%", subject.id),
-        EraseScope::User => format!("{}:%", subject.id),
+/// The field of a cleanup job's payload that names the subject.
+fn payload_field(scope: EraseScope) -> &'static str {
+    match scope {
+        EraseScope::Organization => "organizationId",
+        EraseScope::User => "userId",
     }
 }
 
 /// Ids of the subject's courses: those in the table, those erase $2 deleted,
-/// and those its cleanup jobs name ($3, [`job_targets`]).
+/// and those its cleanup jobs name ($3, the subject's id as text).
 fn subject_courses(scope: EraseScope) -> String {
     format!(
         "SELECT id FROM courses WHERE {} = $1
          UNION SELECT course_id FROM erased_courses WHERE erasure_id = $2
-         UNION SELECT course_id FROM cleanup_jobs WHERE target LIKE $3",
-        column(scope)
+         UNION SELECT course_id FROM jobs WHERE task LIKE 'cleanup.%'
+             AND payload->>'{}' = $3",
+        column(scope),
+        payload_field(scope),
     )
 }
 
@@ -237,8 +237,7 @@ impl PgErasures {
         subject: EraseSubject,
         erasure: Option<Uuid>,
     ) -> Result<(u64, u64), StoreError> {
-        self.pending_and_dead(Queue::CleanupJobs, subject, erasure)
-            .await
+        self.pending_and_dead(Work::Cleanup, subject, erasure).await
     }
 
     /// Undelivered and dead lifecycle events of the subject's courses, those
@@ -248,7 +247,7 @@ impl PgErasures {
         subject: EraseSubject,
         erasure: Option<Uuid>,
     ) -> Result<(u64, u64), StoreError> {
-        self.pending_and_dead(Queue::Events, subject, erasure).await
+        self.pending_and_dead(Work::Events, subject, erasure).await
     }
 
     /// Ids of the dead cleanup jobs of the subject's courses.
@@ -257,7 +256,7 @@ impl PgErasures {
         subject: EraseSubject,
         erasure: Uuid,
     ) -> Result<Vec<i64>, StoreError> {
-        self.dead(Queue::CleanupJobs, subject, erasure).await
+        self.dead(Work::Cleanup, subject, erasure).await
     }
 
     /// Ids of the dead events of the subject's courses.
@@ -266,18 +265,18 @@ impl PgErasures {
         subject: EraseSubject,
         erasure: Uuid,
     ) -> Result<Vec<i64>, StoreError> {
-        self.dead(Queue::Events, subject, erasure).await
+        self.dead(Work::Events, subject, erasure).await
     }
 
     async fn pending_and_dead(
         &self,
-        queue: Queue,
+        work: Work,
         subject: EraseSubject,
         erasure: Option<Uuid>,
     ) -> Result<(u64, u64), StoreError> {
         let courses = subject_courses(subject.scope);
-        let targets = job_targets(subject);
-        let table = queue.table();
+        let subject_id = subject.id.to_string();
+        let tasks = work.tasks();
         self.db
             .call(|client| async move {
                 let row = client
@@ -285,9 +284,9 @@ impl PgErasures {
                         &format!(
                             "SELECT count(*) FILTER (WHERE status = 'pending'),
                                 count(*) FILTER (WHERE status = 'dead')
-                             FROM {table} WHERE course_id IN ({courses})"
+                             FROM jobs WHERE {tasks} AND course_id IN ({courses})"
                         ),
-                        &[&subject.id, &erasure, &targets],
+                        &[&subject.id, &erasure, &subject_id],
                     )
                     .await?;
                 let (pending, dead): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
@@ -298,22 +297,22 @@ impl PgErasures {
 
     async fn dead(
         &self,
-        queue: Queue,
+        work: Work,
         subject: EraseSubject,
         erasure: Uuid,
     ) -> Result<Vec<i64>, StoreError> {
         let courses = subject_courses(subject.scope);
-        let targets = job_targets(subject);
-        let table = queue.table();
+        let subject_id = subject.id.to_string();
+        let tasks = work.tasks();
         self.db
             .call(|client| async move {
                 let rows = client
                     .query(
                         &format!(
-                            "SELECT id FROM {table}
-                             WHERE status = 'dead' AND course_id IN ({courses})"
+                            "SELECT id FROM jobs
+                             WHERE status = 'dead' AND {tasks} AND course_id IN ({courses})"
                         ),
-                        &[&subject.id, &Some(erasure), &targets],
+                        &[&subject.id, &Some(erasure), &subject_id],
                     )
                     .await?;
                 rows.iter()
@@ -359,7 +358,7 @@ impl PgErasures {
         if subject.scope == EraseScope::Organization {
             return Ok(vec![subject.id.to_string()]);
         }
-        let targets = job_targets(subject);
+        let subject_id = subject.id.to_string();
         self.db
             .call(|client| async move {
                 let rows = client
@@ -368,10 +367,11 @@ impl PgErasures {
                          WHERE owner_id = $1
                          UNION SELECT organization_id::text || '/' || course_id::text
                          FROM erased_courses WHERE erasure_id = $2
-                         UNION SELECT split_part(target, '/', 1) || '/' || split_part(target, '/', 2)
-                         FROM cleanup_jobs WHERE kind IN ('storage_prefix', 'storage_object')
-                           AND course_id IN (SELECT course_id FROM cleanup_jobs WHERE target LIKE $3)",
-                        &[&subject.id, &erasure, &targets],
+                         UNION SELECT (payload->>'organizationId') || '/' || course_id::text
+                         FROM jobs WHERE task IN ('cleanup.storage_prefix', 'cleanup.storage_object')
+                           AND course_id IN (SELECT course_id FROM jobs
+                               WHERE task LIKE 'cleanup.%' AND payload->>'userId' = $3)",
+                        &[&subject.id, &erasure, &subject_id],
                     )
                     .await?;
                 rows.iter()

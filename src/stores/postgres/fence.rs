@@ -125,10 +125,13 @@ pub(super) fn tombstones_sql(ids: &str, reason: &str, absent: &str) -> String {
 }
 
 /// Tombstones older than `keep_secs` whose course has no cleanup job left
-/// (until its jobs are done, its draft session may still name the course).
-/// `limit` at a time; how many went.
+/// (until its jobs are done, its draft session may still name the course;
+/// `cleanup_jobs` holds an old replica's, during an upgrade). `limit` at a
+/// time; how many went.
 pub(super) const PRUNE_TOMBSTONES: &str = "DELETE FROM course_tombstones WHERE course_id IN (
         SELECT t.course_id FROM course_tombstones t
         WHERE t.erased_at < now() - make_interval(secs => $1)
+          AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.course_id = t.course_id
+              AND j.task LIKE 'cleanup.%' AND j.status <> 'done')
           AND NOT EXISTS (SELECT 1 FROM cleanup_jobs j WHERE j.course_id = t.course_id)
         ORDER BY t.erased_at LIMIT $2)";

@@ -103,12 +103,9 @@ impl PgFiles {
         owner: Owner,
         course_id: Uuid,
         file_id: Uuid,
-        max_attempts: i32,
     ) -> Result<bool, StoreError> {
         self.db
-            .call(|client| async move {
-                delete_file(&client, owner, course_id, file_id, max_attempts).await
-            })
+            .call(|client| async move { delete_file(&client, owner, course_id, file_id).await })
             .await
     }
 

@@ -1,4 +1,4 @@
-//! Postgres: courses and their files, the cleanup queue, the events outbox,
+//! Postgres: courses and their files, the job queue, the events outbox,
 //! degraded-mode drafts, the janitor's queries and erasures, one file each; here
 //! the pool, the one way to make a call ([`Postgres::call`]) and the SQL
 //! migrations in `migrations/`.
@@ -12,6 +12,7 @@ pub mod files;
 pub mod janitor;
 pub mod lock;
 pub mod outbox;
+pub mod queue;
 mod rows;
 pub mod trash;
 pub mod tus;
@@ -28,10 +29,9 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use super::{bounded, Backend, StoreError};
 use lock::MIGRATION_LOCK;
 
-pub use cleanup::CleanupQueue;
 pub use courses::PgCourses;
 pub use drafts::PgDrafts;
-pub use outbox::Outbox;
+pub use queue::JobQueue;
 
 refinery::embed_migrations!("migrations");
 

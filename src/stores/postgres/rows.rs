@@ -5,8 +5,6 @@ use serde_json::Value;
 use tokio_postgres::Row;
 
 use crate::domain::tus::{TusBytes, TusPart, TusUpload};
-
-use crate::domain::cleanup::CleanupJob;
 use crate::domain::{Backend, Course, CourseFile, StoreError};
 
 pub(super) const COURSE_COLUMNS: &str = "id, draft_session_id, organization_id, slug, title, \
@@ -15,9 +13,6 @@ pub(super) const COURSE_COLUMNS: &str = "id, draft_session_id, organization_id, 
 
 pub(super) const FILE_COLUMNS: &str =
     "id, course_id, storage_key, original_name, content_type, size_bytes, sha256, created_at";
-
-pub(super) const JOB_COLUMNS: &str = "id, kind, target, course_id, reason, status, attempts, \
-    max_attempts, run_after, last_error, created_at";
 
 /// A text column holding one of an enum's values.
 pub(super) fn parsed<T: std::str::FromStr<Err = crate::domain::UnknownValue>>(
@@ -84,22 +79,6 @@ pub(super) fn file_from(row: &Row) -> Result<CourseFile, StoreError> {
         content_type: row.try_get("content_type")?,
         size_bytes: row.try_get("size_bytes")?,
         sha256: row.try_get("sha256")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
-pub(super) fn job_from(row: &Row) -> Result<CleanupJob, StoreError> {
-    Ok(CleanupJob {
-        id: row.try_get("id")?,
-        kind: parsed(row, "kind")?,
-        target: row.try_get("target")?,
-        course_id: row.try_get("course_id")?,
-        reason: parsed(row, "reason")?,
-        status: parsed(row, "status")?,
-        attempts: row.try_get("attempts")?,
-        max_attempts: row.try_get("max_attempts")?,
-        run_after: row.try_get("run_after")?,
-        last_error: row.try_get("last_error")?,
         created_at: row.try_get("created_at")?,
     })
 }

@@ -121,7 +121,8 @@ pub async fn wait_until_swept(app: &TestApp, draft: &str) {
 /// order they came, once the outbox has none left to send. Each test has
 /// one course.
 pub async fn events(app: &TestApp, receiver: &Receiver) -> Vec<String> {
-    let pending = "SELECT count(*) FROM webhook_events WHERE status = 'pending'";
+    let pending =
+        "SELECT count(*) FROM jobs WHERE task = 'webhook.delivery' AND status = 'pending'";
     wait_until("the outbox has sent every event", || async {
         app.count(pending).await == 0
     })
