@@ -31,7 +31,7 @@ pub use course::{
 };
 pub use draft::{Draft, DraftBackend, DraftLimits, DraftStatus, DraftStore, Owner, Precondition};
 pub use error::{Backend, StoreError};
-pub use form::{FieldErrors, FormData, FormPatch};
+pub use form::{FieldErrors, FormPatch};
 pub use idempotency::{Idempotency, IdempotencyKey};
 
 /// A stored value that names none of an enum's variants.
