@@ -13,62 +13,19 @@ use uuid::Uuid;
 
 use super::lock::ERASE_LOCK_CLASS;
 use super::rows::parsed;
+use super::status::{ERASE_RUNNING, KIND_STORAGE_OBJECT, KIND_STORAGE_PREFIX};
 use super::Postgres;
 use crate::domain::erase::{EraseScope, EraseState, EraseSubject};
 use crate::domain::{Backend, StoreError};
+use scope::{column, job_targets, subject_courses, Queue};
 
 mod lock;
+mod scope;
 
 pub use lock::EraseLock;
 
 const STATE_COLUMNS: &str = "id, scope, subject_id, status, before, progress, report, \
     last_error, created_at, updated_at, finished_at";
-
-/// The two queues of work per course an erase waits on, both with
-/// `course_id` and a `status` of `pending` or `dead`.
-#[derive(Clone, Copy)]
-enum Queue {
-    CleanupJobs,
-    Events,
-}
-
-impl Queue {
-    fn table(self) -> &'static str {
-        match self {
-            Self::CleanupJobs => "cleanup_jobs",
-            Self::Events => "webhook_events",
-        }
-    }
-}
-
-/// The `courses` column that names the subject.
-fn column(scope: EraseScope) -> &'static str {
-    match scope {
-        EraseScope::Organization => "organization_id",
-        EraseScope::User => "owner_id",
-    }
-}
-
-/// A `LIKE` pattern for the targets of the subject's cleanup jobs: an
-/// organization's storage keys (`{orgId}/…`), a user's draft sessions
-/// (`{userId}:…`). A course is the subject's if one of its jobs matches.
-fn job_targets(subject: EraseSubject) -> String {
-    match subject.scope {
-        EraseScope::Organization => format!("{}/%", subject.id),
-        EraseScope::User => format!("{}:%", subject.id),
-    }
-}
-
-/// Ids of the subject's courses: those in the table, those erase $2 deleted,
-/// and those its cleanup jobs name ($3, [`job_targets`]).
-fn subject_courses(scope: EraseScope) -> String {
-    format!(
-        "SELECT id FROM courses WHERE {} = $1
-         UNION SELECT course_id FROM erased_courses WHERE erasure_id = $2
-         UNION SELECT course_id FROM cleanup_jobs WHERE target LIKE $3",
-        column(scope)
-    )
-}
 
 fn json<T: Serialize>(value: &T) -> Result<serde_json::Value, StoreError> {
     serde_json::to_value(value).map_err(|e| StoreError::corrupt(Backend::Postgres, e.to_string()))
@@ -123,7 +80,7 @@ impl PgErasures {
                         .query_opt(
                             &format!(
                                 "INSERT INTO erasures (id, scope, subject_id) VALUES ($1, $2, $3)
-                                 ON CONFLICT (scope, subject_id) WHERE status = 'running' DO NOTHING
+                                 ON CONFLICT (scope, subject_id) WHERE status = {ERASE_RUNNING} DO NOTHING
                                  RETURNING {STATE_COLUMNS}"
                             ),
                             &[&Uuid::new_v4(), &scope, &subject.id],
@@ -136,7 +93,7 @@ impl PgErasures {
                         .query_opt(
                             &format!(
                                 "SELECT {STATE_COLUMNS} FROM erasures
-                                 WHERE scope = $1 AND subject_id = $2 AND status = 'running'"
+                                 WHERE scope = $1 AND subject_id = $2 AND status = {ERASE_RUNNING}"
                             ),
                             &[&scope, &subject.id],
                         )
@@ -172,7 +129,10 @@ impl PgErasures {
         self.db
             .call(|client| async move {
                 let rows = client
-                    .query("SELECT id FROM erasures WHERE status = 'running'", &[])
+                    .query(
+                        &format!("SELECT id FROM erasures WHERE status = {ERASE_RUNNING}"),
+                        &[],
+                    )
                     .await?;
                 rows.iter()
                     .map(|row| row.try_get(0).map_err(StoreError::from))
@@ -188,9 +148,11 @@ impl PgErasures {
             .call(|client| async move {
                 let rows = client
                     .query(
-                        "SELECT scope, subject_id, bool_or(status = 'running') AS running,
-                             max(finished_at) AS finished_at
-                         FROM erasures GROUP BY scope, subject_id",
+                        &format!(
+                            "SELECT scope, subject_id, bool_or(status = {ERASE_RUNNING}) AS running,
+                                 max(finished_at) AS finished_at
+                             FROM erasures GROUP BY scope, subject_id"
+                        ),
                         &[],
                     )
                     .await?;
@@ -277,14 +239,14 @@ impl PgErasures {
     ) -> Result<(u64, u64), StoreError> {
         let courses = subject_courses(subject.scope);
         let targets = job_targets(subject);
-        let table = queue.table();
+        let (table, (pending, dead)) = (queue.table(), queue.statuses());
         self.db
             .call(|client| async move {
                 let row = client
                     .query_one(
                         &format!(
-                            "SELECT count(*) FILTER (WHERE status = 'pending'),
-                                count(*) FILTER (WHERE status = 'dead')
+                            "SELECT count(*) FILTER (WHERE status = {pending}),
+                                count(*) FILTER (WHERE status = {dead})
                              FROM {table} WHERE course_id IN ({courses})"
                         ),
                         &[&subject.id, &erasure, &targets],
@@ -304,14 +266,14 @@ impl PgErasures {
     ) -> Result<Vec<i64>, StoreError> {
         let courses = subject_courses(subject.scope);
         let targets = job_targets(subject);
-        let table = queue.table();
+        let (table, (_, dead)) = (queue.table(), queue.statuses());
         self.db
             .call(|client| async move {
                 let rows = client
                     .query(
                         &format!(
                             "SELECT id FROM {table}
-                             WHERE status = 'dead' AND course_id IN ({courses})"
+                             WHERE status = {dead} AND course_id IN ({courses})"
                         ),
                         &[&subject.id, &Some(erasure), &targets],
                     )
@@ -364,13 +326,16 @@ impl PgErasures {
             .call(|client| async move {
                 let rows = client
                     .query(
-                        "SELECT organization_id::text || '/' || id::text FROM courses
-                         WHERE owner_id = $1
-                         UNION SELECT organization_id::text || '/' || course_id::text
-                         FROM erased_courses WHERE erasure_id = $2
-                         UNION SELECT split_part(target, '/', 1) || '/' || split_part(target, '/', 2)
-                         FROM cleanup_jobs WHERE kind IN ('storage_prefix', 'storage_object')
-                           AND course_id IN (SELECT course_id FROM cleanup_jobs WHERE target LIKE $3)",
+                        &format!(
+                            "SELECT organization_id::text || '/' || id::text FROM courses
+                             WHERE owner_id = $1
+                             UNION SELECT organization_id::text || '/' || course_id::text
+                             FROM erased_courses WHERE erasure_id = $2
+                             UNION SELECT split_part(target, '/', 1) || '/' || split_part(target, '/', 2)
+                             FROM cleanup_jobs
+                             WHERE kind IN ({KIND_STORAGE_PREFIX}, {KIND_STORAGE_OBJECT})
+                               AND course_id IN (SELECT course_id FROM cleanup_jobs WHERE target LIKE $3)"
+                        ),
                         &[&subject.id, &erasure, &targets],
                     )
                     .await?;

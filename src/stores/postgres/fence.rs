@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use super::lock::FENCE_LOCK_CLASS;
 use super::rows::parsed_opt;
+use super::status::{ERASE_RUNNING, SCOPE_ORGANIZATION, SCOPE_USER};
 use crate::domain::cleanup::DeletionReason;
 use crate::domain::fence::Fence;
 use crate::domain::{Owner, StoreError};
@@ -56,12 +57,14 @@ pub(super) async fn read(
 ) -> Result<Option<Fence>, StoreError> {
     let row = client
         .query_one(
-            "SELECT (SELECT reason FROM course_tombstones WHERE course_id = $1) AS reason,
-                    EXISTS (SELECT 1 FROM erasures
-                            WHERE ((scope = 'organization' AND subject_id = $2)
-                                OR (scope = 'user' AND subject_id = $3))
-                              AND (status = 'running' OR $4::bigint IS NULL
-                                   OR finished_at >= to_timestamp($4))) AS erased",
+            &format!(
+                "SELECT (SELECT reason FROM course_tombstones WHERE course_id = $1) AS reason,
+                        EXISTS (SELECT 1 FROM erasures
+                                WHERE ((scope = {SCOPE_ORGANIZATION} AND subject_id = $2)
+                                    OR (scope = {SCOPE_USER} AND subject_id = $3))
+                                  AND (status = {ERASE_RUNNING} OR $4::bigint IS NULL
+                                       OR finished_at >= to_timestamp($4))) AS erased"
+            ),
             &[
                 &course_id,
                 &owner.organization_id,

@@ -13,6 +13,7 @@ pub mod janitor;
 pub mod lock;
 pub mod outbox;
 mod rows;
+mod status;
 pub mod trash;
 pub mod tus;
 pub mod uploads;
