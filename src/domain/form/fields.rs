@@ -242,4 +242,47 @@ mod tests {
         );
         assert_eq!(TOPIC.draft_refusals(&json!(["a"])), ["must be a string"]);
     }
+
+    /// `5000` as docs/api.md writes it, `5,000`.
+    fn written(n: i64) -> String {
+        match n {
+            1000.. => format!("{},{:03}", n / 1000, n % 1000),
+            _ => n.to_string(),
+        }
+    }
+
+    #[test]
+    fn the_api_documentation_states_the_limits_of_the_table() {
+        let doc = include_str!("../../../docs/api.md");
+        let section = &doc[doc.find("## Validation").expect("docs/api.md: Validation")..];
+        for f in FIELDS {
+            let row = section
+                .lines()
+                .find(|line| {
+                    line.starts_with('|')
+                        && line
+                            .split('|')
+                            .nth(1)
+                            .is_some_and(|names| names.split(',').any(|name| name.trim() == f.name))
+                })
+                .unwrap_or_else(|| panic!("docs/api.md has no row for {}", f.name));
+            let stated = match f.kind {
+                Kind::Text { max_chars, .. } => {
+                    format!("at most {}", written(i64::try_from(max_chars).unwrap()))
+                }
+                Kind::Integer { min, max } => format!("{}-{}", written(min), written(max)),
+                Kind::List {
+                    max_items,
+                    item_max_chars,
+                } => {
+                    format!("at most {max_items}, each at most {item_max_chars}")
+                }
+            };
+            assert!(row.contains(&stated), "{}: {stated:?} in {row}", f.name);
+            if f.submit.min_chars > 0 {
+                let min = format!("at least {} after trimming", f.submit.min_chars);
+                assert!(row.contains(&min), "{}: {min:?} in {row}", f.name);
+            }
+        }
+    }
 }
