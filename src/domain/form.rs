@@ -6,93 +6,21 @@
 //! required and at least 3 characters, a valid email and language tag) apply
 //! when the form is submitted. Text is checked for the characters it may hold
 //! while drafting already ([`text`]): a value that can never be submitted is
-//! refused when it is typed, not when the form is sent.
+//! refused when it is typed, not when the form is sent. The fields, their
+//! kinds and both sets of limits are one table, [`FIELDS`] ([`fields`]).
 
+mod fields;
 mod submit;
 mod text;
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
-use validator::{Validate, ValidationError};
 
-/// The form's fields and their drafting limits. Every field is optional.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct FormData {
-    /// 3-200 characters after trimming (the minimum applies on submit).
-    #[validate(length(max = 200, message = "must be at most 200 characters"))]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub topic: Option<String>,
-    #[validate(length(max = 5000, message = "must be at most 5000 characters"))]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// A valid email address (checked on submit).
-    #[validate(length(max = 254, message = "must be at most 254 characters"))]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    #[validate(length(max = 100, message = "must be at most 100 characters"))]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub writing_style: Option<String>,
-    #[validate(length(max = 100, message = "must be at most 100 characters"))]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub content_strategy: Option<String>,
-    /// A language tag such as `ru`, `en` or `pt-BR` (checked on submit).
-    #[validate(length(max = 35, message = "must be at most 35 characters"))]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub language: Option<String>,
-    #[validate(length(max = 1000, message = "must be at most 1000 characters"))]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub target_audience: Option<String>,
-    #[validate(range(min = 1, max = 100, message = "must be between 1 and 100"))]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub estimated_lessons: Option<i64>,
-    #[validate(range(min = 1, max = 30, message = "must be between 1 and 30"))]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub estimated_sections: Option<i64>,
-    /// Minutes per lesson.
-    #[validate(range(min = 1, max = 180, message = "must be between 1 and 180"))]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lesson_duration: Option<i64>,
-    #[validate(length(max = 5000, message = "must be at most 5000 characters"))]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub learning_outcomes: Option<String>,
-    #[validate(
-        length(max = 10, message = "must have at most 10 items"),
-        custom(function = "formats_fit")
-    )]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub formats: Option<Vec<String>>,
-}
-
-fn formats_fit(formats: &[String]) -> Result<(), ValidationError> {
-    if formats.iter().any(|f| f.chars().count() > 50) {
-        return Err(ValidationError::new("length")
-            .with_message("each item must be at most 50 characters".into()));
-    }
-    Ok(())
-}
-
+pub use fields::{field, Field, Format, Kind, OnSubmit, FIELDS, TOPIC};
 pub use submit::{SubmittedForm, Topic};
 pub use text::Lines;
-
-/// Field name (camelCase, as on the wire), what its JSON value must be, and
-/// for text, whether it is one line or several.
-const FIELDS: [(&str, &str, Option<Lines>); 12] = [
-    ("topic", "a string", Some(Lines::Single)),
-    ("description", "a string", Some(Lines::Multi)),
-    ("email", "a string", Some(Lines::Single)),
-    ("writingStyle", "a string", Some(Lines::Single)),
-    ("contentStrategy", "a string", Some(Lines::Single)),
-    ("language", "a string", Some(Lines::Single)),
-    ("targetAudience", "a string", Some(Lines::Multi)),
-    ("estimatedLessons", "an integer", None),
-    ("estimatedSections", "an integer", None),
-    ("lessonDuration", "an integer", None),
-    ("learningOutcomes", "a string", Some(Lines::Multi)),
-    ("formats", "an array of strings", Some(Lines::Single)),
-];
 
 /// Whether `topic` may be a course's title as it is: what autosave lets
 /// through, checked again for drafts saved before the rule.
@@ -125,16 +53,6 @@ impl FieldErrors {
     }
 }
 
-/// Why a string (or an item of a list of strings) cannot be in a field typed
-/// on `lines`.
-fn text_refusal(value: &Value, lines: Lines) -> Option<String> {
-    match value {
-        Value::String(text) => text::refusal(text, lines),
-        Value::Array(items) => items.iter().find_map(|item| text_refusal(item, lines)),
-        _ => None,
-    }
-}
-
 /// A JSON Merge Patch (RFC 7396) of the form: fields to set, fields to remove.
 /// Every value set has passed the drafting rules.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -151,34 +69,23 @@ impl FormPatch {
         let mut parsed = FormPatch::default();
         let mut errors = FieldErrors::default();
         for (name, value) in patch {
-            let Some(&(field, expected, lines)) = FIELDS.iter().find(|(field, ..)| *field == name)
-            else {
+            let Some(field) = field(&name) else {
                 errors.add(name, "is not a field of the form");
                 continue;
             };
             if value.is_null() {
-                parsed.remove.push(field);
+                parsed.remove.push(field.name);
                 continue;
             }
-            // A title must not hold them, and Postgres cannot store NUL (jsonb
-            // refuses \u0000): refused here, they can never strand a draft at submit.
-            if let Some(message) = lines.and_then(|lines| text_refusal(&value, lines)) {
-                errors.add(field, message);
-                continue;
+            // Characters a title must not hold, and NUL, which Postgres cannot
+            // store (jsonb refuses \u0000), are refused here among the limits:
+            // they can never strand a draft at submit.
+            let refusals = field.draft_refusals(&value);
+            if refusals.is_empty() {
+                parsed.set.push((field.name, value.to_string()));
             }
-            let text = value.to_string();
-            let single = Map::from_iter([(name, value)]);
-            match serde_json::from_value::<FormData>(Value::Object(single)) {
-                Err(_) => errors.add(field, format!("must be {expected}")),
-                Ok(form) => match form.validate() {
-                    Ok(()) => parsed.set.push((field, text)),
-                    Err(invalid) => {
-                        for e in invalid.field_errors().into_values().flatten() {
-                            let message = e.message.as_deref().unwrap_or("is invalid");
-                            errors.add(field, message);
-                        }
-                    }
-                },
+            for message in refusals {
+                errors.add(field.name, message);
             }
         }
         if errors.is_empty() {

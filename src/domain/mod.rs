@@ -32,7 +32,7 @@ pub use course::{
 };
 pub use draft::{Draft, DraftBackend, DraftLimits, DraftStatus, DraftStore, Owner, Precondition};
 pub use error::{Backend, StoreError};
-pub use form::{FieldErrors, FormData, FormPatch};
+pub use form::{FieldErrors, FormPatch};
 pub use idempotency::{Idempotency, IdempotencyKey};
 
 /// A stored value that names none of an enum's variants.
@@ -59,9 +59,20 @@ macro_rules! string_enum {
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
-            pub fn as_str(self) -> &'static str {
+            pub const fn as_str(self) -> &'static str {
                 match self {
                     $($name::$variant => $text),+
+                }
+            }
+
+            /// The value as an SQL string literal (`'draft'`), for a statement
+            /// that names it in its text: a partial index whose predicate
+            /// names a value serves only statements that name it too, and a
+            /// bound `$1` can leave a generic plan without it. The texts are
+            /// plain words, quoted as they are (a test checks).
+            pub const fn sql(self) -> &'static str {
+                match self {
+                    $($name::$variant => concat!("'", $text, "'")),+
                 }
             }
         }

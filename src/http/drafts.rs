@@ -19,7 +19,7 @@ use super::schemas;
 use super::AppState;
 use crate::app::drafts::Created;
 use crate::domain::draft::{Return, Saved};
-use crate::domain::{Draft, FieldErrors, FormData, FormPatch, IdempotencyKey, Owner};
+use crate::domain::{Draft, FieldErrors, FormPatch, IdempotencyKey, Owner};
 
 /// The body of a create or autosave request.
 #[derive(ToSchema, serde::Deserialize)]
@@ -30,7 +30,7 @@ pub struct DraftRequest {
     /// form, where `null` removes a field and absent fields stay as they are.
     #[serde(default)]
     #[schema(value_type = schemas::FormData)]
-    form_data: FormData,
+    form_data: Map<String, Value>,
 }
 
 /// The `formData` member of a request body, as a merge patch of the form.

@@ -1,5 +1,11 @@
 //! The create-course page: static HTML, CSS and JavaScript embedded in the
-//! binary (no build step), and, in dev mode only, a token for its demo user.
+//! binary (no build step), the HTML's limits filled in from the form's table
+//! of fields once ([`template`]), and, in dev mode only, a token for its demo
+//! user.
+
+mod template;
+
+use std::sync::LazyLock;
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
@@ -32,11 +38,17 @@ fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
         .body(body)
 }
 
+/// `web/index.html`, its limits still placeholders.
+const INDEX_TEMPLATE: &str = include_str!("../../web/index.html");
+
+/// The page with its limits, rendered on its first request. The template is
+/// part of the binary and a test renders it, so this cannot fail at run time.
+static INDEX: LazyLock<String> = LazyLock::new(|| {
+    template::render(INDEX_TEMPLATE).unwrap_or_else(|e| panic!("web/index.html: {e}"))
+});
+
 pub async fn index() -> HttpResponse {
-    asset(
-        "text/html; charset=utf-8",
-        include_str!("../../web/index.html"),
-    )
+    asset("text/html; charset=utf-8", INDEX.as_str())
 }
 
 pub async fn stylesheet() -> HttpResponse {

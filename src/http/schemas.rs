@@ -1,80 +1,21 @@
 //! The OpenAPI schemas of the domain's types. The domain knows nothing of
 //! OpenAPI, so its types are described here, field for field, under the
 //! same names; the values the API sends are the domain's own, serialized
-//! with serde. The schemathesis run in `make test` checks every response
+//! with serde. The form's schema is built from the domain's table of its
+//! fields ([`form`]). The schemathesis run in `make test` checks every response
 //! against these.
 
 #![allow(dead_code)] // describes the wire format for the OpenAPI document
 
 pub mod erase;
+mod form;
+
+pub use form::FormData;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
-
-/// The form's fields and their drafting limits. Every field is optional.
-/// Text fields refuse control characters, bidi controls and line separators
-/// (one-line fields `\n` and `\t` too) while drafting already: the patterns
-/// below, described in docs/api.md ("Validation").
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct FormData {
-    /// 3-200 characters after trimming (the minimum applies on submit); one
-    /// line; the course's title.
-    #[schema(
-        max_length = 200,
-        pattern = r"^[^\u0000-\u001F\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069]*$"
-    )]
-    pub topic: Option<String>,
-    #[schema(
-        max_length = 5000,
-        pattern = r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069]*$"
-    )]
-    pub description: Option<String>,
-    /// A valid email address (checked on submit).
-    #[schema(
-        max_length = 254,
-        pattern = r"^[^\u0000-\u001F\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069]*$"
-    )]
-    pub email: Option<String>,
-    #[schema(
-        max_length = 100,
-        pattern = r"^[^\u0000-\u001F\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069]*$"
-    )]
-    pub writing_style: Option<String>,
-    #[schema(
-        max_length = 100,
-        pattern = r"^[^\u0000-\u001F\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069]*$"
-    )]
-    pub content_strategy: Option<String>,
-    /// A language tag such as `ru`, `en` or `pt-BR` (checked on submit).
-    #[schema(
-        max_length = 35,
-        pattern = r"^[^\u0000-\u001F\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069]*$"
-    )]
-    pub language: Option<String>,
-    #[schema(
-        max_length = 1000,
-        pattern = r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069]*$"
-    )]
-    pub target_audience: Option<String>,
-    #[schema(minimum = 1, maximum = 100)]
-    pub estimated_lessons: Option<i64>,
-    #[schema(minimum = 1, maximum = 30)]
-    pub estimated_sections: Option<i64>,
-    /// Minutes per lesson.
-    #[schema(minimum = 1, maximum = 180)]
-    pub lesson_duration: Option<i64>,
-    #[schema(
-        max_length = 5000,
-        pattern = r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069]*$"
-    )]
-    pub learning_outcomes: Option<String>,
-    /// At most 10 items of at most 50 characters, each one line.
-    #[schema(max_items = 10)]
-    pub formats: Option<Vec<String>>,
-}
 
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]

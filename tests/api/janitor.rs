@@ -253,7 +253,7 @@ async fn the_candidate_query_uses_the_partial_index() {
         .query(
             &format!(
                 "EXPLAIN {}",
-                draftd::stores::postgres::janitor::JANITOR_CANDIDATES
+                *draftd::stores::postgres::janitor::JANITOR_CANDIDATES
             ),
             &[
                 &chrono::Utc::now(),

@@ -14,6 +14,7 @@ mod events;
 mod faults;
 mod fence;
 mod fixtures;
+mod form_limits;
 mod held;
 mod helpers;
 mod hygiene;

@@ -1,21 +1,30 @@
-//! The rules only submit enforces: a topic of 3-200 characters after trimming,
-//! a valid email and a language tag, on top of the drafting rules.
+//! The rules only submit enforces, on top of the drafting rules: each field's
+//! [`OnSubmit`] in the table (the topic required and of 3-200 characters after
+//! trimming, a valid email, a language tag).
 
 use serde_json::{Map, Value};
 
-use super::{FieldErrors, FormData, FormPatch};
+use super::fields::{Field, Format, OnSubmit, FIELDS, TOPIC};
+use super::{FieldErrors, FormPatch};
 
-/// A course topic: 3-200 characters after trimming.
+/// A course topic, trimmed, of the length [`TOPIC`] allows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Topic(String);
 
 impl Topic {
-    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+    pub fn parse(raw: &str) -> Result<Self, String> {
         let trimmed = raw.trim();
-        match trimmed.chars().count() {
-            0..=2 => Err("must be at least 3 characters"),
-            3..=200 => Ok(Self(trimmed.to_owned())),
-            _ => Err("must be at most 200 characters"),
+        let chars = trimmed.chars().count();
+        let max = TOPIC.max_chars().unwrap_or(usize::MAX);
+        if chars < TOPIC.submit.min_chars {
+            Err(format!(
+                "must be at least {} characters",
+                TOPIC.submit.min_chars
+            ))
+        } else if chars > max {
+            Err(format!("must be at most {max} characters"))
+        } else {
+            Ok(Self(trimmed.to_owned()))
         }
     }
 
@@ -34,6 +43,30 @@ fn is_language_tag(tag: &str) -> bool {
         && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
+/// Why a field that passed the drafting rules cannot be submitted as it is.
+fn submit_refusal(field: &Field, value: Option<&Value>) -> Option<String> {
+    let Some(value) = value.filter(|value| !value.is_null()) else {
+        return field.submit.required.then(|| "is required".to_owned());
+    };
+    let text = value.as_str()?;
+    let OnSubmit {
+        min_chars, format, ..
+    } = field.submit;
+    if text.trim().chars().count() < min_chars {
+        return Some(format!("must be at least {min_chars} characters"));
+    }
+    let refusal = match format? {
+        Format::Email if !validator::ValidateEmail::validate_email(&text) => {
+            "must be a valid email address"
+        }
+        Format::LanguageTag if !is_language_tag(text) => {
+            "must be a language tag such as ru, en or pt-BR"
+        }
+        _ => return None,
+    };
+    Some(refusal.to_owned())
+}
+
 /// A form that passed every rule, as submit requires.
 #[derive(Debug, Clone)]
 pub struct SubmittedForm {
@@ -46,38 +79,25 @@ impl SubmittedForm {
     /// Applies the drafting rules, then the ones only submit enforces.
     pub fn parse(form: &Map<String, Value>) -> Result<Self, FieldErrors> {
         FormPatch::parse(form.clone())?;
-        let parsed: FormData = serde_json::from_value(Value::Object(form.clone()))
-            .map_err(|e| FieldErrors::single("formData", e.to_string()))?;
         let mut errors = FieldErrors::default();
-        let topic = match parsed.topic.as_deref().map(Topic::parse) {
-            None => {
-                errors.add("topic", "is required");
-                None
+        for field in &FIELDS {
+            if let Some(message) = submit_refusal(field, form.get(field.name)) {
+                errors.add(field.name, message);
             }
-            Some(Err(message)) => {
-                errors.add("topic", message);
-                None
-            }
-            Some(Ok(topic)) => Some(topic),
+        }
+        let topic = match form
+            .get(TOPIC.name)
+            .and_then(Value::as_str)
+            .map(Topic::parse)
+        {
+            _ if !errors.is_empty() => return Err(errors),
+            Some(Ok(topic)) => topic,
+            Some(Err(message)) => return Err(FieldErrors::single(TOPIC.name, message)),
+            None => return Err(FieldErrors::single(TOPIC.name, "is required")),
         };
-        if let Some(email) = &parsed.email {
-            if !validator::ValidateEmail::validate_email(email) {
-                errors.add("email", "must be a valid email address");
-            }
-        }
-        if let Some(language) = &parsed.language {
-            if !is_language_tag(language) {
-                errors.add("language", "must be a language tag such as ru, en or pt-BR");
-            }
-        }
-        match topic {
-            Some(topic) if errors.is_empty() => {
-                let mut data = form.clone();
-                data.insert("topic".into(), Value::String(topic.as_str().to_owned()));
-                Ok(Self { topic, data })
-            }
-            _ => Err(errors),
-        }
+        let mut data = form.clone();
+        data.insert(TOPIC.name.into(), Value::String(topic.as_str().to_owned()));
+        Ok(Self { topic, data })
     }
 }
 

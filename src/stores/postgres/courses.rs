@@ -15,6 +15,7 @@ use super::cleanup::delete_courses;
 use super::fence;
 use super::outbox::{announce, record};
 use super::rows::{course_from, COURSE_COLUMNS};
+use super::status::{COURSE_DRAFT, COURSE_SUBMITTED};
 use super::Postgres;
 use crate::domain::cleanup::{CleanupPolicy, DeletionReason, Erasable};
 use crate::domain::course::{slug_candidates, NewCourse, SubmitOutcome};
@@ -81,9 +82,9 @@ impl PgCourses {
                 let form = Value::Object(new.form_data.clone());
                 let update = format!(
                     "WITH submitted AS (
-                         UPDATE courses SET status = 'submitted', submitted_at = now(),
+                         UPDATE courses SET status = {COURSE_SUBMITTED}, submitted_at = now(),
                              updated_at = now(), title = $2, slug = $3, form_data = $4
-                         WHERE id = $1 AND status = 'draft' AND trashed_at IS NULL
+                         WHERE id = $1 AND status = {COURSE_DRAFT} AND trashed_at IS NULL
                            AND draft_version IS NOT DISTINCT FROM $5
                          RETURNING *
                      ), event AS ({})
@@ -206,13 +207,17 @@ impl PgCourses {
             .call(|client| async move {
                 let row = client
                     .query_one(
-                        "SELECT count(*) FILTER (WHERE status = 'draft') AS total,
-                             count(*) FILTER (WHERE status = 'draft' AND generation_status IS NULL) AS unused,
-                             count(*) FILTER (WHERE status = 'draft' AND generation_status IS NULL
-                                 AND updated_at < now() - make_interval(secs => $1)) AS pending,
-                             count(*) FILTER (WHERE status = 'submitted') AS submitted,
-                             count(*) FILTER (WHERE trashed_at IS NOT NULL) AS trashed
-                         FROM courses",
+                        &format!(
+                            "SELECT count(*) FILTER (WHERE status = {COURSE_DRAFT}) AS total,
+                                 count(*) FILTER (WHERE status = {COURSE_DRAFT}
+                                     AND generation_status IS NULL) AS unused,
+                                 count(*) FILTER (WHERE status = {COURSE_DRAFT}
+                                     AND generation_status IS NULL
+                                     AND updated_at < now() - make_interval(secs => $1)) AS pending,
+                                 count(*) FILTER (WHERE status = {COURSE_SUBMITTED}) AS submitted,
+                                 count(*) FILTER (WHERE trashed_at IS NOT NULL) AS trashed
+                             FROM courses"
+                        ),
                         &[&ttl.as_secs_f64()],
                     )
                     .await?;

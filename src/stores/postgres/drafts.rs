@@ -20,6 +20,7 @@ use super::courses::insert_or_get;
 use super::fence;
 use super::lock::OWNER_LOCK_CLASS;
 use super::rows::{course_from, COURSE_COLUMNS};
+use super::status::COURSE_DRAFT;
 use super::Postgres;
 use crate::domain::course::{course_id_for, title_from, NewCourse};
 use crate::domain::draft::{CreateOutcome, FreezeOutcome, PatchOutcome, Return, Saved};
@@ -153,9 +154,11 @@ impl DraftBackend for PgDrafts {
                 let live: i64 = tx
                     .query_one(
                         // The cap is the user's, in every organization, as in Redis.
-                        "SELECT count(*) FROM courses WHERE status = 'draft' AND owner_id = $1 \
-                         AND draft_version IS NOT NULL \
-                         AND updated_at > now() - make_interval(secs => $2)",
+                        &format!(
+                            "SELECT count(*) FROM courses WHERE status = {COURSE_DRAFT} \
+                             AND owner_id = $1 AND draft_version IS NOT NULL \
+                             AND updated_at > now() - make_interval(secs => $2)"
+                        ),
                         &[&owner.user_id, &self.ttl_secs],
                     )
                     .await?
@@ -200,7 +203,7 @@ impl DraftBackend for PgDrafts {
                     .query(
                         &format!(
                             "SELECT {COURSE_COLUMNS}, {DRAFT_COLUMNS} FROM courses \
-                         WHERE status = 'draft' AND {LIVE} ORDER BY updated_at DESC"
+                         WHERE status = {COURSE_DRAFT} AND {LIVE} ORDER BY updated_at DESC"
                         ),
                         &[&owner.user_id, &owner.organization_id, &self.ttl_secs],
                     )

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::lock::ERASE_LOCK_CLASS;
 use super::rows::parsed;
+use super::status::{ERASE_RUNNING, JOB_DEAD, JOB_PENDING};
 use super::Postgres;
 use crate::domain::erase::{EraseScope, EraseState, EraseSubject};
 use crate::domain::{Backend, StoreError};
@@ -123,7 +124,7 @@ impl PgErasures {
                         .query_opt(
                             &format!(
                                 "INSERT INTO erasures (id, scope, subject_id) VALUES ($1, $2, $3)
-                                 ON CONFLICT (scope, subject_id) WHERE status = 'running' DO NOTHING
+                                 ON CONFLICT (scope, subject_id) WHERE status = {ERASE_RUNNING} DO NOTHING
                                  RETURNING {STATE_COLUMNS}"
                             ),
                             &[&Uuid::new_v4(), &scope, &subject.id],
@@ -136,7 +137,7 @@ impl PgErasures {
                         .query_opt(
                             &format!(
                                 "SELECT {STATE_COLUMNS} FROM erasures
-                                 WHERE scope = $1 AND subject_id = $2 AND status = 'running'"
+                                 WHERE scope = $1 AND subject_id = $2 AND status = {ERASE_RUNNING}"
                             ),
                             &[&scope, &subject.id],
                         )
@@ -172,7 +173,10 @@ impl PgErasures {
         self.db
             .call(|client| async move {
                 let rows = client
-                    .query("SELECT id FROM erasures WHERE status = 'running'", &[])
+                    .query(
+                        &format!("SELECT id FROM erasures WHERE status = {ERASE_RUNNING}"),
+                        &[],
+                    )
                     .await?;
                 rows.iter()
                     .map(|row| row.try_get(0).map_err(StoreError::from))
@@ -188,9 +192,11 @@ impl PgErasures {
             .call(|client| async move {
                 let rows = client
                     .query(
-                        "SELECT scope, subject_id, bool_or(status = 'running') AS running,
-                             max(finished_at) AS finished_at
-                         FROM erasures GROUP BY scope, subject_id",
+                        &format!(
+                            "SELECT scope, subject_id, bool_or(status = {ERASE_RUNNING}) AS running,
+                                 max(finished_at) AS finished_at
+                             FROM erasures GROUP BY scope, subject_id"
+                        ),
                         &[],
                     )
                     .await?;
@@ -282,8 +288,8 @@ impl PgErasures {
                 let row = client
                     .query_one(
                         &format!(
-                            "SELECT count(*) FILTER (WHERE status = 'pending'),
-                                count(*) FILTER (WHERE status = 'dead')
+                            "SELECT count(*) FILTER (WHERE status = {JOB_PENDING}),
+                                count(*) FILTER (WHERE status = {JOB_DEAD})
                              FROM jobs WHERE {tasks} AND course_id IN ({courses})"
                         ),
                         &[&subject.id, &erasure, &subject_id],
@@ -310,7 +316,7 @@ impl PgErasures {
                     .query(
                         &format!(
                             "SELECT id FROM jobs
-                             WHERE status = 'dead' AND {tasks} AND course_id IN ({courses})"
+                             WHERE status = {JOB_DEAD} AND {tasks} AND course_id IN ({courses})"
                         ),
                         &[&subject.id, &Some(erasure), &subject_id],
                     )

@@ -11,11 +11,14 @@
 //! its own after the lock: under READ COMMITTED it sees what the deletion
 //! committed while the lock was awaited.
 
+use std::sync::LazyLock;
+
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
 use super::lock::FENCE_LOCK_CLASS;
 use super::rows::parsed_opt;
+use super::status::{ERASE_RUNNING, JOB_DONE, SCOPE_ORGANIZATION, SCOPE_USER};
 use crate::domain::cleanup::DeletionReason;
 use crate::domain::fence::Fence;
 use crate::domain::{Owner, StoreError};
@@ -56,12 +59,14 @@ pub(super) async fn read(
 ) -> Result<Option<Fence>, StoreError> {
     let row = client
         .query_one(
-            "SELECT (SELECT reason FROM course_tombstones WHERE course_id = $1) AS reason,
-                    EXISTS (SELECT 1 FROM erasures
-                            WHERE ((scope = 'organization' AND subject_id = $2)
-                                OR (scope = 'user' AND subject_id = $3))
-                              AND (status = 'running' OR $4::bigint IS NULL
-                                   OR finished_at >= to_timestamp($4))) AS erased",
+            &format!(
+                "SELECT (SELECT reason FROM course_tombstones WHERE course_id = $1) AS reason,
+                        EXISTS (SELECT 1 FROM erasures
+                                WHERE ((scope = {SCOPE_ORGANIZATION} AND subject_id = $2)
+                                    OR (scope = {SCOPE_USER} AND subject_id = $3))
+                                  AND (status = {ERASE_RUNNING} OR $4::bigint IS NULL
+                                       OR finished_at >= to_timestamp($4))) AS erased"
+            ),
             &[
                 &course_id,
                 &owner.organization_id,
@@ -128,10 +133,14 @@ pub(super) fn tombstones_sql(ids: &str, reason: &str, absent: &str) -> String {
 /// (until its jobs are done, its draft session may still name the course;
 /// `cleanup_jobs` holds an old replica's, during an upgrade). `limit` at a
 /// time; how many went.
-pub(super) const PRUNE_TOMBSTONES: &str = "DELETE FROM course_tombstones WHERE course_id IN (
+pub(super) static PRUNE_TOMBSTONES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "DELETE FROM course_tombstones WHERE course_id IN (
         SELECT t.course_id FROM course_tombstones t
         WHERE t.erased_at < now() - make_interval(secs => $1)
           AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.course_id = t.course_id
-              AND j.task LIKE 'cleanup.%' AND j.status <> 'done')
+              AND j.task LIKE 'cleanup.%' AND j.status <> {JOB_DONE})
           AND NOT EXISTS (SELECT 1 FROM cleanup_jobs j WHERE j.course_id = t.course_id)
-        ORDER BY t.erased_at LIMIT $2)";
+        ORDER BY t.erased_at LIMIT $2)"
+    )
+});

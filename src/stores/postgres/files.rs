@@ -10,6 +10,7 @@ use super::fence;
 use super::lock::ORGANIZATION_LOCK_CLASS;
 use super::outbox::{announce, record};
 use super::rows::{file_from, FILE_COLUMNS};
+use super::status::TUS_RECEIVING;
 use super::Postgres;
 use crate::domain::course::{FileQuota, NewCourse, NewFile, RecordOutcome};
 use crate::domain::event::EventKind;
@@ -219,15 +220,17 @@ pub(super) async fn usage(
 ) -> Result<(i64, i64), StoreError> {
     let usage = tx
         .query_one(
-            "SELECT (SELECT count(*) FROM course_files WHERE course_id = $1)
-                  + (SELECT count(*) FROM tus_uploads WHERE course_id = $1
-                     AND status = 'receiving' AND expires_at > now()
-                     AND id IS DISTINCT FROM $3) AS files,
-                    (SELECT coalesce(sum(f.size_bytes), 0)::bigint FROM course_files f
-                     JOIN courses c ON c.id = f.course_id WHERE c.organization_id = $2)
-                  + (SELECT coalesce(sum(reserved_bytes), 0)::bigint FROM tus_uploads
-                     WHERE organization_id = $2 AND status = 'receiving'
-                     AND expires_at > now() AND id IS DISTINCT FROM $3) AS bytes",
+            &format!(
+                "SELECT (SELECT count(*) FROM course_files WHERE course_id = $1)
+                      + (SELECT count(*) FROM tus_uploads WHERE course_id = $1
+                         AND status = {TUS_RECEIVING} AND expires_at > now()
+                         AND id IS DISTINCT FROM $3) AS files,
+                        (SELECT coalesce(sum(f.size_bytes), 0)::bigint FROM course_files f
+                         JOIN courses c ON c.id = f.course_id WHERE c.organization_id = $2)
+                      + (SELECT coalesce(sum(reserved_bytes), 0)::bigint FROM tus_uploads
+                         WHERE organization_id = $2 AND status = {TUS_RECEIVING}
+                         AND expires_at > now() AND id IS DISTINCT FROM $3) AS bytes"
+            ),
             &[&course_id, &organization_id, &except],
         )
         .await?;

@@ -14,6 +14,7 @@ pub mod lock;
 pub mod outbox;
 pub mod queue;
 mod rows;
+mod status;
 pub mod trash;
 pub mod tus;
 pub mod uploads;

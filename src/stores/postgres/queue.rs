@@ -10,6 +10,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::rows::parsed;
+use super::status::{JOB_DEAD, JOB_DONE, JOB_PENDING};
 use super::Postgres;
 use crate::domain::job::{AttemptRecord, Claimed, Counts, JobRecord, JobStatus};
 use crate::domain::StoreError;
@@ -104,10 +105,10 @@ impl JobQueue {
                  run_after = now() + make_interval(secs => $3)
              WHERE id IN (
                  SELECT id FROM jobs j
-                 WHERE task = $1 AND status = 'pending' AND run_after <= now()
+                 WHERE task = $1 AND status = {JOB_PENDING} AND run_after <= now()
                    AND (ordering_key IS NULL OR (NOT EXISTS (SELECT 1 FROM jobs p
                            WHERE p.ordering_key = j.ordering_key AND p.id < j.id
-                             AND p.status <> 'done') AND {}))
+                             AND p.status <> {JOB_DONE}) AND {}))
                  ORDER BY run_after, id LIMIT $2
                  FOR UPDATE SKIP LOCKED)
              RETURNING id, payload, attempts",
@@ -184,10 +185,12 @@ impl JobQueue {
             .call(|client| async move {
                 Ok(client
                     .execute(
-                        "UPDATE jobs SET status = 'pending', attempts = 0, run_after = now(),
-                             updated_at = now()
-                         WHERE status = 'dead' AND task = ANY($1)
-                           AND ($2::bigint[] IS NULL OR id = ANY($2))",
+                        &format!(
+                            "UPDATE jobs SET status = {JOB_PENDING}, attempts = 0, run_after = now(),
+                                 updated_at = now()
+                             WHERE status = {JOB_DEAD} AND task = ANY($1)
+                               AND ($2::bigint[] IS NULL OR id = ANY($2))"
+                        ),
                         &[&tasks, &ids],
                     )
                     .await?)
@@ -217,12 +220,14 @@ impl JobQueue {
                     .query(
                         // Each count an index-only scan of its partial
                         // index: done jobs kept a week are not read.
-                        "SELECT t.task,
-                             (SELECT count(*) FROM jobs j
-                              WHERE j.task = t.task AND j.status = 'pending') AS pending,
-                             (SELECT count(*) FROM jobs j
-                              WHERE j.task = t.task AND j.status = 'dead') AS dead
-                         FROM unnest($1::text[]) AS t(task)",
+                        &format!(
+                            "SELECT t.task,
+                                 (SELECT count(*) FROM jobs j
+                                  WHERE j.task = t.task AND j.status = {JOB_PENDING}) AS pending,
+                                 (SELECT count(*) FROM jobs j
+                                  WHERE j.task = t.task AND j.status = {JOB_DEAD}) AS dead
+                             FROM unnest($1::text[]) AS t(task)"
+                        ),
                         &[&tasks],
                     )
                     .await?;
@@ -242,7 +247,7 @@ impl JobQueue {
     /// The most recently dead jobs of `tasks`.
     pub async fn dead(&self, tasks: &[&str], limit: i64) -> Result<Vec<JobRecord>, StoreError> {
         let sql = format!(
-            "SELECT {JOB_COLUMNS} FROM jobs j WHERE j.status = 'dead' AND j.task = ANY($1)
+            "SELECT {JOB_COLUMNS} FROM jobs j WHERE j.status = {JOB_DEAD} AND j.task = ANY($1)
              ORDER BY j.updated_at DESC LIMIT $2"
         );
         self.db
@@ -289,10 +294,12 @@ impl JobQueue {
             .call(|client| async move {
                 Ok(client
                     .execute(
-                        "DELETE FROM jobs WHERE id IN (
-                             SELECT id FROM jobs WHERE status = 'done'
-                               AND finished_at < now() - make_interval(days => $1)
-                             LIMIT $2)",
+                        &format!(
+                            "DELETE FROM jobs WHERE id IN (
+                                 SELECT id FROM jobs WHERE status = {JOB_DONE}
+                                   AND finished_at < now() - make_interval(days => $1)
+                                 LIMIT $2)"
+                        ),
                         &[&DONE_KEPT_DAYS, &PRUNE_BATCH],
                     )
                     .await?)

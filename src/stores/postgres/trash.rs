@@ -16,6 +16,7 @@ use uuid::Uuid;
 use super::cleanup::delete_courses;
 use super::outbox::record;
 use super::rows::{course_from, parsed, COURSE_COLUMNS};
+use super::status::COURSE_DRAFT;
 use super::{PgCourses, Postgres};
 use crate::domain::cleanup::{CleanupPolicy, Deleted, DeletionReason, Erasable};
 use crate::domain::course::TrashOutcome;
@@ -126,9 +127,11 @@ impl PgCourses {
         let (order, filter) = match list {
             CourseList::Live => (
                 "created_at",
-                "trashed_at IS NULL AND (draft_version IS NULL OR status <> 'draft')",
+                format!(
+                    "trashed_at IS NULL AND (draft_version IS NULL OR status <> {COURSE_DRAFT})"
+                ),
             ),
-            CourseList::Trash => ("trashed_at", "trashed_at IS NOT NULL"),
+            CourseList::Trash => ("trashed_at", "trashed_at IS NOT NULL".to_owned()),
         };
         let keyset = if page.after.is_some() {
             format!("AND ({order}, id) < ($3, $4)")

@@ -14,6 +14,7 @@ use super::fence;
 use super::files::{lock_organization, record_file, usage};
 use super::lock::RESERVATION_LOCK_CLASS;
 use super::rows::{json, parsed, storage_columns, tus_upload_from as upload_from, TUS_COLUMNS};
+use super::status::TUS_RECEIVING;
 use super::Postgres;
 use crate::domain::course::{FileQuota, NewCourse, NewFile, RecordOutcome};
 use crate::domain::tus::{TusCreated, TusFinish, TusProgress, TusStatus, TusUpload};
@@ -363,8 +364,10 @@ async fn reserved_unsent(
     .await?;
     let row = tx
         .query_one(
-            "SELECT coalesce(sum(reserved_bytes - upload_offset), 0)::bigint FROM tus_uploads \
-             WHERE owner_id = $1 AND status = 'receiving' AND expires_at > now()",
+            &format!(
+                "SELECT coalesce(sum(reserved_bytes - upload_offset), 0)::bigint FROM tus_uploads \
+                 WHERE owner_id = $1 AND status = {TUS_RECEIVING} AND expires_at > now()"
+            ),
             &[&owner_id],
         )
         .await?;

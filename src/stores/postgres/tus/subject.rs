@@ -6,6 +6,7 @@ use crate::domain::erase::{EraseScope, EraseSubject};
 use crate::domain::tus::TusUpload;
 use crate::domain::StoreError;
 use crate::stores::postgres::rows::{tus_upload_from as upload_from, TUS_COLUMNS};
+use crate::stores::postgres::status::TUS_RECEIVING;
 
 impl PgTus {
     /// Up to `limit` uploads of an organization or a user, finished or not,
@@ -41,7 +42,7 @@ impl PgTus {
                     .query_one(
                         &format!(
                             "SELECT count(*), coalesce(sum(upload_offset) FILTER \
-                             (WHERE status = 'receiving'), 0)::bigint \
+                             (WHERE status = {TUS_RECEIVING}), 0)::bigint \
                              FROM tus_uploads WHERE {column} = $1"
                         ),
                         &[&subject.id],
