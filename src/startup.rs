@@ -4,230 +4,28 @@
 //! commands use [`Services`].
 
 use std::net::TcpListener;
-use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, Condition};
 use actix_web::{web, App as HttpApp, HttpServer};
 use tracing_actix_web::TracingLogger;
 
-use crate::app::admin::Admin;
-use crate::app::courses::{CleanupHandle, CourseLimits, CourseStores, TusLimits};
-use crate::app::erase::{Erasures, Upkeep, BAR_REFRESH};
-use crate::app::limits::{SlotKind, Slots, WriteRate};
-use crate::app::{App, Courses, DraftEvents, DraftSessions};
+use crate::app::erase::Upkeep;
+use crate::app::DraftEvents;
 use crate::config::Config;
-use crate::domain::cleanup::CleanupPolicy;
-use crate::domain::key_pattern::PatternScope;
 use crate::http::request_id::{self, RequestSpan};
 use crate::http::{cors, loopback, metrics, routes, AppState};
-use crate::jobs::cleanup::CleanupContext;
-use crate::jobs::erase::{EraseSettings, EraseStores, Eraser};
-use crate::jobs::janitor::{Janitor, JanitorSettings};
-use crate::jobs::orphans::OrphanSweep;
-use crate::jobs::purge::{Purge, PurgeSettings};
-use crate::jobs::queue::Wake;
 use crate::jobs::{Background, Jobs, Schedules};
-use crate::stores::postgres::erasures::PgErasures;
-use crate::stores::postgres::files::PgFiles;
-use crate::stores::postgres::outbox::EVENTS_SETTING;
-use crate::stores::postgres::tus::PgTus;
-use crate::stores::postgres::uploads::UploadLedger;
-use crate::stores::postgres::{JobQueue, PgCourses, PgDrafts, Postgres};
-use crate::stores::redis::{LiveHub, RedisDrafts, RedisSettings};
 
 mod identity;
 mod queue;
+mod services;
 
 use self::identity::authenticator;
-use self::queue::job_runner;
+pub use self::services::Services;
 
 /// The use cases and the jobs, wired to the stores. Connecting applies
 /// migrations.
-pub struct Services {
-    pub app: App,
-    pub jobs: Jobs,
-}
-
-impl Services {
-    pub async fn connect(config: &Config) -> anyhow::Result<Self> {
-        let patterns = config
-            .redis_patterns()
-            .map_err(|e| anyhow::anyhow!("DRAFTD_CLEANUP_REDIS_PATTERNS: {e}"))?;
-        let timeout = config.store_timeout();
-        let tls_roots = config.tls_roots()?;
-        let webhook = config.webhook.settings(timeout)?;
-        let postgres = Postgres::connect(
-            &config.database_url,
-            tls_roots.as_deref(),
-            config.pool_size,
-            timeout,
-            webhook.is_some(),
-        )?;
-        postgres.migrate().await?;
-        if postgres.records_events().await? != webhook.is_some() {
-            anyhow::bail!(
-                "Postgres connections do not carry the setting {EVENTS_SETTING} as configured \
-                 (a connection pooler that drops startup options?)"
-            );
-        }
-        let redis_settings = RedisSettings {
-            url: &config.redis_url,
-            cluster: config.redis_cluster,
-            tls_roots: tls_roots.as_deref(),
-            pool_size: config.pool_size,
-            timeout,
-        };
-        let redis = RedisDrafts::connect(&redis_settings)?;
-        let live = LiveHub::new(&redis_settings, tokio::runtime::Handle::current())?;
-        let files = config
-            .file_storage()?
-            .with_ledger(UploadLedger::new(postgres.clone()));
-        let courses = PgCourses::new(postgres.clone());
-        let file_rows = PgFiles::new(postgres.clone());
-        let tus = PgTus::new(postgres.clone());
-        let queue = JobQueue::new(postgres.clone());
-        let writes = WriteRate::new(
-            redis.clone(),
-            config.write_rate_limit,
-            config.write_rate_window(),
-        );
-        let drafts = DraftSessions::new(
-            redis.clone(),
-            PgDrafts::new(postgres.clone(), config.draft_ttl()),
-            config.draft_limits(),
-            writes.clone(),
-        );
-        let wake = Wake::new();
-        let policy = CleanupPolicy {
-            max_attempts: config.cleanup_max_attempts,
-            redis_patterns: patterns.iter().any(|p| p.scope() == PatternScope::Course),
-        };
-
-        let jobs = Jobs {
-            janitor: Janitor::new(
-                postgres.clone(),
-                redis.clone(),
-                JanitorSettings {
-                    ttl: config.draft_ttl(),
-                    batch_size: config.janitor_batch_size,
-                    cleanup: policy,
-                },
-                wake.clone(),
-            ),
-            purge: Purge::new(
-                postgres.clone(),
-                PurgeSettings {
-                    batch_size: config.purge_batch_size,
-                    cleanup: policy,
-                },
-                wake.clone(),
-            ),
-            sweep: OrphanSweep::new(
-                courses.clone(),
-                tus.clone(),
-                files.clone(),
-                redis.clone(),
-                Duration::from_secs(config.orphan_grace_secs),
-            ),
-            queue: job_runner(
-                &queue,
-                CleanupContext::new(
-                    queue.clone(),
-                    file_rows.clone(),
-                    files.clone(),
-                    redis.clone(),
-                    patterns.clone(),
-                ),
-                config,
-                policy,
-                webhook,
-                wake.clone(),
-            )?,
-        };
-        let eraser = Eraser::new(
-            EraseStores {
-                erasures: PgErasures::new(postgres.clone()),
-                queue: queue.clone(),
-                file_rows: file_rows.clone(),
-                redis: redis.clone(),
-                files: files.clone(),
-                tus: tus.clone(),
-            },
-            jobs.queue.clone(),
-            EraseSettings {
-                batch_size: config.erase_batch_size,
-                cleanup: policy,
-                patterns: patterns.into(),
-                // Every replica refuses the subject's writes by then, and
-                // every request that started before is over.
-                settle: BAR_REFRESH * 2 + config.longest_request(),
-            },
-        );
-        let events = DraftEvents::new(
-            drafts.clone(),
-            live,
-            Slots::new(
-                SlotKind::EventStreams,
-                config.events.per_user,
-                config.events.max,
-            ),
-        );
-        let app = App {
-            events,
-            drafts: drafts.clone(),
-            courses: Courses::new(
-                drafts,
-                CourseStores {
-                    courses: courses.clone(),
-                    file_rows,
-                    tus: tus.clone(),
-                    files,
-                },
-                CourseLimits {
-                    rules: config.upload_rules(),
-                    quota: config.file_quota(),
-                    writes,
-                    uploads: Slots::new(
-                        SlotKind::Uploads,
-                        config.uploads_per_user,
-                        config.uploads_max,
-                    ),
-                    resumable: TusLimits {
-                        ttl: config.draft_ttl(),
-                        idle: config.tus.idle(),
-                        // A PATCH hears from its client at least every idle
-                        // timeout, or its body is cut off.
-                        lease: config.body_timeouts().idle + Duration::from_secs(30),
-                        free_bytes: config.tus.free_bytes,
-                    },
-                },
-                CleanupHandle { policy, wake },
-                config.trash_retention(),
-            ),
-            erasures: Erasures::new(
-                PgErasures::new(postgres.clone()),
-                tus,
-                eraser,
-                tokio::runtime::Handle::current(),
-            ),
-            admin: Admin {
-                postgres,
-                courses,
-                redis,
-                queue,
-                cleanup: policy,
-                ttl: config.draft_ttl(),
-                janitor: jobs.janitor.clone(),
-                purge: jobs.purge.clone(),
-                sweep: jobs.sweep.clone(),
-                runner: jobs.queue.clone(),
-            },
-        };
-        Ok(Self { app, jobs })
-    }
-}
-
 pub struct Application {
     port: u16,
     server: Server,
