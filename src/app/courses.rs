@@ -144,29 +144,6 @@ impl Courses {
             .await
     }
 
-    /// [`Self::attach`] after an upload recorded its file. The file is in:
-    /// a Redis that fails now must not turn the upload into a 503, which
-    /// tells a client to send the file again. The draft can do without the
-    /// link meanwhile (a draft's course id follows from its own), and the
-    /// next materialize, upload or submit records it.
-    pub(super) async fn attach_after_upload(
-        &self,
-        owner: Owner,
-        draft: &Draft,
-        course: &Course,
-        created: bool,
-    ) -> Result<(), AppError> {
-        match self.attach(owner, draft, course, created).await {
-            Err(AppError::Store(e)) if e.is_unavailable() => {
-                tracing::warn!(draft = %draft.id, course = %course.id, error = %e,
-                    "the upload is recorded; its draft will learn its course at its next write");
-                metrics::counter!("draftd_course_links_deferred_total").increment(1);
-                Ok(())
-            }
-            other => other,
-        }
-    }
-
     fn count_materialized(course: &Course, created: bool) {
         if created {
             let trigger = course

@@ -11,7 +11,7 @@ use crate::app::AppError;
 use crate::domain::content::ContentCheck;
 use crate::domain::course::{storage_key, NewFile, RecordOutcome};
 use crate::domain::upload::{FileName, UploadError};
-use crate::domain::{CourseFile, CourseRef, DraftStatus, MaterializedBy, Owner};
+use crate::domain::{CourseFile, CourseRef, Draft, DraftStatus, MaterializedBy, Owner};
 use crate::stores::files::PutError;
 
 /// What an upload stored, and in which course.
@@ -115,8 +115,8 @@ impl Courses {
                 file,
                 created,
             }) => {
-                self.attach_after_upload(owner, &draft, &course, created)
-                    .await?;
+                let attached = self.attach(owner, &draft, &course, created).await;
+                attached_after_upload(attached, &draft)?;
                 return Ok(Uploaded {
                     file,
                     course: (&*course).into(),
@@ -133,5 +133,25 @@ impl Courses {
             tracing::warn!(key, error = %cleanup, "could not remove an unrecorded upload");
         }
         Err(refused)
+    }
+}
+
+/// What [`Self::attach`] came to, after an upload recorded its file.
+/// The file is in: a Redis that failed now must not turn the upload into
+/// a 503, which tells a client to send the file again. The draft can do
+/// without the link meanwhile (a draft's course id follows from its own),
+/// and its next materialize, upload or submit records it.
+pub(super) fn attached_after_upload(
+    attached: Result<(), AppError>,
+    draft: &Draft,
+) -> Result<(), AppError> {
+    match attached {
+        Err(AppError::Store(e)) if e.is_unavailable() => {
+            tracing::warn!(draft = %draft.id, error = %e,
+                "the upload is recorded; its draft will learn its course at its next write");
+            metrics::counter!("draftd_course_links_deferred_total").increment(1);
+            Ok(())
+        }
+        other => other,
     }
 }

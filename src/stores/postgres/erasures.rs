@@ -19,57 +19,13 @@ use crate::domain::erase::{EraseScope, EraseState, EraseSubject};
 use crate::domain::{Backend, StoreError};
 
 mod lock;
+mod scope;
 
 pub use lock::EraseLock;
+use scope::{column, subject_courses, Work};
 
 const STATE_COLUMNS: &str = "id, scope, subject_id, status, before, progress, report, \
     last_error, created_at, updated_at, finished_at";
-
-/// The two kinds of jobs per course an erase waits on.
-#[derive(Clone, Copy)]
-enum Work {
-    Cleanup,
-    Events,
-}
-
-impl Work {
-    /// The condition on `jobs.task`.
-    fn tasks(self) -> &'static str {
-        match self {
-            Self::Cleanup => "task LIKE 'cleanup.%'",
-            Self::Events => "task = 'webhook.delivery'",
-        }
-    }
-}
-
-/// The `courses` column that names the subject.
-fn column(scope: EraseScope) -> &'static str {
-    match scope {
-        EraseScope::Organization => "organization_id",
-        EraseScope::User => "owner_id",
-    }
-}
-
-/// The field of a cleanup job's payload that names the subject.
-fn payload_field(scope: EraseScope) -> &'static str {
-    match scope {
-        EraseScope::Organization => "organizationId",
-        EraseScope::User => "userId",
-    }
-}
-
-/// Ids of the subject's courses: those in the table, those erase $2 deleted,
-/// and those its cleanup jobs name ($3, the subject's id as text).
-fn subject_courses(scope: EraseScope) -> String {
-    format!(
-        "SELECT id FROM courses WHERE {} = $1
-         UNION SELECT course_id FROM erased_courses WHERE erasure_id = $2
-         UNION SELECT course_id FROM jobs WHERE task LIKE 'cleanup.%'
-             AND payload->>'{}' = $3",
-        column(scope),
-        payload_field(scope),
-    )
-}
 
 fn json<T: Serialize>(value: &T) -> Result<serde_json::Value, StoreError> {
     serde_json::to_value(value).map_err(|e| StoreError::corrupt(Backend::Postgres, e.to_string()))

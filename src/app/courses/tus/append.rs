@@ -8,6 +8,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use uuid::Uuid;
 
+use super::super::upload::attached_after_upload;
 use super::super::{new_course, Courses};
 use super::{corrupt, TusState};
 use crate::app::AppError;
@@ -340,8 +341,8 @@ impl Courses {
             TusFinish::Recorded(RecordOutcome::Recorded {
                 course, created, ..
             }) => {
-                self.attach_after_upload(owner, draft, &course, created)
-                    .await?;
+                let attached = self.attach(owner, draft, &course, created).await;
+                attached_after_upload(attached, draft)?;
                 return Ok(finished());
             }
             TusFinish::Gone => AppError::NotFound,
