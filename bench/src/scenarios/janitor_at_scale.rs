@@ -101,14 +101,14 @@ pub async fn janitor_at_scale(quick: bool) -> anyhow::Result<String> {
         let first_batch: [&(dyn ToSql + Sync); 4] = [&cutoff, &after_time, &after_id, &BATCH_SIZE];
         let plan: Value = db
             .query_one(
-                &format!("EXPLAIN (ANALYZE, FORMAT JSON) {JANITOR_CANDIDATES}"),
+                &format!("EXPLAIN (ANALYZE, FORMAT JSON) {}", *JANITOR_CANDIDATES),
                 &first_batch,
             )
             .await?
             .get(0);
         let text_plan: Vec<String> = db
             .query(
-                &format!("EXPLAIN (ANALYZE, COSTS OFF) {JANITOR_CANDIDATES}"),
+                &format!("EXPLAIN (ANALYZE, COSTS OFF) {}", *JANITOR_CANDIDATES),
                 &first_batch,
             )
             .await?
