@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::AppError;
 use crate::domain::cleanup::{tasks, CleanupKind, CleanupPolicy, CleanupStep};
 use crate::domain::event::{DeliveryStatus, OutboxEvent, DELIVERY_TASK};
+use crate::domain::ids::CourseId;
 use crate::domain::job::{AttemptRecord, JobRecord, JobStatus};
 use crate::domain::StoreError;
 use crate::jobs::janitor::Janitor;
@@ -63,7 +64,7 @@ pub struct DeadJob {
     pub kind: String,
     /// What it removes (a storage prefix or key, `{userId}:{draftId}`, …).
     pub target: String,
-    pub course_id: Uuid,
+    pub course_id: CourseId,
     pub reason: String,
     pub status: JobStatus,
     pub attempts: i32,
@@ -81,7 +82,7 @@ pub struct WebhookEvent {
     pub id: Uuid,
     #[serde(rename = "type")]
     pub kind: String,
-    pub course_id: Uuid,
+    pub course_id: CourseId,
     pub status: DeliveryStatus,
     pub occurred_at: DateTime<Utc>,
     /// A pending event's next attempt (or its running attempt's lease end).
@@ -195,7 +196,7 @@ impl Admin {
             id: job.id,
             kind: kind.map_or(job.task.clone(), |k| k.as_str().to_owned()),
             target: step.as_ref().map_or(raw, CleanupStep::target),
-            course_id: job.course_id,
+            course_id: job.course_id.into(),
             reason: step.map_or_else(String::new, |s| s.reason().as_str().to_owned()),
             status: job.status,
             attempts: job.attempts,

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
-use uuid::Uuid;
 
 use super::limits::{Slots, WriteRate};
 use super::{AppError, DraftSessions};
@@ -15,6 +14,7 @@ use crate::domain::course::{
     course_id_for, title_from, FileQuota, NewCourse, SubmitOutcome, TrashOutcome,
 };
 use crate::domain::form::SubmittedForm;
+use crate::domain::ids::{CourseId, DraftId, FileId};
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::upload::UploadRules;
 use crate::domain::{
@@ -115,13 +115,13 @@ impl Courses {
         }
     }
 
-    async fn draft(&self, owner: Owner, id: Uuid) -> Result<Draft, AppError> {
+    async fn draft(&self, owner: Owner, id: DraftId) -> Result<Draft, AppError> {
         self.drafts.get(owner, id).await
     }
 
     /// The draft, unless its course is in the trash: nothing changes
     /// through such a draft.
-    async fn changeable_draft(&self, owner: Owner, id: Uuid) -> Result<Draft, AppError> {
+    async fn changeable_draft(&self, owner: Owner, id: DraftId) -> Result<Draft, AppError> {
         let draft = self.draft(owner, id).await?;
         if draft.course_trashed {
             return Err(AppError::Trashed);
@@ -180,7 +180,7 @@ impl Courses {
     pub async fn materialize(
         &self,
         owner: Owner,
-        draft_id: Uuid,
+        draft_id: DraftId,
     ) -> Result<(CourseRef, bool), AppError> {
         let draft = self.changeable_draft(owner, draft_id).await?;
         let new = new_course(owner, &draft, MaterializedBy::Materialize);
@@ -201,7 +201,7 @@ impl Courses {
     /// Submit's strict check alone (`?dryRun=true`): refuses what a submit
     /// now would refuse, and changes nothing, so a page can show every
     /// field's error at once without risking the course.
-    pub async fn check_submit(&self, owner: Owner, draft_id: Uuid) -> Result<(), AppError> {
+    pub async fn check_submit(&self, owner: Owner, draft_id: DraftId) -> Result<(), AppError> {
         let draft = self.changeable_draft(owner, draft_id).await?;
         SubmittedForm::parse(&draft.form_data).map_err(AppError::Invalid)?;
         Ok(())
@@ -210,7 +210,7 @@ impl Courses {
     pub async fn submit(
         &self,
         owner: Owner,
-        draft_id: Uuid,
+        draft_id: DraftId,
     ) -> Result<(CourseRef, bool), AppError> {
         self.limits.writes.count(owner).await?;
         for _ in 0..SUBMIT_ATTEMPTS {
@@ -254,7 +254,11 @@ impl Courses {
     }
 
     /// The caller's course with its files.
-    pub async fn course(&self, owner: Owner, course_id: Uuid) -> Result<CourseWithFiles, AppError> {
+    pub async fn course(
+        &self,
+        owner: Owner,
+        course_id: CourseId,
+    ) -> Result<CourseWithFiles, AppError> {
         let course = self
             .courses
             .find(owner, course_id)
@@ -268,7 +272,7 @@ impl Courses {
     pub async fn draft_files(
         &self,
         owner: Owner,
-        draft_id: Uuid,
+        draft_id: DraftId,
     ) -> Result<Vec<CourseFile>, AppError> {
         match self.draft(owner, draft_id).await?.course_id {
             Some(course_id) => Ok(self.file_rows.list(owner, course_id).await?),
@@ -281,8 +285,8 @@ impl Courses {
     pub async fn delete_draft_file(
         &self,
         owner: Owner,
-        draft_id: Uuid,
-        file_id: Uuid,
+        draft_id: DraftId,
+        file_id: FileId,
     ) -> Result<(), AppError> {
         self.limits.writes.count(owner).await?;
         let course_id = self
@@ -309,7 +313,11 @@ impl Courses {
 
     /// Moves the caller's course to the trash, with its files, restorable
     /// until its retention ends; the draft it came from turns read-only.
-    pub async fn trash(&self, owner: Owner, course_id: Uuid) -> Result<CourseWithFiles, AppError> {
+    pub async fn trash(
+        &self,
+        owner: Owner,
+        course_id: CourseId,
+    ) -> Result<CourseWithFiles, AppError> {
         self.limits.writes.count(owner).await?;
         let TrashOutcome::Done(course) =
             self.courses.trash(owner, course_id, self.retention).await?
@@ -324,7 +332,7 @@ impl Courses {
     pub async fn restore(
         &self,
         owner: Owner,
-        course_id: Uuid,
+        course_id: CourseId,
     ) -> Result<CourseWithFiles, AppError> {
         self.limits.writes.count(owner).await?;
         let TrashOutcome::Done(course) = self.courses.restore(owner, course_id).await? else {
@@ -342,7 +350,7 @@ impl Courses {
     /// Erases the caller's course now, in the trash or not: the row (its file
     /// rows cascade) goes, and its files and draft session are queued as
     /// cleanup jobs.
-    pub async fn erase(&self, owner: Owner, course_id: Uuid) -> Result<(), AppError> {
+    pub async fn erase(&self, owner: Owner, course_id: CourseId) -> Result<(), AppError> {
         self.limits.writes.count(owner).await?;
         let erased = self
             .courses
@@ -365,7 +373,7 @@ impl Courses {
     /// is erased with it (files included; nobody wants it back); a submitted
     /// course stays. The draft's course is fenced even when it does not exist
     /// yet: an upload or a submit in flight cannot make it afterwards.
-    pub async fn discard_draft(&self, owner: Owner, draft_id: Uuid) -> Result<(), AppError> {
+    pub async fn discard_draft(&self, owner: Owner, draft_id: DraftId) -> Result<(), AppError> {
         self.limits.writes.count(owner).await?;
         let draft = self.draft(owner, draft_id).await?;
         let course_id = draft.course_id.unwrap_or_else(|| course_id_for(draft.id));
@@ -400,8 +408,8 @@ impl Courses {
     pub async fn download(
         &self,
         owner: Owner,
-        course_id: Uuid,
-        file_id: Uuid,
+        course_id: CourseId,
+        file_id: FileId,
     ) -> Result<(CourseFile, BoxStream<'static, Result<Bytes, StoreError>>), AppError> {
         let file = self
             .file_rows

@@ -31,7 +31,9 @@ pub use course::{
     Course, CourseFile, CourseList, CourseRef, CourseStatus, CourseSummary, CourseWithFiles,
     MaterializedBy,
 };
-pub use draft::{Draft, DraftBackend, DraftLimits, DraftStatus, DraftStore, Owner, Precondition};
+pub use draft::{
+    Draft, DraftBackend, DraftLimits, DraftStatus, DraftStore, Owner, Precondition, SessionRef,
+};
 pub use error::{Backend, StoreError};
 pub use form::{FieldErrors, FormPatch};
 pub use idempotency::{Idempotency, IdempotencyKey};

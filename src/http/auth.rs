@@ -131,8 +131,8 @@ impl Caller {
             "the access token has no organization claim (org_id, or DRAFTD_JWT_ORG_CLAIM)",
         ))?;
         Ok(Owner {
-            user_id,
-            organization_id,
+            user_id: user_id.into(),
+            organization_id: organization_id.into(),
             issued_at: self.issued_at,
         })
     }

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use super::queue::Wake;
 use crate::domain::cleanup::CleanupPolicy;
+use crate::domain::ids::CourseId;
 use crate::domain::StoreError;
 use crate::stores::postgres::janitor::JanitorLock;
 use crate::stores::postgres::Postgres;
@@ -52,7 +52,8 @@ pub struct JanitorReport {
     pub tombstones_pruned: u64,
     pub duration_ms: u64,
     /// The deleted courses (the first 1000).
-    pub course_ids: Vec<Uuid>,
+    #[schema(value_type = Vec<uuid::Uuid>)]
+    pub course_ids: Vec<CourseId>,
 }
 
 #[derive(Clone)]
@@ -162,7 +163,7 @@ impl Janitor {
                 })
                 .collect();
             report.skipped_alive += (candidates.len() - doomed.len()) as u64;
-            let ids: Vec<Uuid> = doomed.iter().map(|c| c.id).collect();
+            let ids: Vec<CourseId> = doomed.iter().map(|c| c.id).collect();
 
             if report.dry_run {
                 report.files_queued += batch.count_files(&ids).await?.unsigned_abs();
@@ -190,7 +191,7 @@ impl Janitor {
     }
 }
 
-fn record(report: &mut JanitorReport, ids: &[Uuid]) {
+fn record(report: &mut JanitorReport, ids: &[CourseId]) {
     report.deleted += ids.len() as u64;
     let room = REPORTED_IDS.saturating_sub(report.course_ids.len());
     report.course_ids.extend(ids.iter().take(room));

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_redis::redis::{Cmd, Script};
-use uuid::Uuid;
 
 use super::keys::{
     draft_key, index_key, organization_idempotency_pattern, parse_draft_key, rate_key,
@@ -18,6 +17,7 @@ use super::record::{organization_of, read_records};
 use super::scripts::Scripts;
 use super::{KeyScan, RedisConn, RedisDrafts};
 use crate::domain::erase::{EraseScope, EraseSubject};
+use crate::domain::ids::{DraftId, UserId};
 use crate::domain::{Backend, StoreError};
 use crate::stores::bounded;
 
@@ -44,7 +44,7 @@ impl RedisDrafts {
         let mut conn = bounded(Backend::Redis, deadline, self.pool.get()).await?;
         let pattern = match subject.scope {
             EraseScope::Organization => DISCARDED_PATTERN.to_owned(),
-            EraseScope::User => user_discarded_pattern(subject.id),
+            EraseScope::User => user_discarded_pattern(subject.user_id()),
         };
         let mut scan = bounded(Backend::Redis, deadline, conn.scan(&pattern)).await?;
         let mut removed = 0;
@@ -83,8 +83,8 @@ impl RedisDrafts {
         let deadline = self.timeout * 10;
         let mut conn = bounded(Backend::Redis, deadline, self.pool.get()).await?;
         let pattern = match subject.scope {
-            EraseScope::Organization => organization_idempotency_pattern(subject.id),
-            EraseScope::User => user_idempotency_pattern(subject.id),
+            EraseScope::Organization => organization_idempotency_pattern(subject.organization_id()),
+            EraseScope::User => user_idempotency_pattern(subject.user_id()),
         };
         let mut scan = bounded(Backend::Redis, deadline, conn.scan(&pattern)).await?;
         let mut removed = 0;
@@ -125,7 +125,7 @@ pub struct SubjectScan {
 impl SubjectScan {
     /// The subject's drafts, as (owner, draft), in the next page (maybe
     /// none); `None` once the scan is done.
-    pub async fn next_page(&mut self) -> Result<Option<Vec<(Uuid, Uuid)>>, StoreError> {
+    pub async fn next_page(&mut self) -> Result<Option<Vec<(UserId, DraftId)>>, StoreError> {
         let page = subject_page(
             &mut self.conn,
             &mut self.scan,
@@ -137,7 +137,7 @@ impl SubjectScan {
 
     /// Removes these drafts, each with its entry in its owner's index; how
     /// many there were.
-    pub async fn remove(&mut self, drafts: &[(Uuid, Uuid)]) -> Result<u64, StoreError> {
+    pub async fn remove(&mut self, drafts: &[(UserId, DraftId)]) -> Result<u64, StoreError> {
         let commands = drafts
             .iter()
             .flat_map(|(user, draft)| {
@@ -158,7 +158,7 @@ impl SubjectScan {
         if self.subject.scope != EraseScope::User {
             return Ok(());
         }
-        let user = self.subject.id;
+        let user = self.subject.user_id();
         let keys = Cmd::unlink(&[index_key(user), rate_key(user), write_rate_key(user)]);
         bounded(
             Backend::Redis,
@@ -173,7 +173,7 @@ impl SubjectScan {
 fn pattern(subject: EraseSubject) -> String {
     match subject.scope {
         EraseScope::Organization => SESSION_PATTERN.to_owned(),
-        EraseScope::User => user_sessions_pattern(subject.id),
+        EraseScope::User => user_sessions_pattern(subject.user_id()),
     }
 }
 
@@ -184,16 +184,17 @@ async fn subject_page(
     scan: &mut KeyScan,
     subject: EraseSubject,
     read: &Script,
-) -> Result<Option<Vec<(Uuid, Uuid)>>, StoreError> {
+) -> Result<Option<Vec<(UserId, DraftId)>>, StoreError> {
     let Some(keys) = conn.scan_page(scan).await? else {
         return Ok(None);
     };
-    let drafts: Vec<(Uuid, Uuid)> = keys.iter().filter_map(|key| parse_draft_key(key)).collect();
+    let drafts: Vec<(UserId, DraftId)> =
+        keys.iter().filter_map(|key| parse_draft_key(key)).collect();
     if subject.scope == EraseScope::User {
         return Ok(Some(
             drafts
                 .into_iter()
-                .filter(|(user, _)| *user == subject.id)
+                .filter(|(user, _)| *user == subject.user_id())
                 .collect(),
         ));
     }
@@ -208,7 +209,8 @@ async fn subject_page(
             .into_iter()
             .zip(records)
             .filter(|((_, draft), record)| {
-                record.as_deref().and_then(|r| organization_of(*draft, r)) == Some(subject.id)
+                record.as_deref().and_then(|r| organization_of(*draft, r))
+                    == Some(subject.organization_id())
             })
             .map(|(draft, _)| draft)
             .collect(),

@@ -5,8 +5,9 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use crate::domain::ids::{DraftId, UserId};
+use crate::domain::SessionRef;
 use deadpool_redis::redis;
-use uuid::Uuid;
 
 use super::super::breaker::millis;
 use super::super::keys::{
@@ -20,7 +21,7 @@ use crate::stores::bounded;
 
 impl RedisDrafts {
     /// Deletes a draft, whatever its organization; `false` if there was none.
-    pub async fn delete(&self, user_id: Uuid, id: Uuid) -> Result<bool, StoreError> {
+    pub async fn delete(&self, user_id: UserId, id: DraftId) -> Result<bool, StoreError> {
         let mut invocation = Self::on_draft(&self.scripts.delete, user_id, None, id);
         invocation
             .key(events_channel(user_id, id))
@@ -35,7 +36,7 @@ impl RedisDrafts {
     /// the window has left.
     pub async fn count_write(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
         window: Duration,
         spend: bool,
     ) -> Result<(u64, Duration), StoreError> {
@@ -50,8 +51,8 @@ impl RedisDrafts {
     /// Which of these drafts (owner, draft) still exist.
     pub async fn alive(
         &self,
-        drafts: &[(Uuid, Uuid)],
-    ) -> Result<HashSet<(Uuid, Uuid)>, StoreError> {
+        drafts: &[(UserId, DraftId)],
+    ) -> Result<HashSet<(UserId, DraftId)>, StoreError> {
         if drafts.is_empty() {
             return Ok(HashSet::new());
         }
@@ -81,13 +82,13 @@ impl RedisDrafts {
         .await
     }
 
-    /// Every draft session: (owner, draft, its course if any). A full scan,
+    /// Every draft session, with its course if any. A full scan,
     /// for the daily orphan sweep.
-    pub async fn scan(&self) -> Result<Vec<(Uuid, Uuid, Option<Uuid>)>, StoreError> {
+    pub async fn scan(&self) -> Result<Vec<SessionRef>, StoreError> {
         bounded(Backend::Redis, self.timeout * 10, async {
             let mut conn = self.conn().await?;
             let keys = conn.scan_all(SESSION_PATTERN).await?;
-            let drafts: Vec<(Uuid, Uuid)> =
+            let drafts: Vec<(UserId, DraftId)> =
                 keys.iter().filter_map(|key| parse_draft_key(key)).collect();
             let keys: Vec<String> = drafts
                 .iter()
@@ -99,7 +100,11 @@ impl RedisDrafts {
                 drafts
                     .into_iter()
                     .zip(records)
-                    .map(|((user, id), record)| (user, id, record.and_then(|r| course_of(id, &r))))
+                    .map(|((user, draft), record)| SessionRef {
+                        user,
+                        draft,
+                        course: record.and_then(|r| course_of(draft, &r)),
+                    })
                     .collect(),
             )
         })
