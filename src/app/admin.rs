@@ -196,7 +196,7 @@ impl Admin {
             id: job.id,
             kind: kind.map_or(job.task.clone(), |k| k.as_str().to_owned()),
             target: step.as_ref().map_or(raw, CleanupStep::target),
-            course_id: job.course_id.into(),
+            course_id: job.course_id,
             reason: step.map_or_else(String::new, |s| s.reason().as_str().to_owned()),
             status: job.status,
             attempts: job.attempts,
