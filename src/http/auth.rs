@@ -30,7 +30,7 @@ pub use verifier::{AuthSettings, Authenticator, Refusal, SERVICE_ROLE};
 
 use super::problem::ApiError;
 use super::AppState;
-use crate::domain::Owner;
+use crate::domain::{OrgId, Owner, UserId};
 
 /// The claims draftd reads from an access token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -109,8 +109,8 @@ fn header_of(token: &str) -> Result<JoseHeader, ApiError> {
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub user_id: Option<Uuid>,
-    pub organization_id: Option<Uuid>,
+    pub user_id: Option<UserId>,
+    pub organization_id: Option<OrgId>,
     /// Its role claim names `service_role`.
     pub service: bool,
     /// When the token stops being accepted (its `exp` plus the clock
@@ -131,8 +131,8 @@ impl Caller {
             "the access token has no organization claim (org_id, or DRAFTD_JWT_ORG_CLAIM)",
         ))?;
         Ok(Owner {
-            user_id: user_id.into(),
-            organization_id: organization_id.into(),
+            user_id,
+            organization_id,
             issued_at: self.issued_at,
         })
     }
