@@ -34,6 +34,13 @@ impl Owner {
     }
 }
 
+/// One user's draft session: the two ids its Redis key is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UserDraft {
+    pub user: UserId,
+    pub draft: DraftId,
+}
+
 /// A draft session as a scan of every user's drafts finds it: whose it is,
 /// and the course it became, if its record tells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -33,6 +33,7 @@ pub use course::{
 };
 pub use draft::{
     Draft, DraftBackend, DraftLimits, DraftStatus, DraftStore, Owner, Precondition, SessionRef,
+    UserDraft,
 };
 pub use error::{Backend, StoreError};
 pub use form::{FieldErrors, FormPatch};

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::queue::Wake;
 use crate::domain::cleanup::CleanupPolicy;
 use crate::domain::ids::CourseId;
-use crate::domain::StoreError;
+use crate::domain::{StoreError, UserDraft};
 use crate::stores::postgres::janitor::JanitorLock;
 use crate::stores::postgres::Postgres;
 use crate::stores::redis::RedisDrafts;
@@ -152,14 +152,21 @@ impl Janitor {
             // A draft session still alive means someone may come back to it.
             let sessions: Vec<_> = candidates
                 .iter()
-                .filter_map(|c| c.draft_session_id.map(|draft| (c.owner_id, draft)))
+                .filter_map(|c| {
+                    let user = c.owner_id;
+                    c.draft_session_id.map(|draft| UserDraft { user, draft })
+                })
                 .collect();
             let alive = self.redis.alive(&sessions).await?;
             let doomed: Vec<_> = candidates
                 .iter()
                 .filter(|c| {
-                    c.draft_session_id
-                        .is_none_or(|draft| !alive.contains(&(c.owner_id, draft)))
+                    c.draft_session_id.is_none_or(|draft| {
+                        !alive.contains(&UserDraft {
+                            user: c.owner_id,
+                            draft,
+                        })
+                    })
                 })
                 .collect();
             report.skipped_alive += (candidates.len() - doomed.len()) as u64;

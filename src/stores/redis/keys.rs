@@ -6,6 +6,7 @@
 //! slot only.
 
 use crate::domain::ids::{DraftId, OrgId, UserId};
+use crate::domain::UserDraft;
 
 /// Matches every key draftd writes.
 pub const ALL_PATTERN: &str = "draft:*";
@@ -78,11 +79,14 @@ pub fn write_rate_key(user: UserId) -> String {
     format!("draft:wrate:{{{user}}}")
 }
 
-/// (owner, draft) from a [`draft_key`].
-pub fn parse_draft_key(key: &str) -> Option<(UserId, DraftId)> {
+/// The user and draft a [`draft_key`] names.
+pub fn parse_draft_key(key: &str) -> Option<UserDraft> {
     let rest = key.strip_prefix("draft:session:{")?;
     let (user, id) = rest.split_once("}:")?;
-    Some((user.parse().ok()?, id.parse().ok()?))
+    Some(UserDraft {
+        user: user.parse().ok()?,
+        draft: id.parse().ok()?,
+    })
 }
 
 #[cfg(test)]
@@ -94,7 +98,10 @@ mod tests {
     #[test]
     fn a_draft_key_reads_back() {
         let (user, id) = (UserId::from(Uuid::new_v4()), DraftId::new());
-        assert_eq!(parse_draft_key(&draft_key(user, id)), Some((user, id)));
+        assert_eq!(
+            parse_draft_key(&draft_key(user, id)),
+            Some(UserDraft { user, draft: id })
+        );
         assert_eq!(parse_draft_key(&index_key(user)), None);
     }
 }

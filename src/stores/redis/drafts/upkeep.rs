@@ -5,8 +5,6 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use crate::domain::ids::{DraftId, UserId};
-use crate::domain::SessionRef;
 use deadpool_redis::redis;
 
 use super::super::breaker::millis;
@@ -16,7 +14,8 @@ use super::super::keys::{
 use super::super::record::{course_of, read_records};
 use super::super::reply;
 use super::RedisDrafts;
-use crate::domain::{Backend, StoreError};
+use crate::domain::ids::{DraftId, UserId};
+use crate::domain::{Backend, SessionRef, StoreError, UserDraft};
 use crate::stores::bounded;
 
 impl RedisDrafts {
@@ -48,11 +47,8 @@ impl RedisDrafts {
         reply::write_count(self.run(&invocation).await?)
     }
 
-    /// Which of these drafts (owner, draft) still exist.
-    pub async fn alive(
-        &self,
-        drafts: &[(UserId, DraftId)],
-    ) -> Result<HashSet<(UserId, DraftId)>, StoreError> {
+    /// Which of these drafts still exist.
+    pub async fn alive(&self, drafts: &[UserDraft]) -> Result<HashSet<UserDraft>, StoreError> {
         if drafts.is_empty() {
             return Ok(HashSet::new());
         }
@@ -61,7 +57,7 @@ impl RedisDrafts {
             .call(async {
                 let commands = drafts
                     .iter()
-                    .map(|(user, id)| redis::Cmd::exists(draft_key(*user, *id)))
+                    .map(|d| redis::Cmd::exists(draft_key(d.user, d.draft)))
                     .collect();
                 self.conn().await?.each(commands).await
             })
@@ -88,19 +84,16 @@ impl RedisDrafts {
         bounded(Backend::Redis, self.timeout * 10, async {
             let mut conn = self.conn().await?;
             let keys = conn.scan_all(SESSION_PATTERN).await?;
-            let drafts: Vec<(UserId, DraftId)> =
+            let drafts: Vec<UserDraft> =
                 keys.iter().filter_map(|key| parse_draft_key(key)).collect();
-            let keys: Vec<String> = drafts
-                .iter()
-                .map(|(user, id)| draft_key(*user, *id))
-                .collect();
+            let keys: Vec<String> = drafts.iter().map(|d| draft_key(d.user, d.draft)).collect();
             let records = read_records(&mut conn, &keys, &self.scripts.read).await?;
             // A draft that expired since the SCAN has no course.
             Ok::<_, StoreError>(
                 drafts
                     .into_iter()
                     .zip(records)
-                    .map(|((user, draft), record)| SessionRef {
+                    .map(|(UserDraft { user, draft }, record)| SessionRef {
                         user,
                         draft,
                         course: record.and_then(|r| course_of(draft, &r)),
