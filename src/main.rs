@@ -226,8 +226,8 @@ async fn erase(
     let issuer = config.identity.jwt_issuer.as_deref().unwrap_or_default();
     let id = |raw: &str| external_id(issuer, raw).context("an id is a non-empty string");
     let subject = match (target.org.as_deref(), target.user.as_deref()) {
-        (Some(org), None) => EraseSubject::organization(id(org)?),
-        (None, Some(user)) => EraseSubject::user(id(user)?),
+        (Some(org), None) => EraseSubject::organization(id(org)?.into()),
+        (None, Some(user)) => EraseSubject::user(id(user)?.into()),
         _ => anyhow::bail!("name one of --org and --user"),
     };
     let erasures = Services::connect(config).await?.app.erasures;

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::AppError;
 use crate::domain::cleanup::{tasks, CleanupKind, CleanupPolicy, CleanupStep};
 use crate::domain::event::{DeliveryStatus, OutboxEvent, DELIVERY_TASK};
+use crate::domain::ids::CourseId;
 use crate::domain::job::{AttemptRecord, JobRecord, JobStatus};
 use crate::domain::StoreError;
 use crate::jobs::janitor::Janitor;
@@ -63,7 +64,7 @@ pub struct DeadJob {
     pub kind: String,
     /// What it removes (a storage prefix or key, `{userId}:{draftId}`, …).
     pub target: String,
-    pub course_id: Uuid,
+    pub course_id: CourseId,
     pub reason: String,
     pub status: JobStatus,
     pub attempts: i32,
@@ -81,7 +82,7 @@ pub struct WebhookEvent {
     pub id: Uuid,
     #[serde(rename = "type")]
     pub kind: String,
-    pub course_id: Uuid,
+    pub course_id: CourseId,
     pub status: DeliveryStatus,
     pub occurred_at: DateTime<Utc>,
     /// A pending event's next attempt (or its running attempt's lease end).

@@ -1,20 +1,19 @@
 //! Making drafts real: materialize, submit and upload write one course row per
-//! draft, whatever races; reading and listing courses and their files; the
-//! trash; and erasing courses, always through the cleanup queue.
+//! draft, whatever races; reading and listing courses and their files. The
+//! trash, and erasing courses (always through the cleanup queue), are in
+//! `lifecycle.rs`.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
-use uuid::Uuid;
 
 use super::limits::{Slots, WriteRate};
 use super::{AppError, DraftSessions};
-use crate::domain::cleanup::{CleanupPolicy, DeletionReason, Erasable};
-use crate::domain::course::{
-    course_id_for, title_from, FileQuota, NewCourse, SubmitOutcome, TrashOutcome,
-};
+use crate::domain::cleanup::CleanupPolicy;
+use crate::domain::course::{course_id_for, title_from, FileQuota, NewCourse, SubmitOutcome};
 use crate::domain::form::SubmittedForm;
+use crate::domain::ids::{CourseId, DraftId, FileId};
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::upload::UploadRules;
 use crate::domain::{
@@ -27,6 +26,7 @@ use crate::stores::postgres::files::PgFiles;
 use crate::stores::postgres::tus::PgTus;
 use crate::stores::postgres::PgCourses;
 
+mod lifecycle;
 mod tus;
 mod upload;
 
@@ -115,13 +115,13 @@ impl Courses {
         }
     }
 
-    async fn draft(&self, owner: Owner, id: Uuid) -> Result<Draft, AppError> {
+    async fn draft(&self, owner: Owner, id: DraftId) -> Result<Draft, AppError> {
         self.drafts.get(owner, id).await
     }
 
     /// The draft, unless its course is in the trash: nothing changes
     /// through such a draft.
-    async fn changeable_draft(&self, owner: Owner, id: Uuid) -> Result<Draft, AppError> {
+    async fn changeable_draft(&self, owner: Owner, id: DraftId) -> Result<Draft, AppError> {
         let draft = self.draft(owner, id).await?;
         if draft.course_trashed {
             return Err(AppError::Trashed);
@@ -157,7 +157,7 @@ impl Courses {
     pub async fn materialize(
         &self,
         owner: Owner,
-        draft_id: Uuid,
+        draft_id: DraftId,
     ) -> Result<(CourseRef, bool), AppError> {
         let draft = self.changeable_draft(owner, draft_id).await?;
         let new = new_course(owner, &draft, MaterializedBy::Materialize);
@@ -178,7 +178,7 @@ impl Courses {
     /// Submit's strict check alone (`?dryRun=true`): refuses what a submit
     /// now would refuse, and changes nothing, so a page can show every
     /// field's error at once without risking the course.
-    pub async fn check_submit(&self, owner: Owner, draft_id: Uuid) -> Result<(), AppError> {
+    pub async fn check_submit(&self, owner: Owner, draft_id: DraftId) -> Result<(), AppError> {
         let draft = self.changeable_draft(owner, draft_id).await?;
         SubmittedForm::parse(&draft.form_data).map_err(AppError::Invalid)?;
         Ok(())
@@ -187,7 +187,7 @@ impl Courses {
     pub async fn submit(
         &self,
         owner: Owner,
-        draft_id: Uuid,
+        draft_id: DraftId,
     ) -> Result<(CourseRef, bool), AppError> {
         self.limits.writes.count(owner).await?;
         for _ in 0..SUBMIT_ATTEMPTS {
@@ -231,7 +231,11 @@ impl Courses {
     }
 
     /// The caller's course with its files.
-    pub async fn course(&self, owner: Owner, course_id: Uuid) -> Result<CourseWithFiles, AppError> {
+    pub async fn course(
+        &self,
+        owner: Owner,
+        course_id: CourseId,
+    ) -> Result<CourseWithFiles, AppError> {
         let course = self
             .courses
             .find(owner, course_id)
@@ -245,7 +249,7 @@ impl Courses {
     pub async fn draft_files(
         &self,
         owner: Owner,
-        draft_id: Uuid,
+        draft_id: DraftId,
     ) -> Result<Vec<CourseFile>, AppError> {
         match self.draft(owner, draft_id).await?.course_id {
             Some(course_id) => Ok(self.file_rows.list(owner, course_id).await?),
@@ -258,8 +262,8 @@ impl Courses {
     pub async fn delete_draft_file(
         &self,
         owner: Owner,
-        draft_id: Uuid,
-        file_id: Uuid,
+        draft_id: DraftId,
+        file_id: FileId,
     ) -> Result<(), AppError> {
         self.limits.writes.count(owner).await?;
         let course_id = self
@@ -284,101 +288,17 @@ impl Courses {
         Ok(self.courses.list(owner, list, page).await?)
     }
 
-    /// Moves the caller's course to the trash, with its files, restorable
-    /// until its retention ends; the draft it came from turns read-only.
-    pub async fn trash(&self, owner: Owner, course_id: Uuid) -> Result<CourseWithFiles, AppError> {
-        self.limits.writes.count(owner).await?;
-        let TrashOutcome::Done(course) =
-            self.courses.trash(owner, course_id, self.retention).await?
-        else {
-            return Err(AppError::NotFound);
-        };
-        self.drafts.mark_trashed(owner, &course).await?;
-        self.with_files(owner, *course).await
-    }
-
-    /// Brings the caller's course back from the trash, unchanged.
-    pub async fn restore(
-        &self,
-        owner: Owner,
-        course_id: Uuid,
-    ) -> Result<CourseWithFiles, AppError> {
-        self.limits.writes.count(owner).await?;
-        let TrashOutcome::Done(course) = self.courses.restore(owner, course_id).await? else {
-            return Err(AppError::NotFound);
-        };
-        self.drafts.mark_trashed(owner, &course).await?;
-        self.with_files(owner, *course).await
-    }
-
     async fn with_files(&self, owner: Owner, course: Course) -> Result<CourseWithFiles, AppError> {
         let files = self.file_rows.list(owner, course.id).await?;
         Ok(CourseWithFiles { course, files })
-    }
-
-    /// Erases the caller's course now, in the trash or not: the row (its file
-    /// rows cascade) goes, and its files and draft session are queued as
-    /// cleanup jobs.
-    pub async fn erase(&self, owner: Owner, course_id: Uuid) -> Result<(), AppError> {
-        self.limits.writes.count(owner).await?;
-        let erased = self
-            .courses
-            .delete(
-                owner,
-                course_id,
-                Erasable::Any,
-                DeletionReason::Owner,
-                self.cleanup.policy,
-            )
-            .await?;
-        if !erased {
-            return Err(AppError::NotFound);
-        }
-        self.cleanup.wake.wake();
-        Ok(())
-    }
-
-    /// Discards a draft. A course that is not submitted, or is in the trash,
-    /// is erased with it (files included; nobody wants it back); a submitted
-    /// course stays. The draft's course is fenced even when it does not exist
-    /// yet: an upload or a submit in flight cannot make it afterwards.
-    pub async fn discard_draft(&self, owner: Owner, draft_id: Uuid) -> Result<(), AppError> {
-        self.limits.writes.count(owner).await?;
-        let draft = self.draft(owner, draft_id).await?;
-        let course_id = draft.course_id.unwrap_or_else(|| course_id_for(draft.id));
-        let course_deleted = self
-            .courses
-            .delete(
-                owner,
-                course_id,
-                Erasable::Unsubmitted,
-                DeletionReason::Discard,
-                self.cleanup.policy,
-            )
-            .await?;
-        if course_deleted {
-            self.cleanup.wake.wake();
-        }
-        // Its unfinished resumable uploads end with it (the sweep removes
-        // their bytes).
-        self.tus.expire_draft(owner, draft.id).await?;
-        // The session is also queued with the course; removing it now means
-        // the next read already answers 410. The runner, woken above,
-        // may have removed it first: then this discard removed it all the same.
-        let removed = self.drafts.remove(owner, &draft, course_deleted).await?;
-        if removed || course_deleted {
-            Ok(())
-        } else {
-            Err(AppError::NotFound)
-        }
     }
 
     /// A file of the caller's course, with its bytes.
     pub async fn download(
         &self,
         owner: Owner,
-        course_id: Uuid,
-        file_id: Uuid,
+        course_id: CourseId,
+        file_id: FileId,
     ) -> Result<(CourseFile, BoxStream<'static, Result<Bytes, StoreError>>), AppError> {
         let file = self
             .file_rows

@@ -4,7 +4,7 @@
 //! Postgres. Both implement [`DraftBackend`], and this is the one place that
 //! chooses between them.
 
-use uuid::Uuid;
+use crate::domain::ids::{CourseId, DraftId};
 
 use super::limits::WriteRate;
 use super::AppError;
@@ -118,7 +118,7 @@ impl<Primary: DraftBackend, Fallback: DraftBackend> DraftSessions<Primary, Fallb
                 .primary
                 .create(
                     owner,
-                    Uuid::new_v4(),
+                    DraftId::new(),
                     form,
                     self.limits,
                     idempotency.as_ref(),
@@ -130,7 +130,7 @@ impl<Primary: DraftBackend, Fallback: DraftBackend> DraftSessions<Primary, Fallb
                     metrics::counter!("draftd_degraded_drafts_total").increment(1);
                     // A new id: Redis may yet have stored the first one.
                     self.fallback
-                        .create(owner, Uuid::new_v4(), form, self.limits, None)
+                        .create(owner, DraftId::new(), form, self.limits, None)
                         .await?
                 }
                 other => other?,
@@ -159,7 +159,7 @@ impl<Primary: DraftBackend, Fallback: DraftBackend> DraftSessions<Primary, Fallb
         }
     }
 
-    pub async fn get(&self, owner: Owner, id: Uuid) -> Result<Draft, AppError> {
+    pub async fn get(&self, owner: Owner, id: DraftId) -> Result<Draft, AppError> {
         let in_primary = self.primary.get(owner, id).await;
         if let Ok(Some(draft)) = in_primary {
             return Ok(draft);
@@ -175,7 +175,7 @@ impl<Primary: DraftBackend, Fallback: DraftBackend> DraftSessions<Primary, Fallb
     /// Why the owner's draft `id` is not there: they discarded it (within
     /// the draft TTL), or it is missing, expired or someone else's. Asked
     /// only when a draft is not found, so a found draft costs nothing more.
-    async fn missing(&self, owner: Owner, id: Uuid) -> AppError {
+    async fn missing(&self, owner: Owner, id: DraftId) -> AppError {
         match self.primary.discarded(owner, id).await {
             Ok(true) => AppError::Discarded,
             Ok(false) => AppError::NotFound,
@@ -192,7 +192,7 @@ impl<Primary: DraftBackend, Fallback: DraftBackend> DraftSessions<Primary, Fallb
         drafts.extend(in_fallback?);
         Ok(paginate(drafts, page, |draft| Cursor {
             at: draft.updated_at,
-            id: draft.id,
+            id: draft.id.as_uuid(),
         }))
     }
 
@@ -200,7 +200,7 @@ impl<Primary: DraftBackend, Fallback: DraftBackend> DraftSessions<Primary, Fallb
     pub async fn autosave(
         &self,
         owner: Owner,
-        id: Uuid,
+        id: DraftId,
         patch: &FormPatch,
         precondition: &Precondition,
         answer: Return,
@@ -239,7 +239,7 @@ impl<Primary: DraftBackend, Fallback: DraftBackend> DraftSessions<Primary, Fallb
         &self,
         owner: Owner,
         draft: &Draft,
-        course_id: Uuid,
+        course_id: CourseId,
         slug: &str,
     ) -> Result<(), AppError> {
         if draft.course_id == Some(course_id) && draft.status != DraftStatus::Open {
@@ -257,7 +257,7 @@ impl<Primary: DraftBackend, Fallback: DraftBackend> DraftSessions<Primary, Fallb
         &self,
         owner: Owner,
         draft: &Draft,
-        course_id: Uuid,
+        course_id: CourseId,
         slug: &str,
     ) -> Result<(), AppError> {
         in_store_of!(self, draft, |store| store

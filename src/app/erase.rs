@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 use super::AppError;
 use crate::domain::erase::{EraseReport, EraseScope, EraseState, EraseStatus, EraseSubject};
+use crate::domain::ids::{OrgId, UserId};
 use crate::domain::{Owner, StoreError};
 use crate::jobs::erase::Eraser;
 use crate::stores::postgres::erasures::PgErasures;
@@ -206,8 +207,8 @@ type ErasedAt = Option<DateTime<Utc>>;
 
 #[derive(Default)]
 struct Barred {
-    organizations: HashMap<Uuid, ErasedAt>,
-    users: HashMap<Uuid, ErasedAt>,
+    organizations: HashMap<OrgId, ErasedAt>,
+    users: HashMap<UserId, ErasedAt>,
     /// Bars this replica added, kept until a refresh that began after them
     /// (an earlier one may have missed the erase's row).
     added: Vec<(EraseSubject, Instant)>,
@@ -215,11 +216,15 @@ struct Barred {
 
 impl Barred {
     fn insert(&mut self, subject: EraseSubject, erased_at: ErasedAt) {
-        let subjects = match subject.scope {
-            EraseScope::Organization => &mut self.organizations,
-            EraseScope::User => &mut self.users,
-        };
-        subjects.insert(subject.id, erased_at);
+        match subject.scope {
+            EraseScope::Organization => {
+                self.organizations
+                    .insert(subject.organization_id(), erased_at);
+            }
+            EraseScope::User => {
+                self.users.insert(subject.user_id(), erased_at);
+            }
+        }
     }
 }
 
@@ -275,7 +280,7 @@ mod tests {
     #[test]
     fn a_bar_added_here_outlives_a_refresh_that_began_before_it() {
         let bars = Bars::default();
-        let owner = Owner::of(Uuid::new_v4(), Uuid::new_v4());
+        let owner = Owner::of(Uuid::new_v4().into(), Uuid::new_v4().into());
         let asked = Instant::now();
         bars.add(EraseSubject::organization(owner.organization_id));
         bars.replace(&[], asked);
@@ -285,7 +290,7 @@ mod tests {
         bars.replace(&[(EraseSubject::user(owner.user_id), None)], Instant::now());
         assert!(bars.refuses(owner));
         let colleague = Owner {
-            user_id: Uuid::new_v4(),
+            user_id: Uuid::new_v4().into(),
             ..owner
         };
         assert!(!bars.refuses(colleague));
@@ -297,7 +302,7 @@ mod tests {
         let finished = Utc::now();
         let at = |issued_at: Option<i64>| Owner {
             issued_at,
-            ..Owner::of(Uuid::new_v4(), Uuid::new_v4())
+            ..Owner::of(Uuid::new_v4().into(), Uuid::new_v4().into())
         };
         let before = at(Some(finished.timestamp() - 60));
         let after = at(Some(finished.timestamp() + 1));

@@ -8,10 +8,10 @@
 use std::sync::Arc;
 
 use tokio::sync::watch;
-use uuid::Uuid;
 
 use super::limits::{Slot, Slots};
 use super::{AppError, DraftSessions};
+use crate::domain::ids::DraftId;
 use crate::domain::live::{Hello, LiveEvent};
 use crate::domain::{DraftStatus, DraftStore, Owner};
 use crate::stores::redis::{LiveHub, Subscription};
@@ -50,7 +50,7 @@ impl DraftEvents {
     /// draft, so that no change falls between its hello and its first event.
     /// 404 as for a read of the draft; 429 past the caps; 503 while Redis
     /// cannot be subscribed to.
-    pub async fn open(&self, owner: Owner, draft_id: Uuid) -> Result<EventStream, AppError> {
+    pub async fn open(&self, owner: Owner, draft_id: DraftId) -> Result<EventStream, AppError> {
         let slot = self.slots.take(owner)?;
         let subscription = self.hub.subscribe(owner.user_id, draft_id).await?;
         let draft = self.drafts.get(owner, draft_id).await?;

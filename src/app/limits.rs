@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use uuid::Uuid;
+use crate::domain::ids::UserId;
 
 use super::AppError;
 use crate::domain::Owner;
@@ -27,7 +27,7 @@ pub struct WriteRate {
 /// A fixed window's counts, all forgotten when the window ends.
 struct LocalWindow {
     started: Instant,
-    counts: HashMap<Uuid, u32>,
+    counts: HashMap<UserId, u32>,
 }
 
 impl WriteRate {
@@ -82,7 +82,7 @@ impl WriteRate {
         }
     }
 
-    fn count_here(&self, user_id: Uuid, spend: bool) -> (u64, Duration) {
+    fn count_here(&self, user_id: UserId, spend: bool) -> (u64, Duration) {
         let mut window = self.local.lock().unwrap_or_else(PoisonError::into_inner);
         if window.started.elapsed() >= self.window {
             window.started = Instant::now();
@@ -136,14 +136,14 @@ pub struct Slots {
     kind: SlotKind,
     per_user: usize,
     max: usize,
-    in_use: Arc<Mutex<HashMap<Uuid, usize>>>,
+    in_use: Arc<Mutex<HashMap<UserId, usize>>>,
 }
 
 /// One slot, given back when dropped.
 pub struct Slot {
     kind: SlotKind,
-    user_id: Uuid,
-    in_use: Arc<Mutex<HashMap<Uuid, usize>>>,
+    user_id: UserId,
+    in_use: Arc<Mutex<HashMap<UserId, usize>>>,
 }
 
 impl Slots {
@@ -210,8 +210,8 @@ mod tests {
     fn slots_are_bounded_per_user_and_in_all_and_given_back() {
         let slots = Slots::new(SlotKind::Uploads, 2, 3);
         let owner = |n| Owner {
-            user_id: Uuid::from_u128(n),
-            organization_id: Uuid::nil(),
+            user_id: uuid::Uuid::from_u128(n).into(),
+            organization_id: uuid::Uuid::nil().into(),
             issued_at: None,
         };
         let a1 = slots.take(owner(1)).unwrap();

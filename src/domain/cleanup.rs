@@ -4,7 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use uuid::Uuid;
+
+use super::ids::{CourseId, DraftId, OrgId, UserId};
 
 /// What a cleanup job removes: the task type is `cleanup.{kind}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -114,8 +115,8 @@ super::string_enum!(Erasable, "erasable condition", {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StoragePrefix {
-    pub course_id: Uuid,
-    pub organization_id: Uuid,
+    pub course_id: CourseId,
+    pub organization_id: OrgId,
     pub reason: DeletionReason,
 }
 
@@ -130,8 +131,8 @@ impl StoragePrefix {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StorageObject {
-    pub course_id: Uuid,
-    pub organization_id: Uuid,
+    pub course_id: CourseId,
+    pub organization_id: OrgId,
     /// The object's storage key, as its file row held it.
     pub key: String,
     pub reason: DeletionReason,
@@ -141,9 +142,9 @@ pub struct StorageObject {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DraftSession {
-    pub course_id: Uuid,
-    pub user_id: Uuid,
-    pub draft_id: Uuid,
+    pub course_id: CourseId,
+    pub user_id: UserId,
+    pub draft_id: DraftId,
     pub reason: DeletionReason,
 }
 
@@ -151,9 +152,9 @@ pub struct DraftSession {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PlatformKeys {
-    pub course_id: Uuid,
-    pub organization_id: Uuid,
-    pub user_id: Uuid,
+    pub course_id: CourseId,
+    pub organization_id: OrgId,
+    pub user_id: UserId,
     pub reason: DeletionReason,
 }
 
@@ -201,7 +202,7 @@ impl CleanupStep {
 /// What one deletion removed and queued.
 #[derive(Debug, Clone, Default)]
 pub struct Deleted {
-    pub course_ids: Vec<Uuid>,
+    pub course_ids: Vec<CourseId>,
     /// File rows removed with the courses (their bytes are queued).
     pub files: i64,
     /// The bytes those files held.
@@ -226,7 +227,11 @@ mod tests {
     /// reads back as the step's type.
     #[test]
     fn steps_read_back_from_their_payloads() {
-        let (user, draft, course) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let (user, draft, course) = (
+            uuid::Uuid::new_v4(),
+            uuid::Uuid::new_v4(),
+            uuid::Uuid::new_v4(),
+        );
         let payload = serde_json::json!({
             "courseId": course, "userId": user, "draftId": draft, "reason": "janitor",
         });

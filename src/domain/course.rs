@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::fence::Fence;
+use super::ids::{CourseId, DraftId, FileId, OrgId};
 use super::Owner;
 
 /// Namespace of course ids derived from draft ids.
@@ -14,8 +15,8 @@ const COURSE_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6472_6166_7464_4000_8000_006
 /// The id of the course a draft becomes. Derived, not drawn: every request
 /// racing to materialize a draft, and an upload streaming before the row
 /// exists, agree on it (and on its storage prefix) in advance.
-pub fn course_id_for(draft_id: Uuid) -> Uuid {
-    Uuid::new_v5(&COURSE_ID_NAMESPACE, draft_id.as_bytes())
+pub fn course_id_for(draft: DraftId) -> CourseId {
+    Uuid::new_v5(&COURSE_ID_NAMESPACE, draft.as_uuid().as_bytes()).into()
 }
 
 /// The title of a course whose form has no topic yet.
@@ -34,7 +35,7 @@ pub fn title_from(form: &Map<String, Value>) -> &str {
 
 /// A URL slug from the title, transliterated ("Основы Rust" -> "osnovy-rust"),
 /// made unique by the course id: a short suffix, or the whole id as the fallback.
-pub fn slug_candidates(title: &str, course_id: Uuid) -> [String; 2] {
+pub fn slug_candidates(title: &str, course_id: CourseId) -> [String; 2] {
     let mut base = slug::slugify(title);
     if base.len() > 60 {
         let cut = base[..60].rfind('-').unwrap_or(60);
@@ -43,7 +44,7 @@ pub fn slug_candidates(title: &str, course_id: Uuid) -> [String; 2] {
     if base.is_empty() {
         base = "course".into();
     }
-    let id = course_id.simple().to_string();
+    let id = course_id.as_uuid().simple().to_string();
     [format!("{base}-{}", &id[..8]), format!("{base}-{id}")]
 }
 
@@ -84,9 +85,9 @@ super::string_enum!(CourseStatus, "course status", {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Course {
-    pub id: Uuid,
-    pub draft_session_id: Option<Uuid>,
-    pub organization_id: Uuid,
+    pub id: CourseId,
+    pub draft_session_id: Option<DraftId>,
+    pub organization_id: OrgId,
     pub slug: String,
     pub title: String,
     pub status: CourseStatus,
@@ -113,8 +114,8 @@ impl Course {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CourseSummary {
-    pub id: Uuid,
-    pub draft_session_id: Option<Uuid>,
+    pub id: CourseId,
+    pub draft_session_id: Option<DraftId>,
     pub status: CourseStatus,
     pub title: String,
     pub slug: String,
@@ -158,8 +159,8 @@ pub struct CourseWithFiles {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CourseFile {
-    pub id: Uuid,
-    pub course_id: Uuid,
+    pub id: FileId,
+    pub course_id: CourseId,
     /// The name the client gave; never used as a path.
     pub original_name: String,
     pub content_type: String,
@@ -175,7 +176,7 @@ pub struct CourseFile {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CourseRef {
-    pub course_id: Uuid,
+    pub course_id: CourseId,
     pub course_slug: String,
     pub status: CourseStatus,
 }
@@ -192,8 +193,8 @@ impl From<&Course> for CourseRef {
 
 /// A course to create for a draft, unless the draft already has one.
 pub struct NewCourse<'a> {
-    pub id: Uuid,
-    pub draft_session_id: Uuid,
+    pub id: CourseId,
+    pub draft_session_id: DraftId,
     /// Whose it is, and when their token was issued (for the fence).
     pub owner: Owner,
     pub title: &'a str,
@@ -250,7 +251,7 @@ pub enum RecordOutcome {
 
 /// A stored file to record.
 pub struct NewFile<'a> {
-    pub id: Uuid,
+    pub id: FileId,
     pub storage_key: &'a str,
     pub original_name: &'a str,
     pub content_type: &'a str,
@@ -259,18 +260,18 @@ pub struct NewFile<'a> {
 }
 
 /// Where a course's files are stored: `{orgId}/{courseId}`, then the file id.
-pub fn storage_prefix(organization_id: Uuid, course_id: Uuid) -> String {
+pub fn storage_prefix(organization_id: OrgId, course_id: CourseId) -> String {
     format!("{organization_id}/{course_id}")
 }
 
 /// Where a file is stored: `{orgId}/{courseId}/{fileId}`.
-pub fn storage_key(organization_id: Uuid, course_id: Uuid, file_id: Uuid) -> String {
+pub fn storage_key(organization_id: OrgId, course_id: CourseId, file_id: FileId) -> String {
     format!("{organization_id}/{course_id}/{file_id}")
 }
 
 /// The organization and course of a key [`storage_key`] made (or of any
 /// key under a [`storage_prefix`]); `None` for a key of another shape.
-pub fn course_of_storage_key(key: &str) -> Option<(Uuid, Uuid)> {
+pub fn course_of_storage_key(key: &str) -> Option<(OrgId, CourseId)> {
     let mut parts = key.split('/');
     let org = parts.next()?.parse().ok()?;
     let course = parts.next()?.parse().ok()?;
@@ -283,7 +284,11 @@ mod tests {
 
     #[test]
     fn a_storage_key_names_its_organization_and_course() {
-        let (org, course, file) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let (org, course, file) = (
+            OrgId::from(Uuid::new_v4()),
+            CourseId::from(Uuid::new_v4()),
+            FileId::new(),
+        );
         let key = storage_key(org, course, file);
         assert!(key.starts_with(&storage_prefix(org, course)));
         assert_eq!(course_of_storage_key(&key), Some((org, course)));
@@ -302,7 +307,7 @@ mod tests {
 
     #[test]
     fn slugs_read_well_for_non_latin_topics() {
-        let id = Uuid::nil();
+        let id = CourseId::from(Uuid::nil());
         assert_eq!(
             slug_candidates("Основы Rust", id)[0],
             "osnovy-rust-00000000"
@@ -319,8 +324,8 @@ mod tests {
 
     #[test]
     fn a_draft_always_becomes_the_same_course() {
-        let draft = Uuid::new_v4();
+        let draft = DraftId::new();
         assert_eq!(course_id_for(draft), course_id_for(draft));
-        assert_ne!(course_id_for(draft), course_id_for(Uuid::new_v4()));
+        assert_ne!(course_id_for(draft), course_id_for(DraftId::new()));
     }
 }

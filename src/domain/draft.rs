@@ -7,17 +7,17 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use uuid::Uuid;
 
 use super::error::StoreError;
 use super::form::FormPatch;
 use super::idempotency::Idempotency;
+use super::ids::{CourseId, DraftId, OrgId, UserId};
 
 /// Who acts: every draft belongs to one user of one organization.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Owner {
-    pub user_id: Uuid,
-    pub organization_id: Uuid,
+    pub user_id: UserId,
+    pub organization_id: OrgId,
     /// When the caller's token was issued (`iat`, Unix seconds): an erased
     /// subject writes again only with a token issued after its erase.
     pub issued_at: Option<i64>,
@@ -25,13 +25,29 @@ pub struct Owner {
 
 impl Owner {
     /// The owner of a job's or an admin's work, which no token carries.
-    pub fn of(user_id: Uuid, organization_id: Uuid) -> Self {
+    pub fn of(user_id: UserId, organization_id: OrgId) -> Self {
         Self {
             user_id,
             organization_id,
             issued_at: None,
         }
     }
+}
+
+/// One user's draft session: the two ids its Redis key is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UserDraft {
+    pub user: UserId,
+    pub draft: DraftId,
+}
+
+/// A draft session as a scan of every user's drafts finds it: whose it is,
+/// and the course it became, if its record tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionRef {
+    pub user: UserId,
+    pub draft: DraftId,
+    pub course: Option<CourseId>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -66,8 +82,8 @@ pub enum DraftStore {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Draft {
-    pub id: Uuid,
-    pub organization_id: Uuid,
+    pub id: DraftId,
+    pub organization_id: OrgId,
     /// Rises by one on every change; the ETag is derived from it.
     pub version: u64,
     pub status: DraftStatus,
@@ -75,7 +91,7 @@ pub struct Draft {
     pub updated_at: DateTime<Utc>,
     /// When the draft disappears unless written again.
     pub expires_at: DateTime<Utc>,
-    pub course_id: Option<Uuid>,
+    pub course_id: Option<CourseId>,
     pub course_slug: Option<String>,
     /// The draft's course is in the trash: the draft is read-only until the
     /// course is restored.
@@ -124,7 +140,7 @@ pub struct DraftLimits {
 pub enum CreateOutcome {
     Created(Draft),
     /// The create's idempotency key already names this draft.
-    Existing(Uuid),
+    Existing(DraftId),
     /// The owner already has the maximum of live drafts.
     TooManyDrafts,
     /// Its organization or user is erased (a draft kept in Postgres checks).
@@ -199,7 +215,7 @@ pub trait DraftBackend: Send + Sync {
     fn create(
         &self,
         owner: Owner,
-        id: Uuid,
+        id: DraftId,
         form: &FormPatch,
         limits: DraftLimits,
         idempotency: Option<&Idempotency>,
@@ -208,7 +224,7 @@ pub trait DraftBackend: Send + Sync {
     fn get(
         &self,
         owner: Owner,
-        id: Uuid,
+        id: DraftId,
     ) -> impl Future<Output = Result<Option<Draft>, StoreError>> + Send;
 
     /// The owner's live drafts.
@@ -218,7 +234,7 @@ pub trait DraftBackend: Send + Sync {
     fn patch(
         &self,
         owner: Owner,
-        id: Uuid,
+        id: DraftId,
         patch: &FormPatch,
         precondition: &Precondition,
         limits: DraftLimits,
@@ -229,7 +245,7 @@ pub trait DraftBackend: Send + Sync {
     fn freeze(
         &self,
         owner: Owner,
-        id: Uuid,
+        id: DraftId,
         version: u64,
     ) -> impl Future<Output = Result<FreezeOutcome, StoreError>> + Send;
 
@@ -238,7 +254,7 @@ pub trait DraftBackend: Send + Sync {
     fn thaw(
         &self,
         owner: Owner,
-        id: Uuid,
+        id: DraftId,
         version: u64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
@@ -246,8 +262,8 @@ pub trait DraftBackend: Send + Sync {
     fn attach_course(
         &self,
         owner: Owner,
-        id: Uuid,
-        course_id: Uuid,
+        id: DraftId,
+        course_id: CourseId,
         slug: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
@@ -257,7 +273,7 @@ pub trait DraftBackend: Send + Sync {
     fn remove(
         &self,
         owner: Owner,
-        id: Uuid,
+        id: DraftId,
         course_deleted: bool,
         limits: DraftLimits,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
@@ -267,7 +283,7 @@ pub trait DraftBackend: Send + Sync {
     fn discarded(
         &self,
         _owner: Owner,
-        _id: Uuid,
+        _id: DraftId,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send {
         std::future::ready(Ok(false))
     }

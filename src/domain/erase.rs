@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::ids::{OrgId, UserId};
 use super::Owner;
 
 pub mod report;
@@ -38,25 +39,35 @@ pub struct EraseSubject {
 }
 
 impl EraseSubject {
-    pub fn organization(id: Uuid) -> Self {
+    pub fn organization(id: OrgId) -> Self {
         Self {
             scope: EraseScope::Organization,
-            id,
+            id: id.as_uuid(),
         }
     }
 
-    pub fn user(id: Uuid) -> Self {
+    pub fn user(id: UserId) -> Self {
         Self {
             scope: EraseScope::User,
-            id,
+            id: id.as_uuid(),
         }
+    }
+
+    /// The subject's id as a user's, for a user's erase.
+    pub fn user_id(self) -> UserId {
+        self.id.into()
+    }
+
+    /// The subject's id as an organization's, for an organization's erase.
+    pub fn organization_id(self) -> OrgId {
+        self.id.into()
     }
 
     /// Whether `owner`'s drafts and courses are this subject's.
     pub fn covers(self, owner: Owner) -> bool {
         match self.scope {
-            EraseScope::Organization => owner.organization_id == self.id,
-            EraseScope::User => owner.user_id == self.id,
+            EraseScope::Organization => owner.organization_id.as_uuid() == self.id,
+            EraseScope::User => owner.user_id.as_uuid() == self.id,
         }
     }
 }
@@ -180,11 +191,11 @@ mod tests {
 
     #[test]
     fn a_subject_covers_its_organization_or_its_user_only() {
-        let owner = Owner::of(Uuid::new_v4(), Uuid::new_v4());
+        let owner = Owner::of(Uuid::new_v4().into(), Uuid::new_v4().into());
         assert!(EraseSubject::organization(owner.organization_id).covers(owner));
         assert!(EraseSubject::user(owner.user_id).covers(owner));
-        assert!(!EraseSubject::organization(owner.user_id).covers(owner));
-        assert!(!EraseSubject::user(owner.organization_id).covers(owner));
+        assert!(!EraseSubject::organization(owner.user_id.as_uuid().into()).covers(owner));
+        assert!(!EraseSubject::user(owner.organization_id.as_uuid().into()).covers(owner));
     }
 
     #[test]

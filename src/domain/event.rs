@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::ids::CourseId;
+
 use super::job::JobStatus;
 
 /// What happened to a course.
@@ -75,7 +77,7 @@ pub const DELIVERY_TASK: &str = "webhook.delivery";
 pub struct OutboxEvent {
     /// The `webhook-id`: the same on every delivery of this event.
     pub webhook_id: Uuid,
-    pub course_id: Uuid,
+    pub course_id: CourseId,
     #[serde(rename = "type")]
     pub kind: EventKind,
     /// `courseId`, `organizationId`, `userId`, `draftSessionId`, `status`,
@@ -178,7 +180,7 @@ mod tests {
         data.insert("courseId".into(), Value::String("c".into()));
         let event = OutboxEvent {
             webhook_id: Uuid::nil(),
-            course_id: Uuid::nil(),
+            course_id: Uuid::nil().into(),
             kind: EventKind::FileDeleted,
             data,
             occurred_at: DateTime::UNIX_EPOCH,

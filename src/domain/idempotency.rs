@@ -2,7 +2,7 @@
 //! get the same draft, so that a create sent twice (a page replaying a
 //! create cut off when its tab closed) opens one draft.
 
-use uuid::Uuid;
+use super::ids::DraftId;
 
 /// A client's key: 1 to [`IdempotencyKey::MAX_LEN`] visible ASCII
 /// characters (a UUID, typically). Nothing else gets past the boundary.
@@ -33,7 +33,7 @@ pub struct Idempotency {
     pub key: IdempotencyKey,
     /// A draft the key named that is gone (expired): the key may be taken
     /// from it for the new draft.
-    pub replaces: Option<Uuid>,
+    pub replaces: Option<DraftId>,
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use uuid::Uuid;
+
+use super::ids::CourseId;
 
 /// Where a job is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -41,7 +42,7 @@ pub struct JobRecord {
     pub id: i64,
     pub task: String,
     pub payload: Value,
-    pub course_id: Uuid,
+    pub course_id: CourseId,
     pub status: JobStatus,
     pub attempts: i32,
     pub run_after: DateTime<Utc>,

@@ -19,6 +19,7 @@ pub mod fence;
 pub mod form;
 pub mod idempotency;
 pub mod identity;
+pub mod ids;
 pub mod job;
 pub mod key_pattern;
 pub mod live;
@@ -30,10 +31,14 @@ pub use course::{
     Course, CourseFile, CourseList, CourseRef, CourseStatus, CourseSummary, CourseWithFiles,
     MaterializedBy,
 };
-pub use draft::{Draft, DraftBackend, DraftLimits, DraftStatus, DraftStore, Owner, Precondition};
+pub use draft::{
+    Draft, DraftBackend, DraftLimits, DraftStatus, DraftStore, Owner, Precondition, SessionRef,
+    UserDraft,
+};
 pub use error::{Backend, StoreError};
 pub use form::{FieldErrors, FormPatch};
 pub use idempotency::{Idempotency, IdempotencyKey};
+pub use ids::{CourseId, DraftId, FileId, OrgId, UploadId, UserId};
 
 /// A stored value that names none of an enum's variants.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -9,9 +9,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::digest::common::hazmat::SerializableState;
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use super::content::SavedCheck;
+use super::ids::{CourseId, DraftId, FileId, OrgId, UploadId, UserId};
 use super::string_enum;
 
 /// The protocol version spoken, the only one.
@@ -48,7 +48,7 @@ pub enum TusError {
     #[error("another request is writing this upload; retry shortly")]
     Locked,
     #[error("the upload finished: it is file {file_id}; delete the file instead")]
-    Finished { file_id: Uuid },
+    Finished { file_id: FileId },
 }
 
 /// `Upload-Metadata`: comma-separated `key base64value` pairs, of which
@@ -143,12 +143,12 @@ pub enum TusBytes {
 /// An upload, as stored.
 #[derive(Debug, Clone)]
 pub struct TusUpload {
-    pub id: Uuid,
-    pub draft_session_id: Uuid,
-    pub owner_id: Uuid,
-    pub organization_id: Uuid,
-    pub course_id: Uuid,
-    pub file_id: Uuid,
+    pub id: UploadId,
+    pub draft_session_id: DraftId,
+    pub owner_id: UserId,
+    pub organization_id: OrgId,
+    pub course_id: CourseId,
+    pub file_id: FileId,
     pub storage_key: String,
     pub original_name: String,
     pub content_type: String,

@@ -30,7 +30,7 @@ pub use verifier::{AuthSettings, Authenticator, Refusal, SERVICE_ROLE};
 
 use super::problem::ApiError;
 use super::AppState;
-use crate::domain::Owner;
+use crate::domain::{OrgId, Owner, UserId};
 
 /// The claims draftd reads from an access token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -109,8 +109,8 @@ fn header_of(token: &str) -> Result<JoseHeader, ApiError> {
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub user_id: Option<Uuid>,
-    pub organization_id: Option<Uuid>,
+    pub user_id: Option<UserId>,
+    pub organization_id: Option<OrgId>,
     /// Its role claim names `service_role`.
     pub service: bool,
     /// When the token stops being accepted (its `exp` plus the clock

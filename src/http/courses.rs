@@ -8,7 +8,6 @@ use actix_web::http::header::{
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use futures_util::TryStreamExt;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use super::admin::DryRun;
 use super::problem::{ApiError, AuthenticatedErrors, BodyErrors, GoneErrors, ProblemResponse};
@@ -16,6 +15,7 @@ use super::query::Query;
 use super::schemas;
 use super::timed_body::TimedBody;
 use super::AppState;
+use crate::domain::ids::{CourseId, DraftId, FileId};
 use crate::domain::upload::UploadError;
 use crate::domain::Owner;
 
@@ -44,7 +44,7 @@ fn created_or_ok(created: bool) -> actix_web::HttpResponseBuilder {
 pub async fn materialize(
     state: web::Data<AppState>,
     owner: Owner,
-    id: web::Path<Uuid>,
+    id: web::Path<DraftId>,
 ) -> Result<HttpResponse, ApiError> {
     let (course, created) = state.app.courses.materialize(owner, *id).await?;
     Ok(created_or_ok(created).json(course))
@@ -69,7 +69,7 @@ pub async fn materialize(
 pub async fn submit(
     state: web::Data<AppState>,
     owner: Owner,
-    id: web::Path<Uuid>,
+    id: web::Path<DraftId>,
     query: Query<DryRun>,
 ) -> Result<HttpResponse, ApiError> {
     if query.dry_run {
@@ -117,7 +117,7 @@ pub struct FileUpload {
 pub async fn upload(
     state: web::Data<AppState>,
     owner: Owner,
-    id: web::Path<Uuid>,
+    id: web::Path<DraftId>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
@@ -194,7 +194,7 @@ pub async fn upload(
 pub async fn draft_files(
     state: web::Data<AppState>,
     owner: Owner,
-    id: web::Path<Uuid>,
+    id: web::Path<DraftId>,
 ) -> Result<HttpResponse, ApiError> {
     let files = state.app.courses.draft_files(owner, *id).await?;
     Ok(HttpResponse::Ok().json(files))
@@ -217,7 +217,7 @@ pub async fn draft_files(
 pub async fn delete_draft_file(
     state: web::Data<AppState>,
     owner: Owner,
-    path: web::Path<(Uuid, Uuid)>,
+    path: web::Path<(DraftId, FileId)>,
 ) -> Result<HttpResponse, ApiError> {
     let (draft_id, file_id) = path.into_inner();
     state
@@ -240,7 +240,7 @@ pub async fn delete_draft_file(
 pub async fn course(
     state: web::Data<AppState>,
     owner: Owner,
-    id: web::Path<Uuid>,
+    id: web::Path<CourseId>,
 ) -> Result<HttpResponse, ApiError> {
     let course = state.app.courses.course(owner, *id).await?;
     Ok(HttpResponse::Ok().json(course))
@@ -261,7 +261,7 @@ pub async fn course(
 pub async fn download(
     state: web::Data<AppState>,
     owner: Owner,
-    path: web::Path<(Uuid, Uuid)>,
+    path: web::Path<(CourseId, FileId)>,
 ) -> Result<HttpResponse, ApiError> {
     let (course_id, file_id) = path.into_inner();
     let (file, bytes) = state

@@ -4,7 +4,6 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
@@ -19,6 +18,7 @@ use super::schemas;
 use super::AppState;
 use crate::app::drafts::Created;
 use crate::domain::draft::{Return, Saved};
+use crate::domain::ids::DraftId;
 use crate::domain::{Draft, FieldErrors, FormPatch, IdempotencyKey, Owner};
 
 /// The body of a create or autosave request.
@@ -185,7 +185,7 @@ pub async fn list(
 pub async fn get(
     state: web::Data<AppState>,
     owner: Owner,
-    id: web::Path<Uuid>,
+    id: web::Path<DraftId>,
 ) -> Result<HttpResponse, ApiError> {
     let draft = state.app.drafts.get(owner, *id).await?;
     Ok(HttpResponse::Ok()
@@ -224,7 +224,7 @@ pub async fn get(
 pub async fn autosave(
     state: web::Data<AppState>,
     owner: Owner,
-    id: web::Path<Uuid>,
+    id: web::Path<DraftId>,
     req: HttpRequest,
     body: JsonObject,
 ) -> Result<HttpResponse, ApiError> {
@@ -271,7 +271,7 @@ pub async fn autosave(
 pub async fn discard(
     state: web::Data<AppState>,
     owner: Owner,
-    id: web::Path<Uuid>,
+    id: web::Path<DraftId>,
 ) -> Result<HttpResponse, ApiError> {
     state.app.courses.discard_draft(owner, *id).await?;
     Ok(HttpResponse::NoContent().finish())

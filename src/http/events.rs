@@ -10,12 +10,12 @@ use actix_web::{web, HttpResponse};
 use bytes::Bytes;
 use futures_util::stream::{self, Stream};
 use tokio::time::{Instant, Interval, MissedTickBehavior};
-use uuid::Uuid;
 
 use super::auth::ExpiringOwner;
 use super::problem::{ApiError, AuthenticatedErrors, GoneErrors};
 use super::AppState;
 use crate::app::events::EventStream;
+use crate::domain::ids::DraftId;
 
 /// The heartbeat: a comment line, which clients ignore.
 const HEARTBEAT: &[u8] = b": keep-alive\n\n";
@@ -48,7 +48,7 @@ const HEARTBEAT: &[u8] = b": keep-alive\n\n";
 pub async fn draft_events(
     state: web::Data<AppState>,
     caller: ExpiringOwner,
-    id: web::Path<Uuid>,
+    id: web::Path<DraftId>,
 ) -> Result<HttpResponse, ApiError> {
     let events = state.app.events.open(caller.owner, *id).await?;
     let lifetime = u64::try_from(caller.expires_at - chrono::Utc::now().timestamp()).unwrap_or(0);

@@ -4,13 +4,13 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
-use uuid::Uuid;
 
 use super::paging::{PageBody, PageQuery};
 use super::problem::{ApiError, AuthenticatedErrors, ProblemResponse};
 use super::query::Query;
 use super::schemas;
 use super::AppState;
+use crate::domain::ids::CourseId;
 use crate::domain::{CourseList, Owner};
 
 #[derive(Deserialize, IntoParams)]
@@ -75,7 +75,7 @@ pub struct DeleteQuery {
 pub async fn delete_course(
     state: web::Data<AppState>,
     owner: Owner,
-    id: web::Path<Uuid>,
+    id: web::Path<CourseId>,
     query: Query<DeleteQuery>,
 ) -> Result<HttpResponse, ApiError> {
     if query.permanent {
@@ -101,7 +101,7 @@ pub async fn delete_course(
 pub async fn restore_course(
     state: web::Data<AppState>,
     owner: Owner,
-    id: web::Path<Uuid>,
+    id: web::Path<CourseId>,
 ) -> Result<HttpResponse, ApiError> {
     let course = state.app.courses.restore(owner, *id).await?;
     Ok(HttpResponse::Ok().json(course))

@@ -5,7 +5,6 @@
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, HttpResponseBuilder};
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use super::problem::{
     ApiError, AuthenticatedErrors, BodyErrors, GoneErrors, NotLoopbackResponse, ProblemResponse,
@@ -13,6 +12,7 @@ use super::problem::{
 use super::timed_body::TimedBody;
 use super::AppState;
 use crate::app::courses::TusState;
+use crate::domain::ids::{DraftId, UploadId};
 use crate::domain::tus::{parse_size, TusError, TusMetadata, TUS_EXTENSIONS, TUS_VERSION};
 use crate::domain::{Backend, Owner, StoreError};
 
@@ -113,7 +113,7 @@ pub async fn options(state: web::Data<AppState>) -> HttpResponse {
 pub async fn create(
     state: web::Data<AppState>,
     owner: Owner,
-    id: web::Path<Uuid>,
+    id: web::Path<DraftId>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     require_version(&req)?;
@@ -165,7 +165,7 @@ pub async fn create(
 pub async fn head(
     state: web::Data<AppState>,
     owner: Owner,
-    path: web::Path<(Uuid, Uuid)>,
+    path: web::Path<(DraftId, UploadId)>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     require_version(&req)?;
@@ -218,7 +218,7 @@ pub async fn head(
 pub async fn patch(
     state: web::Data<AppState>,
     owner: Owner,
-    path: web::Path<(Uuid, Uuid)>,
+    path: web::Path<(DraftId, UploadId)>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
@@ -294,7 +294,7 @@ fn patch_offset(req: &HttpRequest) -> Result<u64, ApiError> {
 pub async fn terminate(
     state: web::Data<AppState>,
     owner: Owner,
-    path: web::Path<(Uuid, Uuid)>,
+    path: web::Path<(DraftId, UploadId)>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     require_version(&req)?;

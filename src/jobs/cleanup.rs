@@ -12,6 +12,7 @@ use super::queue::{Attempt, Queue, Runner, Task, TaskSettings};
 use crate::domain::cleanup::{
     tasks, CleanupPolicy, DraftSession, PlatformKeys, StorageObject, StoragePrefix,
 };
+use crate::domain::ids::CourseId;
 use crate::domain::key_pattern::{KeyPattern, PatternScope, Placeholder};
 use crate::domain::StoreError;
 use crate::stores::files::FileStorage;
@@ -77,7 +78,10 @@ impl CleanupContext {
     async fn erase_platform_keys(&self, courses: &[PlatformKeys]) -> Result<u64, StoreError> {
         let owners: HashMap<Uuid, (Uuid, Uuid)> = courses
             .iter()
-            .map(|c| (c.course_id, (c.organization_id, c.user_id)))
+            .map(|c| {
+                let (org, user) = (c.organization_id.as_uuid(), c.user_id.as_uuid());
+                (c.course_id.as_uuid(), (org, user))
+            })
             .collect();
         let mut removed = 0;
         for pattern in self.patterns.iter() {
@@ -129,7 +133,7 @@ impl Task for StoragePrefix {
     const QUEUE: Queue = Queue::Cleanup;
     type Context = CleanupContext;
 
-    fn course_id(&self) -> Uuid {
+    fn course_id(&self) -> CourseId {
         self.course_id
     }
 
@@ -147,7 +151,7 @@ impl Task for StorageObject {
     const QUEUE: Queue = Queue::Cleanup;
     type Context = CleanupContext;
 
-    fn course_id(&self) -> Uuid {
+    fn course_id(&self) -> CourseId {
         self.course_id
     }
 
@@ -161,7 +165,7 @@ impl Task for DraftSession {
     const QUEUE: Queue = Queue::Cleanup;
     type Context = CleanupContext;
 
-    fn course_id(&self) -> Uuid {
+    fn course_id(&self) -> CourseId {
         self.course_id
     }
 
@@ -186,7 +190,7 @@ impl Task for PlatformKeys {
     const BATCH: i64 = KEYS_BATCH;
     type Context = CleanupContext;
 
-    fn course_id(&self) -> Uuid {
+    fn course_id(&self) -> CourseId {
         self.course_id
     }
 

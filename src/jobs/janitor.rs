@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use super::queue::Wake;
 use crate::domain::cleanup::CleanupPolicy;
-use crate::domain::StoreError;
+use crate::domain::ids::CourseId;
+use crate::domain::{StoreError, UserDraft};
 use crate::stores::postgres::janitor::JanitorLock;
 use crate::stores::postgres::Postgres;
 use crate::stores::redis::RedisDrafts;
@@ -52,7 +52,8 @@ pub struct JanitorReport {
     pub tombstones_pruned: u64,
     pub duration_ms: u64,
     /// The deleted courses (the first 1000).
-    pub course_ids: Vec<Uuid>,
+    #[schema(value_type = Vec<uuid::Uuid>)]
+    pub course_ids: Vec<CourseId>,
 }
 
 #[derive(Clone)]
@@ -151,18 +152,25 @@ impl Janitor {
             // A draft session still alive means someone may come back to it.
             let sessions: Vec<_> = candidates
                 .iter()
-                .filter_map(|c| c.draft_session_id.map(|draft| (c.owner_id, draft)))
+                .filter_map(|c| {
+                    let user = c.owner_id;
+                    c.draft_session_id.map(|draft| UserDraft { user, draft })
+                })
                 .collect();
             let alive = self.redis.alive(&sessions).await?;
             let doomed: Vec<_> = candidates
                 .iter()
                 .filter(|c| {
-                    c.draft_session_id
-                        .is_none_or(|draft| !alive.contains(&(c.owner_id, draft)))
+                    c.draft_session_id.is_none_or(|draft| {
+                        !alive.contains(&UserDraft {
+                            user: c.owner_id,
+                            draft,
+                        })
+                    })
                 })
                 .collect();
             report.skipped_alive += (candidates.len() - doomed.len()) as u64;
-            let ids: Vec<Uuid> = doomed.iter().map(|c| c.id).collect();
+            let ids: Vec<CourseId> = doomed.iter().map(|c| c.id).collect();
 
             if report.dry_run {
                 report.files_queued += batch.count_files(&ids).await?.unsigned_abs();
@@ -190,7 +198,7 @@ impl Janitor {
     }
 }
 
-fn record(report: &mut JanitorReport, ids: &[Uuid]) {
+fn record(report: &mut JanitorReport, ids: &[CourseId]) {
     report.deleted += ids.len() as u64;
     let room = REPORTED_IDS.saturating_sub(report.course_ids.len());
     report.course_ids.extend(ids.iter().take(room));

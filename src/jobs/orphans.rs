@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::domain::course::course_of_storage_key;
+use crate::domain::ids::CourseId;
 use crate::domain::tus::TusStatus;
 use crate::domain::StoreError;
 use crate::stores::files::FileStorage;
@@ -143,7 +143,7 @@ impl OrphanSweep {
         settled: DateTime<Utc>,
         report: &mut OrphanReport,
     ) -> Result<(), StoreError> {
-        let mut prefixes: HashMap<Uuid, Prefix> = HashMap::new();
+        let mut prefixes: HashMap<CourseId, Prefix> = HashMap::new();
         for (key, modified) in self.files.list_with_times(None).await? {
             // Only keys of the shape draftd writes.
             let Some((_, course)) = course_of_storage_key(&key) else {
@@ -157,7 +157,7 @@ impl OrphanSweep {
             prefix.keys.push(key);
         }
         report.prefixes_checked = prefixes.len() as u64;
-        let ids: Vec<Uuid> = prefixes.keys().copied().collect();
+        let ids: Vec<CourseId> = prefixes.keys().copied().collect();
         let existing = self.courses.existing(&ids).await?;
         for (course, prefix) in prefixes {
             if existing.contains(&course) || prefix.newest > settled {
@@ -197,15 +197,12 @@ impl OrphanSweep {
     async fn sweep_sessions(&self, report: &mut OrphanReport) -> Result<(), StoreError> {
         let sessions = self.redis.scan().await?;
         report.sessions_checked = sessions.len() as u64;
-        let linked: Vec<Uuid> = sessions
-            .iter()
-            .filter_map(|(_, _, course)| *course)
-            .collect();
+        let linked: Vec<CourseId> = sessions.iter().filter_map(|s| s.course).collect();
         let existing = self.courses.existing(&linked).await?;
-        for (user, draft, course) in sessions {
-            if course.is_some_and(|c| !existing.contains(&c)) {
+        for session in sessions {
+            if session.course.is_some_and(|c| !existing.contains(&c)) {
                 if !report.dry_run {
-                    self.redis.delete(user, draft).await?;
+                    self.redis.delete(session.user, session.draft).await?;
                 }
                 report.orphan_sessions += 1;
             }

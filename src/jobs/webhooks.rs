@@ -16,6 +16,7 @@ use super::queue::backoff::retry_after;
 use super::queue::{Attempt, Failure, Queue, Runner, Task, TaskSettings};
 use crate::domain::error::chain;
 use crate::domain::event::{OutboxEvent, Verdict, DELIVERY_TASK};
+use crate::domain::ids::CourseId;
 use sign::SigningSecret;
 
 /// The longest wait between two attempts.
@@ -77,12 +78,12 @@ impl Task for OutboxEvent {
     const KEEP_DONE: bool = true;
     type Context = WebhookContext;
 
-    fn course_id(&self) -> Uuid {
+    fn course_id(&self) -> CourseId {
         self.course_id
     }
 
     fn ordering_key(&self) -> Option<Uuid> {
-        Some(self.course_id)
+        Some(self.course_id.as_uuid())
     }
 
     async fn run(&self, ctx: &WebhookContext) -> Attempt {

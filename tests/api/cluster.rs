@@ -100,7 +100,7 @@ async fn the_service_works_against_a_redis_cluster() {
             .unwrap();
         let index: i64 = redis::cmd("CLUSTER")
             .arg("KEYSLOT")
-            .arg(index_key(user.id))
+            .arg(index_key(user.id.into()))
             .query_async(&mut redis)
             .await
             .unwrap();

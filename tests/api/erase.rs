@@ -362,8 +362,8 @@ async fn erasing_a_user_removes_their_data_in_every_organization_and_nothing_els
 
     let mut redis = app.redis().await;
     for key in [
-        draftd::stores::redis::keys::index_key(dave),
-        draftd::stores::redis::keys::write_rate_key(dave),
+        draftd::stores::redis::keys::index_key(dave.into()),
+        draftd::stores::redis::keys::write_rate_key(dave.into()),
     ] {
         assert!(!redis.exists::<_, bool>(&key).await.unwrap(), "{key} left");
     }
@@ -585,7 +585,7 @@ async fn an_organization_spread_over_a_redis_cluster_is_erased_on_every_node() {
     // A user's erase on the cluster: the user's keys share one slot.
     let state = erase_to_end(&app, Whose::User(elsewhere.id)).await;
     assert_eq!(state["report"]["counts"]["draftKeys"]["before"], 1);
-    let index = draftd::stores::redis::keys::index_key(elsewhere.id);
+    let index = draftd::stores::redis::keys::index_key(elsewhere.id.into());
     assert!(!redis.exists::<_, bool>(&index).await.unwrap());
     assert!(!redis
         .exists::<_, bool>(crate::helpers::draft_key(&elsewhere, &kept))
@@ -672,7 +672,10 @@ async fn a_killed_erase_resumes_where_it_stopped_and_reports_the_first_counts() 
     let sessions: Vec<(String, Uuid)> = [org, org, other]
         .into_iter()
         .map(|owner| {
-            let key = draftd::stores::redis::keys::draft_key(Uuid::new_v4(), Uuid::new_v4());
+            let key = draftd::stores::redis::keys::draft_key(
+                Uuid::new_v4().into(),
+                Uuid::new_v4().into(),
+            );
             (key, owner)
         })
         .collect();

@@ -307,7 +307,8 @@ async fn connect_disconnect_cycles_leave_no_stream_and_no_subscription() {
         served.open_streams().await == 0.0
     })
     .await;
-    let channel = draftd::stores::redis::keys::events_channel(app.user.id, id.parse().unwrap());
+    let channel =
+        draftd::stores::redis::keys::events_channel(app.user.id.into(), id.parse().unwrap());
     let redis = app.redis().await;
     wait_until("the draft's channel is unsubscribed", || {
         let (channel, mut redis) = (channel.clone(), redis.clone());

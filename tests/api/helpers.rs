@@ -372,7 +372,7 @@ pub fn token_for(claims: Claims) -> TestUser {
 
 /// The Redis key of `user`'s draft `id`, by the service's key schema.
 pub fn draft_key(user: &TestUser, id: &str) -> String {
-    keys::draft_key(user.id, id.parse().expect("draft id"))
+    keys::draft_key(user.id.into(), id.parse().expect("draft id"))
 }
 
 /// A fresh, empty database on the configured server; returns its URL.

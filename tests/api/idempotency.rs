@@ -32,7 +32,9 @@ fn header(response: &Response, name: &str) -> String {
 async fn idempotency_keys(app: &TestApp, user: Uuid) -> Vec<String> {
     let mut redis = app.redis().await;
     redis::cmd("KEYS")
-        .arg(draftd::stores::redis::keys::user_idempotency_pattern(user))
+        .arg(draftd::stores::redis::keys::user_idempotency_pattern(
+            user.into(),
+        ))
         .query_async(&mut redis)
         .await
         .expect("keys")
@@ -120,7 +122,11 @@ async fn the_key_lives_as_long_as_the_draft_ttl() {
     let answer = create_with_key(&app, &app.user, "ttl-key", json!({})).await;
     assert_eq!(answer.status(), 201);
     let id = answer.json::<Value>().await.unwrap()["id"].clone();
-    let key = draftd::stores::redis::keys::idempotency_key(app.user.id, app.user.org, "ttl-key");
+    let key = draftd::stores::redis::keys::idempotency_key(
+        app.user.id.into(),
+        app.user.org.into(),
+        "ttl-key",
+    );
     let mut redis = app.redis().await;
     let named: String = redis.get(&key).await.unwrap();
     assert_eq!(json!(named), id);

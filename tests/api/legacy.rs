@@ -30,7 +30,7 @@ async fn a_draft_in_the_hash_layout_is_read_listed_and_converted_by_its_next_wri
     let () = redis.hset_multiple(&key, &fields).await.unwrap();
     let () = redis.pexpire(&key, 86_400_000).await.unwrap();
     let () = redis
-        .zadd(keys::index_key(app.user.id), &id, expires)
+        .zadd(keys::index_key(app.user.id.into()), &id, expires)
         .await
         .unwrap();
 

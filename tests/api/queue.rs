@@ -348,9 +348,9 @@ async fn a_task_enqueued_on_its_own_runs_like_the_others() {
         .parse()
         .unwrap();
     let step = DraftSession {
-        course_id: Uuid::new_v4(),
-        user_id: app.user.id,
-        draft_id: draft,
+        course_id: Uuid::new_v4().into(),
+        user_id: app.user.id.into(),
+        draft_id: draft.into(),
         reason: DeletionReason::Janitor,
     };
     let id = app.enqueue(&step).await;

@@ -27,7 +27,7 @@ pub struct DraftRef {
 
 impl DraftRef {
     pub fn course(&self) -> Uuid {
-        draftd::domain::course::course_id_for(self.id)
+        draftd::domain::course::course_id_for(self.id.into()).as_uuid()
     }
 }
 

@@ -140,7 +140,7 @@ impl Oracle<'_> {
                     format!("{what}: {}", revived.join(", ")),
                 );
             }
-            let key = draftd::stores::redis::keys::draft_key(draft.user, draft.id);
+            let key = draftd::stores::redis::keys::draft_key(draft.user.into(), draft.id.into());
             if self.snapshot.redis_keys.contains(&key) {
                 self.complain(Kind::Leftover, format!("{what}: Redis key {key}"));
             }
@@ -251,9 +251,9 @@ impl Oracle<'_> {
             if erased(*user, *org).is_none() {
                 continue;
             }
-            let sessions = draftd::stores::redis::keys::user_sessions_pattern(*user);
+            let sessions = draftd::stores::redis::keys::user_sessions_pattern((*user).into());
             let sessions = sessions.trim_end_matches('*');
-            let index = draftd::stores::redis::keys::index_key(*user);
+            let index = draftd::stores::redis::keys::index_key((*user).into());
             let left: Vec<_> = snapshot
                 .redis_keys
                 .iter()

@@ -127,7 +127,7 @@ impl Storage {
         for key in &stored {
             if let Some((org, _)) = draftd::domain::course::course_of_storage_key(key) {
                 let size = std::fs::metadata(self.objects.join(key)).map_or(0, |m| m.len());
-                *bytes_by_org.entry(org).or_default() += size;
+                *bytes_by_org.entry(org.as_uuid()).or_default() += size;
             }
         }
         let Some(s3) = &self.s3 else {

@@ -201,8 +201,8 @@ pub async fn autosave_load(quick: bool) -> anyhow::Result<String> {
             async move {
                 let mut call = script.prepare_invoke();
                 call.key(reference_key(&t))
-                    .key(index_key(t.user))
-                    .key(rate_key(t.user))
+                    .key(index_key(t.user.into()))
+                    .key(rate_key(t.user.into()))
                     .arg(t.draft.to_string())
                     .arg(86_400_000u64)
                     .arg("")

@@ -41,7 +41,10 @@ pub async fn memory_per_draft() -> anyhow::Result<String> {
             .await?
             .json()
             .await?;
-        let key = draft_key(user, draft["id"].as_str().unwrap_or_default().parse()?);
+        let key = draft_key(
+            user.into(),
+            draft["id"].as_str().unwrap_or_default().parse()?,
+        );
         let bytes: i64 = redis::cmd("MEMORY")
             .arg("USAGE")
             .arg(&key)
@@ -60,7 +63,7 @@ pub async fn memory_per_draft() -> anyhow::Result<String> {
     }
     let index: i64 = redis::cmd("MEMORY")
         .arg("USAGE")
-        .arg(index_key(user))
+        .arg(index_key(user.into()))
         .arg("SAMPLES")
         .arg(0)
         .query_async(&mut conn)

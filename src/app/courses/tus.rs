@@ -15,6 +15,7 @@ use super::Courses;
 use crate::app::AppError;
 use crate::domain::content::ContentCheck;
 use crate::domain::course::{course_id_for, storage_key};
+use crate::domain::ids::{CourseId, DraftId, FileId, UploadId};
 use crate::domain::tus::{RunningHash, TusCreated, TusError, TusMetadata, TusStatus, TusUpload};
 use crate::domain::upload::{FileName, UploadError};
 use crate::domain::{Backend, Draft, DraftStatus, Owner, StoreError};
@@ -39,13 +40,13 @@ pub struct TusLimits {
 /// What a client learns of an upload.
 #[derive(Debug, Clone)]
 pub struct TusState {
-    pub id: Uuid,
+    pub id: UploadId,
     pub offset: u64,
     pub length: u64,
     pub expires_at: DateTime<Utc>,
     /// The file it became, once finished.
-    pub file_id: Option<Uuid>,
-    pub course_id: Uuid,
+    pub file_id: Option<FileId>,
+    pub course_id: CourseId,
 }
 
 impl TusLimits {
@@ -75,7 +76,7 @@ fn corrupt(detail: &str) -> AppError {
 
 impl Courses {
     /// A draft that may still take files.
-    async fn uploadable_draft(&self, owner: Owner, draft_id: Uuid) -> Result<Draft, AppError> {
+    async fn uploadable_draft(&self, owner: Owner, draft_id: DraftId) -> Result<Draft, AppError> {
         let draft = self.draft(owner, draft_id).await?;
         if draft.status == DraftStatus::Submitted {
             return Err(AppError::Submitted);
@@ -91,7 +92,7 @@ impl Courses {
     pub async fn tus_create(
         &self,
         owner: Owner,
-        draft_id: Uuid,
+        draft_id: DraftId,
         length: u64,
         metadata: &TusMetadata,
     ) -> Result<TusState, AppError> {
@@ -110,7 +111,7 @@ impl Courses {
             .rules
             .content_type(metadata.filetype.as_deref(), &name)?;
         let course_id = draft.course_id.unwrap_or_else(|| course_id_for(draft.id));
-        let (id, file_id) = (Uuid::new_v4(), Uuid::new_v4());
+        let (id, file_id) = (UploadId::new(), FileId::new());
         let upload = TusUpload {
             id,
             draft_session_id: draft.id,
@@ -159,8 +160,8 @@ impl Courses {
     pub async fn tus_state(
         &self,
         owner: Owner,
-        draft_id: Uuid,
-        id: Uuid,
+        draft_id: DraftId,
+        id: UploadId,
     ) -> Result<TusState, AppError> {
         let upload = self
             .tus
@@ -186,8 +187,8 @@ impl Courses {
     async fn claim_upload(
         &self,
         owner: Owner,
-        draft_id: Uuid,
-        id: Uuid,
+        draft_id: DraftId,
+        id: UploadId,
     ) -> Result<(TusUpload, Uuid), AppError> {
         let times = self.limits.resumable;
         let lease_id = Uuid::new_v4();
@@ -206,8 +207,8 @@ impl Courses {
     pub async fn tus_terminate(
         &self,
         owner: Owner,
-        draft_id: Uuid,
-        id: Uuid,
+        draft_id: DraftId,
+        id: UploadId,
     ) -> Result<(), AppError> {
         self.limits.writes.count(owner).await?;
         let (upload, lease_id) = self.claim_upload(owner, draft_id, id).await?;

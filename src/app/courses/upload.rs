@@ -4,12 +4,12 @@
 use bytes::Bytes;
 use futures_util::stream;
 use futures_util::{Stream, StreamExt};
-use uuid::Uuid;
 
 use super::{new_course, Courses};
 use crate::app::AppError;
 use crate::domain::content::ContentCheck;
 use crate::domain::course::{storage_key, NewFile, RecordOutcome};
+use crate::domain::ids::{DraftId, FileId};
 use crate::domain::upload::{FileName, UploadError};
 use crate::domain::{CourseFile, CourseRef, Draft, DraftStatus, MaterializedBy, Owner};
 use crate::stores::files::PutError;
@@ -61,7 +61,7 @@ impl Courses {
     pub async fn upload<S, E>(
         &self,
         owner: Owner,
-        draft_id: Uuid,
+        draft_id: DraftId,
         name: &str,
         declared_type: Option<&str>,
         body: S,
@@ -81,7 +81,7 @@ impl Courses {
         let name = FileName::parse(name)?;
         let content_type = self.limits.rules.content_type(declared_type, &name)?;
         let new = new_course(owner, &draft, MaterializedBy::Upload);
-        let file_id = Uuid::new_v4();
+        let file_id = FileId::new();
         // Known before the row exists: the course id is derived from the draft.
         let key = storage_key(draft.organization_id, new.id, file_id);
 

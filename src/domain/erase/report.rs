@@ -335,7 +335,7 @@ mod tests {
 
     #[test]
     fn a_finished_report_matches_its_prediction_when_everything_went() {
-        let subject = EraseSubject::organization(Uuid::new_v4());
+        let subject = EraseSubject::organization(Uuid::new_v4().into());
         let before = inventory(3);
         let progress = EraseProgress {
             round: 1,

@@ -18,6 +18,7 @@ use serde_json::{Map, Value};
 use super::jwks::KeySource;
 use super::{header_of, Caller};
 use crate::domain::identity::{external_id, names_role, ClaimPath};
+use crate::domain::{OrgId, UserId};
 use crate::http::problem::ApiError;
 
 /// The role that marks an admin or service caller.
@@ -238,8 +239,8 @@ impl Authenticator {
             ))?),
         };
         Ok(Caller {
-            user_id,
-            organization_id,
+            user_id: user_id.map(UserId::from),
+            organization_id: organization_id.map(OrgId::from),
             service,
             expires_at: exp.saturating_add(self.leeway),
             issued_at,

@@ -25,6 +25,8 @@ use tokio::sync::watch;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::domain::ids::CourseId;
+
 pub use runner::Runner;
 
 /// The queues a runner works side by side: a slow webhook receiver does not
@@ -49,7 +51,7 @@ pub trait Task: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
     type Context: Clone + Send + Sync + 'static;
 
     /// The course the job is about.
-    fn course_id(&self) -> Uuid;
+    fn course_id(&self) -> CourseId;
 
     /// Jobs of one key run one at a time, in the order they were enqueued.
     fn ordering_key(&self) -> Option<Uuid> {

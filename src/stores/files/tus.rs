@@ -22,9 +22,9 @@ use object_store::aws::AmazonS3;
 use object_store::multipart::MultipartStore;
 use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutPayload};
-use uuid::Uuid;
 
 use super::{FileStorage, PART_BYTES};
+use crate::domain::ids::UploadId;
 use crate::domain::tus::{TusBytes, TusPart};
 use crate::domain::{Backend, StoreError};
 use crate::stores::bounded;
@@ -73,7 +73,7 @@ enum Sink {
 
 impl FileStorage {
     /// Where a new upload's bytes will go.
-    pub fn tus_bytes(&self, upload_id: Uuid) -> TusBytes {
+    pub fn tus_bytes(&self, upload_id: UploadId) -> TusBytes {
         match &self.s3 {
             Some(_) => TusBytes::S3 {
                 upload_id: None,

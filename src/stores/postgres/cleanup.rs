@@ -6,13 +6,13 @@
 use std::sync::LazyLock;
 
 use deadpool_postgres::{GenericClient, Transaction};
-use uuid::Uuid;
 
 use super::fence;
 use super::outbox::record;
 use super::queue::enqueue;
 use crate::domain::cleanup::{tasks, CleanupPolicy, Deleted, DeletionReason, Erasable};
 use crate::domain::event::EventKind;
+use crate::domain::ids::{CourseId, FileId};
 use crate::domain::{Owner, StoreError};
 
 /// The one deletion of courses: the rows go (their file rows by cascade),
@@ -92,7 +92,7 @@ pub static DELETE_COURSES: LazyLock<String> = LazyLock::new(|| {
 /// before (and is deleted with them) or will see the tombstones.
 pub async fn delete_courses(
     tx: &Transaction<'_>,
-    ids: &[Uuid],
+    ids: &[CourseId],
     owner: Option<Owner>,
     condition: Erasable,
     reason: DeletionReason,
@@ -128,8 +128,8 @@ pub async fn delete_courses(
 pub async fn delete_file(
     tx: &impl GenericClient,
     owner: Owner,
-    course_id: Uuid,
-    file_id: Uuid,
+    course_id: CourseId,
+    file_id: FileId,
 ) -> Result<bool, StoreError> {
     // The course row's lock orders this file's event with the course's others.
     let sql = format!(

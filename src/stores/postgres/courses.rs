@@ -9,7 +9,6 @@ use std::collections::HashSet;
 use deadpool_postgres::GenericClient;
 use serde_json::Value;
 use tokio_postgres::error::SqlState;
-use uuid::Uuid;
 
 use super::cleanup::delete_courses;
 use super::fence;
@@ -21,6 +20,7 @@ use crate::domain::cleanup::{CleanupPolicy, DeletionReason, Erasable};
 use crate::domain::course::{slug_candidates, NewCourse, SubmitOutcome};
 use crate::domain::event::EventKind;
 use crate::domain::fence::Fence;
+use crate::domain::ids::CourseId;
 use crate::domain::{Backend, Course, CourseStatus, Owner, StoreError};
 
 #[derive(Clone)]
@@ -139,14 +139,14 @@ impl PgCourses {
 
     /// What fences the course for `owner`, if anything: a deletion of it,
     /// or an erase of its subject (see [`fence::pass`]).
-    pub async fn fence(&self, id: Uuid, owner: Owner) -> Result<Option<Fence>, StoreError> {
+    pub async fn fence(&self, id: CourseId, owner: Owner) -> Result<Option<Fence>, StoreError> {
         self.db
             .call(|client| async move { fence::read(&client, id, owner).await })
             .await
     }
 
     /// The owner's course.
-    pub async fn find(&self, owner: Owner, id: Uuid) -> Result<Option<Course>, StoreError> {
+    pub async fn find(&self, owner: Owner, id: CourseId) -> Result<Option<Course>, StoreError> {
         self.db
             .call(|client| async move {
                 let row = client
@@ -168,7 +168,7 @@ impl PgCourses {
     pub async fn delete(
         &self,
         owner: Owner,
-        id: Uuid,
+        id: CourseId,
         condition: Erasable,
         reason: DeletionReason,
         policy: CleanupPolicy,
@@ -185,7 +185,7 @@ impl PgCourses {
     }
 
     /// Of these course ids, the ones that exist.
-    pub async fn existing(&self, ids: &[Uuid]) -> Result<HashSet<Uuid>, StoreError> {
+    pub async fn existing(&self, ids: &[CourseId]) -> Result<HashSet<CourseId>, StoreError> {
         if ids.is_empty() {
             return Ok(HashSet::new());
         }

@@ -14,7 +14,6 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
-use uuid::Uuid;
 
 use super::courses::insert_or_get;
 use super::fence;
@@ -24,6 +23,7 @@ use super::status::COURSE_DRAFT;
 use super::Postgres;
 use crate::domain::course::{course_id_for, title_from, NewCourse};
 use crate::domain::draft::{CreateOutcome, FreezeOutcome, PatchOutcome, Return, Saved};
+use crate::domain::ids::{CourseId, DraftId};
 use crate::domain::{
     Course, CourseStatus, Draft, DraftBackend, DraftLimits, DraftStatus, DraftStore, FormPatch,
     Idempotency, MaterializedBy, Owner, Precondition, StoreError,
@@ -58,13 +58,13 @@ impl PgDrafts {
     }
 
     /// The parameters of [`LIVE`] for `owner`, then the draft id as $4.
-    fn live<'a>(&'a self, owner: &'a Owner, id: &'a Uuid) -> [&'a (dyn ToSql + Sync); 4] {
+    fn live<'a>(&'a self, owner: &'a Owner, id: &'a DraftId) -> [&'a (dyn ToSql + Sync); 4] {
         [&owner.user_id, &owner.organization_id, &self.ttl_secs, id]
     }
 
     /// Keeps the owner's draft alive for its TTL without changing it (a
     /// resumable upload's PATCH). `false` if it is gone.
-    pub async fn touch(&self, owner: Owner, id: Uuid) -> Result<bool, StoreError> {
+    pub async fn touch(&self, owner: Owner, id: DraftId) -> Result<bool, StoreError> {
         self.db
             .call(|client| async move {
                 let touched = client
@@ -95,7 +95,9 @@ impl PgDrafts {
     /// The draft a course row holds, at `version`.
     fn draft_of(&self, course: Course, version: i64) -> Draft {
         Draft {
-            id: course.draft_session_id.unwrap_or(course.id),
+            id: course
+                .draft_session_id
+                .unwrap_or_else(|| course.id.as_uuid().into()),
             organization_id: course.organization_id,
             version: version.unsigned_abs(),
             // The row is the draft's course: it is materialized from the start.
@@ -127,7 +129,7 @@ impl DraftBackend for PgDrafts {
     async fn create(
         &self,
         owner: Owner,
-        id: Uuid,
+        id: DraftId,
         form: &FormPatch,
         limits: DraftLimits,
         _idempotency: Option<&Idempotency>,
@@ -178,7 +180,7 @@ impl DraftBackend for PgDrafts {
     }
 
     /// The owner's live draft kept here.
-    async fn get(&self, owner: Owner, id: Uuid) -> Result<Option<Draft>, StoreError> {
+    async fn get(&self, owner: Owner, id: DraftId) -> Result<Option<Draft>, StoreError> {
         self.db
             .call(|client| async move {
                 let row = client
@@ -218,7 +220,7 @@ impl DraftBackend for PgDrafts {
     async fn patch(
         &self,
         owner: Owner,
-        id: Uuid,
+        id: DraftId,
         patch: &FormPatch,
         precondition: &Precondition,
         _limits: DraftLimits,
@@ -279,17 +281,23 @@ impl DraftBackend for PgDrafts {
     }
 
     /// Submit freezes a draft kept here by its own conditional update.
-    async fn freeze(&self, _: Owner, _: Uuid, _: u64) -> Result<FreezeOutcome, StoreError> {
+    async fn freeze(&self, _: Owner, _: DraftId, _: u64) -> Result<FreezeOutcome, StoreError> {
         Ok(FreezeOutcome::Frozen)
     }
 
     /// The failed submit's transaction, freeze included, was rolled back.
-    async fn thaw(&self, _: Owner, _: Uuid, _: u64) -> Result<(), StoreError> {
+    async fn thaw(&self, _: Owner, _: DraftId, _: u64) -> Result<(), StoreError> {
         Ok(())
     }
 
     /// The row is the draft's course already.
-    async fn attach_course(&self, _: Owner, _: Uuid, _: Uuid, _: &str) -> Result<(), StoreError> {
+    async fn attach_course(
+        &self,
+        _: Owner,
+        _: DraftId,
+        _: CourseId,
+        _: &str,
+    ) -> Result<(), StoreError> {
         Ok(())
     }
 
@@ -298,7 +306,7 @@ impl DraftBackend for PgDrafts {
     async fn remove(
         &self,
         owner: Owner,
-        id: Uuid,
+        id: DraftId,
         course_deleted: bool,
         _limits: DraftLimits,
     ) -> Result<bool, StoreError> {

@@ -14,13 +14,13 @@
 use std::sync::LazyLock;
 
 use deadpool_postgres::GenericClient;
-use uuid::Uuid;
 
 use super::lock::FENCE_LOCK_CLASS;
 use super::rows::parsed_opt;
 use super::status::{ERASE_RUNNING, JOB_DONE, SCOPE_ORGANIZATION, SCOPE_USER};
 use crate::domain::cleanup::DeletionReason;
 use crate::domain::fence::Fence;
+use crate::domain::ids::CourseId;
 use crate::domain::{Owner, StoreError};
 
 /// Proof that a transaction passed its course's fence: it holds the fence
@@ -36,7 +36,7 @@ pub(super) struct Passed(());
 /// starts.
 pub(super) async fn pass(
     tx: &impl GenericClient,
-    course_id: Uuid,
+    course_id: CourseId,
     owner: Owner,
 ) -> Result<Result<Passed, Fence>, StoreError> {
     tx.execute(
@@ -54,7 +54,7 @@ pub(super) async fn pass(
 /// lock: why a write that failed midway lost, if it lost to a deletion.
 pub(super) async fn read(
     client: &impl GenericClient,
-    course_id: Uuid,
+    course_id: CourseId,
     owner: Owner,
 ) -> Result<Option<Fence>, StoreError> {
     let row = client
@@ -84,7 +84,7 @@ pub(super) async fn read(
 /// Takes the fence locks of `ids`, exclusively, for the rest of the
 /// transaction: a deletion's first step. Always in one order (by key), so
 /// two deletions sharing courses cannot deadlock.
-pub(super) async fn close(tx: &impl GenericClient, ids: &[Uuid]) -> Result<(), StoreError> {
+pub(super) async fn close(tx: &impl GenericClient, ids: &[CourseId]) -> Result<(), StoreError> {
     tx.execute(
         "SELECT pg_advisory_xact_lock($1, key) FROM (
              SELECT DISTINCT hashtext(id::text) AS key FROM unnest($2::uuid[]) id
@@ -101,8 +101,8 @@ pub(super) async fn close(tx: &impl GenericClient, ids: &[Uuid]) -> Result<(), S
 /// wait for it while the recording waits for the row.
 pub(super) async fn try_close(
     tx: &impl GenericClient,
-    ids: &[Uuid],
-) -> Result<Vec<Uuid>, StoreError> {
+    ids: &[CourseId],
+) -> Result<Vec<CourseId>, StoreError> {
     let rows = tx
         .query(
             "SELECT id FROM unnest($2::uuid[]) id

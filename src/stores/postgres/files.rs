@@ -2,7 +2,6 @@
 //! makes sure its course exists, so the first upload materializes the draft.
 
 use deadpool_postgres::Transaction;
-use uuid::Uuid;
 
 use super::cleanup::delete_file;
 use super::courses::insert_or_get;
@@ -14,6 +13,7 @@ use super::status::TUS_RECEIVING;
 use super::Postgres;
 use crate::domain::course::{FileQuota, NewCourse, NewFile, RecordOutcome};
 use crate::domain::event::EventKind;
+use crate::domain::ids::{CourseId, FileId, OrgId, UploadId};
 use crate::domain::{CourseFile, Owner, StoreError};
 
 #[derive(Clone)]
@@ -54,7 +54,11 @@ impl PgFiles {
     }
 
     /// The files of the owner's course, oldest first.
-    pub async fn list(&self, owner: Owner, course_id: Uuid) -> Result<Vec<CourseFile>, StoreError> {
+    pub async fn list(
+        &self,
+        owner: Owner,
+        course_id: CourseId,
+    ) -> Result<Vec<CourseFile>, StoreError> {
         self.db
             .call(|client| async move {
                 let rows = client
@@ -77,8 +81,8 @@ impl PgFiles {
     pub async fn find(
         &self,
         owner: Owner,
-        course_id: Uuid,
-        file_id: Uuid,
+        course_id: CourseId,
+        file_id: FileId,
     ) -> Result<Option<CourseFile>, StoreError> {
         self.db
             .call(|client| async move {
@@ -102,8 +106,8 @@ impl PgFiles {
     pub async fn delete(
         &self,
         owner: Owner,
-        course_id: Uuid,
-        file_id: Uuid,
+        course_id: CourseId,
+        file_id: FileId,
     ) -> Result<bool, StoreError> {
         self.db
             .call(|client| async move { delete_file(&client, owner, course_id, file_id).await })
@@ -140,7 +144,7 @@ pub(super) async fn record_file(
     new: &NewCourse<'_>,
     file: &NewFile<'_>,
     quota: FileQuota,
-    reserved_by: Option<Uuid>,
+    reserved_by: Option<UploadId>,
 ) -> Result<RecordOutcome, StoreError> {
     let (course, created) = insert_or_get(tx, fence, new).await?;
     if course.is_trashed() {
@@ -200,7 +204,7 @@ pub(super) async fn record_file(
 /// checked and spent under it.
 pub(super) async fn lock_organization(
     tx: &Transaction<'_>,
-    organization_id: Uuid,
+    organization_id: OrgId,
 ) -> Result<(), StoreError> {
     tx.execute(
         "SELECT pg_advisory_xact_lock($1, hashtext($2::uuid::text))",
@@ -214,9 +218,9 @@ pub(super) async fn lock_organization(
 /// reservations of unfinished, unexpired resumable uploads (but `except`'s).
 pub(super) async fn usage(
     tx: &Transaction<'_>,
-    course_id: Uuid,
-    organization_id: Uuid,
-    except: Option<Uuid>,
+    course_id: CourseId,
+    organization_id: OrgId,
+    except: Option<UploadId>,
 ) -> Result<(i64, i64), StoreError> {
     let usage = tx
         .query_one(

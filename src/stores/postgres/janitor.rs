@@ -13,6 +13,7 @@ use super::lock::{JobLock, JANITOR_LOCK};
 use super::status::COURSE_DRAFT;
 use super::Postgres;
 use crate::domain::cleanup::{CleanupPolicy, Deleted, DeletionReason, Erasable};
+use crate::domain::ids::{CourseId, DraftId, UserId};
 use crate::domain::StoreError;
 
 /// The janitor's candidate query (a course in the trash waits for the purge):
@@ -32,9 +33,9 @@ pub static JANITOR_CANDIDATES: LazyLock<String> = LazyLock::new(|| {
 /// A course the janitor may delete.
 #[derive(Debug, Clone)]
 pub struct JanitorCandidate {
-    pub id: Uuid,
-    pub owner_id: Uuid,
-    pub draft_session_id: Option<Uuid>,
+    pub id: CourseId,
+    pub owner_id: UserId,
+    pub draft_session_id: Option<DraftId>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -112,11 +113,12 @@ impl JanitorBatch<'_> {
     pub async fn candidates(
         &self,
         cutoff: DateTime<Utc>,
-        after: Option<(DateTime<Utc>, Uuid)>,
+        after: Option<(DateTime<Utc>, CourseId)>,
         limit: i64,
         lock: bool,
     ) -> Result<Vec<JanitorCandidate>, StoreError> {
-        let (after_time, after_id) = after.unwrap_or((DateTime::UNIX_EPOCH, Uuid::nil()));
+        let (after_time, after_id) =
+            after.unwrap_or((DateTime::UNIX_EPOCH, CourseId::from(Uuid::nil())));
         let sql = format!(
             "{} {}",
             *JANITOR_CANDIDATES,
@@ -139,7 +141,7 @@ impl JanitorBatch<'_> {
     }
 
     /// A dry run's count: the files these courses hold. Ends the batch.
-    pub async fn count_files(self, ids: &[Uuid]) -> Result<i64, StoreError> {
+    pub async fn count_files(self, ids: &[CourseId]) -> Result<i64, StoreError> {
         let files: i64 = self
             .tx
             .query_one(
@@ -155,7 +157,11 @@ impl JanitorBatch<'_> {
     /// Deletes the courses and queues their cleanup, but those a recording
     /// is writing in right now (it holds their fence: they are in use, not
     /// garbage). Ends the batch.
-    pub async fn delete(self, ids: &[Uuid], policy: CleanupPolicy) -> Result<Deleted, StoreError> {
+    pub async fn delete(
+        self,
+        ids: &[CourseId],
+        policy: CleanupPolicy,
+    ) -> Result<Deleted, StoreError> {
         let free = fence::try_close(&self.tx, ids).await?;
         let deleted = delete_courses(
             &self.tx,

@@ -9,6 +9,7 @@ pub mod drafts;
 pub mod erasures;
 pub mod fence;
 pub mod files;
+mod ids;
 pub mod janitor;
 pub mod lock;
 pub mod outbox;

@@ -14,11 +14,11 @@
 //! first undelivered event of a course.
 
 use deadpool_postgres::GenericClient;
-use uuid::Uuid;
 
 use super::queue::enqueue;
 use super::Postgres;
 use crate::domain::event::{EventKind, DELIVERY_TASK};
+use crate::domain::ids::CourseId;
 use crate::domain::StoreError;
 
 /// The connection setting that turns recording on.
@@ -54,7 +54,7 @@ pub(super) fn record(kind: EventKind, source: &str, file_id: Option<&str>) -> St
 /// its form opened, is announced so by its first such call.
 pub(super) async fn announce(
     client: &impl GenericClient,
-    course_id: Uuid,
+    course_id: CourseId,
 ) -> Result<(), StoreError> {
     client
         .execute(

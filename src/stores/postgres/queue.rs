@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::rows::parsed;
 use super::status::{JOB_DEAD, JOB_DONE, JOB_PENDING};
 use super::Postgres;
+use crate::domain::ids::CourseId;
 use crate::domain::job::{AttemptRecord, Claimed, Counts, JobRecord, JobStatus};
 use crate::domain::StoreError;
 
@@ -73,7 +74,7 @@ impl JobQueue {
         &self,
         task: &str,
         payload: &Value,
-        course_id: Uuid,
+        course_id: CourseId,
         ordering_key: Option<Uuid>,
     ) -> Result<i64, StoreError> {
         self.db
@@ -308,7 +309,7 @@ impl JobQueue {
     }
 
     /// Whether a course row with this id exists (again).
-    pub async fn course_exists(&self, id: Uuid) -> Result<bool, StoreError> {
+    pub async fn course_exists(&self, id: CourseId) -> Result<bool, StoreError> {
         self.db
             .call(|client| async move {
                 let row = client

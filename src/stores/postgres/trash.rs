@@ -21,6 +21,7 @@ use super::{PgCourses, Postgres};
 use crate::domain::cleanup::{CleanupPolicy, Deleted, DeletionReason, Erasable};
 use crate::domain::course::TrashOutcome;
 use crate::domain::event::EventKind;
+use crate::domain::ids::CourseId;
 use crate::domain::page::{Cursor, Page, PageRequest};
 use crate::domain::{Course, CourseList, CourseSummary, Owner, StoreError};
 
@@ -34,7 +35,7 @@ impl PgCourses {
     pub async fn trash(
         &self,
         owner: Owner,
-        id: Uuid,
+        id: CourseId,
         retention: Duration,
     ) -> Result<TrashOutcome, StoreError> {
         let moved = self
@@ -60,7 +61,7 @@ impl PgCourses {
 
     /// Brings the owner's course back from the trash, unless its retention
     /// has ended. A course not in the trash stays as it is.
-    pub async fn restore(&self, owner: Owner, id: Uuid) -> Result<TrashOutcome, StoreError> {
+    pub async fn restore(&self, owner: Owner, id: CourseId) -> Result<TrashOutcome, StoreError> {
         let restored = self
             .update_one(
                 owner,
@@ -86,7 +87,7 @@ impl PgCourses {
     async fn update_one(
         &self,
         owner: Owner,
-        id: Uuid,
+        id: CourseId,
         event: EventKind,
         set: &str,
         condition: &str,
@@ -172,7 +173,7 @@ impl PgCourses {
                             CourseList::Live => last.created_at,
                             CourseList::Trash => last.trashed_at.unwrap_or(last.created_at),
                         },
-                        id: last.id,
+                        id: last.id.as_uuid(),
                     })
                 } else {
                     None
@@ -208,7 +209,7 @@ pub const PURGE_CANDIDATES: &str = "SELECT id, purge_at FROM courses WHERE purge
 /// A course the purge found due.
 #[derive(Debug, Clone, Copy)]
 pub struct PurgeCandidate {
-    pub id: Uuid,
+    pub id: CourseId,
     pub purge_at: DateTime<Utc>,
 }
 
@@ -216,10 +217,11 @@ impl Postgres {
     /// Courses whose retention ended, after the keyset `after`, due first.
     pub async fn purge_candidates(
         &self,
-        after: Option<(DateTime<Utc>, Uuid)>,
+        after: Option<(DateTime<Utc>, CourseId)>,
         limit: i64,
     ) -> Result<Vec<PurgeCandidate>, StoreError> {
-        let (after_at, after_id) = after.unwrap_or((DateTime::UNIX_EPOCH, Uuid::nil()));
+        let (after_at, after_id) =
+            after.unwrap_or((DateTime::UNIX_EPOCH, CourseId::from(Uuid::nil())));
         self.call(|client| async move {
             let rows = client
                 .query(PURGE_CANDIDATES, &[&after_at, &after_id, &limit])
@@ -237,7 +239,7 @@ impl Postgres {
     }
 
     /// The files, and their bytes, of these courses: a dry run's figures.
-    pub async fn count_files(&self, ids: &[Uuid]) -> Result<(i64, i64), StoreError> {
+    pub async fn count_files(&self, ids: &[CourseId]) -> Result<(i64, i64), StoreError> {
         self.call(|client| async move {
             let row = client
                 .query_one(
@@ -253,7 +255,11 @@ impl Postgres {
 
     /// Erases one course whose retention ended, in a transaction of its own,
     /// unless a restore came first.
-    pub async fn purge_one(&self, id: Uuid, policy: CleanupPolicy) -> Result<Deleted, StoreError> {
+    pub async fn purge_one(
+        &self,
+        id: CourseId,
+        policy: CleanupPolicy,
+    ) -> Result<Deleted, StoreError> {
         self.call(|mut client| async move {
             let tx = client.transaction().await?;
             let deleted = delete_courses(

@@ -17,6 +17,7 @@ use super::rows::{json, parsed, storage_columns, tus_upload_from as upload_from,
 use super::status::TUS_RECEIVING;
 use super::Postgres;
 use crate::domain::course::{FileQuota, NewCourse, NewFile, RecordOutcome};
+use crate::domain::ids::{DraftId, UploadId, UserId};
 use crate::domain::tus::{TusCreated, TusFinish, TusProgress, TusStatus, TusUpload};
 use crate::domain::{Owner, StoreError};
 
@@ -132,8 +133,8 @@ impl PgTus {
     pub async fn find(
         &self,
         owner: Owner,
-        draft_id: Uuid,
-        id: Uuid,
+        draft_id: DraftId,
+        id: UploadId,
     ) -> Result<Option<TusUpload>, StoreError> {
         self.db
             .call(|client| async move {
@@ -155,8 +156,8 @@ impl PgTus {
     pub async fn claim(
         &self,
         owner: Owner,
-        draft_id: Uuid,
-        id: Uuid,
+        draft_id: DraftId,
+        id: UploadId,
         lease_id: Uuid,
         lease: Duration,
     ) -> Result<Claim, StoreError> {
@@ -206,7 +207,7 @@ impl PgTus {
     /// ended.
     pub async fn save(
         &self,
-        id: Uuid,
+        id: UploadId,
         lease_id: Uuid,
         from: u64,
         progress: &TusProgress,
@@ -252,7 +253,7 @@ impl PgTus {
     /// Renews the lease while a PATCH streams. `false`: it was lost.
     pub async fn renew(
         &self,
-        id: Uuid,
+        id: UploadId,
         lease_id: Uuid,
         lease: Duration,
     ) -> Result<bool, StoreError> {
@@ -271,7 +272,7 @@ impl PgTus {
     }
 
     /// Gives the upload back for the next request.
-    pub async fn release(&self, id: Uuid, lease_id: Uuid) -> Result<(), StoreError> {
+    pub async fn release(&self, id: UploadId, lease_id: Uuid) -> Result<(), StoreError> {
         self.execute(
             "UPDATE tus_uploads SET lease_id = NULL, lease_until = NULL \
              WHERE id = $1 AND lease_id = $2",
@@ -331,7 +332,7 @@ impl PgTus {
     }
 
     /// Forgets an upload (its bytes are gone).
-    pub async fn delete(&self, id: Uuid) -> Result<(), StoreError> {
+    pub async fn delete(&self, id: UploadId) -> Result<(), StoreError> {
         self.execute("DELETE FROM tus_uploads WHERE id = $1", &[&id])
             .await
     }
@@ -355,7 +356,7 @@ impl PgTus {
 /// have not stored yet. An expired upload holds nothing.
 async fn reserved_unsent(
     tx: &tokio_postgres::Transaction<'_>,
-    owner_id: Uuid,
+    owner_id: UserId,
 ) -> Result<i64, StoreError> {
     tx.execute(
         "SELECT pg_advisory_xact_lock($1, hashtext($2::uuid::text))",

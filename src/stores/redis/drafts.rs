@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_redis::redis::{self, Script, ScriptInvocation, Value};
-use uuid::Uuid;
 
 use super::breaker::{millis, Breaker};
 use super::keys::{discarded_key, draft_key, events_channel, idempotency_key, index_key, rate_key};
@@ -20,6 +19,7 @@ use super::{RedisConn, RedisPool, RedisSettings};
 use crate::domain::draft::{
     CreateOutcome, FreezeOutcome, PatchOutcome, Return, SUBMITTED_SESSION_TTL,
 };
+use crate::domain::ids::{CourseId, DraftId, OrgId, UserId};
 use crate::domain::{
     Draft, DraftBackend, DraftLimits, DraftStore, FormPatch, Idempotency, Owner, Precondition,
     StoreError,
@@ -63,9 +63,9 @@ impl RedisDrafts {
     /// id and the organization it must belong to ('' for any).
     fn on_draft<'a>(
         script: &'a Script,
-        user_id: Uuid,
-        organization: Option<Uuid>,
-        id: Uuid,
+        user_id: UserId,
+        organization: Option<OrgId>,
+        id: DraftId,
     ) -> ScriptInvocation<'a> {
         let mut invocation = script.prepare_invoke();
         invocation
@@ -93,7 +93,7 @@ impl DraftBackend for RedisDrafts {
     async fn create(
         &self,
         owner: Owner,
-        id: Uuid,
+        id: DraftId,
         form: &FormPatch,
         limits: DraftLimits,
         idempotency: Option<&Idempotency>,
@@ -128,7 +128,7 @@ impl DraftBackend for RedisDrafts {
         reply::created(id, self.run(&invocation).await?)
     }
 
-    async fn get(&self, owner: Owner, id: Uuid) -> Result<Option<Draft>, StoreError> {
+    async fn get(&self, owner: Owner, id: DraftId) -> Result<Option<Draft>, StoreError> {
         let records = self
             .breaker
             .call(async {
@@ -173,7 +173,7 @@ impl DraftBackend for RedisDrafts {
     async fn patch(
         &self,
         owner: Owner,
-        id: Uuid,
+        id: DraftId,
         patch: &FormPatch,
         precondition: &Precondition,
         limits: DraftLimits,
@@ -219,7 +219,7 @@ impl DraftBackend for RedisDrafts {
     async fn freeze(
         &self,
         owner: Owner,
-        id: Uuid,
+        id: DraftId,
         version: u64,
     ) -> Result<FreezeOutcome, StoreError> {
         let mut invocation = Self::on_draft(
@@ -231,7 +231,7 @@ impl DraftBackend for RedisDrafts {
         invocation.arg(version);
         reply::frozen(self.run(&invocation).await?)
     }
-    async fn thaw(&self, owner: Owner, id: Uuid, version: u64) -> Result<(), StoreError> {
+    async fn thaw(&self, owner: Owner, id: DraftId, version: u64) -> Result<(), StoreError> {
         let mut invocation = Self::on_draft(
             &self.scripts.thaw,
             owner.user_id,
@@ -247,8 +247,8 @@ impl DraftBackend for RedisDrafts {
     async fn attach_course(
         &self,
         owner: Owner,
-        id: Uuid,
-        course_id: Uuid,
+        id: DraftId,
+        course_id: CourseId,
         slug: &str,
     ) -> Result<(), StoreError> {
         let mut invocation = Self::on_draft(
@@ -268,7 +268,7 @@ impl DraftBackend for RedisDrafts {
     async fn remove(
         &self,
         owner: Owner,
-        id: Uuid,
+        id: DraftId,
         course_deleted: bool,
         limits: DraftLimits,
     ) -> Result<bool, StoreError> {
@@ -286,7 +286,7 @@ impl DraftBackend for RedisDrafts {
         reply::found("delete", self.run(&invocation).await?)
     }
 
-    async fn discarded(&self, owner: Owner, id: Uuid) -> Result<bool, StoreError> {
+    async fn discarded(&self, owner: Owner, id: DraftId) -> Result<bool, StoreError> {
         self.breaker
             .call(async {
                 let mut conn = self.conn().await?;

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_redis::redis::{Cmd, Script};
-use uuid::Uuid;
 
 use super::keys::{
     draft_key, index_key, organization_idempotency_pattern, parse_draft_key, rate_key,
@@ -18,7 +17,7 @@ use super::record::{organization_of, read_records};
 use super::scripts::Scripts;
 use super::{KeyScan, RedisConn, RedisDrafts};
 use crate::domain::erase::{EraseScope, EraseSubject};
-use crate::domain::{Backend, StoreError};
+use crate::domain::{Backend, StoreError, UserDraft};
 use crate::stores::bounded;
 
 impl RedisDrafts {
@@ -44,7 +43,7 @@ impl RedisDrafts {
         let mut conn = bounded(Backend::Redis, deadline, self.pool.get()).await?;
         let pattern = match subject.scope {
             EraseScope::Organization => DISCARDED_PATTERN.to_owned(),
-            EraseScope::User => user_discarded_pattern(subject.id),
+            EraseScope::User => user_discarded_pattern(subject.user_id()),
         };
         let mut scan = bounded(Backend::Redis, deadline, conn.scan(&pattern)).await?;
         let mut removed = 0;
@@ -83,8 +82,8 @@ impl RedisDrafts {
         let deadline = self.timeout * 10;
         let mut conn = bounded(Backend::Redis, deadline, self.pool.get()).await?;
         let pattern = match subject.scope {
-            EraseScope::Organization => organization_idempotency_pattern(subject.id),
-            EraseScope::User => user_idempotency_pattern(subject.id),
+            EraseScope::Organization => organization_idempotency_pattern(subject.organization_id()),
+            EraseScope::User => user_idempotency_pattern(subject.user_id()),
         };
         let mut scan = bounded(Backend::Redis, deadline, conn.scan(&pattern)).await?;
         let mut removed = 0;
@@ -123,9 +122,9 @@ pub struct SubjectScan {
 }
 
 impl SubjectScan {
-    /// The subject's drafts, as (owner, draft), in the next page (maybe
-    /// none); `None` once the scan is done.
-    pub async fn next_page(&mut self) -> Result<Option<Vec<(Uuid, Uuid)>>, StoreError> {
+    /// The subject's drafts in the next page (maybe none); `None` once the
+    /// scan is done.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<UserDraft>>, StoreError> {
         let page = subject_page(
             &mut self.conn,
             &mut self.scan,
@@ -137,13 +136,13 @@ impl SubjectScan {
 
     /// Removes these drafts, each with its entry in its owner's index; how
     /// many there were.
-    pub async fn remove(&mut self, drafts: &[(Uuid, Uuid)]) -> Result<u64, StoreError> {
+    pub async fn remove(&mut self, drafts: &[UserDraft]) -> Result<u64, StoreError> {
         let commands = drafts
             .iter()
-            .flat_map(|(user, draft)| {
+            .flat_map(|d| {
                 [
-                    Cmd::zrem(index_key(*user), draft.to_string()),
-                    Cmd::unlink(draft_key(*user, *draft)),
+                    Cmd::zrem(index_key(d.user), d.draft.to_string()),
+                    Cmd::unlink(draft_key(d.user, d.draft)),
                 ]
             })
             .collect();
@@ -158,7 +157,7 @@ impl SubjectScan {
         if self.subject.scope != EraseScope::User {
             return Ok(());
         }
-        let user = self.subject.id;
+        let user = self.subject.user_id();
         let keys = Cmd::unlink(&[index_key(user), rate_key(user), write_rate_key(user)]);
         bounded(
             Backend::Redis,
@@ -173,42 +172,40 @@ impl SubjectScan {
 fn pattern(subject: EraseSubject) -> String {
     match subject.scope {
         EraseScope::Organization => SESSION_PATTERN.to_owned(),
-        EraseScope::User => user_sessions_pattern(subject.id),
+        EraseScope::User => user_sessions_pattern(subject.user_id()),
     }
 }
 
-/// The subject's drafts, as (owner, draft), in the scan's next page; `None`
+/// The subject's drafts in the scan's next page; `None`
 /// once the scan is done.
 async fn subject_page(
     conn: &mut RedisConn,
     scan: &mut KeyScan,
     subject: EraseSubject,
     read: &Script,
-) -> Result<Option<Vec<(Uuid, Uuid)>>, StoreError> {
+) -> Result<Option<Vec<UserDraft>>, StoreError> {
     let Some(keys) = conn.scan_page(scan).await? else {
         return Ok(None);
     };
-    let drafts: Vec<(Uuid, Uuid)> = keys.iter().filter_map(|key| parse_draft_key(key)).collect();
+    let drafts: Vec<UserDraft> = keys.iter().filter_map(|key| parse_draft_key(key)).collect();
     if subject.scope == EraseScope::User {
         return Ok(Some(
             drafts
                 .into_iter()
-                .filter(|(user, _)| *user == subject.id)
+                .filter(|d| d.user == subject.user_id())
                 .collect(),
         ));
     }
-    let keys: Vec<String> = drafts
-        .iter()
-        .map(|(user, draft)| draft_key(*user, *draft))
-        .collect();
+    let keys: Vec<String> = drafts.iter().map(|d| draft_key(d.user, d.draft)).collect();
     let records = read_records(conn, &keys, read).await?;
     // A draft that expired since the SCAN is nobody's.
     Ok(Some(
         drafts
             .into_iter()
             .zip(records)
-            .filter(|((_, draft), record)| {
-                record.as_deref().and_then(|r| organization_of(*draft, r)) == Some(subject.id)
+            .filter(|(d, record)| {
+                record.as_deref().and_then(|r| organization_of(d.draft, r))
+                    == Some(subject.organization_id())
             })
             .map(|(draft, _)| draft)
             .collect(),

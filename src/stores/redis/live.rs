@@ -21,10 +21,10 @@ use deadpool_redis::redis::{
 };
 use tokio::runtime::Handle;
 use tokio::sync::broadcast::error::RecvError;
-use uuid::Uuid;
 
 use super::keys::events_channel;
 use super::RedisSettings;
+use crate::domain::ids::{DraftId, UserId};
 use crate::domain::live::LiveEvent;
 use crate::domain::{Backend, StoreError};
 use crate::stores::bounded;
@@ -118,8 +118,8 @@ impl LiveHub {
     /// channel's streams subscribes it in Redis).
     pub async fn subscribe(
         &self,
-        user_id: Uuid,
-        draft_id: Uuid,
+        user_id: UserId,
+        draft_id: DraftId,
     ) -> Result<Subscription, StoreError> {
         let channel = events_channel(user_id, draft_id);
         let joined = self.inner.channels().join(&channel);

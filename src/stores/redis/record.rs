@@ -23,11 +23,11 @@
 use chrono::{DateTime, Utc};
 use deadpool_redis::redis::{Cmd, RedisError, Script};
 use serde_json::{Map, Value};
-use uuid::Uuid;
 
 use super::reply;
 use super::scripts::invoke;
 use super::RedisConn;
+use crate::domain::ids::{CourseId, DraftId, OrgId};
 use crate::domain::{Backend, Draft, DraftStore, StoreError};
 
 /// The records at these keys, `None` where there is none: GETs, in one
@@ -74,7 +74,7 @@ pub(super) fn corrupt(detail: String) -> StoreError {
 }
 
 /// Reads a draft from its record.
-pub(super) fn decode(id: Uuid, record: &str) -> Result<Draft, StoreError> {
+pub(super) fn decode(id: DraftId, record: &str) -> Result<Draft, StoreError> {
     let (header, fields) = record.split_once('\n').unwrap_or((record, ""));
     let [org, version, status, created, updated, expires, trashed, course_id, course_slug] =
         split_header(id, header)?;
@@ -111,14 +111,14 @@ pub(super) fn decode(id: Uuid, record: &str) -> Result<Draft, StoreError> {
 /// The organization a draft belongs to, from its record's header; `None` if
 /// the header does not tell. For the jobs that scan every draft: one
 /// malformed draft must not stop them (it is nobody's).
-pub(super) fn organization_of(id: Uuid, record: &str) -> Option<Uuid> {
+pub(super) fn organization_of(id: DraftId, record: &str) -> Option<OrgId> {
     let [org, ..] = split_header(id, first_line(record)).ok()?;
     org.parse().ok()
 }
 
 /// The course a draft became, if any, from its record's header; `None` too if
 /// the header does not tell (see [`organization_of`]).
-pub(super) fn course_of(id: Uuid, record: &str) -> Option<Uuid> {
+pub(super) fn course_of(id: DraftId, record: &str) -> Option<CourseId> {
     let [.., course_id, _] = split_header(id, first_line(record)).ok()?;
     course(id, course_id).ok()?
 }
@@ -128,7 +128,7 @@ fn first_line(record: &str) -> &str {
 }
 
 /// The header line's nine fields, each non-empty.
-fn split_header(id: Uuid, header: &str) -> Result<[&str; 9], StoreError> {
+fn split_header(id: DraftId, header: &str) -> Result<[&str; 9], StoreError> {
     let mut parts = header.split(' ');
     let fields: [&str; 9] = std::array::from_fn(|_| parts.next().unwrap_or_default());
     if parts.next().is_some() || fields.iter().any(|field| field.is_empty()) {
@@ -137,7 +137,7 @@ fn split_header(id: Uuid, header: &str) -> Result<[&str; 9], StoreError> {
     Ok(fields)
 }
 
-fn course(id: Uuid, field: &str) -> Result<Option<Uuid>, StoreError> {
+fn course(id: DraftId, field: &str) -> Result<Option<CourseId>, StoreError> {
     if field == "-" {
         return Ok(None);
     }
@@ -197,7 +197,7 @@ mod tests {
         let text = record(&header("0", COURSE, "osnovy-rust-9a1b2c3d"), &form);
         assert_eq!(text.lines().count(), 1 + form.len(), "one line per field");
 
-        let id = Uuid::new_v4();
+        let id = DraftId::new();
         let draft = decode(id, &text).unwrap();
         let expected: Map<String, Value> = form
             .iter()
@@ -231,7 +231,7 @@ mod tests {
             &[("topic", json!("Kept")), ("language", json!("en"))],
         );
         let without = record(&header("1", "-", "-"), &[("topic", json!("Kept"))]);
-        let id = Uuid::new_v4();
+        let id = DraftId::new();
         assert!(decode(id, &with)
             .unwrap()
             .form_data
@@ -248,13 +248,13 @@ mod tests {
 
     #[test]
     fn an_empty_form_is_the_header_alone() {
-        let draft = decode(Uuid::new_v4(), &header("0", "-", "-")).unwrap();
+        let draft = decode(DraftId::new(), &header("0", "-", "-")).unwrap();
         assert!(draft.form_data.is_empty());
     }
 
     #[test]
     fn a_malformed_record_is_an_error_not_a_panic() {
-        let id = Uuid::new_v4();
+        let id = DraftId::new();
         let good = header("0", "-", "-");
         let broken = [
             String::new(),

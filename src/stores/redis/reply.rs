@@ -8,10 +8,10 @@
 use std::time::Duration;
 
 use deadpool_redis::redis::{FromRedisValue, Value};
-use uuid::Uuid;
 
 use super::record::{corrupt, decode};
 use crate::domain::draft::{CreateOutcome, FreezeOutcome, PatchOutcome, Saved};
+use crate::domain::ids::DraftId;
 use crate::domain::StoreError;
 
 /// How long a limited autosave is told to wait when its window has no
@@ -19,7 +19,7 @@ use crate::domain::StoreError;
 const RETRY_UNKNOWN: Duration = Duration::from_secs(1);
 
 /// `create.lua`'s reply, for the draft `id` it opens.
-pub(super) fn created(id: Uuid, reply: Value) -> Result<CreateOutcome, StoreError> {
+pub(super) fn created(id: DraftId, reply: Value) -> Result<CreateOutcome, StoreError> {
     let (word, values) = tagged("create", reply)?;
     match (word.as_str(), values.as_slice()) {
         ("created", [record]) => Ok(CreateOutcome::Created(decode(
@@ -36,7 +36,7 @@ pub(super) fn created(id: Uuid, reply: Value) -> Result<CreateOutcome, StoreErro
 }
 
 /// `patch.lua`'s reply, for the draft `id` it saves.
-pub(super) fn patched(id: Uuid, reply: Value) -> Result<PatchOutcome, StoreError> {
+pub(super) fn patched(id: DraftId, reply: Value) -> Result<PatchOutcome, StoreError> {
     let (word, values) = tagged("patch", reply)?;
     match (word.as_str(), values.as_slice()) {
         ("draft", [record]) => Ok(PatchOutcome::Saved(Saved::Draft(decode(
@@ -89,7 +89,7 @@ pub(super) fn write_count(reply: Value) -> Result<(u64, Duration), StoreError> {
 
 /// `live_ids.lua`'s reply: the owner's live drafts. An entry that is not an
 /// id is skipped: it names no draft anyone can reach.
-pub(super) fn live_ids(reply: Value) -> Result<Vec<Uuid>, StoreError> {
+pub(super) fn live_ids(reply: Value) -> Result<Vec<DraftId>, StoreError> {
     let ids: Vec<String> = read(&reply)?;
     Ok(ids.iter().filter_map(|id| id.parse().ok()).collect())
 }
@@ -123,6 +123,8 @@ fn unexpected(script: &str, word: &str) -> StoreError {
 
 #[cfg(test)]
 mod tests {
+    use crate::domain::ids::OrgId;
+
     use super::*;
 
     fn text(word: &str) -> Value {
@@ -135,7 +137,7 @@ mod tests {
 
     #[test]
     fn each_patch_outcome_decodes() {
-        let id = Uuid::new_v4();
+        let id = DraftId::new();
         let saved = patched(id, tag("saved", vec![Value::Int(8)])).unwrap();
         assert!(matches!(saved, PatchOutcome::Saved(Saved::Version(8))));
         let limited = patched(id, tag("limited", vec![Value::Int(1500)])).unwrap();
@@ -168,8 +170,8 @@ mod tests {
 
     #[test]
     fn a_record_in_a_reply_decodes_as_a_draft() {
-        let id = Uuid::new_v4();
-        let org = Uuid::new_v4();
+        let id = DraftId::new();
+        let org = OrgId::from(uuid::Uuid::new_v4());
         let record = format!("{org} 2 open 1 2 3 0 - -\ntopic=\"Rust\"");
         let PatchOutcome::Saved(Saved::Draft(draft)) =
             patched(id, tag("draft", vec![text(&record)])).unwrap()
@@ -190,8 +192,8 @@ mod tests {
 
     #[test]
     fn create_and_freeze_outcomes_decode() {
-        let id = Uuid::new_v4();
-        let named = Uuid::new_v4();
+        let id = DraftId::new();
+        let named = DraftId::new();
         assert!(matches!(
             created(id, tag("exists", vec![text(&named.to_string())])).unwrap(),
             CreateOutcome::Existing(other) if other == named
@@ -226,7 +228,7 @@ mod tests {
             write_count(Value::Array(vec![Value::Int(4), Value::Int(-2)])).unwrap(),
             (4, Duration::ZERO)
         );
-        let id = Uuid::new_v4();
+        let id = DraftId::new();
         assert_eq!(
             live_ids(Value::Array(vec![text(&id.to_string()), text("junk")])).unwrap(),
             vec![id]
@@ -236,7 +238,7 @@ mod tests {
 
     #[test]
     fn an_unexpected_reply_is_an_error_not_a_panic() {
-        let id = Uuid::new_v4();
+        let id = DraftId::new();
         let odd = [
             Value::Nil,
             Value::Int(1),

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use uuid::Uuid;
+use crate::domain::ids::DraftId;
 
 use super::keys::{draft_key, index_key};
 use super::reply;
@@ -13,7 +13,12 @@ use crate::domain::{Owner, StoreError};
 impl RedisDrafts {
     /// Moves the owner's draft's expiry `ttl` from now. `false` if it is
     /// gone (or submitted).
-    pub async fn touch(&self, owner: Owner, id: Uuid, ttl: Duration) -> Result<bool, StoreError> {
+    pub async fn touch(
+        &self,
+        owner: Owner,
+        id: DraftId,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
         let mut invocation = self.scripts.touch.prepare_invoke();
         invocation
             .key(draft_key(owner.user_id, id))

@@ -3,7 +3,7 @@
 //! course row's `trashed_at`); the mark only spares autosave, the hot path,
 //! a Postgres round trip.
 
-use uuid::Uuid;
+use crate::domain::ids::{CourseId, DraftId, UserId};
 
 use super::keys::draft_key;
 use super::reply;
@@ -15,9 +15,9 @@ impl RedisDrafts {
     /// draft is gone or belongs to another course.
     pub async fn mark_trashed(
         &self,
-        user_id: Uuid,
-        draft_id: Uuid,
-        course_id: Uuid,
+        user_id: UserId,
+        draft_id: DraftId,
+        course_id: CourseId,
         trashed: bool,
     ) -> Result<bool, StoreError> {
         let mut invocation = self.scripts.trash.prepare_invoke();

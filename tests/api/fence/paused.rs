@@ -201,7 +201,7 @@ impl Pause {
                 "INSERT INTO courses (id, owner_id, organization_id, slug, title)
                  VALUES ($1, $2, $3, $4, 'pause')",
                 &[
-                    &course_id_for(draft),
+                    &course_id_for(draft.into()),
                     &app.user.id,
                     &app.user.org,
                     &format!("pause-{draft}"),

@@ -14,6 +14,7 @@ use super::{corrupt, TusState};
 use crate::app::AppError;
 use crate::domain::content::ContentCheck;
 use crate::domain::course::{NewFile, RecordOutcome};
+use crate::domain::ids::{DraftId, UploadId};
 use crate::domain::tus::{RunningHash, TusError, TusFinish, TusProgress, TusStatus, TusUpload};
 use crate::domain::upload::UploadError;
 use crate::domain::{Draft, MaterializedBy, Owner};
@@ -25,7 +26,7 @@ use crate::stores::postgres::tus::PgTus;
 /// (a dead process's lease lapses).
 struct Lease {
     store: PgTus,
-    upload_id: Uuid,
+    upload_id: UploadId,
     id: Uuid,
     held: bool,
 }
@@ -78,8 +79,8 @@ impl Courses {
     pub async fn tus_append<S, E>(
         &self,
         owner: Owner,
-        draft_id: Uuid,
-        id: Uuid,
+        draft_id: DraftId,
+        id: UploadId,
         offset: u64,
         body: S,
     ) -> Result<TusState, AppError>
@@ -120,8 +121,8 @@ impl Courses {
     pub(super) async fn append<S, E>(
         &self,
         owner: Owner,
-        draft_id: Uuid,
-        id: Uuid,
+        draft_id: DraftId,
+        id: UploadId,
         offset: u64,
         body: S,
     ) -> Result<TusState, AppError>

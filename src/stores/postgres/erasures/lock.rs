@@ -7,6 +7,8 @@ use std::time::Duration;
 use deadpool_postgres::Object;
 use uuid::Uuid;
 
+use crate::domain::ids::{CourseId, OrgId};
+
 use super::{column, json, state_from, ERASE_LOCK_CLASS, STATE_COLUMNS};
 use crate::domain::cleanup::{CleanupPolicy, DeletionReason, Erasable};
 use crate::domain::erase::{
@@ -111,8 +113,8 @@ impl EraseLock {
         let mut ids = Vec::with_capacity(rows.len());
         let mut organizations = Vec::with_capacity(rows.len());
         for row in &rows {
-            ids.push(row.try_get::<_, Uuid>(0)?);
-            organizations.push(row.try_get::<_, Uuid>(1)?);
+            ids.push(row.try_get::<_, CourseId>(0)?);
+            organizations.push(row.try_get::<_, OrgId>(1)?);
         }
         let deleted = delete_courses(
             &tx,

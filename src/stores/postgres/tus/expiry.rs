@@ -1,7 +1,7 @@
 //! Uploads that end: those past their expiry, for the sweep, and a
 //! discarded draft's, ended at once.
 
-use uuid::Uuid;
+use crate::domain::ids::DraftId;
 
 use super::PgTus;
 use crate::domain::tus::TusUpload;
@@ -30,7 +30,7 @@ impl PgTus {
 
     /// Ends the draft's unfinished uploads now (it was discarded): they
     /// answer 404 and their bytes go with the orphan sweep.
-    pub async fn expire_draft(&self, owner: Owner, draft_id: Uuid) -> Result<(), StoreError> {
+    pub async fn expire_draft(&self, owner: Owner, draft_id: DraftId) -> Result<(), StoreError> {
         self.execute(
             "UPDATE tus_uploads SET expires_at = least(expires_at, now()) \
              WHERE draft_session_id = $1 AND owner_id = $2 AND organization_id = $3",

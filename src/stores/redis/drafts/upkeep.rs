@@ -6,7 +6,6 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use deadpool_redis::redis;
-use uuid::Uuid;
 
 use super::super::breaker::millis;
 use super::super::keys::{
@@ -15,12 +14,13 @@ use super::super::keys::{
 use super::super::record::{course_of, read_records};
 use super::super::reply;
 use super::RedisDrafts;
-use crate::domain::{Backend, StoreError};
+use crate::domain::ids::{DraftId, UserId};
+use crate::domain::{Backend, SessionRef, StoreError, UserDraft};
 use crate::stores::bounded;
 
 impl RedisDrafts {
     /// Deletes a draft, whatever its organization; `false` if there was none.
-    pub async fn delete(&self, user_id: Uuid, id: Uuid) -> Result<bool, StoreError> {
+    pub async fn delete(&self, user_id: UserId, id: DraftId) -> Result<bool, StoreError> {
         let mut invocation = Self::on_draft(&self.scripts.delete, user_id, None, id);
         invocation
             .key(events_channel(user_id, id))
@@ -35,7 +35,7 @@ impl RedisDrafts {
     /// the window has left.
     pub async fn count_write(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
         window: Duration,
         spend: bool,
     ) -> Result<(u64, Duration), StoreError> {
@@ -47,11 +47,8 @@ impl RedisDrafts {
         reply::write_count(self.run(&invocation).await?)
     }
 
-    /// Which of these drafts (owner, draft) still exist.
-    pub async fn alive(
-        &self,
-        drafts: &[(Uuid, Uuid)],
-    ) -> Result<HashSet<(Uuid, Uuid)>, StoreError> {
+    /// Which of these drafts still exist.
+    pub async fn alive(&self, drafts: &[UserDraft]) -> Result<HashSet<UserDraft>, StoreError> {
         if drafts.is_empty() {
             return Ok(HashSet::new());
         }
@@ -60,7 +57,7 @@ impl RedisDrafts {
             .call(async {
                 let commands = drafts
                     .iter()
-                    .map(|(user, id)| redis::Cmd::exists(draft_key(*user, *id)))
+                    .map(|d| redis::Cmd::exists(draft_key(d.user, d.draft)))
                     .collect();
                 self.conn().await?.each(commands).await
             })
@@ -81,25 +78,26 @@ impl RedisDrafts {
         .await
     }
 
-    /// Every draft session: (owner, draft, its course if any). A full scan,
+    /// Every draft session, with its course if any. A full scan,
     /// for the daily orphan sweep.
-    pub async fn scan(&self) -> Result<Vec<(Uuid, Uuid, Option<Uuid>)>, StoreError> {
+    pub async fn scan(&self) -> Result<Vec<SessionRef>, StoreError> {
         bounded(Backend::Redis, self.timeout * 10, async {
             let mut conn = self.conn().await?;
             let keys = conn.scan_all(SESSION_PATTERN).await?;
-            let drafts: Vec<(Uuid, Uuid)> =
+            let drafts: Vec<UserDraft> =
                 keys.iter().filter_map(|key| parse_draft_key(key)).collect();
-            let keys: Vec<String> = drafts
-                .iter()
-                .map(|(user, id)| draft_key(*user, *id))
-                .collect();
+            let keys: Vec<String> = drafts.iter().map(|d| draft_key(d.user, d.draft)).collect();
             let records = read_records(&mut conn, &keys, &self.scripts.read).await?;
             // A draft that expired since the SCAN has no course.
             Ok::<_, StoreError>(
                 drafts
                     .into_iter()
                     .zip(records)
-                    .map(|((user, id), record)| (user, id, record.and_then(|r| course_of(id, &r))))
+                    .map(|(UserDraft { user, draft }, record)| SessionRef {
+                        user,
+                        draft,
+                        course: record.and_then(|r| course_of(draft, &r)),
+                    })
                     .collect(),
             )
         })
