@@ -143,22 +143,30 @@ impl Storage {
             .await
             .expect("the upload ledger");
         let recorded: HashSet<String> = ledger.iter().map(|row| row.get(1)).collect();
-        stored.extend(
-            ledger
-                .iter()
-                .map(|row| format!("{} (upload in progress)", row.get::<_, String>(0))),
-        );
         // s3s-fs keeps a part as `.upload_id-{id}.part-{n}` beside the bucket.
-        let unrecorded_parts = std::fs::read_dir(&s3.root)
+        let parts: Vec<(String, String)> = std::fs::read_dir(&s3.root)
             .into_iter()
             .flatten()
             .flatten()
             .filter_map(|entry| entry.file_name().into_string().ok())
-            .filter(|name| {
-                name.strip_prefix(".upload_id-")
-                    .and_then(|rest| rest.split_once(".part-"))
-                    .is_some_and(|(id, _)| !recorded.contains(id))
+            .filter_map(|name| {
+                let (id, _) = name.strip_prefix(".upload_id-")?.split_once(".part-")?;
+                Some((id.to_owned(), name.clone()))
             })
+            .collect();
+        // An upload in progress is residue when it holds bytes (parts); a
+        // ledger row alone holds ids only.
+        stored.extend(ledger.iter().filter_map(|row| {
+            let (key, id): (String, String) = (row.get(0), row.get(1));
+            parts
+                .iter()
+                .any(|(part_of, _)| *part_of == id)
+                .then(|| format!("{key} (upload in progress)"))
+        }));
+        let unrecorded_parts = parts
+            .into_iter()
+            .filter(|(id, _)| !recorded.contains(id))
+            .map(|(_, name)| name)
             .collect();
         Listing {
             stored,
