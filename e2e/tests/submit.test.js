@@ -123,7 +123,7 @@ test('submit without an upload creates exactly one course row with the final dat
   await page.click('#new-course');
   await saveState(page, 'idle');
   assert.equal(await page.evaluate(() => JSON.parse(sessionStorage.getItem('draftd.draft') || '{}').id ?? null), null);
-  assert.equal(await page.getAttribute('body', 'data-draft-id'), '');
+  assert.equal((await page.getAttribute('body', 'data-draft-id')) ?? '', '', 'no draft named on the page');
   assert.equal(await page.inputValue('#topic'), '');
   await page.fill('#topic', 'The next course');
   await saveState(page, 'saved');
