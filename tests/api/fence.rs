@@ -18,7 +18,9 @@ use self::checks::{
     start_erase, wait_until_swept, Announced,
 };
 use crate::erase::{await_erase, erase_to_end, Whose};
+use crate::held::InFlight;
 use crate::helpers::{assert_problem, new_user, service_user, wait_until, TestApp};
+use crate::receiver::Receiver;
 use crate::tus_steps::{header, text};
 
 /// The two halves of a held multipart upload's file.
@@ -117,49 +119,81 @@ async fn upload_done_before(deletion: Deletion, course: Course) {
     Announced::Yes.assert_end(&events(&app, &receiver).await);
 }
 
+/// A race of an upload with `deletion` in both orders: a module of two
+/// tests, one for each.
+macro_rules! race_in_both_orders {
+    ($race:ident, $deletion:expr, $course:expr) => {
+        mod $race {
+            use super::*;
+
+            #[tokio::test]
+            async fn an_upload_held_across_it_answers_410_and_leaves_nothing() {
+                upload_held_across($deletion, $course).await;
+            }
+
+            #[tokio::test]
+            async fn an_upload_done_before_it_goes_with_what_it_deletes() {
+                upload_done_before($deletion, $course).await;
+            }
+        }
+    };
+}
+
+/// An app whose erase waits out a request deadline short enough for a test.
+async fn spawn_for_erase() -> (TestApp, Receiver) {
+    spawn_watched(|c| c.body_deadline_secs = BODY_DEADLINE_SECS).await
+}
+
+/// A created tus upload of `len` bytes of text to `draft`: its content and
+/// URL.
+async fn notes_upload(app: &TestApp, draft: &str, len: usize) -> (Vec<u8>, String) {
+    let content = text(len);
+    let url = app
+        .tus_upload_url(&app.user, draft, content.len(), "notes.txt", "text/plain")
+        .await;
+    (content, url)
+}
+
+/// Erases the app's user while `held` waits half-sent, and sends the rest
+/// once the erase has swept `draft` but still runs: the write loses (403)
+/// and the erase leaves nothing of the user.
+async fn hold_across_an_erase(app: &TestApp, draft: &str, held: InFlight, what: &str) {
+    let erase = start_erase(app).await;
+    wait_until_swept(app, draft).await;
+    let when_sent = app.get_json(&service_user(), &erase).await;
+    let late = held.finish().await;
+
+    assert_lost(late, what, 403, "forbidden").await;
+    assert_eq!(
+        when_sent["status"], "running",
+        "the rest was sent while the erase ran: {when_sent}"
+    );
+    assert_erased(app, &await_erase(app, &erase).await, draft).await;
+}
+
 // Case 1: a multipart upload across the discard of its materialized draft.
-
-#[tokio::test]
-async fn an_upload_held_across_the_discard_of_its_draft_answers_410_and_leaves_nothing() {
-    upload_held_across(Deletion::Discard, Course::Materialized).await;
-}
-
-#[tokio::test]
-async fn an_upload_done_before_the_discard_of_its_draft_goes_with_the_course() {
-    upload_done_before(Deletion::Discard, Course::Materialized).await;
-}
+race_in_both_orders!(
+    the_discard_of_its_draft,
+    Deletion::Discard,
+    Course::Materialized
+);
 
 // Case 2: a multipart upload across a permanent delete of the course.
-
-#[tokio::test]
-async fn an_upload_held_across_a_permanent_delete_answers_410_and_leaves_nothing() {
-    upload_held_across(Deletion::PermanentDelete, Course::Materialized).await;
-}
-
-#[tokio::test]
-async fn an_upload_done_before_a_permanent_delete_goes_with_the_course() {
-    upload_done_before(Deletion::PermanentDelete, Course::Materialized).await;
-}
+race_in_both_orders!(
+    a_permanent_delete,
+    Deletion::PermanentDelete,
+    Course::Materialized
+);
 
 // Case 3: a multipart upload across an erase of its user.
 
 #[tokio::test]
 async fn an_upload_held_across_an_erase_of_its_user_answers_403_and_leaves_nothing() {
-    let (app, receiver) = spawn_watched(|c| c.body_deadline_secs = BODY_DEADLINE_SECS).await;
+    let (app, receiver) = spawn_for_erase().await;
     let (draft, _course) = materialized_draft(&app).await;
     let upload = app.held_upload(&app.user, &draft, FIRST, REST).await;
 
-    let erase = start_erase(&app).await;
-    wait_until_swept(&app, &draft).await;
-    let when_sent = app.get_json(&service_user(), &erase).await;
-    let late = upload.finish().await;
-
-    assert_lost(late, "the upload held across the erase", 403, "forbidden").await;
-    assert_eq!(
-        when_sent["status"], "running",
-        "the rest was sent while the erase ran: {when_sent}"
-    );
-    assert_erased(&app, &await_erase(&app, &erase).await, &draft).await;
+    hold_across_an_erase(&app, &draft, upload, "the upload held across the erase").await;
     Announced::Yes.assert_end(&events(&app, &receiver).await);
 }
 
@@ -192,7 +226,7 @@ async fn an_upload_held_until_an_erase_of_its_user_ends_never_lands() {
 
 #[tokio::test]
 async fn an_upload_done_before_an_erase_of_its_user_is_erased_with_it() {
-    let (app, receiver) = spawn_watched(|c| c.body_deadline_secs = BODY_DEADLINE_SECS).await;
+    let (app, receiver) = spawn_for_erase().await;
     let (draft, _course) = materialized_draft(&app).await;
     let upload = app.upload_text(&app.user, &draft, "early.txt", REST).await;
     assert_eq!(upload.status(), 201);
@@ -209,15 +243,12 @@ async fn an_upload_done_before_an_erase_of_its_user_is_erased_with_it() {
 async fn a_tus_patch_held_across_a_discard_does_not_finish_its_upload() {
     let (app, receiver) = spawn_watched(|_| {}).await;
     let (draft, _course) = materialized_draft(&app).await;
-    let content = text(STEP + 100);
-    let url = app
-        .tus_upload_url(&app.user, &draft, content.len(), "notes.txt", "text/plain")
-        .await;
+    let (content, url) = notes_upload(&app, &draft, STEP + 100).await;
     let patch = app
         .held_tus_patch(&app.user, &url, &content[..STEP], &content[STEP..])
         .await;
 
-    assert_eq!(app.delete_draft(&app.user, &draft).await.status(), 204);
+    Deletion::Discard.run(&app, &draft, None).await;
     let late = patch.finish().await;
 
     assert_lost(
@@ -235,15 +266,12 @@ async fn a_tus_patch_held_across_a_discard_does_not_finish_its_upload() {
 async fn a_tus_upload_finished_before_a_discard_goes_with_the_course() {
     let (app, receiver) = spawn_watched(|_| {}).await;
     let (draft, _course) = materialized_draft(&app).await;
-    let content = text(STEP + 100);
-    let url = app
-        .tus_upload_url(&app.user, &draft, content.len(), "notes.txt", "text/plain")
-        .await;
+    let (content, url) = notes_upload(&app, &draft, STEP + 100).await;
     let finished = app.tus_patch(&app.user, &url, 0, &content).await;
     assert_eq!(finished.status(), 204);
     header(&finished, "draftd-file-id");
 
-    assert_eq!(app.delete_draft(&app.user, &draft).await.status(), 204);
+    Deletion::Discard.run(&app, &draft, None).await;
 
     assert_nothing_left(&app, &draft).await;
     Announced::Yes.assert_end(&events(&app, &receiver).await);
@@ -253,12 +281,9 @@ async fn a_tus_upload_finished_before_a_discard_goes_with_the_course() {
 
 #[tokio::test]
 async fn a_tus_patch_held_across_an_erase_of_its_user_answers_403_and_leaves_nothing() {
-    let (app, _receiver) = spawn_watched(|c| c.body_deadline_secs = BODY_DEADLINE_SECS).await;
+    let (app, _receiver) = spawn_for_erase().await;
     let draft = app.draft_id(&app.user, json!({"topic": "Erased"})).await;
-    let content = text(2 * STEP);
-    let url = app
-        .tus_upload_url(&app.user, &draft, content.len(), "notes.txt", "text/plain")
-        .await;
+    let (content, url) = notes_upload(&app, &draft, 2 * STEP).await;
     let patch = app
         .held_tus_patch(
             &app.user,
@@ -268,27 +293,14 @@ async fn a_tus_patch_held_across_an_erase_of_its_user_answers_403_and_leaves_not
         )
         .await;
 
-    let erase = start_erase(&app).await;
-    wait_until_swept(&app, &draft).await;
-    let when_sent = app.get_json(&service_user(), &erase).await;
-    let late = patch.finish().await;
-
-    assert_lost(late, "the PATCH held across the erase", 403, "forbidden").await;
-    assert_eq!(
-        when_sent["status"], "running",
-        "the rest was sent while the erase ran: {when_sent}"
-    );
-    assert_erased(&app, &await_erase(&app, &erase).await, &draft).await;
+    hold_across_an_erase(&app, &draft, patch, "the PATCH held across the erase").await;
 }
 
 #[tokio::test]
 async fn an_erase_ends_its_users_unfinished_tus_uploads_for_good() {
-    let (app, _receiver) = spawn_watched(|c| c.body_deadline_secs = BODY_DEADLINE_SECS).await;
+    let (app, _receiver) = spawn_for_erase().await;
     let draft = app.draft_id(&app.user, json!({"topic": "Erased"})).await;
-    let content = text(2 * STEP);
-    let url = app
-        .tus_upload_url(&app.user, &draft, content.len(), "notes.txt", "text/plain")
-        .await;
+    let (content, url) = notes_upload(&app, &draft, 2 * STEP).await;
     let half = app.tus_patch(&app.user, &url, 0, &content[..STEP]).await;
     assert_eq!(half.status(), 204);
 
@@ -302,16 +314,11 @@ async fn an_erase_ends_its_users_unfinished_tus_uploads_for_good() {
 }
 
 // A discard of a draft that has no course yet, across its first upload.
-
-#[tokio::test]
-async fn a_first_upload_held_across_the_discard_of_its_draft_answers_410_and_makes_no_course() {
-    upload_held_across(Deletion::Discard, Course::NotYet).await;
-}
-
-#[tokio::test]
-async fn a_first_upload_done_before_the_discard_of_its_draft_goes_with_it() {
-    upload_done_before(Deletion::Discard, Course::NotYet).await;
-}
+race_in_both_orders!(
+    the_discard_of_a_draft_without_a_course,
+    Deletion::Discard,
+    Course::NotYet
+);
 
 // After a discard: the draft's tombstone.
 
@@ -347,10 +354,7 @@ async fn a_discarded_draft_answers_its_owner_410_and_anyone_else_404() {
 async fn every_later_write_naming_a_discarded_draft_answers_410_and_makes_nothing() {
     let app = TestApp::spawn().await;
     let draft = app.draft_id(&app.user, json!({"topic": "Discarded"})).await;
-    let content = text(100);
-    let url = app
-        .tus_upload_url(&app.user, &draft, content.len(), "notes.txt", "text/plain")
-        .await;
+    let (content, url) = notes_upload(&app, &draft, 100).await;
     assert_eq!(app.delete_draft(&app.user, &draft).await.status(), 204);
 
     for action in ["materialize", "submit"] {
