@@ -2,11 +2,11 @@
 //! is held to the write rate while a whole-file or MiB-chunked client never
 //! meets it.
 
-use reqwest::Method;
+use reqwest::{Method, Response};
 use serde_json::json;
 
-use crate::helpers::{assert_problem, new_user, TestApp};
-use crate::tus_steps::{header, OwnRedis};
+use crate::helpers::{assert_problem, new_user, TestApp, TestUser};
+use crate::tus_steps::{header, OwnRedis, TUS};
 
 const MIB: usize = 1 << 20;
 
@@ -18,12 +18,30 @@ async fn app_with_write_rate() -> TestApp {
     TestApp::spawn_with(|c| c.write_rate_limit = WRITES).await
 }
 
+/// A draft of `user` with an upload of 100 bytes created for it (two writes
+/// spent): the upload's URL.
+async fn drip_upload(app: &TestApp, user: &TestUser) -> String {
+    let draft = app.draft_id(user, json!({})).await;
+    app.tus_upload_url(user, &draft, 100, "drip.txt", "text/plain")
+        .await
+}
+
+/// A PATCH of one byte without `Upload-Offset`.
+async fn patch_without_offset(app: &TestApp, user: &TestUser, url: &str) -> Response {
+    app.request(Method::PATCH, url, user)
+        .header("tus-resumable", TUS)
+        .header("content-type", "application/offset+octet-stream")
+        .body("b")
+        .send()
+        .await
+        .expect("request sent")
+}
+
 #[tokio::test]
 async fn chunks_of_a_mib_or_the_whole_file_never_meet_the_write_rate() {
     let app = app_with_write_rate().await;
     let user = new_user();
-    let draft = app.new_draft(&user, json!({})).await;
-    let draft = draft["id"].as_str().unwrap();
+    let draft = &app.draft_id(&user, json!({})).await;
     // 3.5 MiB in PATCHes of 1 MiB: three store 1 MiB, the last finishes.
     let content = vec![b'a'; 3 * MIB + MIB / 2];
     let url = app
@@ -52,13 +70,8 @@ async fn chunks_of_a_mib_or_the_whole_file_never_meet_the_write_rate() {
 
 #[tokio::test]
 async fn a_drip_of_small_patches_and_refused_ones_meets_the_write_rate_before_storing() {
-    let app = app_with_write_rate().await;
-    let user = new_user();
-    let draft = app.new_draft(&user, json!({})).await;
-    let draft = draft["id"].as_str().unwrap();
-    let url = app
-        .tus_upload_url(&user, draft, 100, "drip.txt", "text/plain")
-        .await;
+    let (app, user) = (app_with_write_rate().await, new_user());
+    let url = drip_upload(&app, &user).await;
     // Two writes spent; a refused PATCH (offset mismatch) costs one, a
     // PATCH storing one byte another.
     let mismatch = app.tus_patch(&user, &url, 7, b"a").await;
@@ -73,37 +86,18 @@ async fn a_drip_of_small_patches_and_refused_ones_meets_the_write_rate_before_st
     assert!(refused.headers().contains_key("retry-after"));
     assert_problem(refused, 429).await;
     assert_eq!(app.tus_offset(&user, &url).await, 1);
-    let malformed = app
-        .request(Method::PATCH, &url, &user)
-        .header("tus-resumable", "1.0.0")
-        .header("content-type", "application/offset+octet-stream")
-        .body("b")
-        .send()
-        .await
-        .unwrap();
+    let malformed = patch_without_offset(&app, &user, &url).await;
     assert_problem(malformed, 429).await;
     assert_eq!(app.tus_offset(&user, &url).await, 1);
 }
 
 #[tokio::test]
 async fn patches_refused_by_their_headers_count_against_the_write_rate() {
-    let app = app_with_write_rate().await;
-    let user = new_user();
-    let draft = app.new_draft(&user, json!({})).await;
-    let draft = draft["id"].as_str().unwrap();
-    let url = app
-        .tus_upload_url(&user, draft, 100, "drip.txt", "text/plain")
-        .await;
+    let (app, user) = (app_with_write_rate().await, new_user());
+    let url = drip_upload(&app, &user).await;
     for _ in 0..2 {
         // No Upload-Offset: a 400 that counts.
-        let malformed = app
-            .request(Method::PATCH, &url, &user)
-            .header("tus-resumable", "1.0.0")
-            .header("content-type", "application/offset+octet-stream")
-            .body("b")
-            .send()
-            .await
-            .unwrap();
+        let malformed = patch_without_offset(&app, &user, &url).await;
         assert_problem(malformed, 400).await;
     }
     let spent = app.tus_patch(&user, &url, 0, &[b'a'; 100]).await;
@@ -127,8 +121,7 @@ async fn expires_at(app: &TestApp, url: &str) -> chrono::DateTime<chrono::Utc> {
 async fn one_user_holds_at_most_its_bound_reserved_and_unsent() {
     let app = TestApp::spawn_with(|c| c.tus.reserved_bytes_per_user = 1000).await;
     let user = new_user();
-    let draft = app.new_draft(&user, json!({})).await;
-    let draft = draft["id"].as_str().unwrap();
+    let draft = &app.draft_id(&user, json!({})).await;
     let first = app
         .tus_upload_url(&user, draft, 600, "a.txt", "text/plain")
         .await;
@@ -148,8 +141,7 @@ async fn one_user_holds_at_most_its_bound_reserved_and_unsent() {
 
     // Another member of the organization is not held back by it.
     let colleague = crate::erase::member_of(uuid::Uuid::new_v4(), user.org);
-    let theirs = app.new_draft(&colleague, json!({})).await;
-    let theirs = theirs["id"].as_str().unwrap();
+    let theirs = &app.draft_id(&colleague, json!({})).await;
     let created = app
         .tus_create(&colleague, theirs, 600, "c.txt", "text/plain")
         .await;
@@ -180,8 +172,7 @@ async fn an_idle_upload_lapses_releasing_its_reservation_and_only_stored_bytes_k
     })
     .await;
     let user = new_user();
-    let draft = app.new_draft(&user, json!({})).await;
-    let draft = draft["id"].as_str().unwrap();
+    let draft = &app.draft_id(&user, json!({})).await;
     let before = chrono::Utc::now();
     let created = app
         .tus_create(&user, draft, 600, "a.txt", "text/plain")
