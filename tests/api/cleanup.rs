@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::helpers::{
-    assert_problem, draft_key, files_under, service_user, wait_until, ScratchDir, TestApp,
+    assert_problem, draft_key, files_under, json_of, service_user, wait_until, ScratchDir, TestApp,
 };
 use crate::records::Record;
 use crate::servers::{free_port, s3_server, use_s3};
@@ -151,25 +151,12 @@ async fn metrics_export_what_the_alerts_read() {
     .await;
 
     let ids: Vec<i64> = app
-        .db
-        .query(
-            "SELECT id FROM jobs WHERE task LIKE 'cleanup.%' ORDER BY id LIMIT 3",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
-    let retried: Value = app
+        .column("SELECT id FROM jobs WHERE task LIKE 'cleanup.%' ORDER BY id LIMIT 3")
+        .await;
+    let retry = app
         .request(Method::POST, "/api/v1/admin/cleanup/retry", &service_user())
-        .json(&json!({ "ids": ids }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json(&json!({ "ids": ids }));
+    let retried = json_of(retry).await;
     assert_eq!(retried["retried"], 3);
     wait_until("the gauge shows the 4 jobs still dead", || async {
         dead().await == Some(4.0)

@@ -155,6 +155,19 @@ pub(crate) async fn post_erase(app: &TestApp, whose: Whose, dry_run: bool) -> Re
         .expect("request sent")
 }
 
+/// POSTs `body` to the erase route `path` as the service; asserts a 422
+/// that names `field`.
+pub(crate) async fn assert_erase_refused(app: &TestApp, path: &str, body: &Value, field: &str) {
+    let response = app
+        .request(Method::POST, path, &service_user())
+        .json(body)
+        .send()
+        .await
+        .expect("request sent");
+    let problem = assert_problem(response, 422).await;
+    assert!(problem["errors"].get(field).is_some(), "{body}: {problem}");
+}
+
 /// Starts the erase (202, Location) and waits until it ends; its state.
 pub(crate) async fn erase_to_end(app: &TestApp, whose: Whose) -> Value {
     let started = post_erase(app, whose, false).await;
@@ -518,14 +531,7 @@ async fn the_erase_routes_are_for_the_service_only_and_check_their_input() {
         (json!({"organizationId": 42}), "organizationId"),
         (json!({"organizationId": null}), "organizationId"),
     ] {
-        let response = app
-            .request(Method::POST, "/api/v1/admin/erase", &service)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let problem = assert_problem(response, 422).await;
-        assert!(problem["errors"].get(field).is_some(), "{body}: {problem}");
+        assert_erase_refused(&app, "/api/v1/admin/erase", &body, field).await;
     }
     assert_problem(app.call(Method::GET, &unknown, &service).await, 404).await;
     let malformed = app

@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_problem, wait_until, ScratchDir, TestApp};
+use crate::helpers::{assert_problem, json_of, wait_until, ScratchDir, TestApp};
 use crate::proxy::Proxy;
 use crate::servers::{free_port, redis_server};
 
@@ -481,15 +481,12 @@ async fn sigterm_finishes_the_request_in_flight_then_exits_cleanly() {
         client.get(format!("{base}/healthz")).send().await.is_ok()
     })
     .await;
-    let draft: Value = client
-        .post(format!("{base}/api/v1/drafts"))
-        .bearer_auth(&app.user.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let draft = json_of(
+        client
+            .post(format!("{base}/api/v1/drafts"))
+            .bearer_auth(&app.user.token),
+    )
+    .await;
     let id = draft["id"].as_str().unwrap().to_owned();
 
     // An upload whose body arrives in two halves; SIGTERM falls between them.

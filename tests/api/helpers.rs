@@ -12,6 +12,7 @@ use draftd::startup::Application;
 use draftd::stores::redis::keys;
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::Value;
+use tokio_postgres::types::FromSqlOwned;
 use tokio_postgres::NoTls;
 use uuid::Uuid;
 
@@ -279,6 +280,12 @@ impl TestApp {
         self.db.query_one(sql, &[]).await.expect("count").get(0)
     }
 
+    /// The first column of every row `sql` selects.
+    pub async fn column<T: FromSqlOwned>(&self, sql: &str) -> Vec<T> {
+        let rows = self.db.query(sql, &[]).await.expect("query");
+        rows.iter().map(|row| row.get(0)).collect()
+    }
+
     /// Every file under the upload directory (staging files included).
     pub fn stored_files(&self) -> Vec<std::path::PathBuf> {
         files_under(&self.config.upload_dir)
@@ -420,6 +427,12 @@ pub async fn drop_database(url: &str) -> std::io::Result<()> {
         .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
         .await
         .map_err(std::io::Error::other)
+}
+
+/// Sends `request`; the answer's JSON, whatever its status.
+pub async fn json_of(request: RequestBuilder) -> Value {
+    let response = request.send().await.expect("request sent");
+    response.json().await.expect("JSON body")
 }
 
 /// Asserts a problem response with `status`; returns its body.

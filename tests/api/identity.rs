@@ -7,7 +7,8 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::{assert_problem, TestApp, TestUser, SECRET};
+use crate::erase::assert_erase_refused;
+use crate::helpers::{assert_problem, json_of, TestApp, TestUser, SECRET};
 use crate::idp::{hmac_token, user_claims, IdpKey, JwksServer};
 use crate::jwks::{app_with_jwks, jwks_of, open_with};
 
@@ -298,28 +299,12 @@ async fn a_subject_that_is_not_a_uuid_is_mapped_and_erased_by_its_raw_id() {
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     let erase: Value = response.json().await.unwrap();
     assert_eq!(erase["subjectId"], caller.id.to_string(), "{erase}");
-    let service_get = |path: String| {
-        app.client
-            .get(format!("{}{path}", app.address))
-            .bearer_auth(&service.token)
-            .send()
-    };
+    let erase_state = || json_of(app.request(Method::GET, &location, &service));
     crate::helpers::wait_until("the erase ends", || async {
-        let state: Value = service_get(location.clone())
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        state["status"] != "running"
+        erase_state().await["status"] != "running"
     })
     .await;
-    let state: Value = service_get(location.clone())
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state = erase_state().await;
     assert_eq!(state["status"], "done", "{state}");
     assert_eq!(
         app.count(&format!(
@@ -365,17 +350,6 @@ async fn an_hs256_subject_that_is_not_a_uuid_is_mapped_in_the_namespace_of_no_is
         (json!({"userId": 42}), "userId"),
         (json!({"userId": "alice", "issuer": 7}), "issuer"),
     ] {
-        let response = app
-            .request(
-                Method::POST,
-                "/api/v1/admin/erase?dryRun=true",
-                &crate::helpers::service_user(),
-            )
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let problem = assert_problem(response, 422).await;
-        assert!(problem["errors"].get(field).is_some(), "{body}: {problem}");
+        assert_erase_refused(&app, "/api/v1/admin/erase?dryRun=true", &body, field).await;
     }
 }

@@ -57,17 +57,11 @@ async fn deliveries_failing_together_come_back_apart_within_a_quarter_more() {
     })
     .await;
     let waits: Vec<f64> = app
-        .db
-        .query(
+        .column(
             "SELECT (extract(epoch FROM run_after - updated_at) * 1000)::float8
              FROM jobs WHERE task = 'webhook.delivery'",
-            &[],
         )
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
+        .await;
     assert!(
         waits.iter().all(|w| (10_000.0..=12_501.0).contains(w)),
         "the backoff, and at most a quarter more: {waits:?}"

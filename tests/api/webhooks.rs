@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::erase::{erase_to_end, member_of, Whose};
-use crate::helpers::{wait_until, TestApp, TestUser};
+use crate::helpers::{json_of, wait_until, TestApp, TestUser};
 use crate::receiver::{new_secret, verifies, Answer, Delivery, Receiver};
 use crate::servers::{free_port, ServerProcess};
 
@@ -385,16 +385,11 @@ async fn a_service_killed_mid_delivery_delivers_after_restart() {
     let mut service = ServerProcess::start(serve(port), port).await;
     let base = format!("http://127.0.0.1:{port}/api/v1/drafts");
     let client = reqwest::Client::new();
-    let draft: Value = client
+    let create = client
         .post(&base)
         .bearer_auth(&app.user.token)
-        .json(&json!({"formData": {"topic": "Crash course"}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json(&json!({"formData": {"topic": "Crash course"}}));
+    let draft = json_of(create).await;
     let draft = draft["id"].as_str().unwrap();
     for action in ["materialize", "submit"] {
         let answer = client
