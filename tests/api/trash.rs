@@ -8,11 +8,11 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use deadpool_redis::redis::AsyncCommands;
 use futures_util::future::join_all;
-use reqwest::Method;
+use reqwest::{Method, Response};
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    assert_problem, draft_key, files_under, new_user, ScratchDir, TestApp, TestUser,
+    assert_problem, draft_key, files_under, json_of, new_user, ScratchDir, TestApp, TestUser,
 };
 use crate::servers::{free_port, s3_server, use_s3};
 
@@ -24,6 +24,29 @@ async fn course_with_file(app: &TestApp, user: &TestUser) -> (String, String, St
         .course_with_files(user, "Keep me", &[("plan.txt", CONTENT)])
         .await;
     (made.draft, made.course, made.files[0].clone())
+}
+
+/// A course of one file of the app's user, in the trash: (draft id, course
+/// id).
+async fn trashed_course(app: &TestApp) -> (String, String) {
+    let (draft, course, _) = course_with_file(app, &app.user).await;
+    app.trash_course(&app.user, &course).await;
+    (draft, course)
+}
+
+/// POSTs the restore of the app's user's `course`.
+async fn restore(app: &TestApp, course: &str) -> Response {
+    let path = format!("/api/v1/courses/{course}/restore");
+    app.call(Method::POST, &path, &app.user).await
+}
+
+/// Asserts the course erased for good: the draft's Redis key gone, no
+/// restore (404).
+async fn assert_erased(app: &TestApp, draft: &str, course: &str) {
+    let mut redis = app.redis().await;
+    let key_left: bool = redis.exists(draft_key(&app.user, draft)).await.unwrap();
+    assert!(!key_left);
+    assert_problem(restore(app, course).await, 404).await;
 }
 
 async fn download(app: &TestApp, course: &str, file: &str) -> Vec<u8> {
@@ -103,33 +126,18 @@ async fn trash_and_restore(app: &TestApp, objects: impl Fn() -> Vec<PathBuf>) {
         409,
     )
     .await;
-    let remove_file = app
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/drafts/{draft}/files/{file}"),
-            &app.user,
-        )
-        .await;
+    let file_path = format!("/api/v1/drafts/{draft}/files/{file}");
+    let remove_file = app.call(Method::DELETE, &file_path, &app.user).await;
     assert_problem(remove_file, 409).await;
     assert_eq!(objects().len(), 1);
 
     // Deleting again changes nothing.
-    let again: Value = app
-        .call(Method::DELETE, &path, &app.user)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let again = json_of(app.request(Method::DELETE, &path, &app.user)).await;
     assert_eq!(again["trashedAt"], trashed["trashedAt"]);
 
     // Restore: the same course, byte for byte, and an editable draft.
     let restore = format!("{path}/restore");
-    let restored: Value = app
-        .call(Method::POST, &restore, &app.user)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let restored = json_of(app.request(Method::POST, &restore, &app.user)).await;
     assert_eq!(restored["trashedAt"], Value::Null);
     assert_eq!(restored["purgeAt"], Value::Null);
     let mut after = app.get_json(&app.user, &path).await;
@@ -151,12 +159,7 @@ async fn trash_and_restore(app: &TestApp, objects: impl Fn() -> Vec<PathBuf>) {
         .await;
     assert_eq!(patch.status(), 200);
     // Restoring a live course changes nothing.
-    let live: Value = app
-        .call(Method::POST, &restore, &app.user)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let live = json_of(app.request(Method::POST, &restore, &app.user)).await;
     assert_eq!(live["updatedAt"], restored["updatedAt"]);
 }
 
@@ -178,13 +181,10 @@ async fn a_trashed_course_keeps_its_files_and_comes_back_unchanged_on_s3() {
 #[tokio::test]
 async fn a_permanent_delete_erases_a_trashed_course_with_its_files_and_keys() {
     let app = TestApp::spawn().await;
-    let (draft, course, _) = course_with_file(&app, &app.user).await;
-    let path = format!("/api/v1/courses/{course}");
-    app.trash_course(&app.user, &course).await;
+    let (draft, course) = trashed_course(&app).await;
 
-    let erased = app
-        .call(Method::DELETE, &format!("{path}?permanent=true"), &app.user)
-        .await;
+    let path = format!("/api/v1/courses/{course}?permanent=true");
+    let erased = app.call(Method::DELETE, &path, &app.user).await;
     assert_eq!(erased.status(), 204);
     assert_eq!(
         (app.course_count().await, app.file_row_count().await),
@@ -192,15 +192,7 @@ async fn a_permanent_delete_erases_a_trashed_course_with_its_files_and_keys() {
     );
     app.run_cleanup().await;
     assert!(app.stored_files().is_empty(), "{:?}", app.stored_files());
-    let mut redis = app.redis().await;
-    let key_left: bool = redis.exists(draft_key(&app.user, &draft)).await.unwrap();
-    assert!(!key_left);
-    assert_problem(
-        app.call(Method::POST, &format!("{path}/restore"), &app.user)
-            .await,
-        404,
-    )
-    .await;
+    assert_erased(&app, &draft, &course).await;
 }
 
 #[tokio::test]
@@ -241,15 +233,7 @@ async fn the_purge_erases_a_course_once_its_retention_ends() {
         1,
         "only the course still in the trash"
     );
-    let mut redis = app.redis().await;
-    let key_left: bool = redis.exists(draft_key(&app.user, &draft)).await.unwrap();
-    assert!(!key_left);
-    assert_problem(
-        app.call(Method::POST, &format!("{path}/restore"), &app.user)
-            .await,
-        404,
-    )
-    .await;
+    assert_erased(&app, &draft, &course).await;
     assert_problem(app.call(Method::GET, &path, &app.user).await, 404).await;
     assert_eq!(listed(&app, &app.user, "?trashed=true").await, [kept]);
 
@@ -281,7 +265,6 @@ async fn a_degraded_mode_draft_is_read_only_while_its_course_is_in_the_trash() {
         "a draft, not yet a course"
     );
 
-    let path = format!("/api/v1/courses/{course}");
     app.trash_course(&app.user, course).await;
     assert_eq!(app.draft(&app.user, id).await["courseTrashed"], true);
     let patch = app
@@ -293,10 +276,7 @@ async fn a_degraded_mode_draft_is_read_only_while_its_course_is_in_the_trash() {
         [course.to_owned()]
     );
 
-    let restored = app
-        .call(Method::POST, &format!("{path}/restore"), &app.user)
-        .await;
-    assert_eq!(restored.status(), 200);
+    assert_eq!(restore(&app, course).await.status(), 200);
     let patch = app
         .patch_draft(&app.user, id, json!({"topic": "Changed"}), None)
         .await;
@@ -306,16 +286,9 @@ async fn a_degraded_mode_draft_is_read_only_while_its_course_is_in_the_trash() {
 #[tokio::test]
 async fn a_restore_after_purge_at_is_404_even_before_the_purge_runs() {
     let app = TestApp::spawn().await;
-    let (_, course, _) = course_with_file(&app, &app.user).await;
-    let path = format!("/api/v1/courses/{course}");
-    app.trash_course(&app.user, &course).await;
+    let (_, course) = trashed_course(&app).await;
     app.set_purge_at(&course, -1.0).await;
-    assert_problem(
-        app.call(Method::POST, &format!("{path}/restore"), &app.user)
-            .await,
-        404,
-    )
-    .await;
+    assert_problem(restore(&app, &course).await, 404).await;
     assert_eq!(
         app.course_count().await,
         1,
@@ -341,16 +314,11 @@ async fn a_purge_racing_restores_leaves_each_course_whole_or_gone() {
             app.set_purge_at(course, 0.02 * i as f64).await;
         }
         let app = &app;
-        let restores = join_all(courses.iter().map(|(course, _)| async move {
-            app.call(
-                Method::POST,
-                &format!("/api/v1/courses/{course}/restore"),
-                &app.user,
-            )
-            .await
-            .status()
-            .as_u16()
-        }));
+        let restores = join_all(
+            courses
+                .iter()
+                .map(|(course, _)| async move { restore(app, course).await.status().as_u16() }),
+        );
         let purges = async {
             let mut erased = 0;
             for _ in 0..4 {
@@ -413,8 +381,7 @@ async fn a_purge_racing_restores_leaves_each_course_whole_or_gone() {
 #[tokio::test]
 async fn discarding_the_draft_of_a_trashed_course_erases_the_course() {
     let app = TestApp::spawn().await;
-    let (draft, course, _) = course_with_file(&app, &app.user).await;
-    app.trash_course(&app.user, &course).await;
+    let (draft, _) = trashed_course(&app).await;
     assert_eq!(app.delete_draft(&app.user, &draft).await.status(), 204);
     assert_eq!(app.course_count().await, 0);
     app.run_cleanup().await;
@@ -424,8 +391,7 @@ async fn discarding_the_draft_of_a_trashed_course_erases_the_course() {
 #[tokio::test]
 async fn the_janitor_leaves_a_trashed_draft_course_to_the_purge() {
     let app = TestApp::spawn().await;
-    let (draft, course, _) = course_with_file(&app, &app.user).await;
-    app.trash_course(&app.user, &course).await;
+    let (draft, course) = trashed_course(&app).await;
     let mut redis = app.redis().await;
     let _: () = redis.del(draft_key(&app.user, &draft)).await.unwrap();
     app.age_course(&course, 48).await;
