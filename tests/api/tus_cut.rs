@@ -2,15 +2,12 @@
 //! even short of a durable step (1 MiB locally, a 5 MiB part on S3), as tusd
 //! does: the client resumes from the offset HEAD answers, which is durable.
 
-use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
-
 use draftd::stores::postgres::lock::FENCE_LOCK_CLASS;
 use tokio_postgres::NoTls;
 
 use crate::held::upload_id;
 use crate::helpers::{assert_problem, wait_until, TestApp};
-use crate::tus_steps::{text, OwnRedis, TUS};
+use crate::tus_steps::{text, OwnRedis};
 use crate::tus_storage::on_s3;
 
 /// Bytes sent before the connection closes: under any durable step.
@@ -21,25 +18,12 @@ const SENT: usize = 300_000;
 /// closing, so it is normally all there.
 const SERVER_BUFFER: usize = 128 * 1024;
 
-/// Sends a PATCH of `content` at offset 0 of `url` over a raw connection,
-/// its headers and `SENT` bytes of it, then closes the connection once the
-/// service is appending (it holds the upload's lease).
-async fn cut_patch(app: &TestApp, url: &str, content: &[u8]) {
-    let address = app.address.trim_start_matches("http://");
-    let mut socket = tokio::net::TcpStream::connect(address).await.unwrap();
-    let head = format!(
-        "PATCH {url} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\
-         Tus-Resumable: {TUS}\r\nUpload-Offset: 0\r\n\
-         Content-Type: application/offset+octet-stream\r\nContent-Length: {}\r\n\r\n",
-        app.user.token,
-        content.len()
-    );
-    socket.write_all(head.as_bytes()).await.unwrap();
-    socket.write_all(&content[..SENT]).await.unwrap();
-    socket.flush().await.unwrap();
+/// Waits, naming `what`, until a PATCH holds the lease of the upload at
+/// `url` (`leased`) or none does.
+async fn wait_until_leased(app: &TestApp, url: &str, leased: bool, what: &str) {
     let id = upload_id(url);
-    wait_until("the PATCH holds its upload", || async {
-        let held = app
+    wait_until(what, || async {
+        let row = app
             .db
             .query_one(
                 "SELECT lease_id IS NOT NULL FROM tus_uploads WHERE id = $1",
@@ -47,9 +31,17 @@ async fn cut_patch(app: &TestApp, url: &str, content: &[u8]) {
             )
             .await
             .unwrap();
-        held.get(0)
+        row.get::<_, bool>(0) == leased
     })
     .await;
+}
+
+/// Sends a PATCH of `content` at offset 0 of `url` over a raw connection,
+/// its headers and `SENT` bytes of it, then closes the connection once the
+/// service is appending (it holds the upload's lease).
+async fn cut_patch(app: &TestApp, url: &str, content: &[u8]) {
+    let socket = app.raw_patch(url, content, SENT).await;
+    wait_until_leased(app, url, true, "the PATCH holds its upload").await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     drop(socket);
 }
@@ -63,36 +55,14 @@ async fn what_arrived_is_kept(app: &TestApp) {
         .tus_upload_url(&app.user, &draft, content.len(), "cut.txt", "text/plain")
         .await;
     cut_patch(app, &url, &content).await;
-    let id = upload_id(&url);
-    wait_until("the cut PATCH releases its upload", || async {
-        let released = app
-            .db
-            .query_one(
-                "SELECT lease_id IS NULL FROM tus_uploads WHERE id = $1",
-                &[&id],
-            )
-            .await
-            .unwrap();
-        released.get(0)
-    })
-    .await;
+    wait_until_leased(app, &url, false, "the cut PATCH releases its upload").await;
     let offset = app.tus_offset(&app.user, &url).await as usize;
     assert!(
         (SENT - SERVER_BUFFER..=SENT).contains(&offset),
         "HEAD reports {offset} of the {SENT} bytes sent"
     );
     // What HEAD reports is durable: the rest from there makes the file.
-    let rest = app
-        .tus_patch(&app.user, &url, offset, &content[offset..])
-        .await;
-    assert_eq!(rest.status(), 204);
-    let course = app
-        .course_of(&app.user, &app.draft(&app.user, &draft).await)
-        .await;
-    assert_eq!(
-        course["files"][0]["sha256"],
-        hex::encode(Sha256::digest(&content))
-    );
+    app.finish_from(&draft, &url, &content, offset).await;
 }
 
 #[tokio::test]

@@ -3,6 +3,9 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use reqwest::{Method, Response};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
 
 use crate::helpers::{TestApp, TestUser};
 
@@ -94,6 +97,54 @@ impl TestApp {
         let head = self.tus_call(Method::HEAD, user, url).await;
         assert_eq!(head.status(), 200, "HEAD {url}");
         header(&head, "upload-offset").parse().unwrap()
+    }
+
+    /// A PATCH of all of `content` at offset 0 of `url`, as the app's user,
+    /// over a raw connection that has sent its head and the first `sent`
+    /// bytes: the connection, open, to close or leave.
+    pub async fn raw_patch(&self, url: &str, content: &[u8], sent: usize) -> TcpStream {
+        let address = self.address.trim_start_matches("http://");
+        let mut socket = TcpStream::connect(address)
+            .await
+            .expect("service reachable");
+        let head = format!(
+            "PATCH {url} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\
+             Tus-Resumable: {TUS}\r\nUpload-Offset: 0\r\n\
+             Content-Type: application/offset+octet-stream\r\nContent-Length: {}\r\n\r\n",
+            self.user.token,
+            content.len()
+        );
+        socket.write_all(head.as_bytes()).await.expect("head sent");
+        socket
+            .write_all(&content[..sent])
+            .await
+            .expect("bytes sent");
+        socket.flush().await.expect("bytes sent");
+        socket
+    }
+
+    /// PATCHes the rest of `content` from `offset` as the app's user,
+    /// asserting it finishes the upload and that the course of `draft`
+    /// holds `content` (by its SHA-256) as its first file.
+    pub async fn finish_from(&self, draft: &str, url: &str, content: &[u8], offset: usize) {
+        let rest = self
+            .tus_patch(&self.user, url, offset, &content[offset..])
+            .await;
+        assert_eq!(rest.status(), 204);
+        self.assert_first_file(draft, content).await;
+    }
+
+    /// Asserts that the course of the app user's `draft` holds `content` (by
+    /// its SHA-256) as its first file; the course.
+    pub async fn assert_first_file(&self, draft: &str, content: &[u8]) -> serde_json::Value {
+        let course = self
+            .course_of(&self.user, &self.draft(&self.user, draft).await)
+            .await;
+        assert_eq!(
+            course["files"][0]["sha256"],
+            hex::encode(Sha256::digest(content))
+        );
+        course
     }
 
     /// Uploads `content` in PATCHes of `chunk` bytes; returns the last answer.

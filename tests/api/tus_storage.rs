@@ -10,11 +10,9 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::io::Write as _;
 
-use tokio::io::AsyncWriteExt;
-
 use crate::helpers::{files_under, wait_until, ScratchDir, TestApp};
 use crate::servers::{free_port, s3_server, use_s3, ServerProcess};
-use crate::tus_steps::{header, text, OwnRedis, TUS};
+use crate::tus_steps::{header, text, OwnRedis};
 
 const MIB: usize = 1024 * 1024;
 
@@ -41,6 +39,27 @@ pub(crate) async fn on_s3(db: OwnRedis) -> (TestApp, S3) {
             root,
         },
     )
+}
+
+/// Asserts that the orphan sweep finds no `what` and no expired upload.
+async fn assert_sweep_takes_nothing(app: &TestApp, what: &str) {
+    let report = app.admin(Method::POST, "/api/v1/admin/orphans/sweep").await;
+    assert_eq!(
+        (report[what].as_u64(), report["expiredUploads"].as_u64()),
+        (Some(0), Some(0)),
+        "{report}"
+    );
+}
+
+/// Moves every upload's expiry into the past.
+async fn expire_uploads(app: &TestApp) {
+    app.db
+        .execute(
+            "UPDATE tus_uploads SET expires_at = now() - interval '1 second'",
+            &[],
+        )
+        .await
+        .expect("expire uploads");
 }
 
 #[tokio::test]
@@ -91,14 +110,7 @@ async fn on_s3_parts_and_a_tail_carry_an_upload_across_patches() {
         )
         .await
         .unwrap();
-    let report = app.admin(Method::POST, "/api/v1/admin/orphans/sweep").await;
-    assert_eq!(
-        (
-            report["incompleteUploads"].as_u64(),
-            report["expiredUploads"].as_u64()
-        ),
-        (Some(0), Some(0))
-    );
+    assert_sweep_takes_nothing(&app, "incompleteUploads").await;
 
     let last = app
         .tus_patch(&app.user, &url, offset, &content[offset..])
@@ -111,13 +123,7 @@ async fn on_s3_parts_and_a_tail_carry_an_upload_across_patches() {
         hex::encode(Sha256::digest(&bytes)),
         hex::encode(Sha256::digest(&content))
     );
-    let course = app
-        .course_of(&app.user, &app.draft(&app.user, id).await)
-        .await;
-    assert_eq!(
-        course["files"][0]["sha256"],
-        hex::encode(Sha256::digest(&content))
-    );
+    app.assert_first_file(id, &content).await;
     assert_eq!(app.count("SELECT count(*) FROM multipart_uploads").await, 0);
     // s3s-fs keeps its own bookkeeping beside the bucket's directory.
     let objects: Vec<_> = files_under(&s3.root.join("draftd"));
@@ -152,13 +158,7 @@ async fn on_s3_termination_and_expiry_remove_parts_and_tail() {
             .status(),
         204
     );
-    app.db
-        .execute(
-            "UPDATE tus_uploads SET expires_at = now() - interval '1 second'",
-            &[],
-        )
-        .await
-        .unwrap();
+    expire_uploads(&app).await;
     assert_eq!(
         app.tus_call(Method::HEAD, &app.user, &urls[1])
             .await
@@ -192,24 +192,11 @@ async fn the_sweep_leaves_an_unfinished_upload_until_it_expires() {
         .unwrap()
         .set_modified(SystemTime::now() - Duration::from_secs(7 * 86400))
         .unwrap();
-    let report = app.admin(Method::POST, "/api/v1/admin/orphans/sweep").await;
-    assert_eq!(
-        (
-            report["residueFound"].as_u64(),
-            report["expiredUploads"].as_u64()
-        ),
-        (Some(0), Some(0))
-    );
+    assert_sweep_takes_nothing(&app, "residueFound").await;
     assert_eq!(files_under(&app.config.upload_dir), staging);
     assert_eq!(app.tus_offset(&app.user, &url).await, 40);
 
-    app.db
-        .execute(
-            "UPDATE tus_uploads SET expires_at = now() - interval '1 second'",
-            &[],
-        )
-        .await
-        .unwrap();
+    expire_uploads(&app).await;
     let dry = app
         .admin(Method::POST, "/api/v1/admin/orphans/sweep?dryRun=true")
         .await;
@@ -230,19 +217,8 @@ async fn a_patch_cut_off_keeps_what_it_stored() {
     let url = app
         .tus_upload_url(&app.user, id, content.len(), "a.txt", "text/plain")
         .await;
-    let address = app.address.trim_start_matches("http://");
-    let mut socket = tokio::net::TcpStream::connect(address).await.unwrap();
-    let request = format!(
-        "PATCH {url} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\
-         Tus-Resumable: {TUS}\r\nUpload-Offset: 0\r\n\
-         Content-Type: application/offset+octet-stream\r\nContent-Length: {}\r\n\r\n",
-        app.user.token,
-        content.len()
-    );
-    socket.write_all(request.as_bytes()).await.unwrap();
     let sent = 2 * MIB + 777;
-    socket.write_all(&content[..sent]).await.unwrap();
-    socket.flush().await.unwrap();
+    let socket = app.raw_patch(&url, &content, sent).await;
     wait_until("a first step is stored", || async {
         app.count("SELECT upload_offset FROM tus_uploads").await > 0
     })
@@ -267,17 +243,7 @@ async fn a_patch_cut_off_keeps_what_it_stored() {
         stored_first <= offset && offset <= sent,
         "stored {offset} of {sent}"
     );
-    let rest = app
-        .tus_patch(&app.user, &url, offset, &content[offset..])
-        .await;
-    assert_eq!(rest.status(), 204);
-    let course = app
-        .course_of(&app.user, &app.draft(&app.user, id).await)
-        .await;
-    assert_eq!(
-        course["files"][0]["sha256"],
-        hex::encode(Sha256::digest(&content))
-    );
+    app.finish_from(id, &url, &content, offset).await;
 }
 
 #[tokio::test]
@@ -370,13 +336,7 @@ async fn an_upload_whose_last_bytes_were_stored_before_a_crash_finishes_on_head(
     assert_eq!(head.status(), 200);
     assert_eq!(header(&head, "upload-offset"), content.len().to_string());
     let file_id = header(&head, "draftd-file-id");
-    let course = app
-        .course_of(&app.user, &app.draft(&app.user, id).await)
-        .await;
+    let course = app.assert_first_file(id, &content).await;
     assert_eq!(course["files"][0]["id"], file_id.as_str());
-    assert_eq!(
-        course["files"][0]["sha256"],
-        hex::encode(Sha256::digest(&content))
-    );
     assert_eq!(app.file_row_count().await, 1);
 }
