@@ -14,6 +14,20 @@ async fn json_of(response: Response) -> Value {
     response.json().await.expect("JSON body")
 }
 
+/// POSTs the draft's `action`, asserting a 422 whose errors name `fields`,
+/// in order.
+async fn assert_refused_naming(app: &TestApp, id: &str, action: &str, fields: &[&str]) {
+    let refused = app.draft_action(&app.user, id, action).await;
+    let problem = assert_problem(refused, 422).await;
+    let named: Vec<&str> = problem["errors"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(named, fields, "{action}: {problem}");
+}
+
 #[tokio::test]
 async fn materialize_creates_the_row_once_and_keeps_the_draft_editable() {
     let (app, draft) = TestApp::with_draft(json!({"topic": "Основы Rust"})).await;
@@ -57,15 +71,7 @@ async fn submit_validates_strictly_and_refuses_without_writing() {
         TestApp::with_draft(json!({"topic": "Ru", "email": "ivan@", "language": "x"})).await;
     let id = draft["id"].as_str().unwrap();
 
-    let refused = app.draft_action(&app.user, id, "submit").await;
-    let problem = assert_problem(refused, 422).await;
-    let fields: Vec<&str> = problem["errors"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    assert_eq!(fields, ["email", "language", "topic"]);
+    assert_refused_naming(&app, id, "submit", &["email", "language", "topic"]).await;
     assert_eq!(app.course_count().await, 0);
     assert_eq!(
         app.draft(&app.user, id).await,
@@ -85,15 +91,7 @@ async fn a_dry_run_of_submit_checks_strictly_and_changes_nothing() {
     let (app, draft) = TestApp::with_draft(json!({"topic": "Ru", "email": "ivan@"})).await;
     let id = draft["id"].as_str().unwrap();
 
-    let refused = app.draft_action(&app.user, id, "submit?dryRun=true").await;
-    let problem = assert_problem(refused, 422).await;
-    let fields: Vec<&str> = problem["errors"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    assert_eq!(fields, ["email", "topic"]);
+    assert_refused_naming(&app, id, "submit?dryRun=true", &["email", "topic"]).await;
 
     let patched = app
         .patch_draft(&app.user, id, json!({"topic": "Rust", "email": null}), None)
