@@ -17,8 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::helpers::{wait_until, TestApp};
-
-const BOUNDARY: &str = "draftd-stall";
+use crate::steps::unfinished_upload;
 
 /// Sends `head` and the first `sent` bytes of a body announced as `length`,
 /// then stops sending and reads the answer; `None` if the service closed
@@ -61,19 +60,7 @@ async fn counters_settle(app: &TestApp) {
 async fn a_half_sent_upload_is_cut_off_and_leaves_no_bytes() {
     let app = TestApp::spawn_with(|c| c.body_idle_timeout_secs = 1).await;
     let draft = app.draft_id(&app.user, serde_json::json!({})).await;
-    let preamble = format!(
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.txt\"\r\n\
-         Content-Type: text/plain\r\n\r\n"
-    );
-    let mut body = preamble.into_bytes();
-    body.extend(std::iter::repeat_n(b'a', 6 << 20));
-    let head = format!(
-        "POST /api/v1/drafts/{draft}/files HTTP/1.1\r\nHost: localhost\r\n\
-         Authorization: Bearer {}\r\nContent-Type: multipart/form-data; boundary={BOUNDARY}\r\n\
-         Content-Length: {}\r\n\r\n",
-        app.user.token,
-        body.len() + (20 << 20),
-    );
+    let (head, body) = unfinished_upload(&draft, &app.user.token, 6 << 20);
     // The bytes sent reach storage (a staging file), then nothing more comes.
     let answer = stall(&app, head, &body).await;
     if let Some(answer) = answer {

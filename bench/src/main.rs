@@ -8,6 +8,7 @@ mod plot;
 mod receiver;
 mod scenarios;
 mod service;
+mod unfinished_upload;
 mod visits;
 
 use std::fmt::Write as _;

@@ -10,9 +10,8 @@ use tokio::io::AsyncWriteExt;
 
 use crate::helpers::{files_under, wait_until, ScratchDir, TestApp};
 use crate::servers::{free_port, s3_server, use_s3, ServerProcess};
+use crate::steps::unfinished_upload;
 use crate::tus_steps::OwnRedis;
-
-const BOUNDARY: &str = "draftd-residue";
 
 #[tokio::test]
 async fn a_sigkill_mid_upload_leaves_residue_that_the_sweep_removes() {
@@ -89,19 +88,7 @@ where
     command.envs(env.iter().map(|(name, value)| (name, value)));
     let mut service = ServerProcess::start(command, port).await;
     let draft = app.draft_id(&app.user, json!({})).await;
-    let mut body = format!(
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.txt\"\r\n\
-         Content-Type: text/plain\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend(std::iter::repeat_n(b'a', 12 << 20));
-    let head = format!(
-        "POST /api/v1/drafts/{draft}/files HTTP/1.1\r\nHost: localhost\r\n\
-         Authorization: Bearer {}\r\nContent-Type: multipart/form-data; boundary={BOUNDARY}\r\n\
-         Content-Length: {}\r\n\r\n",
-        app.user.token,
-        body.len() + (20 << 20),
-    );
+    let (head, body) = unfinished_upload(&draft, &app.user.token, 12 << 20);
     let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .unwrap();

@@ -1,11 +1,15 @@
 //! Steps that many tests take: a draft by its id, a text upload, a course
 //! with files, an action's JSON, the course a draft became, a replica
-//! without Redis.
+//! without Redis, an upload that stops part-way.
 
 use reqwest::{Method, Response};
 use serde_json::Value;
 
 use crate::helpers::{TestApp, TestUser};
+
+#[path = "../../bench/src/unfinished_upload.rs"]
+mod unfinished_upload;
+pub use unfinished_upload::unfinished_upload;
 
 /// A draft whose course holds files, made by uploading them.
 pub struct CourseWithFiles {

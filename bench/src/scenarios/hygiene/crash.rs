@@ -14,6 +14,7 @@ use super::visit::Outcome;
 use super::{admin_call, PATIENCE};
 use crate::scenarios::wait_for;
 use crate::service::Service;
+use crate::unfinished_upload::unfinished_upload;
 use crate::visits::Visit;
 
 /// Uploads cut off by the crash, each to a different course.
@@ -22,7 +23,6 @@ pub const CUT_UPLOADS: usize = 3;
 pub const SENT: usize = 12 << 20;
 /// Written to storage before the crash: the staging file has some bytes.
 const STAGED: u64 = 5 << 20;
-const BOUNDARY: &str = "draftd-bench-crash";
 
 /// What the sweep made of the crash's residue.
 #[derive(Debug)]
@@ -99,20 +99,7 @@ pub async fn crash_mid_uploads(
 /// Sends the head of a text upload to the visit's draft and [`SENT`] bytes
 /// of its body; the stream, still open.
 async fn start_upload(port: u16, outcome: &Outcome) -> anyhow::Result<TcpStream> {
-    let mut body = format!(
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.txt\"\r\n\
-         Content-Type: text/plain\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend(std::iter::repeat_n(b'a', SENT));
-    let head = format!(
-        "POST /api/v1/drafts/{}/files HTTP/1.1\r\nHost: localhost\r\n\
-         Authorization: Bearer {}\r\nContent-Type: multipart/form-data; boundary={BOUNDARY}\r\n\
-         Content-Length: {}\r\n\r\n",
-        outcome.draft,
-        outcome.token,
-        body.len() + (20 << 20),
-    );
+    let (head, body) = unfinished_upload(outcome.draft, &outcome.token, SENT);
     let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
     stream.write_all(head.as_bytes()).await?;
     stream.write_all(&body).await?;
