@@ -3,6 +3,7 @@
 //! docs/benchmarks.md and its plots under docs/bench/.
 
 mod connections;
+mod hook_server;
 mod load;
 mod plot;
 mod receiver;

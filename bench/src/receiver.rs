@@ -4,12 +4,12 @@
 //! events delivered again under the same `webhook-id`.
 
 use std::collections::HashSet;
-use std::net::TcpListener;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::Value;
 
+use crate::hook_server::hook_server;
 use crate::visits::Accepted;
 
 /// Every how many new events one is refused once.
@@ -40,21 +40,11 @@ pub struct Received {
 impl Receiver {
     pub fn start() -> anyhow::Result<Self> {
         let state = Arc::new(Mutex::new(State::default()));
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let port = listener.local_addr()?.port();
-        let data = web::Data::from(state.clone());
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
-                .route("/hook", web::post().to(receive))
-        })
-        .workers(1)
-        .listen(listener)?
-        .run();
+        let (server, url) = hook_server(state.clone(), receive)?;
         let handle = server.handle();
         tokio::spawn(server);
         Ok(Self {
-            url: format!("http://127.0.0.1:{port}/hook"),
+            url,
             state,
             server: handle,
         })

@@ -3,16 +3,19 @@
 //! signatures with its own HMAC-SHA256, written from the Standard Webhooks
 //! specification (not the service's signing code).
 
-use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, HttpRequest, HttpResponse};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+
+#[path = "../../bench/src/hook_server.rs"]
+mod hook_server;
+use hook_server::hook_server;
 
 /// How the receiver answers.
 #[derive(Debug, Clone)]
@@ -58,23 +61,9 @@ impl Receiver {
             answer: Mutex::new(answer),
             deliveries: Mutex::new(Vec::new()),
         });
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let data = web::Data::from(state.clone());
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
-                .route("/hook", web::post().to(receive))
-        })
-        .workers(1)
-        .listen(listener)
-        .unwrap()
-        .run();
+        let (server, url) = hook_server(state.clone(), receive).expect("a loopback port");
         tokio::spawn(server);
-        Receiver {
-            url: format!("http://127.0.0.1:{port}/hook"),
-            state,
-        }
+        Receiver { url, state }
     }
 
     pub fn answer(&self, answer: Answer) {
