@@ -21,7 +21,7 @@ use crate::erase::{await_erase, erase_to_end, Whose};
 use crate::held::InFlight;
 use crate::helpers::{assert_problem, new_user, service_user, wait_until, TestApp};
 use crate::receiver::Receiver;
-use crate::tus_steps::{header, text};
+use crate::tus_steps::{created_url, header, text};
 
 /// The two halves of a held multipart upload's file.
 const FIRST: &[u8] = b"Week 1: ownership, ";
@@ -148,9 +148,10 @@ async fn spawn_for_erase() -> (TestApp, Receiver) {
 /// URL.
 async fn notes_upload(app: &TestApp, draft: &str, len: usize) -> (Vec<u8>, String) {
     let content = text(len);
-    let url = app
-        .tus_upload_url(&app.user, draft, content.len(), "notes.txt", "text/plain")
-        .await;
+    let url = created_url(
+        app.tus_create(&app.user, draft, content.len(), "notes.txt", "text/plain")
+            .await,
+    );
     (content, url)
 }
 

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::fixtures;
 use crate::helpers::{assert_problem, files_under, new_user, TestApp};
-use crate::tus_steps::{header, text, OwnRedis, TUS};
+use crate::tus_steps::{created_url, header, text, OwnRedis, TUS};
 
 #[tokio::test]
 async fn an_upload_in_several_patches_becomes_one_file_and_materializes_once() {
@@ -138,9 +138,10 @@ async fn protocol_mistakes_are_refused_and_change_nothing() {
     let no_length = app.tus_call(Method::POST, &app.user, &path).await;
     assert_problem(no_length, 400).await;
 
-    let url = app
-        .tus_upload_url(&app.user, id, 10, "a.txt", "text/plain")
-        .await;
+    let url = created_url(
+        app.tus_create(&app.user, id, 10, "a.txt", "text/plain")
+            .await,
+    );
     let wrong_type = app
         .request(Method::PATCH, &url, &app.user)
         .header("tus-resumable", TUS)
@@ -199,9 +200,10 @@ async fn the_rules_of_multipart_uploads_apply_at_creation() {
     assert_problem(empty, 422).await;
 
     // The size is reserved at creation: two 800-byte uploads pass 1500.
-    let first = app
-        .tus_upload_url(&app.user, id, 800, "a.txt", "text/plain")
-        .await;
+    let first = created_url(
+        app.tus_create(&app.user, id, 800, "a.txt", "text/plain")
+            .await,
+    );
     let full = app
         .tus_create(&app.user, id, 800, "b.txt", "text/plain")
         .await;
@@ -209,9 +211,10 @@ async fn the_rules_of_multipart_uploads_apply_at_creation() {
     assert_eq!(problem["type"], "urn:draftd:problem:quota-exceeded");
     assert_eq!(problem["used"], 800);
     // ... and so is a file of the course: a multipart upload meets it too.
-    let _second = app
-        .tus_upload_url(&app.user, id, 100, "b.txt", "text/plain")
-        .await;
+    let _second = created_url(
+        app.tus_create(&app.user, id, 100, "b.txt", "text/plain")
+            .await,
+    );
     let third = app.upload_text(&app.user, id, "c.txt", b"c").await;
     assert_problem(third, 409).await;
 
@@ -229,9 +232,10 @@ async fn the_rules_of_multipart_uploads_apply_at_creation() {
 async fn another_users_upload_answers_404_and_termination_removes_the_bytes() {
     let (app, id) = &TestApp::with_draft_id(json!({})).await;
     let content = text(3000);
-    let url = app
-        .tus_upload_url(&app.user, id, content.len(), "a.txt", "text/plain")
-        .await;
+    let url = created_url(
+        app.tus_create(&app.user, id, content.len(), "a.txt", "text/plain")
+            .await,
+    );
     let first = app.tus_patch(&app.user, &url, 0, &content[..1000]).await;
     assert_eq!(first.status(), 204);
     let staging: Vec<_> = files_under(&app.config.upload_dir);
@@ -285,9 +289,10 @@ async fn content_that_is_not_its_type_is_refused_and_nothing_is_left() {
     let (app, id) = &TestApp::with_draft_id(json!({})).await;
     // Refused at the end: HTML declared as a PDF.
     let html = b"<!DOCTYPE html><html><body>%PDF-1.4</body></html>".to_vec();
-    let url = app
-        .tus_upload_url(&app.user, id, html.len(), "a.pdf", "application/pdf")
-        .await;
+    let url = created_url(
+        app.tus_create(&app.user, id, html.len(), "a.pdf", "application/pdf")
+            .await,
+    );
     let refused = app.tus_send(&app.user, &url, &html, 20).await;
     let problem = assert_problem(refused, 415).await;
     assert_eq!(
@@ -302,9 +307,10 @@ async fn content_that_is_not_its_type_is_refused_and_nothing_is_left() {
     // Refused midway, at the PATCH that brings a NUL into a text.
     let mut content = text(5000);
     content[3000] = 0;
-    let url = app
-        .tus_upload_url(&app.user, id, content.len(), "a.txt", "text/plain")
-        .await;
+    let url = created_url(
+        app.tus_create(&app.user, id, content.len(), "a.txt", "text/plain")
+            .await,
+    );
     assert_eq!(
         app.tus_patch(&app.user, &url, 0, &content[..2000])
             .await
@@ -348,12 +354,14 @@ async fn discarding_the_draft_ends_its_uploads() {
 async fn erasing_the_course_ends_its_unfinished_uploads() {
     let app = TestApp::spawn_with(|c| OwnRedis::EraseEndsUploads.apply(c)).await;
     let id = &app.draft_id(&app.user, json!({})).await;
-    let first = app
-        .tus_upload_url(&app.user, id, 4, "a.txt", "text/plain")
-        .await;
-    let unfinished = app
-        .tus_upload_url(&app.user, id, 10, "b.txt", "text/plain")
-        .await;
+    let first = created_url(
+        app.tus_create(&app.user, id, 4, "a.txt", "text/plain")
+            .await,
+    );
+    let unfinished = created_url(
+        app.tus_create(&app.user, id, 10, "b.txt", "text/plain")
+            .await,
+    );
     assert_eq!(
         app.tus_patch(&app.user, &unfinished, 0, b"01234")
             .await
@@ -410,9 +418,10 @@ async fn a_post_overriding_its_method_is_a_patch_or_a_delete_and_nothing_else() 
         }
         request.send()
     };
-    let url = app
-        .tus_upload_url(&app.user, id, content.len(), "notes.txt", "text/plain")
-        .await;
+    let url = created_url(
+        app.tus_create(&app.user, id, content.len(), "notes.txt", "text/plain")
+            .await,
+    );
 
     for method in [
         None,
@@ -452,9 +461,10 @@ async fn a_post_overriding_its_method_is_a_patch_or_a_delete_and_nothing_else() 
         .await;
     assert!(files.to_string().contains(&file), "{files}");
 
-    let other = app
-        .tus_upload_url(&app.user, id, content.len(), "more.txt", "text/plain")
-        .await;
+    let other = created_url(
+        app.tus_create(&app.user, id, content.len(), "more.txt", "text/plain")
+            .await,
+    );
     let terminated = post(other.clone(), Some("DELETE"), 0, Vec::new())
         .await
         .expect("an answer");

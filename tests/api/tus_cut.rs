@@ -7,7 +7,7 @@ use tokio_postgres::NoTls;
 
 use crate::held::upload_id;
 use crate::helpers::{assert_problem, wait_until, TestApp};
-use crate::tus_steps::{text, OwnRedis};
+use crate::tus_steps::{created_url, text, OwnRedis};
 use crate::tus_storage::on_s3;
 
 /// Bytes sent before the connection closes: under any durable step.
@@ -51,9 +51,10 @@ async fn cut_patch(app: &TestApp, url: &str, content: &[u8]) {
 async fn what_arrived_is_kept(app: &TestApp) {
     let draft = app.draft_id(&app.user, serde_json::json!({})).await;
     let content = text(2 * 1024 * 1024);
-    let url = app
-        .tus_upload_url(&app.user, &draft, content.len(), "cut.txt", "text/plain")
-        .await;
+    let url = created_url(
+        app.tus_create(&app.user, &draft, content.len(), "cut.txt", "text/plain")
+            .await,
+    );
     cut_patch(app, &url, &content).await;
     wait_until_leased(app, &url, false, "the cut PATCH releases its upload").await;
     let offset = app.tus_offset(&app.user, &url).await as usize;
@@ -87,9 +88,10 @@ async fn a_finish_whose_upload_went_meanwhile_answers_404_and_keeps_nothing() {
     let draft = app.draft_id(&app.user, serde_json::json!({})).await;
     let course = draftd::domain::course::course_id_for(draft.parse().unwrap());
     let content = text(4096);
-    let url = app
-        .tus_upload_url(&app.user, &draft, content.len(), "gone.txt", "text/plain")
-        .await;
+    let url = created_url(
+        app.tus_create(&app.user, &draft, content.len(), "gone.txt", "text/plain")
+            .await,
+    );
     let (fence, connection) = tokio_postgres::connect(&app.config.database_url, NoTls)
         .await
         .unwrap();

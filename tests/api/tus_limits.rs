@@ -6,7 +6,7 @@ use reqwest::{Method, Response};
 use serde_json::json;
 
 use crate::helpers::{assert_problem, new_user, TestApp, TestUser};
-use crate::tus_steps::{header, OwnRedis, TUS};
+use crate::tus_steps::{created_url, header, OwnRedis, TUS};
 
 const MIB: usize = 1 << 20;
 
@@ -22,8 +22,10 @@ async fn app_with_write_rate() -> TestApp {
 /// spent): the upload's URL.
 async fn drip_upload(app: &TestApp, user: &TestUser) -> String {
     let draft = app.draft_id(user, json!({})).await;
-    app.tus_upload_url(user, &draft, 100, "drip.txt", "text/plain")
-        .await
+    created_url(
+        app.tus_create(user, &draft, 100, "drip.txt", "text/plain")
+            .await,
+    )
 }
 
 /// A PATCH of one byte without `Upload-Offset`.
@@ -44,16 +46,18 @@ async fn chunks_of_a_mib_or_the_whole_file_never_meet_the_write_rate() {
     let draft = &app.draft_id(&user, json!({})).await;
     // 3.5 MiB in PATCHes of 1 MiB: three store 1 MiB, the last finishes.
     let content = vec![b'a'; 3 * MIB + MIB / 2];
-    let url = app
-        .tus_upload_url(&user, draft, content.len(), "big.txt", "text/plain")
-        .await;
+    let url = created_url(
+        app.tus_create(&user, draft, content.len(), "big.txt", "text/plain")
+            .await,
+    );
     let last = app.tus_send(&user, &url, &content, MIB).await;
     assert_eq!(last.status(), 204);
     assert!(last.headers().contains_key("draftd-file-id"));
     // Whole files, each in one PATCH, up to the rate's last write.
-    let url = app
-        .tus_upload_url(&user, draft, 10, "whole.txt", "text/plain")
-        .await;
+    let url = created_url(
+        app.tus_create(&user, draft, 10, "whole.txt", "text/plain")
+            .await,
+    );
     let whole = app.tus_patch(&user, &url, 0, b"0123456789").await;
     assert_eq!(whole.status(), 204);
     assert!(whole.headers().contains_key("draftd-file-id"));
@@ -122,9 +126,10 @@ async fn one_user_holds_at_most_its_bound_reserved_and_unsent() {
     let app = TestApp::spawn_with(|c| c.tus.reserved_bytes_per_user = 1000).await;
     let user = new_user();
     let draft = &app.draft_id(&user, json!({})).await;
-    let first = app
-        .tus_upload_url(&user, draft, 600, "a.txt", "text/plain")
-        .await;
+    let first = created_url(
+        app.tus_create(&user, draft, 600, "a.txt", "text/plain")
+            .await,
+    );
     let refused = app
         .tus_create(&user, draft, 600, "b.txt", "text/plain")
         .await;

@@ -43,25 +43,12 @@ impl TestApp {
         .expect("request sent")
     }
 
-    /// Creates an upload, asserting 201; returns its URL.
-    pub async fn tus_upload_url(
-        &self,
-        user: &TestUser,
-        draft: &str,
-        length: usize,
-        name: &str,
-        filetype: &str,
-    ) -> String {
-        let created = self.tus_create(user, draft, length, name, filetype).await;
-        assert_eq!(created.status(), 201);
-        created.headers()["location"].to_str().unwrap().to_owned()
-    }
-
     /// A 10-byte upload to `draft` with its first 5 bytes stored: unfinished.
     pub async fn half_sent_upload(&self, user: &TestUser, draft: &str) -> String {
-        let url = self
-            .tus_upload_url(user, draft, 10, "a.txt", "text/plain")
-            .await;
+        let url = created_url(
+            self.tus_create(user, draft, 10, "a.txt", "text/plain")
+                .await,
+        );
         assert_eq!(self.tus_patch(user, &url, 0, b"01234").await.status(), 204);
         url
     }
@@ -168,6 +155,12 @@ impl TestApp {
             offset = end;
         }
     }
+}
+
+/// The URL of the upload a tus creation made, asserting 201.
+pub fn created_url(created: Response) -> String {
+    assert_eq!(created.status(), 201);
+    header(&created, "location")
 }
 
 pub fn header(response: &Response, name: &str) -> String {

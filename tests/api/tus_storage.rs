@@ -12,7 +12,7 @@ use std::io::Write as _;
 
 use crate::helpers::{files_under, wait_until, ScratchDir, TestApp};
 use crate::servers::{free_port, s3_server, use_s3, ServerProcess};
-use crate::tus_steps::{header, text, OwnRedis};
+use crate::tus_steps::{created_url, header, text, OwnRedis};
 
 const MIB: usize = 1024 * 1024;
 
@@ -69,9 +69,10 @@ async fn on_s3_parts_and_a_tail_carry_an_upload_across_patches() {
     // 13 MiB in PATCHes of 3 MiB: tails of 3, 1 (after a part), 4, 2 (after
     // another) MiB, then the last part from the tail.
     let content = text(13 * MIB + 12345);
-    let url = app
-        .tus_upload_url(&app.user, id, content.len(), "big.txt", "text/plain")
-        .await;
+    let url = created_url(
+        app.tus_create(&app.user, id, content.len(), "big.txt", "text/plain")
+            .await,
+    );
     let mut offset = 0;
     let mut parts_seen = Vec::new();
     while offset < 3 * 3 * MIB {
@@ -144,9 +145,10 @@ async fn on_s3_termination_and_expiry_remove_parts_and_tail() {
     };
     let mut urls = Vec::new();
     for _ in 0..2 {
-        let url = app
-            .tus_upload_url(&app.user, id, content.len(), "a.txt", "text/plain")
-            .await;
+        let url = created_url(
+            app.tus_create(&app.user, id, content.len(), "a.txt", "text/plain")
+                .await,
+        );
         let response = app.tus_patch(&app.user, &url, 0, &content[..6 * MIB]).await;
         assert_eq!(response.status(), 204);
         urls.push(url);
@@ -176,9 +178,10 @@ async fn on_s3_termination_and_expiry_remove_parts_and_tail() {
 async fn the_sweep_leaves_an_unfinished_upload_until_it_expires() {
     let app = TestApp::spawn_with(|c| OwnRedis::SweepLeavesUnfinished.apply(c)).await;
     let id = &app.draft_id(&app.user, json!({})).await;
-    let url = app
-        .tus_upload_url(&app.user, id, 100, "a.txt", "text/plain")
-        .await;
+    let url = created_url(
+        app.tus_create(&app.user, id, 100, "a.txt", "text/plain")
+            .await,
+    );
     assert_eq!(
         app.tus_patch(&app.user, &url, 0, &text(40)).await.status(),
         204
@@ -214,9 +217,10 @@ async fn the_sweep_leaves_an_unfinished_upload_until_it_expires() {
 async fn a_patch_cut_off_keeps_what_it_stored() {
     let (app, id) = &TestApp::with_draft_id(json!({})).await;
     let content = text(4 * MIB);
-    let url = app
-        .tus_upload_url(&app.user, id, content.len(), "a.txt", "text/plain")
-        .await;
+    let url = created_url(
+        app.tus_create(&app.user, id, content.len(), "a.txt", "text/plain")
+            .await,
+    );
     let sent = 2 * MIB + 777;
     let socket = app.raw_patch(&url, &content, sent).await;
     wait_until("a first step is stored", || async {
@@ -276,9 +280,10 @@ async fn patches_that_store_nothing_count_against_the_write_rate() {
     let app = TestApp::spawn_with(|c| c.write_rate_limit = 5).await;
     // Two writes: the draft and the upload.
     let id = &app.draft_id(&app.user, json!({})).await;
-    let url = app
-        .tus_upload_url(&app.user, id, 10, "a.txt", "text/plain")
-        .await;
+    let url = created_url(
+        app.tus_create(&app.user, id, 10, "a.txt", "text/plain")
+            .await,
+    );
     for _ in 0..3 {
         assert_eq!(app.tus_patch(&app.user, &url, 0, b"").await.status(), 204);
     }
@@ -300,9 +305,10 @@ async fn an_upload_whose_last_bytes_were_stored_before_a_crash_finishes_on_head(
 
     let (app, id) = &TestApp::with_draft_id(json!({})).await;
     let content = text(3000);
-    let url = app
-        .tus_upload_url(&app.user, id, content.len(), "a.txt", "text/plain")
-        .await;
+    let url = created_url(
+        app.tus_create(&app.user, id, content.len(), "a.txt", "text/plain")
+            .await,
+    );
     assert_eq!(
         app.tus_patch(&app.user, &url, 0, &content[..1000])
             .await

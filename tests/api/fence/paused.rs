@@ -17,7 +17,7 @@ use tokio_postgres::NoTls;
 
 use super::checks::{assert_nothing_left, events, spawn_watched, Announced};
 use crate::helpers::{wait_until, TestApp};
-use crate::tus_steps::{header, text};
+use crate::tus_steps::{created_url, header, text};
 
 #[tokio::test]
 async fn a_first_upload_paused_in_its_recording_holds_off_a_discard_that_then_takes_it() {
@@ -49,9 +49,10 @@ async fn a_tus_finish_paused_in_its_recording_holds_off_a_discard_that_then_take
     let (app, receiver) = spawn_watched(|_| {}).await;
     let draft = app.draft_id(&app.user, json!({"topic": "Paused"})).await;
     let content = text(4096);
-    let url = app
-        .tus_upload_url(&app.user, &draft, content.len(), "notes.txt", "text/plain")
-        .await;
+    let url = created_url(
+        app.tus_create(&app.user, &draft, content.len(), "notes.txt", "text/plain")
+            .await,
+    );
     let finish = app.tus_patch(&app.user, &url, 0, &content);
 
     let pause = Pause::organization(&app).await;
