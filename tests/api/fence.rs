@@ -85,17 +85,56 @@ async fn draft_with(app: &TestApp, course: Course) -> (String, Option<String>) {
     }
 }
 
+/// The write that races a deletion: a multipart upload, or the tus PATCH
+/// that finishes an upload (a durable step and 100 bytes more).
+#[derive(Clone, Copy, Debug)]
+enum Upload {
+    Multipart,
+    TusPatch,
+}
+
+impl Upload {
+    /// Starts the upload to `draft` and holds it half-sent once the service
+    /// is storing it.
+    async fn hold(self, app: &TestApp, draft: &str) -> InFlight {
+        match self {
+            Self::Multipart => app.held_upload(&app.user, draft, FIRST, REST).await,
+            Self::TusPatch => {
+                let (content, url) = notes_upload(app, draft, STEP + 100).await;
+                app.held_tus_patch(&app.user, &url, &content[..STEP], &content[STEP..])
+                    .await
+            }
+        }
+    }
+
+    /// Uploads to `draft` whole, asserting that it makes the file.
+    async fn complete(self, app: &TestApp, draft: &str) {
+        match self {
+            Self::Multipart => {
+                let upload = app.upload_text(&app.user, draft, "early.txt", REST).await;
+                assert_eq!(upload.status(), 201);
+            }
+            Self::TusPatch => {
+                let (content, url) = notes_upload(app, draft, STEP + 100).await;
+                let finished = app.tus_patch(&app.user, &url, 0, &content).await;
+                assert_eq!(finished.status(), 204);
+                header(&finished, "draftd-file-id");
+            }
+        }
+    }
+}
+
 /// The late order: an upload held half-sent while `deletion` is
 /// acknowledged loses (410) and leaves nothing.
-async fn upload_held_across(deletion: Deletion, course: Course) {
+async fn upload_held_across(upload: Upload, deletion: Deletion, course: Course) {
     let (app, receiver) = spawn_watched(|_| {}).await;
     let (draft, course_id) = draft_with(&app, course).await;
-    let upload = app.held_upload(&app.user, &draft, FIRST, REST).await;
+    let held = upload.hold(&app, &draft).await;
 
     deletion.run(&app, &draft, course_id.as_deref()).await;
-    let late = upload.finish().await;
+    let late = held.finish().await;
 
-    let what = format!("the upload held across the {deletion:?}");
+    let what = format!("the {upload:?} held across the {deletion:?}");
     assert_lost(late, &what, 410, deletion.lost_as()).await;
     assert_nothing_left(&app, &draft).await;
     let announced = if course == Course::Materialized {
@@ -107,11 +146,10 @@ async fn upload_held_across(deletion: Deletion, course: Course) {
 }
 
 /// The early order: an upload done first goes with what `deletion` deletes.
-async fn upload_done_before(deletion: Deletion, course: Course) {
+async fn upload_done_before(upload: Upload, deletion: Deletion, course: Course) {
     let (app, receiver) = spawn_watched(|_| {}).await;
     let (draft, course_id) = draft_with(&app, course).await;
-    let upload = app.upload_text(&app.user, &draft, "early.txt", REST).await;
-    assert_eq!(upload.status(), 201);
+    upload.complete(&app, &draft).await;
 
     deletion.run(&app, &draft, course_id.as_deref()).await;
 
@@ -119,21 +157,21 @@ async fn upload_done_before(deletion: Deletion, course: Course) {
     Announced::Yes.assert_end(&events(&app, &receiver).await);
 }
 
-/// A race of an upload with `deletion` in both orders: a module of two
+/// A race of an upload with a deletion in both orders: a module of two
 /// tests, one for each.
 macro_rules! race_in_both_orders {
-    ($race:ident, $deletion:expr, $course:expr) => {
+    ($race:ident, $upload:expr, $deletion:expr, $course:expr) => {
         mod $race {
             use super::*;
 
             #[tokio::test]
             async fn an_upload_held_across_it_answers_410_and_leaves_nothing() {
-                upload_held_across($deletion, $course).await;
+                upload_held_across($upload, $deletion, $course).await;
             }
 
             #[tokio::test]
             async fn an_upload_done_before_it_goes_with_what_it_deletes() {
-                upload_done_before($deletion, $course).await;
+                upload_done_before($upload, $deletion, $course).await;
             }
         }
     };
@@ -175,6 +213,7 @@ async fn hold_across_an_erase(app: &TestApp, draft: &str, held: InFlight, what: 
 // Case 1: a multipart upload across the discard of its materialized draft.
 race_in_both_orders!(
     the_discard_of_its_draft,
+    Upload::Multipart,
     Deletion::Discard,
     Course::Materialized
 );
@@ -182,6 +221,7 @@ race_in_both_orders!(
 // Case 2: a multipart upload across a permanent delete of the course.
 race_in_both_orders!(
     a_permanent_delete,
+    Upload::Multipart,
     Deletion::PermanentDelete,
     Course::Materialized
 );
@@ -239,44 +279,12 @@ async fn an_upload_done_before_an_erase_of_its_user_is_erased_with_it() {
 }
 
 // Case 4: a tus PATCH that finishes its upload across a discard.
-
-#[tokio::test]
-async fn a_tus_patch_held_across_a_discard_does_not_finish_its_upload() {
-    let (app, receiver) = spawn_watched(|_| {}).await;
-    let (draft, _course) = materialized_draft(&app).await;
-    let (content, url) = notes_upload(&app, &draft, STEP + 100).await;
-    let patch = app
-        .held_tus_patch(&app.user, &url, &content[..STEP], &content[STEP..])
-        .await;
-
-    Deletion::Discard.run(&app, &draft, None).await;
-    let late = patch.finish().await;
-
-    assert_lost(
-        late,
-        "the PATCH held across the discard",
-        410,
-        "draft-discarded",
-    )
-    .await;
-    assert_nothing_left(&app, &draft).await;
-    Announced::Yes.assert_end(&events(&app, &receiver).await);
-}
-
-#[tokio::test]
-async fn a_tus_upload_finished_before_a_discard_goes_with_the_course() {
-    let (app, receiver) = spawn_watched(|_| {}).await;
-    let (draft, _course) = materialized_draft(&app).await;
-    let (content, url) = notes_upload(&app, &draft, STEP + 100).await;
-    let finished = app.tus_patch(&app.user, &url, 0, &content).await;
-    assert_eq!(finished.status(), 204);
-    header(&finished, "draftd-file-id");
-
-    Deletion::Discard.run(&app, &draft, None).await;
-
-    assert_nothing_left(&app, &draft).await;
-    Announced::Yes.assert_end(&events(&app, &receiver).await);
-}
+race_in_both_orders!(
+    a_discard_across_a_finishing_tus_patch,
+    Upload::TusPatch,
+    Deletion::Discard,
+    Course::Materialized
+);
 
 // Case 5: an erase of a user with unfinished tus uploads.
 
@@ -317,6 +325,7 @@ async fn an_erase_ends_its_users_unfinished_tus_uploads_for_good() {
 // A discard of a draft that has no course yet, across its first upload.
 race_in_both_orders!(
     the_discard_of_a_draft_without_a_course,
+    Upload::Multipart,
     Deletion::Discard,
     Course::NotYet
 );
