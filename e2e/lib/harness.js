@@ -315,6 +315,21 @@ export async function draftId(page) {
   return waitFor(() => page.evaluate(() => JSON.parse(sessionStorage.getItem('draftd.draft') || '{}').id), { what: 'a draft id in sessionStorage' });
 }
 
+/**
+ * Fills the form's fields in the order given, as a person would: a field by
+ * its id (a number as its digits), a group of checkboxes (an array) by
+ * checking each value.
+ */
+export async function fillForm(page, fields) {
+  for (const [name, value] of Object.entries(fields)) {
+    if (Array.isArray(value)) {
+      for (const choice of value) await page.check(`input[name="${name}"][value="${choice}"]`);
+    } else {
+      await page.fill(`#${name}`, String(value));
+    }
+  }
+}
+
 /** Waits for the save indicator to show `state`. */
 export function saveState(page, state, timeout) {
   return page.waitForSelector(`#save-status[data-state="${state}"]`, { timeout });

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { suite, openForm, draftId, screenshot, waitFor, test, ROOT } from '../lib/harness.js';
+import { suite, openForm, draftId, fillForm, screenshot, waitFor, test, ROOT } from '../lib/harness.js';
 
 let service, chrome;
 suite('resumable-upload', {}, (s, c) => ([service, chrome] = [s, c]));
@@ -41,17 +41,18 @@ test('an upload shows its progress, pauses, and resumes after the network drops'
   await page.fill('#description', 'From zero to a command-line tool, one small program at a time.');
   if (process.env.DRAFTD_E2E_DOCS_SCREENSHOT) {
     // The README's picture: the form as a person fills it in.
-    await page.fill('#language', 'en');
-    await page.fill('#email', 'teacher@example.com');
-    await page.fill('#targetAudience', 'Analysts who know SQL and a little Python, and have never written Rust.');
-    await page.fill('#learningOutcomes', 'Read and change a small Rust program\nTurn a CSV report into a command-line tool');
-    await page.fill('#estimatedSections', '4');
-    await page.fill('#estimatedLessons', '12');
-    await page.fill('#lessonDuration', '20');
-    await page.check('input[name="formats"][value="text"]');
-    await page.check('input[name="formats"][value="exercises"]');
-    await page.fill('#writingStyle', 'Conversational');
-    await page.fill('#contentStrategy', 'Project-based');
+    await fillForm(page, {
+      language: 'en',
+      email: 'teacher@example.com',
+      targetAudience: 'Analysts who know SQL and a little Python, and have never written Rust.',
+      learningOutcomes: 'Read and change a small Rust program\nTurn a CSV report into a command-line tool',
+      estimatedSections: 4,
+      estimatedLessons: 12,
+      lessonDuration: 20,
+      formats: ['text', 'exercises'],
+      writingStyle: 'Conversational',
+      contentStrategy: 'Project-based',
+    });
   }
   await page.click('h1');
 

@@ -1,11 +1,27 @@
 // Submit: strict validation shown by the fields; a valid form becomes one course row.
 import assert from 'node:assert/strict';
-import { suite, openForm, draftId, saveState, screenshot, waitFor, test } from '../lib/harness.js';
+import { suite, openForm, draftId, fillForm, saveState, screenshot, waitFor, test } from '../lib/harness.js';
 
 let service, chrome;
 suite('submit', {}, (s, c) => ([service, chrome] = [s, c]));
 
 const fieldError = (page, name) => page.locator(`#${name}-error`);
+
+/** A whole course as a person fills it in, field by field in the page's order. */
+const COURSE = {
+  topic: 'Основы Rust',
+  description: 'From zero to a command-line tool, one small program at a time.',
+  language: 'ru',
+  email: 'ada@example.com',
+  targetAudience: 'Analysts who know some Python and want faster tools.',
+  learningOutcomes: 'Read and write idiomatic Rust\nBuild and test a CLI tool',
+  estimatedSections: 4,
+  estimatedLessons: 12,
+  lessonDuration: 25,
+  formats: ['video', 'exercises'],
+  writingStyle: 'Conversational',
+  contentStrategy: 'Project-based',
+};
 
 test('submitting invalid data shows the errors by their fields and creates nothing', async () => {
   const page = await openForm(service, chrome);
@@ -65,19 +81,7 @@ test('submit without an upload creates exactly one course row with the final dat
   const page = await openForm(service, chrome);
   await saveState(page, 'idle');
 
-  await page.fill('#topic', 'Основы Rust');
-  await page.fill('#description', 'From zero to a command-line tool, one small program at a time.');
-  await page.fill('#language', 'ru');
-  await page.fill('#email', 'ada@example.com');
-  await page.fill('#targetAudience', 'Analysts who know some Python and want faster tools.');
-  await page.fill('#learningOutcomes', 'Read and write idiomatic Rust\nBuild and test a CLI tool');
-  await page.fill('#estimatedSections', '4');
-  await page.fill('#estimatedLessons', '12');
-  await page.fill('#lessonDuration', '25');
-  await page.check('input[name="formats"][value="video"]');
-  await page.check('input[name="formats"][value="exercises"]');
-  await page.fill('#writingStyle', 'Conversational');
-  await page.fill('#contentStrategy', 'Project-based');
+  await fillForm(page, COURSE);
   await page.click('h1'); // leave the field: no focus ring in the screenshots
   await saveState(page, 'saved');
   const id = await draftId(page); // opened by the first input
@@ -96,20 +100,7 @@ test('submit without an upload creates exactly one course row with the final dat
     `SELECT status, title, slug, materialized_by, form_data FROM courses WHERE draft_session_id = '${id}'`,
   )).split('|');
   assert.deepEqual([status, title, dbSlug, by], ['submitted', 'Основы Rust', slug, 'submit']);
-  assert.deepEqual(JSON.parse(form), {
-    topic: 'Основы Rust',
-    description: 'From zero to a command-line tool, one small program at a time.',
-    language: 'ru',
-    email: 'ada@example.com',
-    targetAudience: 'Analysts who know some Python and want faster tools.',
-    learningOutcomes: 'Read and write idiomatic Rust\nBuild and test a CLI tool',
-    estimatedSections: 4,
-    estimatedLessons: 10,
-    lessonDuration: 25,
-    formats: ['video', 'exercises'],
-    writingStyle: 'Conversational',
-    contentStrategy: 'Project-based',
-  });
+  assert.deepEqual(JSON.parse(form), { ...COURSE, estimatedLessons: 10 });
 
   // A reload shows the submitted course, and still no second row.
   await page.reload();
