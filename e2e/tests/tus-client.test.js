@@ -21,27 +21,37 @@ function memoryStorage() {
   return { getItem: (k) => items.get(k) ?? null, setItem: (k, v) => items.set(k, String(v)), removeItem: (k) => items.delete(k) };
 }
 
-test('an upload whose last answer was lost ends at the HEAD that finds it whole', async () => {
+/**
+ * A new draft and an upload of `bytes` to it as plan.md, each of whose
+ * requests goes through `intercept(url, init)`; `calls` lists their methods.
+ */
+async function planUpload(bytes, intercept) {
   const { body: draft } = await service.api('POST', '/api/v1/drafts', { json: { formData: {} } });
-  const bytes = Buffer.from('# Week 1\nOwnership and borrowing\n');
   const file = new File([bytes], 'plan.md', { type: 'text/markdown' });
   const calls = [];
-  let lost = false;
   const upload = new TusUpload(file, {
     endpoint: `/api/v1/drafts/${draft.id}/uploads`,
     getToken: () => service.token(),
     storage: memoryStorage(),
     retryBaseMs: 10,
-    async fetch(url, init) {
+    fetch(url, init) {
       calls.push(init.method);
-      const res = await fetch(new URL(url, service.baseUrl), init);
-      // The last PATCH reaches the server, and its answer is lost on the way back.
-      if (init.method === 'PATCH' && !lost) {
-        lost = true;
-        throw new TypeError('fetch failed');
-      }
-      return res;
+      return intercept(new URL(url, service.baseUrl), init);
     },
+  });
+  return { draft, upload, calls };
+}
+
+test('an upload whose last answer was lost ends at the HEAD that finds it whole', async () => {
+  let lost = false;
+  const { draft, upload, calls } = await planUpload(Buffer.from('# Week 1\nOwnership and borrowing\n'), async (url, init) => {
+    const res = await fetch(url, init);
+    // The last PATCH reaches the server, and its answer is lost on the way back.
+    if (init.method === 'PATCH' && !lost) {
+      lost = true;
+      throw new TypeError('fetch failed');
+    }
+    return res;
   });
 
   let timer;
@@ -61,26 +71,16 @@ test('an upload whose last answer was lost ends at the HEAD that finds it whole'
 });
 
 test('a PATCH refused for its offset (an earlier cut chunk landed meanwhile) asks HEAD and goes on from there', async () => {
-  const { body: draft } = await service.api('POST', '/api/v1/drafts', { json: { formData: {} } });
   const bytes = Buffer.from('# Week 1\nOwnership and borrowing\n# Week 2\nTraits\n');
-  const file = new File([bytes], 'plan.md', { type: 'text/markdown' });
-  const calls = [];
   let raced = false;
-  const upload = new TusUpload(file, {
-    endpoint: `/api/v1/drafts/${draft.id}/uploads`,
-    getToken: () => service.token(),
-    storage: memoryStorage(),
-    retryBaseMs: 10,
-    async fetch(url, init) {
-      calls.push(init.method);
-      if (init.method === 'PATCH' && !raced) {
-        // The first 10 bytes arrive by another way first, as a cut chunk recorded late would.
-        raced = true;
-        const early = await fetch(new URL(url, service.baseUrl), { ...init, body: bytes.subarray(0, 10) });
-        assert.equal(early.status, 204);
-      }
-      return fetch(new URL(url, service.baseUrl), init);
-    },
+  const { draft, upload, calls } = await planUpload(bytes, async (url, init) => {
+    if (init.method === 'PATCH' && !raced) {
+      // The first 10 bytes arrive by another way first, as a cut chunk recorded late would.
+      raced = true;
+      const early = await fetch(url, { ...init, body: bytes.subarray(0, 10) });
+      assert.equal(early.status, 204);
+    }
+    return fetch(url, init);
   });
   try {
     const fileId = await upload.start();
