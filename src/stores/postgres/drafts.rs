@@ -81,6 +81,28 @@ impl PgDrafts {
             .await
     }
 
+    /// The drafts of the rows `condition` (what follows `WHERE`) selects.
+    async fn select(
+        &self,
+        condition: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Draft>, StoreError> {
+        self.db
+            .call(|client| async move {
+                let rows = client
+                    .query(
+                        &format!(
+                            "SELECT {COURSE_COLUMNS}, {DRAFT_COLUMNS} FROM courses \
+                             WHERE {condition}"
+                        ),
+                        params,
+                    )
+                    .await?;
+                rows.iter().map(|row| self.draft_from(row)).collect()
+            })
+            .await
+    }
+
     fn draft_from(&self, row: &Row) -> Result<Draft, StoreError> {
         let version: i64 = row.try_get("draft_version")?;
         let kept: Option<DateTime<Utc>> = row.try_get("draft_updated_at")?;
@@ -181,38 +203,17 @@ impl DraftBackend for PgDrafts {
 
     /// The owner's live draft kept here.
     async fn get(&self, owner: Owner, id: DraftId) -> Result<Option<Draft>, StoreError> {
-        self.db
-            .call(|client| async move {
-                let row = client
-                    .query_opt(
-                        &format!(
-                            "SELECT {COURSE_COLUMNS}, {DRAFT_COLUMNS} FROM courses \
-                         WHERE draft_session_id = $4 AND {LIVE}"
-                        ),
-                        &self.live(&owner, &id),
-                    )
-                    .await?;
-                row.as_ref().map(|row| self.draft_from(row)).transpose()
-            })
-            .await
+        let condition = format!("draft_session_id = $4 AND {LIVE}");
+        let mut drafts = self.select(&condition, &self.live(&owner, &id)).await?;
+        Ok(drafts.pop())
     }
 
     /// The owner's live, unsubmitted drafts kept here, most recently written first.
     async fn list(&self, owner: Owner) -> Result<Vec<Draft>, StoreError> {
-        self.db
-            .call(|client| async move {
-                let rows = client
-                    .query(
-                        &format!(
-                            "SELECT {COURSE_COLUMNS}, {DRAFT_COLUMNS} FROM courses \
-                         WHERE status = {COURSE_DRAFT} AND {LIVE} ORDER BY updated_at DESC"
-                        ),
-                        &[&owner.user_id, &owner.organization_id, &self.ttl_secs],
-                    )
-                    .await?;
-                rows.iter().map(|row| self.draft_from(row)).collect()
-            })
-            .await
+        let condition = format!("status = {COURSE_DRAFT} AND {LIVE} ORDER BY updated_at DESC");
+        let params: [&(dyn ToSql + Sync); 3] =
+            [&owner.user_id, &owner.organization_id, &self.ttl_secs];
+        self.select(&condition, &params).await
     }
 
     /// An autosave: merges the patch into the row's form, under the row's
