@@ -17,8 +17,8 @@ use crate::domain::ids::{CourseId, DraftId, FileId};
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::upload::UploadRules;
 use crate::domain::{
-    Course, CourseFile, CourseList, CourseRef, CourseSummary, CourseWithFiles, Draft, DraftStore,
-    MaterializedBy, Owner, StoreError,
+    Course, CourseFile, CourseList, CourseRef, CourseSummary, CourseWithFiles, Draft, DraftStatus,
+    DraftStore, MaterializedBy, Owner, StoreError,
 };
 use crate::jobs::queue::Wake;
 use crate::stores::files::FileStorage;
@@ -129,8 +129,9 @@ impl Courses {
         Ok(draft)
     }
 
-    /// Records the course in the draft, so that autosave goes on and the
-    /// client learns the course id; counts a materialization.
+    /// Records the course in the draft, unless it is there already, so that
+    /// autosave goes on and the client learns the course id; counts a
+    /// materialization.
     async fn attach(
         &self,
         owner: Owner,
@@ -139,9 +140,10 @@ impl Courses {
         created: bool,
     ) -> Result<(), AppError> {
         Self::count_materialized(course, created);
-        self.drafts
-            .attach_course(owner, draft, course.id, &course.slug)
-            .await
+        if draft.course_id == Some(course.id) && draft.status != DraftStatus::Open {
+            return Ok(());
+        }
+        self.drafts.attach_course(owner, draft, course).await
     }
 
     fn count_materialized(course: &Course, created: bool) {
@@ -213,9 +215,9 @@ impl Courses {
             match submitted {
                 SubmitOutcome::Submitted(course, created) => {
                     Self::count_materialized(&course, created);
-                    self.drafts
-                        .attach_submitted(owner, &draft, course.id, &course.slug)
-                        .await?;
+                    // Always, even when the draft had its course already: the
+                    // frozen draft then lives on only briefly.
+                    self.drafts.attach_course(owner, &draft, &course).await?;
                     return Ok(((&*course).into(), created));
                 }
                 SubmitOutcome::Changed => continue,

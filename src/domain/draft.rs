@@ -201,90 +201,73 @@ pub enum FreezeOutcome {
     Missing,
 }
 
-/// A store that keeps draft sessions: Redis, and Postgres for the drafts
-/// opened while Redis was unreachable (degraded mode). Every call is the
-/// owner's: a draft of another user, or of the same user in another
-/// organization, is missing.
-pub trait DraftBackend: Send + Sync {
-    /// Which store this is; a [`Draft`] says which one holds it.
-    const KIND: DraftStore;
+/// A new draft, as its owner asked for it: its initial form, and the
+/// create's idempotency key (a store may ignore it: Postgres, in degraded
+/// mode, does).
+#[derive(Clone, Copy)]
+pub struct NewDraft<'a> {
+    pub form: &'a FormPatch,
+    pub idempotency: Option<&'a Idempotency>,
+}
 
-    /// Opens a draft with the id `id`, unless the owner has `limits.max_per_user`
-    /// or `idempotency` names a draft already (a store may ignore it: Postgres,
-    /// in degraded mode, does).
+/// An autosave of one draft, as its owner sent it: which draft, the merge
+/// patch, the `If-Match` it is held to, and the answer asked for.
+#[derive(Clone, Copy)]
+pub struct Autosave<'a> {
+    pub id: DraftId,
+    pub patch: &'a FormPatch,
+    pub precondition: &'a Precondition,
+    pub answer: Return,
+}
+
+/// What a draft store answers with.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A store that keeps draft sessions: Redis, and Postgres for the drafts
+/// opened while Redis was unreachable (degraded mode). Each store holds the
+/// [`DraftLimits`] it applies. Every call is the owner's: a draft of another
+/// user, or of the same user in another organization, is missing. A step
+/// only one store takes (submit's freeze, the discard tombstone, the trash
+/// mark) is that store's own method.
+pub trait DraftBackend: Send + Sync {
+    /// Whether `draft` is one of this store's (a [`Draft`] names its store).
+    fn holds(&self, draft: &Draft) -> bool;
+
+    /// Opens a draft, under a new id, unless the owner has the maximum of
+    /// live drafts or the idempotency key names a draft already.
     fn create(
         &self,
         owner: Owner,
-        id: DraftId,
-        form: &FormPatch,
-        limits: DraftLimits,
-        idempotency: Option<&Idempotency>,
-    ) -> impl Future<Output = Result<CreateOutcome, StoreError>> + Send;
+        new: NewDraft<'_>,
+    ) -> impl Future<Output = StoreResult<CreateOutcome>> + Send;
 
     fn get(
         &self,
         owner: Owner,
         id: DraftId,
-    ) -> impl Future<Output = Result<Option<Draft>, StoreError>> + Send;
+    ) -> impl Future<Output = StoreResult<Option<Draft>>> + Send;
 
     /// The owner's live drafts.
-    fn list(&self, owner: Owner) -> impl Future<Output = Result<Vec<Draft>, StoreError>> + Send;
+    fn list(&self, owner: Owner) -> impl Future<Output = StoreResult<Vec<Draft>>> + Send;
 
     /// An autosave, atomic with any racing write; refreshes the TTL.
     fn patch(
         &self,
         owner: Owner,
-        id: DraftId,
-        patch: &FormPatch,
-        precondition: &Precondition,
-        limits: DraftLimits,
-        answer: Return,
-    ) -> impl Future<Output = Result<PatchOutcome, StoreError>> + Send;
+        save: Autosave<'_>,
+    ) -> impl Future<Output = StoreResult<PatchOutcome>> + Send;
 
-    /// Makes the draft read-only if it is still at `version`.
-    fn freeze(
-        &self,
-        owner: Owner,
-        id: DraftId,
-        version: u64,
-    ) -> impl Future<Output = Result<FreezeOutcome, StoreError>> + Send;
-
-    /// Undoes a freeze at `version` after a submit that failed for good: the
-    /// draft is editable again.
-    fn thaw(
-        &self,
-        owner: Owner,
-        id: DraftId,
-        version: u64,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// Records the draft's course; an open draft becomes materialized.
-    fn attach_course(
-        &self,
-        owner: Owner,
-        id: DraftId,
-        course_id: CourseId,
-        slug: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Keeps the draft alive for its TTL without changing it (a resumable
+    /// upload's PATCH). `false` if it is gone.
+    fn touch(&self, owner: Owner, draft: &Draft) -> impl Future<Output = StoreResult<bool>> + Send;
 
     /// Removes the draft, its owner's discard; `false` if there was none.
     /// `course_deleted`: the draft's course row went just before. The owner
-    /// is told it was discarded for `limits.ttl` after, where the store can.
+    /// is told it was discarded for the draft TTL after, where the store can.
     fn remove(
         &self,
         owner: Owner,
-        id: DraftId,
+        draft: &Draft,
         course_deleted: bool,
-        limits: DraftLimits,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-
-    /// Whether the owner discarded the draft `id` less than the draft TTL
-    /// ago. A store that keeps no tombstones says no.
-    fn discarded(
-        &self,
-        _owner: Owner,
-        _id: DraftId,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
-        std::future::ready(Ok(false))
-    }
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
 }

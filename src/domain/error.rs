@@ -123,12 +123,6 @@ impl StoreError {
             Self::Failed { .. } | Self::Timeout { .. } | Self::Skipped { .. }
         )
     }
-
-    /// Redis failed to answer (down, unreachable, too slow): what sends a new
-    /// draft to Postgres.
-    pub fn is_redis_unavailable(&self) -> bool {
-        self.backend() == Backend::Redis && self.is_unavailable()
-    }
 }
 
 #[cfg(test)]

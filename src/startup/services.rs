@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::queue::job_runner;
 use crate::app::admin::Admin;
 use crate::app::courses::{CleanupHandle, CourseLimits, CourseStores, TusLimits};
+use crate::app::drafts::Fallback;
 use crate::app::erase::{Erasures, BAR_REFRESH};
 use crate::app::limits::{SlotKind, Slots, WriteRate};
 use crate::app::{App, Courses, DraftEvents, DraftSessions};
@@ -91,7 +92,8 @@ impl Stores {
             pool_size: config.pool_size,
             timeout,
         };
-        let redis = RedisDrafts::connect(&redis_settings)?;
+        let limits = config.draft_limits();
+        let redis = RedisDrafts::connect(&redis_settings, limits)?;
         let writes = WriteRate::new(
             redis.clone(),
             config.write_rate_limit,
@@ -107,9 +109,8 @@ impl Stores {
             tus: PgTus::new(postgres.clone()),
             queue: JobQueue::new(postgres.clone()),
             drafts: DraftSessions::new(
-                redis.clone(),
-                PgDrafts::new(postgres.clone(), config.draft_ttl()),
-                config.draft_limits(),
+                Fallback::new(redis.clone(), PgDrafts::new(postgres.clone(), limits)),
+                limits,
                 writes.clone(),
             ),
             writes,

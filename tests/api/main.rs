@@ -7,6 +7,7 @@ mod cleanup;
 mod cluster;
 mod content;
 mod cors;
+mod draft_store_contract;
 mod drafts;
 mod edges;
 mod erase;

@@ -22,11 +22,11 @@ use super::rows::{course_from, COURSE_COLUMNS};
 use super::status::COURSE_DRAFT;
 use super::Postgres;
 use crate::domain::course::{course_id_for, title_from, NewCourse};
-use crate::domain::draft::{CreateOutcome, FreezeOutcome, PatchOutcome, Return, Saved};
-use crate::domain::ids::{CourseId, DraftId};
+use crate::domain::draft::{Autosave, CreateOutcome, NewDraft, PatchOutcome, Saved, StoreResult};
+use crate::domain::ids::DraftId;
 use crate::domain::{
-    Course, CourseStatus, Draft, DraftBackend, DraftLimits, DraftStatus, DraftStore, FormPatch,
-    Idempotency, MaterializedBy, Owner, Precondition, StoreError,
+    Course, CourseStatus, Draft, DraftBackend, DraftLimits, DraftStatus, DraftStore,
+    MaterializedBy, Owner, StoreError,
 };
 
 /// The columns a draft is read from.
@@ -46,14 +46,19 @@ pub struct PgDrafts {
     ttl: Duration,
     /// The TTL as the queries take it, in seconds.
     ttl_secs: f64,
+    max_per_user: u32,
 }
 
 impl PgDrafts {
-    pub fn new(db: Postgres, ttl: Duration) -> Self {
+    /// Drafts in `db`, held to `limits`' TTL and cap (its autosave rate is
+    /// Redis's alone: a draft here is written only while Redis is down or
+    /// once it was).
+    pub fn new(db: Postgres, limits: DraftLimits) -> Self {
         Self {
             db,
-            ttl,
-            ttl_secs: ttl.as_secs_f64(),
+            ttl: limits.ttl,
+            ttl_secs: limits.ttl.as_secs_f64(),
+            max_per_user: limits.max_per_user,
         }
     }
 
@@ -62,21 +67,24 @@ impl PgDrafts {
         [&owner.user_id, &owner.organization_id, &self.ttl_secs, id]
     }
 
-    /// Keeps the owner's draft alive for its TTL without changing it (a
-    /// resumable upload's PATCH). `false` if it is gone.
-    pub async fn touch(&self, owner: Owner, id: DraftId) -> Result<bool, StoreError> {
+    /// The drafts of the rows `condition` (what follows `WHERE`) selects.
+    async fn select(
+        &self,
+        condition: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Draft>, StoreError> {
         self.db
             .call(|client| async move {
-                let touched = client
-                    .execute(
+                let rows = client
+                    .query(
                         &format!(
-                            "UPDATE courses SET {KEEP_ALIVE} \
-                             WHERE draft_session_id = $4 AND {LIVE}"
+                            "SELECT {COURSE_COLUMNS}, {DRAFT_COLUMNS} FROM courses \
+                             WHERE {condition}"
                         ),
-                        &self.live(&owner, &id),
+                        params,
                     )
                     .await?;
-                Ok(touched == 1)
+                rows.iter().map(|row| self.draft_from(row)).collect()
             })
             .await
     }
@@ -121,20 +129,16 @@ impl PgDrafts {
 }
 
 impl DraftBackend for PgDrafts {
-    const KIND: DraftStore = DraftStore::Postgres;
+    fn holds(&self, draft: &Draft) -> bool {
+        draft.store == DraftStore::Postgres
+    }
 
     /// Opens a draft in its course row, unless the owner already has the
     /// maximum of live drafts here. An idempotency key is not kept here (a
     /// create sent again during an outage opens a second draft).
-    async fn create(
-        &self,
-        owner: Owner,
-        id: DraftId,
-        form: &FormPatch,
-        limits: DraftLimits,
-        _idempotency: Option<&Idempotency>,
-    ) -> Result<CreateOutcome, StoreError> {
-        let form_data = form.assignments_object();
+    async fn create(&self, owner: Owner, new: NewDraft<'_>) -> StoreResult<CreateOutcome> {
+        let id = DraftId::new();
+        let form_data = new.form.assignments_object();
         let new = &NewCourse {
             id: course_id_for(id),
             draft_session_id: id,
@@ -144,7 +148,7 @@ impl DraftBackend for PgDrafts {
             materialized_by: MaterializedBy::Degraded,
             draft_version: Some(1),
         };
-        let max = limits.max_per_user;
+        let max = self.max_per_user;
         self.db
             .call(|mut client| async move {
                 let tx = client.transaction().await?;
@@ -180,52 +184,30 @@ impl DraftBackend for PgDrafts {
     }
 
     /// The owner's live draft kept here.
-    async fn get(&self, owner: Owner, id: DraftId) -> Result<Option<Draft>, StoreError> {
-        self.db
-            .call(|client| async move {
-                let row = client
-                    .query_opt(
-                        &format!(
-                            "SELECT {COURSE_COLUMNS}, {DRAFT_COLUMNS} FROM courses \
-                         WHERE draft_session_id = $4 AND {LIVE}"
-                        ),
-                        &self.live(&owner, &id),
-                    )
-                    .await?;
-                row.as_ref().map(|row| self.draft_from(row)).transpose()
-            })
-            .await
+    async fn get(&self, owner: Owner, id: DraftId) -> StoreResult<Option<Draft>> {
+        let condition = format!("draft_session_id = $4 AND {LIVE}");
+        let mut drafts = self.select(&condition, &self.live(&owner, &id)).await?;
+        Ok(drafts.pop())
     }
 
     /// The owner's live, unsubmitted drafts kept here, most recently written first.
-    async fn list(&self, owner: Owner) -> Result<Vec<Draft>, StoreError> {
-        self.db
-            .call(|client| async move {
-                let rows = client
-                    .query(
-                        &format!(
-                            "SELECT {COURSE_COLUMNS}, {DRAFT_COLUMNS} FROM courses \
-                         WHERE status = {COURSE_DRAFT} AND {LIVE} ORDER BY updated_at DESC"
-                        ),
-                        &[&owner.user_id, &owner.organization_id, &self.ttl_secs],
-                    )
-                    .await?;
-                rows.iter().map(|row| self.draft_from(row)).collect()
-            })
-            .await
+    async fn list(&self, owner: Owner) -> StoreResult<Vec<Draft>> {
+        let condition = format!("status = {COURSE_DRAFT} AND {LIVE} ORDER BY updated_at DESC");
+        let params: [&(dyn ToSql + Sync); 3] =
+            [&owner.user_id, &owner.organization_id, &self.ttl_secs];
+        self.select(&condition, &params).await
     }
 
     /// An autosave: merges the patch into the row's form, under the row's
-    /// lock, so that it is atomic with a racing autosave or submit.
-    async fn patch(
-        &self,
-        owner: Owner,
-        id: DraftId,
-        patch: &FormPatch,
-        precondition: &Precondition,
-        _limits: DraftLimits,
-        _answer: Return,
-    ) -> Result<PatchOutcome, StoreError> {
+    /// lock, so that it is atomic with a racing autosave or submit. It
+    /// answers the draft, whatever the answer asked for.
+    async fn patch(&self, owner: Owner, save: Autosave<'_>) -> StoreResult<PatchOutcome> {
+        let Autosave {
+            id,
+            patch,
+            precondition,
+            ..
+        } = save;
         self.db
             .call(|mut client| async move {
                 let tx = client.transaction().await?;
@@ -280,36 +262,27 @@ impl DraftBackend for PgDrafts {
             .await
     }
 
-    /// Submit freezes a draft kept here by its own conditional update.
-    async fn freeze(&self, _: Owner, _: DraftId, _: u64) -> Result<FreezeOutcome, StoreError> {
-        Ok(FreezeOutcome::Frozen)
-    }
-
-    /// The failed submit's transaction, freeze included, was rolled back.
-    async fn thaw(&self, _: Owner, _: DraftId, _: u64) -> Result<(), StoreError> {
-        Ok(())
-    }
-
-    /// The row is the draft's course already.
-    async fn attach_course(
-        &self,
-        _: Owner,
-        _: DraftId,
-        _: CourseId,
-        _: &str,
-    ) -> Result<(), StoreError> {
-        Ok(())
+    /// Moves the row's TTL clock; the draft's updatedAt stays.
+    async fn touch(&self, owner: Owner, draft: &Draft) -> StoreResult<bool> {
+        self.db
+            .call(|client| async move {
+                let touched = client
+                    .execute(
+                        &format!(
+                            "UPDATE courses SET {KEEP_ALIVE} \
+                             WHERE draft_session_id = $4 AND {LIVE}"
+                        ),
+                        &self.live(&owner, &draft.id),
+                    )
+                    .await?;
+                Ok(touched == 1)
+            })
+            .await
     }
 
     /// Deleting the course took the draft with it; after a submit, the draft
     /// is forgotten and its course stays, as a course only.
-    async fn remove(
-        &self,
-        owner: Owner,
-        id: DraftId,
-        course_deleted: bool,
-        _limits: DraftLimits,
-    ) -> Result<bool, StoreError> {
+    async fn remove(&self, owner: Owner, draft: &Draft, course_deleted: bool) -> StoreResult<bool> {
         if course_deleted {
             return Ok(true);
         }
@@ -321,7 +294,7 @@ impl DraftBackend for PgDrafts {
                             "UPDATE courses SET draft_version = NULL \
                              WHERE draft_session_id = $4 AND {LIVE}"
                         ),
-                        &self.live(&owner, &id),
+                        &self.live(&owner, &draft.id),
                     )
                     .await?;
                 Ok(forgotten == 1)

@@ -16,15 +16,13 @@ use super::record::{decode, read_records};
 use super::reply;
 use super::scripts::{invoke, Scripts};
 use super::{RedisConn, RedisPool, RedisSettings};
-use crate::domain::draft::{
-    CreateOutcome, FreezeOutcome, PatchOutcome, Return, SUBMITTED_SESSION_TTL,
-};
-use crate::domain::ids::{CourseId, DraftId, OrgId, UserId};
+use crate::domain::draft::{Autosave, CreateOutcome, NewDraft, PatchOutcome, Return, StoreResult};
+use crate::domain::ids::{DraftId, OrgId, UserId};
 use crate::domain::{
-    Draft, DraftBackend, DraftLimits, DraftStore, FormPatch, Idempotency, Owner, Precondition,
-    StoreError,
+    Draft, DraftBackend, DraftLimits, DraftStore, Owner, Precondition, StoreError,
 };
 
+mod steps;
 mod upkeep;
 
 #[derive(Clone)]
@@ -33,10 +31,12 @@ pub struct RedisDrafts {
     pub(super) timeout: Duration,
     pub(super) scripts: Arc<Scripts>,
     breaker: Arc<Breaker>,
+    /// What the drafts written here are held to.
+    limits: DraftLimits,
 }
 
 impl RedisDrafts {
-    pub fn connect(settings: &RedisSettings<'_>) -> anyhow::Result<Self> {
+    pub fn connect(settings: &RedisSettings<'_>, limits: DraftLimits) -> anyhow::Result<Self> {
         let pool = RedisPool::connect(settings)?;
         let scripts = Scripts::load(matches!(pool, RedisPool::Cluster(_)));
         Ok(Self {
@@ -44,6 +44,7 @@ impl RedisDrafts {
             timeout: settings.timeout,
             scripts: Arc::new(scripts),
             breaker: Arc::new(Breaker::new(settings.timeout)),
+            limits,
         })
     }
 
@@ -76,6 +77,12 @@ impl RedisDrafts {
         invocation
     }
 
+    /// A script on the owner's draft `id`, found only in the owner's
+    /// organization.
+    fn owned<'a>(script: &'a Script, owner: Owner, id: DraftId) -> ScriptInvocation<'a> {
+        Self::on_draft(script, owner.user_id, Some(owner.organization_id), id)
+    }
+
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.breaker
             .call(async {
@@ -88,24 +95,17 @@ impl RedisDrafts {
 }
 
 impl DraftBackend for RedisDrafts {
-    const KIND: DraftStore = DraftStore::Redis;
+    fn holds(&self, draft: &Draft) -> bool {
+        draft.store == DraftStore::Redis
+    }
 
-    async fn create(
-        &self,
-        owner: Owner,
-        id: DraftId,
-        form: &FormPatch,
-        limits: DraftLimits,
-        idempotency: Option<&Idempotency>,
-    ) -> Result<CreateOutcome, StoreError> {
-        let mut invocation = Self::on_draft(
-            &self.scripts.create,
-            owner.user_id,
-            Some(owner.organization_id),
-            id,
-        );
-        invocation.arg(millis(limits.ttl)).arg(limits.max_per_user);
-        match idempotency {
+    async fn create(&self, owner: Owner, new: NewDraft<'_>) -> StoreResult<CreateOutcome> {
+        let id = DraftId::new();
+        let mut invocation = Self::owned(&self.scripts.create, owner, id);
+        invocation
+            .arg(millis(self.limits.ttl))
+            .arg(self.limits.max_per_user);
+        match new.idempotency {
             Some(idempotency) => {
                 invocation.key(idempotency_key(
                     owner.user_id,
@@ -122,13 +122,13 @@ impl DraftBackend for RedisDrafts {
                 invocation.arg("");
             }
         }
-        for (field, value) in form.assignments() {
+        for (field, value) in new.form.assignments() {
             invocation.arg(*field).arg(value);
         }
         reply::created(id, self.run(&invocation).await?)
     }
 
-    async fn get(&self, owner: Owner, id: DraftId) -> Result<Option<Draft>, StoreError> {
+    async fn get(&self, owner: Owner, id: DraftId) -> StoreResult<Option<Draft>> {
         let records = self
             .breaker
             .call(async {
@@ -143,7 +143,7 @@ impl DraftBackend for RedisDrafts {
         Ok((draft.organization_id == owner.organization_id).then_some(draft))
     }
 
-    async fn list(&self, owner: Owner) -> Result<Vec<Draft>, StoreError> {
+    async fn list(&self, owner: Owner) -> StoreResult<Vec<Draft>> {
         self.breaker
             .call(async {
                 let mut conn = self.conn().await?;
@@ -170,29 +170,17 @@ impl DraftBackend for RedisDrafts {
             .await
     }
 
-    async fn patch(
-        &self,
-        owner: Owner,
-        id: DraftId,
-        patch: &FormPatch,
-        precondition: &Precondition,
-        limits: DraftLimits,
-        answer: Return,
-    ) -> Result<PatchOutcome, StoreError> {
+    async fn patch(&self, owner: Owner, save: Autosave<'_>) -> StoreResult<PatchOutcome> {
         // patch.lua's ARGV[4]: '' for any version, else the accepted ones
         // wrapped in commas (",3,5,"; ",," accepts none).
-        let expected = match precondition {
+        let expected = match save.precondition {
             Precondition::None => String::new(),
             Precondition::AnyOf(versions) => versions
                 .iter()
                 .fold(",".to_owned(), |list, version| format!("{list}{version},")),
         };
-        let mut invocation = Self::on_draft(
-            &self.scripts.patch,
-            owner.user_id,
-            Some(owner.organization_id),
-            id,
-        );
+        let (id, patch, limits) = (save.id, save.patch, self.limits);
+        let mut invocation = Self::owned(&self.scripts.patch, owner, id);
         invocation
             .key(rate_key(owner.user_id))
             .key(events_channel(owner.user_id, id))
@@ -201,7 +189,7 @@ impl DraftBackend for RedisDrafts {
             .arg(limits.autosaves_per_window)
             .arg(millis(limits.rate_window))
             .arg(patch.to_json())
-            .arg(match answer {
+            .arg(match save.answer {
                 Return::Minimal => "minimal",
                 Return::Representation => "draft",
             })
@@ -215,90 +203,22 @@ impl DraftBackend for RedisDrafts {
         reply::patched(id, self.run(&invocation).await?)
     }
 
-    /// Marks the draft submitted if it is still at `version`.
-    async fn freeze(
-        &self,
-        owner: Owner,
-        id: DraftId,
-        version: u64,
-    ) -> Result<FreezeOutcome, StoreError> {
-        let mut invocation = Self::on_draft(
-            &self.scripts.freeze,
-            owner.user_id,
-            Some(owner.organization_id),
-            id,
-        );
-        invocation.arg(version);
-        reply::frozen(self.run(&invocation).await?)
-    }
-    async fn thaw(&self, owner: Owner, id: DraftId, version: u64) -> Result<(), StoreError> {
-        let mut invocation = Self::on_draft(
-            &self.scripts.thaw,
-            owner.user_id,
-            Some(owner.organization_id),
-            id,
-        );
-        invocation.arg(version);
-        reply::found("thaw", self.run(&invocation).await?).map(|_| ())
+    /// Moves the draft's expiry a TTL from now; its version and updatedAt
+    /// stay. `false` if it is gone (or submitted).
+    async fn touch(&self, owner: Owner, draft: &Draft) -> StoreResult<bool> {
+        let mut invocation = Self::owned(&self.scripts.touch, owner, draft.id);
+        invocation.arg(millis(self.limits.ttl));
+        reply::found("touch", self.run(&invocation).await?)
     }
 
-    /// Records the draft's course; an open draft becomes materialized. A draft
-    /// that expired meanwhile is left alone.
-    async fn attach_course(
-        &self,
-        owner: Owner,
-        id: DraftId,
-        course_id: CourseId,
-        slug: &str,
-    ) -> Result<(), StoreError> {
-        let mut invocation = Self::on_draft(
-            &self.scripts.attach_course,
-            owner.user_id,
-            Some(owner.organization_id),
-            id,
-        );
+    async fn remove(&self, owner: Owner, draft: &Draft, course_deleted: bool) -> StoreResult<bool> {
+        let (user, id) = (owner.user_id, draft.id);
+        let mut invocation = Self::owned(&self.scripts.delete, owner, id);
         invocation
-            .key(events_channel(owner.user_id, id))
-            .arg(course_id.to_string())
-            .arg(slug)
-            .arg(millis(SUBMITTED_SESSION_TTL));
-        reply::found("attach_course", self.run(&invocation).await?).map(|_| ())
-    }
-
-    async fn remove(
-        &self,
-        owner: Owner,
-        id: DraftId,
-        course_deleted: bool,
-        limits: DraftLimits,
-    ) -> Result<bool, StoreError> {
-        let mut invocation = Self::on_draft(
-            &self.scripts.delete,
-            owner.user_id,
-            Some(owner.organization_id),
-            id,
-        );
-        invocation
-            .key(events_channel(owner.user_id, id))
-            .key(discarded_key(owner.user_id, id))
-            .arg(millis(limits.ttl))
+            .key(events_channel(user, id))
+            .key(discarded_key(user, id))
+            .arg(millis(self.limits.ttl))
             .arg(if course_deleted { "1" } else { "0" });
         reply::found("delete", self.run(&invocation).await?)
-    }
-
-    async fn discarded(&self, owner: Owner, id: DraftId) -> Result<bool, StoreError> {
-        self.breaker
-            .call(async {
-                let mut conn = self.conn().await?;
-                let organization: Option<String> = redis::cmd("GET")
-                    .arg(discarded_key(owner.user_id, id))
-                    .query_async(&mut conn)
-                    .await?;
-                // The same user in another organization is someone else.
-                Ok::<_, StoreError>(
-                    organization.is_some_and(|org| org == owner.organization_id.to_string()),
-                )
-            })
-            .await
     }
 }

@@ -33,7 +33,6 @@ mod platform_keys;
 mod record;
 mod reply;
 mod scripts;
-mod touch;
 mod trash;
 
 pub use drafts::RedisDrafts;
