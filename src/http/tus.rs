@@ -7,7 +7,8 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, HttpResponseBuilder
 use chrono::{DateTime, Utc};
 
 use super::problem::{
-    ApiError, AuthenticatedErrors, BodyErrors, GoneErrors, NotLoopbackResponse, ProblemResponse,
+    ApiError, AuthenticatedErrors, BodyErrors, DraftWriteErrors, NotLoopbackResponse,
+    ProblemResponse, UploadWriteErrors,
 };
 use super::timed_body::TimedBody;
 use super::AppState;
@@ -100,14 +101,11 @@ pub async fn options(state: web::Data<AppState>) -> HttpResponse {
             ("Upload-Expires" = String, description = "When it expires unless a PATCH stores bytes: the earlier of the draft's expiry and DRAFTD_TUS_IDLE_SECS after its last stored byte"),
             ("Tus-Resumable" = String, description = "1.0.0"),
         )),
-        GoneErrors,
-        (status = 409, response = ProblemResponse),
+        DraftWriteErrors,
         (status = 412, response = ProblemResponse),
         (status = 413, response = ProblemResponse),
         (status = 415, response = ProblemResponse),
         (status = 422, response = ProblemResponse),
-        (status = 429, response = ProblemResponse),
-        AuthenticatedErrors,
     ),
     security(("bearer" = [])))]
 pub async fn create(
@@ -206,13 +204,8 @@ pub async fn head(
             ("Draftd-File-Id" = Option<String>, description = "Once finished: the file's id"),
             ("Draftd-File-Location" = Option<String>, description = "Once finished: where to download the file"),
         )),
-        GoneErrors,
+        UploadWriteErrors,
         BodyErrors,
-        (status = 409, response = ProblemResponse),
-        (status = 412, response = ProblemResponse),
-        (status = 423, response = ProblemResponse),
-        (status = 429, response = ProblemResponse),
-        AuthenticatedErrors,
     ),
     security(("bearer" = [])))]
 pub async fn patch(
@@ -283,12 +276,7 @@ fn patch_offset(req: &HttpRequest) -> Result<u64, ApiError> {
     ),
     responses(
         (status = 204, description = "Terminated"),
-        GoneErrors,
-        (status = 409, response = ProblemResponse),
-        (status = 412, response = ProblemResponse),
-        (status = 423, response = ProblemResponse),
-        (status = 429, response = ProblemResponse),
-        AuthenticatedErrors,
+        UploadWriteErrors,
     ),
     security(("bearer" = [])))]
 pub async fn terminate(
@@ -344,14 +332,9 @@ pub fn overrides_to(method: &'static str) -> impl actix_web::guard::Guard {
     request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
     responses(
         (status = 204, description = "As PATCH (stored; with Upload-Offset, Upload-Expires) or DELETE (terminated)"),
-        GoneErrors,
+        UploadWriteErrors,
         (status = 405, response = ProblemResponse),
         BodyErrors,
-        (status = 409, response = ProblemResponse),
-        (status = 412, response = ProblemResponse),
-        (status = 423, response = ProblemResponse),
-        (status = 429, response = ProblemResponse),
-        AuthenticatedErrors,
     ),
     security(("bearer" = [])))]
 pub async fn refuse_override() -> Result<HttpResponse, ApiError> {
