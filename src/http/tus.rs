@@ -2,6 +2,8 @@
 //! parse the protocol's headers, call the use case, answer with its headers.
 //! Every response of these routes carries `Tus-Resumable` (see `routes`).
 
+mod upload_path;
+
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, HttpResponseBuilder};
 use chrono::{DateTime, Utc};
@@ -13,9 +15,10 @@ use super::problem::{
 use super::timed_body::TimedBody;
 use super::AppState;
 use crate::app::courses::TusState;
-use crate::domain::ids::{DraftId, UploadId};
+use crate::domain::ids::DraftId;
 use crate::domain::tus::{parse_size, TusError, TusMetadata, TUS_EXTENSIONS, TUS_VERSION};
 use crate::domain::{Backend, Owner, StoreError};
+use upload_path::UploadPath;
 
 /// The media type of a PATCH's body.
 const OFFSET_STREAM: &str = "application/offset+octet-stream";
@@ -141,11 +144,7 @@ pub async fn create(
 /// `Upload-Expires`; a finished one also names the file it became.
 #[utoipa::path(head, path = "/api/v1/drafts/{id}/uploads/{upload_id}", tag = "uploads",
     operation_id = "upload_offset",
-    params(
-        ("id" = Uuid, Path, description = "Draft id"),
-        ("upload_id" = Uuid, Path, description = "Upload id"),
-        ("Tus-Resumable" = String, Header, description = "1.0.0"),
-    ),
+    params(UploadPath),
     responses(
         (status = 200, description = "The upload's offset", headers(
             ("Upload-Offset" = u64, description = "Bytes stored"),
@@ -163,15 +162,14 @@ pub async fn create(
 pub async fn head(
     state: web::Data<AppState>,
     owner: Owner,
-    path: web::Path<(DraftId, UploadId)>,
+    path: UploadPath,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     require_version(&req)?;
-    let (draft_id, upload_id) = path.into_inner();
     let upload = state
         .app
         .courses
-        .tus_state(owner, draft_id, upload_id)
+        .tus_state(owner, path.draft_id, path.upload_id)
         .await?;
     let mut response = HttpResponse::Ok();
     response.insert_header(("upload-length", upload.length.to_string()));
@@ -191,9 +189,7 @@ pub async fn head(
 #[utoipa::path(patch, path = "/api/v1/drafts/{id}/uploads/{upload_id}", tag = "uploads",
     operation_id = "append_upload",
     params(
-        ("id" = Uuid, Path, description = "Draft id"),
-        ("upload_id" = Uuid, Path, description = "Upload id"),
-        ("Tus-Resumable" = String, Header, description = "1.0.0"),
+        UploadPath,
         ("Upload-Offset" = u64, Header, description = "Where these bytes go: the upload's offset"),
     ),
     request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
@@ -211,7 +207,7 @@ pub async fn head(
 pub async fn patch(
     state: web::Data<AppState>,
     owner: Owner,
-    path: web::Path<(DraftId, UploadId)>,
+    path: UploadPath,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
@@ -223,7 +219,10 @@ pub async fn patch(
             return Err(refused);
         }
     };
-    let (draft_id, upload_id) = path.into_inner();
+    let UploadPath {
+        draft_id,
+        upload_id,
+    } = path;
     let (body, stalled) = TimedBody::new(payload, state.body_timeouts);
     // The append runs in a task of its own (on this worker's thread: the
     // body is not Send). A client that disconnects makes actix drop this
@@ -269,11 +268,7 @@ fn patch_offset(req: &HttpRequest) -> Result<u64, ApiError> {
 /// reservation go. A finished one is a file now: 409, delete the file.
 #[utoipa::path(delete, path = "/api/v1/drafts/{id}/uploads/{upload_id}", tag = "uploads",
     operation_id = "terminate_upload",
-    params(
-        ("id" = Uuid, Path, description = "Draft id"),
-        ("upload_id" = Uuid, Path, description = "Upload id"),
-        ("Tus-Resumable" = String, Header, description = "1.0.0"),
-    ),
+    params(UploadPath),
     responses(
         (status = 204, description = "Terminated"),
         UploadWriteErrors,
@@ -282,15 +277,14 @@ fn patch_offset(req: &HttpRequest) -> Result<u64, ApiError> {
 pub async fn terminate(
     state: web::Data<AppState>,
     owner: Owner,
-    path: web::Path<(DraftId, UploadId)>,
+    path: UploadPath,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     require_version(&req)?;
-    let (draft_id, upload_id) = path.into_inner();
     state
         .app
         .courses
-        .tus_terminate(owner, draft_id, upload_id)
+        .tus_terminate(owner, path.draft_id, path.upload_id)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -324,9 +318,7 @@ pub fn overrides_to(method: &'static str) -> impl actix_web::guard::Guard {
 #[utoipa::path(post, path = "/api/v1/drafts/{id}/uploads/{upload_id}", tag = "uploads",
     operation_id = "override_upload_method",
     params(
-        ("id" = Uuid, Path, description = "Draft id"),
-        ("upload_id" = Uuid, Path, description = "Upload id"),
-        ("Tus-Resumable" = String, Header, description = "1.0.0"),
+        UploadPath,
         ("X-HTTP-Method-Override" = String, Header, description = "`PATCH` or `DELETE`: the request is that method (tus 1.0.0), with its headers and body; anything else is a 400, and a POST without it a 405"),
     ),
     request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
