@@ -1,8 +1,8 @@
 //! The OpenAPI schemas of what the API sends. A type whose module derives
-//! `utoipa::ToSchema` on it (a course, its files) is its own schema, and is
-//! re-exported here; the others are described here, field for field, under
-//! the same names; the values the API sends are the domain's own, serialized
-//! with serde. The form's schema is built from the domain's table of its
+//! `utoipa::ToSchema` on it (a course, its files, the admin's figures) is its
+//! own schema, and is re-exported here; the others are described here, field
+//! for field, under the same names; the values the API sends are the
+//! domain's own, serialized with serde. The form's schema is built from the domain's table of its
 //! fields ([`form`]). The schemathesis run in `make test` checks every response
 //! against these.
 
@@ -11,6 +11,7 @@
 pub mod erase;
 mod form;
 
+pub use crate::app::admin::AdminStats;
 pub use crate::domain::course::{CourseFile, CourseRef, CourseSummary, CourseWithFiles};
 pub use form::FormData;
 
@@ -92,55 +93,6 @@ pub struct CoursePage {
     pub items: Vec<CourseSummary>,
     /// Pass it as `cursor` for the next page; `null` on the last one.
     pub next_cursor: Option<String>,
-}
-
-/// A cleanup job, as the admin sees it.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CleanupJob {
-    pub id: i64,
-    /// `storage_prefix`, `storage_object`, `draft_session` or `redis_keys`.
-    pub kind: String,
-    /// What it removes: a storage prefix or key, `{userId}:{draftId}` for a
-    /// draft session, `{orgId}:{userId}:{courseId}` for platform keys.
-    pub target: String,
-    pub course_id: Uuid,
-    /// `owner`, `discard`, `erase`, `janitor`, `file` or `purge`.
-    pub reason: String,
-    /// `pending` or `dead`.
-    pub status: String,
-    pub attempts: i32,
-    pub max_attempts: i32,
-    pub run_after: DateTime<Utc>,
-    pub last_error: Option<String>,
-    pub created_at: DateTime<Utc>,
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AdminStats {
-    /// Course rows with status `draft`.
-    pub total_drafts: i64,
-    /// Draft rows never used by the generator.
-    pub unused_drafts: i64,
-    /// Unused drafts as a share of all drafts, in percent.
-    pub unused_percentage: f64,
-    /// Unused drafts with no activity for the TTL: the janitor's next work.
-    pub pending_cleanup: i64,
-    pub submitted_courses: i64,
-    /// Courses in the trash, waiting for restore or purge.
-    pub trashed_courses: i64,
-    /// Draft sessions in Redis.
-    pub live_sessions: u64,
-    pub cleanup_jobs_pending: i64,
-    pub cleanup_jobs_dead: i64,
-    /// The most recent dead jobs, to look into and retry.
-    pub dead_jobs: Vec<CleanupJob>,
-    /// Lifecycle events waiting for delivery (or being delivered).
-    pub webhook_events_pending: i64,
-    /// Events out of attempts (or answered 410 Gone): they hold back their
-    /// course's later events until `POST /api/v1/admin/cleanup/retry`.
-    pub webhook_events_dead: i64,
 }
 
 /// One delivery attempt of a lifecycle event.
