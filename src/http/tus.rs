@@ -2,11 +2,11 @@
 //! parse the protocol's headers, call the use case, answer with its headers.
 //! Every response of these routes carries `Tus-Resumable` (see `routes`).
 
+mod state;
 mod upload_path;
 
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, HttpResponseBuilder};
-use chrono::{DateTime, Utc};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 
 use super::problem::{
     ApiError, AuthenticatedErrors, BodyErrors, DraftWriteErrors, NotLoopbackResponse,
@@ -14,10 +14,10 @@ use super::problem::{
 };
 use super::timed_body::TimedBody;
 use super::AppState;
-use crate::app::courses::TusState;
 use crate::domain::ids::DraftId;
 use crate::domain::tus::{parse_size, TusError, TusMetadata, TUS_EXTENSIONS, TUS_VERSION};
 use crate::domain::{Backend, Owner, StoreError};
+use state::{http_date, with_state, Stored, UploadOffset};
 use upload_path::UploadPath;
 
 /// The media type of a PATCH's body.
@@ -39,27 +39,6 @@ fn require_version(req: &HttpRequest) -> Result<(), ApiError> {
         Some(TUS_VERSION) => Ok(()),
         _ => Err(ApiError::TusVersion),
     }
-}
-
-/// An HTTP date (RFC 7231 IMF-fixdate), as `Upload-Expires` is written.
-fn http_date(at: DateTime<Utc>) -> String {
-    at.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
-}
-
-/// The headers every answer about an upload carries.
-fn with_state(mut response: HttpResponseBuilder, state: &TusState) -> HttpResponse {
-    response
-        .insert_header(("upload-offset", state.offset.to_string()))
-        .insert_header(("upload-expires", http_date(state.expires_at)))
-        .insert_header((header::CACHE_CONTROL, "no-store"));
-    if let Some(file_id) = state.file_id {
-        response.insert_header((HeaderName::from_static(FILE_ID), file_id.to_string()));
-        response.insert_header((
-            HeaderName::from_static(FILE_LOCATION),
-            format!("/api/v1/courses/{}/files/{file_id}", state.course_id),
-        ));
-    }
-    response.finish()
 }
 
 /// What the server speaks: version, extensions, largest upload. Needs no
@@ -146,13 +125,7 @@ pub async fn create(
     operation_id = "upload_offset",
     params(UploadPath),
     responses(
-        (status = 200, description = "The upload's offset", headers(
-            ("Upload-Offset" = u64, description = "Bytes stored"),
-            ("Upload-Length" = u64, description = "The file's size"),
-            ("Upload-Expires" = String, description = "When it expires unless a PATCH stores bytes: the earlier of the draft's expiry and DRAFTD_TUS_IDLE_SECS after its last stored byte"),
-            ("Draftd-File-Id" = Option<String>, description = "Once finished: the file's id"),
-            ("Draftd-File-Location" = Option<String>, description = "Once finished: where to download the file"),
-        )),
+        UploadOffset,
         (status = 404, description = "No such upload, or not yours, or expired"),
         (status = 410, description = "The draft was discarded (its owner is told for the draft TTL), or its course deleted"),
         (status = 412, description = "Tus-Resumable is not 1.0.0"),
@@ -194,12 +167,7 @@ pub async fn head(
     ),
     request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
     responses(
-        (status = 204, description = "Stored", headers(
-            ("Upload-Offset" = u64, description = "Bytes stored now"),
-            ("Upload-Expires" = String, description = "When it expires unless a PATCH stores bytes: the earlier of the draft's expiry and DRAFTD_TUS_IDLE_SECS after its last stored byte"),
-            ("Draftd-File-Id" = Option<String>, description = "Once finished: the file's id"),
-            ("Draftd-File-Location" = Option<String>, description = "Once finished: where to download the file"),
-        )),
+        Stored,
         UploadWriteErrors,
         BodyErrors,
     ),
