@@ -5,8 +5,11 @@
 mod state;
 mod upload_path;
 
+use std::future::{ready, Ready};
+
+use actix_web::dev::Payload;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
 
 use super::problem::{
     ApiError, AuthenticatedErrors, BodyErrors, DraftWriteErrors, NotLoopbackResponse,
@@ -38,6 +41,19 @@ fn require_version(req: &HttpRequest) -> Result<(), ApiError> {
     match header(req.headers(), "tus-resumable") {
         Some(TUS_VERSION) => Ok(()),
         _ => Err(ApiError::TusVersion),
+    }
+}
+
+/// A request that names tus 1.0.0 (412 otherwise), for a handler that
+/// checks nothing before it.
+pub struct Resumable;
+
+impl FromRequest for Resumable {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(require_version(req).map(|()| Resumable))
     }
 }
 
@@ -136,9 +152,8 @@ pub async fn head(
     state: web::Data<AppState>,
     owner: Owner,
     path: UploadPath,
-    req: HttpRequest,
+    _: Resumable,
 ) -> Result<HttpResponse, ApiError> {
-    require_version(&req)?;
     let upload = state
         .app
         .courses
@@ -246,9 +261,8 @@ pub async fn terminate(
     state: web::Data<AppState>,
     owner: Owner,
     path: UploadPath,
-    req: HttpRequest,
+    _: Resumable,
 ) -> Result<HttpResponse, ApiError> {
-    require_version(&req)?;
     state
         .app
         .courses
