@@ -6,6 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::AppError;
@@ -28,7 +29,7 @@ pub use crate::jobs::purge::PurgeReport;
 /// Dead jobs listed at most.
 const DEAD_LISTED: i64 = 100;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AdminStats {
     /// Course rows with status `draft`.
@@ -50,22 +51,28 @@ pub struct AdminStats {
     pub dead_jobs: Vec<DeadJob>,
     /// Lifecycle events waiting for delivery (or being delivered).
     pub webhook_events_pending: i64,
-    /// Events out of attempts (or answered 410), holding back their course's
-    /// later events until redriven.
+    /// Events out of attempts (or answered 410 Gone): they hold back their
+    /// course's later events until `POST /api/v1/admin/cleanup/retry`.
     pub webhook_events_dead: i64,
 }
 
-/// A dead cleanup job, as an operator sees it.
-#[derive(Debug, Clone, Serialize)]
+/// A cleanup job, as the admin sees it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = CleanupJob)]
 pub struct DeadJob {
     pub id: i64,
-    /// The step: `storage_prefix`, `storage_object`, `draft_session`, `redis_keys`.
+    /// `storage_prefix`, `storage_object`, `draft_session` or `redis_keys`.
     pub kind: String,
-    /// What it removes (a storage prefix or key, `{userId}:{draftId}`, …).
+    /// What it removes: a storage prefix or key, `{userId}:{draftId}` for a
+    /// draft session, `{orgId}:{userId}:{courseId}` for platform keys.
     pub target: String,
+    #[schema(value_type = Uuid)]
     pub course_id: CourseId,
+    /// `owner`, `discard`, `erase`, `janitor`, `file` or `purge`.
     pub reason: String,
+    /// `pending` or `dead`.
+    #[schema(value_type = String)]
     pub status: JobStatus,
     pub attempts: i32,
     pub max_attempts: i32,

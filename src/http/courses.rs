@@ -10,7 +10,9 @@ use futures_util::TryStreamExt;
 use utoipa::ToSchema;
 
 use super::admin::DryRun;
-use super::problem::{ApiError, AuthenticatedErrors, BodyErrors, GoneErrors, ProblemResponse};
+use super::problem::{
+    ApiError, AuthenticatedErrors, BodyErrors, DraftWriteErrors, GoneErrors, ProblemResponse,
+};
 use super::query::Query;
 use super::schemas;
 use super::timed_body::TimedBody;
@@ -59,11 +61,8 @@ pub async fn materialize(
         (status = 201, description = "Submitted; the course row was created now", body = schemas::CourseRef),
         (status = 204, description = "Dry run: a submit now would pass the check"),
         (status = 200, description = "Submitted into the draft's existing course", body = schemas::CourseRef),
-        GoneErrors,
-        (status = 409, response = ProblemResponse),
+        DraftWriteErrors,
         (status = 422, response = ProblemResponse),
-        (status = 429, response = ProblemResponse),
-        AuthenticatedErrors,
     ),
     security(("bearer" = [])))]
 pub async fn submit(
@@ -106,12 +105,9 @@ pub struct FileUpload {
     responses(
         (status = 201, description = "Stored", body = schemas::CourseFile,
          headers(("Location" = String, description = "Where to download it"))),
-        GoneErrors,
+        DraftWriteErrors,
         BodyErrors,
-        (status = 409, response = ProblemResponse),
         (status = 422, response = ProblemResponse),
-        (status = 429, response = ProblemResponse),
-        AuthenticatedErrors,
     ),
     security(("bearer" = [])))]
 pub async fn upload(
@@ -208,10 +204,7 @@ pub async fn draft_files(
     ),
     responses(
         (status = 204, description = "Removed"),
-        GoneErrors,
-        (status = 409, response = ProblemResponse),
-        (status = 429, response = ProblemResponse),
-        AuthenticatedErrors,
+        DraftWriteErrors,
     ),
     security(("bearer" = [])))]
 pub async fn delete_draft_file(

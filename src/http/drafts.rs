@@ -12,7 +12,9 @@ use super::body::JsonObject;
 use super::if_match;
 use super::paging::{PageBody, PageQuery};
 use super::prefer;
-use super::problem::{ApiError, AuthenticatedErrors, BodyErrors, GoneErrors, ProblemResponse};
+use super::problem::{
+    ApiError, AuthenticatedErrors, BodyErrors, DraftWriteErrors, GoneErrors, ProblemResponse,
+};
 use super::query::Query;
 use super::schemas;
 use super::AppState;
@@ -212,13 +214,10 @@ pub async fn get(
     responses(
         (status = 200, description = "Saved", body = schemas::Draft, headers(("ETag" = String))),
         (status = 204, description = "Saved; asked with `Prefer: return=minimal`", headers(("ETag" = String), ("Preference-Applied" = String))),
-        GoneErrors,
+        DraftWriteErrors,
         BodyErrors,
-        (status = 409, response = ProblemResponse),
         (status = 412, response = ProblemResponse),
         (status = 422, response = ProblemResponse),
-        (status = 429, response = ProblemResponse),
-        AuthenticatedErrors,
     ),
     security(("bearer" = [])))]
 pub async fn autosave(

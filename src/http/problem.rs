@@ -5,7 +5,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
-use utoipa::{IntoResponses, ToResponse, ToSchema};
+use utoipa::ToSchema;
 
 use crate::app::limits::SlotKind;
 use crate::domain::tus::TUS_VERSION;
@@ -20,6 +20,12 @@ const RETRY_AFTER_SECS: &str = "1";
 const STREAM_RETRY_AFTER_SECS: &str = "10";
 
 mod from;
+mod responses;
+
+pub use responses::{
+    AuthenticatedErrors, BodyErrors, DraftWriteErrors, GoneErrors, NotLoopbackResponse,
+    ProblemResponse, UploadWriteErrors,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -113,103 +119,6 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub used: Option<i64>,
 }
-
-/// What every authenticated route may answer besides its own outcomes: a
-/// malformed request (400: several `Authorization` headers on every route;
-/// a malformed header, query or body where the route reads one), no
-/// valid token (401), a token that may not use the route (403: no `org_id`
-/// on a user route, no `service_role` on an admin route, a write of an
-/// organization or user being erased), a store that did
-/// not answer (503, with `Retry-After`).
-#[derive(IntoResponses)]
-#[allow(dead_code)] // describes the wire format for the OpenAPI document
-pub enum AuthenticatedErrors {
-    #[response(
-        status = 400,
-        description = "A malformed request: several Authorization headers (on every route), or a malformed header, query parameter or body where the route reads one",
-        content_type = "application/problem+json"
-    )]
-    BadRequest(Problem),
-    #[response(
-        status = 401,
-        description = "No valid access token",
-        content_type = "application/problem+json"
-    )]
-    Unauthorized(Problem),
-    #[response(
-        status = 403,
-        description = "The access token may not use this route (no org_id, or no service_role), or, for a write, its organization or user is being erased",
-        content_type = "application/problem+json"
-    )]
-    Forbidden(Problem),
-    #[response(
-        status = 503,
-        description = "A store did not answer in time; retry after Retry-After",
-        content_type = "application/problem+json"
-    )]
-    Unavailable(Problem),
-}
-
-/// What a route that names a draft, course or upload may answer about it.
-#[derive(IntoResponses)]
-#[allow(dead_code)] // describes the wire format for the OpenAPI document
-pub enum GoneErrors {
-    #[response(
-        status = 404,
-        description = "No such draft, course or upload of the caller's",
-        content_type = "application/problem+json"
-    )]
-    NotFound(Problem),
-    #[response(
-        status = 410,
-        description = "Discarded (`draft-discarded`) or deleted for good (`course-deleted`): it will not come back",
-        content_type = "application/problem+json"
-    )]
-    Gone(Problem),
-}
-
-/// What a route that reads a body may answer about it.
-#[derive(IntoResponses)]
-#[allow(dead_code)] // describes the wire format for the OpenAPI document
-pub enum BodyErrors {
-    #[response(
-        status = 408,
-        description = "The body did not arrive within DRAFTD_BODY_DEADLINE_SECS, or stalled",
-        content_type = "application/problem+json"
-    )]
-    TooSlow(Problem),
-    #[response(
-        status = 413,
-        description = "The body is larger than the route takes",
-        content_type = "application/problem+json"
-    )]
-    TooLarge(Problem),
-    #[response(
-        status = 415,
-        description = "The body's media type is not one the route takes",
-        content_type = "application/problem+json"
-    )]
-    Unsupported(Problem),
-}
-
-/// A public route's one refusal: in dev mode, a request whose `Host` is not
-/// a loopback name.
-#[derive(ToResponse)]
-#[response(
-    description = "Dev mode only: the request's Host is not a loopback name",
-    content_type = "application/problem+json"
-)]
-#[allow(dead_code)] // describes the wire format for the OpenAPI document
-pub struct NotLoopbackResponse(Problem);
-
-/// Every error answer: a problem details object.
-#[derive(ToResponse)]
-#[response(
-    description = "A problem (RFC 9457): see its type and detail",
-    content_type = "application/problem+json"
-)]
-#[allow(dead_code)] // describes the wire format for the OpenAPI document
-pub struct ProblemResponse(Problem);
 
 /// Why an erased organization's or user's write is refused.
 pub const ERASED: &str =

@@ -1,7 +1,8 @@
-//! The OpenAPI schemas of the domain's types. The domain knows nothing of
-//! OpenAPI, so its types are described here, field for field, under the
-//! same names; the values the API sends are the domain's own, serialized
-//! with serde. The form's schema is built from the domain's table of its
+//! The OpenAPI schemas of what the API sends. A type whose module derives
+//! `utoipa::ToSchema` on it (a course, its files, the admin's figures) is its
+//! own schema, and is re-exported here; the others are described here, field
+//! for field, under the same names; the values the API sends are the
+//! domain's own, serialized with serde. The form's schema is built from the domain's table of its
 //! fields ([`form`]). The schemathesis run in `make test` checks every response
 //! against these.
 
@@ -10,6 +11,8 @@
 pub mod erase;
 mod form;
 
+pub use crate::app::admin::AdminStats;
+pub use crate::domain::course::{CourseFile, CourseRef, CourseSummary, CourseWithFiles};
 pub use form::FormData;
 
 use chrono::{DateTime, Utc};
@@ -90,150 +93,6 @@ pub struct CoursePage {
     pub items: Vec<CourseSummary>,
     /// Pass it as `cursor` for the next page; `null` on the last one.
     pub next_cursor: Option<String>,
-}
-
-/// Where a course is in its life.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum CourseStatus {
-    Draft,
-    Submitted,
-}
-
-/// What made a draft real.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum MaterializedBy {
-    Submit,
-    Upload,
-    /// An explicit `POST /materialize`.
-    Materialize,
-    /// Opened while Redis was unreachable: the draft itself lives in the row.
-    Degraded,
-}
-
-/// A course row, as the API shows it.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Course {
-    pub id: Uuid,
-    pub draft_session_id: Option<Uuid>,
-    pub organization_id: Uuid,
-    pub slug: String,
-    pub title: String,
-    pub status: CourseStatus,
-    pub generation_status: Option<String>,
-    pub materialized_by: Option<MaterializedBy>,
-    pub materialized_at: Option<DateTime<Utc>>,
-    pub submitted_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    /// Set while the course is in the trash.
-    pub trashed_at: Option<DateTime<Utc>>,
-    /// When a trashed course is erased for good; restorable until then.
-    pub purge_at: Option<DateTime<Utc>>,
-    pub form_data: FormData,
-}
-
-/// A course as the owner's lists show it.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CourseSummary {
-    pub id: Uuid,
-    pub draft_session_id: Option<Uuid>,
-    pub status: CourseStatus,
-    pub title: String,
-    pub slug: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub submitted_at: Option<DateTime<Utc>>,
-    pub file_count: i64,
-    /// In the trash list only: when it was deleted.
-    pub trashed_at: Option<DateTime<Utc>>,
-    /// In the trash list only: when it is erased for good.
-    pub purge_at: Option<DateTime<Utc>>,
-}
-
-/// A course with its files.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CourseWithFiles {
-    #[serde(flatten)]
-    pub course: Course,
-    pub files: Vec<CourseFile>,
-}
-
-/// An uploaded file's metadata.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CourseFile {
-    pub id: Uuid,
-    pub course_id: Uuid,
-    /// The name the client gave; never used as a path.
-    pub original_name: String,
-    pub content_type: String,
-    pub size_bytes: i64,
-    /// Hex SHA-256 of the content.
-    pub sha256: String,
-    pub created_at: DateTime<Utc>,
-}
-
-/// The answer of materialize and submit: which course the draft is.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CourseRef {
-    pub course_id: Uuid,
-    pub course_slug: String,
-    pub status: CourseStatus,
-}
-
-/// A cleanup job, as the admin sees it.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CleanupJob {
-    pub id: i64,
-    /// `storage_prefix`, `storage_object`, `draft_session` or `redis_keys`.
-    pub kind: String,
-    /// What it removes: a storage prefix or key, `{userId}:{draftId}` for a
-    /// draft session, `{orgId}:{userId}:{courseId}` for platform keys.
-    pub target: String,
-    pub course_id: Uuid,
-    /// `owner`, `discard`, `erase`, `janitor`, `file` or `purge`.
-    pub reason: String,
-    /// `pending` or `dead`.
-    pub status: String,
-    pub attempts: i32,
-    pub max_attempts: i32,
-    pub run_after: DateTime<Utc>,
-    pub last_error: Option<String>,
-    pub created_at: DateTime<Utc>,
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AdminStats {
-    /// Course rows with status `draft`.
-    pub total_drafts: i64,
-    /// Draft rows never used by the generator.
-    pub unused_drafts: i64,
-    /// Unused drafts as a share of all drafts, in percent.
-    pub unused_percentage: f64,
-    /// Unused drafts with no activity for the TTL: the janitor's next work.
-    pub pending_cleanup: i64,
-    pub submitted_courses: i64,
-    /// Courses in the trash, waiting for restore or purge.
-    pub trashed_courses: i64,
-    /// Draft sessions in Redis.
-    pub live_sessions: u64,
-    pub cleanup_jobs_pending: i64,
-    pub cleanup_jobs_dead: i64,
-    /// The most recent dead jobs, to look into and retry.
-    pub dead_jobs: Vec<CleanupJob>,
-    /// Lifecycle events waiting for delivery (or being delivered).
-    pub webhook_events_pending: i64,
-    /// Events out of attempts (or answered 410 Gone): they hold back their
-    /// course's later events until `POST /api/v1/admin/cleanup/retry`.
-    pub webhook_events_dead: i64,
 }
 
 /// One delivery attempt of a lifecycle event.

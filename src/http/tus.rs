@@ -2,19 +2,26 @@
 //! parse the protocol's headers, call the use case, answer with its headers.
 //! Every response of these routes carries `Tus-Resumable` (see `routes`).
 
+mod state;
+mod upload_path;
+
+use std::future::{ready, Ready};
+
+use actix_web::dev::Payload;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, HttpResponseBuilder};
-use chrono::{DateTime, Utc};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
 
 use super::problem::{
-    ApiError, AuthenticatedErrors, BodyErrors, GoneErrors, NotLoopbackResponse, ProblemResponse,
+    ApiError, AuthenticatedErrors, BodyErrors, DraftWriteErrors, NotLoopbackResponse,
+    ProblemResponse, UploadWriteErrors,
 };
 use super::timed_body::TimedBody;
 use super::AppState;
-use crate::app::courses::TusState;
-use crate::domain::ids::{DraftId, UploadId};
+use crate::domain::ids::DraftId;
 use crate::domain::tus::{parse_size, TusError, TusMetadata, TUS_EXTENSIONS, TUS_VERSION};
 use crate::domain::{Backend, Owner, StoreError};
+use state::{http_date, with_state, Stored, UploadOffset};
+use upload_path::UploadPath;
 
 /// The media type of a PATCH's body.
 const OFFSET_STREAM: &str = "application/offset+octet-stream";
@@ -37,25 +44,17 @@ fn require_version(req: &HttpRequest) -> Result<(), ApiError> {
     }
 }
 
-/// An HTTP date (RFC 7231 IMF-fixdate), as `Upload-Expires` is written.
-fn http_date(at: DateTime<Utc>) -> String {
-    at.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
-}
+/// A request that names tus 1.0.0 (412 otherwise), for a handler that
+/// checks nothing before it.
+pub struct Resumable;
 
-/// The headers every answer about an upload carries.
-fn with_state(mut response: HttpResponseBuilder, state: &TusState) -> HttpResponse {
-    response
-        .insert_header(("upload-offset", state.offset.to_string()))
-        .insert_header(("upload-expires", http_date(state.expires_at)))
-        .insert_header((header::CACHE_CONTROL, "no-store"));
-    if let Some(file_id) = state.file_id {
-        response.insert_header((HeaderName::from_static(FILE_ID), file_id.to_string()));
-        response.insert_header((
-            HeaderName::from_static(FILE_LOCATION),
-            format!("/api/v1/courses/{}/files/{file_id}", state.course_id),
-        ));
+impl FromRequest for Resumable {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(require_version(req).map(|()| Resumable))
     }
-    response.finish()
 }
 
 /// What the server speaks: version, extensions, largest upload. Needs no
@@ -100,14 +99,11 @@ pub async fn options(state: web::Data<AppState>) -> HttpResponse {
             ("Upload-Expires" = String, description = "When it expires unless a PATCH stores bytes: the earlier of the draft's expiry and DRAFTD_TUS_IDLE_SECS after its last stored byte"),
             ("Tus-Resumable" = String, description = "1.0.0"),
         )),
-        GoneErrors,
-        (status = 409, response = ProblemResponse),
+        DraftWriteErrors,
         (status = 412, response = ProblemResponse),
         (status = 413, response = ProblemResponse),
         (status = 415, response = ProblemResponse),
         (status = 422, response = ProblemResponse),
-        (status = 429, response = ProblemResponse),
-        AuthenticatedErrors,
     ),
     security(("bearer" = [])))]
 pub async fn create(
@@ -143,19 +139,9 @@ pub async fn create(
 /// `Upload-Expires`; a finished one also names the file it became.
 #[utoipa::path(head, path = "/api/v1/drafts/{id}/uploads/{upload_id}", tag = "uploads",
     operation_id = "upload_offset",
-    params(
-        ("id" = Uuid, Path, description = "Draft id"),
-        ("upload_id" = Uuid, Path, description = "Upload id"),
-        ("Tus-Resumable" = String, Header, description = "1.0.0"),
-    ),
+    params(UploadPath),
     responses(
-        (status = 200, description = "The upload's offset", headers(
-            ("Upload-Offset" = u64, description = "Bytes stored"),
-            ("Upload-Length" = u64, description = "The file's size"),
-            ("Upload-Expires" = String, description = "When it expires unless a PATCH stores bytes: the earlier of the draft's expiry and DRAFTD_TUS_IDLE_SECS after its last stored byte"),
-            ("Draftd-File-Id" = Option<String>, description = "Once finished: the file's id"),
-            ("Draftd-File-Location" = Option<String>, description = "Once finished: where to download the file"),
-        )),
+        UploadOffset,
         (status = 404, description = "No such upload, or not yours, or expired"),
         (status = 410, description = "The draft was discarded (its owner is told for the draft TTL), or its course deleted"),
         (status = 412, description = "Tus-Resumable is not 1.0.0"),
@@ -165,15 +151,13 @@ pub async fn create(
 pub async fn head(
     state: web::Data<AppState>,
     owner: Owner,
-    path: web::Path<(DraftId, UploadId)>,
-    req: HttpRequest,
+    path: UploadPath,
+    _: Resumable,
 ) -> Result<HttpResponse, ApiError> {
-    require_version(&req)?;
-    let (draft_id, upload_id) = path.into_inner();
     let upload = state
         .app
         .courses
-        .tus_state(owner, draft_id, upload_id)
+        .tus_state(owner, path.draft_id, path.upload_id)
         .await?;
     let mut response = HttpResponse::Ok();
     response.insert_header(("upload-length", upload.length.to_string()));
@@ -193,32 +177,20 @@ pub async fn head(
 #[utoipa::path(patch, path = "/api/v1/drafts/{id}/uploads/{upload_id}", tag = "uploads",
     operation_id = "append_upload",
     params(
-        ("id" = Uuid, Path, description = "Draft id"),
-        ("upload_id" = Uuid, Path, description = "Upload id"),
-        ("Tus-Resumable" = String, Header, description = "1.0.0"),
+        UploadPath,
         ("Upload-Offset" = u64, Header, description = "Where these bytes go: the upload's offset"),
     ),
     request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
     responses(
-        (status = 204, description = "Stored", headers(
-            ("Upload-Offset" = u64, description = "Bytes stored now"),
-            ("Upload-Expires" = String, description = "When it expires unless a PATCH stores bytes: the earlier of the draft's expiry and DRAFTD_TUS_IDLE_SECS after its last stored byte"),
-            ("Draftd-File-Id" = Option<String>, description = "Once finished: the file's id"),
-            ("Draftd-File-Location" = Option<String>, description = "Once finished: where to download the file"),
-        )),
-        GoneErrors,
+        Stored,
+        UploadWriteErrors,
         BodyErrors,
-        (status = 409, response = ProblemResponse),
-        (status = 412, response = ProblemResponse),
-        (status = 423, response = ProblemResponse),
-        (status = 429, response = ProblemResponse),
-        AuthenticatedErrors,
     ),
     security(("bearer" = [])))]
 pub async fn patch(
     state: web::Data<AppState>,
     owner: Owner,
-    path: web::Path<(DraftId, UploadId)>,
+    path: UploadPath,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
@@ -230,7 +202,10 @@ pub async fn patch(
             return Err(refused);
         }
     };
-    let (draft_id, upload_id) = path.into_inner();
+    let UploadPath {
+        draft_id,
+        upload_id,
+    } = path;
     let (body, stalled) = TimedBody::new(payload, state.body_timeouts);
     // The append runs in a task of its own (on this worker's thread: the
     // body is not Send). A client that disconnects makes actix drop this
@@ -276,33 +251,22 @@ fn patch_offset(req: &HttpRequest) -> Result<u64, ApiError> {
 /// reservation go. A finished one is a file now: 409, delete the file.
 #[utoipa::path(delete, path = "/api/v1/drafts/{id}/uploads/{upload_id}", tag = "uploads",
     operation_id = "terminate_upload",
-    params(
-        ("id" = Uuid, Path, description = "Draft id"),
-        ("upload_id" = Uuid, Path, description = "Upload id"),
-        ("Tus-Resumable" = String, Header, description = "1.0.0"),
-    ),
+    params(UploadPath),
     responses(
         (status = 204, description = "Terminated"),
-        GoneErrors,
-        (status = 409, response = ProblemResponse),
-        (status = 412, response = ProblemResponse),
-        (status = 423, response = ProblemResponse),
-        (status = 429, response = ProblemResponse),
-        AuthenticatedErrors,
+        UploadWriteErrors,
     ),
     security(("bearer" = [])))]
 pub async fn terminate(
     state: web::Data<AppState>,
     owner: Owner,
-    path: web::Path<(DraftId, UploadId)>,
-    req: HttpRequest,
+    path: UploadPath,
+    _: Resumable,
 ) -> Result<HttpResponse, ApiError> {
-    require_version(&req)?;
-    let (draft_id, upload_id) = path.into_inner();
     state
         .app
         .courses
-        .tus_terminate(owner, draft_id, upload_id)
+        .tus_terminate(owner, path.draft_id, path.upload_id)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -336,22 +300,15 @@ pub fn overrides_to(method: &'static str) -> impl actix_web::guard::Guard {
 #[utoipa::path(post, path = "/api/v1/drafts/{id}/uploads/{upload_id}", tag = "uploads",
     operation_id = "override_upload_method",
     params(
-        ("id" = Uuid, Path, description = "Draft id"),
-        ("upload_id" = Uuid, Path, description = "Upload id"),
-        ("Tus-Resumable" = String, Header, description = "1.0.0"),
+        UploadPath,
         ("X-HTTP-Method-Override" = String, Header, description = "`PATCH` or `DELETE`: the request is that method (tus 1.0.0), with its headers and body; anything else is a 400, and a POST without it a 405"),
     ),
     request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
     responses(
         (status = 204, description = "As PATCH (stored; with Upload-Offset, Upload-Expires) or DELETE (terminated)"),
-        GoneErrors,
+        UploadWriteErrors,
         (status = 405, response = ProblemResponse),
         BodyErrors,
-        (status = 409, response = ProblemResponse),
-        (status = 412, response = ProblemResponse),
-        (status = 423, response = ProblemResponse),
-        (status = 429, response = ProblemResponse),
-        AuthenticatedErrors,
     ),
     security(("bearer" = [])))]
 pub async fn refuse_override() -> Result<HttpResponse, ApiError> {
