@@ -39,6 +39,7 @@ mod residue;
 mod scripts;
 mod servers;
 mod service;
+mod splice;
 mod sse;
 mod steps;
 mod tls;
