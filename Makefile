@@ -39,7 +39,7 @@ test-tools:
 	@command -v s3s-fs >/dev/null || cargo install s3s-fs@0.14.1 --locked --features binary
 
 ## Benchmarks, not part of `make test` (about 35 minutes: the hygiene simulation waits out a 600 s TTL, the purge erases 200,000 courses): release build, then
-## every benchmark; writes docs/benchmarks.md and its plots in docs/bench/.
+## every benchmark (BENCH_ONLY=rediscost,... runs some); writes docs/benchmarks.md and its plots in docs/bench/.
 ## wrk drives the closed-loop autosave benchmark; redis-benchmark comes with Redis.
 bench: services
 	@command -v wrk >/dev/null || apt-get install -y wrk

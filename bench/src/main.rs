@@ -48,6 +48,7 @@ async fn main() -> anyhow::Result<()> {
         ("hygiene", "hygiene simulation"),
         ("degraded", "degraded mode"),
         ("purge", "purge at scale"),
+        ("rediscost", "the autosave's time inside Redis"),
     ] {
         if !wanted(name) {
             continue;
@@ -61,6 +62,7 @@ async fn main() -> anyhow::Result<()> {
             "janitor" => on_one_thread(move || scenarios::janitor_at_scale(quick)).await?,
             "hygiene" => scenarios::hygiene(quick).await?,
             "purge" => scenarios::purge_at_scale(quick).await?,
+            "rediscost" => scenarios::redis_cost(quick).await?,
             _ => scenarios::degraded_mode(quick).await?,
         });
     }

@@ -40,6 +40,7 @@ mod residue;
 mod scripts;
 mod servers;
 mod service;
+mod splice;
 mod sse;
 mod steps;
 mod tls;

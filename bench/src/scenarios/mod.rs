@@ -10,6 +10,7 @@ mod hygiene;
 mod janitor_at_scale;
 mod memory_per_draft;
 mod purge_at_scale;
+mod redis_cost;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +36,7 @@ pub use hygiene::hygiene;
 pub use janitor_at_scale::janitor_at_scale;
 pub use memory_per_draft::memory_per_draft;
 pub use purge_at_scale::purge_at_scale;
+pub use redis_cost::redis_cost;
 
 const AUTOSAVE_INTERVAL: Duration = Duration::from_secs(3);
 

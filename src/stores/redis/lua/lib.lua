@@ -7,7 +7,8 @@
 -- (Lua binds a local function's names where it is written), hence the order:
 --   1. the clock: now_ms
 --   2. rate windows: rate_window, window_left
---   3. the record: read_draft (legacy_draft), set_field, encode_draft, write_draft
+--   3. the record: read_draft (legacy_draft), set_field, encode_draft, write_draft;
+--      the save's: read_record, owned_header, splice_form
 --   4. ownership: owned_draft
 --   5. the owner's index: keep_alive
 --   6. events: publish
@@ -129,6 +130,70 @@ local function write_draft(key, draft, ...)
   local record = encode_draft(draft)
   redis.call('SET', key, record, ...)
   return record
+end
+
+-- The record at `key` as its text, a draft still in the hash layout
+-- converted (unwritten), or nil if there is none: for the save, which edits
+-- the text where it lies instead of reading it into a table.
+local function read_record(key)
+  local text = redis.pcall('GET', key)
+  if type(text) == 'table' then
+    return encode_draft(legacy_draft(key))
+  end
+  return text or nil
+end
+
+-- The header of record `text` if it belongs to organization `org`, as
+-- version, status, created, updated, trash mark, the rest (' cid cslug'),
+-- and where the form's lines start; nil for another organization's.
+local function owned_header(text, org)
+  local owner, v, st, ca, ua, tr, rest, form_at = string.match(text,
+    '^(%S+) (%S+) (%S+) (%S+) (%S+) %S+ (%S+)( %S+ %S+)()')
+  if not owner then
+    error('draft record: malformed header')
+  end
+  if owner ~= org then
+    return nil
+  end
+  return v, st, ca, ua, tr, rest, form_at
+end
+
+-- Appends to `pieces` the form of record `text` (its lines from `form_at`)
+-- with `edits` applied: name, JSON text pairs, `false` as the text to remove
+-- a field; the names distinct, as a patch's are. Only the lines it names are
+-- looked at; the rest is copied in as few pieces as there are edits, never
+-- parsed: Redis hashes every byte of every string Lua makes, so the save
+-- makes one record and no copy of it on the way (set_field's rule on
+-- changes and line order holds). Answers whether the form changed.
+local function splice_form(text, form_at, edits, pieces)
+  local starts, stops, lines = {}, {}, {}
+  local changed = false
+  for i = 1, #edits, 2 do
+    local name, value = edits[i], edits[i + 1]
+    local start = string.find(text, '\n' .. name .. '=', form_at, true)
+    local at = start and start + #name + 2
+    local stop = start and (string.find(text, '\n', at, true) or #text + 1)
+    if start and not (value and stop - at == #value and string.find(text, value, at, true) == at) then
+      starts[#starts + 1], stops[start], lines[start] = start, stop, i
+      changed = true
+    elseif not start and value then
+      starts[#starts + 1], stops[#text + 1 + i], lines[#text + 1 + i] = #text + 1 + i, #text + 1, i
+      changed = true
+    end
+  end
+  table.sort(starts)
+  local at = form_at
+  for _, start in ipairs(starts) do
+    local i = lines[start]
+    pieces[#pieces + 1] = string.sub(text, at, start - 1)
+    if edits[i + 1] then
+      pieces[#pieces + 1] = '\n' .. edits[i] .. '='
+      pieces[#pieces + 1] = edits[i + 1]
+    end
+    at = math.max(at, stops[start])
+  end
+  pieces[#pieces + 1] = string.sub(text, at)
+  return changed
 end
 
 -- 4. The draft at `key` if it belongs to organization `org`, else nil: a

@@ -4,8 +4,10 @@
 -- Announces the saved version and the patch on the draft's events channel.
 -- A patch that changes no field (`{}`, or values the draft holds) keeps the
 -- version and updatedAt and announces nothing; it still refreshes the TTL.
--- Uses: rate_window, window_left, owned_draft, now_ms, set_field, write_draft,
--- publish, keep_alive.
+-- Only the lines of the fields it names are read and replaced (splice_form);
+-- the rest of the record is copied as it is.
+-- Uses: rate_window, window_left, read_record, owned_header, now_ms,
+-- splice_form, publish, keep_alive.
 -- KEYS[1] the draft, KEYS[2] the owner's index of live drafts, KEYS[3] the
 -- owner's autosave counter, KEYS[4] the draft's events channel
 -- ARGV[1] draft id, ARGV[2] organization id (another one's draft is missing),
@@ -28,37 +30,44 @@ local last_set = 9 + 2 * tonumber(ARGV[9])
 if rate_window(rate_key, window_ms) > limit then
   return {'limited', window_left(rate_key)}
 end
-local draft = owned_draft(draft_key, org)
-if not draft then
+local text = read_record(draft_key)
+if not text then
   return {'missing'}
 end
-if draft.st == 'submitted' then
+local version, status, created, updated, trashed, rest, form_at = owned_header(text, org)
+if not version then
+  return {'missing'}
+end
+if status == 'submitted' then
   return {'submitted'}
 end
-if draft.tr == '1' then
+if trashed == '1' then
   return {'trashed'}
 end
-local version = draft.v
 if accepted ~= '' and not string.find(accepted, ',' .. version .. ',', 1, true) then
   return {'stale', tonumber(version)}
 end
 
-local now = now_ms()
-local expires = now + ttl
-local changed = false
-for i = 10, last_set, 2 do
-  changed = set_field(draft, ARGV[i], ARGV[i + 1]) or changed
+local edits = {}
+for i = 10, last_set do
+  edits[#edits + 1] = ARGV[i]
 end
 for i = last_set + 1, #ARGV do
-  changed = set_field(draft, ARGV[i], nil) or changed
+  edits[#edits + 1], edits[#edits + 2] = ARGV[i], false
 end
+local now = now_ms()
+local expires = string.format('%d', now + ttl)
+-- The new record: its header, then the form's pieces.
+local record = {org, ' ', version, ' ', status, ' ', created, ' ', updated, ' ', expires, ' ',
+  trashed, rest}
+local changed = splice_form(text, form_at, edits, record)
 local saved = version
 if changed then
-  saved = tostring(tonumber(version) + 1)
-  draft.v, draft.ua = saved, now
+  saved = string.format('%d', tonumber(version) + 1)
+  record[3], record[9] = saved, string.format('%d', now)
 end
-draft.ea = expires
-local record = write_draft(draft_key, draft, 'PX', ttl)
+record = table.concat(record)
+redis.call('SET', draft_key, record, 'PX', ttl)
 if changed then
   publish(channel, '{"type":"saved","version":' .. saved .. ',"patch":' .. patch_json .. '}')
 end

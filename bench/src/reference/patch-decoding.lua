@@ -1,0 +1,234 @@
+-- The autosave script as it was before the save spliced its record: lua/lib.lua
+-- then lua/patch.lua (commit 4e72c92), assembled as scripts.rs assembles them
+-- (after a PUBLISH_COMMAND line the bench adds). A fixed copy: the Redis-cost
+-- benchmark's 'before' row.
+-- draftd's Lua library: the helpers of every entry script (the other files
+-- here). scripts.rs builds each script as one line naming the publish
+-- command, then this file, then the entry, and loads it by EVALSHA.
+--
+-- Nothing here reads KEYS or ARGV: an entry script reads them at its top and
+-- passes each helper what it needs. A helper calls only helpers above it
+-- (Lua binds a local function's names where it is written), hence the order:
+--   1. the clock: now_ms
+--   2. rate windows: rate_window, window_left
+--   3. the record: read_draft (legacy_draft), set_field, encode_draft, write_draft
+--   4. ownership: owned_draft
+--   5. the owner's index: keep_alive
+--   6. events: publish
+-- Replies are decoded in reply.rs, the one place that knows their shapes.
+--
+-- A draft's keys and its events channel carry its owner's hash tag (keys.rs),
+-- so every key an entry passes down is in one slot, as a cluster requires.
+
+-- 1. The Redis clock, in Unix ms: the time every replica agrees on.
+local function now_ms()
+  local time = redis.call('TIME')
+  return tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+end
+
+-- 2. Counts one call in the fixed window at `key`, which starts at its first
+-- call and lasts `window_ms`; answers the count so far, this one included.
+local function rate_window(key, window_ms)
+  local count = redis.call('INCR', key)
+  if count == 1 then
+    redis.call('PEXPIRE', key, window_ms)
+  end
+  return count
+end
+
+-- The ms the window at `key` has left (negative if there is none).
+local function window_left(key)
+  return redis.call('PTTL', key)
+end
+
+-- 3. A draft's record: one string, laid out as record.rs documents: a header
+-- line `org v st ca ua ea tr cid cslug`, then a `\n<name>=<JSON text>` line
+-- per form field. A draft is a table holding the header's fields by name, as
+-- stored (`tr` '1' or '0', `cid`/`cslug` '-' when absent), and `body`, the
+-- form's lines as they are: an autosave rewrites only the lines it names,
+-- never parsing the others.
+local RECORD_HEADER = {'org', 'v', 'st', 'ca', 'ua', 'ea', 'tr', 'cid', 'cslug'}
+
+-- A draft still in the layout this one replaced, a hash (`f:<name>` per form
+-- field, `tr` present while trashed), as a table: read until the last such
+-- draft expires, a TTL after the rollout; its next write converts it. A field
+-- it lacks reads as a placeholder, which record.rs refuses (org '-').
+local function legacy_draft(key)
+  local draft = {org = '-', v = '0', st = '-', ca = '0', ua = '0', ea = '0', tr = '0',
+    cid = '-', cslug = '-'}
+  local lines = {}
+  local hash = redis.call('HGETALL', key)
+  for i = 1, #hash, 2 do
+    local name, value = hash[i], hash[i + 1]
+    if string.sub(name, 1, 2) == 'f:' then
+      lines[#lines + 1] = '\n' .. string.sub(name, 3) .. '=' .. value
+    elseif name == 'tr' then
+      draft.tr = '1'
+    else
+      draft[name] = value
+    end
+  end
+  draft.body = table.concat(lines)
+  return draft
+end
+
+-- The draft at `key` as a table, or nil if there is none.
+local function read_draft(key)
+  local text = redis.pcall('GET', key)
+  if type(text) == 'table' then
+    return legacy_draft(key)
+  end
+  if not text then
+    return nil
+  end
+  local header_end = string.find(text, '\n', 1, true) or #text + 1
+  local draft = {body = string.sub(text, header_end)}
+  -- Plain finds, not a pattern: this runs on every autosave, and is cheaper.
+  local at = 1
+  for i = 1, 8 do
+    local space = string.find(text, ' ', at, true)
+    if not space or space >= header_end then
+      error('draft record ' .. key .. ': malformed header')
+    end
+    draft[RECORD_HEADER[i]] = string.sub(text, at, space - 1)
+    at = space + 1
+  end
+  draft.cslug = string.sub(text, at, header_end - 1)
+  return draft
+end
+
+-- Sets a form field to its JSON text, or removes it (nil): an existing field
+-- keeps its place, a new one goes last. '\n<name>=' can only start a field's
+-- line: names hold no '=', and JSON text no raw newline. Answers whether the
+-- form changed: values are canonical JSON text (serde_json's, of a parsed
+-- value: strings, integers, arrays of strings), so equal text is equal JSON.
+local function set_field(draft, name, value)
+  local body = draft.body
+  local line = value and '\n' .. name .. '=' .. value or ''
+  local start = string.find(body, '\n' .. name .. '=', 1, true)
+  if not start then
+    if not value then
+      return false
+    end
+    draft.body = body .. line
+    return true
+  end
+  local stop = string.find(body, '\n', start + 1, true) or #body + 1
+  if value and stop - start == #line and string.sub(body, start, stop - 1) == line then
+    return false
+  end
+  draft.body = string.sub(body, 1, start - 1) .. line .. string.sub(body, stop)
+  return true
+end
+
+-- The draft's record.
+local function encode_draft(draft)
+  return table.concat({draft.org, draft.v, draft.st, draft.ca, draft.ua, draft.ea, draft.tr,
+    draft.cid, draft.cslug}, ' ') .. draft.body
+end
+
+-- Writes the draft to `key` with SET and the given expiry options ('PX', ms;
+-- 'PXAT', Unix ms; or 'KEEPTTL'); answers the record written.
+local function write_draft(key, draft, ...)
+  local record = encode_draft(draft)
+  redis.call('SET', key, record, ...)
+  return record
+end
+
+-- 4. The draft at `key` if it belongs to organization `org`, else nil: a
+-- draft of another organization answers exactly as a missing one.
+local function owned_draft(key, org)
+  local draft = read_draft(key)
+  if draft and draft.org == org then
+    return draft
+  end
+  return nil
+end
+
+-- 5. Keeps draft `id`'s entry in its owner's index (a sorted set scored by
+-- expiry) until `expires`, and the index itself `ttl_ms` from now. The draft
+-- gets its own TTL from its write (SET ... PX).
+local function keep_alive(index_key, id, ttl_ms, expires)
+  redis.call('ZADD', index_key, expires, id)
+  redis.call('PEXPIRE', index_key, ttl_ms)
+end
+
+-- 6. Announces `payload` on a draft's events channel, which the entry has as
+-- one of its KEYS, so that a cluster checks its slot like a key's:
+-- PUBLISH_COMMAND, from the line above this file, is PUBLISH on one Redis,
+-- SPUBLISH (sharded, in the draft's slot) on a cluster. Nobody listening
+-- costs next to nothing.
+local function publish(channel, payload)
+  redis.call(PUBLISH_COMMAND, channel, payload)
+end
+
+-- The entry script follows.
+-- Autosave: one atomic merge of form fields into an existing draft.
+-- Never recreates an expired draft, never changes a submitted one or one
+-- whose course is in the trash (header field 'tr').
+-- Announces the saved version and the patch on the draft's events channel.
+-- A patch that changes no field (`{}`, or values the draft holds) keeps the
+-- version and updatedAt and announces nothing; it still refreshes the TTL.
+-- Uses: rate_window, window_left, owned_draft, now_ms, set_field, write_draft,
+-- publish, keep_alive.
+-- KEYS[1] the draft, KEYS[2] the owner's index of live drafts, KEYS[3] the
+-- owner's autosave counter, KEYS[4] the draft's events channel
+-- ARGV[1] draft id, ARGV[2] organization id (another one's draft is missing),
+-- ARGV[3] TTL in ms, ARGV[4] '' for any version, else the accepted versions
+-- wrapped in commas (',3,5,'; ',,' accepts none),
+-- ARGV[5] autosaves allowed per window, ARGV[6] the window in ms,
+-- ARGV[7] the merge patch as JSON text (published as it is),
+-- ARGV[8] 'minimal' to answer only the new version, else the draft,
+-- ARGV[9] number n of fields to set, ARGV[10 .. 9+2n] field and JSON value pairs,
+-- ARGV[10+2n ..] fields to remove
+-- Answers {'draft', record} or {'saved', version} (ARGV[8]), {'limited', ms
+-- the window has left}, {'missing'}, {'submitted'}, {'trashed'}, or {'stale',
+-- the current version}.
+local draft_key, index_key, rate_key, channel = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local id, org, ttl, accepted = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local limit, window_ms, patch_json, minimal = tonumber(ARGV[5]), ARGV[6], ARGV[7],
+  ARGV[8] == 'minimal'
+local last_set = 9 + 2 * tonumber(ARGV[9])
+
+if rate_window(rate_key, window_ms) > limit then
+  return {'limited', window_left(rate_key)}
+end
+local draft = owned_draft(draft_key, org)
+if not draft then
+  return {'missing'}
+end
+if draft.st == 'submitted' then
+  return {'submitted'}
+end
+if draft.tr == '1' then
+  return {'trashed'}
+end
+local version = draft.v
+if accepted ~= '' and not string.find(accepted, ',' .. version .. ',', 1, true) then
+  return {'stale', tonumber(version)}
+end
+
+local now = now_ms()
+local expires = now + ttl
+local changed = false
+for i = 10, last_set, 2 do
+  changed = set_field(draft, ARGV[i], ARGV[i + 1]) or changed
+end
+for i = last_set + 1, #ARGV do
+  changed = set_field(draft, ARGV[i], nil) or changed
+end
+local saved = version
+if changed then
+  saved = tostring(tonumber(version) + 1)
+  draft.v, draft.ua = saved, now
+end
+draft.ea = expires
+local record = write_draft(draft_key, draft, 'PX', ttl)
+if changed then
+  publish(channel, '{"type":"saved","version":' .. saved .. ',"patch":' .. patch_json .. '}')
+end
+keep_alive(index_key, id, ttl, expires)
+if minimal then
+  return {'saved', tonumber(saved)}
+end
+return {'draft', record}
