@@ -138,12 +138,7 @@ impl PgTus {
     ) -> Result<Option<TusUpload>, StoreError> {
         self.db
             .call(|client| async move {
-                let row = client
-                    .query_opt(
-                        &format!("SELECT {TUS_COLUMNS} FROM tus_uploads WHERE {OWNED}"),
-                        &[&id, &draft_id, &owner.user_id, &owner.organization_id],
-                    )
-                    .await?;
+                let row = owned(&client, TUS_COLUMNS, owner, draft_id, id).await?;
                 row.as_ref().map(upload_from).transpose()
             })
             .await
@@ -184,12 +179,7 @@ impl PgTus {
                 if let Some(row) = row {
                     return Ok(Claim::Claimed(Box::new(upload_from(&row)?)));
                 }
-                let held = client
-                    .query_opt(
-                        &format!("SELECT 1 FROM tus_uploads WHERE {OWNED}"),
-                        &[&id, &draft_id, &owner.user_id, &owner.organization_id],
-                    )
-                    .await?;
+                let held = owned(&client, "1", owner, draft_id, id).await?;
                 Ok(if held.is_some() {
                     Claim::Locked
                 } else {
@@ -257,18 +247,14 @@ impl PgTus {
         lease_id: Uuid,
         lease: Duration,
     ) -> Result<bool, StoreError> {
-        self.db
-            .call(|client| async move {
-                let renewed = client
-                    .execute(
-                        "UPDATE tus_uploads SET lease_until = now() + make_interval(secs => $3) \
-                         WHERE id = $1 AND lease_id = $2",
-                        &[&id, &lease_id, &secs(lease)],
-                    )
-                    .await?;
-                Ok(renewed == 1)
-            })
-            .await
+        let renewed = self
+            .execute(
+                "UPDATE tus_uploads SET lease_until = now() + make_interval(secs => $3) \
+                 WHERE id = $1 AND lease_id = $2",
+                &[&id, &lease_id, &secs(lease)],
+            )
+            .await?;
+        Ok(renewed == 1)
     }
 
     /// Gives the upload back for the next request.
@@ -278,7 +264,8 @@ impl PgTus {
              WHERE id = $1 AND lease_id = $2",
             &[&id, &lease_id],
         )
-        .await
+        .await?;
+        Ok(())
     }
 
     /// The finished upload's file: recorded now with its course (the first
@@ -334,21 +321,34 @@ impl PgTus {
     /// Forgets an upload (its bytes are gone).
     pub async fn delete(&self, id: UploadId) -> Result<(), StoreError> {
         self.execute("DELETE FROM tus_uploads WHERE id = $1", &[&id])
-            .await
+            .await?;
+        Ok(())
     }
 
+    /// Runs one statement; the rows it changed.
     async fn execute(
         &self,
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-    ) -> Result<(), StoreError> {
+    ) -> Result<u64, StoreError> {
         self.db
-            .call(|client| async move {
-                client.execute(sql, params).await?;
-                Ok(())
-            })
+            .call(|client| async move { Ok(client.execute(sql, params).await?) })
             .await
     }
+}
+
+/// The owner's live upload `id` of the draft, as `columns` read it.
+async fn owned(
+    client: &tokio_postgres::Client,
+    columns: &str,
+    owner: Owner,
+    draft_id: DraftId,
+    id: UploadId,
+) -> Result<Option<tokio_postgres::Row>, StoreError> {
+    let sql = format!("SELECT {columns} FROM tus_uploads WHERE {OWNED}");
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+        [&id, &draft_id, &owner.user_id, &owner.organization_id];
+    Ok(client.query_opt(&sql, &params).await?)
 }
 
 /// Takes the user's reservation lock, for the rest of the transaction, and
