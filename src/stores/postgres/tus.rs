@@ -8,12 +8,13 @@ mod subject;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use super::fence;
 use super::files::{lock_organization, record_file, usage};
 use super::lock::RESERVATION_LOCK_CLASS;
-use super::rows::{json, parsed, storage_columns, tus_upload_from as upload_from, TUS_COLUMNS};
+use super::rows::{parsed, tus_upload_from as upload_from, ProgressColumns, TUS_COLUMNS};
 use super::status::TUS_RECEIVING;
 use super::Postgres;
 use crate::domain::course::{FileQuota, NewCourse, NewFile, RecordOutcome};
@@ -61,8 +62,24 @@ impl PgTus {
         quota: FileQuota,
         lifetime: Duration,
     ) -> Result<TusCreated, StoreError> {
-        let (staging, upload_id, parts, tail_key, tail_bytes) = storage_columns(&upload.bytes)?;
-        let check = json(&upload.check)?;
+        let progress = ProgressColumns::of(&upload.hash, &upload.check, &upload.bytes)?;
+        let (length, lifetime) = (signed(upload.length), secs(lifetime));
+        let params: Vec<&(dyn ToSql + Sync)> = [
+            &upload.id as &(dyn ToSql + Sync),
+            &upload.draft_session_id,
+            &upload.owner_id,
+            &upload.organization_id,
+            &upload.course_id,
+            &upload.file_id,
+            &upload.storage_key,
+            &upload.original_name,
+            &upload.content_type,
+            &length,
+        ]
+        .into_iter()
+        .chain(progress.params())
+        .chain([&lifetime as &(dyn ToSql + Sync)])
+        .collect();
         self.db
             .call(|mut client| async move {
                 let tx = client.transaction().await?;
@@ -101,26 +118,7 @@ impl PgTus {
                              $9, $10, $10, $11, $12, $13, $14, $15, $16, $17, \
                              now() + make_interval(secs => $18)) RETURNING {TUS_COLUMNS}"
                         ),
-                        &[
-                            &upload.id,
-                            &upload.draft_session_id,
-                            &upload.owner_id,
-                            &upload.organization_id,
-                            &upload.course_id,
-                            &upload.file_id,
-                            &upload.storage_key,
-                            &upload.original_name,
-                            &upload.content_type,
-                            &signed(upload.length),
-                            &upload.hash,
-                            &check,
-                            &staging,
-                            &upload_id,
-                            &parts,
-                            &tail_key,
-                            &tail_bytes,
-                            &secs(lifetime),
-                        ],
+                        &params,
                     )
                     .await?;
                 tx.commit().await?;
@@ -204,8 +202,19 @@ impl PgTus {
         lease: Duration,
         idle: Duration,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let (staging, upload_id, parts, tail_key, tail_bytes) = storage_columns(&progress.bytes)?;
-        let check = json(&progress.check)?;
+        let columns = ProgressColumns::of(&progress.hash, &progress.check, &progress.bytes)?;
+        let (from, offset, lease, idle) = (
+            signed(from),
+            signed(progress.offset),
+            secs(lease),
+            secs(idle),
+        );
+        let params: Vec<&(dyn ToSql + Sync)> =
+            [&id as &(dyn ToSql + Sync), &lease_id, &from, &offset]
+                .into_iter()
+                .chain(columns.params())
+                .chain([&lease as &(dyn ToSql + Sync), &idle])
+                .collect();
         self.db
             .call(|client| async move {
                 let saved = client
@@ -218,21 +227,7 @@ impl PgTus {
                          updated_at = now() \
                          WHERE id = $1 AND lease_id = $2 AND upload_offset = $3 \
                            AND expires_at > now() RETURNING expires_at",
-                        &[
-                            &id,
-                            &lease_id,
-                            &signed(from),
-                            &signed(progress.offset),
-                            &progress.hash,
-                            &check,
-                            &staging,
-                            &upload_id,
-                            &parts,
-                            &tail_key,
-                            &tail_bytes,
-                            &secs(lease),
-                            &secs(idle),
-                        ],
+                        &params,
                     )
                     .await?;
                 Ok(saved.map(|row| row.try_get(0)).transpose()?)
@@ -326,11 +321,7 @@ impl PgTus {
     }
 
     /// Runs one statement; the rows it changed.
-    async fn execute(
-        &self,
-        sql: &str,
-        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-    ) -> Result<u64, StoreError> {
+    async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, StoreError> {
         self.db
             .call(|client| async move { Ok(client.execute(sql, params).await?) })
             .await
@@ -346,8 +337,7 @@ async fn owned(
     id: UploadId,
 ) -> Result<Option<tokio_postgres::Row>, StoreError> {
     let sql = format!("SELECT {columns} FROM tus_uploads WHERE {OWNED}");
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
-        [&id, &draft_id, &owner.user_id, &owner.organization_id];
+    let params: [&(dyn ToSql + Sync); 4] = [&id, &draft_id, &owner.user_id, &owner.organization_id];
     Ok(client.query_opt(&sql, &params).await?)
 }
 
