@@ -4,7 +4,7 @@
 -- Announces the saved version and the patch on the draft's events channel.
 -- A patch that changes no field (`{}`, or values the draft holds) keeps the
 -- version and updatedAt and announces nothing; it still refreshes the TTL.
--- Uses: rate_window, window_left, owned_draft, now_ms, set_field, write_draft,
+-- Uses: rate_window, window_left, open_draft, now_ms, set_field, write_draft,
 -- publish, keep_alive.
 -- KEYS[1] the draft, KEYS[2] the owner's index of live drafts, KEYS[3] the
 -- owner's autosave counter, KEYS[4] the draft's events channel
@@ -28,12 +28,9 @@ local last_set = 9 + 2 * tonumber(ARGV[9])
 if rate_window(rate_key, window_ms) > limit then
   return {'limited', window_left(rate_key)}
 end
-local draft = owned_draft(draft_key, org)
+local draft, refused = open_draft(draft_key, org)
 if not draft then
-  return {'missing'}
-end
-if draft.st == 'submitted' then
-  return {'submitted'}
+  return refused
 end
 if draft.tr == '1' then
   return {'trashed'}
