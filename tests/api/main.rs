@@ -24,6 +24,7 @@ mod idp;
 mod isolation;
 mod janitor;
 mod jwks;
+mod ledger;
 mod legacy;
 mod limits;
 mod materialize;

@@ -147,6 +147,7 @@ pub fn text(len: usize) -> Vec<u8> {
 #[derive(Clone, Copy)]
 pub enum OwnRedis {
     ResidueOnS3 = 1,
+    GoneUploads = 2,
     IdleUploadLapses = 6,
     OrphanSweep = 7,
     Residue = 8,
