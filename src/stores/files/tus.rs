@@ -54,15 +54,18 @@ enum Held<'a> {
         root: &'a std::path::Path,
         staging_path: &'a str,
     },
-    S3 {
-        s3: &'a Arc<AmazonS3>,
-        upload_id: &'a Option<String>,
-        parts: &'a [TusPart],
-        tail_key: &'a str,
-        tail_bytes: u64,
-    },
+    S3(OnS3<'a>),
     /// Stored by the other backend than this one.
     Elsewhere,
+}
+
+/// An upload's parts and tail on S3.
+struct OnS3<'a> {
+    s3: &'a Arc<AmazonS3>,
+    upload_id: &'a Option<String>,
+    parts: &'a [TusPart],
+    tail_key: &'a str,
+    tail_bytes: u64,
 }
 
 fn elsewhere() -> StoreError {
@@ -82,13 +85,13 @@ impl FileStorage {
                 },
                 Some(s3),
                 _,
-            ) => Held::S3 {
+            ) => Held::S3(OnS3 {
                 s3,
                 upload_id,
                 parts,
                 tail_key,
                 tail_bytes: *tail_bytes,
-            },
+            }),
             _ => Held::Elsewhere,
         }
     }
@@ -143,22 +146,16 @@ impl FileStorage {
                     staging_path: staging_path.to_owned(),
                 }
             }
-            Held::S3 {
-                s3,
-                upload_id,
-                parts,
-                tail_key,
-                tail_bytes,
-            } => {
-                let tail = self.read_tail(tail_key, tail_bytes).await?;
+            Held::S3(on) => {
+                let tail = self.read_tail(on.tail_key, on.tail_bytes).await?;
                 Sink::S3 {
-                    store: s3.clone(),
+                    store: on.s3.clone(),
                     ledger: self.ledger.clone(),
                     key: Path::from(key),
-                    upload_id: upload_id.clone(),
-                    parts: parts.to_vec(),
+                    upload_id: on.upload_id.clone(),
+                    parts: on.parts.to_vec(),
                     tail: BytesMut::from(&tail[..]),
-                    tail_key: tail_key.to_owned(),
+                    tail_key: on.tail_key.to_owned(),
                 }
             }
             Held::Elsewhere => return Err(elsewhere()),
@@ -207,42 +204,38 @@ impl FileStorage {
                 })
                 .await
             }
-            Held::S3 {
-                s3,
-                upload_id,
-                parts,
-                tail_key,
-                tail_bytes,
-            } => {
+            Held::S3(on) => {
                 // Done before, and its record failed: the tail is gone then.
                 let done = self.holds(key, length).await;
                 let tail = match done {
                     true => Bytes::new(),
-                    false => self.read_tail(tail_key, tail_bytes).await?,
+                    false => self.read_tail(on.tail_key, on.tail_bytes).await?,
                 };
                 let path = Path::from(key);
                 let finished = bounded(Backend::Files, self.timeout, async {
                     if done {
                         return Ok(());
                     }
-                    match upload_id {
+                    match on.upload_id {
                         None => self
                             .store
                             .put(&path, PutPayload::from(tail))
                             .await
                             .map(|_| ()),
                         Some(id) => {
-                            let mut parts: Vec<_> = parts
+                            let mut parts: Vec<_> = on
+                                .parts
                                 .iter()
                                 .map(|p| object_store::multipart::PartId {
                                     content_id: p.etag.clone(),
                                 })
                                 .collect();
                             if !tail.is_empty() {
-                                let last = s3.put_part(&path, id, parts.len(), tail.into()).await?;
+                                let last =
+                                    on.s3.put_part(&path, id, parts.len(), tail.into()).await?;
                                 parts.push(last);
                             }
-                            s3.complete_multipart(&path, id, parts).await.map(|_| ())
+                            on.s3.complete_multipart(&path, id, parts).await.map(|_| ())
                         }
                     }
                 })
@@ -253,10 +246,10 @@ impl FileStorage {
                         return Err(e);
                     }
                 }
-                if let (Some(id), Some(ledger)) = (upload_id, &self.ledger) {
+                if let (Some(id), Some(ledger)) = (on.upload_id, &self.ledger) {
                     ledger.forget(key, id).await?;
                 }
-                self.delete(tail_key).await
+                self.delete(on.tail_key).await
             }
             Held::Elsewhere => Err(elsewhere()),
         };
@@ -285,19 +278,14 @@ impl FileStorage {
                 self.remove_empty_parents(staging_path);
                 Ok(())
             }
-            Held::S3 {
-                s3,
-                upload_id,
-                tail_key,
-                ..
-            } => {
-                if let Some(id) = upload_id {
-                    bounded(Backend::Files, self.timeout, abort_recorded(s3, key, id)).await?;
+            Held::S3(on) => {
+                if let Some(id) = on.upload_id {
+                    bounded(Backend::Files, self.timeout, abort_recorded(on.s3, key, id)).await?;
                     if let Some(ledger) = &self.ledger {
                         ledger.forget(key, id).await?;
                     }
                 }
-                self.delete(tail_key).await
+                self.delete(on.tail_key).await
             }
             Held::Elsewhere => Ok(()),
         }
