@@ -64,13 +64,7 @@ async fn the_sweep_forgets_recorded_uploads_that_s3_no_longer_knows() {
     assert_eq!(app.db.execute(expired, &[&ids[0]]).await.unwrap(), 1);
     let gone = "DELETE FROM tus_uploads WHERE id = $1";
     assert_eq!(app.db.execute(gone, &[&ids[1]]).await.unwrap(), 1);
-    app.db
-        .execute(
-            "UPDATE multipart_uploads SET started_at = now() - interval '2 hours'",
-            &[],
-        )
-        .await
-        .unwrap();
+    app.age_recorded_uploads().await;
 
     let report = app
         .admin(reqwest::Method::POST, "/api/v1/admin/orphans/sweep")
