@@ -128,14 +128,22 @@ pub fn register(
         .register::<DraftSession>(ctx, settings)
 }
 
-impl Task for StoragePrefix {
-    const NAME: &'static str = tasks::STORAGE_PREFIX;
-    const QUEUE: Queue = Queue::Cleanup;
-    type Context = CleanupContext;
+/// What every cleanup task's [`Task`] says alike: its stored name, the
+/// cleanup queue, its context, and the course its payload names.
+macro_rules! cleanup_task {
+    ($name:expr) => {
+        const NAME: &'static str = $name;
+        const QUEUE: Queue = Queue::Cleanup;
+        type Context = CleanupContext;
 
-    fn course_id(&self) -> CourseId {
-        self.course_id
-    }
+        fn course_id(&self) -> CourseId {
+            self.course_id
+        }
+    };
+}
+
+impl Task for StoragePrefix {
+    cleanup_task!(tasks::STORAGE_PREFIX);
 
     async fn run(&self, ctx: &CleanupContext) -> Attempt {
         let removed = async {
@@ -147,13 +155,7 @@ impl Task for StoragePrefix {
 }
 
 impl Task for StorageObject {
-    const NAME: &'static str = tasks::STORAGE_OBJECT;
-    const QUEUE: Queue = Queue::Cleanup;
-    type Context = CleanupContext;
-
-    fn course_id(&self) -> CourseId {
-        self.course_id
-    }
+    cleanup_task!(tasks::STORAGE_OBJECT);
 
     async fn run(&self, ctx: &CleanupContext) -> Attempt {
         Attempt::of(ctx.delete_unreferenced(vec![self.key.clone()]).await)
@@ -161,13 +163,7 @@ impl Task for StorageObject {
 }
 
 impl Task for DraftSession {
-    const NAME: &'static str = tasks::DRAFT_SESSION;
-    const QUEUE: Queue = Queue::Cleanup;
-    type Context = CleanupContext;
-
-    fn course_id(&self) -> CourseId {
-        self.course_id
-    }
+    cleanup_task!(tasks::DRAFT_SESSION);
 
     /// Unless its course exists again: then the draft names it still.
     async fn run(&self, ctx: &CleanupContext) -> Attempt {
@@ -185,14 +181,8 @@ impl Task for DraftSession {
 }
 
 impl Task for PlatformKeys {
-    const NAME: &'static str = tasks::PLATFORM_KEYS;
-    const QUEUE: Queue = Queue::Cleanup;
+    cleanup_task!(tasks::PLATFORM_KEYS);
     const BATCH: i64 = KEYS_BATCH;
-    type Context = CleanupContext;
-
-    fn course_id(&self) -> CourseId {
-        self.course_id
-    }
 
     async fn run(&self, ctx: &CleanupContext) -> Attempt {
         let erased = ctx.erase_platform_keys(std::slice::from_ref(self)).await;

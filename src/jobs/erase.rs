@@ -83,33 +83,15 @@ pub struct EraseStores {
 
 #[derive(Clone)]
 pub struct Eraser {
-    erasures: PgErasures,
-    queue: JobQueue,
-    file_rows: PgFiles,
-    redis: RedisDrafts,
-    files: FileStorage,
-    tus: PgTus,
+    stores: EraseStores,
     runner: Runner,
     settings: EraseSettings,
 }
 
 impl Eraser {
     pub fn new(stores: EraseStores, runner: Runner, settings: EraseSettings) -> Self {
-        let EraseStores {
-            erasures,
-            queue,
-            file_rows,
-            redis,
-            files,
-            tus,
-        } = stores;
         Self {
-            erasures,
-            queue,
-            file_rows,
-            redis,
-            files,
-            tus,
+            stores,
             runner,
             settings,
         }
@@ -130,7 +112,7 @@ impl Eraser {
         id: Uuid,
         watch: &EraseWatch,
     ) -> Result<Option<EraseState>, StoreError> {
-        let Some(mut lock) = self.erasures.lock(id).await? else {
+        let Some(mut lock) = self.stores.erasures.lock(id).await? else {
             return Ok(None);
         };
         let outcome = self.hold(&mut lock, watch).await;
@@ -212,7 +194,7 @@ impl Eraser {
 
             // The courses are gone for good: their draft sessions may go.
             self.enter(lock, state, watch, ErasePhase::Drafts).await?;
-            let mut drafts = self.redis.scan_subject(subject).await?;
+            let mut drafts = self.stores.redis.scan_subject(subject).await?;
             while let Some(page) = drafts.next_page().await? {
                 if page.is_empty() {
                     continue;
@@ -222,8 +204,8 @@ impl Eraser {
                 watch.send_replace(Some(state.clone()));
             }
             drafts.remove_user_keys().await?;
-            self.redis.remove_discarded(subject).await?;
-            self.redis.remove_idempotency_keys(subject).await?;
+            self.stores.redis.remove_discarded(subject).await?;
+            self.stores.redis.remove_idempotency_keys(subject).await?;
             self.remove_uploads(subject).await?;
 
             self.enter(lock, state, watch, ErasePhase::Cleanup).await?;
@@ -263,6 +245,7 @@ impl Eraser {
     async fn remove_uploads(&self, subject: EraseSubject) -> Result<(), StoreError> {
         loop {
             let uploads = self
+                .stores
                 .tus
                 .of_subject(subject, self.settings.batch_size)
                 .await?;
@@ -271,11 +254,12 @@ impl Eraser {
             }
             for upload in &uploads {
                 if upload.status == TusStatus::Receiving {
-                    self.files
+                    self.stores
+                        .files
                         .tus_discard(&upload.storage_key, &upload.bytes)
                         .await?;
                 }
-                self.tus.delete(upload.id).await?;
+                self.stores.tus.delete(upload.id).await?;
             }
         }
     }
@@ -310,10 +294,14 @@ impl Eraser {
             // The runner's cleanup step, several at once: they claim jobs
             // with SKIP LOCKED, so they share a large erase's queue.
             try_join_all((0..DRAIN_WORKERS).map(|_| self.runner.run_due(Queue::Cleanup))).await?;
-            let (pending, dead) = self.erasures.job_counts(subject, Some(erasure)).await?;
+            let (pending, dead) = self
+                .stores
+                .erasures
+                .job_counts(subject, Some(erasure))
+                .await?;
             if pending == 0 && dead > 0 && redrive && redriven == 0 {
-                let ids = self.erasures.dead_jobs(subject, erasure).await?;
-                redriven = self.queue.retry_dead(tasks::ALL, Some(&ids)).await?;
+                let ids = self.stores.erasures.dead_jobs(subject, erasure).await?;
+                redriven = self.stores.queue.retry_dead(tasks::ALL, Some(&ids)).await?;
                 tracing::warn!(erase = %erasure, redriven, "erase: dead cleanup jobs put back in the queue");
                 continue;
             }
@@ -331,11 +319,15 @@ impl Eraser {
         subject: EraseSubject,
         erasure: Uuid,
     ) -> Result<u64, StoreError> {
-        let ids = self.erasures.dead_events(subject, erasure).await?;
+        let ids = self.stores.erasures.dead_events(subject, erasure).await?;
         if ids.is_empty() {
             return Ok(0);
         }
-        let redriven = self.queue.retry_dead(&[DELIVERY_TASK], Some(&ids)).await?;
+        let redriven = self
+            .stores
+            .queue
+            .retry_dead(&[DELIVERY_TASK], Some(&ids))
+            .await?;
         tracing::warn!(erase = %erasure, redriven, "erase: dead events put back in the queue");
         Ok(redriven)
     }
@@ -348,11 +340,13 @@ impl Eraser {
         erasure: Uuid,
     ) -> Result<(), StoreError> {
         for prefix in self
+            .stores
             .erasures
             .storage_prefixes(subject, Some(erasure))
             .await?
         {
             let keys: Vec<String> = self
+                .stores
                 .files
                 .list_sized(&prefix)
                 .await?
@@ -360,9 +354,9 @@ impl Eraser {
                 .map(|(key, _)| key)
                 .collect();
             for chunk in keys.chunks(KEYS_PER_CHECK) {
-                let referenced = self.file_rows.referenced_keys(chunk).await?;
+                let referenced = self.stores.file_rows.referenced_keys(chunk).await?;
                 for key in chunk.iter().filter(|key| !referenced.contains(key)) {
-                    self.files.delete(key).await?;
+                    self.stores.files.delete(key).await?;
                 }
             }
         }

@@ -113,13 +113,37 @@ impl RecordedUpload {
 }
 
 /// Aborts a recorded upload the sweep found stale; one S3 no longer knows
-/// counts as aborted.
+/// (aborted or completed by a process killed before it forgot the record)
+/// counts as aborted, so that its record goes. S3 says so with 404
+/// NoSuchUpload; s3s-fs with 403 AccessDenied, which is also what S3 answers
+/// credentials not allowed to abort: a 403 counts as gone only if an upload
+/// started now can be aborted with them.
 pub async fn abort_recorded(store: &AmazonS3, key: &str, id: &str) -> Result<(), StoreError> {
-    match store
-        .abort_multipart(&Path::from(key), &id.to_owned())
-        .await
-    {
+    let path = Path::from(key);
+    match store.abort_multipart(&path, &id.to_owned()).await {
         Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+        Err(denied @ object_store::Error::PermissionDenied { .. }) => {
+            if may_abort(store, &path).await {
+                Ok(())
+            } else {
+                Err(denied.into())
+            }
+        }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether these credentials may abort an upload of `path`: one started for
+/// the question is aborted (it never holds a part).
+async fn may_abort(store: &AmazonS3, path: &Path) -> bool {
+    let Ok(probe) = store.create_multipart(path).await else {
+        return false;
+    };
+    match store.abort_multipart(path, &probe).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(key = %path, error = %e, "could not abort an empty upload started to test the credentials");
+            false
+        }
     }
 }

@@ -25,6 +25,7 @@ mod idp;
 mod isolation;
 mod janitor;
 mod jwks;
+mod ledger;
 mod legacy;
 mod limits;
 mod materialize;

@@ -137,13 +137,7 @@ async fn a_sigkill_mid_upload_to_s3_leaves_a_recorded_upload_that_the_sweep_abor
         dry["incompleteUploads"], 0,
         "young: it may be streaming still"
     );
-    app.db
-        .execute(
-            "UPDATE multipart_uploads SET started_at = now() - interval '2 hours'",
-            &[],
-        )
-        .await
-        .unwrap();
+    app.age_recorded_uploads().await;
     let dry = app
         .admin(Method::POST, &format!("{sweep}?dryRun=true"))
         .await;

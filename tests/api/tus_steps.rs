@@ -71,6 +71,16 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// Moves every recorded S3 upload's start two hours back, past the
+    /// orphan sweep's grace period.
+    pub async fn age_recorded_uploads(&self) {
+        let aged = "UPDATE multipart_uploads SET started_at = now() - interval '2 hours'";
+        self.db
+            .execute(aged, &[])
+            .await
+            .expect("recorded uploads aged");
+    }
+
     pub async fn tus_call(&self, method: Method, user: &TestUser, url: &str) -> Response {
         self.request(method, url, user)
             .header("tus-resumable", TUS)
@@ -191,6 +201,7 @@ pub fn text(len: usize) -> Vec<u8> {
 #[derive(Clone, Copy)]
 pub enum OwnRedis {
     ResidueOnS3 = 1,
+    GoneUploads = 2,
     IdleUploadLapses = 6,
     OrphanSweep = 7,
     Residue = 8,

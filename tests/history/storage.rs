@@ -154,15 +154,13 @@ impl Storage {
                 Some((id.to_owned(), name.clone()))
             })
             .collect();
-        // An upload in progress is residue when it holds bytes (parts); a
-        // ledger row alone holds ids only.
-        stored.extend(ledger.iter().filter_map(|row| {
-            let (key, id): (String, String) = (row.get(0), row.get(1));
-            parts
+        // A ledger row is residue with or without parts: the sweep forgets
+        // the record of an upload S3 no longer knows.
+        stored.extend(
+            ledger
                 .iter()
-                .any(|(part_of, _)| *part_of == id)
-                .then(|| format!("{key} (upload in progress)"))
-        }));
+                .map(|row| format!("{} (upload in progress)", row.get::<_, String>(0))),
+        );
         let unrecorded_parts = parts
             .into_iter()
             .filter(|(id, _)| !recorded.contains(id))

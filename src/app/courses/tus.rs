@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 mod append;
+mod claim;
 
 use super::Courses;
 use crate::app::AppError;
@@ -169,15 +170,9 @@ impl Courses {
             .await?
             .ok_or(AppError::NotFound)?;
         if upload.status == TusStatus::Receiving && upload.offset == upload.length {
-            return self
-                .append(
-                    owner,
-                    draft_id,
-                    id,
-                    upload.offset,
-                    futures_util::stream::empty::<Result<Bytes, ()>>(),
-                )
-                .await;
+            let claimed = self.claim_to_append(owner, draft_id, id).await?;
+            let nothing = futures_util::stream::empty::<Result<Bytes, ()>>();
+            return self.append(claimed, upload.offset, nothing).await;
         }
         Ok((&upload).into())
     }

@@ -24,13 +24,13 @@ impl Eraser {
             pattern_keys,
             (tus_uploads, tus_bytes),
         ) = tokio::try_join!(
-            self.erasures.course_counts(subject),
-            self.erasures.job_counts(subject, erasure),
-            self.erasures.event_counts(subject, erasure),
-            self.redis.count_drafts_of(subject),
+            self.stores.erasures.course_counts(subject),
+            self.stores.erasures.job_counts(subject, erasure),
+            self.stores.erasures.event_counts(subject, erasure),
+            self.stores.redis.count_drafts_of(subject),
             self.stored(subject, erasure),
             self.pattern_keys(subject, erasure, false),
-            self.tus.count_subject(subject),
+            self.stores.tus.count_subject(subject),
         )?;
         Ok(Inventory {
             courses,
@@ -60,7 +60,7 @@ impl Eraser {
         if self.settings.patterns.is_empty() {
             return Ok(0);
         }
-        let courses = self.erasures.course_ids(subject, erasure).await?;
+        let courses = self.stores.erasures.course_ids(subject, erasure).await?;
         let itself = match subject.scope {
             EraseScope::Organization => Placeholder::Organization,
             EraseScope::User => Placeholder::User,
@@ -72,9 +72,9 @@ impl Eraser {
         let mut keys = 0;
         for pattern in self.settings.patterns.iter() {
             keys += if unlink {
-                self.redis.unlink_matching(pattern, owned).await?
+                self.stores.redis.unlink_matching(pattern, owned).await?
             } else {
-                self.redis.count_matching(pattern, owned).await?
+                self.stores.redis.count_matching(pattern, owned).await?
             };
         }
         Ok(keys)
@@ -87,8 +87,13 @@ impl Eraser {
         erasure: Option<Uuid>,
     ) -> Result<(u64, u64), StoreError> {
         let (mut objects, mut bytes) = (0, 0);
-        for prefix in self.erasures.storage_prefixes(subject, erasure).await? {
-            for (_, size) in self.files.list_sized(&prefix).await? {
+        for prefix in self
+            .stores
+            .erasures
+            .storage_prefixes(subject, erasure)
+            .await?
+        {
+            for (_, size) in self.stores.files.list_sized(&prefix).await? {
                 objects += 1;
                 bytes += size;
             }

@@ -13,8 +13,8 @@
 //! record) are never read: the staging file is cut back to the offset, and
 //! S3 parts and the tail are overwritten.
 
-use std::io::Write;
-use std::path::PathBuf;
+mod writer;
+
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -23,18 +23,17 @@ use object_store::multipart::MultipartStore;
 use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutPayload};
 
-use super::{FileStorage, PART_BYTES};
+use super::FileStorage;
 use crate::domain::ids::UploadId;
 use crate::domain::tus::{TusBytes, TusPart};
 use crate::domain::{Backend, StoreError};
 use crate::stores::bounded;
-use crate::stores::postgres::uploads::UploadLedger;
 use crate::stores::recorded_upload::abort_recorded;
+use writer::Sink;
+pub use writer::TusWriter;
 
 /// Where the bytes of unfinished uploads are kept.
 const TUS_DIR: &str = ".tus";
-/// Local writes are made durable (and recorded) at least this often.
-const LOCAL_STEP: usize = 1024 * 1024;
 
 fn io_failed(e: impl std::fmt::Display) -> StoreError {
     StoreError::failed(Backend::Files, e.to_string())
@@ -49,29 +48,54 @@ async fn blocking<T: Send + 'static>(
         .map_err(io_failed)
 }
 
-/// An unfinished upload's bytes, open for the request that appends to them.
-pub struct TusWriter {
-    sink: Sink,
-    timeout: std::time::Duration,
+/// An upload's recorded bytes, on the backend that holds them.
+enum Held<'a> {
+    Local {
+        root: &'a std::path::Path,
+        staging_path: &'a str,
+    },
+    S3(OnS3<'a>),
+    /// Stored by the other backend than this one.
+    Elsewhere,
 }
 
-enum Sink {
-    Local {
-        path: PathBuf,
-        staging_path: String,
-    },
-    S3 {
-        store: Arc<AmazonS3>,
-        ledger: Option<UploadLedger>,
-        key: Path,
-        upload_id: Option<String>,
-        parts: Vec<TusPart>,
-        tail: BytesMut,
-        tail_key: String,
-    },
+/// An upload's parts and tail on S3.
+struct OnS3<'a> {
+    s3: &'a Arc<AmazonS3>,
+    upload_id: &'a Option<String>,
+    parts: &'a [TusPart],
+    tail_key: &'a str,
+    tail_bytes: u64,
+}
+
+fn elsewhere() -> StoreError {
+    io_failed("the upload was stored by another backend")
 }
 
 impl FileStorage {
+    fn held<'a>(&'a self, bytes: &'a TusBytes) -> Held<'a> {
+        match (bytes, &self.s3, &self.local_root) {
+            (TusBytes::Local { staging_path }, _, Some(root)) => Held::Local { root, staging_path },
+            (
+                TusBytes::S3 {
+                    upload_id,
+                    parts,
+                    tail_key,
+                    tail_bytes,
+                },
+                Some(s3),
+                _,
+            ) => Held::S3(OnS3 {
+                s3,
+                upload_id,
+                parts,
+                tail_key,
+                tail_bytes: *tail_bytes,
+            }),
+            _ => Held::Elsewhere,
+        }
+    }
+
     /// Where a new upload's bytes will go.
     pub fn tus_bytes(&self, upload_id: UploadId) -> TusBytes {
         match &self.s3 {
@@ -94,8 +118,8 @@ impl FileStorage {
         bytes: &TusBytes,
         offset: u64,
     ) -> Result<TusWriter, StoreError> {
-        let sink = match (bytes, &self.s3, &self.local_root) {
-            (TusBytes::Local { staging_path }, _, Some(root)) => {
+        let sink = match self.held(bytes) {
+            Held::Local { root, staging_path } => {
                 let path = root.join(staging_path);
                 let open = path.clone();
                 blocking(move || {
@@ -119,31 +143,22 @@ impl FileStorage {
                 .await?;
                 Sink::Local {
                     path,
-                    staging_path: staging_path.clone(),
+                    staging_path: staging_path.to_owned(),
                 }
             }
-            (
-                TusBytes::S3 {
-                    upload_id,
-                    parts,
-                    tail_key,
-                    tail_bytes,
-                },
-                Some(s3),
-                _,
-            ) => {
-                let tail = self.read_tail(tail_key, *tail_bytes).await?;
+            Held::S3(on) => {
+                let tail = self.read_tail(on.tail_key, on.tail_bytes).await?;
                 Sink::S3 {
-                    store: s3.clone(),
+                    store: on.s3.clone(),
                     ledger: self.ledger.clone(),
                     key: Path::from(key),
-                    upload_id: upload_id.clone(),
-                    parts: parts.clone(),
+                    upload_id: on.upload_id.clone(),
+                    parts: on.parts.to_vec(),
                     tail: BytesMut::from(&tail[..]),
-                    tail_key: tail_key.clone(),
+                    tail_key: on.tail_key.to_owned(),
                 }
             }
-            _ => return Err(io_failed("the upload was stored by another backend")),
+            Held::Elsewhere => return Err(elsewhere()),
         };
         Ok(TusWriter {
             sink,
@@ -175,8 +190,8 @@ impl FileStorage {
         bytes: &TusBytes,
         length: u64,
     ) -> Result<(), StoreError> {
-        let done = match (bytes, &self.s3, &self.local_root) {
-            (TusBytes::Local { staging_path }, _, Some(root)) => {
+        let done = match self.held(bytes) {
+            Held::Local { root, staging_path } => {
                 let (from, to) = (root.join(staging_path), root.join(key));
                 blocking(move || {
                     if !from.exists() && to.exists() {
@@ -189,45 +204,38 @@ impl FileStorage {
                 })
                 .await
             }
-            (
-                TusBytes::S3 {
-                    upload_id,
-                    parts,
-                    tail_key,
-                    tail_bytes,
-                },
-                Some(s3),
-                _,
-            ) => {
+            Held::S3(on) => {
                 // Done before, and its record failed: the tail is gone then.
                 let done = self.holds(key, length).await;
                 let tail = match done {
                     true => Bytes::new(),
-                    false => self.read_tail(tail_key, *tail_bytes).await?,
+                    false => self.read_tail(on.tail_key, on.tail_bytes).await?,
                 };
                 let path = Path::from(key);
                 let finished = bounded(Backend::Files, self.timeout, async {
                     if done {
                         return Ok(());
                     }
-                    match upload_id {
+                    match on.upload_id {
                         None => self
                             .store
                             .put(&path, PutPayload::from(tail))
                             .await
                             .map(|_| ()),
                         Some(id) => {
-                            let mut parts: Vec<_> = parts
+                            let mut parts: Vec<_> = on
+                                .parts
                                 .iter()
                                 .map(|p| object_store::multipart::PartId {
                                     content_id: p.etag.clone(),
                                 })
                                 .collect();
                             if !tail.is_empty() {
-                                let last = s3.put_part(&path, id, parts.len(), tail.into()).await?;
+                                let last =
+                                    on.s3.put_part(&path, id, parts.len(), tail.into()).await?;
                                 parts.push(last);
                             }
-                            s3.complete_multipart(&path, id, parts).await.map(|_| ())
+                            on.s3.complete_multipart(&path, id, parts).await.map(|_| ())
                         }
                     }
                 })
@@ -238,12 +246,12 @@ impl FileStorage {
                         return Err(e);
                     }
                 }
-                if let (Some(id), Some(ledger)) = (upload_id, &self.ledger) {
+                if let (Some(id), Some(ledger)) = (on.upload_id, &self.ledger) {
                     ledger.forget(key, id).await?;
                 }
-                self.delete(tail_key).await
+                self.delete(on.tail_key).await
             }
-            _ => Err(io_failed("the upload was stored by another backend")),
+            Held::Elsewhere => Err(elsewhere()),
         };
         self.remove_empty_parents(&format!("{TUS_DIR}/x"));
         done
@@ -259,8 +267,8 @@ impl FileStorage {
 
     /// Removes an unfinished upload's bytes; bytes already gone count as removed.
     pub async fn tus_discard(&self, key: &str, bytes: &TusBytes) -> Result<(), StoreError> {
-        match (bytes, &self.s3, &self.local_root) {
-            (TusBytes::Local { staging_path }, _, Some(root)) => {
+        match self.held(bytes) {
+            Held::Local { root, staging_path } => {
                 let path = root.join(staging_path);
                 blocking(move || match std::fs::remove_file(&path) {
                     Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
@@ -270,129 +278,16 @@ impl FileStorage {
                 self.remove_empty_parents(staging_path);
                 Ok(())
             }
-            (
-                TusBytes::S3 {
-                    upload_id,
-                    tail_key,
-                    ..
-                },
-                Some(s3),
-                _,
-            ) => {
-                if let Some(id) = upload_id {
-                    bounded(Backend::Files, self.timeout, abort_recorded(s3, key, id)).await?;
+            Held::S3(on) => {
+                if let Some(id) = on.upload_id {
+                    bounded(Backend::Files, self.timeout, abort_recorded(on.s3, key, id)).await?;
                     if let Some(ledger) = &self.ledger {
                         ledger.forget(key, id).await?;
                     }
                 }
-                self.delete(tail_key).await
+                self.delete(on.tail_key).await
             }
-            _ => Ok(()),
+            Held::Elsewhere => Ok(()),
         }
     }
-}
-
-impl TusWriter {
-    /// How many of `pending` received bytes to make durable now, while the
-    /// body still streams: a local step, or what fills whole S3 parts.
-    pub fn due(&self, pending: usize) -> usize {
-        match &self.sink {
-            Sink::Local { .. } if pending >= LOCAL_STEP => pending,
-            Sink::Local { .. } => 0,
-            Sink::S3 { tail, .. } => {
-                let whole = (tail.len() + pending) / PART_BYTES * PART_BYTES;
-                whole.saturating_sub(tail.len())
-            }
-        }
-    }
-
-    /// Makes `bytes` durable after those before: appended and fsync'd, or
-    /// sent as whole parts with any rest written as the tail.
-    pub async fn write(&mut self, bytes: Bytes) -> Result<(), StoreError> {
-        match &mut self.sink {
-            Sink::Local { path, .. } => {
-                let path = path.clone();
-                let write = blocking(move || {
-                    let mut file = std::fs::OpenOptions::new().append(true).open(&path)?;
-                    file.write_all(&bytes)?;
-                    file.sync_data()
-                });
-                bounded(Backend::Files, self.timeout, write).await
-            }
-            Sink::S3 {
-                store,
-                ledger,
-                key,
-                upload_id,
-                parts,
-                tail,
-                tail_key,
-            } => {
-                tail.extend_from_slice(&bytes);
-                while tail.len() >= PART_BYTES {
-                    let id = match upload_id {
-                        Some(id) => id.clone(),
-                        None => {
-                            let id = start(store, ledger.as_ref(), key, self.timeout).await?;
-                            *upload_id = Some(id.clone());
-                            id
-                        }
-                    };
-                    let part = tail.split_to(PART_BYTES).freeze();
-                    let number = parts.len();
-                    let sent = store.put_part(key, &id, number, part.into());
-                    let sent = bounded(Backend::Files, self.timeout, sent).await?;
-                    parts.push(TusPart {
-                        number,
-                        etag: sent.content_id,
-                    });
-                }
-                if tail.is_empty() {
-                    return Ok(());
-                }
-                let tail_path = Path::from(tail_key.as_str());
-                let put = store.put(&tail_path, tail.clone().freeze().into());
-                bounded(Backend::Files, self.timeout, put).await.map(|_| ())
-            }
-        }
-    }
-
-    /// The bytes' place, to record with the new offset.
-    pub fn state(&self) -> TusBytes {
-        match &self.sink {
-            Sink::Local { staging_path, .. } => TusBytes::Local {
-                staging_path: staging_path.clone(),
-            },
-            Sink::S3 {
-                upload_id,
-                parts,
-                tail,
-                tail_key,
-                ..
-            } => TusBytes::S3 {
-                upload_id: upload_id.clone(),
-                parts: parts.clone(),
-                tail_key: tail_key.clone(),
-                tail_bytes: tail.len() as u64,
-            },
-        }
-    }
-}
-
-/// Starts the multipart upload and records its id before any part is sent.
-async fn start(
-    store: &AmazonS3,
-    ledger: Option<&UploadLedger>,
-    key: &Path,
-    timeout: std::time::Duration,
-) -> Result<String, StoreError> {
-    let id = bounded(Backend::Files, timeout, store.create_multipart(key)).await?;
-    if let Some(ledger) = ledger {
-        if let Err(e) = ledger.record(key.as_ref(), &id).await {
-            // Unrecorded, it must not go on: nothing could find it later.
-            let _ = store.abort_multipart(key, &id).await;
-            return Err(e);
-        }
-    }
-    Ok(id)
 }

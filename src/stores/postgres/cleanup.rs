@@ -59,32 +59,30 @@ pub static DELETE_COURSES: LazyLock<String> = LazyLock::new(|| {
                 (SELECT count(*) FROM sessions) AS sessions",
         record(EventKind::CourseDeleted, "deleted", None),
         fence::tombstones_sql("$1", "$3", "$7"),
-        enqueue(
-            tasks::STORAGE_PREFIX,
-            "deleted",
-            "jsonb_build_object('courseId', s.id, 'organizationId', s.organization_id,
-                 'reason', $3::text)",
-            "s.id",
-            "NULL::uuid",
-        ),
-        enqueue(
+        for_deleted(tasks::STORAGE_PREFIX, "'organizationId', s.organization_id"),
+        for_deleted(
             tasks::DRAFT_SESSION,
-            "deleted",
-            "jsonb_build_object('courseId', s.id, 'userId', s.owner_id,
-                 'draftId', s.draft_session_id, 'reason', $3::text)",
-            "s.id",
-            "NULL::uuid",
+            "'userId', s.owner_id, 'draftId', s.draft_session_id"
         ),
-        enqueue(
+        for_deleted(
             tasks::PLATFORM_KEYS,
-            "deleted",
-            "jsonb_build_object('courseId', s.id, 'organizationId', s.organization_id,
-                 'userId', s.owner_id, 'reason', $3::text)",
-            "s.id",
-            "NULL::uuid",
+            "'organizationId', s.organization_id, 'userId', s.owner_id"
         ),
     )
 });
+
+/// A `task` cleanup job for each deleted course (the `deleted` rows, `$3`
+/// the reason), its payload the course, `fields` (SQL pairs over `s`) and
+/// the reason. Cleanup jobs have no ordering key.
+fn for_deleted(task: &str, fields: &str) -> String {
+    enqueue(
+        task,
+        "deleted",
+        &format!("jsonb_build_object('courseId', s.id, {fields}, 'reason', $3::text)"),
+        "s.id",
+        "NULL::uuid",
+    )
+}
 
 /// Deletes the courses (those of `owner`, if given, and those `condition`
 /// allows), records their cleanup jobs and tombstones, in the caller's

@@ -2,8 +2,10 @@
 //! one of each per table.
 
 use serde_json::Value;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
+use crate::domain::content::SavedCheck;
 use crate::domain::tus::{TusBytes, TusPart, TusUpload};
 use crate::domain::{Backend, Course, CourseFile, StoreError};
 
@@ -131,30 +133,66 @@ pub(super) fn tus_upload_from(row: &Row) -> Result<TusUpload, StoreError> {
     })
 }
 
-/// The storage columns of `bytes`: staging path, upload id, parts, tail key
-/// and tail length.
-pub(super) type StorageColumns = (Option<String>, Option<String>, Value, Option<String>, i64);
+/// An upload's progress as statement parameters, for the columns
+/// `sha256_state, content_check, staging_path, s3_upload_id, s3_parts,
+/// tail_key, tail_bytes`, in that order.
+pub(super) struct ProgressColumns<'a> {
+    hash: &'a [u8],
+    check: Value,
+    staging_path: Option<String>,
+    upload_id: Option<String>,
+    parts: Value,
+    tail_key: Option<String>,
+    tail_bytes: i64,
+}
 
-pub(super) fn storage_columns(bytes: &TusBytes) -> Result<StorageColumns, StoreError> {
-    Ok(match bytes {
-        TusBytes::Local { staging_path } => (
-            Some(staging_path.clone()),
-            None,
-            Value::Array(vec![]),
-            None,
-            0,
-        ),
-        TusBytes::S3 {
+impl<'a> ProgressColumns<'a> {
+    pub(super) fn of(
+        hash: &'a [u8],
+        check: &SavedCheck,
+        bytes: &TusBytes,
+    ) -> Result<Self, StoreError> {
+        let (staging_path, upload_id, parts, tail_key, tail_bytes) = match bytes {
+            TusBytes::Local { staging_path } => (
+                Some(staging_path.clone()),
+                None,
+                Value::Array(vec![]),
+                None,
+                0,
+            ),
+            TusBytes::S3 {
+                upload_id,
+                parts,
+                tail_key,
+                tail_bytes,
+            } => (
+                None,
+                upload_id.clone(),
+                json(parts)?,
+                Some(tail_key.clone()),
+                i64::try_from(*tail_bytes).unwrap_or(i64::MAX),
+            ),
+        };
+        Ok(Self {
+            hash,
+            check: json(check)?,
+            staging_path,
             upload_id,
             parts,
             tail_key,
             tail_bytes,
-        } => (
-            None,
-            upload_id.clone(),
-            json(parts)?,
-            Some(tail_key.clone()),
-            i64::try_from(*tail_bytes).unwrap_or(i64::MAX),
-        ),
-    })
+        })
+    }
+
+    pub(super) fn params(&self) -> [&(dyn ToSql + Sync); 7] {
+        [
+            &self.hash,
+            &self.check,
+            &self.staging_path,
+            &self.upload_id,
+            &self.parts,
+            &self.tail_key,
+            &self.tail_bytes,
+        ]
+    }
 }

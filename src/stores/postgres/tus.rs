@@ -8,12 +8,13 @@ mod subject;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use super::fence;
 use super::files::{lock_organization, record_file, usage};
 use super::lock::RESERVATION_LOCK_CLASS;
-use super::rows::{json, parsed, storage_columns, tus_upload_from as upload_from, TUS_COLUMNS};
+use super::rows::{parsed, tus_upload_from as upload_from, ProgressColumns, TUS_COLUMNS};
 use super::status::TUS_RECEIVING;
 use super::Postgres;
 use crate::domain::course::{FileQuota, NewCourse, NewFile, RecordOutcome};
@@ -61,8 +62,24 @@ impl PgTus {
         quota: FileQuota,
         lifetime: Duration,
     ) -> Result<TusCreated, StoreError> {
-        let (staging, upload_id, parts, tail_key, tail_bytes) = storage_columns(&upload.bytes)?;
-        let check = json(&upload.check)?;
+        let progress = ProgressColumns::of(&upload.hash, &upload.check, &upload.bytes)?;
+        let (length, lifetime) = (signed(upload.length), secs(lifetime));
+        let params: Vec<&(dyn ToSql + Sync)> = [
+            &upload.id as &(dyn ToSql + Sync),
+            &upload.draft_session_id,
+            &upload.owner_id,
+            &upload.organization_id,
+            &upload.course_id,
+            &upload.file_id,
+            &upload.storage_key,
+            &upload.original_name,
+            &upload.content_type,
+            &length,
+        ]
+        .into_iter()
+        .chain(progress.params())
+        .chain([&lifetime as &(dyn ToSql + Sync)])
+        .collect();
         self.db
             .call(|mut client| async move {
                 let tx = client.transaction().await?;
@@ -101,26 +118,7 @@ impl PgTus {
                              $9, $10, $10, $11, $12, $13, $14, $15, $16, $17, \
                              now() + make_interval(secs => $18)) RETURNING {TUS_COLUMNS}"
                         ),
-                        &[
-                            &upload.id,
-                            &upload.draft_session_id,
-                            &upload.owner_id,
-                            &upload.organization_id,
-                            &upload.course_id,
-                            &upload.file_id,
-                            &upload.storage_key,
-                            &upload.original_name,
-                            &upload.content_type,
-                            &signed(upload.length),
-                            &upload.hash,
-                            &check,
-                            &staging,
-                            &upload_id,
-                            &parts,
-                            &tail_key,
-                            &tail_bytes,
-                            &secs(lifetime),
-                        ],
+                        &params,
                     )
                     .await?;
                 tx.commit().await?;
@@ -138,12 +136,7 @@ impl PgTus {
     ) -> Result<Option<TusUpload>, StoreError> {
         self.db
             .call(|client| async move {
-                let row = client
-                    .query_opt(
-                        &format!("SELECT {TUS_COLUMNS} FROM tus_uploads WHERE {OWNED}"),
-                        &[&id, &draft_id, &owner.user_id, &owner.organization_id],
-                    )
-                    .await?;
+                let row = owned(&client, TUS_COLUMNS, owner, draft_id, id).await?;
                 row.as_ref().map(upload_from).transpose()
             })
             .await
@@ -184,12 +177,7 @@ impl PgTus {
                 if let Some(row) = row {
                     return Ok(Claim::Claimed(Box::new(upload_from(&row)?)));
                 }
-                let held = client
-                    .query_opt(
-                        &format!("SELECT 1 FROM tus_uploads WHERE {OWNED}"),
-                        &[&id, &draft_id, &owner.user_id, &owner.organization_id],
-                    )
-                    .await?;
+                let held = owned(&client, "1", owner, draft_id, id).await?;
                 Ok(if held.is_some() {
                     Claim::Locked
                 } else {
@@ -214,8 +202,19 @@ impl PgTus {
         lease: Duration,
         idle: Duration,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let (staging, upload_id, parts, tail_key, tail_bytes) = storage_columns(&progress.bytes)?;
-        let check = json(&progress.check)?;
+        let columns = ProgressColumns::of(&progress.hash, &progress.check, &progress.bytes)?;
+        let (from, offset, lease, idle) = (
+            signed(from),
+            signed(progress.offset),
+            secs(lease),
+            secs(idle),
+        );
+        let params: Vec<&(dyn ToSql + Sync)> =
+            [&id as &(dyn ToSql + Sync), &lease_id, &from, &offset]
+                .into_iter()
+                .chain(columns.params())
+                .chain([&lease as &(dyn ToSql + Sync), &idle])
+                .collect();
         self.db
             .call(|client| async move {
                 let saved = client
@@ -228,21 +227,7 @@ impl PgTus {
                          updated_at = now() \
                          WHERE id = $1 AND lease_id = $2 AND upload_offset = $3 \
                            AND expires_at > now() RETURNING expires_at",
-                        &[
-                            &id,
-                            &lease_id,
-                            &signed(from),
-                            &signed(progress.offset),
-                            &progress.hash,
-                            &check,
-                            &staging,
-                            &upload_id,
-                            &parts,
-                            &tail_key,
-                            &tail_bytes,
-                            &secs(lease),
-                            &secs(idle),
-                        ],
+                        &params,
                     )
                     .await?;
                 Ok(saved.map(|row| row.try_get(0)).transpose()?)
@@ -257,18 +242,14 @@ impl PgTus {
         lease_id: Uuid,
         lease: Duration,
     ) -> Result<bool, StoreError> {
-        self.db
-            .call(|client| async move {
-                let renewed = client
-                    .execute(
-                        "UPDATE tus_uploads SET lease_until = now() + make_interval(secs => $3) \
-                         WHERE id = $1 AND lease_id = $2",
-                        &[&id, &lease_id, &secs(lease)],
-                    )
-                    .await?;
-                Ok(renewed == 1)
-            })
-            .await
+        let renewed = self
+            .execute(
+                "UPDATE tus_uploads SET lease_until = now() + make_interval(secs => $3) \
+                 WHERE id = $1 AND lease_id = $2",
+                &[&id, &lease_id, &secs(lease)],
+            )
+            .await?;
+        Ok(renewed == 1)
     }
 
     /// Gives the upload back for the next request.
@@ -278,7 +259,8 @@ impl PgTus {
              WHERE id = $1 AND lease_id = $2",
             &[&id, &lease_id],
         )
-        .await
+        .await?;
+        Ok(())
     }
 
     /// The finished upload's file: recorded now with its course (the first
@@ -334,21 +316,29 @@ impl PgTus {
     /// Forgets an upload (its bytes are gone).
     pub async fn delete(&self, id: UploadId) -> Result<(), StoreError> {
         self.execute("DELETE FROM tus_uploads WHERE id = $1", &[&id])
-            .await
+            .await?;
+        Ok(())
     }
 
-    async fn execute(
-        &self,
-        sql: &str,
-        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-    ) -> Result<(), StoreError> {
+    /// Runs one statement; the rows it changed.
+    async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, StoreError> {
         self.db
-            .call(|client| async move {
-                client.execute(sql, params).await?;
-                Ok(())
-            })
+            .call(|client| async move { Ok(client.execute(sql, params).await?) })
             .await
     }
+}
+
+/// The owner's live upload `id` of the draft, as `columns` read it.
+async fn owned(
+    client: &tokio_postgres::Client,
+    columns: &str,
+    owner: Owner,
+    draft_id: DraftId,
+    id: UploadId,
+) -> Result<Option<tokio_postgres::Row>, StoreError> {
+    let sql = format!("SELECT {columns} FROM tus_uploads WHERE {OWNED}");
+    let params: [&(dyn ToSql + Sync); 4] = [&id, &draft_id, &owner.user_id, &owner.organization_id];
+    Ok(client.query_opt(&sql, &params).await?)
 }
 
 /// Takes the user's reservation lock, for the rest of the transaction, and

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::super::upload::attached_after_upload;
 use super::super::{new_course, Courses};
+use super::claim::Claimed;
 use super::{corrupt, TusState};
 use crate::app::AppError;
 use crate::domain::content::ContentCheck;
@@ -19,43 +20,6 @@ use crate::domain::tus::{RunningHash, TusError, TusFinish, TusProgress, TusStatu
 use crate::domain::upload::UploadError;
 use crate::domain::{Draft, MaterializedBy, Owner};
 use crate::stores::files::TusWriter;
-use crate::stores::postgres::tus::PgTus;
-
-/// A PATCH's hold on its upload, given back when the append ends; an append
-/// dropped midway (the process stopping) gives it back from `drop` if it can
-/// (a dead process's lease lapses).
-struct Lease {
-    store: PgTus,
-    upload_id: UploadId,
-    id: Uuid,
-    held: bool,
-}
-
-impl Lease {
-    async fn release(mut self) {
-        self.held = false;
-        if let Err(e) = self.store.release(self.upload_id, self.id).await {
-            tracing::warn!(upload = %self.upload_id, error = %e, "could not release an upload");
-        }
-    }
-}
-
-impl Drop for Lease {
-    fn drop(&mut self) {
-        if !self.held {
-            return;
-        }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let (store, upload_id, id) = (self.store.clone(), self.upload_id, self.id);
-        runtime.spawn(async move {
-            if let Err(e) = store.release(upload_id, id).await {
-                tracing::warn!(upload = %upload_id, error = %e, "could not release an upload");
-            }
-        });
-    }
-}
 
 /// The bytes of one PATCH on their way to storage.
 struct Receiving {
@@ -88,7 +52,11 @@ impl Courses {
         S: Stream<Item = Result<Bytes, E>>,
     {
         self.limits.writes.check(owner).await?;
-        let appended = self.append(owner, draft_id, id, offset, body).await;
+        let appended = async {
+            let claimed = self.claim_to_append(owner, draft_id, id).await?;
+            self.append(claimed, offset, body).await
+        }
+        .await;
         let free_bytes = self.limits.resumable.free_bytes;
         let free = appended.as_ref().is_ok_and(|state| {
             let stored = state.offset.saturating_sub(offset);
@@ -117,46 +85,36 @@ impl Courses {
     }
 
     /// [`Courses::tus_append`] without the write rate (a HEAD finishing an
-    /// upload whose bytes were all stored calls it too).
-    pub(super) async fn append<S, E>(
+    /// upload whose bytes were all stored calls it too), on a claimed upload.
+    pub(super) async fn append<E>(
         &self,
-        owner: Owner,
-        draft_id: DraftId,
-        id: UploadId,
+        claimed: Claimed,
         offset: u64,
-        body: S,
-    ) -> Result<TusState, AppError>
-    where
-        S: Stream<Item = Result<Bytes, E>>,
-    {
-        let _slot = self.limits.uploads.take(owner)?;
-        let draft = self.uploadable_draft(owner, draft_id).await?;
-        let (upload, lease_id) = self.claim_upload(owner, draft_id, id).await?;
-        let lease = Lease {
-            store: self.tus.clone(),
-            upload_id: id,
-            id: lease_id,
-            held: true,
-        };
+        body: impl Stream<Item = Result<Bytes, E>>,
+    ) -> Result<TusState, AppError> {
+        let Claimed {
+            owner,
+            draft,
+            upload,
+            lease,
+            ..
+        } = claimed;
         let appended = self
-            .append_claimed(owner, &draft, upload, offset, lease_id, body)
+            .append_claimed(owner, &draft, upload, offset, lease.id, body)
             .await;
         lease.release().await;
         appended
     }
 
-    async fn append_claimed<S, E>(
+    async fn append_claimed<E>(
         &self,
         owner: Owner,
         draft: &Draft,
         upload: TusUpload,
         offset: u64,
         lease_id: Uuid,
-        body: S,
-    ) -> Result<TusState, AppError>
-    where
-        S: Stream<Item = Result<Bytes, E>>,
-    {
+        body: impl Stream<Item = Result<Bytes, E>>,
+    ) -> Result<TusState, AppError> {
         if upload.offset != offset {
             return Err(TusError::OffsetMismatch {
                 sent: offset,

@@ -36,6 +36,7 @@ impl PgTus {
              WHERE draft_session_id = $1 AND owner_id = $2 AND organization_id = $3",
             &[&draft_id, &owner.user_id, &owner.organization_id],
         )
-        .await
+        .await?;
+        Ok(())
     }
 }

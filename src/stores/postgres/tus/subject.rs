@@ -64,7 +64,8 @@ impl PgTus {
             ),
             &[&subject.id],
         )
-        .await
+        .await?;
+        Ok(())
     }
 }
 

@@ -9,7 +9,7 @@
 --   2. rate windows: rate_window, window_left
 --   3. the record: read_draft (legacy_draft), set_field, encode_draft, write_draft;
 --      the save's: read_record, owned_header, splice_form
---   4. ownership: owned_draft
+--   4. ownership: owned_draft, open_draft
 --   5. the owner's index: keep_alive
 --   6. events: publish
 -- Replies are decoded in reply.rs, the one place that knows their shapes.
@@ -204,6 +204,19 @@ local function owned_draft(key, org)
     return draft
   end
   return nil
+end
+
+-- The draft at `key` if it belongs to `org` and is not submitted, else nil
+-- and the reply that says why: {'missing'} or {'submitted'}.
+local function open_draft(key, org)
+  local draft = owned_draft(key, org)
+  if not draft then
+    return nil, {'missing'}
+  end
+  if draft.st == 'submitted' then
+    return nil, {'submitted'}
+  end
+  return draft
 end
 
 -- 5. Keeps draft `id`'s entry in its owner's index (a sorted set scored by
