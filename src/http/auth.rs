@@ -8,6 +8,7 @@
 //! A token is checked against the key set in memory, with no I/O; only one
 //! naming a key the set lacks waits, for one fetch of the set.
 
+mod cache;
 mod jwks;
 mod keys;
 mod verifier;

@@ -31,16 +31,25 @@ enum Side {
     Minimal,
     /// The default answer: the whole draft.
     Representation,
+    /// `GET /healthz` through the same wrk: the service's HTTP floor, with
+    /// no token, body or store behind it.
+    Healthz,
 }
 
 impl Side {
-    const ALL: [Side; 3] = [Side::Raw, Side::Minimal, Side::Representation];
+    const ALL: [Side; 4] = [
+        Side::Raw,
+        Side::Minimal,
+        Side::Representation,
+        Side::Healthz,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             Side::Raw => "raw Redis (reference script)",
             Side::Minimal => "draftd PATCH, return=minimal",
             Side::Representation => "draftd PATCH, full answer",
+            Side::Healthz => "draftd GET /healthz",
         }
     }
 }
@@ -90,7 +99,7 @@ pub async fn autosave_throughput(quick: bool) -> anyhow::Result<String> {
     let seconds = if quick { 2 } else { 5 };
     let rounds = if quick { 1 } else { 2 };
     let connections = [1usize, 10, 50, 100];
-    let mut runs = vec![[Run::default(); 3]; connections.len()];
+    let mut runs = vec![[Run::default(); 4]; connections.len()];
     // Unmeasured: connections, caches and the service's pools warm up.
     for side in Side::ALL {
         measure(&mut bench, side, 50, 1).await?;
@@ -115,6 +124,7 @@ pub async fn autosave_throughput(quick: bool) -> anyhow::Result<String> {
     let series: Vec<Series> = Side::ALL
         .iter()
         .enumerate()
+        .filter(|(_, side)| **side != Side::Healthz)
         .map(|(s, side)| Series {
             name: side.name().into(),
             points: connections
@@ -141,19 +151,22 @@ pub async fn autosave_throughput(quick: bool) -> anyhow::Result<String> {
          drafts of its layout; draftd's side is `wrk` sending `PATCH`es of the same fields to \
          {TYPISTS} drafts of {TYPISTS} users (a typical form; the description sent whole, 400 \
          characters, and a number), with `Prefer: return=minimal` as the page sends them, then \
-         without it. The three alternate at each concurrency, {seconds} s each, {rounds} round(s), \
-         averaged; the service logs at its default level. CPU is per request: the service's \
-         process and `redis-server`'s, from /proc. The generators share the two cores.\n"
+         without it; then `GET /healthz` through the same wrk, the service's HTTP floor (no token, \
+         body or store). The four alternate at each concurrency, {seconds} s each, {rounds} \
+         round(s), averaged; the service logs at its default level with metrics on. CPU is per \
+         request: the service's process and `redis-server`'s, from /proc. The generators share \
+         the two cores.\n"
     )?;
     doc.push_str(
         "| connections | raw Redis /s | draftd minimal /s | ratio | draftd full /s | ratio | \
-         service CPU µs/req (minimal, full) | Redis CPU µs/req (raw, minimal, full) | errors |\n\
-         |---|---|---|---|---|---|---|---|---|\n",
+         service CPU µs/req (minimal, full, /healthz) | minimal ÷ /healthz | \
+         Redis CPU µs/req (raw, minimal, full) | errors |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
     );
-    for (&n, [raw, minimal, full]) in connections.iter().zip(&runs) {
+    for (&n, [raw, minimal, full, healthz]) in connections.iter().zip(&runs) {
         writeln!(
             doc,
-            "| {n} | {:.0} | {:.0} | **{:.2}** | {:.0} | {:.2} | {:.0}, {:.0} | {:.1}, {:.1}, {:.1} | {} |",
+            "| {n} | {:.0} | {:.0} | **{:.2}** | {:.0} | {:.2} | {:.0}, {:.0}, {:.0} | **{:.2}** | {:.1}, {:.1}, {:.1} | {} |",
             raw.per_sec,
             minimal.per_sec,
             minimal.per_sec / raw.per_sec.max(1.0),
@@ -161,10 +174,12 @@ pub async fn autosave_throughput(quick: bool) -> anyhow::Result<String> {
             full.per_sec / raw.per_sec.max(1.0),
             minimal.service_us,
             full.service_us,
+            healthz.service_us,
+            minimal.service_us / healthz.service_us.max(0.1),
             raw.redis_us,
             minimal.redis_us,
             full.redis_us,
-            raw.errors + minimal.errors + full.errors,
+            raw.errors + minimal.errors + full.errors + healthz.errors,
         )?;
     }
     doc.push_str("\n![Autosave throughput against connections](bench/autosave-throughput.svg)\n\n");
@@ -245,15 +260,8 @@ async fn measure(
             let saves = raw_saves(&mut bench.conn).await? - saves_before;
             (requests, elapsed, requests.saturating_sub(saves))
         }
-        Side::Minimal | Side::Representation => {
-            wrk(
-                connections,
-                seconds,
-                service,
-                targets,
-                side == Side::Minimal,
-            )
-            .await?
+        Side::Minimal | Side::Representation | Side::Healthz => {
+            wrk(connections, seconds, service, targets, side).await?
         }
     };
     let per_request = |spent: Duration| spent.as_secs_f64() * 1e6 / (requests.max(1) as f64);
@@ -322,24 +330,36 @@ fn raw_key(n: usize) -> String {
     format!("bench:raw:draft:{n:012}")
 }
 
-/// `wrk` sending the targets' autosaves: (requests, seconds, non-2xx answers).
+/// `wrk` sending the targets' autosaves, or `GET /healthz`: (requests,
+/// seconds, non-2xx answers).
 async fn wrk(
     connections: usize,
     seconds: u64,
     service: &Service,
     targets: &Path,
-    minimal: bool,
+    side: Side,
 ) -> anyhow::Result<(u64, f64, u64)> {
     let threads = connections.min(2);
-    let output = Command::new("wrk")
+    let mut command = Command::new("wrk");
+    command
         .args(["-t", &threads.to_string(), "-c", &connections.to_string()])
-        .args(["-d", &format!("{seconds}s"), "-s", "bench/wrk/autosave.lua"])
-        .arg(&service.base)
-        .arg("--")
-        .arg(targets)
-        .arg(if minimal { "minimal" } else { "full" })
-        .output()
-        .await?;
+        .args(["-d", &format!("{seconds}s")]);
+    if side == Side::Healthz {
+        command.arg(format!("{}/healthz", service.base));
+    } else {
+        let answer = if side == Side::Minimal {
+            "minimal"
+        } else {
+            "full"
+        };
+        command
+            .args(["-s", "bench/wrk/autosave.lua"])
+            .arg(&service.base)
+            .arg("--")
+            .arg(targets)
+            .arg(answer);
+    }
+    let output = command.output().await?;
     let text = String::from_utf8_lossy(&output.stdout);
     anyhow::ensure!(output.status.success(), "wrk failed: {text}");
     // "  123456 requests in 5.00s, 12.34MB read"

@@ -15,6 +15,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
+use super::cache::{Signer, VerifiedTokens};
 use super::jwks::KeySource;
 use super::{header_of, Caller};
 use crate::domain::identity::{external_id, names_role, ClaimPath};
@@ -108,6 +109,7 @@ pub struct Authenticator {
     org_claim: ClaimPath,
     role_claim: ClaimPath,
     leeway: i64,
+    verified: VerifiedTokens,
 }
 
 const NO_ALGORITHM: &str = "the access token's alg is none of those draftd takes";
@@ -133,6 +135,7 @@ impl Authenticator {
             issuer: settings.issuer,
             org_claim: settings.org_claim,
             role_claim: settings.role_claim,
+            verified: VerifiedTokens::default(),
         }
     }
 
@@ -147,10 +150,30 @@ impl Authenticator {
         self.jwks.as_deref()
     }
 
-    /// Checks `token` against what is in memory.
+    /// Checks `token` against what is in memory: the tokens checked before,
+    /// then the secret or the key set.
     pub fn verify(&self, token: &str) -> Result<Caller, Refusal> {
+        let now = chrono::Utc::now().timestamp();
+        if let Some(caller) = self.verified.get(token, now, self.jwks.as_deref()) {
+            return Ok(caller);
+        }
+        let (claims, signer) = self.check_signature(token)?;
+        let caller = self.caller(&claims)?;
+        if let Some(signer) = signer {
+            self.verified.insert(token, caller.clone(), signer);
+        }
+        Ok(caller)
+    }
+
+    /// The token's claims, and what checked them if the answer may be
+    /// remembered (not for an HS256 token naming a `kid`: a key set that
+    /// later holds that `kid` must refuse it).
+    fn check_signature(
+        &self,
+        token: &str,
+    ) -> Result<(Map<String, Value>, Option<Signer>), Refusal> {
         let header = header_of(token)?;
-        let claims = match header.alg.as_str() {
+        match header.alg.as_str() {
             "HS256" => {
                 let secret = self
                     .secret
@@ -161,7 +184,9 @@ impl Authenticator {
                         return Err(ApiError::Unauthorized(HS256_WITH_KID).into());
                     }
                 }
-                decode(token, secret, &self.validations.hs256)?
+                let signer =
+                    (header.kid.is_none() || self.jwks.is_none()).then_some(Signer::Secret);
+                Ok((decode(token, secret, &self.validations.hs256)?, signer))
             }
             "RS256" | "ES256" | "EdDSA" => {
                 let jwks = self
@@ -175,12 +200,16 @@ impl Authenticator {
                 if algorithm_name(key.algorithm) != header.alg {
                     return Err(ApiError::Unauthorized(WRONG_ALGORITHM).into());
                 }
-                decode(token, &key.key, self.validations.of(key.algorithm))?
+                let claims = decode(token, &key.key, self.validations.of(key.algorithm))?;
+                let signer = Signer::Key {
+                    kid: kid.into(),
+                    key,
+                };
+                Ok((claims, Some(signer)))
             }
-            _ if self.jwks.is_none() => return Err(ApiError::Unauthorized(HS256_ONLY).into()),
-            _ => return Err(ApiError::Unauthorized(NO_ALGORITHM).into()),
-        };
-        Ok(self.caller(&claims)?)
+            _ if self.jwks.is_none() => Err(ApiError::Unauthorized(HS256_ONLY).into()),
+            _ => Err(ApiError::Unauthorized(NO_ALGORITHM).into()),
+        }
     }
 
     /// Checks `token` once the key set has been fetched again for a key it
