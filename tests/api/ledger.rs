@@ -8,7 +8,7 @@ use object_store::path::Path;
 use serde_json::json;
 
 use crate::helpers::{files_under, TestApp};
-use crate::tus_steps::{text, OwnRedis};
+use crate::tus_steps::{created_url, text, OwnRedis};
 use crate::tus_storage::on_s3;
 
 const MIB: usize = 1024 * 1024;
@@ -21,9 +21,10 @@ async fn the_sweep_forgets_recorded_uploads_that_s3_no_longer_knows() {
     let content = text(7 * MIB);
     let mut urls = Vec::new();
     for name in ["expired.txt", "row-gone.txt"] {
-        let url = app
-            .tus_upload_url(&app.user, &draft, content.len(), name, "text/plain")
-            .await;
+        let url = created_url(
+            app.tus_create(&app.user, &draft, content.len(), name, "text/plain")
+                .await,
+        );
         let sent = app.tus_patch(&app.user, &url, 0, &content[..6 * MIB]).await;
         assert_eq!(sent.status(), 204);
         urls.push(url);
