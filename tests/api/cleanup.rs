@@ -178,12 +178,9 @@ async fn metrics_export_what_the_alerts_read() {
 #[tokio::test]
 async fn the_orphan_sweep_removes_only_old_prefixes_without_a_course() {
     // A Redis database of its own: the sweep scans every draft session.
-    let app = TestApp::spawn_with(|c| OwnRedis::OrphanSweep.apply(c)).await;
+    let own = OwnRedis::take().await;
+    let app = TestApp::spawn_with(|c| own.apply(c)).await;
     let mut redis = app.redis().await;
-    let _: () = deadpool_redis::redis::cmd("FLUSHDB")
-        .query_async(&mut redis)
-        .await
-        .unwrap();
     let (draft, course) = deletable_course(&app).await;
     let org = app.user.org.to_string();
     let root = &app.config.upload_dir;

@@ -15,7 +15,7 @@ const MIB: usize = 1024 * 1024;
 
 #[tokio::test]
 async fn the_sweep_forgets_recorded_uploads_that_s3_no_longer_knows() {
-    let (app, s3) = on_s3(OwnRedis::GoneUploads).await;
+    let (app, s3) = on_s3(OwnRedis::take().await).await;
     let draft = app.draft_id(&app.user, json!({})).await;
     // Two uploads of 7 MiB with 6 stored: a part each, their ids recorded.
     let content = text(7 * MIB);

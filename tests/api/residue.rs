@@ -16,7 +16,8 @@ use crate::tus_steps::OwnRedis;
 #[tokio::test]
 async fn a_sigkill_mid_upload_leaves_residue_that_the_sweep_removes() {
     // A Redis database of its own: the sweep scans every draft session.
-    let app = TestApp::spawn_with(|c| OwnRedis::Residue.apply(c)).await;
+    let own = OwnRedis::take().await;
+    let app = TestApp::spawn_with(|c| own.apply(c)).await;
     // A finished upload, whose bytes the sweep must leave alone.
     let kept = app.draft_id(&app.user, json!({})).await;
     let file: Value = app
@@ -103,8 +104,9 @@ async fn a_sigkill_mid_upload_to_s3_leaves_a_recorded_upload_that_the_sweep_abor
     let root = ScratchDir::new("s3");
     let s3_port = free_port();
     let _s3 = s3_server(&root, s3_port).await;
+    let own = OwnRedis::take().await;
     let app = TestApp::spawn_with(|c| {
-        OwnRedis::ResidueOnS3.apply(c);
+        own.apply(c);
         use_s3(c, s3_port);
     })
     .await;

@@ -334,7 +334,8 @@ async fn content_that_is_not_its_type_is_refused_and_nothing_is_left() {
 
 #[tokio::test]
 async fn discarding_the_draft_ends_its_uploads() {
-    let app = TestApp::spawn_with(|c| OwnRedis::DiscardEndsUploads.apply(c)).await;
+    let own = OwnRedis::take().await;
+    let app = TestApp::spawn_with(|c| own.apply(c)).await;
     let id = &app.draft_id(&app.user, json!({})).await;
     let url = app.half_sent_upload(&app.user, id).await;
     let discarded = app
@@ -352,7 +353,8 @@ async fn discarding_the_draft_ends_its_uploads() {
 
 #[tokio::test]
 async fn erasing_the_course_ends_its_unfinished_uploads() {
-    let app = TestApp::spawn_with(|c| OwnRedis::EraseEndsUploads.apply(c)).await;
+    let own = OwnRedis::take().await;
+    let app = TestApp::spawn_with(|c| own.apply(c)).await;
     let id = &app.draft_id(&app.user, json!({})).await;
     let first = created_url(
         app.tus_create(&app.user, id, 4, "a.txt", "text/plain")

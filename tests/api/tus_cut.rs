@@ -74,7 +74,7 @@ async fn a_patch_whose_connection_closes_keeps_what_arrived_locally() {
 
 #[tokio::test]
 async fn a_patch_whose_connection_closes_keeps_what_arrived_on_s3() {
-    let (app, _s3) = on_s3(OwnRedis::CutPatchOnS3).await;
+    let (app, _s3) = on_s3(OwnRedis::take().await).await;
     what_arrived_is_kept(&app).await;
 }
 

@@ -170,8 +170,9 @@ async fn one_user_holds_at_most_its_bound_reserved_and_unsent() {
 
 #[tokio::test]
 async fn an_idle_upload_lapses_releasing_its_reservation_and_only_stored_bytes_keep_it() {
+    let own = OwnRedis::take().await;
     let app = TestApp::spawn_with(|c| {
-        OwnRedis::IdleUploadLapses.apply(c);
+        own.apply(c);
         c.tus.reserved_bytes_per_user = 1000;
         c.tus.idle_secs = 3;
     })

@@ -1,5 +1,7 @@
 //! Steps of the resumable-upload tests: tus requests as a client sends them.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use reqwest::{Method, Response};
@@ -7,7 +9,9 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use crate::helpers::{TestApp, TestUser};
+use deadpool_redis::redis;
+
+use crate::helpers::{base_config, TestApp, TestUser};
 
 pub const TUS: &str = "1.0.0";
 
@@ -193,30 +197,39 @@ pub fn text(len: usize) -> Vec<u8> {
         .collect()
 }
 
-/// The Redis database of a test that scans every draft session of its
-/// database (the orphan sweep, an erase), or empties it: each its own,
-/// handed out here so that no two tests share one and no scan meets another
-/// test's sessions. Every other test shares database 0; the browser tests
-/// use 5 (scripts/e2e.sh).
+/// A Redis database of a test's own, for a test that scans every draft
+/// session of its database (the orphan sweep, an erase) or empties it: no
+/// two tests of a run are handed the same one, so no scan meets another
+/// test's sessions, and it is emptied when handed out. Every other test
+/// shares database 0; the browser tests use 5 (scripts/e2e.sh).
 #[derive(Clone, Copy)]
-pub enum OwnRedis {
-    ResidueOnS3 = 1,
-    GoneUploads = 2,
-    IdleUploadLapses = 6,
-    OrphanSweep = 7,
-    Residue = 8,
-    DiscardEndsUploads = 9,
-    SweepLeavesUnfinished = 10,
-    PartsAndTail = 11,
-    TerminationAndExpiry = 12,
-    EraseEndsUploads = 13,
-    UserEraseEndsUploads = 14,
-    CutPatchOnS3 = 15,
-}
+pub struct OwnRedis(u8);
+
+/// Redis's 16 databases but the shared 0 and the browser tests' 5.
+const OWN_DATABASES: [u8; 14] = [1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
 
 impl OwnRedis {
+    /// The next database no test of this run has had, emptied.
+    pub async fn take() -> Self {
+        static HANDED_OUT: AtomicUsize = AtomicUsize::new(0);
+        let next = HANDED_OUT.fetch_add(1, Ordering::Relaxed);
+        let Some(&database) = OWN_DATABASES.get(next) else {
+            panic!("more tests ask for a Redis database of their own than there are");
+        };
+        let own = Self(database);
+        let mut config = base_config();
+        own.apply(&mut config);
+        let mut redis = redis::Client::open(config.redis_url)
+            .expect("redis url")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("redis reachable");
+        let _: () = redis::cmd("FLUSHDB").query_async(&mut redis).await.unwrap();
+        own
+    }
+
     pub fn apply(self, config: &mut draftd::config::Config) {
         let base = config.redis_url.trim_end_matches('/');
-        config.redis_url = format!("{base}/{}", self as u8);
+        config.redis_url = format!("{base}/{}", self.0);
     }
 }

@@ -64,7 +64,7 @@ async fn expire_uploads(app: &TestApp) {
 
 #[tokio::test]
 async fn on_s3_parts_and_a_tail_carry_an_upload_across_patches() {
-    let (app, s3) = on_s3(OwnRedis::PartsAndTail).await;
+    let (app, s3) = on_s3(OwnRedis::take().await).await;
     let id = &app.draft_id(&app.user, json!({})).await;
     // 13 MiB in PATCHes of 3 MiB: tails of 3, 1 (after a part), 4, 2 (after
     // another) MiB, then the last part from the tail.
@@ -133,7 +133,7 @@ async fn on_s3_parts_and_a_tail_carry_an_upload_across_patches() {
 
 #[tokio::test]
 async fn on_s3_termination_and_expiry_remove_parts_and_tail() {
-    let (app, s3) = on_s3(OwnRedis::TerminationAndExpiry).await;
+    let (app, s3) = on_s3(OwnRedis::take().await).await;
     let id = &app.draft_id(&app.user, json!({})).await;
     let content = text(7 * MIB);
     let stored = || -> u64 {
@@ -176,7 +176,8 @@ async fn on_s3_termination_and_expiry_remove_parts_and_tail() {
 
 #[tokio::test]
 async fn the_sweep_leaves_an_unfinished_upload_until_it_expires() {
-    let app = TestApp::spawn_with(|c| OwnRedis::SweepLeavesUnfinished.apply(c)).await;
+    let own = OwnRedis::take().await;
+    let app = TestApp::spawn_with(|c| own.apply(c)).await;
     let id = &app.draft_id(&app.user, json!({})).await;
     let url = created_url(
         app.tus_create(&app.user, id, 100, "a.txt", "text/plain")
@@ -252,7 +253,8 @@ async fn a_patch_cut_off_keeps_what_it_stored() {
 
 #[tokio::test]
 async fn erasing_a_user_ends_their_unfinished_uploads() {
-    let app = TestApp::spawn_with(|c| OwnRedis::UserEraseEndsUploads.apply(c)).await;
+    let own = OwnRedis::take().await;
+    let app = TestApp::spawn_with(|c| own.apply(c)).await;
     let id = &app.draft_id(&app.user, json!({})).await;
     let url = app.half_sent_upload(&app.user, id).await;
     let erase = app

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::rows::parsed;
+use super::rows::{from_row, parsed};
 use super::status::{JOB_DEAD, JOB_DONE, JOB_PENDING};
 use super::Postgres;
 use crate::domain::ids::CourseId;
@@ -325,18 +325,9 @@ impl JobQueue {
 }
 
 fn record_from(row: &tokio_postgres::Row) -> Result<JobRecord, StoreError> {
-    Ok(JobRecord {
-        id: row.try_get("id")?,
-        task: row.try_get("task")?,
-        payload: row.try_get::<_, Value>("payload")?,
-        course_id: row.try_get("course_id")?,
-        status: parsed(row, "status")?,
-        attempts: row.try_get("attempts")?,
-        run_after: row.try_get("run_after")?,
-        created_at: row.try_get("created_at")?,
-        finished_at: row.try_get("finished_at")?,
-        last_error: row.try_get("last_error")?,
-    })
+    Ok(from_row!(row, JobRecord {
+        id, task, payload, course_id, attempts, run_after, created_at, finished_at, last_error,
+    }; status: parsed(row, "status")?))
 }
 
 fn attempt_from(row: &tokio_postgres::Row) -> Result<AttemptRecord, StoreError> {

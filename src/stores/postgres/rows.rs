@@ -16,6 +16,20 @@ pub(super) const COURSE_COLUMNS: &str = "id, draft_session_id, organization_id, 
 pub(super) const FILE_COLUMNS: &str =
     "id, course_id, storage_key, original_name, content_type, size_bytes, sha256, created_at";
 
+/// `Type { a, b, … }` read from `row`'s columns of the same names, then the
+/// fields that need more than `try_get` (`; name: expression, …`, or a
+/// local's `name`).
+macro_rules! from_row {
+    ($row:expr, $type:ident { $($column:ident),* $(,)? }
+        $(; $($field:ident $(: $value:expr)?),* $(,)?)?) => {
+        $type {
+            $($column: $row.try_get(stringify!($column))?,)*
+            $($($field $(: $value)?,)*)?
+        }
+    };
+}
+pub(super) use from_row;
+
 /// A text column holding one of an enum's values.
 pub(super) fn parsed<T: std::str::FromStr<Err = crate::domain::UnknownValue>>(
     row: &Row,
@@ -53,36 +67,28 @@ pub(super) fn course_from(row: &Row) -> Result<Course, StoreError> {
         }
     };
     let materialized_by: Option<&str> = row.try_get("materialized_by")?;
-    Ok(Course {
-        id: row.try_get("id")?,
-        draft_session_id: row.try_get("draft_session_id")?,
-        organization_id: row.try_get("organization_id")?,
-        slug: row.try_get("slug")?,
-        title: row.try_get("title")?,
-        status: parsed(row, "status")?,
-        generation_status: row.try_get("generation_status")?,
+    Ok(from_row!(row, Course {
+        id, draft_session_id, organization_id, slug, title, generation_status, materialized_at,
+        submitted_at, created_at, updated_at, trashed_at, purge_at,
+    }; status: parsed(row, "status")?,
         materialized_by: materialized_by.and_then(|by| by.parse().ok()),
-        materialized_at: row.try_get("materialized_at")?,
-        submitted_at: row.try_get("submitted_at")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-        trashed_at: row.try_get("trashed_at")?,
-        purge_at: row.try_get("purge_at")?,
-        form_data,
-    })
+        form_data))
 }
 
 pub(super) fn file_from(row: &Row) -> Result<CourseFile, StoreError> {
-    Ok(CourseFile {
-        id: row.try_get("id")?,
-        course_id: row.try_get("course_id")?,
-        storage_key: row.try_get("storage_key")?,
-        original_name: row.try_get("original_name")?,
-        content_type: row.try_get("content_type")?,
-        size_bytes: row.try_get("size_bytes")?,
-        sha256: row.try_get("sha256")?,
-        created_at: row.try_get("created_at")?,
-    })
+    Ok(from_row!(
+        row,
+        CourseFile {
+            id,
+            course_id,
+            storage_key,
+            original_name,
+            content_type,
+            size_bytes,
+            sha256,
+            created_at,
+        }
+    ))
 }
 
 pub(super) const TUS_COLUMNS: &str =
@@ -113,24 +119,15 @@ pub(super) fn tus_upload_from(row: &Row) -> Result<TusUpload, StoreError> {
             tail_bytes: size(row.try_get("tail_bytes")?),
         },
     };
-    Ok(TusUpload {
-        id: row.try_get("id")?,
-        draft_session_id: row.try_get("draft_session_id")?,
-        owner_id: row.try_get("owner_id")?,
-        organization_id: row.try_get("organization_id")?,
-        course_id: row.try_get("course_id")?,
-        file_id: row.try_get("file_id")?,
-        storage_key: row.try_get("storage_key")?,
-        original_name: row.try_get("original_name")?,
-        content_type: row.try_get("content_type")?,
-        length: size(row.try_get("upload_length")?),
+    Ok(from_row!(row, TusUpload {
+        id, draft_session_id, owner_id, organization_id, course_id, file_id, storage_key,
+        original_name, content_type, expires_at,
+    }; length: size(row.try_get("upload_length")?),
         offset: size(row.try_get("upload_offset")?),
         status: parsed(row, "status")?,
         hash: row.try_get("sha256_state")?,
         check: serde_json::from_value(row.try_get("content_check")?).map_err(corrupt)?,
-        bytes,
-        expires_at: row.try_get("expires_at")?,
-    })
+        bytes))
 }
 
 /// An upload's progress as statement parameters, for the columns

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::cleanup::delete_courses;
 use super::outbox::record;
-use super::rows::{course_from, parsed, COURSE_COLUMNS};
+use super::rows::{course_from, from_row, parsed, COURSE_COLUMNS};
 use super::status::COURSE_DRAFT;
 use super::{PgCourses, Postgres};
 use crate::domain::cleanup::{CleanupPolicy, Deleted, DeletionReason, Erasable};
@@ -185,19 +185,10 @@ impl PgCourses {
 }
 
 fn summary_from(row: &Row) -> Result<CourseSummary, StoreError> {
-    Ok(CourseSummary {
-        id: row.try_get("id")?,
-        draft_session_id: row.try_get("draft_session_id")?,
-        status: parsed(row, "status")?,
-        title: row.try_get("title")?,
-        slug: row.try_get("slug")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-        submitted_at: row.try_get("submitted_at")?,
-        file_count: row.try_get("file_count")?,
-        trashed_at: row.try_get("trashed_at")?,
-        purge_at: row.try_get("purge_at")?,
-    })
+    Ok(from_row!(row, CourseSummary {
+        id, draft_session_id, title, slug, created_at, updated_at, submitted_at, file_count,
+        trashed_at, purge_at,
+    }; status: parsed(row, "status")?))
 }
 
 /// The purge's candidate query, through `courses_purge_idx`: courses whose
