@@ -132,16 +132,26 @@ impl Runner {
         let poll = self.polls.get(&queue).copied().unwrap_or(DEFAULT_POLL);
         // The first pass waits for a wake or a poll interval like the others:
         // a starting replica does not race the steps a test or the CLI runs.
+        // The interval keeps its beat through wakes, so a busy queue is still
+        // pruned and counted every poll interval.
+        let mut every = tokio::time::interval_at(tokio::time::Instant::now() + poll, poll);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tokio::select! {
-                Ok(()) = woken.changed() => {}
-                _ = tokio::time::sleep(poll) => {}
-                _ = stop.changed() => {}
-            }
+            // A wake means jobs were enqueued here: run them, and leave the
+            // pruning and the gauges to the interval.
+            let polled = tokio::select! {
+                Ok(()) = woken.changed() => false,
+                _ = every.tick() => true,
+                _ = stop.changed() => false,
+            };
             if *stop.borrow() {
                 break;
             }
-            if let Err(e) = self.tick(queue).await {
+            let pass = match polled {
+                true => self.tick(queue).await,
+                false => self.run_due(queue).await,
+            };
+            if let Err(e) = pass {
                 tracing::warn!(error = %e, queue = ?queue, "job queue pass failed");
             }
         }

@@ -58,6 +58,25 @@ pub struct Settlement {
     pub error: Option<String>,
 }
 
+/// A claimed job's attempt and outcome ([`JobQueue::settle`]).
+const SETTLE: &str = "WITH job AS (
+        SELECT id FROM jobs WHERE id = $1 AND attempts = $2 FOR UPDATE
+    ), attempt AS (
+        INSERT INTO job_attempts
+            (job_id, attempt, started_at, duration_ms, status, error)
+        SELECT id, $2, $5, $6, $7, $8 FROM job WHERE NOT $9
+    ), trimmed AS (
+        DELETE FROM job_attempts WHERE id IN (
+            SELECT a.id FROM job_attempts a JOIN job ON a.job_id = job.id
+            ORDER BY a.id DESC OFFSET $10)
+    ), removed AS (
+        DELETE FROM jobs WHERE id IN (SELECT id FROM job) AND $9
+    )
+    UPDATE jobs SET status = $3, updated_at = now(),
+        run_after = now() + make_interval(secs => $4),
+        finished_at = CASE WHEN $3 = 'done' THEN now() END
+    WHERE id IN (SELECT id FROM job) AND NOT $9";
+
 #[derive(Clone)]
 pub struct JobQueue {
     db: Postgres,
@@ -117,7 +136,9 @@ impl JobQueue {
         );
         self.db
             .call(|client| async move {
-                let rows = client.query(&sql, &[&task, &limit, &lease_secs]).await?;
+                // Prepared once per connection: the runner claims on every wake.
+                let claim = client.prepare_cached(&sql).await?;
+                let rows = client.query(&claim, &[&task, &limit, &lease_secs]).await?;
                 rows.iter()
                     .map(|row| {
                         Ok(Claimed {
@@ -140,25 +161,10 @@ impl JobQueue {
         let status = s.status.as_str();
         self.db
             .call(|client| async move {
+                let settle = client.prepare_cached(SETTLE).await?;
                 client
                     .execute(
-                        "WITH job AS (
-                             SELECT id FROM jobs WHERE id = $1 AND attempts = $2 FOR UPDATE
-                         ), attempt AS (
-                             INSERT INTO job_attempts
-                                 (job_id, attempt, started_at, duration_ms, status, error)
-                             SELECT id, $2, $5, $6, $7, $8 FROM job WHERE NOT $9
-                         ), trimmed AS (
-                             DELETE FROM job_attempts WHERE id IN (
-                                 SELECT a.id FROM job_attempts a JOIN job ON a.job_id = job.id
-                                 ORDER BY a.id DESC OFFSET $10)
-                         ), removed AS (
-                             DELETE FROM jobs WHERE id IN (SELECT id FROM job) AND $9
-                         )
-                         UPDATE jobs SET status = $3, updated_at = now(),
-                             run_after = now() + make_interval(secs => $4),
-                             finished_at = CASE WHEN $3 = 'done' THEN now() END
-                         WHERE id IN (SELECT id FROM job) AND NOT $9",
+                        &settle,
                         &[
                             &job.id,
                             &job.attempts,
@@ -217,8 +223,8 @@ impl JobQueue {
     ) -> Result<Vec<(String, Counts)>, StoreError> {
         self.db
             .call(|client| async move {
-                let rows = client
-                    .query(
+                let counts = client
+                    .prepare_cached(
                         // Each count an index-only scan of its partial
                         // index: done jobs kept a week are not read.
                         &format!(
@@ -229,9 +235,9 @@ impl JobQueue {
                                   WHERE j.task = t.task AND j.status = {JOB_DEAD}) AS dead
                              FROM unnest($1::text[]) AS t(task)"
                         ),
-                        &[&tasks],
                     )
                     .await?;
+                let rows = client.query(&counts, &[&tasks]).await?;
                 rows.iter()
                     .map(|row| {
                         let counts = Counts {
@@ -293,16 +299,16 @@ impl JobQueue {
     pub async fn prune_done(&self) -> Result<u64, StoreError> {
         self.db
             .call(|client| async move {
+                let prune = client
+                    .prepare_cached(&format!(
+                        "DELETE FROM jobs WHERE id IN (
+                             SELECT id FROM jobs WHERE status = {JOB_DONE}
+                               AND finished_at < now() - make_interval(days => $1)
+                             LIMIT $2)"
+                    ))
+                    .await?;
                 Ok(client
-                    .execute(
-                        &format!(
-                            "DELETE FROM jobs WHERE id IN (
-                                 SELECT id FROM jobs WHERE status = {JOB_DONE}
-                                   AND finished_at < now() - make_interval(days => $1)
-                                 LIMIT $2)"
-                        ),
-                        &[&DONE_KEPT_DAYS, &PRUNE_BATCH],
-                    )
+                    .execute(&prune, &[&DONE_KEPT_DAYS, &PRUNE_BATCH])
                     .await?)
             })
             .await

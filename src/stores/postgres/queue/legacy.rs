@@ -73,7 +73,8 @@ impl JobQueue {
     pub async fn adopt_legacy(&self) -> Result<i64, StoreError> {
         self.db
             .call(|client| async move {
-                let row = client.query_one(ADOPT, &[&ADOPT_BATCH]).await?;
+                let adopt = client.prepare_cached(ADOPT).await?;
+                let row = client.query_one(&adopt, &[&ADOPT_BATCH]).await?;
                 Ok(row.try_get(0)?)
             })
             .await
