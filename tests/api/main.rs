@@ -27,6 +27,7 @@ mod janitor;
 mod jwks;
 mod legacy;
 mod limits;
+mod live_index;
 mod materialize;
 mod openapi;
 mod ownership;
