@@ -27,6 +27,8 @@ use crate::service::{fresh_database, new_user, Service, REDIS_URL};
 const FLOOR: &str = include_str!("../reference/floor.lua");
 /// The save before it spliced its record: a fixed copy.
 const DECODING: &str = include_str!("../reference/patch-decoding.lua");
+/// The splicing save before the index moved once a minute: a fixed copy.
+const SPLICING: &str = include_str!("../reference/patch-splicing.lua");
 const LIBRARY: &str = include_str!("../../../src/stores/redis/lua/lib.lua");
 const PATCH: &str = include_str!("../../../src/stores/redis/lua/patch.lua");
 const DRAFTS: usize = 50;
@@ -47,15 +49,17 @@ enum Side {
     Service,
     Decoding,
     Splice,
+    Index,
     Function,
 }
 
 impl Side {
-    const ALL: [Side; 5] = [
+    const ALL: [Side; 6] = [
         Side::Floor,
         Side::Service,
         Side::Decoding,
         Side::Splice,
+        Side::Index,
         Side::Function,
     ];
 
@@ -64,7 +68,8 @@ impl Side {
             Side::Floor => "floor: the commands alone (EVALSHA)",
             Side::Service => "draftd's autosave through the service (HTTP PATCH)",
             Side::Decoding => "before: the record read into a table, each field set, encoded again",
-            Side::Splice => "the save splices the named lines (the service's script)",
+            Side::Splice => "the save splices the named lines, ZADD and PEXPIRE each save",
+            Side::Index => "the index moved once a minute (the service's script)",
             Side::Function => "the same, as a Redis Function (FCALL, no library run per call)",
         }
     }
@@ -87,8 +92,9 @@ pub async fn redis_cost(quick: bool) -> anyhow::Result<String> {
     let prelude = "local PUBLISH_COMMAND = 'PUBLISH'\n";
     let floor = Script::new(FLOOR);
     let decoding = Script::new(&format!("{prelude}{DECODING}"));
-    let splice = Script::new(&format!("{prelude}{LIBRARY}{PATCH}"));
-    for script in [&floor, &decoding, &splice] {
+    let splice = Script::new(&format!("{prelude}{SPLICING}"));
+    let index = Script::new(&format!("{prelude}{LIBRARY}{PATCH}"));
+    for script in [&floor, &decoding, &splice, &index] {
         script.prepare_invoke().load_async(&mut conn).await?;
     }
     let library = format!(
@@ -118,6 +124,9 @@ pub async fn redis_cost(quick: bool) -> anyhow::Result<String> {
                 }
                 Side::Splice => {
                     direct_saves(&mut conn, &drafts, serial, calls, Some(&splice)).await?
+                }
+                Side::Index => {
+                    direct_saves(&mut conn, &drafts, serial, calls, Some(&index)).await?
                 }
             }
             serial += calls;
