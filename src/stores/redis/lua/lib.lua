@@ -1,6 +1,6 @@
 -- draftd's Lua library: the helpers of every entry script (the other files
--- here). scripts.rs builds each script as one line naming the publish
--- command, then this file, then the entry, and loads it by EVALSHA.
+-- here). scripts.rs builds one Redis Function library of a line naming the
+-- publish command, then this file, then each entry as a function (FCALL).
 --
 -- Nothing here reads KEYS or ARGV: an entry script reads them at its top and
 -- passes each helper what it needs. A helper calls only helpers above it
