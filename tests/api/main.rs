@@ -28,6 +28,7 @@ mod jwks;
 mod ledger;
 mod legacy;
 mod limits;
+mod live_index;
 mod materialize;
 mod openapi;
 mod ownership;

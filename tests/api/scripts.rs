@@ -1,5 +1,6 @@
-//! The Lua scripts run by EVALSHA: a Redis that has forgotten them (a
-//! restart, a SCRIPT FLUSH) answers NOSCRIPT, and the call loads the script
+//! The Lua scripts, one Redis Function library called by FCALL: a Redis that
+//! has forgotten them (a restart without persistence, a FUNCTION FLUSH)
+//! answers that the function is not found, and the call loads the library
 //! and runs it, unseen by the client.
 
 use deadpool_redis::redis::{self, aio::MultiplexedConnection};
@@ -10,6 +11,11 @@ use crate::helpers::{ScratchDir, TestApp};
 use crate::servers::{free_port, redis_server};
 
 async fn forget_scripts(redis: &mut MultiplexedConnection) {
+    let () = redis::cmd("FUNCTION")
+        .arg("FLUSH")
+        .query_async(redis)
+        .await
+        .expect("FUNCTION FLUSH");
     let () = redis::cmd("SCRIPT")
         .arg("FLUSH")
         .query_async(redis)

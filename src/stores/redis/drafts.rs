@@ -8,13 +8,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_redis::redis::{self, Script, ScriptInvocation, Value};
+use deadpool_redis::redis::{self, Value};
 
 use super::breaker::{millis, Breaker};
 use super::keys::{discarded_key, draft_key, events_channel, idempotency_key, index_key, rate_key};
 use super::record::{decode, read_records};
 use super::reply;
-use super::scripts::{invoke, Scripts};
+use super::scripts::{invoke, Entry, Invocation, Scripts};
 use super::{RedisConn, RedisPool, RedisSettings};
 use crate::domain::draft::{Autosave, CreateOutcome, NewDraft, PatchOutcome, Return, StoreResult};
 use crate::domain::ids::{DraftId, OrgId, UserId};
@@ -54,7 +54,7 @@ impl RedisDrafts {
 
     /// Runs a prepared script on a pooled connection, under the breaker; its
     /// reply is for [`reply`] to decode.
-    pub(super) async fn run(&self, invocation: &ScriptInvocation<'_>) -> Result<Value, StoreError> {
+    pub(super) async fn run(&self, invocation: &Invocation<'_>) -> Result<Value, StoreError> {
         self.breaker
             .call(async { invoke(invocation, &mut self.conn().await?).await })
             .await
@@ -63,11 +63,11 @@ impl RedisDrafts {
     /// A script on the user's draft and index, its first arguments the draft
     /// id and the organization it must belong to ('' for any).
     fn on_draft<'a>(
-        script: &'a Script,
+        script: &'a Entry,
         user_id: UserId,
         organization: Option<OrgId>,
         id: DraftId,
-    ) -> ScriptInvocation<'a> {
+    ) -> Invocation<'a> {
         let mut invocation = script.prepare_invoke();
         invocation
             .key(draft_key(user_id, id))
@@ -79,7 +79,7 @@ impl RedisDrafts {
 
     /// A script on the owner's draft `id`, found only in the owner's
     /// organization.
-    fn owned<'a>(script: &'a Script, owner: Owner, id: DraftId) -> ScriptInvocation<'a> {
+    fn owned<'a>(script: &'a Entry, owner: Owner, id: DraftId) -> Invocation<'a> {
         Self::on_draft(script, owner.user_id, Some(owner.organization_id), id)
     }
 

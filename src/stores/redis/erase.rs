@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_redis::redis::{Cmd, Script};
+use deadpool_redis::redis::Cmd;
 
 use super::keys::{
     draft_key, index_key, organization_idempotency_pattern, parse_draft_key, rate_key,
@@ -14,7 +14,7 @@ use super::keys::{
     DISCARDED_PATTERN, SESSION_PATTERN,
 };
 use super::record::{organization_of, read_records};
-use super::scripts::Scripts;
+use super::scripts::{Entry, Scripts};
 use super::{KeyScan, RedisConn, RedisDrafts};
 use crate::domain::erase::{EraseScope, EraseSubject};
 use crate::domain::{Backend, StoreError, UserDraft};
@@ -182,7 +182,7 @@ async fn subject_page(
     conn: &mut RedisConn,
     scan: &mut KeyScan,
     subject: EraseSubject,
-    read: &Script,
+    read: &Entry,
 ) -> Result<Option<Vec<UserDraft>>, StoreError> {
     let Some(keys) = conn.scan_page(scan).await? else {
         return Ok(None);

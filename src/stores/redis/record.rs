@@ -21,11 +21,11 @@
 //! and a typical form's description does; the string costs about half.
 
 use chrono::{DateTime, Utc};
-use deadpool_redis::redis::{Cmd, RedisError, Script};
+use deadpool_redis::redis::{Cmd, RedisError};
 use serde_json::{Map, Value};
 
 use super::reply;
-use super::scripts::invoke;
+use super::scripts::{invoke, Entry};
 use super::RedisConn;
 use crate::domain::ids::{CourseId, DraftId, OrgId};
 use crate::domain::{Backend, Draft, DraftStore, StoreError};
@@ -39,7 +39,7 @@ use crate::domain::{Backend, Draft, DraftStore, StoreError};
 pub(super) async fn read_records(
     conn: &mut RedisConn,
     keys: &[String],
-    read: &Script,
+    read: &Entry,
 ) -> Result<Vec<Option<String>>, StoreError> {
     let gets = keys.iter().map(Cmd::get).collect();
     match conn.each(gets).await {

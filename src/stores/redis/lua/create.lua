@@ -1,6 +1,7 @@
 -- Opens a draft session, unless its owner already has the maximum of live ones.
 -- Uses: now_ms, set_field, write_draft, keep_alive.
--- KEYS[1] the draft, KEYS[2] the owner's index of live drafts (score: expiry, ms),
+-- KEYS[1] the draft, KEYS[2] the owner's index of live drafts (score: expiry, ms,
+-- up to keep_alive's slack ahead: the cap counts a draft gone less than that ago),
 -- KEYS[3] (optional) the create's idempotency key
 -- ARGV[1] draft id, ARGV[2] organization id, ARGV[3] TTL in ms, ARGV[4] maximum
 -- of live drafts, ARGV[5] a draft id the idempotency key may be taken from (its

@@ -1,6 +1,6 @@
 -- draftd's Lua library: the helpers of every entry script (the other files
--- here). scripts.rs builds each script as one line naming the publish
--- command, then this file, then the entry, and loads it by EVALSHA.
+-- here). scripts.rs builds one Redis Function library of a line naming the
+-- publish command, then this file, then each entry as a function (FCALL).
 --
 -- Nothing here reads KEYS or ARGV: an entry script reads them at its top and
 -- passes each helper what it needs. A helper calls only helpers above it
@@ -220,11 +220,23 @@ local function open_draft(key, org)
 end
 
 -- 5. Keeps draft `id`'s entry in its owner's index (a sorted set scored by
--- expiry) until `expires`, and the index itself `ttl_ms` from now. The draft
--- gets its own TTL from its write (SET ... PX).
+-- expiry) until at least `expires`, the draft's new expiry (the draft gets
+-- it from its write, SET ... PX). The entry moves only once `expires` passes
+-- its score, and then to `expires` plus a slack (a minute, or a tenth of a
+-- shorter TTL), the index itself as long: a save every few seconds writes
+-- the index about once a minute. The score is read from the index, not kept
+-- elsewhere, so whoever wrote the entry last (thaw: the expiry itself), it
+-- never ends before its draft; it may outlive it by the slack, which the list
+-- skips (the record is gone) and the cap counts.
 local function keep_alive(index_key, id, ttl_ms, expires)
-  redis.call('ZADD', index_key, expires, id)
-  redis.call('PEXPIRE', index_key, ttl_ms)
+  local due = tonumber(expires)
+  local score = tonumber(redis.call('ZSCORE', index_key, id))
+  if score and score >= due then
+    return
+  end
+  local slack = math.min(60000, math.floor(ttl_ms / 10))
+  redis.call('ZADD', index_key, string.format('%d', due + slack), id)
+  redis.call('PEXPIRE', index_key, string.format('%d', ttl_ms + slack))
 end
 
 -- 6. Announces `payload` on a draft's events channel, which the entry has as

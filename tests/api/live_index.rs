@@ -1,0 +1,141 @@
+//! The owner's index of live drafts (a sorted set scored by expiry), which
+//! the list and the per-user cap read: a save moves a draft's entry only once
+//! the draft's expiry passes the entry's score, and then a slack ahead (a
+//! minute, or a tenth of a shorter TTL), so that a save every 3 s writes the
+//! index about once a minute; an entry never ends before its draft.
+
+use std::time::Duration;
+
+use deadpool_redis::redis::aio::MultiplexedConnection;
+use deadpool_redis::redis::{self, AsyncCommands};
+use draftd::stores::redis::keys::index_key;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_problem, draft_key, TestApp, TestUser};
+
+/// Draft `id`'s score in `user`'s index, in Unix ms, if it has an entry.
+async fn score(redis: &mut MultiplexedConnection, user: &TestUser, id: &str) -> Option<i64> {
+    let score: Option<f64> = redis.zscore(index_key(user.id.into()), id).await.unwrap();
+    score.map(|s| s as i64)
+}
+
+/// When the key at `key` expires, in Unix ms by the Redis clock.
+async fn expiry(redis: &mut MultiplexedConnection, key: &str) -> i64 {
+    let (secs, micros): (i64, i64) = redis::cmd("TIME").query_async(redis).await.unwrap();
+    let ttl: i64 = redis.pttl(key).await.unwrap();
+    assert!(ttl > 0, "{key} has no expiry ({ttl})");
+    secs * 1000 + micros / 1000 + ttl
+}
+
+/// Saves `form` into draft `id` (asserting 200).
+async fn save(app: &TestApp, id: &str, form: Value) {
+    let saved = app.patch_draft(&app.user, id, form, None).await;
+    assert_eq!(saved.status(), 200);
+}
+
+/// The ids the owner's list shows.
+async fn listed(app: &TestApp) -> Vec<String> {
+    let list = app.call(Method::GET, "/api/v1/drafts", &app.user).await;
+    assert_eq!(list.status(), 200);
+    let list: Value = list.json().await.unwrap();
+    let items = list["items"].as_array().unwrap();
+    items
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_save_within_the_slack_leaves_the_index_as_it_is() {
+    let app = TestApp::spawn().await;
+    let id = &app.draft_id(&app.user, json!({"topic": "Rust"})).await;
+    let key = draft_key(&app.user, id);
+    let index = index_key(app.user.id.into());
+    let mut redis = app.redis().await;
+
+    let written = score(&mut redis, &app.user, id).await.unwrap();
+    let ahead = written - expiry(&mut redis, &key).await;
+    assert!(
+        (59_000..=60_100).contains(&ahead),
+        "the entry is {ahead} ms ahead"
+    );
+    for i in 0..5 {
+        save(&app, id, json!({"estimatedLessons": i + 1})).await;
+        assert_eq!(score(&mut redis, &app.user, id).await, Some(written));
+        let draft_ends = expiry(&mut redis, &key).await;
+        assert!(written >= draft_ends, "the entry ends before its draft");
+        assert!(expiry(&mut redis, &index).await >= draft_ends);
+    }
+    assert_eq!(listed(&app).await, vec![id.clone()]);
+}
+
+#[tokio::test]
+async fn a_save_past_the_slack_moves_the_entry_a_slack_ahead() {
+    // A 10 s TTL: the slack is a tenth of it.
+    let app = TestApp::spawn_with(|c| c.draft_ttl_secs = 10).await;
+    let id = &app.draft_id(&app.user, json!({"topic": "Rust"})).await;
+    let key = draft_key(&app.user, id);
+    let mut redis = app.redis().await;
+    let written = score(&mut redis, &app.user, id).await.unwrap();
+    let ahead = written - expiry(&mut redis, &key).await;
+    assert!(
+        (900..=1_100).contains(&ahead),
+        "the entry is {ahead} ms ahead"
+    );
+
+    save(&app, id, json!({"estimatedLessons": 1})).await;
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    save(&app, id, json!({"estimatedLessons": 2})).await;
+
+    let moved = score(&mut redis, &app.user, id).await.unwrap();
+    let ahead = moved - expiry(&mut redis, &key).await;
+    assert!(moved > written, "the entry stayed");
+    assert!(
+        (900..=1_100).contains(&ahead),
+        "the entry is {ahead} ms ahead"
+    );
+    assert_eq!(listed(&app).await, vec![id.clone()]);
+}
+
+/// An entry outliving its draft by up to the slack: the list skips it (the
+/// record is gone); the cap counts it until its score passes.
+#[tokio::test]
+async fn an_entry_outliving_its_draft_is_not_listed_and_is_counted_until_its_score() {
+    let app = TestApp::spawn_with(|c| c.max_drafts_per_user = 2).await;
+    let gone = &app.draft_id(&app.user, json!({})).await;
+    let kept = &app.draft_id(&app.user, json!({})).await;
+    let mut redis = app.redis().await;
+    save(&app, gone, json!({"topic": "soon gone"})).await;
+
+    // The draft expires (its key goes), its entry a slack later.
+    let _: () = redis.del(draft_key(&app.user, gone)).await.unwrap();
+    assert_eq!(listed(&app).await, vec![kept.clone()]);
+    let full = app.create_draft(&app.user, json!({})).await;
+    assert_problem(full, 429).await;
+
+    // The slack passes.
+    let index = index_key(app.user.id.into());
+    let _: () = redis.zadd(&index, gone, 1).await.unwrap();
+    assert_eq!(app.create_draft(&app.user, json!({})).await.status(), 201);
+    assert_eq!(score(&mut redis, &app.user, gone).await, None);
+}
+
+/// A thawed draft's entry is back at its expiry with no slack; its next save
+/// moves it again, ahead of the draft.
+#[tokio::test]
+async fn an_entry_behind_its_draft_moves_on_the_next_save() {
+    let app = TestApp::spawn().await;
+    let id = &app.draft_id(&app.user, json!({})).await;
+    let key = draft_key(&app.user, id);
+    let mut redis = app.redis().await;
+    let behind = expiry(&mut redis, &key).await - 1;
+    let _: () = redis
+        .zadd(index_key(app.user.id.into()), id, behind)
+        .await
+        .unwrap();
+
+    save(&app, id, json!({"topic": "moves"})).await;
+    let moved = score(&mut redis, &app.user, id).await.unwrap();
+    assert!(moved >= expiry(&mut redis, &key).await + 59_000, "{moved}");
+}
