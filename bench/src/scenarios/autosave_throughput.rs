@@ -11,11 +11,13 @@ use std::time::Duration;
 
 use deadpool_redis::redis;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::process::Command;
 use uuid::Uuid;
 
-use super::{client, plant_reference_draft, typical_form, REFERENCE_PATCH};
+use super::{
+    client, plant_reference_draft, typical_draft, typical_form, whole_description, REFERENCE_PATCH,
+};
 use crate::plot::{lines, Series};
 use crate::service::{
     cpu_of, fresh_database, new_user, redis_pid, redis_port_and_db, Service, REDIS_URL,
@@ -61,13 +63,6 @@ struct Run {
     service_us: f64,
     redis_us: f64,
     errors: u64,
-}
-
-/// A typist's keystrokes: the description sent again whole, and a number.
-fn patch(i: usize) -> Value {
-    let mut description = "d".repeat(390);
-    write!(description, "{i:010}").ok();
-    json!({"description": description, "estimatedLessons": i % 100 + 1})
 }
 
 pub async fn autosave_throughput(quick: bool) -> anyhow::Result<String> {
@@ -195,17 +190,8 @@ async fn write_targets(service: &Service, path: &Path) -> anyhow::Result<()> {
             let (http, base) = (http.clone(), service.base.clone());
             async move {
                 let (_, token) = new_user(org);
-                let draft: Value = http
-                    .post(format!("{base}/api/v1/drafts"))
-                    .bearer_auth(&token)
-                    .json(&json!({ "formData": typical_form() }))
-                    .send()
-                    .await?
-                    .error_for_status()?
-                    .json()
-                    .await?;
-                let id = draft["id"].as_str().unwrap_or_default();
-                let body = json!({ "formData": patch(i) });
+                let id = typical_draft(&http, &base, &token).await?;
+                let body = json!({ "formData": whole_description(i) });
                 anyhow::Ok(format!("/api/v1/drafts/{id} {token} {body}"))
             }
         })
@@ -280,7 +266,7 @@ async fn raw(connections: usize, seconds: u64, sha: &str) -> anyhow::Result<(u64
     // trip per call; more keep Redis busy).
     let per_sec = if connections == 1 { 10_000 } else { 40_000 };
     let requests = per_sec * seconds;
-    let value = patch(7);
+    let value = whole_description(7);
     let (port, db) = redis_port_and_db();
     let output = Command::new("redis-benchmark")
         .args(["-h", "127.0.0.1", "-p", &port, "--dbnum", &db, "-q"])

@@ -12,6 +12,7 @@ mod memory_per_draft;
 mod purge_at_scale;
 mod redis_cost;
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -130,6 +131,28 @@ async fn typists(service: &Service, count: usize) -> anyhow::Result<Vec<Arc<Typi
 /// What a typist's autosave sends: a field or two, as after a pause in typing.
 fn keystrokes(i: usize) -> Value {
     json!({"description": format!("Lesson plan draft {i}: {}", "x".repeat(80)), "estimatedLessons": i % 100 + 1})
+}
+
+/// Opens a draft of the typical form for `token`'s user; its id.
+async fn typical_draft(http: &Client, base: &str, token: &str) -> anyhow::Result<String> {
+    let draft: Value = http
+        .post(format!("{base}/api/v1/drafts"))
+        .bearer_auth(token)
+        .json(&json!({ "formData": typical_form() }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(draft["id"].as_str().unwrap_or_default().to_owned())
+}
+
+/// A typist's autosave in the closed loops: the description sent again
+/// whole (400 characters), and a number.
+fn whole_description(i: usize) -> Value {
+    let mut description = "d".repeat(390);
+    write!(description, "{i:010}").ok();
+    json!({"description": description, "estimatedLessons": i % 100 + 1})
 }
 
 /// The keep-alive connections the typists' saves take turns on, as a proxy

@@ -16,19 +16,15 @@ use std::fmt::Write as _;
 use deadpool_redis::redis::{self, Script};
 use draftd::domain::ids::{DraftId, UserId};
 use draftd::stores::redis::keys::{draft_key, events_channel, index_key, rate_key};
-use serde_json::{json, Value};
+use serde_json::json;
 use uuid::Uuid;
 
-use super::{client, typical_form};
+use super::{client, typical_draft, whole_description};
 use crate::service::{fresh_database, new_user, Service, REDIS_URL};
 
 /// The floor: INCR (+ PEXPIRE) of the rate window, GET, TIME, SET … PX,
 /// ZADD, PEXPIRE, PUBLISH, the record written back as it was read.
 const FLOOR: &str = include_str!("../reference/floor.lua");
-/// The save before it spliced its record: a fixed copy.
-const DECODING: &str = include_str!("../reference/patch-decoding.lua");
-/// The splicing save before the index moved once a minute: a fixed copy.
-const SPLICING: &str = include_str!("../reference/patch-splicing.lua");
 const LIBRARY: &str = include_str!("../../../src/stores/redis/lua/lib.lua");
 const PATCH: &str = include_str!("../../../src/stores/redis/lua/patch.lua");
 const DRAFTS: usize = 50;
@@ -47,39 +43,21 @@ struct Draft {
 enum Side {
     Floor,
     Service,
-    Decoding,
-    Splice,
-    Index,
+    Script,
     Function,
 }
 
 impl Side {
-    const ALL: [Side; 6] = [
-        Side::Floor,
-        Side::Service,
-        Side::Decoding,
-        Side::Splice,
-        Side::Index,
-        Side::Function,
-    ];
+    const ALL: [Side; 4] = [Side::Floor, Side::Service, Side::Script, Side::Function];
 
     fn name(self) -> &'static str {
         match self {
             Side::Floor => "floor: the commands alone (EVALSHA)",
             Side::Service => "draftd's autosave through the service (HTTP PATCH)",
-            Side::Decoding => "before: the record read into a table, each field set, encoded again",
-            Side::Splice => "the save splices the named lines, ZADD and PEXPIRE each save",
-            Side::Index => "the index moved once a minute (EVALSHA)",
+            Side::Script => "the service's save as a script (EVALSHA)",
             Side::Function => "the same as a Redis Function (FCALL, the service's way)",
         }
     }
-}
-
-/// A typical autosave: the description sent whole (400 characters) and a number.
-fn keystrokes(i: usize) -> Value {
-    let mut description = "d".repeat(390);
-    write!(description, "{i:010}").ok();
-    json!({"description": description, "estimatedLessons": i % 100 + 1})
 }
 
 pub async fn redis_cost(quick: bool) -> anyhow::Result<String> {
@@ -91,10 +69,8 @@ pub async fn redis_cost(quick: bool) -> anyhow::Result<String> {
     let drafts = create_drafts(&service).await?;
     let prelude = "local PUBLISH_COMMAND = 'PUBLISH'\n";
     let floor = Script::new(FLOOR);
-    let decoding = Script::new(&format!("{prelude}{DECODING}"));
-    let splice = Script::new(&format!("{prelude}{SPLICING}"));
-    let index = Script::new(&format!("{prelude}{LIBRARY}{PATCH}"));
-    for script in [&floor, &decoding, &splice, &index] {
+    let script = Script::new(&format!("{prelude}{LIBRARY}{PATCH}"));
+    for script in [&floor, &script] {
         script.prepare_invoke().load_async(&mut conn).await?;
     }
     let library = format!(
@@ -119,14 +95,8 @@ pub async fn redis_cost(quick: bool) -> anyhow::Result<String> {
                 Side::Floor => {
                     direct_saves(&mut conn, &drafts, serial, calls, Some(&floor)).await?
                 }
-                Side::Decoding => {
-                    direct_saves(&mut conn, &drafts, serial, calls, Some(&decoding)).await?
-                }
-                Side::Splice => {
-                    direct_saves(&mut conn, &drafts, serial, calls, Some(&splice)).await?
-                }
-                Side::Index => {
-                    direct_saves(&mut conn, &drafts, serial, calls, Some(&index)).await?
+                Side::Script => {
+                    direct_saves(&mut conn, &drafts, serial, calls, Some(&script)).await?
                 }
             }
             serial += calls;
@@ -172,10 +142,11 @@ fn report(figures: &[Vec<f64>], rounds: usize, calls: usize) -> anyhow::Result<S
          description sent whole, 400 characters, and a number); the other rows run a variant of \
          the script directly with the arguments the service sends. {calls} calls a side per \
          round, the sides alternating, {rounds} rounds after one unmeasured; medians, and the \
-         median of each round's ratio to that round's floor. The index row moves a draft's index \
-         entry on its first save of a round (the fixed copy before it wrote the entry back \
-         without the slack), one save in {moves}, and the function row after it none; a page \
-         saving every 3 s moves it one save in 20, a twentieth of a ZADD and a PEXPIRE more.\n"
+         median of each round's ratio to that round's floor. The script row moves a draft's index \
+         entry on its first save of a round, one save in {moves}, and the function row after it \
+         none; a page saving every 3 s moves it one save in 20, a twentieth of a ZADD and a \
+         PEXPIRE more. The steps that led here, each measured against the floor when it was \
+         made, are in docs/design.md (\"The autosave's time inside Redis\").\n"
     )?;
     doc.push_str("| side | Redis µs/call | ratio to the floor |\n|---|---|---|\n");
     for (side, values) in Side::ALL.iter().zip(figures) {
@@ -229,16 +200,7 @@ async fn create_drafts(service: &Service) -> anyhow::Result<Vec<Draft>> {
     for _ in 0..DRAFTS {
         let org = Uuid::new_v4();
         let (user, token) = new_user(org);
-        let draft: Value = http
-            .post(format!("{}/api/v1/drafts", service.base))
-            .bearer_auth(&token)
-            .json(&json!({ "formData": typical_form() }))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        let id = draft["id"].as_str().unwrap_or_default().parse()?;
+        let id = typical_draft(&http, &service.base, &token).await?.parse()?;
         drafts.push(Draft {
             user,
             org,
@@ -267,7 +229,7 @@ async fn service_saves(
                 .bearer_auth(&draft.token)
                 .header("content-type", "application/merge-patch+json")
                 .header("prefer", "return=minimal")
-                .body(json!({ "formData": keystrokes(i) }).to_string());
+                .body(json!({ "formData": whole_description(i) }).to_string());
             async move { request.send().await?.error_for_status().map(|_| ()) }
         })
         .buffer_unordered(8)
@@ -302,7 +264,7 @@ async fn direct_saves(
                     cmd
                 }
             };
-            let patch = keystrokes(i);
+            let patch = whole_description(i);
             cmd.arg(4)
                 .arg(draft_key(user, id))
                 .arg(index_key(user))
