@@ -5,8 +5,7 @@
 //! the outcomes the stores answer with and the trait the draft stores implement.
 //!
 //! It may use only itself and plain libraries (serde, chrono, uuid,
-//! validator, infer, and utoipa's derive, which describes a type's wire
-//! format as serde's does): no I/O, no metrics, nothing of HTTP, and no other
+//! validator, infer): no I/O, no metrics, nothing of HTTP, and no other
 //! module of draftd, all of which depend on it instead.
 
 pub mod cleanup;
