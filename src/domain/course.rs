@@ -3,8 +3,6 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use utoipa::openapi::Ref;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::fence::Fence;
@@ -51,7 +49,7 @@ pub fn slug_candidates(title: &str, course_id: CourseId) -> [String; 2] {
 }
 
 /// What made a draft real.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MaterializedBy {
     Submit,
@@ -70,7 +68,7 @@ super::string_enum!(MaterializedBy, "materialized-by", {
 });
 
 /// Where a course is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CourseStatus {
     /// Made from a draft that is still being edited.
@@ -84,14 +82,11 @@ super::string_enum!(CourseStatus, "course status", {
 });
 
 /// A course row, as the API shows it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Course {
-    #[schema(value_type = Uuid)]
     pub id: CourseId,
-    #[schema(value_type = Option<Uuid>)]
     pub draft_session_id: Option<DraftId>,
-    #[schema(value_type = Uuid)]
     pub organization_id: OrgId,
     pub slug: String,
     pub title: String,
@@ -104,16 +99,9 @@ pub struct Course {
     pub updated_at: DateTime<Utc>,
     /// Set while the course is in the trash.
     pub trashed_at: Option<DateTime<Utc>>,
-    /// When a trashed course is erased for good; restorable until then.
+    /// When the trashed course is erased for good; it can be restored until then.
     pub purge_at: Option<DateTime<Utc>>,
-    #[schema(schema_with = form_data_schema)]
     pub form_data: Map<String, Value>,
-}
-
-/// The form's schema, the document's `FormData`: the http layer builds it
-/// from the form's table of fields and lists it among the components.
-fn form_data_schema() -> Ref {
-    Ref::from_schema_name("FormData")
 }
 
 impl Course {
@@ -123,12 +111,10 @@ impl Course {
 }
 
 /// A course as the owner's lists show it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CourseSummary {
-    #[schema(value_type = Uuid)]
     pub id: CourseId,
-    #[schema(value_type = Option<Uuid>)]
     pub draft_session_id: Option<DraftId>,
     pub status: CourseStatus,
     pub title: String,
@@ -137,10 +123,8 @@ pub struct CourseSummary {
     pub updated_at: DateTime<Utc>,
     pub submitted_at: Option<DateTime<Utc>>,
     pub file_count: i64,
-    /// In the trash list only: when it was deleted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trashed_at: Option<DateTime<Utc>>,
-    /// In the trash list only: when it is erased for good.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub purge_at: Option<DateTime<Utc>>,
 }
@@ -163,7 +147,7 @@ pub enum TrashOutcome {
 }
 
 /// A course with its files.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CourseWithFiles {
     #[serde(flatten)]
@@ -172,12 +156,10 @@ pub struct CourseWithFiles {
 }
 
 /// An uploaded file's metadata.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CourseFile {
-    #[schema(value_type = Uuid)]
     pub id: FileId,
-    #[schema(value_type = Uuid)]
     pub course_id: CourseId,
     /// The name the client gave; never used as a path.
     pub original_name: String,
@@ -191,10 +173,9 @@ pub struct CourseFile {
 }
 
 /// The answer of materialize and submit: which course the draft is.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CourseRef {
-    #[schema(value_type = Uuid)]
     pub course_id: CourseId,
     pub course_slug: String,
     pub status: CourseStatus,

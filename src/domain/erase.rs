@@ -7,7 +7,6 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::ids::{OrgId, UserId};
@@ -18,7 +17,7 @@ pub mod report;
 pub use report::{EraseReport, Integrity, Inventory, Item, PerItem, Redriven, Tally};
 
 /// Whose data an erase removes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EraseScope {
     Organization,
@@ -79,7 +78,7 @@ impl fmt::Display for EraseSubject {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EraseStatus {
     Running,
@@ -96,7 +95,7 @@ super::string_enum!(EraseStatus, "erase status", {
 });
 
 /// What a running erase is doing.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ErasePhase {
     /// Taking the counts before.

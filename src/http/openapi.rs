@@ -5,7 +5,6 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::problem::{NotLoopbackResponse, Problem, ProblemResponse};
-use super::schemas::FormData;
 use super::{admin, courses, drafts, erase, events, health, lifecycle, metrics, tus};
 
 #[derive(OpenApi)]
@@ -24,7 +23,7 @@ use super::{admin, courses, drafts, erase, events, health, lifecycle, metrics, t
         health::healthz, health::readyz, metrics::render, openapi_json,
     ),
     servers((url = "/", description = "The service itself: the document is served by the API it describes")),
-    components(schemas(Problem, FormData), responses(ProblemResponse, NotLoopbackResponse)),
+    components(schemas(Problem), responses(ProblemResponse, NotLoopbackResponse)),
     modifiers(&BearerAuth),
     tags(
         (name = "drafts", description = "Draft sessions of the create-course form"),

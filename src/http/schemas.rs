@@ -1,9 +1,9 @@
-//! The OpenAPI schemas of what the API sends. A type whose module derives
-//! `utoipa::ToSchema` on it (a course, its files, the admin's figures) is its
-//! own schema, and is re-exported here; the others are described here, field
-//! for field, under the same names; the values the API sends are the
-//! domain's own, serialized with serde. The form's schema is built from the domain's table of its
-//! fields ([`form`]). The schemathesis run in `make test` checks every response
+//! The OpenAPI schemas of the domain's types. The domain knows nothing of
+//! OpenAPI, so its types are described here, field for field, under the
+//! same names; the values the API sends are the domain's own, serialized
+//! with serde. The admin's figures, a use case's own answer, derive their
+//! schema in `app/admin.rs` and are re-exported here. The form's schema is
+//! built from the domain's table of its fields ([`form`]). The schemathesis run in `make test` checks every response
 //! against these.
 
 #![allow(dead_code)] // describes the wire format for the OpenAPI document
@@ -12,7 +12,6 @@ pub mod erase;
 mod form;
 
 pub use crate::app::admin::AdminStats;
-pub use crate::domain::course::{CourseFile, CourseRef, CourseSummary, CourseWithFiles};
 pub use form::FormData;
 
 use chrono::{DateTime, Utc};
@@ -93,6 +92,101 @@ pub struct CoursePage {
     pub items: Vec<CourseSummary>,
     /// Pass it as `cursor` for the next page; `null` on the last one.
     pub next_cursor: Option<String>,
+}
+
+/// Where a course is in its life.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CourseStatus {
+    Draft,
+    Submitted,
+}
+
+/// What made a draft real.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MaterializedBy {
+    Submit,
+    Upload,
+    /// An explicit `POST /materialize`.
+    Materialize,
+    /// Opened while Redis was unreachable: the draft itself lives in the row.
+    Degraded,
+}
+
+/// A course row, as the API shows it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Course {
+    pub id: Uuid,
+    pub draft_session_id: Option<Uuid>,
+    pub organization_id: Uuid,
+    pub slug: String,
+    pub title: String,
+    pub status: CourseStatus,
+    pub generation_status: Option<String>,
+    pub materialized_by: Option<MaterializedBy>,
+    pub materialized_at: Option<DateTime<Utc>>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Set while the course is in the trash.
+    pub trashed_at: Option<DateTime<Utc>>,
+    /// When a trashed course is erased for good; restorable until then.
+    pub purge_at: Option<DateTime<Utc>>,
+    pub form_data: FormData,
+}
+
+/// A course as the owner's lists show it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CourseSummary {
+    pub id: Uuid,
+    pub draft_session_id: Option<Uuid>,
+    pub status: CourseStatus,
+    pub title: String,
+    pub slug: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub file_count: i64,
+    /// In the trash list only: when it was deleted.
+    pub trashed_at: Option<DateTime<Utc>>,
+    /// In the trash list only: when it is erased for good.
+    pub purge_at: Option<DateTime<Utc>>,
+}
+
+/// A course with its files.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CourseWithFiles {
+    #[serde(flatten)]
+    pub course: Course,
+    pub files: Vec<CourseFile>,
+}
+
+/// An uploaded file's metadata.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CourseFile {
+    pub id: Uuid,
+    pub course_id: Uuid,
+    /// The name the client gave; never used as a path.
+    pub original_name: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    /// Hex SHA-256 of the content.
+    pub sha256: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The answer of materialize and submit: which course the draft is.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CourseRef {
+    pub course_id: Uuid,
+    pub course_slug: String,
+    pub status: CourseStatus,
 }
 
 /// One delivery attempt of a lifecycle event.

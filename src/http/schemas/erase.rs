@@ -1,6 +1,5 @@
 //! The OpenAPI schemas of an erase's types (`domain::erase`), field for
-//! field, under the names the document gives them. Its scope, status and
-//! phase derive their own.
+//! field, under the names the document gives them.
 
 #![allow(dead_code)] // describes the wire format for the OpenAPI document
 
@@ -8,8 +7,6 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
-
-use crate::domain::erase::{ErasePhase, EraseScope, EraseStatus};
 
 /// Exactly one of `organizationId` and `userId`: a UUID, or the id the
 /// identity provider's tokens give (`auth0|…`), mapped as draftd maps a
@@ -26,6 +23,34 @@ pub struct EraseRequest {
     /// The issuer (`iss`) of the subject's tokens, whose namespace maps an id
     /// that is not a UUID; default `DRAFTD_JWT_ISSUER`, or none.
     pub issuer: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EraseScope {
+    Organization,
+    User,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EraseStatus {
+    Running,
+    /// Finished; the integrity check found nothing left.
+    Done,
+    /// Finished; the integrity check names what is left.
+    Failed,
+}
+
+/// What a running erase is doing.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ErasePhase {
+    Counting,
+    Courses,
+    Drafts,
+    Cleanup,
+    Checking,
 }
 
 /// What the subject has, per store, at one moment.
