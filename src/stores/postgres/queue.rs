@@ -5,6 +5,8 @@
 
 mod legacy;
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
@@ -57,6 +59,48 @@ pub struct Settlement {
     pub http_status: Option<i16>,
     pub error: Option<String>,
 }
+
+/// Claims due jobs of a task ([`JobQueue::claim`]).
+static CLAIM: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE jobs SET attempts = attempts + 1, updated_at = now(),
+             run_after = now() + make_interval(secs => $3)
+         WHERE id IN (
+             SELECT id FROM jobs j
+             WHERE task = $1 AND status = {JOB_PENDING} AND run_after <= now()
+               AND (ordering_key IS NULL OR (NOT EXISTS (SELECT 1 FROM jobs p
+                       WHERE p.ordering_key = j.ordering_key AND p.id < j.id
+                         AND p.status <> {JOB_DONE}) AND {}))
+             ORDER BY run_after, id LIMIT $2
+             FOR UPDATE SKIP LOCKED)
+         RETURNING id, payload, attempts",
+        legacy::NO_EARLIER_EVENT
+    )
+});
+
+/// Pending and dead jobs of each task ([`JobQueue::counts_by_task`]): each
+/// count an index-only scan of its partial index, so done jobs kept a week
+/// are not read.
+static COUNTS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT t.task,
+             (SELECT count(*) FROM jobs j
+              WHERE j.task = t.task AND j.status = {JOB_PENDING}) AS pending,
+             (SELECT count(*) FROM jobs j
+              WHERE j.task = t.task AND j.status = {JOB_DEAD}) AS dead
+         FROM unnest($1::text[]) AS t(task)"
+    )
+});
+
+/// A batch of jobs done long enough ago ([`JobQueue::prune_done`]).
+static PRUNE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "DELETE FROM jobs WHERE id IN (
+             SELECT id FROM jobs WHERE status = {JOB_DONE}
+               AND finished_at < now() - make_interval(days => $1)
+             LIMIT $2)"
+    )
+});
 
 /// A claimed job's attempt and outcome ([`JobQueue::settle`]).
 const SETTLE: &str = "WITH job AS (
@@ -120,24 +164,10 @@ impl JobQueue {
         limit: i64,
         lease_secs: f64,
     ) -> Result<Vec<Claimed>, StoreError> {
-        let sql = format!(
-            "UPDATE jobs SET attempts = attempts + 1, updated_at = now(),
-                 run_after = now() + make_interval(secs => $3)
-             WHERE id IN (
-                 SELECT id FROM jobs j
-                 WHERE task = $1 AND status = {JOB_PENDING} AND run_after <= now()
-                   AND (ordering_key IS NULL OR (NOT EXISTS (SELECT 1 FROM jobs p
-                           WHERE p.ordering_key = j.ordering_key AND p.id < j.id
-                             AND p.status <> {JOB_DONE}) AND {}))
-                 ORDER BY run_after, id LIMIT $2
-                 FOR UPDATE SKIP LOCKED)
-             RETURNING id, payload, attempts",
-            legacy::NO_EARLIER_EVENT
-        );
         self.db
             .call(|client| async move {
                 // Prepared once per connection: the runner claims on every wake.
-                let claim = client.prepare_cached(&sql).await?;
+                let claim = client.prepare_cached(CLAIM.as_str()).await?;
                 let rows = client.query(&claim, &[&task, &limit, &lease_secs]).await?;
                 rows.iter()
                     .map(|row| {
@@ -223,20 +253,7 @@ impl JobQueue {
     ) -> Result<Vec<(String, Counts)>, StoreError> {
         self.db
             .call(|client| async move {
-                let counts = client
-                    .prepare_cached(
-                        // Each count an index-only scan of its partial
-                        // index: done jobs kept a week are not read.
-                        &format!(
-                            "SELECT t.task,
-                                 (SELECT count(*) FROM jobs j
-                                  WHERE j.task = t.task AND j.status = {JOB_PENDING}) AS pending,
-                                 (SELECT count(*) FROM jobs j
-                                  WHERE j.task = t.task AND j.status = {JOB_DEAD}) AS dead
-                             FROM unnest($1::text[]) AS t(task)"
-                        ),
-                    )
-                    .await?;
+                let counts = client.prepare_cached(COUNTS.as_str()).await?;
                 let rows = client.query(&counts, &[&tasks]).await?;
                 rows.iter()
                     .map(|row| {
@@ -299,14 +316,7 @@ impl JobQueue {
     pub async fn prune_done(&self) -> Result<u64, StoreError> {
         self.db
             .call(|client| async move {
-                let prune = client
-                    .prepare_cached(&format!(
-                        "DELETE FROM jobs WHERE id IN (
-                             SELECT id FROM jobs WHERE status = {JOB_DONE}
-                               AND finished_at < now() - make_interval(days => $1)
-                             LIMIT $2)"
-                    ))
-                    .await?;
+                let prune = client.prepare_cached(PRUNE.as_str()).await?;
                 Ok(client
                     .execute(&prune, &[&DONE_KEPT_DAYS, &PRUNE_BATCH])
                     .await?)
