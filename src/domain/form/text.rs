@@ -16,7 +16,10 @@ pub enum Lines {
 /// Why `text` cannot be a value of a field typed on `lines`, naming the first
 /// character at fault; `None` when it can.
 pub fn refusal(text: &str, lines: Lines) -> Option<String> {
-    let c = text.chars().find(|&c| !allowed(c, lines))?;
+    // Printable ASCII is allowed everywhere: a byte scan skips it (most text,
+    // on every autosave) before decoding characters, from a char boundary.
+    let rest = text.bytes().position(|b| !matches!(b, b' '..=b'~'))?;
+    let c = text[rest..].chars().find(|&c| !allowed(c, lines))?;
     let what = match c {
         '\n' => "must be one line, without a line break",
         '\t' => "must be one line, without a tab",
@@ -67,6 +70,14 @@ mod tests {
             assert!(refusal(text, Lines::Single).is_some(), "{text:?}");
             assert_eq!(refusal(text, Lines::Multi), None, "{text:?}");
         }
+    }
+
+    #[test]
+    fn printable_ascii_is_kept_and_what_follows_it_still_checked() {
+        let printable: String = (' '..='~').collect();
+        assert_eq!(refusal(&printable, Lines::Single), None);
+        let refused = refusal(&format!("{printable}é\u{202E}"), Lines::Single);
+        assert!(refused.is_some_and(|m| m.contains("U+202E")));
     }
 
     #[test]

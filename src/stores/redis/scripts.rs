@@ -107,8 +107,9 @@ impl Entry {
     pub fn prepare_invoke(&self) -> Invocation<'_> {
         Invocation {
             entry: self,
-            keys: Vec::new(),
-            args: Vec::new(),
+            // Room for an autosave's (4 keys, 13 arguments) without growing.
+            keys: redis::Cmd::with_capacity(4, 256),
+            args: redis::Cmd::with_capacity(16, 1024),
         }
     }
 
@@ -120,31 +121,44 @@ impl Entry {
     }
 }
 
-/// One FCALL to make: the function, its KEYS and its ARGV.
+/// One FCALL to make: the function, its KEYS and its ARGV. Each list is
+/// written into one buffer as it is built (a command's own, unsent), not an
+/// allocation per argument: an autosave sends a dozen.
 pub(super) struct Invocation<'a> {
     entry: &'a Entry,
-    keys: Vec<Vec<u8>>,
-    args: Vec<Vec<u8>>,
+    keys: redis::Cmd,
+    args: redis::Cmd,
 }
 
 impl Invocation<'_> {
     pub fn key(&mut self, key: impl ToRedisArgs) -> &mut Self {
-        self.keys.extend(key.to_redis_args());
+        self.keys.arg(key);
         self
     }
 
     pub fn arg(&mut self, arg: impl ToRedisArgs) -> &mut Self {
-        self.args.extend(arg.to_redis_args());
+        self.args.arg(arg);
         self
     }
 
     fn command(&self) -> redis::Cmd {
-        let mut fcall = redis::cmd("FCALL");
-        fcall
-            .arg(&self.entry.name)
-            .arg(self.keys.len())
-            .arg(&self.keys)
-            .arg(&self.args);
+        let (keys, args) = (self.keys.args_iter(), self.args.args_iter());
+        let pieces = keys.clone().chain(args.clone());
+        let bytes: usize = pieces
+            .clone()
+            .map(|piece| match piece {
+                redis::Arg::Simple(bytes) => bytes.len(),
+                _ => 0,
+            })
+            .sum();
+        let mut fcall = redis::Cmd::with_capacity(keys.len() + args.len() + 3, bytes + 64);
+        fcall.arg("FCALL").arg(&self.entry.name).arg(keys.len());
+        for piece in pieces {
+            // Only a SCAN's cursor is not a plain argument.
+            if let redis::Arg::Simple(bytes) = piece {
+                fcall.arg(bytes);
+            }
+        }
         fcall
     }
 }
