@@ -25,6 +25,18 @@ impl Sample {
         }
     }
 
+    /// No calls yet: a sample to [`Sample::merge`] others into.
+    pub fn empty() -> Self {
+        Self::new()
+    }
+
+    /// Adds `other`'s calls to these.
+    pub fn merge(&mut self, other: &Sample) {
+        let _ = self.histogram.add(&other.histogram);
+        self.errors += other.errors;
+        self.elapsed += other.elapsed;
+    }
+
     /// A percentile in milliseconds.
     pub fn ms(&self, percentile: f64) -> f64 {
         self.histogram.value_at_quantile(percentile / 100.0) as f64 / 1000.0

@@ -49,6 +49,7 @@ async fn main() -> anyhow::Result<()> {
         ("degraded", "degraded mode"),
         ("purge", "purge at scale"),
         ("rediscost", "the autosave's time inside Redis"),
+        ("tail", "the autosave's tail at low load"),
     ] {
         if !wanted(name) {
             continue;
@@ -63,6 +64,7 @@ async fn main() -> anyhow::Result<()> {
             "hygiene" => scenarios::hygiene(quick).await?,
             "purge" => scenarios::purge_at_scale(quick).await?,
             "rediscost" => scenarios::redis_cost(quick).await?,
+            "tail" => on_one_thread(move || scenarios::low_load_tail(quick)).await?,
             _ => scenarios::degraded_mode(quick).await?,
         });
     }

@@ -35,6 +35,8 @@ pub struct Service {
     port: u16,
     database_url: String,
     settings: Vec<(String, String)>,
+    /// Where its log goes, when a benchmark reads it.
+    log: Option<PathBuf>,
 }
 
 /// A fresh, empty database; returns its URL.
@@ -60,6 +62,15 @@ pub async fn connect(url: &str) -> anyhow::Result<tokio_postgres::Client> {
 impl Service {
     /// Starts `target/release/draftd serve` on `database_url` with `settings`.
     pub async fn start(database_url: &str, settings: &[(&str, &str)]) -> anyhow::Result<Self> {
+        Self::start_logged(database_url, settings, None).await
+    }
+
+    /// [`Service::start`], its log (stdout) appended to `log` when given.
+    pub async fn start_logged(
+        database_url: &str,
+        settings: &[(&str, &str)],
+        log: Option<PathBuf>,
+    ) -> anyhow::Result<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
@@ -68,7 +79,7 @@ impl Service {
             .iter()
             .map(|(name, value)| (name.to_string(), value.to_string()))
             .collect();
-        let child = spawn(port, database_url, &upload_dir, &settings).await?;
+        let child = spawn(port, database_url, &upload_dir, &settings, log.as_deref()).await?;
         Ok(Self {
             child,
             base: format!("http://127.0.0.1:{port}"),
@@ -76,6 +87,7 @@ impl Service {
             port,
             database_url: database_url.to_owned(),
             settings,
+            log,
         })
     }
 
@@ -88,6 +100,7 @@ impl Service {
             &self.database_url,
             &self.upload_dir,
             &self.settings,
+            self.log.as_deref(),
         )
         .await?;
         Ok(())
@@ -131,6 +144,7 @@ async fn spawn(
     database_url: &str,
     upload_dir: &std::path::Path,
     settings: &[(String, String)],
+    log: Option<&std::path::Path>,
 ) -> anyhow::Result<Child> {
     let mut command = Command::new(binary());
     command
@@ -145,7 +159,7 @@ async fn spawn(
         .env("DRAFTD_ORPHAN_SWEEP_CRON", "off")
         .env("DRAFTD_MAX_UPLOAD_BYTES", (64u64 << 20).to_string())
         .envs(settings.iter().map(|(name, value)| (name, value)))
-        .stdout(log_file())
+        .stdout(log_file(log))
         .kill_on_drop(true);
     let child = command.spawn()?;
     let base = format!("http://127.0.0.1:{port}");
@@ -164,9 +178,11 @@ async fn spawn(
     Ok(child)
 }
 
-/// Where the service's log goes: `BENCH_SERVICE_LOG` (appended), else nowhere.
-fn log_file() -> Stdio {
-    std::env::var_os("BENCH_SERVICE_LOG")
+/// Where the service's log goes: `log`, else `BENCH_SERVICE_LOG`, appended;
+/// else nowhere.
+fn log_file(log: Option<&std::path::Path>) -> Stdio {
+    log.map(|path| path.as_os_str().to_owned())
+        .or_else(|| std::env::var_os("BENCH_SERVICE_LOG"))
         .and_then(|path| {
             std::fs::OpenOptions::new()
                 .create(true)
