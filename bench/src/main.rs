@@ -49,6 +49,10 @@ async fn main() -> anyhow::Result<()> {
         ("degraded", "degraded mode"),
         ("purge", "purge at scale"),
         ("rediscost", "the autosave's time inside Redis"),
+        (
+            "capacity",
+            "capacity: the CPU of each operation, a model, checked",
+        ),
     ] {
         if !wanted(name) {
             continue;
@@ -63,6 +67,7 @@ async fn main() -> anyhow::Result<()> {
             "hygiene" => scenarios::hygiene(quick).await?,
             "purge" => scenarios::purge_at_scale(quick).await?,
             "rediscost" => scenarios::redis_cost(quick).await?,
+            "capacity" => on_one_thread(move || scenarios::capacity(quick)).await?,
             _ => scenarios::degraded_mode(quick).await?,
         });
     }
