@@ -96,6 +96,9 @@ struct Measured {
     cores: Cores,
     generator: f64,
     load: Load,
+    /// Context switches a second, of the service's threads and of Redis's:
+    /// how often they went to sleep and were woken (or preempted).
+    switches: [f64; 2],
 }
 
 impl Meter<'_> {
@@ -110,6 +113,14 @@ impl Meter<'_> {
         )
     }
 
+    /// Context switches so far, of the service's threads and of Redis's.
+    fn switches(&self) -> [u64; 2] {
+        [
+            self.service.pid().map_or(0, switches_of),
+            switches_of(self.redis_pid),
+        ]
+    }
+
     /// Runs `work` and returns the cores each process used meanwhile, and the wall time.
     async fn around<T>(&self, work: impl std::future::Future<Output = T>) -> (T, [f64; 3], f64) {
         let (start, before) = self.now();
@@ -119,6 +130,28 @@ impl Meter<'_> {
         let used = [0, 1, 2].map(|k| after[k].saturating_sub(before[k]).as_secs_f64() / wall);
         (out, used, wall)
     }
+}
+
+/// Voluntary and involuntary context switches so far of every thread of
+/// process `pid`, from /proc.
+fn switches_of(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|task| std::fs::read_to_string(task.path().join("status")).ok())
+        .flat_map(|status| {
+            status
+                .lines()
+                .filter_map(|line| {
+                    let (name, value) = line.split_once(':')?;
+                    name.ends_with("ctxt_switches")
+                        .then(|| value.trim().parse::<u64>().ok())?
+                })
+                .collect::<Vec<_>>()
+        })
+        .sum()
 }
 
 /// Typists with a typical form each (their own user), created 64 at a time.
@@ -415,6 +448,7 @@ impl Bench<'_> {
         uploads: usize,
     ) -> Measured {
         let events = self.streams.events();
+        let switched = self.meter.switches();
         let (base, window) = (self.base.as_str(), self.window);
         let ((typed, listed, uploaded), used, wall) = self
             .meter
@@ -449,10 +483,12 @@ impl Bench<'_> {
             lists: listed as f64 / wall,
             uploads: uploaded as f64 / wall,
         };
+        let now = self.meter.switches();
         Measured {
             cores: [used[0], used[1]],
             generator: used[2],
             load,
+            switches: [0, 1].map(|k| now[k].saturating_sub(switched[k]) as f64 / wall),
         }
     }
 }
@@ -647,9 +683,10 @@ fn report(run: &Run) -> anyhow::Result<String> {
         FIT_TYPISTS - CHECK_TYPISTS[0],
     )?;
     doc.push_str(
-        "| window | role | saves/s | streams | events/s | lists/s | uploads/s | service CPU measured | predicted | error | Redis CPU measured | predicted | error | generator CPU |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| window | role | saves/s | streams | events/s | lists/s | uploads/s | service CPU measured | predicted | error | Redis CPU measured | predicted | error | generator CPU | µs a save and its event, service, Redis | context switches a save, service, Redis |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
+    let idle_switches = run.windows[0].1.switches;
     for (k, (name, m)) in run.windows.iter().enumerate() {
         let predicted = costs.predict(&m.load);
         let l = &m.load;
@@ -659,9 +696,28 @@ fn report(run: &Run) -> anyhow::Result<String> {
         } else {
             "**check**"
         };
+        // A save's cost at this window's rate: what the window measured less
+        // the model's other terms; and its context switches beyond idle's.
+        let per_save = if l.saves > 0.0 {
+            let rest = costs.predict(&Load {
+                saves: 0.0,
+                events: 0.0,
+                ..*l
+            });
+            let switches = |k: usize| (m.switches[k] - idle_switches[k]) / l.saves;
+            format!(
+                "{:.0}, {:.0} | {:.1}, {:.1}",
+                (m.cores[0] - rest[0]) / l.saves * 1e6,
+                (m.cores[1] - rest[1]) / l.saves * 1e6,
+                switches(0),
+                switches(1)
+            )
+        } else {
+            " | ".into()
+        };
         writeln!(
             doc,
-            "| {name} | {role} | {:.0} | {:.0} | {:.0} | {:.0} | {:.1} | {:.1}% | {:.1}% | {:+.0}% | {:.1}% | {:.1}% | {:+.0}% | {:.0}% |",
+            "| {name} | {role} | {:.0} | {:.0} | {:.0} | {:.0} | {:.1} | {:.1}% | {:.1}% | {:+.0}% | {:.1}% | {:.1}% | {:+.0}% | {:.0}% | {per_save} |",
             l.saves, l.streams, l.events, l.lists, l.uploads,
             m.cores[0] * 100.0, predicted[0] * 100.0, error(0),
             m.cores[1] * 100.0, predicted[1] * 100.0, error(1),
@@ -675,7 +731,9 @@ fn report(run: &Run) -> anyhow::Result<String> {
     }
     doc.push_str(
         "\nCPU in % of one core; error = (predicted − measured) ÷ measured. A fitting window matches \
-         the model by construction.\n\n",
+         the model by construction. A save's µs: the window's CPU less the model's other terms, per \
+         save; its context switches: those of every thread of the process beyond the idle window's \
+         rate, per save.\n\n",
     );
     Ok(doc)
 }
