@@ -49,6 +49,10 @@ async fn main() -> anyhow::Result<()> {
         ("degraded", "degraded mode"),
         ("purge", "purge at scale"),
         ("rediscost", "the autosave's time inside Redis"),
+        (
+            "capacity",
+            "capacity: the CPU of each operation, a model, checked",
+        ),
         ("tail", "the autosave's tail at low load"),
     ] {
         if !wanted(name) {
@@ -64,6 +68,7 @@ async fn main() -> anyhow::Result<()> {
             "hygiene" => scenarios::hygiene(quick).await?,
             "purge" => scenarios::purge_at_scale(quick).await?,
             "rediscost" => scenarios::redis_cost(quick).await?,
+            "capacity" => on_one_thread(move || scenarios::capacity(quick)).await?,
             "tail" => on_one_thread(move || scenarios::low_load_tail(quick)).await?,
             _ => scenarios::degraded_mode(quick).await?,
         });

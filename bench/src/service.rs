@@ -115,6 +115,11 @@ impl Service {
         format!("127.0.0.1:{}", self.port)
     }
 
+    /// The process's id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// CPU time the process used so far (user + system), from /proc.
     pub fn cpu(&self) -> Duration {
         self.child.id().map_or(Duration::ZERO, cpu_of)

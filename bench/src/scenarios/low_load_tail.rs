@@ -199,7 +199,7 @@ fn row(
 }
 
 fn report(rows: &str, samples: u64) -> anyhow::Result<String> {
-    let mut doc = String::from("## 10. The autosave's tail at low load\n\n");
+    let mut doc = String::from("## 11. The autosave's tail at low load\n\n");
     writeln!(
         doc,
         "Open loop as in section 2 (typists saving every 3 s over {CONNECTIONS} keep-alive \

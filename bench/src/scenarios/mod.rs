@@ -5,6 +5,7 @@
 mod autosave_load;
 mod autosave_throughput;
 mod call_latencies;
+mod capacity;
 mod degraded_mode;
 mod hygiene;
 mod janitor_at_scale;
@@ -33,6 +34,7 @@ use crate::service::{new_user, Service};
 pub use autosave_load::autosave_load;
 pub use autosave_throughput::autosave_throughput;
 pub use call_latencies::call_latencies;
+pub use capacity::capacity;
 pub use degraded_mode::degraded_mode;
 pub use hygiene::hygiene;
 pub use janitor_at_scale::janitor_at_scale;
