@@ -4,6 +4,7 @@
 
 mod connections;
 mod hook_server;
+mod identity_provider;
 mod load;
 mod plot;
 mod receiver;

@@ -251,14 +251,19 @@ fn binary() -> PathBuf {
 /// A new user of one organization: its id and a token.
 pub fn new_user(organization: Uuid) -> (Uuid, String) {
     let user = Uuid::new_v4();
-    let claims = Claims {
+    let claims = user_claims(user, organization);
+    (user, mint(SECRET, &claims).expect("a token signs"))
+}
+
+/// The claims of a token of `user` in `organization`, valid for a day.
+pub fn user_claims(user: Uuid, organization: Uuid) -> Claims {
+    Claims {
         sub: Some(user),
         org_id: Some(organization),
         role: None,
         exp: chrono::Utc::now().timestamp() + 24 * 3600,
         iat: Some(chrono::Utc::now().timestamp()),
-    };
-    (user, mint(SECRET, &claims).expect("a token signs"))
+    }
 }
 
 pub fn service_token() -> String {

@@ -4,10 +4,11 @@
 use std::time::{Duration, Instant};
 
 use draftd::config::Config;
+use draftd::http::auth::Claims;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::{assert_problem, wait_until, TestApp, TestUser};
+use crate::helpers::{assert_problem, token_for, wait_until, TestApp, TestUser};
 use crate::idp::{user_claims, Answer, IdpKey, JwksServer};
 
 /// An app that takes the key set at `url`, beside the HS256 secret.
@@ -150,11 +151,16 @@ async fn a_key_set_down_at_start_makes_readiness_wait_and_a_failed_refresh_keeps
 
 /// `draftd_jwks_fetches_total{outcome="failed"}`, summed over its triggers.
 async fn failed_fetches(app: &TestApp) -> f64 {
+    fetches_ended(app, "failed").await
+}
+
+/// `draftd_jwks_fetches_total{outcome}`, summed over its triggers: counted
+/// once a fetch has ended, a good set already in memory.
+async fn fetches_ended(app: &TestApp, outcome: &str) -> f64 {
     let text = app.get_public("/metrics").await.text().await.unwrap();
+    let label = format!("outcome=\"{outcome}\"");
     text.lines()
-        .filter(|line| {
-            line.starts_with("draftd_jwks_fetches_total{") && line.contains("outcome=\"failed\"")
-        })
+        .filter(|line| line.starts_with("draftd_jwks_fetches_total{") && line.contains(&label))
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
@@ -250,4 +256,79 @@ async fn the_set_is_refreshed_on_its_max_age_and_a_removed_key_goes_with_it() {
     })
     .await;
     assert_eq!(open_with(&app, &staying.token(&claims).await).await, 201);
+}
+
+// The verified-token cache (src/http/auth/cache.rs): a token checked once is
+// remembered, and each use of it must still refuse it as a full check would.
+// The rotation tests above use a remembered token after its key left the set.
+
+#[tokio::test]
+async fn a_remembered_token_is_refused_once_another_key_takes_its_kid() {
+    let (first, second) = (IdpKey::ec(), IdpKey::stranger());
+    let idp = JwksServer::start(jwks_of(std::slice::from_ref(&first)).await).await;
+    idp.cache_control("max-age=1");
+    let app = app_with_jwks(&idp.url, |c| c.identity.jwks_min_refresh_secs = 1).await;
+    let claims = user_claims(app.user.id.to_string(), app.user.org.to_string());
+    let token = first.token(&claims).await;
+    // Checked, then taken again as remembered.
+    assert_eq!(open_with(&app, &token).await, 201);
+    assert_eq!(open_with(&app, &token).await, 201);
+
+    // The provider publishes another key under the same kid.
+    let mut replacement = second.jwk().await;
+    replacement["kid"] = json!(first.kid);
+    idp.set_keys(vec![replacement]);
+    // A fetch in flight may still bring the old set: wait for one asked
+    // after the change to end.
+    let asked = idp.fetches();
+    wait_until("the changed set is fetched on its max-age", || async {
+        let received = idp.fetches();
+        received > asked && fetches_ended(&app, "ok").await >= received as f64
+    })
+    .await;
+    assert_eq!(open_with(&app, &token).await, 401);
+    let header = json!({"alg": "ES256", "typ": "JWT", "kid": first.kid});
+    assert_eq!(
+        open_with(&app, &second.sign(&header, &claims).await).await,
+        201
+    );
+}
+
+#[tokio::test]
+async fn a_remembered_token_is_taken_within_the_leeway_past_its_exp_and_refused_after() {
+    const LEEWAY: i64 = 2;
+    let key = IdpKey::ec();
+    let idp = JwksServer::start(jwks_of(std::slice::from_ref(&key)).await).await;
+    let app = app_with_jwks(&idp.url, |c| c.jwt_leeway_secs = LEEWAY as u64).await;
+    // Expired a second ago: taken until the end of the second after this one.
+    let exp = chrono::Utc::now().timestamp() - 1;
+    let last_second = exp + LEEWAY;
+    let mut claims = user_claims(app.user.id.to_string(), app.user.org.to_string());
+    claims["exp"] = json!(exp);
+    let hs256 = token_for(Claims {
+        sub: Some(app.user.id),
+        org_id: Some(app.user.org),
+        role: None,
+        exp,
+        iat: None,
+    })
+    .token;
+    let tokens = [("ES256", key.token(&claims).await), ("HS256", hs256)];
+    for (alg, token) in &tokens {
+        // Checked (the leeway applies), then taken again as remembered.
+        assert_eq!(open_with(&app, token).await, 201, "{alg}, checked");
+        assert_eq!(open_with(&app, token).await, 201, "{alg}, remembered");
+    }
+    assert!(
+        chrono::Utc::now().timestamp() <= last_second,
+        "the machine was too slow to use the tokens within their leeway"
+    );
+
+    // The service reads the same clock: from this instant `exp` plus the
+    // leeway is past.
+    let past = (last_second + 1) * 1000 - chrono::Utc::now().timestamp_millis();
+    tokio::time::sleep(Duration::from_millis(past.max(0).unsigned_abs())).await;
+    for (alg, token) in &tokens {
+        assert_eq!(open_with(&app, token).await, 401, "{alg}, past the leeway");
+    }
 }
