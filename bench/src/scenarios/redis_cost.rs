@@ -15,6 +15,7 @@ use std::fmt::Write as _;
 
 use deadpool_redis::redis::{self, Script};
 use draftd::domain::ids::{DraftId, UserId};
+use draftd::stores::redis::drafts::framed;
 use draftd::stores::redis::keys::{draft_key, events_channel, index_key, rate_key};
 use serde_json::json;
 use uuid::Uuid;
@@ -280,7 +281,7 @@ async fn direct_saves(
                 .arg("minimal")
                 .arg(2);
             for field in ["description", "estimatedLessons"] {
-                cmd.arg(field).arg(patch[field].to_string());
+                cmd.arg(framed(field)).arg(patch[field].to_string());
             }
             pipe.add_command(cmd);
         }
