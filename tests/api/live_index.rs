@@ -13,6 +13,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::{assert_problem, draft_key, TestApp, TestUser};
+use crate::records::Record;
 
 /// Draft `id`'s score in `user`'s index, in Unix ms, if it has an entry.
 async fn score(redis: &mut MultiplexedConnection, user: &TestUser, id: &str) -> Option<i64> {
@@ -121,8 +122,9 @@ async fn an_entry_outliving_its_draft_is_not_listed_and_is_counted_until_its_sco
     assert_eq!(score(&mut redis, &app.user, gone).await, None);
 }
 
-/// A thawed draft's entry is back at its expiry with no slack; its next save
-/// moves it again, ahead of the draft.
+/// A thawed draft's entry is back at its expiry with no slack, and its
+/// record says so (`ix`, as thaw.lua writes both); its next save moves it
+/// again, ahead of the draft, and the record follows.
 #[tokio::test]
 async fn an_entry_behind_its_draft_moves_on_the_next_save() {
     let app = TestApp::spawn().await;
@@ -134,8 +136,76 @@ async fn an_entry_behind_its_draft_moves_on_the_next_save() {
         .zadd(index_key(app.user.id.into()), id, behind)
         .await
         .unwrap();
+    let mut record = Record::read(&mut redis, &key).await.unwrap();
+    record.set("ix", behind);
+    record.write(&mut redis, &key).await;
 
     save(&app, id, json!({"topic": "moves"})).await;
     let moved = score(&mut redis, &app.user, id).await.unwrap();
     assert!(moved >= expiry(&mut redis, &key).await + 59_000, "{moved}");
+    let record = Record::read(&mut redis, &key).await.unwrap();
+    assert_eq!(record.get("ix"), moved.to_string());
+}
+
+/// Every script that writes a draft's entry writes its score into the
+/// record (`ix`) in the same call, so that a save reads no index.
+#[tokio::test]
+async fn the_record_says_its_entrys_score_after_each_write() {
+    let app = TestApp::spawn().await;
+    let id = &app.draft_id(&app.user, json!({})).await;
+    let key = draft_key(&app.user, id);
+    let mut redis = app.redis().await;
+    let says = |record: Option<Record>| record.map(|r| r.get("ix").to_owned());
+    let created = score(&mut redis, &app.user, id).await.unwrap();
+    assert_eq!(
+        says(Record::read(&mut redis, &key).await),
+        Some(created.to_string())
+    );
+
+    save(&app, id, json!({"topic": "within the slack"})).await;
+    assert_eq!(score(&mut redis, &app.user, id).await, Some(created));
+    assert_eq!(
+        says(Record::read(&mut redis, &key).await),
+        Some(created.to_string())
+    );
+}
+
+/// A record written before the header had `ix` (nine fields, for a TTL
+/// after the rollout) is saved as before: the save reads the index, keeps
+/// the draft's entry, and writes the record with `ix` from then on.
+#[tokio::test]
+async fn a_record_without_the_index_score_is_saved_and_gains_it() {
+    let app = TestApp::spawn().await;
+    let id = &app
+        .draft_id(&app.user, json!({"topic": "kept", "language": "en"}))
+        .await;
+    let key = draft_key(&app.user, id);
+    let mut redis = app.redis().await;
+    let record = Record::read(&mut redis, &key).await.unwrap();
+    let older = record.clone().without_index_score();
+    assert!(!older.has_index_score());
+    older.write(&mut redis, &key).await;
+    // Its entry gone too: only the index can say so.
+    let _: () = redis.zrem(index_key(app.user.id.into()), id).await.unwrap();
+
+    save(&app, id, json!({"language": "ru", "estimatedLessons": 3})).await;
+    let saved = Record::read(&mut redis, &key).await.unwrap();
+    assert!(saved.has_index_score(), "{saved}");
+    let entry = score(&mut redis, &app.user, id).await.unwrap();
+    assert_eq!(saved.get("ix"), entry.to_string());
+    assert!(entry >= expiry(&mut redis, &key).await, "{entry}");
+    assert_eq!(saved.get("v"), "2");
+    // The fields in place, the new one last.
+    let mut expected = record.clone();
+    expected.set_field("language", "\"ru\"");
+    expected.set_field("estimatedLessons", "3");
+    assert_eq!(saved.fields, expected.fields);
+    let draft = app
+        .get_json(&app.user, &format!("/api/v1/drafts/{id}"))
+        .await;
+    assert_eq!(
+        draft["formData"],
+        json!({"topic": "kept", "language": "ru", "estimatedLessons": 3})
+    );
+    assert_eq!(listed(&app).await, vec![id.clone()]);
 }

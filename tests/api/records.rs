@@ -1,22 +1,26 @@
 //! A draft's record as stored in Redis, for the tests that read or plant one
-//! directly (layout in `src/stores/redis/record.rs`): a header line of nine
-//! space-separated fields, then a `<name>=<JSON text>` line per form field.
+//! directly (layout in `src/stores/redis/record.rs`): a header line of ten
+//! space-separated fields (nine in a record written before `ix`), then a
+//! `<name>=<JSON text>` line per form field.
 
 use deadpool_redis::redis::{self, aio::MultiplexedConnection, AsyncCommands};
 use uuid::Uuid;
 
-const HEADER: [&str; 9] = ["org", "v", "st", "ca", "ua", "ea", "tr", "cid", "cslug"];
+const HEADER: [&str; 10] = [
+    "org", "v", "st", "ca", "ua", "ea", "tr", "cid", "cslug", "ix",
+];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
-    header: [String; 9],
+    /// Ten fields, or the first nine.
+    header: Vec<String>,
     /// (name, JSON text), in stored order.
     pub fields: Vec<(String, String)>,
 }
 
 impl Record {
     /// A valid, open, empty draft of `org`, as if created an hour ago and
-    /// expiring in a day.
+    /// expiring in a day, its index entry's score not known (`ix` '-').
     pub fn of(org: Uuid) -> Self {
         let now = chrono::Utc::now().timestamp_millis();
         let (created, expires) = (now - 3_600_000, now + 86_400_000);
@@ -30,7 +34,9 @@ impl Record {
             "0".into(),
             "-".into(),
             "-".into(),
-        ];
+            "-".into(),
+        ]
+        .into();
         Self {
             header,
             fields: Vec::new(),
@@ -45,7 +51,11 @@ impl Record {
             .split(' ')
             .map(str::to_owned)
             .collect();
-        let header: [String; 9] = parts.try_into().expect("nine header fields");
+        assert!(
+            parts.len() == HEADER.len() || parts.len() == HEADER.len() - 1,
+            "ten header fields, or nine: {parts:?}"
+        );
+        let header = parts;
         let fields = lines
             .map(|line| {
                 let (name, json) = line.split_once('=').expect("a name=JSON line");
@@ -84,6 +94,17 @@ impl Record {
 
     pub fn set(&mut self, name: &str, value: impl ToString) {
         self.header[Self::position(name)] = value.to_string();
+    }
+
+    /// Whether the header has `ix`, the tenth field.
+    pub fn has_index_score(&self) -> bool {
+        self.header.len() == HEADER.len()
+    }
+
+    /// The record as written before the header had `ix`: its first nine fields.
+    pub fn without_index_score(mut self) -> Self {
+        self.header.truncate(HEADER.len() - 1);
+        self
     }
 
     /// Sets a form field's stored JSON text, in place or appended.

@@ -1,32 +1,43 @@
 //! The autosave's merge edits a draft's record where it lies (lib.lua's
-//! `splice_form`): only the lines of the fields a patch names are looked at,
-//! the rest copied as it is. Here it is held to the merge it replaced
-//! (`set_field` per field, then the record encoded again), on random records
-//! and patches, and to the API on the values that could fool a text search.
+//! `form_edits` and `splice_form`): only the lines of the fields a patch
+//! names are looked at, the rest copied as it is. Here it is held to the
+//! merge it replaced (`set_field` per field, then the record encoded again),
+//! on random records and patches, and to the API on the values that could
+//! fool a text search.
 
 use deadpool_redis::redis::{self, aio::MultiplexedConnection};
 use serde_json::{json, Value};
 
 use crate::helpers::TestApp;
 
-/// Both merges of `edits` (name, JSON text; `None` removes) into `record`:
-/// (the old merge's record, whether it changed; the splice's, whether it changed).
+/// Both merges of `edits` (name, JSON text; `''` removes) into `record`:
+/// (the old merge's record, whether it changed; the splice's, whether it
+/// changed). The splice gets its edits as the save does: the sets, then the
+/// removals, each name framed as its line begins.
 const BOTH_MERGES: &str = "
 local key, record = KEYS[1], ARGV[1]
 redis.call('SET', key, record, 'PX', 60000)
 local draft = read_draft(key)
-local old_changed, edits = false, {}
+local old_changed, sets, removals = false, {}, {}
 for i = 2, #ARGV, 2 do
-  local value = ARGV[i + 1] ~= '' and ARGV[i + 1] or false
-  old_changed = set_field(draft, ARGV[i], value or nil) or old_changed
-  edits[#edits + 1], edits[#edits + 2] = ARGV[i], value
+  local value = ARGV[i + 1] ~= '' and ARGV[i + 1] or nil
+  old_changed = set_field(draft, ARGV[i], value) or old_changed
+  if value then
+    sets[#sets + 1], sets[#sets + 2] = '\\n' .. ARGV[i] .. '=', value
+  else
+    removals[#removals + 1] = '\\n' .. ARGV[i] .. '='
+  end
+end
+local removals_at = #sets + 1
+for _, frame in ipairs(removals) do
+  sets[#sets + 1] = frame
 end
 local text = read_record(key)
-local form_at = select(7, owned_header(text, draft.org))
-local pieces = {string.sub(text, 1, form_at - 1)}
-local new_changed = splice_form(text, form_at, edits, pieces)
+local ea_end = select(5, owned_header(text, draft.org))
+local spans, n = form_edits(text, sets, 1, removals_at)
+local pieces = splice_form(text, ea_end, spans, n, sets, removals_at, {string.sub(text, 1, ea_end - 1)}, 1)
 redis.call('DEL', key)
-return {encode_draft(draft), old_changed and 1 or 0, table.concat(pieces), new_changed and 1 or 0}
+return {encode_draft(draft), old_changed and 1 or 0, table.concat(pieces), n > 0 and 1 or 0}
 ";
 
 /// A small deterministic generator (xorshift64*): a failing seed replays.
@@ -115,7 +126,7 @@ async fn the_splice_merges_as_the_decoding_merge_did_on_random_records_and_patch
     let mut rng = Rng(0x5eed_2026_1201);
     for case in 0..400 {
         let mut record =
-            "6f1c2f6e-0b7e-4c52-9c3e-5d1e2f3a4b5c 3 open 1764300000000 1764300000000 1764386400000 0 - -"
+            "6f1c2f6e-0b7e-4c52-9c3e-5d1e2f3a4b5c 3 open 1764300000000 1764300000000 1764386400000 0 - - 1764386460000"
                 .to_owned();
         let mut names = NAMES.to_vec();
         for _ in 0..rng.below(NAMES.len() + 1) {

@@ -194,11 +194,13 @@ impl DraftBackend for RedisDrafts {
                 Return::Representation => "draft",
             })
             .arg(patch.assignments().len());
+        // Each name framed as its record line begins: the script finds and
+        // writes it as it comes, making no string of its own.
         for (field, value) in patch.assignments() {
-            invocation.arg(*field).arg(value);
+            invocation.arg(framed(field)).arg(value);
         }
         for field in patch.removals() {
-            invocation.arg(*field);
+            invocation.arg(framed(field));
         }
         reply::patched(id, self.run(&invocation).await?)
     }
@@ -221,4 +223,9 @@ impl DraftBackend for RedisDrafts {
             .arg(if course_deleted { "1" } else { "0" });
         reply::found("delete", self.run(&invocation).await?)
     }
+}
+
+/// A form field's name as its line in a record begins (`record.rs`).
+pub fn framed(field: &str) -> String {
+    format!("\n{field}=")
 }

@@ -3,11 +3,15 @@
 //! scripts write it, through the record helpers of `lua/lib.lua`.
 //!
 //! Lines separated by `\n`:
-//! - The header: nine fields separated by single spaces,
-//!   `org v st ca ua ea tr cid cslug`: organization id, version, status,
+//! - The header: ten fields separated by single spaces,
+//!   `org v st ca ua ea tr cid cslug ix`: organization id, version, status,
 //!   created/updated/expires (Unix ms from the Redis clock), `tr` `1` if the
 //!   draft's course is in the trash else `0`, the course's id and slug, each
-//!   `-` while there is none. No field can hold a space or a newline, nor be
+//!   `-` while there is none, and the score (Unix ms) of the draft's entry in
+//!   its owner's index as the scripts last wrote it, `-` when they do not
+//!   know it: an autosave then reads no index (`lua/lib.lua`, `keep_alive`).
+//!   A record written before `ix` was added has the first nine alone, and
+//!   reads the same. No field can hold a space or a newline, nor be
 //!   empty: ids, numbers and status words are plain tokens, and a course slug
 //!   comes from [`crate::domain::course::slug_candidates`], made of `a-z`,
 //!   `0-9` and `-` and ending in the course id's hex, so never `-` alone.
@@ -127,11 +131,16 @@ fn first_line(record: &str) -> &str {
     record.split('\n').next().unwrap_or_default()
 }
 
-/// The header line's nine fields, each non-empty.
+/// The header line's first nine fields, each non-empty; `ix`, the tenth,
+/// is the scripts' alone, and may be absent (a record written before it).
 fn split_header(id: DraftId, header: &str) -> Result<[&str; 9], StoreError> {
     let mut parts = header.split(' ');
     let fields: [&str; 9] = std::array::from_fn(|_| parts.next().unwrap_or_default());
-    if parts.next().is_some() || fields.iter().any(|field| field.is_empty()) {
+    let index_score = parts.next();
+    if parts.next().is_some()
+        || index_score == Some("")
+        || fields.iter().any(|field| field.is_empty())
+    {
         return Err(corrupt(format!("draft {id} has a malformed header")));
     }
     Ok(fields)
@@ -173,7 +182,20 @@ mod tests {
     }
 
     fn header(trashed: &str, course: &str, slug: &str) -> String {
-        format!("{ORG} 7 materialized 1700000000000 1700000001000 1700086401000 {trashed} {course} {slug}")
+        format!("{ORG} 7 materialized 1700000000000 1700000001000 1700086401000 {trashed} {course} {slug} 1700086461000")
+    }
+
+    #[test]
+    fn a_header_without_the_index_score_reads_the_same() {
+        let id = DraftId::new();
+        let form = [("topic", json!("Kept"))];
+        let with = record(&header("0", COURSE, "kept-9a1b2c3d"), &form);
+        let without = with.replacen(" 1700086461000", "", 1);
+        assert_eq!(without.lines().next().unwrap().split(' ').count(), 9);
+        let read = |text: &str| serde_json::to_value(decode(id, text).unwrap()).unwrap();
+        assert_eq!(read(&without), read(&with));
+        assert_eq!(organization_of(id, &without), organization_of(id, &with));
+        assert_eq!(course_of(id, &without), course_of(id, &with));
     }
 
     #[test]
@@ -261,6 +283,7 @@ mod tests {
             "garbage".to_owned(),
             good.replacen(' ', "  ", 1),
             format!("{good} extra"),
+            format!("{good} "),
             good.replace(" 7 ", " seven "),
             good.replace(" 0 ", " 2 "),
             good.replacen(" - ", " not-a-uuid ", 1),

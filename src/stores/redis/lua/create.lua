@@ -33,9 +33,9 @@ local draft = {org = org, v = 1, st = 'open', ca = now, ua = now, ea = expires, 
 for i = first_field, #ARGV, 2 do
   set_field(draft, ARGV[i], ARGV[i + 1])
 end
+draft.ix = string.format('%d', keep_alive(index_key, id, ttl, expires))
 local record = write_draft(draft_key, draft, 'PX', ttl)
 if idempotency_key then
   redis.call('SET', idempotency_key, id, 'PX', ttl)
 end
-keep_alive(index_key, id, ttl, expires)
 return {'created', record}

@@ -17,6 +17,8 @@ if draft.v ~= validated then
   return {'changed'}
 end
 draft.st = 'submitted'
+-- Its entry goes: the record no longer knows a score (`ix`).
+draft.ix = '-'
 write_draft(draft_key, draft, 'KEEPTTL')
 redis.call('ZREM', index_key, id)
 return {'frozen'}

@@ -16,6 +16,8 @@ draft.st = 'open'
 if draft.cid ~= '-' then
   draft.st = 'materialized'
 end
+-- The entry back at the draft's expiry, and the record saying so (`ix`).
+draft.ix = draft.ea
 write_draft(draft_key, draft, 'PXAT', draft.ea)
 redis.call('ZADD', index_key, draft.ea, id)
 return 1

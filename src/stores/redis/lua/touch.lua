@@ -14,6 +14,6 @@ if not draft or draft.st == 'submitted' then
 end
 local expires = now_ms() + ttl
 draft.ea = expires
+draft.ix = string.format('%d', keep_alive(index_key, id, ttl, expires, tonumber(draft.ix)))
 write_draft(draft_key, draft, 'PX', ttl)
-keep_alive(index_key, id, ttl, expires)
 return 1
