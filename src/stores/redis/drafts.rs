@@ -227,5 +227,9 @@ impl DraftBackend for RedisDrafts {
 
 /// A form field's name as its line in a record begins (`record.rs`).
 pub fn framed(field: &str) -> String {
-    format!("\n{field}=")
+    let mut line = String::with_capacity(field.len() + 2);
+    line.push('\n');
+    line.push_str(field);
+    line.push('=');
+    line
 }
