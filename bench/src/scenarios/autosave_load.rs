@@ -5,12 +5,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use deadpool_redis::redis::Script;
-use draftd::stores::redis::keys::{index_key, rate_key};
 use uuid::Uuid;
 
 use super::{
-    autosave, healthz, keystrokes, plant_reference_draft, typists, Typist, AUTOSAVE_INTERVAL,
-    CONNECTIONS, REFERENCE_PATCH,
+    autosave, healthz, keystrokes, plant_reference_draft, raw_save, reference_key, typists,
+    AUTOSAVE_INTERVAL, CONNECTIONS, REFERENCE_PATCH,
 };
 use crate::connections::Connections;
 use crate::load::{open_loop, Sample};
@@ -195,26 +194,7 @@ pub async fn autosave_load(quick: bool) -> anyhow::Result<String> {
 
         let before = Cpu::now(&service, redis_pid);
         let raw = open_loop(n, AUTOSAVE_INTERVAL, window, |i| {
-            let t = crowd_now[i].clone();
-            let (mut conn, script) = (raw_conn.clone(), script.clone());
-            let value = keystrokes(i);
-            async move {
-                let mut call = script.prepare_invoke();
-                call.key(reference_key(&t))
-                    .key(index_key(t.user.into()))
-                    .key(rate_key(t.user.into()))
-                    .arg(t.draft.to_string())
-                    .arg(86_400_000u64)
-                    .arg("")
-                    .arg(120)
-                    .arg(60_000)
-                    .arg(2)
-                    .arg("description")
-                    .arg(value["description"].to_string())
-                    .arg("estimatedLessons")
-                    .arg(value["estimatedLessons"].to_string());
-                call.invoke_async::<Vec<String>>(&mut conn).await.is_ok()
-            }
+            raw_save(raw_conn.clone(), script.clone(), &crowd_now[i], i)
         })
         .await;
         let raw_cpu = before.shares_until(&Cpu::now(&service, redis_pid));
@@ -341,9 +321,4 @@ pub async fn autosave_load(quick: bool) -> anyhow::Result<String> {
     doc.push_str(&table);
     doc.push_str("\n![Autosave p99 against load](bench/autosave-p99.svg)\n\n");
     Ok(doc)
-}
-
-/// The typist's draft in the reference script's layout, in the user's slot.
-fn reference_key(typist: &Typist) -> String {
-    format!("bench:raw:draft:{{{}}}:{}", typist.user, typist.draft)
 }

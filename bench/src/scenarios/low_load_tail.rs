@@ -14,12 +14,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_redis::redis::Script;
-use draftd::stores::redis::keys::{index_key, rate_key};
 use hdrhistogram::Histogram;
 
 use super::{
-    autosave, healthz, keystrokes, plant_reference_draft, typists, Typist, AUTOSAVE_INTERVAL,
-    CONNECTIONS, REFERENCE_PATCH,
+    autosave, healthz, plant_reference_draft, raw_save, reference_key, typists, Typist,
+    AUTOSAVE_INTERVAL, CONNECTIONS, REFERENCE_PATCH,
 };
 use crate::connections::Connections;
 use crate::load::{open_loop, Sample};
@@ -117,38 +116,6 @@ async fn run_load(
         sides.raw.merge(&raw);
     }
     sides
-}
-
-/// The reference script straight on Redis, with the arguments of a save.
-fn raw_save(
-    mut conn: deadpool_redis::redis::aio::MultiplexedConnection,
-    script: Arc<Script>,
-    typist: &Typist,
-    i: usize,
-) -> impl std::future::Future<Output = bool> + Send + 'static {
-    let value = keystrokes(i);
-    let (key, user, draft) = (reference_key(typist), typist.user, typist.draft);
-    async move {
-        let mut call = script.prepare_invoke();
-        call.key(key)
-            .key(index_key(user.into()))
-            .key(rate_key(user.into()))
-            .arg(draft.to_string())
-            .arg(86_400_000u64)
-            .arg("")
-            .arg(120)
-            .arg(60_000)
-            .arg(2)
-            .arg("description")
-            .arg(value["description"].to_string())
-            .arg("estimatedLessons")
-            .arg(value["estimatedLessons"].to_string());
-        call.invoke_async::<Vec<String>>(&mut conn).await.is_ok()
-    }
-}
-
-fn reference_key(typist: &Typist) -> String {
-    format!("bench:raw:tail:{{{}}}:{}", typist.user, typist.draft)
 }
 
 /// The service's own time for each autosave logged after byte `from` of

@@ -132,6 +132,42 @@ async fn typists(service: &Service, count: usize) -> anyhow::Result<Vec<Arc<Typi
     created.into_iter().collect()
 }
 
+/// The typist's draft in the reference script's layout, in the user's slot.
+fn reference_key(typist: &Typist) -> String {
+    format!("bench:raw:draft:{{{}}}:{}", typist.user, typist.draft)
+}
+
+/// The limit's save: the reference script straight on Redis, with the
+/// arguments of typist's `i`th save; `true` if it answered.
+fn raw_save(
+    mut conn: deadpool_redis::redis::aio::MultiplexedConnection,
+    script: Arc<deadpool_redis::redis::Script>,
+    typist: &Typist,
+    i: usize,
+) -> impl std::future::Future<Output = bool> + Send + 'static {
+    use draftd::stores::redis::keys::{index_key, rate_key};
+
+    let value = keystrokes(i);
+    let (key, user, draft) = (reference_key(typist), typist.user, typist.draft);
+    async move {
+        let mut call = script.prepare_invoke();
+        call.key(key)
+            .key(index_key(user.into()))
+            .key(rate_key(user.into()))
+            .arg(draft.to_string())
+            .arg(86_400_000u64)
+            .arg("")
+            .arg(120)
+            .arg(60_000)
+            .arg(2)
+            .arg("description")
+            .arg(value["description"].to_string())
+            .arg("estimatedLessons")
+            .arg(value["estimatedLessons"].to_string());
+        call.invoke_async::<Vec<String>>(&mut conn).await.is_ok()
+    }
+}
+
 /// What a typist's autosave sends: a field or two, as after a pause in typing.
 fn keystrokes(i: usize) -> Value {
     json!({"description": format!("Lesson plan draft {i}: {}", "x".repeat(80)), "estimatedLessons": i % 100 + 1})
