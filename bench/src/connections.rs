@@ -51,6 +51,14 @@ impl Connections {
         Some(status)
     }
 
+    /// Closes every connection: the next request on each opens a new one, as
+    /// after an idle spell longer than the server's keep-alive.
+    pub async fn close_all(&self) {
+        for slot in &self.senders {
+            *slot.lock().await = None;
+        }
+    }
+
     async fn open(&self) -> Option<SendRequest<Full<Bytes>>> {
         let stream = TcpStream::connect(&self.address).await.ok()?;
         stream.set_nodelay(true).ok()?;
