@@ -1,8 +1,12 @@
 //! Benchmark 10: capacity. The CPU that each operation costs the service and
-//! Redis, measured one kind of operation at a time (at the load of 1,000
-//! typists, each saving at the page's measured cadence with its event stream
-//! open), a linear model made of those costs, and the model's prediction
-//! beside the measured CPU at other loads and at a mixed workload.
+//! Redis, and a model of it that carries why a request costs more in an idle
+//! process than in a busy one: CPU = idle + Σ rate × work + (context switches
+//! a second beyond idle) × the cost of one, a cost that grows with the
+//! process's sleep between wake-ups. The switch cost is calibrated on calls
+//! whose work is constant (the service's `GET /healthz`, Redis's `PING`) at
+//! three rates; the work terms are fitted at one load (1,000 typists, each
+//! saving at the page's measured cadence with its event stream open); the
+//! model is then checked at other loads and at a mixed workload.
 //! docs/capacity.md sizes deployments from these figures.
 
 use std::fmt::Write as _;
@@ -11,32 +15,35 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures_util::stream::{self, StreamExt};
+use deadpool_redis::redis::aio::MultiplexedConnection;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
 use hyper::StatusCode;
 use hyper_util::rt::TokioIo;
 use reqwest::Client;
-use serde_json::{json, Value};
-use uuid::Uuid;
+use serde_json::json;
 
-use super::{answered_with, client, keystrokes, typical_form, Typist, CONNECTIONS};
+use super::{answered_with, client, keystrokes, typical_form, typists_with, Typist, CONNECTIONS};
 use crate::connections::Connections;
 use crate::load::open_loop;
-use crate::service::{cpu_of, fresh_database, new_user, redis_pid, Service, REDIS_URL};
+use crate::service::{cpu_of, fresh_database, redis_pid, Service, REDIS_URL};
 
 /// Autosaves per typist-minute: what e2e/tests/cadence.test.js measured the
 /// page sending while a person types for half a minute with pauses (5 saves
 /// in 29.9 s; 12.5 per minute of uninterrupted typing).
 const SAVES_PER_MINUTE: f64 = 10.0;
-/// The load the costs are measured at, and the loads the model is checked at.
+/// The load the work terms are fitted at, and the loads the model is checked at.
 const FIT_TYPISTS: usize = 1000;
 const CHECK_TYPISTS: [usize; 2] = [300, 3000];
+/// `GET /healthz` into the service and `PING` into Redis a second: the
+/// switch cost's calibration, from a sleepy process to a busy one.
+const CALIBRATION_RATES: [usize; 3] = [50, 500, 4000];
 /// A file as the page sends it, by tus: a creation, then the bytes in one PATCH.
 const UPLOAD_BYTES: usize = 256 << 10;
-/// Draft lists and uploads a second: beside the fit load, and in the mixed workload.
+/// Draft lists and uploads a second: beside the fit load (uploads enough for
+/// their CPU to stand out of a window's noise), and in the mixed workload.
 const LISTS_PER_SECOND: [usize; 2] = [50, 30];
-const UPLOADS_PER_SECOND: [usize; 2] = [2, 3];
+const UPLOADS_PER_SECOND: [usize; 2] = [10, 3];
 /// A busy process: the 3,000 typists saving every 0.75 s, 4,000 saves a
 /// second (a typist's limit is 120 a minute).
 const BUSY_INTERVAL: Duration = Duration::from_millis(750);
@@ -45,7 +52,8 @@ fn save_interval() -> Duration {
     Duration::from_secs_f64(60.0 / SAVES_PER_MINUTE)
 }
 
-/// Operations a second, and streams open, of one workload.
+/// Operations a second, and streams open, of one workload. A save comes
+/// back to its stream as a `saved` event: the two are one operation here.
 #[derive(Clone, Copy, Default)]
 struct Load {
     saves: f64,
@@ -53,35 +61,74 @@ struct Load {
     events: f64,
     lists: f64,
     uploads: f64,
+    /// `GET /healthz` into the service, `PING` into Redis: the calibration's calls.
+    pings: f64,
 }
 
 /// CPU in cores (seconds of CPU a second), of the service and of Redis.
 type Cores = [f64; 2];
 
-/// What one of each costs, in CPU seconds (a stream: per second it is open),
-/// and the processes' idle CPU.
-#[derive(Default)]
-struct Costs {
-    idle: Cores,
-    save: Cores,
-    stream: Cores,
-    event: Cores,
-    list: Cores,
-    upload: Cores,
+/// The CPU of one context switch (a sleep and a wake-up) of a process, in
+/// seconds: `hot` when it switches at least every `hot_gap` seconds, `cold`
+/// when at most every `cold_gap`, between them log-linear in the gap.
+#[derive(Clone, Copy, Default)]
+struct Wake {
+    hot: f64,
+    hot_gap: f64,
+    cold: f64,
+    cold_gap: f64,
 }
 
-impl Costs {
-    fn predict(&self, load: &Load) -> Cores {
-        let terms = [
-            (1.0, self.idle),
-            (load.saves, self.save),
-            (load.streams, self.stream),
-            (load.events, self.event),
-            (load.lists, self.list),
-            (load.uploads, self.upload),
-        ];
-        let side = |k: usize| terms.iter().map(|(rate, cost)| rate * cost[k]).sum();
-        [side(0), side(1)]
+impl Wake {
+    /// The cost of a switch when the process switches `per_second` times a second.
+    fn cost(&self, per_second: f64) -> f64 {
+        let gap = 1.0 / per_second.max(1e-9);
+        if gap <= self.hot_gap || self.cold_gap <= self.hot_gap {
+            return self.hot;
+        }
+        let t = ((gap / self.hot_gap).ln() / (self.cold_gap / self.hot_gap).ln()).min(1.0);
+        self.hot + t * (self.cold - self.hot)
+    }
+}
+
+/// The model: the processes' idle CPU and switches, the cost of a switch,
+/// and the work of each operation, in CPU seconds (a stream: per second open).
+#[derive(Default)]
+struct Model {
+    idle: Cores,
+    idle_switches: [f64; 2],
+    wake: [Wake; 2],
+    ping: Cores,
+    save: Cores,
+    stream: Cores,
+    list: Cores,
+    upload: Cores,
+    /// A list's and an upload's CPU all told: their work and the switches
+    /// they added to the saves' window they were measured beside.
+    told: [Cores; 2],
+}
+
+impl Model {
+    /// The CPU of `load` in a process that switches `switches` times a second.
+    fn predict(&self, load: &Load, switches: [f64; 2]) -> Cores {
+        [0, 1].map(|k| self.work(load)[k] + self.switching(switches, k))
+    }
+
+    /// Idle and the operations' work, without the switches.
+    fn work(&self, l: &Load) -> Cores {
+        [0, 1].map(|k| {
+            self.idle[k]
+                + l.saves * self.save[k]
+                + l.streams * self.stream[k]
+                + l.lists * self.list[k]
+                + l.uploads * self.upload[k]
+                + l.pings * self.ping[k]
+        })
+    }
+
+    /// The CPU of process k's switches beyond idle's.
+    fn switching(&self, switches: [f64; 2], k: usize) -> f64 {
+        (switches[k] - self.idle_switches[k]).max(0.0) * self.wake[k].cost(switches[k])
     }
 }
 
@@ -102,15 +149,12 @@ struct Measured {
 }
 
 impl Meter<'_> {
-    fn now(&self) -> (Instant, [Duration; 3]) {
-        (
-            Instant::now(),
-            [
-                self.service.cpu(),
-                cpu_of(self.redis_pid),
-                cpu_of(std::process::id()),
-            ],
-        )
+    fn now(&self) -> [Duration; 3] {
+        [
+            self.service.cpu(),
+            cpu_of(self.redis_pid),
+            cpu_of(std::process::id()),
+        ]
     }
 
     /// Context switches so far, of the service's threads and of Redis's.
@@ -121,14 +165,19 @@ impl Meter<'_> {
         ]
     }
 
-    /// Runs `work` and returns the cores each process used meanwhile, and the wall time.
-    async fn around<T>(&self, work: impl std::future::Future<Output = T>) -> (T, [f64; 3], f64) {
-        let (start, before) = self.now();
+    /// Runs `work` and returns the cores each process used meanwhile, the
+    /// switches a second of the service and Redis, and the wall time.
+    async fn around<T>(
+        &self,
+        work: impl std::future::Future<Output = T>,
+    ) -> (T, [f64; 3], [f64; 2], f64) {
+        let (start, before, switched) = (Instant::now(), self.now(), self.switches());
         let out = work.await;
-        let (end, after) = self.now();
-        let wall = (end - start).as_secs_f64().max(1e-3);
+        let (after, switches) = (self.now(), self.switches());
+        let wall = start.elapsed().as_secs_f64().max(1e-3);
         let used = [0, 1, 2].map(|k| after[k].saturating_sub(before[k]).as_secs_f64() / wall);
-        (out, used, wall)
+        let rate = [0, 1].map(|k| switches[k].saturating_sub(switched[k]) as f64 / wall);
+        (out, used, rate, wall)
     }
 }
 
@@ -154,32 +203,29 @@ fn switches_of(pid: u32) -> u64 {
         .sum()
 }
 
-/// Typists with a typical form each (their own user), created 64 at a time.
-async fn typists(service: &Service, count: usize) -> anyhow::Result<Vec<Arc<Typist>>> {
-    let http = client();
-    let org = Uuid::new_v4();
-    let created = stream::iter(0..count)
-        .map(|_| {
-            let (http, url) = (http.clone(), format!("{}/api/v1/drafts", service.base));
-            async move {
-                let (user, token) = new_user(org);
-                let draft: Value = http
-                    .post(url)
-                    .bearer_auth(&token)
-                    .json(&json!({ "formData": typical_form() }))
-                    .send()
-                    .await?
-                    .error_for_status()?
-                    .json()
-                    .await?;
-                let draft = draft["id"].as_str().unwrap_or_default().parse()?;
-                anyhow::Ok(Arc::new(Typist { user, token, draft }))
-            }
-        })
-        .buffer_unordered(64)
-        .collect::<Vec<_>>()
-        .await;
-    created.into_iter().collect()
+/// `per_second` calls of constant work into each process: `GET /healthz`
+/// into the service (which answers without Redis) and `PING` into Redis.
+async fn pings(
+    connections: &Arc<Connections>,
+    redis: &MultiplexedConnection,
+    per_second: usize,
+    window: Duration,
+) -> u64 {
+    let clients = CONNECTIONS.min(per_second);
+    let interval = Duration::from_secs_f64(clients as f64 / per_second as f64);
+    let sample = open_loop(clients, interval, window, |i| {
+        let request = hyper::Request::get("/healthz").body(Full::new(Bytes::new()));
+        let healthz = answered_with(connections, i, request, StatusCode::OK);
+        let mut redis = redis.clone();
+        async move {
+            let pong = deadpool_redis::redis::cmd("PING")
+                .query_async::<String>(&mut redis)
+                .await;
+            healthz.await && pong.is_ok()
+        }
+    })
+    .await;
+    sample.histogram.len() - sample.errors
 }
 
 /// The typists' saves, each every `interval`, typist i on connection i; how
@@ -190,6 +236,10 @@ async fn saves(
     interval: Duration,
     window: Duration,
 ) -> usize {
+    if crowd.is_empty() {
+        tokio::time::sleep(window).await;
+        return 0;
+    }
     let sequence = Arc::new(AtomicUsize::new(0));
     let sample = open_loop(crowd.len(), interval, window, |i| {
         let typist = &crowd[i];
@@ -216,6 +266,9 @@ async fn lists(
     per_second: usize,
     window: Duration,
 ) -> u64 {
+    if per_second == 0 {
+        return 0;
+    }
     let sample = open_loop(per_second, Duration::from_secs(1), window, |i| {
         let typist = crowd[i % crowd.len()].clone();
         let request = http
@@ -236,6 +289,9 @@ async fn uploads(
     per_second: usize,
     window: Duration,
 ) -> u64 {
+    if per_second == 0 {
+        return 0;
+    }
     let sample = open_loop(per_second, Duration::from_secs(1), window, |_| {
         let next = targets.0.fetch_add(1, Ordering::Relaxed);
         let typist = targets.1.get(next).cloned();
@@ -392,9 +448,28 @@ async fn redis_memory(conn: &mut deadpool_redis::Connection) -> anyhow::Result<f
         .ok_or_else(|| anyhow::anyhow!("INFO memory names no used_memory"))
 }
 
+/// What a window is for.
+#[derive(Clone, Copy, PartialEq)]
+enum Role {
+    Idle,
+    /// Calls of constant work: the switch cost's calibration.
+    Calibration,
+    /// Fits the work of the operation it adds.
+    Fit(Term),
+    Check,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Term {
+    Stream,
+    Save,
+    List,
+    Upload,
+}
+
 /// The measurements, in order, and what they found.
 struct Run {
-    windows: Vec<(String, Measured)>,
+    windows: Vec<(String, Role, Measured)>,
     stream_open: Cores,
     create: Cores,
     redis_bytes_per_draft: f64,
@@ -403,7 +478,7 @@ struct Run {
     window: Duration,
 }
 
-/// Benchmark 10: Capacity: the CPU per operation, a linear model of it, checked.
+/// Benchmark 10: Capacity: the CPU per operation, a model of it, checked.
 pub async fn capacity(quick: bool) -> anyhow::Result<String> {
     let db = fresh_database("draftd_bench_capacity").await?;
     let service = Service::start(&db, &[("DRAFTD_EVENTS_MAX", "10000")]).await?;
@@ -416,6 +491,7 @@ pub async fn capacity(quick: bool) -> anyhow::Result<String> {
 struct Bench<'a> {
     meter: Meter<'a>,
     connections: Arc<Connections>,
+    redis: MultiplexedConnection,
     http: Client,
     base: String,
     /// Drafts that receive the uploads, each its first file, in turn.
@@ -425,54 +501,24 @@ struct Bench<'a> {
 }
 
 impl Bench<'_> {
-    /// A window of `crowd` saving at the cadence (each with its stream
+    /// A window of `crowd` each saving every `interval` (with its stream
     /// open if `streamed`), and `lists` and `uploads` a second beside them.
     async fn run(
-        &self,
-        crowd: &[Arc<Typist>],
-        streamed: bool,
-        lists: usize,
-        uploads: usize,
-    ) -> Measured {
-        self.run_at(save_interval(), crowd, streamed, lists, uploads)
-            .await
-    }
-
-    /// [`Bench::run`] with each typist saving every `interval`.
-    async fn run_at(
         &self,
         interval: Duration,
         crowd: &[Arc<Typist>],
         streamed: bool,
-        lists: usize,
-        uploads: usize,
+        [lists, uploads]: [usize; 2],
     ) -> Measured {
         let events = self.streams.events();
-        let switched = self.meter.switches();
         let (base, window) = (self.base.as_str(), self.window);
-        let ((typed, listed, uploaded), used, wall) = self
+        let ((typed, listed, uploaded), used, switches, wall) = self
             .meter
             .around(async {
                 tokio::join!(
-                    async {
-                        if crowd.is_empty() {
-                            tokio::time::sleep(window).await;
-                            return 0;
-                        }
-                        saves(&self.connections, crowd, interval, window).await
-                    },
-                    async {
-                        if lists == 0 {
-                            return 0;
-                        }
-                        self::lists(&self.http, base, crowd, lists, window).await
-                    },
-                    async {
-                        if uploads == 0 {
-                            return 0;
-                        }
-                        self::uploads(&self.http, base, &self.targets, uploads, window).await
-                    },
+                    saves(&self.connections, crowd, interval, window),
+                    self::lists(&self.http, base, crowd, lists, window),
+                    self::uploads(&self.http, base, &self.targets, uploads, window),
                 )
             })
             .await;
@@ -482,13 +528,35 @@ impl Bench<'_> {
             events: (self.streams.events() - events) as f64 / wall,
             lists: listed as f64 / wall,
             uploads: uploaded as f64 / wall,
+            pings: 0.0,
         };
-        let now = self.meter.switches();
         Measured {
             cores: [used[0], used[1]],
             generator: used[2],
             load,
-            switches: [0, 1].map(|k| now[k].saturating_sub(switched[k]) as f64 / wall),
+            switches,
+        }
+    }
+
+    /// A window of `per_second` calls of constant work into each process.
+    async fn calibrate(&self, per_second: usize) -> Measured {
+        let (called, used, switches, wall) = self
+            .meter
+            .around(pings(
+                &self.connections,
+                &self.redis,
+                per_second,
+                self.window,
+            ))
+            .await;
+        Measured {
+            cores: [used[0], used[1]],
+            generator: used[2],
+            load: Load {
+                pings: called as f64 / wall,
+                ..Load::default()
+            },
+            switches,
         }
     }
 }
@@ -503,7 +571,9 @@ async fn measure(service: &Service, window: Duration) -> anyhow::Result<Run> {
         redis_pid: redis_pid(&mut conn).await?,
     };
     let memory_before = redis_memory(&mut conn).await?;
-    let (crowd, used, wall) = meter.around(typists(service, high)).await;
+    let (crowd, used, _, wall) = meter
+        .around(typists_with(service, high, &typical_form()))
+        .await;
     let crowd = crowd?;
     let create = [used[0] * wall / high as f64, used[1] * wall / high as f64];
     let redis_bytes_per_draft = (redis_memory(&mut conn).await? - memory_before) / high as f64;
@@ -512,37 +582,40 @@ async fn measure(service: &Service, window: Duration) -> anyhow::Result<Run> {
     let mut bench = Bench {
         meter,
         connections: Arc::new(Connections::new(&service.address(), CONNECTIONS)?),
+        redis: deadpool_redis::redis::Client::open(REDIS_URL.as_str())?
+            .get_multiplexed_async_connection()
+            .await?,
         http: client(),
         base: service.base.clone(),
-        targets: Arc::new((AtomicUsize::new(0), typists(service, upload_count).await?)),
+        targets: Arc::new((
+            AtomicUsize::new(0),
+            typists_with(service, upload_count, &typical_form()).await?,
+        )),
         streams: Streams::new(service.address()),
         window,
     };
-    let fit = &crowd[..FIT_TYPISTS];
-    let mut windows = Vec::new();
+    let (fit, cadence, none) = (&crowd[..FIT_TYPISTS], save_interval(), [0, 0]);
     // Unmeasured: connections, caches and the scripts warm up.
-    saves(
-        &bench.connections,
-        fit,
-        save_interval(),
-        Duration::from_secs(5),
-    )
-    .await;
+    saves(&bench.connections, fit, cadence, Duration::from_secs(5)).await;
 
-    eprintln!(
-        "  idle; {FIT_TYPISTS} typists' saves without streams; {low} typists with their streams"
-    );
-    windows.push(("idle".into(), bench.run(&[], false, 0, 0).await));
-    let name = format!("{FIT_TYPISTS} typists' saves, no stream");
-    windows.push((name, bench.run(fit, false, 0, 0).await));
-    bench.streams.open(&crowd[..low]).await?;
+    let mut windows = Vec::new();
+    eprintln!("  idle; the switch cost's calibration; {low} typists with their streams");
     windows.push((
-        format!("{low} typists, a stream each"),
-        bench.run(&crowd[..low], true, 0, 0).await,
+        "idle".into(),
+        Role::Idle,
+        bench.run(cadence, &[], false, none).await,
     ));
+    for rate in CALIBRATION_RATES {
+        let name = format!("{rate} `GET /healthz` and {rate} `PING` a second");
+        windows.push((name, Role::Calibration, bench.calibrate(rate).await));
+    }
+    bench.streams.open(&crowd[..low]).await?;
+    let name = format!("{low} typists, a stream each");
+    let m = bench.run(cadence, &crowd[..low], true, none).await;
+    windows.push((name, Role::Check, m));
 
     let (rss, memory) = (service.rss_mib(), redis_memory(&mut conn).await?);
-    let (opened, used, wall) = bench
+    let (opened, used, _, wall) = bench
         .meter
         .around(bench.streams.open(&crowd[low..FIT_TYPISTS]))
         .await;
@@ -552,35 +625,44 @@ async fn measure(service: &Service, window: Duration) -> anyhow::Result<Run> {
     let service_kib_per_stream = (service.rss_mib() - rss) * 1024.0 / added;
     let redis_bytes_per_stream = (redis_memory(&mut conn).await? - memory) / added;
     eprintln!("  {FIT_TYPISTS} streams idle; their typists saving; with lists; with uploads");
-    let mut idle = bench.run(&[], false, 0, 0).await;
+    let mut idle = bench.run(cadence, &[], false, none).await;
     idle.load.streams = FIT_TYPISTS as f64;
-    windows.push((format!("{FIT_TYPISTS} streams open, idle"), idle));
-    windows.push((
-        format!("{FIT_TYPISTS} typists, a stream each"),
-        bench.run(fit, true, 0, 0).await,
-    ));
-    let [lists, uploads] = [LISTS_PER_SECOND[0], UPLOADS_PER_SECOND[0]];
-    windows.push((
-        "… and draft lists".into(),
-        bench.run(fit, true, lists, 0).await,
-    ));
+    let name = format!("{FIT_TYPISTS} streams open, idle");
+    windows.push((name, Role::Fit(Term::Stream), idle));
+    let name = format!("{FIT_TYPISTS} typists, a stream each");
+    let m = bench.run(cadence, fit, true, none).await;
+    windows.push((name, Role::Fit(Term::Save), m));
+    let m = bench
+        .run(cadence, fit, true, [LISTS_PER_SECOND[0], 0])
+        .await;
+    windows.push(("… and draft lists".into(), Role::Fit(Term::List), m));
     let name = format!("… and uploads of {} KiB", UPLOAD_BYTES >> 10);
-    windows.push((name, bench.run(fit, true, 0, uploads).await));
+    let m = bench
+        .run(cadence, fit, true, [0, UPLOADS_PER_SECOND[0]])
+        .await;
+    windows.push((name, Role::Fit(Term::Upload), m));
 
     bench.streams.open(&crowd[FIT_TYPISTS..high]).await?;
-    eprintln!("  {high} typists with their streams; then with lists and uploads");
+    eprintln!("  {high} typists with their streams; with lists and uploads; busy");
+    let name = format!("{high} typists, a stream each");
     windows.push((
-        format!("{high} typists, a stream each"),
-        bench.run(&crowd, true, 0, 0).await,
+        name,
+        Role::Check,
+        bench.run(cadence, &crowd, true, none).await,
     ));
-    let [lists, uploads] = [LISTS_PER_SECOND[1], UPLOADS_PER_SECOND[1]];
+    let mixed = [LISTS_PER_SECOND[1], UPLOADS_PER_SECOND[1]];
     let name = format!("{high} typists, a stream each, lists and uploads");
-    windows.push((name, bench.run(&crowd, true, lists, uploads).await));
+    windows.push((
+        name,
+        Role::Check,
+        bench.run(cadence, &crowd, true, mixed).await,
+    ));
     let name = format!(
         "{high} typists saving every {} ms, a stream each",
         BUSY_INTERVAL.as_millis()
     );
-    windows.push((name, bench.run_at(BUSY_INTERVAL, &crowd, true, 0, 0).await));
+    let m = bench.run(BUSY_INTERVAL, &crowd, true, none).await;
+    windows.push((name, Role::Check, m));
     Ok(Run {
         windows,
         stream_open,
@@ -592,58 +674,103 @@ async fn measure(service: &Service, window: Duration) -> anyhow::Result<Run> {
     })
 }
 
-/// Which windows fit the model; the rest check it.
-const FITTING: [usize; 6] = [0, 1, 3, 4, 5, 6];
+/// The model: idle from the idle window; the switch cost and the calls'
+/// work from the calibration; then each operation's work from the fitting
+/// window that adds it: what the window measured less what the model so far
+/// explains (with the window's own switches), per operation.
+fn fit(windows: &[(String, Role, Measured)]) -> Model {
+    let mut model = Model::default();
+    let mut calibration = Vec::new();
+    for (_, role, m) in windows {
+        match role {
+            Role::Idle => (model.idle, model.idle_switches) = (m.cores, m.switches),
+            Role::Calibration => calibration.push(m),
+            _ => {}
+        }
+    }
+    if let [sleepy, hot, hotter] = calibration[..] {
+        for k in 0..2 {
+            (model.ping[k], model.wake[k]) = calibrate(&model, k, [sleepy, hot, hotter]);
+        }
+    }
+    let mut saves_switches = [0.0; 2];
+    for (_, role, m) in windows {
+        let Role::Fit(term) = role else { continue };
+        let l = m.load;
+        let (without, rate) = match term {
+            Term::Stream => (Load { streams: 0.0, ..l }, l.streams),
+            Term::Save => (Load { saves: 0.0, ..l }, l.saves),
+            Term::List => (Load { lists: 0.0, ..l }, l.lists),
+            Term::Upload => (Load { uploads: 0.0, ..l }, l.uploads),
+        };
+        let per = |known: Cores| [0, 1].map(|k| (m.cores[k] - known[k]) / rate.max(1e-9));
+        let cost = per(model.predict(&without, m.switches));
+        let told = per(model.predict(&without, saves_switches));
+        match term {
+            Term::Stream => model.stream = cost,
+            Term::Save => (model.save, saves_switches) = (cost, m.switches),
+            Term::List => (model.list, model.told[0]) = (cost, told),
+            Term::Upload => (model.upload, model.told[1]) = (cost, told),
+        }
+    }
+    model
+}
 
-/// The costs, each from the window that adds its operation: what the window
-/// measured less what the costs found before it explain, per operation.
-fn fit(windows: &[(String, Measured)]) -> Costs {
-    let at = |k: usize| &windows[k].1;
-    let mut costs = Costs {
-        idle: at(0).cores,
-        ..Costs::default()
+/// Process k's work per call and its switch cost, from three rates of calls
+/// of constant work. At the two busiest, CPU beyond idle = rate × work +
+/// switches beyond idle × hot: two equations, two unknowns. At the
+/// sleepiest, the work known, what is left per switch is the cold cost.
+fn calibrate(model: &Model, k: usize, points: [&Measured; 3]) -> (f64, Wake) {
+    let [x, r, s] = [
+        points.map(|m| m.cores[k] - model.idle[k]),
+        points.map(|m| m.load.pings),
+        points.map(|m| (m.switches[k] - model.idle_switches[k]).max(1e-9)),
+    ];
+    let det = r[1] * s[2] - r[2] * s[1];
+    let work = (x[1] * s[2] - x[2] * s[1]) / det;
+    let hot = (r[1] * x[2] - r[2] * x[1]) / det;
+    let wake = Wake {
+        hot,
+        hot_gap: 1.0 / points[1].switches[k].max(1e-9),
+        cold: (x[0] - r[0] * work) / s[0],
+        cold_gap: 1.0 / points[0].switches[k].max(1e-9),
     };
-    let per = |costs: &Costs, m: &Measured, without: Load, rate: f64| -> Cores {
-        let known = costs.predict(&without);
-        [0, 1].map(|k| (m.cores[k] - known[k]) / rate.max(1e-9))
-    };
-    let l = at(1).load;
-    costs.save = per(&costs, at(1), Load { saves: 0.0, ..l }, l.saves);
-    let l = at(3).load;
-    costs.stream = per(&costs, at(3), Load { streams: 0.0, ..l }, l.streams);
-    let l = at(4).load;
-    costs.event = per(&costs, at(4), Load { events: 0.0, ..l }, l.events);
-    let l = at(5).load;
-    costs.list = per(&costs, at(5), Load { lists: 0.0, ..l }, l.lists);
-    let l = at(6).load;
-    costs.upload = per(&costs, at(6), Load { uploads: 0.0, ..l }, l.uploads);
-    costs
+    (work, wake)
 }
 
 fn report(run: &Run) -> anyhow::Result<String> {
-    let costs = fit(&run.windows);
-    let mut doc =
-        String::from("## 10. Capacity: the CPU of each operation, a linear model, checked\n\n");
+    let model = fit(&run.windows);
+    let mut doc = String::from(
+        "## 10. Capacity: the CPU of each operation, a model with its context switches, checked\n\n",
+    );
     writeln!(
         doc,
         "What sizes a deployment ([capacity.md](capacity.md)): the CPU that each operation costs the \
-         service and Redis, read from /proc (10 ms ticks) over windows of {} s. Typists save at the page's \
-         cadence, {SAVES_PER_MINUTE} autosaves a typist-minute (measured by `e2e/tests/cadence.test.js`), \
-         open loop over {CONNECTIONS} keep-alive connections, their drafts a typical form, each typist's \
-         event stream open on a connection of its own, as the page holds it (each save comes back to it as \
-         a `saved` event); a draft list is the page's (`GET /api/v1/drafts?include=formData&limit=100`); an \
+         service and Redis, read from /proc (10 ms ticks) over windows of {} s, with the context switches \
+         of every thread of each process. Typists save at the page's cadence, {SAVES_PER_MINUTE} autosaves \
+         a typist-minute (measured by `e2e/tests/cadence.test.js`), open loop over {CONNECTIONS} keep-alive \
+         connections, their drafts a typical form, each typist's event stream open on a connection of its \
+         own, as the page holds it (each save comes back to it as a `saved` event: a save here is the save \
+         and its event); a draft list is the page's (`GET /api/v1/drafts?include=formData&limit=100`); an \
          upload is the first file of a draft (which makes its course), {} KiB by tus, a creation and one \
-         PATCH. The model is CPU = idle + Σ rate × cost, fitted at {FIT_TYPISTS} typists: each fitting \
-         window adds one kind of operation, and its cost is what the window measured less what the costs \
-         before it explain, per operation: idle; saves without streams; streams open and idle (heartbeats \
-         every 15 s); the typists saving with their streams (the events delivered); then draft lists, then \
-         uploads, each beside the typists. The other windows check the model: {} and {} typists with their \
-         streams, {} typists with lists and uploads beside them, and a busy process: the {} typists \
-         saving every {} ms. The service, Redis, Postgres (not \
-         measured: uploads write a course row and a file row) and this generator (one thread) share the \
-         machine's two cores ({}).\n",
+         PATCH.\n\n\
+         The model is CPU = idle + Σ rate × work + (switches/s − idle's) × the cost of a switch, per \
+         process. A request that finds a process asleep wakes it, and the wake-up costs more than the \
+         request's work when the process is idle; a busy process serves several requests a wake-up. The \
+         switch cost is calibrated apart, on calls of constant work (`GET /healthz` into the service, which \
+         answers without Redis, and `PING` into Redis) at {:?} a second: at the two busiest rates the CPU \
+         beyond idle is rate × work + switches × the hot cost, two equations for two unknowns; at the \
+         sleepiest, what is left per switch is the cold cost; between, the cost is log-linear in the time \
+         between the process's switches. The work terms are then fitted at one load, {FIT_TYPISTS} typists: \
+         each fitting window adds one kind of operation, and its work is what the window measured less \
+         what the model explains (with the window's own switches), per operation. The switches a second are \
+         an input: each window's measured ones. The other windows check the model: {} and {} typists with \
+         their streams, {} typists with lists and uploads beside them, and a busy process, the {} typists \
+         saving every {} ms. The service, Redis, Postgres (not measured: uploads write a course row and a \
+         file row) and this generator (one thread) share the machine's two cores ({}).\n",
         run.window.as_secs(),
         UPLOAD_BYTES >> 10,
+        CALIBRATION_RATES,
         CHECK_TYPISTS[0],
         CHECK_TYPISTS[1],
         CHECK_TYPISTS[1],
@@ -651,25 +778,60 @@ fn report(run: &Run) -> anyhow::Result<String> {
         BUSY_INTERVAL.as_millis(),
         cpu_model(),
     )?;
-    doc.push_str("| operation | service CPU µs | Redis CPU µs |\n|---|---|---|\n");
-    let us = |c: Cores| format!("{:.1} | {:.1}", c[0] * 1e6, c[1] * 1e6);
-    for (name, cost) in [
-        ("idle, per second", costs.idle),
-        ("autosave", costs.save),
-        ("`saved` event delivered to a stream", costs.event),
-        ("event stream open, per second", costs.stream),
+    doc.push_str("| term | service | Redis |\n|---|---|---|\n");
+    let us = |c: Cores| format!("{:.1} µs | {:.1} µs", c[0] * 1e6, c[1] * 1e6);
+    let [w0, w1] = model.wake;
+    let rows = [
+        ("idle CPU, a second", us(model.idle)),
         (
-            "event stream opened (connect, subscribe, hello)",
-            run.stream_open,
+            "idle switches, a second",
+            format!(
+                "{:.0} | {:.0}",
+                model.idle_switches[0], model.idle_switches[1]
+            ),
         ),
         (
-            "draft created (typical form; 64 at a time, closed loop)",
-            run.create,
+            "a switch, hot (switching at least every: service, Redis)",
+            format!(
+                "{} ({:.2}, {:.2} ms)",
+                us([w0.hot, w1.hot]),
+                w0.hot_gap * 1e3,
+                w1.hot_gap * 1e3
+            ),
         ),
-        ("draft list", costs.list),
-        ("upload (tus creation and one PATCH)", costs.upload),
-    ] {
-        writeln!(doc, "| {name} | {} |", us(cost))?;
+        (
+            "a switch, cold (switching at most every)",
+            format!(
+                "{} ({:.1}, {:.1} ms)",
+                us([w0.cold, w1.cold]),
+                w0.cold_gap * 1e3,
+                w1.cold_gap * 1e3
+            ),
+        ),
+        ("work: a `GET /healthz`, a `PING`", us(model.ping)),
+        ("work: autosave and its `saved` event", us(model.save)),
+        ("work: event stream open, a second", us(model.stream)),
+        ("work: draft list", us(model.list)),
+        (
+            "work: upload (tus creation and one PATCH)",
+            us(model.upload),
+        ),
+        (
+            "draft list, all told (its work and its switches)",
+            us(model.told[0]),
+        ),
+        ("upload, all told", us(model.told[1])),
+        (
+            "event stream opened (connect, subscribe, hello), all told",
+            us(run.stream_open),
+        ),
+        (
+            "draft created (typical form; 64 at a time, closed loop), all told",
+            us(run.create),
+        ),
+    ];
+    for (name, value) in rows {
+        writeln!(doc, "| {name} | {value} |")?;
     }
     writeln!(
         doc,
@@ -682,43 +844,48 @@ fn report(run: &Run) -> anyhow::Result<String> {
         run.service_kib_per_stream,
         FIT_TYPISTS - CHECK_TYPISTS[0],
     )?;
+    windows_table(&mut doc, run, &model)?;
+    Ok(doc)
+}
+
+/// Each window's load, its CPU beside the model's, and a save's apparent cost.
+fn windows_table(doc: &mut String, run: &Run, model: &Model) -> anyhow::Result<()> {
     doc.push_str(
-        "| window | role | saves/s | streams | events/s | lists/s | uploads/s | service CPU measured | predicted | error | Redis CPU measured | predicted | error | generator CPU | µs a save and its event, service, Redis | context switches a save, service, Redis |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| window | role | saves/s | streams | events/s | lists/s | uploads/s | calls/s | switches/s, service, Redis | service CPU measured | predicted | error | Redis CPU measured | predicted | error | generator CPU | µs a save, service, Redis | switches a save, service, Redis |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
-    let idle_switches = run.windows[0].1.switches;
-    for (k, (name, m)) in run.windows.iter().enumerate() {
-        let predicted = costs.predict(&m.load);
-        let l = &m.load;
+    let mut busiest = None;
+    for (name, role, m) in &run.windows {
+        let predicted = model.predict(&m.load, m.switches);
+        let (l, s) = (&m.load, m.switches);
         let error = |k: usize| (predicted[k] - m.cores[k]) / m.cores[k].max(1e-9) * 100.0;
-        let role = if FITTING.contains(&k) {
-            "fit"
-        } else {
-            "**check**"
+        let role = match role {
+            Role::Idle => "idle",
+            Role::Calibration => "switch cost",
+            Role::Fit(_) => "fit",
+            Role::Check => "**check**",
         };
-        // A save's cost at this window's rate: what the window measured less
-        // the model's other terms; and its context switches beyond idle's.
+        // A save's apparent cost: the window's CPU less the work of its
+        // other operations, per save (the switches left in); and its
+        // switches beyond idle's.
         let per_save = if l.saves > 0.0 {
-            let rest = costs.predict(&Load {
-                saves: 0.0,
-                events: 0.0,
-                ..*l
-            });
-            let switches = |k: usize| (m.switches[k] - idle_switches[k]) / l.saves;
+            let rest = model.work(&Load { saves: 0.0, ..*l });
+            let switches = [0, 1].map(|k| (s[k] - model.idle_switches[k]) / l.saves);
+            busiest = Some((l.saves, switches));
             format!(
                 "{:.0}, {:.0} | {:.1}, {:.1}",
                 (m.cores[0] - rest[0]) / l.saves * 1e6,
                 (m.cores[1] - rest[1]) / l.saves * 1e6,
-                switches(0),
-                switches(1)
+                switches[0],
+                switches[1]
             )
         } else {
             " | ".into()
         };
         writeln!(
             doc,
-            "| {name} | {role} | {:.0} | {:.0} | {:.0} | {:.0} | {:.1} | {:.1}% | {:.1}% | {:+.0}% | {:.1}% | {:.1}% | {:+.0}% | {:.0}% | {per_save} |",
-            l.saves, l.streams, l.events, l.lists, l.uploads,
+            "| {name} | {role} | {:.0} | {:.0} | {:.0} | {:.0} | {:.1} | {:.0} | {:.0}, {:.0} | {:.1}% | {:.1}% | {:+.0}% | {:.1}% | {:.1}% | {:+.0}% | {:.0}% | {per_save} |",
+            l.saves, l.streams, l.events, l.lists, l.uploads, l.pings, s[0], s[1],
             m.cores[0] * 100.0, predicted[0] * 100.0, error(0),
             m.cores[1] * 100.0, predicted[1] * 100.0, error(1),
             m.generator * 100.0,
@@ -730,12 +897,25 @@ fn report(run: &Run) -> anyhow::Result<String> {
         );
     }
     doc.push_str(
-        "\nCPU in % of one core; error = (predicted − measured) ÷ measured. A fitting window matches \
-         the model by construction. A save's µs: the window's CPU less the model's other terms, per \
-         save; its context switches: those of every thread of the process beyond the idle window's \
-         rate, per save.\n\n",
+        "\nCPU in % of one core; error = (predicted − measured) ÷ measured; the model predicts each \
+         window from its load and its measured switches. A fitting window matches the model by \
+         construction. A save's µs: the window's CPU less idle and the work of its other operations, \
+         per save, its switches' cost left in; its switches: those of every thread of the process beyond \
+         the idle rate, per save.\n",
     );
-    Ok(doc)
+    if let Some((rate, per_save)) = busiest {
+        let cost = [0, 1].map(|k| model.save[k] + per_save[k] * model.wake[k].hot);
+        writeln!(
+            doc,
+            "\nFor sizing, a save at the busiest window's switches ({:.1} and {:.1} a save, at {rate:.0} saves/s) \
+             and the hot switch cost: {:.0} µs of the service, {:.0} µs of Redis.\n",
+            per_save[0],
+            per_save[1],
+            cost[0] * 1e6,
+            cost[1] * 1e6,
+        )?;
+    }
+    Ok(())
 }
 
 /// The processor's name, from /proc/cpuinfo.

@@ -106,6 +106,15 @@ struct Typist {
 
 /// One typist per user, each with a new draft, created `64` at a time.
 async fn typists(service: &Service, count: usize) -> anyhow::Result<Vec<Arc<Typist>>> {
+    typists_with(service, count, &json!({"topic": "Benchmark course"})).await
+}
+
+/// Like [`typists`], each draft holding `form`.
+async fn typists_with(
+    service: &Service,
+    count: usize,
+    form: &Value,
+) -> anyhow::Result<Vec<Arc<Typist>>> {
     let http = client();
     let org = Uuid::new_v4();
     let created = stream::iter(0..count)
@@ -117,9 +126,10 @@ async fn typists(service: &Service, count: usize) -> anyhow::Result<Vec<Arc<Typi
                 let draft: Value = http
                     .post(url)
                     .bearer_auth(&token)
-                    .json(&json!({"formData": {"topic": "Benchmark course"}}))
+                    .json(&json!({ "formData": form }))
                     .send()
                     .await?
+                    .error_for_status()?
                     .json()
                     .await?;
                 let draft = draft["id"].as_str().unwrap_or_default().parse()?;
