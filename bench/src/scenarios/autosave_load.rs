@@ -8,8 +8,8 @@ use deadpool_redis::redis::Script;
 use uuid::Uuid;
 
 use super::{
-    autosave, healthz, keystrokes, plant_reference_draft, raw_save, reference_key, typists,
-    AUTOSAVE_INTERVAL, CONNECTIONS, REFERENCE_PATCH,
+    autosave, healthz, keystrokes, raw_save, reference_drafts, typists, AUTOSAVE_INTERVAL,
+    CONNECTIONS, REFERENCE_PATCH,
 };
 use crate::connections::Connections;
 use crate::load::{open_loop, Sample};
@@ -138,17 +138,7 @@ pub async fn autosave_load(quick: bool) -> anyhow::Result<String> {
     // The fixed reference, not the service's script: see REFERENCE_PATCH. It
     // saves into a copy of each typist's draft in its own layout.
     let script = Arc::new(Script::new(REFERENCE_PATCH));
-    let mut conn = redis.get().await?;
-    for t in &crowd {
-        let form = serde_json::json!({"topic": "Benchmark course"});
-        plant_reference_draft(&mut conn, &reference_key(t), &form).await?;
-    }
-    drop(conn);
-    // One multiplexed connection, as draftd has per thread: a pool would
-    // PING each connection it hands out, a second round trip per call.
-    let raw_conn = deadpool_redis::redis::Client::open(REDIS_URL.as_str())?
-        .get_multiplexed_async_connection()
-        .await?;
+    let raw_conn = reference_drafts(&redis, &crowd).await?;
     let connections = Arc::new(Connections::new(&service.address(), CONNECTIONS)?);
     let redis_pid = redis_pid(&mut redis.get().await?).await?;
 

@@ -17,8 +17,8 @@ use deadpool_redis::redis::Script;
 use hdrhistogram::Histogram;
 
 use super::{
-    autosave, healthz, plant_reference_draft, raw_save, reference_key, typists, Typist,
-    AUTOSAVE_INTERVAL, CONNECTIONS, REFERENCE_PATCH,
+    autosave, healthz, raw_save, reference_drafts, typists, Typist, AUTOSAVE_INTERVAL, CONNECTIONS,
+    REFERENCE_PATCH,
 };
 use crate::connections::Connections;
 use crate::load::{open_loop, Sample};
@@ -54,15 +54,7 @@ pub async fn low_load_tail(quick: bool) -> anyhow::Result<String> {
     let crowd = typists(&service, max).await?;
     let redis = deadpool_redis::Config::from_url(REDIS_URL.as_str())
         .create_pool(Some(deadpool_redis::Runtime::Tokio1))?;
-    let mut conn = redis.get().await?;
-    for t in &crowd {
-        let form = serde_json::json!({"topic": "Benchmark course"});
-        plant_reference_draft(&mut conn, &reference_key(t), &form).await?;
-    }
-    drop(conn);
-    let raw_conn = deadpool_redis::redis::Client::open(REDIS_URL.as_str())?
-        .get_multiplexed_async_connection()
-        .await?;
+    let raw_conn = reference_drafts(&redis, &crowd).await?;
     let script = Arc::new(Script::new(REFERENCE_PATCH));
     let connections = Arc::new(Connections::new(&service.address(), CONNECTIONS)?);
 

@@ -147,6 +147,26 @@ fn reference_key(typist: &Typist) -> String {
     format!("bench:raw:draft:{{{}}}:{}", typist.user, typist.draft)
 }
 
+/// Plants each typist's draft in the reference script's layout, and opens
+/// the multiplexed connection the raw side saves on: one, as draftd has per
+/// thread (a pool would PING each connection it hands out, a second round
+/// trip per call).
+async fn reference_drafts(
+    redis: &deadpool_redis::Pool,
+    crowd: &[Arc<Typist>],
+) -> anyhow::Result<deadpool_redis::redis::aio::MultiplexedConnection> {
+    let mut conn = redis.get().await?;
+    for t in crowd {
+        let form = json!({"topic": "Benchmark course"});
+        plant_reference_draft(&mut conn, &reference_key(t), &form).await?;
+    }
+    Ok(
+        deadpool_redis::redis::Client::open(crate::service::REDIS_URL.as_str())?
+            .get_multiplexed_async_connection()
+            .await?,
+    )
+}
+
 /// The limit's save: the reference script straight on Redis, with the
 /// arguments of typist's `i`th save; `true` if it answered.
 fn raw_save(
