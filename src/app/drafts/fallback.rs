@@ -73,7 +73,9 @@ impl<Primary: DraftBackend, Degraded: DraftBackend> DraftBackend for Fallback<Pr
     }
 
     async fn patch(&self, owner: Owner, save: Autosave<'_>) -> StoreResult<PatchOutcome> {
-        let in_degraded = || self.degraded.patch(owner, save);
+        // Boxed: the degraded store's future is large and rarely needed, and
+        // unboxed it would be moved, whole, with every autosave's future.
+        let in_degraded = || Box::pin(self.degraded.patch(owner, save));
         match self.primary.patch(owner, save).await {
             Ok(PatchOutcome::Missing) => in_degraded().await,
             Ok(outcome) => Ok(outcome),

@@ -18,7 +18,7 @@ pub enum Lines {
 pub fn refusal(text: &str, lines: Lines) -> Option<String> {
     // Printable ASCII is allowed everywhere: a byte scan skips it (most text,
     // on every autosave) before decoding characters, from a char boundary.
-    let rest = text.bytes().position(|b| !matches!(b, b' '..=b'~'))?;
+    let rest = first_unprintable(text.as_bytes())?;
     let c = text[rest..].chars().find(|&c| !allowed(c, lines))?;
     let what = match c {
         '\n' => "must be one line, without a line break",
@@ -28,6 +28,23 @@ pub fn refusal(text: &str, lines: Lines) -> Option<String> {
         _ => "must not contain a control character",
     };
     Some(format!("{what} (U+{:04X})", u32::from(c)))
+}
+
+/// Where the first byte outside printable ASCII is: 16 bytes at a time
+/// without an early exit, a loop the compiler turns into vector compares,
+/// then byte by byte from the chunk that holds it.
+fn first_unprintable(bytes: &[u8]) -> Option<usize> {
+    const CHUNK: usize = 16;
+    let printable = |b: &u8| b.wrapping_sub(b' ') <= b'~' - b' ';
+    let mut from = 0;
+    for chunk in bytes.chunks_exact(CHUNK) {
+        if !chunk.iter().fold(true, |all, b| all & printable(b)) {
+            break;
+        }
+        from += CHUNK;
+    }
+    let at = bytes[from..].iter().position(|b| !printable(b))?;
+    Some(from + at)
 }
 
 fn allowed(c: char, lines: Lines) -> bool {
@@ -44,6 +61,20 @@ fn allowed(c: char, lines: Lines) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_byte_outside_printable_ascii_is_found_wherever_it_is() {
+        assert_eq!(first_unprintable(b""), None);
+        assert_eq!(first_unprintable(&[b'a'; 40]), None);
+        for at in [0, 1, 15, 16, 17, 31, 32, 39] {
+            for bad in [0x1f, 0x7f, 0x80, 0xe2] {
+                let mut bytes = vec![b' '; 40];
+                bytes[at] = bad;
+                bytes[39] = 0x7f;
+                assert_eq!(first_unprintable(&bytes), Some(at), "{bad:#x} at {at}");
+            }
+        }
+    }
 
     #[test]
     fn bidi_controls_separators_and_control_characters_are_refused_everywhere() {

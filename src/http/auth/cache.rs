@@ -3,14 +3,16 @@
 //! work whose answer cannot have changed, unless the token expired or its
 //! key left the identity provider's set, and both are looked at on each hit.
 //!
-//! The cache is keyed by a hash of the token under keys drawn at start, and
-//! a second hash under other keys confirms a hit: the token itself is not
-//! kept, and no caller can aim a token at another's entry.
+//! The cache is keyed by a 128-bit hash of the token (SipHash-1-3) under
+//! keys drawn at start: one half picks the entry, the other confirms a hit.
+//! The token itself is not kept, and no caller can aim a token at another's
+//! entry.
 
-use std::hash::{BuildHasher, RandomState};
+use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::Arc;
 
 use quick_cache::sync::Cache;
+use siphasher::sip128::{Hash128, Hasher128, SipHasher13};
 
 use super::jwks::KeySource;
 use super::keys::VerifyingKey;
@@ -43,16 +45,15 @@ struct Entry {
 
 pub struct VerifiedTokens {
     entries: Cache<u64, Entry>,
-    slot: RandomState,
-    check: RandomState,
+    keys: (u64, u64),
 }
 
 impl Default for VerifiedTokens {
     fn default() -> Self {
+        let random = RandomState::new();
         Self {
             entries: Cache::new(CAPACITY),
-            slot: RandomState::new(),
-            check: RandomState::new(),
+            keys: (random.hash_one(0_u8), random.hash_one(1_u8)),
         }
     }
 }
@@ -62,9 +63,9 @@ impl VerifiedTokens {
     /// leeway is not past at `now` (Unix seconds), and its key is still the
     /// one `jwks` holds under its `kid`.
     pub fn get(&self, token: &str, now: i64, jwks: Option<&KeySource>) -> Option<Caller> {
-        let slot = self.slot.hash_one(token);
+        let (slot, check) = self.hash(token);
         let entry = self.entries.get(&slot)?;
-        if entry.check != self.check.hash_one(token) {
+        if entry.check != check {
             return None;
         }
         if now > entry.caller.expires_at {
@@ -82,12 +83,21 @@ impl VerifiedTokens {
 
     /// Remembers that `token`, checked with `signer`, names `caller`.
     pub fn insert(&self, token: &str, caller: Caller, signer: Signer) {
+        let (slot, check) = self.hash(token);
         let entry = Entry {
-            check: self.check.hash_one(token),
+            check,
             caller,
             signer,
         };
-        self.entries.insert(self.slot.hash_one(token), entry);
+        self.entries.insert(slot, entry);
+    }
+
+    /// The token's entry and the check of a hit, in one pass over it.
+    fn hash(&self, token: &str) -> (u64, u64) {
+        let mut hasher = SipHasher13::new_with_keys(self.keys.0, self.keys.1);
+        hasher.write(token.as_bytes());
+        let Hash128 { h1, h2 } = hasher.finish128();
+        (h1, h2)
     }
 }
 

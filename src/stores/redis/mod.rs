@@ -93,7 +93,9 @@ impl RedisPool {
     pub async fn get(&self) -> Result<RedisConn, StoreError> {
         Ok(match self {
             Self::Node(connections) => RedisConn::Node(connections.get().await?),
-            Self::Cluster(pool) => RedisConn::Cluster(pool.get().await?),
+            // Boxed: a pool's checkout future holds its connect, kilobytes
+            // that every single node's call would carry and move too.
+            Self::Cluster(pool) => RedisConn::Cluster(Box::pin(pool.get()).await?),
         })
     }
 }

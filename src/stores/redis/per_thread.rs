@@ -56,7 +56,10 @@ impl PerThread {
         let cached = CONNECTIONS.with_borrow(|connections| connections.get(&self.id).cloned());
         let (conn, reused) = match cached {
             Some(conn) => (conn, true),
-            None => (self.connect().await?, false),
+            // Boxed: connecting is rare, and its future (a resolve, a
+            // connect, a handshake) would make every call's future kilobytes
+            // larger, moved whole at each await.
+            None => (Box::pin(self.connect()).await?, false),
         };
         Ok(ThreadConnection {
             source: self.clone(),
