@@ -3,10 +3,10 @@
 //! process than in a busy one: CPU = idle + Σ rate × work + (context switches
 //! a second beyond idle) × the cost of one, a cost that grows with the
 //! process's sleep between wake-ups. The switch cost is calibrated on calls
-//! whose work is constant (the service's `GET /healthz`, Redis's `PING`) at
-//! three rates; the work terms are fitted at one load (1,000 typists, each
-//! saving at the page's measured cadence with its event stream open); the
-//! model is then checked at other loads and at a mixed workload.
+//! whose work is constant (the service's `GET /healthz`, an empty Lua script
+//! in Redis) at three rates; the work terms are fitted at one load (1,000
+//! typists, each saving at the page's measured cadence with its event stream
+//! open); the model is then checked at other loads and at a mixed workload.
 //! docs/capacity.md sizes deployments from these figures.
 
 use std::fmt::Write as _;
@@ -35,8 +35,9 @@ const SAVES_PER_MINUTE: f64 = 10.0;
 /// The load the work terms are fitted at, and the loads the model is checked at.
 const FIT_TYPISTS: usize = 1000;
 const CHECK_TYPISTS: [usize; 2] = [300, 3000];
-/// `GET /healthz` into the service and `PING` into Redis a second: the
-/// switch cost's calibration, from a sleepy process to a busy one.
+/// `GET /healthz` into the service and an empty script into Redis a second:
+/// the switch cost's calibration, from a sleepy process to a busy one (their
+/// work is measured as fast as they are answered).
 const CALIBRATION_RATES: [usize; 3] = [50, 500, 4000];
 /// A file as the page sends it, by tus: a creation, then the bytes in one PATCH.
 const UPLOAD_BYTES: usize = 256 << 10;
@@ -61,7 +62,8 @@ struct Load {
     events: f64,
     lists: f64,
     uploads: f64,
-    /// `GET /healthz` into the service, `PING` into Redis: the calibration's calls.
+    /// `GET /healthz` into the service, an empty script into Redis: the
+    /// calibration's calls.
     pings: f64,
 }
 
@@ -69,25 +71,33 @@ struct Load {
 type Cores = [f64; 2];
 
 /// The CPU of one context switch (a sleep and a wake-up) of a process, in
-/// seconds: `hot` when it switches at least every `hot_gap` seconds, `cold`
-/// when at most every `cold_gap`, between them log-linear in the gap.
+/// seconds, by the time between its switches (the gap): measured at a few
+/// gaps, linear in the gap's logarithm between them, level beyond them.
 #[derive(Clone, Copy, Default)]
 struct Wake {
-    hot: f64,
-    hot_gap: f64,
-    cold: f64,
-    cold_gap: f64,
+    /// (gap in seconds, cost), the shortest gap first.
+    points: [(f64, f64); 3],
 }
 
 impl Wake {
     /// The cost of a switch when the process switches `per_second` times a second.
     fn cost(&self, per_second: f64) -> f64 {
-        let gap = 1.0 / per_second.max(1e-9);
-        if gap <= self.hot_gap || self.cold_gap <= self.hot_gap {
-            return self.hot;
+        let gap = (1.0 / per_second.max(1e-9)).ln();
+        let points = self.points.map(|(gap, cost)| (gap.max(1e-9).ln(), cost));
+        let [(first_gap, first), .., (last_gap, last)] = points;
+        if gap <= first_gap {
+            return first;
         }
-        let t = ((gap / self.hot_gap).ln() / (self.cold_gap / self.hot_gap).ln()).min(1.0);
-        self.hot + t * (self.cold - self.hot)
+        if gap >= last_gap {
+            return last;
+        }
+        points
+            .windows(2)
+            .find(|pair| gap <= pair[1].0)
+            .map_or(last, |pair| {
+                let [(g0, c0), (g1, c1)] = [pair[0], pair[1]];
+                c0 + (gap - g0) / (g1 - g0).max(1e-9) * (c1 - c0)
+            })
     }
 }
 
@@ -203,28 +213,45 @@ fn switches_of(pid: u32) -> u64 {
         .sum()
 }
 
-/// `per_second` calls of constant work into each process: `GET /healthz`
-/// into the service (which answers without Redis) and `PING` into Redis.
+/// Calls of constant work into each process, `per_second` or each client's
+/// next as soon as its last is answered: `GET /healthz` into the service
+/// (its HTTP stack, without Redis) and an empty Lua script into Redis (its
+/// scripting engine, as a save's function runs in it, without its keys).
+/// Their code is most of the path an autosave wakes in each process, whose
+/// caches a wake-up finds cold.
 async fn pings(
     connections: &Arc<Connections>,
     redis: &MultiplexedConnection,
-    per_second: usize,
+    per_second: Option<usize>,
     window: Duration,
 ) -> u64 {
-    let clients = CONNECTIONS.min(per_second);
-    let interval = Duration::from_secs_f64(clients as f64 / per_second as f64);
-    let sample = open_loop(clients, interval, window, |i| {
+    let empty = deadpool_redis::redis::Script::new("return 1");
+    let call = |i: usize| {
         let request = hyper::Request::get("/healthz").body(Full::new(Bytes::new()));
         let healthz = answered_with(connections, i, request, StatusCode::OK);
-        let mut redis = redis.clone();
+        let (mut redis, empty) = (redis.clone(), empty.clone());
         async move {
-            let pong = deadpool_redis::redis::cmd("PING")
-                .query_async::<String>(&mut redis)
-                .await;
-            healthz.await && pong.is_ok()
+            let ran = empty.invoke_async::<_, i64>(&mut redis).await;
+            healthz.await && ran.is_ok()
         }
-    })
-    .await;
+    };
+    let Some(per_second) = per_second else {
+        let deadline = Instant::now() + window;
+        let clients = (0..CONNECTIONS).map(|i| async move {
+            let mut answered = 0;
+            while Instant::now() < deadline {
+                answered += u64::from(call(i).await);
+            }
+            answered
+        });
+        return futures_util::future::join_all(clients)
+            .await
+            .into_iter()
+            .sum();
+    };
+    let clients = CONNECTIONS.min(per_second);
+    let interval = Duration::from_secs_f64(clients as f64 / per_second as f64);
+    let sample = open_loop(clients, interval, window, call).await;
     sample.histogram.len() - sample.errors
 }
 
@@ -452,7 +479,9 @@ async fn redis_memory(conn: &mut deadpool_redis::Connection) -> anyhow::Result<f
 #[derive(Clone, Copy, PartialEq)]
 enum Role {
     Idle,
-    /// Calls of constant work: the switch cost's calibration.
+    /// Calls of constant work as fast as they are answered: their work.
+    CallWork,
+    /// The same calls at a rate: the switch cost at the rate's gap.
     Calibration,
     /// Fits the work of the operation it adds.
     Fit(Term),
@@ -538,8 +567,9 @@ impl Bench<'_> {
         }
     }
 
-    /// A window of `per_second` calls of constant work into each process.
-    async fn calibrate(&self, per_second: usize) -> Measured {
+    /// A window of `per_second` calls of constant work into each process,
+    /// or of as many as are answered.
+    async fn calibrate(&self, per_second: Option<usize>) -> Measured {
         let (called, used, switches, wall) = self
             .meter
             .around(pings(
@@ -605,9 +635,11 @@ async fn measure(service: &Service, window: Duration) -> anyhow::Result<Run> {
         Role::Idle,
         bench.run(cadence, &[], false, none).await,
     ));
+    let name = "`GET /healthz` and the empty script as fast as answered".to_owned();
+    windows.push((name, Role::CallWork, bench.calibrate(None).await));
     for rate in CALIBRATION_RATES {
-        let name = format!("{rate} `GET /healthz` and {rate} `PING` a second");
-        windows.push((name, Role::Calibration, bench.calibrate(rate).await));
+        let name = format!("{rate} `GET /healthz` and {rate} empty scripts a second");
+        windows.push((name, Role::Calibration, bench.calibrate(Some(rate)).await));
     }
     bench.streams.open(&crowd[..low]).await?;
     let name = format!("{low} typists, a stream each");
@@ -674,23 +706,28 @@ async fn measure(service: &Service, window: Duration) -> anyhow::Result<Run> {
     })
 }
 
-/// The model: idle from the idle window; the switch cost and the calls'
-/// work from the calibration; then each operation's work from the fitting
-/// window that adds it: what the window measured less what the model so far
-/// explains (with the window's own switches), per operation.
+/// The model: idle from the idle window; the calls' work where they come
+/// as fast as answered, and the switch cost at each of their rates; then
+/// each operation's work from the fitting window that adds it: what the
+/// window measured less what the model so far explains (with the window's
+/// own switches), per operation.
 fn fit(windows: &[(String, Role, Measured)]) -> Model {
     let mut model = Model::default();
     let mut calibration = Vec::new();
     for (_, role, m) in windows {
         match role {
             Role::Idle => (model.idle, model.idle_switches) = (m.cores, m.switches),
+            Role::CallWork => {
+                let calls = m.load.pings.max(1e-9);
+                model.ping = [0, 1].map(|k| (m.cores[k] - model.idle[k]) / calls);
+            }
             Role::Calibration => calibration.push(m),
             _ => {}
         }
     }
     if let [sleepy, hot, hotter] = calibration[..] {
         for k in 0..2 {
-            (model.ping[k], model.wake[k]) = calibrate(&model, k, [sleepy, hot, hotter]);
+            model.wake[k] = calibrate(&model, k, [hotter, hot, sleepy]);
         }
     }
     let mut saves_switches = [0.0; 2];
@@ -716,26 +753,16 @@ fn fit(windows: &[(String, Role, Measured)]) -> Model {
     model
 }
 
-/// Process k's work per call and its switch cost, from three rates of calls
-/// of constant work. At the two busiest, CPU beyond idle = rate × work +
-/// switches beyond idle × hot: two equations, two unknowns. At the
-/// sleepiest, the work known, what is left per switch is the cold cost.
-fn calibrate(model: &Model, k: usize, points: [&Measured; 3]) -> (f64, Wake) {
-    let [x, r, s] = [
-        points.map(|m| m.cores[k] - model.idle[k]),
-        points.map(|m| m.load.pings),
-        points.map(|m| (m.switches[k] - model.idle_switches[k]).max(1e-9)),
-    ];
-    let det = r[1] * s[2] - r[2] * s[1];
-    let work = (x[1] * s[2] - x[2] * s[1]) / det;
-    let hot = (r[1] * x[2] - r[2] * x[1]) / det;
-    let wake = Wake {
-        hot,
-        hot_gap: 1.0 / points[1].switches[k].max(1e-9),
-        cold: (x[0] - r[0] * work) / s[0],
-        cold_gap: 1.0 / points[0].switches[k].max(1e-9),
-    };
-    (work, wake)
+/// Process k's switch cost at each rate of calls of known work: what the
+/// window used beyond idle and the calls' work, per switch beyond idle's.
+fn calibrate(model: &Model, k: usize, windows: [&Measured; 3]) -> Wake {
+    Wake {
+        points: windows.map(|m| {
+            let beyond = m.cores[k] - model.idle[k] - m.load.pings * model.ping[k];
+            let switches = (m.switches[k] - model.idle_switches[k]).max(1e-9);
+            (1.0 / m.switches[k].max(1e-9), beyond / switches)
+        }),
+    }
 }
 
 fn report(run: &Run) -> anyhow::Result<String> {
@@ -758,10 +785,12 @@ fn report(run: &Run) -> anyhow::Result<String> {
          process. A request that finds a process asleep wakes it, and the wake-up costs more than the \
          request's work when the process is idle; a busy process serves several requests a wake-up. The \
          switch cost is calibrated apart, on calls of constant work (`GET /healthz` into the service, which \
-         answers without Redis, and `PING` into Redis) at {:?} a second: at the two busiest rates the CPU \
-         beyond idle is rate × work + switches × the hot cost, two equations for two unknowns; at the \
-         sleepiest, what is left per switch is the cold cost; between, the cost is log-linear in the time \
-         between the process's switches. The work terms are then fitted at one load, {FIT_TYPISTS} typists: \
+         answers without Redis, and an empty Lua script, `return 1` by `EVALSHA`, into Redis: the HTTP \
+         stack and the scripting engine an autosave runs in, whose caches a wake-up finds cold): first as fast as they are answered, where a process \
+         is woken for many calls at once, which gives their work (the CPU beyond idle per call, its few \
+         switches in); then at {:?} a second, where what a window used beyond idle and the calls' work, per \
+         switch beyond idle's, is the cost of a switch at that window's time between switches. Between \
+         those times the cost is linear in the time's logarithm, and level beyond them. The work terms are then fitted at one load, {FIT_TYPISTS} typists: \
          each fitting window adds one kind of operation, and its work is what the window measured less \
          what the model explains (with the window's own switches), per operation. The switches a second are \
          an input: each window's measured ones. The other windows check the model: {} and {} typists with \
@@ -781,52 +810,58 @@ fn report(run: &Run) -> anyhow::Result<String> {
     doc.push_str("| term | service | Redis |\n|---|---|---|\n");
     let us = |c: Cores| format!("{:.1} µs | {:.1} µs", c[0] * 1e6, c[1] * 1e6);
     let [w0, w1] = model.wake;
-    let rows = [
-        ("idle CPU, a second", us(model.idle)),
+    let switch_cost = |i: usize| {
+        let rate = CALIBRATION_RATES[CALIBRATION_RATES.len() - 1 - i];
         (
-            "idle switches, a second",
+            format!("a switch, at {rate} calls a second (one every: service, Redis)"),
+            format!(
+                "{} ({:.2}, {:.2} ms)",
+                us([w0.points[i].1, w1.points[i].1]),
+                w0.points[i].0 * 1e3,
+                w1.points[i].0 * 1e3
+            ),
+        )
+    };
+    let rows = [
+        ("idle CPU, a second".to_owned(), us(model.idle)),
+        (
+            "idle switches, a second".to_owned(),
             format!(
                 "{:.0} | {:.0}",
                 model.idle_switches[0], model.idle_switches[1]
             ),
         ),
         (
-            "a switch, hot (switching at least every: service, Redis)",
-            format!(
-                "{} ({:.2}, {:.2} ms)",
-                us([w0.hot, w1.hot]),
-                w0.hot_gap * 1e3,
-                w1.hot_gap * 1e3
-            ),
+            "work: a `GET /healthz`, an empty script (as fast as answered)".to_owned(),
+            us(model.ping),
+        ),
+        switch_cost(0),
+        switch_cost(1),
+        switch_cost(2),
+        (
+            "work: autosave and its `saved` event".to_owned(),
+            us(model.save),
         ),
         (
-            "a switch, cold (switching at most every)",
-            format!(
-                "{} ({:.1}, {:.1} ms)",
-                us([w0.cold, w1.cold]),
-                w0.cold_gap * 1e3,
-                w1.cold_gap * 1e3
-            ),
+            "work: event stream open, a second".to_owned(),
+            us(model.stream),
         ),
-        ("work: a `GET /healthz`, a `PING`", us(model.ping)),
-        ("work: autosave and its `saved` event", us(model.save)),
-        ("work: event stream open, a second", us(model.stream)),
-        ("work: draft list", us(model.list)),
+        ("work: draft list".to_owned(), us(model.list)),
         (
-            "work: upload (tus creation and one PATCH)",
+            "work: upload (tus creation and one PATCH)".to_owned(),
             us(model.upload),
         ),
         (
-            "draft list, all told (its work and its switches)",
+            "draft list, all told (its work and its switches)".to_owned(),
             us(model.told[0]),
         ),
-        ("upload, all told", us(model.told[1])),
+        ("upload, all told".to_owned(), us(model.told[1])),
         (
-            "event stream opened (connect, subscribe, hello), all told",
+            "event stream opened (connect, subscribe, hello), all told".to_owned(),
             us(run.stream_open),
         ),
         (
-            "draft created (typical form; 64 at a time, closed loop), all told",
+            "draft created (typical form; 64 at a time, closed loop), all told".to_owned(),
             us(run.create),
         ),
     ];
@@ -854,13 +889,14 @@ fn windows_table(doc: &mut String, run: &Run, model: &Model) -> anyhow::Result<(
         "| window | role | saves/s | streams | events/s | lists/s | uploads/s | calls/s | switches/s, service, Redis | service CPU measured | predicted | error | Redis CPU measured | predicted | error | generator CPU | µs a save, service, Redis | switches a save, service, Redis |\n\
          |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
-    let mut busiest = None;
+    let mut costs = Vec::new();
     for (name, role, m) in &run.windows {
         let predicted = model.predict(&m.load, m.switches);
         let (l, s) = (&m.load, m.switches);
         let error = |k: usize| (predicted[k] - m.cores[k]) / m.cores[k].max(1e-9) * 100.0;
-        let role = match role {
+        let label = match role {
             Role::Idle => "idle",
+            Role::CallWork => "calls' work",
             Role::Calibration => "switch cost",
             Role::Fit(_) => "fit",
             Role::Check => "**check**",
@@ -871,7 +907,17 @@ fn windows_table(doc: &mut String, run: &Run, model: &Model) -> anyhow::Result<(
         let per_save = if l.saves > 0.0 {
             let rest = model.work(&Load { saves: 0.0, ..*l });
             let switches = [0, 1].map(|k| (s[k] - model.idle_switches[k]) / l.saves);
-            busiest = Some((l.saves, switches));
+            if *role == Role::Check {
+                let cost = [0, 1].map(|k| model.save[k] + switches[k] * model.wake[k].cost(s[k]));
+                costs.push(format!(
+                    "{name} ({:.0} saves/s; {:.1} and {:.1} switches a save): {:.0} and {:.0} µs",
+                    l.saves,
+                    switches[0],
+                    switches[1],
+                    cost[0] * 1e6,
+                    cost[1] * 1e6
+                ));
+            }
             format!(
                 "{:.0}, {:.0} | {:.1}, {:.1}",
                 (m.cores[0] - rest[0]) / l.saves * 1e6,
@@ -884,14 +930,14 @@ fn windows_table(doc: &mut String, run: &Run, model: &Model) -> anyhow::Result<(
         };
         writeln!(
             doc,
-            "| {name} | {role} | {:.0} | {:.0} | {:.0} | {:.0} | {:.1} | {:.0} | {:.0}, {:.0} | {:.1}% | {:.1}% | {:+.0}% | {:.1}% | {:.1}% | {:+.0}% | {:.0}% | {per_save} |",
+            "| {name} | {label} | {:.0} | {:.0} | {:.0} | {:.0} | {:.1} | {:.0} | {:.0}, {:.0} | {:.1}% | {:.1}% | {:+.0}% | {:.1}% | {:.1}% | {:+.0}% | {:.0}% | {per_save} |",
             l.saves, l.streams, l.events, l.lists, l.uploads, l.pings, s[0], s[1],
             m.cores[0] * 100.0, predicted[0] * 100.0, error(0),
             m.cores[1] * 100.0, predicted[1] * 100.0, error(1),
             m.generator * 100.0,
         )?;
         eprintln!(
-            "  {name} ({role}): service {:.1}% (model {:.1}%, {:+.0}%), Redis {:.1}% (model {:.1}%, {:+.0}%)",
+            "  {name} ({label}): service {:.1}% (model {:.1}%, {:+.0}%), Redis {:.1}% (model {:.1}%, {:+.0}%)",
             m.cores[0] * 100.0, predicted[0] * 100.0, error(0),
             m.cores[1] * 100.0, predicted[1] * 100.0, error(1)
         );
@@ -903,18 +949,12 @@ fn windows_table(doc: &mut String, run: &Run, model: &Model) -> anyhow::Result<(
          per save, its switches' cost left in; its switches: those of every thread of the process beyond \
          the idle rate, per save.\n",
     );
-    if let Some((rate, per_save)) = busiest {
-        let cost = [0, 1].map(|k| model.save[k] + per_save[k] * model.wake[k].hot);
-        writeln!(
-            doc,
-            "\nFor sizing, a save at the busiest window's switches ({:.1} and {:.1} a save, at {rate:.0} saves/s) \
-             and the hot switch cost: {:.0} µs of the service, {:.0} µs of Redis.\n",
-            per_save[0],
-            per_save[1],
-            cost[0] * 1e6,
-            cost[1] * 1e6,
-        )?;
-    }
+    writeln!(
+        doc,
+        "\nFor sizing, the model's cost of a save with its event (service, Redis), at each check's \
+         switches: {}.\n",
+        costs.join("; ")
+    )?;
     Ok(())
 }
 
