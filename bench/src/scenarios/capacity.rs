@@ -786,11 +786,12 @@ fn report(run: &Run) -> anyhow::Result<String> {
          request's work when the process is idle; a busy process serves several requests a wake-up. The \
          switch cost is calibrated apart, on calls of constant work (`GET /healthz` into the service, which \
          answers without Redis, and an empty Lua script, `return 1` by `EVALSHA`, into Redis: the HTTP \
-         stack and the scripting engine an autosave runs in, whose caches a wake-up finds cold): first as fast as they are answered, where a process \
-         is woken for many calls at once, which gives their work (the CPU beyond idle per call, its few \
-         switches in); then at {:?} a second, where what a window used beyond idle and the calls' work, per \
-         switch beyond idle's, is the cost of a switch at that window's time between switches. Between \
-         those times the cost is linear in the time's logarithm, and level beyond them. The work terms are then fitted at one load, {FIT_TYPISTS} typists: \
+         stack and the scripting engine an autosave runs in, whose caches a wake-up finds cold): first as \
+         fast as they are answered, where a process is woken for many calls at once, which gives their \
+         work (the CPU beyond idle per call, its few switches in); then at {:?} a second, where what a \
+         window used beyond idle and the calls' work, per switch beyond idle's, is the cost of a switch at \
+         that window's time between switches. Between those times the cost is linear in the time's \
+         logarithm, and level beyond them. The work terms are then fitted at one load, {FIT_TYPISTS} typists: \
          each fitting window adds one kind of operation, and its work is what the window measured less \
          what the model explains (with the window's own switches), per operation. The switches a second are \
          an input: each window's measured ones. The other windows check the model: {} and {} typists with \
@@ -891,7 +892,11 @@ fn windows_table(doc: &mut String, run: &Run, model: &Model) -> anyhow::Result<(
     );
     let mut costs = Vec::new();
     for (name, role, m) in &run.windows {
-        let predicted = model.predict(&m.load, m.switches);
+        // The calls' work is their CPU per call with their few switches in.
+        let predicted = match role {
+            Role::CallWork => model.work(&m.load),
+            _ => model.predict(&m.load, m.switches),
+        };
         let (l, s) = (&m.load, m.switches);
         let error = |k: usize| (predicted[k] - m.cores[k]) / m.cores[k].max(1e-9) * 100.0;
         let label = match role {
@@ -944,8 +949,8 @@ fn windows_table(doc: &mut String, run: &Run, model: &Model) -> anyhow::Result<(
     }
     doc.push_str(
         "\nCPU in % of one core; error = (predicted − measured) ÷ measured; the model predicts each \
-         window from its load and its measured switches. A fitting window matches the model by \
-         construction. A save's µs: the window's CPU less idle and the work of its other operations, \
+         window from its load and its measured switches. A fitting or calibrating window matches the model \
+         by construction (the calls' work is their CPU with their switches in). A save's µs: the window's CPU less idle and the work of its other operations, \
          per save, its switches' cost left in; its switches: those of every thread of the process beyond \
          the idle rate, per save.\n",
     );
