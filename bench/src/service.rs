@@ -216,14 +216,23 @@ pub fn cpu_of(pid: u32) -> Duration {
 
 /// The pid of the Redis server `conn` talks to.
 pub async fn redis_pid(conn: &mut deadpool_redis::Connection) -> anyhow::Result<u32> {
+    redis_info(conn, "server", "process_id").await
+}
+
+/// One field of a section of `INFO`, parsed.
+pub async fn redis_info<T: std::str::FromStr>(
+    conn: &mut deadpool_redis::Connection,
+    section: &str,
+    field: &str,
+) -> anyhow::Result<T> {
     let info: String = deadpool_redis::redis::cmd("INFO")
-        .arg("server")
+        .arg(section)
         .query_async(conn)
         .await?;
     info.lines()
-        .find_map(|line| line.strip_prefix("process_id:"))
-        .and_then(|pid| pid.trim().parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("INFO server names no process_id"))
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|value| value.trim().parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("INFO {section} names no {field}"))
 }
 
 /// How many connections to `port` on loopback are established now: the

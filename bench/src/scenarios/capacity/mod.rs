@@ -23,7 +23,7 @@ use reqwest::Client;
 
 use super::{client, typical_form, typists_with, Typist, CONNECTIONS};
 use crate::connections::Connections;
-use crate::service::{fresh_database, redis_pid, Service, REDIS_URL};
+use crate::service::{fresh_database, redis_info, redis_pid, Service, REDIS_URL};
 use meter::Meter;
 use model::{Cores, Load, Measured, Role, Term};
 use report::report;
@@ -63,14 +63,7 @@ fn save_interval() -> Duration {
 
 /// Redis's `used_memory`, in bytes.
 async fn redis_memory(conn: &mut deadpool_redis::Connection) -> anyhow::Result<f64> {
-    let info: String = deadpool_redis::redis::cmd("INFO")
-        .arg("memory")
-        .query_async(conn)
-        .await?;
-    info.lines()
-        .find_map(|line| line.strip_prefix("used_memory:"))
-        .and_then(|v| v.trim().parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("INFO memory names no used_memory"))
+    redis_info(conn, "memory", "used_memory").await
 }
 
 /// The measurements, in order, and what they found.
