@@ -90,10 +90,20 @@ function ensureFormatBox(value) {
 /** The field the user is in: another tab's change waits until they leave it. */
 const editing = () => document.activeElement?.form === form ? document.activeElement.name : null;
 
+/** Typed in before this script listened (a slow load): changed from the markup's value. */
+function changedFromMarkup(name) {
+  if (name === 'formats') return [...form.querySelectorAll('input[name="formats"]')].some((box) => box.checked !== box.defaultChecked);
+  const el = form.elements.namedItem(name);
+  return el.value !== el.defaultValue;
+}
+/** Fields typed in before the script ran: no `input` event told the client. Taken as edits
+ *  once the draft is restored, and until then the draft's values do not overwrite them. */
+const typedEarly = new Set(names.filter(changedFromMarkup));
+
 function fillForm() {
   const data = client.formData;
   const busy = editing();
-  for (const name of names) if (name !== busy) writeField(name, data[name]);
+  for (const name of names) if (name !== busy && !typedEarly.has(name)) writeField(name, data[name]);
 }
 // Leaving a field shows what the draft holds for it, should another tab have changed it.
 form.addEventListener('focusout', (event) => {
@@ -256,6 +266,8 @@ bindDiscard(client, {
 
 render();
 await client.start();
+for (const name of typedEarly) client.set(name, readField(name));
+typedEarly.clear();
 fillForm();
 render();
 live.start();

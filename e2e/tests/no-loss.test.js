@@ -8,8 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { chromium } from 'playwright-core';
-import { suite, openForm, saveState, test, waitFor } from '../lib/harness.js';
+import { draftId, suite, openForm, saveState, test, waitFor } from '../lib/harness.js';
 
 let service, chrome;
 suite('no-loss', {}, (s, c) => ([service, chrome] = [s, c]));
@@ -100,6 +101,62 @@ test('Continue on the resume offer within 3 s of typing keeps what was typed', a
   await waitFor(() => page.evaluate(() => document.body.dataset.draftId), { what: 'the switch' });
   await assertOnServer('topic', text);
   await service.api('DELETE', `/api/v1/drafts/${other.id}`);
+});
+
+// --- typed before the page's script has run ---------------------------------
+
+/**
+ * Loads the page with `load` (a goto or a reload) while its script is held
+ * back, as on a slow network: `typeEarly` types into the form the browser
+ * already shows, and only then does the script arrive.
+ */
+async function loadTypingEarly(page, load, typeEarly) {
+  let release;
+  const held = new Promise((resolve) => (release = resolve));
+  await page.route('**/app.js', async (route) => {
+    await held;
+    await route.continue();
+  });
+  await load();
+  await page.locator('#topic').waitFor();
+  await typeEarly();
+  assert.equal(await page.getAttribute('#save-status', 'data-state'), 'starting', 'the script has not run yet');
+  release();
+  await page.waitForSelector('#save-status:not([data-state="starting"])');
+  await page.unroute('**/app.js');
+}
+
+test('what is typed before the page\'s script runs (a slow load) is saved', async () => {
+  const page = await chrome.page();
+  const topic = `${unique('Typed early')}course`;
+  await loadTypingEarly(page, () => page.goto(service.baseUrl, { waitUntil: 'commit' }), async () => {
+    await page.type('#topic', topic, { delay: 5 });
+    await page.check('input[name="formats"][value="quiz"]');
+    await page.type('#estimatedLessons', '12');
+  });
+  await saveState(page, 'saved');
+  const id = await draftId(page);
+  assert.deepEqual((await service.draft(id)).formData, { topic, formats: ['quiz'], estimatedLessons: 12 });
+  await page.close();
+});
+
+test('typing into a reloading page before its script runs wins over the restored draft', async () => {
+  const page = await openForm(service, chrome);
+  await page.fill('#topic', 'The topic before the reload');
+  await page.fill('#description', 'Kept as it was');
+  await saveState(page, 'saved');
+  const id = await draftId(page);
+  const topic = 'The topic typed while the page came back';
+  await loadTypingEarly(page, () => page.reload({ waitUntil: 'commit' }), async () => {
+    await page.fill('#topic', topic);
+    await page.type('#language', 'de'); // the field the person is in when the script arrives
+  });
+  const expected = { topic, description: 'Kept as it was', language: 'de' };
+  // The restored draft shows "Saved" before the early typing goes out: the server says when it is in.
+  await waitFor(async () => isDeepStrictEqual((await service.draft(id)).formData, expected), { what: 'the typing on the server' });
+  assert.equal(await draftId(page), id, 'the same draft, restored');
+  assert.equal(await page.inputValue('#topic'), topic, 'the restored draft did not overwrite the typing');
+  await page.close();
 });
 
 // --- a browser killed with SIGKILL ------------------------------------------
