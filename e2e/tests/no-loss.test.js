@@ -103,33 +103,42 @@ test('Continue on the resume offer within 3 s of typing keeps what was typed', a
   await service.api('DELETE', `/api/v1/drafts/${other.id}`);
 });
 
-// --- typed before the page's script has run ---------------------------------
+// --- typed while the page is still loading -----------------------------------
 
 /**
- * Loads the page with `load` (a goto or a reload) while its script is held
- * back, as on a slow network: `typeEarly` types into the form the browser
- * already shows, and only then does the script arrive.
+ * Loads the page with `load` (a goto or a reload) while the first request for
+ * `url` is held, as on a slow network: `type` types into the form once that
+ * request is waiting, and only then does its answer arrive.
  */
-async function loadTypingEarly(page, load, typeEarly) {
-  let release;
+async function typeWhileHeld(page, url, load, type) {
+  let release, reached;
   const held = new Promise((resolve) => (release = resolve));
-  await page.route('**/app.js', async (route) => {
+  const waiting = new Promise((resolve) => (reached = resolve));
+  await page.route(url, async (route) => {
+    reached();
     await held;
     await route.continue();
   });
   await load();
+  await waiting;
   await page.locator('#topic').waitFor();
-  await typeEarly();
-  assert.equal(await page.getAttribute('#save-status', 'data-state'), 'starting', 'the script has not run yet');
+  await type();
   release();
-  await page.waitForSelector('#save-status:not([data-state="starting"])');
-  await page.unroute('**/app.js');
+  await page.unroute(url, { behavior: 'wait' }); // once the held answer has gone on
+}
+
+/** Types into the page before its script has run (app.js held). */
+function typeBeforeScript(page, load, type) {
+  return typeWhileHeld(page, '**/app.js', load, async () => {
+    await type();
+    assert.equal(await page.getAttribute('#save-status', 'data-state'), 'starting', 'the script has not run yet');
+  });
 }
 
 test('what is typed before the page\'s script runs (a slow load) is saved', async () => {
   const page = await chrome.page();
   const topic = `${unique('Typed early')}course`;
-  await loadTypingEarly(page, () => page.goto(service.baseUrl, { waitUntil: 'commit' }), async () => {
+  await typeBeforeScript(page, () => page.goto(service.baseUrl, { waitUntil: 'commit' }), async () => {
     await page.type('#topic', topic, { delay: 5 });
     await page.check('input[name="formats"][value="quiz"]');
     await page.type('#estimatedLessons', '12');
@@ -147,7 +156,7 @@ test('typing into a reloading page before its script runs wins over the restored
   await saveState(page, 'saved');
   const id = await draftId(page);
   const topic = 'The topic typed while the page came back';
-  await loadTypingEarly(page, () => page.reload({ waitUntil: 'commit' }), async () => {
+  await typeBeforeScript(page, () => page.reload({ waitUntil: 'commit' }), async () => {
     await page.fill('#topic', topic);
     await page.type('#language', 'de'); // the field the person is in when the script arrives
   });
@@ -156,6 +165,18 @@ test('typing into a reloading page before its script runs wins over the restored
   await waitFor(async () => isDeepStrictEqual((await service.draft(id)).formData, expected), { what: 'the typing on the server' });
   assert.equal(await draftId(page), id, 'the same draft, restored');
   assert.equal(await page.inputValue('#topic'), topic, 'the restored draft did not overwrite the typing');
+  await page.close();
+});
+
+test('typing while a reload reads its draft back is saved over it', async () => {
+  const page = await openForm(service, chrome);
+  await page.fill('#topic', 'The topic before the reload');
+  await saveState(page, 'saved');
+  const id = await draftId(page);
+  const topic = 'The topic typed while the draft was read';
+  await typeWhileHeld(page, `**/api/v1/drafts/${id}`, () => page.reload(), () => page.fill('#topic', topic));
+  await waitFor(async () => (await service.draft(id)).formData.topic === topic, { what: 'the typing on the server' });
+  assert.equal(await page.inputValue('#topic'), topic);
   await page.close();
 });
 
