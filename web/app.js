@@ -109,7 +109,7 @@ function fillForm() {
 form.addEventListener('focusout', (event) => {
   const name = event.target.name;
   if (event.relatedTarget?.name !== name) typedIn = null;
-  if (names.includes(name) && event.relatedTarget?.name !== name) writeField(name, client.formData[name]);
+  if (names.includes(name) && event.relatedTarget?.name !== name && !typedEarly.has(name)) writeField(name, client.formData[name]);
 });
 
 function onEdit(event) {

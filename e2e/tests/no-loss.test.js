@@ -156,10 +156,12 @@ test('typing into a reloading page before its script runs wins over the restored
   await saveState(page, 'saved');
   const id = await draftId(page);
   const topic = 'The topic typed while the page came back';
-  await typeBeforeScript(page, () => page.reload({ waitUntil: 'commit' }), async () => {
+  const reload = () => typeBeforeScript(page, () => page.reload({ waitUntil: 'commit' }), async () => {
     await page.fill('#topic', topic);
     await page.type('#language', 'de'); // the field the person is in when the script arrives
   });
+  // The person leaves that field while the page reads its draft back.
+  await typeWhileHeld(page, `**/api/v1/drafts/${id}`, reload, () => page.press('#language', 'Tab'));
   const expected = { topic, description: 'Kept as it was', language: 'de' };
   // The restored draft shows "Saved" before the early typing goes out: the server says when it is in.
   await waitFor(async () => isDeepStrictEqual((await service.draft(id)).formData, expected), { what: 'the typing on the server' });
