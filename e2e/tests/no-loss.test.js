@@ -1,7 +1,8 @@
 // Not one typed character is lost, judged on the server: a tab closed right
 // after typing, steady typing that never pauses, typing offline then closing,
 // a browser killed with SIGKILL and relaunched on its profile, Continue on the
-// resume offer right after typing.
+// resume offer right after typing, typing before the page's script has run or
+// while a reload reads its draft back.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
