@@ -206,7 +206,8 @@ fn section(runs: &Runs, seconds: u64, rounds: usize) -> anyhow::Result<String> {
          copy of the service's autosave script as it was before this benchmark existed) on {TYPISTS} \
          drafts of its layout; draftd's side is `wrk` sending `PATCH`es of the same fields to \
          {TYPISTS} drafts of {TYPISTS} users (a typical form; the description sent whole, 400 \
-         characters, and a number), with `Prefer: return=minimal` as the page sends them, then \
+         characters ending in the save's own number, so that every save changes its draft, and a \
+         number), with `Prefer: return=minimal` as the page sends them, then \
          the same with an ES256 token instead of the HS256 one, then without the header; then \
          `GET /healthz` through the same wrk, the service's HTTP floor (no token, body or store). \
          The five alternate at each concurrency, {seconds} s each, {rounds} round(s), averaged; \
@@ -285,7 +286,8 @@ fn tokens_table(doc: &mut String, runs: &Runs) -> anyhow::Result<()> {
 }
 
 /// Creates the typists' drafts and writes wrk's targets files: one line per
-/// typist, the same draft and body in both, the token of the file's kind.
+/// typist, the same draft and body in both, the token of the file's kind
+/// (bench/wrk/autosave.lua numbers each save in the body's ten digits).
 async fn write_targets(
     service: &Service,
     idp: &IdentityProvider,

@@ -17,7 +17,7 @@ use serde_json::json;
 use super::UPLOAD_BYTES;
 use crate::connections::Connections;
 use crate::load::open_loop;
-use crate::scenarios::{answered_with, keystrokes, wait_for, Typist, CONNECTIONS};
+use crate::scenarios::{answered_with, next_keystrokes, wait_for, Typist, CONNECTIONS};
 
 /// Calls of constant work into each process, `per_second` or each client's
 /// next as soon as its last is answered: `GET /healthz` into the service
@@ -73,17 +73,14 @@ pub(super) async fn saves(
         tokio::time::sleep(window).await;
         return 0;
     }
-    let sequence = Arc::new(AtomicUsize::new(0));
     let sample = open_loop(crowd.len(), interval, window, |i| {
         let typist = &crowd[i];
-        // Each save changes the field, as typing does.
-        let n = sequence.fetch_add(1, Ordering::Relaxed);
         let request = hyper::Request::patch(format!("/api/v1/drafts/{}", typist.draft))
             .header(AUTHORIZATION, format!("Bearer {}", typist.token))
             .header(CONTENT_TYPE, "application/merge-patch+json")
             .header("prefer", "return=minimal")
             .body(Full::new(Bytes::from(
-                json!({"formData": keystrokes(n)}).to_string(),
+                json!({"formData": next_keystrokes()}).to_string(),
             )));
         answered_with(connections, i, request, StatusCode::NO_CONTENT)
     })
