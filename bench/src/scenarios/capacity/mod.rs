@@ -5,8 +5,9 @@
 //! process's sleep between wake-ups. The switch cost is calibrated on calls
 //! whose work is constant (the service's `GET /healthz`, an empty Lua script
 //! in Redis) at three rates; the work terms are fitted at one load (1,000
-//! typists, each saving at the page's measured cadence with its event stream
-//! open); the model is then checked at other loads and at a mixed workload.
+//! typists, each saving at the page's measured cadence); the model is then
+//! checked at other loads and at a mixed workload. Every typist's event
+//! stream is open throughout, and the windows take turns in rounds.
 //! docs/capacity.md sizes deployments from these figures.
 
 mod meter;
@@ -57,6 +58,10 @@ const UPLOADS_PER_SECOND: [usize; 2] = [10, 3];
 /// second (a typist's limit is 120 a minute).
 const BUSY_INTERVAL: Duration = Duration::from_millis(750);
 
+/// Turns of every window in order, a third of each window's time a turn, so
+/// that whatever else the machine does meanwhile falls on them alike.
+const ROUNDS: u32 = 3;
+
 fn save_interval() -> Duration {
     Duration::from_secs_f64(60.0 / SAVES_PER_MINUTE)
 }
@@ -69,6 +74,8 @@ async fn redis_memory(conn: &mut deadpool_redis::Connection) -> anyhow::Result<f
 /// The measurements, in order, and what they found.
 struct Run {
     windows: Vec<(String, Role, Measured)>,
+    /// An open stream's CPU a second, all told: its heartbeats, their switches.
+    stream_idle: Cores,
     stream_open: Cores,
     create: Cores,
     redis_bytes_per_draft: f64,
@@ -100,13 +107,12 @@ struct Bench<'a> {
 }
 
 impl Bench<'_> {
-    /// A window of `crowd` each saving every `interval` (with its stream
-    /// open if `streamed`), and `lists` and `uploads` a second beside them.
+    /// A window of `crowd` each saving every `interval`, and `lists` and
+    /// `uploads` a second beside them.
     async fn run(
         &self,
         interval: Duration,
         crowd: &[Arc<Typist>],
-        streamed: bool,
         [lists, uploads]: [usize; 2],
     ) -> Measured {
         let events = self.streams.events();
@@ -123,7 +129,7 @@ impl Bench<'_> {
             .await;
         let load = Load {
             saves: typed as f64 / wall,
-            streams: if streamed { crowd.len() as f64 } else { 0.0 },
+            streams: self.streams.count() as f64,
             events: (self.streams.events() - events) as f64 / wall,
             lists: listed as f64 / wall,
             uploads: uploaded as f64 / wall,
@@ -134,6 +140,7 @@ impl Bench<'_> {
             generator: used[2],
             load,
             switches,
+            wall,
         }
     }
 
@@ -154,9 +161,11 @@ impl Bench<'_> {
             generator: used[2],
             load: Load {
                 pings: called as f64 / wall,
+                streams: self.streams.count() as f64,
                 ..Load::default()
             },
             switches,
+            wall,
         }
     }
 }
@@ -165,7 +174,7 @@ async fn measure(service: &Service, window: Duration) -> anyhow::Result<Run> {
     let redis = deadpool_redis::Config::from_url(REDIS_URL.as_str())
         .create_pool(Some(deadpool_redis::Runtime::Tokio1))?;
     let mut conn = redis.get().await?;
-    let [low, high] = CHECK_TYPISTS;
+    let high = CHECK_TYPISTS[1];
     let meter = Meter {
         service,
         redis_pid: redis_pid(&mut conn).await?,
@@ -192,81 +201,42 @@ async fn measure(service: &Service, window: Duration) -> anyhow::Result<Run> {
             typists_with(service, upload_count, &typical_form()).await?,
         )),
         streams: Streams::new(service.address()),
-        window,
+        window: window / ROUNDS,
     };
-    let (fit, cadence, none) = (&crowd[..FIT_TYPISTS], save_interval(), [0, 0]);
     // Unmeasured: connections, caches and the scripts warm up.
-    saves(&bench.connections, fit, cadence, Duration::from_secs(5)).await;
+    let (fit, warm_up) = (&crowd[..FIT_TYPISTS], Duration::from_secs(5));
+    saves(&bench.connections, fit, save_interval(), warm_up).await;
 
-    let mut windows = Vec::new();
-    eprintln!("  idle; the switch cost's calibration; {low} typists with their streams");
-    windows.push((
-        "idle".into(),
-        Role::Idle,
-        bench.run(cadence, &[], false, none).await,
-    ));
-    let name = "`GET /healthz` and the empty script as fast as answered".to_owned();
-    windows.push((name, Role::CallWork, bench.calibrate(None).await));
-    for rate in CALIBRATION_RATES {
-        let name = format!("{rate} `GET /healthz` and {rate} empty scripts a second");
-        windows.push((name, Role::Calibration, bench.calibrate(Some(rate)).await));
-    }
-    bench.streams.open(&crowd[..low]).await?;
-    let name = format!("{low} typists, a stream each");
-    let m = bench.run(cadence, &crowd[..low], true, none).await;
-    windows.push((name, Role::Check, m));
-
+    // Every typist's stream is open throughout, as the pages hold them: an
+    // idle stream costs next to nothing (a heartbeat each 15 s), while
+    // closing thousands between rounds leaves work that lands in the next
+    // round's first turns.
+    let idle = bench.run(save_interval(), &[], [0, 0]).await.cores;
     let (rss, memory) = (service.rss_mib(), redis_memory(&mut conn).await?);
-    let (opened, used, _, wall) = bench
-        .meter
-        .around(bench.streams.open(&crowd[low..FIT_TYPISTS]))
-        .await;
+    let (opened, used, _, wall) = bench.meter.around(bench.streams.open(&crowd)).await;
     opened?;
-    let added = (FIT_TYPISTS - low) as f64;
-    let stream_open = [used[0] * wall / added, used[1] * wall / added];
-    let service_kib_per_stream = (service.rss_mib() - rss) * 1024.0 / added;
-    let redis_bytes_per_stream = (redis_memory(&mut conn).await? - memory) / added;
-    eprintln!("  {FIT_TYPISTS} streams idle; their typists saving; with lists; with uploads");
-    let mut idle = bench.run(cadence, &[], false, none).await;
-    idle.load.streams = FIT_TYPISTS as f64;
-    let name = format!("{FIT_TYPISTS} streams open, idle");
-    windows.push((name, Role::Fit(Term::Stream), idle));
-    let name = format!("{FIT_TYPISTS} typists, a stream each");
-    let m = bench.run(cadence, fit, true, none).await;
-    windows.push((name, Role::Fit(Term::Save), m));
-    let m = bench
-        .run(cadence, fit, true, [LISTS_PER_SECOND[0], 0])
-        .await;
-    windows.push(("… and draft lists".into(), Role::Fit(Term::List), m));
-    let name = format!("… and uploads of {} KiB", UPLOAD_BYTES >> 10);
-    let m = bench
-        .run(cadence, fit, true, [0, UPLOADS_PER_SECOND[0]])
-        .await;
-    windows.push((name, Role::Fit(Term::Upload), m));
+    let opened = high as f64;
+    let stream_open = [used[0] * wall / opened, used[1] * wall / opened];
+    let service_kib_per_stream = (service.rss_mib() - rss) * 1024.0 / opened;
+    let redis_bytes_per_stream = (redis_memory(&mut conn).await? - memory) / opened;
 
-    bench.streams.open(&crowd[FIT_TYPISTS..high]).await?;
-    eprintln!("  {high} typists with their streams; with lists and uploads; busy");
-    let name = format!("{high} typists, a stream each");
-    windows.push((
-        name,
-        Role::Check,
-        bench.run(cadence, &crowd, true, none).await,
-    ));
-    let mixed = [LISTS_PER_SECOND[1], UPLOADS_PER_SECOND[1]];
-    let name = format!("{high} typists, a stream each, lists and uploads");
-    windows.push((
-        name,
-        Role::Check,
-        bench.run(cadence, &crowd, true, mixed).await,
-    ));
-    let name = format!(
-        "{high} typists saving every {} ms, a stream each",
-        BUSY_INTERVAL.as_millis()
-    );
-    let m = bench.run(BUSY_INTERVAL, &crowd, true, none).await;
-    windows.push((name, Role::Check, m));
+    let mut windows: Vec<(String, Role, Measured)> = Vec::new();
+    for round in 1..=ROUNDS {
+        eprintln!("  round {round} of {ROUNDS}");
+        let turns = bench.round(&crowd).await;
+        if windows.is_empty() {
+            windows = turns;
+        } else {
+            for ((_, _, all), (_, _, turn)) in windows.iter_mut().zip(&turns) {
+                all.merge(turn);
+            }
+        }
+    }
+    let streams_idle = windows[0].2.cores;
+    let stream_idle = [0, 1].map(|k| (streams_idle[k] - idle[k]) / opened);
     Ok(Run {
         windows,
+        stream_idle,
         stream_open,
         create,
         redis_bytes_per_draft,
@@ -274,4 +244,76 @@ async fn measure(service: &Service, window: Duration) -> anyhow::Result<Run> {
         service_kib_per_stream,
         window,
     })
+}
+
+impl Bench<'_> {
+    /// One turn of every window, in order, every typist's stream open.
+    async fn round(&self, crowd: &[Arc<Typist>]) -> Vec<(String, Role, Measured)> {
+        let [low, high] = CHECK_TYPISTS;
+        let (fit, cadence, none) = (&crowd[..FIT_TYPISTS], save_interval(), [0, 0]);
+        let mut windows = vec![(
+            format!("{high} streams open, idle"),
+            Role::Idle,
+            self.run(cadence, &[], none).await,
+        )];
+        let name = "`GET /healthz` and the empty script as fast as answered".to_owned();
+        windows.push((name, Role::CallWork, self.calibrate(None).await));
+        for rate in CALIBRATION_RATES {
+            let name = format!("{rate} `GET /healthz` and {rate} empty scripts a second");
+            windows.push((name, Role::Calibration, self.calibrate(Some(rate)).await));
+        }
+        let busy = format!(
+            "{high} typists saving every {} ms",
+            BUSY_INTERVAL.as_millis()
+        );
+        let typing = [
+            (
+                format!("{low} typists saving"),
+                Role::Check,
+                cadence,
+                &crowd[..low],
+                none,
+            ),
+            (
+                format!("{FIT_TYPISTS} typists saving"),
+                Role::Fit(Term::Save),
+                cadence,
+                fit,
+                none,
+            ),
+            (
+                "… and draft lists".to_owned(),
+                Role::Fit(Term::List),
+                cadence,
+                fit,
+                [LISTS_PER_SECOND[0], 0],
+            ),
+            (
+                format!("… and uploads of {} KiB", UPLOAD_BYTES >> 10),
+                Role::Fit(Term::Upload),
+                cadence,
+                fit,
+                [0, UPLOADS_PER_SECOND[0]],
+            ),
+            (
+                format!("{high} typists saving"),
+                Role::Check,
+                cadence,
+                crowd,
+                none,
+            ),
+            (
+                format!("{high} typists saving, lists and uploads"),
+                Role::Check,
+                cadence,
+                crowd,
+                [LISTS_PER_SECOND[1], UPLOADS_PER_SECOND[1]],
+            ),
+            (busy, Role::Check, BUSY_INTERVAL, crowd, none),
+        ];
+        for (name, role, interval, typists, beside) in typing {
+            windows.push((name, role, self.run(interval, typists, beside).await));
+        }
+        windows
+    }
 }

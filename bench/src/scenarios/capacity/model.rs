@@ -21,18 +21,22 @@ pub(super) type Cores = [f64; 2];
 /// The CPU of one context switch (a sleep and a wake-up) of a process, in
 /// seconds, by the time between its switches (the gap): measured at a few
 /// gaps, linear in the gap's logarithm between them, level beyond them.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Default)]
 pub(super) struct Wake {
     /// (gap in seconds, cost), the shortest gap first.
-    pub(super) points: [(f64, f64); 3],
+    pub(super) points: Vec<(f64, f64)>,
 }
 
 impl Wake {
     /// The cost of a switch when the process switches `per_second` times a second.
     pub(super) fn cost(&self, per_second: f64) -> f64 {
         let gap = (1.0 / per_second.max(1e-9)).ln();
-        let points = self.points.map(|(gap, cost)| (gap.max(1e-9).ln(), cost));
-        let [(first_gap, first), .., (last_gap, last)] = points;
+        let points: Vec<_> = (self.points.iter())
+            .map(|&(gap, cost)| (gap.max(1e-9).ln(), cost))
+            .collect();
+        let [(first_gap, first), .., (last_gap, last)] = points[..] else {
+            return 0.0;
+        };
         if gap <= first_gap {
             return first;
         }
@@ -58,7 +62,6 @@ pub(super) struct Model {
     pub(super) wake: [Wake; 2],
     pub(super) ping: Cores,
     pub(super) save: Cores,
-    pub(super) stream: Cores,
     pub(super) list: Cores,
     pub(super) upload: Cores,
     /// A list's and an upload's CPU all told: their work and the switches
@@ -77,7 +80,6 @@ impl Model {
         [0, 1].map(|k| {
             self.idle[k]
                 + l.saves * self.save[k]
-                + l.streams * self.stream[k]
                 + l.lists * self.list[k]
                 + l.uploads * self.upload[k]
                 + l.pings * self.ping[k]
@@ -98,6 +100,30 @@ pub(super) struct Measured {
     /// Context switches a second, of the service's threads and of Redis's:
     /// how often they went to sleep and were woken (or preempted).
     pub(super) switches: [f64; 2],
+    /// Seconds measured.
+    pub(super) wall: f64,
+}
+
+impl Measured {
+    /// This window and `more` of the same load as one longer window: each
+    /// rate the mean of the two, by their time.
+    pub(super) fn merge(&mut self, more: &Self) {
+        let total = (self.wall + more.wall).max(1e-9);
+        let mean = |a: f64, b: f64| (a * self.wall + b * more.wall) / total;
+        let (a, b) = (self.load, more.load);
+        self.load = Load {
+            saves: mean(a.saves, b.saves),
+            streams: mean(a.streams, b.streams),
+            events: mean(a.events, b.events),
+            lists: mean(a.lists, b.lists),
+            uploads: mean(a.uploads, b.uploads),
+            pings: mean(a.pings, b.pings),
+        };
+        self.cores = [0, 1].map(|k| mean(self.cores[k], more.cores[k]));
+        self.switches = [0, 1].map(|k| mean(self.switches[k], more.switches[k]));
+        self.generator = mean(self.generator, more.generator);
+        self.wall = total;
+    }
 }
 
 /// What a window is for.
@@ -115,7 +141,6 @@ pub(super) enum Role {
 
 #[derive(Clone, Copy, PartialEq)]
 pub(super) enum Term {
-    Stream,
     Save,
     List,
     Upload,
@@ -140,17 +165,12 @@ pub(super) fn fit(windows: &[(String, Role, Measured)]) -> Model {
             _ => {}
         }
     }
-    if let [sleepy, hot, hotter] = calibration[..] {
-        for k in 0..2 {
-            model.wake[k] = calibrate(&model, k, [hotter, hot, sleepy]);
-        }
-    }
+    model.wake = [0, 1].map(|k| calibrate(&model, k, &calibration));
     let mut saves_switches = [0.0; 2];
     for (_, role, m) in windows {
         let Role::Fit(term) = role else { continue };
         let l = m.load;
         let (without, rate) = match term {
-            Term::Stream => (Load { streams: 0.0, ..l }, l.streams),
             Term::Save => (Load { saves: 0.0, ..l }, l.saves),
             Term::List => (Load { lists: 0.0, ..l }, l.lists),
             Term::Upload => (Load { uploads: 0.0, ..l }, l.uploads),
@@ -159,7 +179,6 @@ pub(super) fn fit(windows: &[(String, Role, Measured)]) -> Model {
         let cost = per(model.predict(&without, m.switches));
         let told = per(model.predict(&without, saves_switches));
         match term {
-            Term::Stream => model.stream = cost,
             Term::Save => (model.save, saves_switches) = (cost, m.switches),
             Term::List => (model.list, model.told[0]) = (cost, told),
             Term::Upload => (model.upload, model.told[1]) = (cost, told),
@@ -170,12 +189,13 @@ pub(super) fn fit(windows: &[(String, Role, Measured)]) -> Model {
 
 /// Process k's switch cost at each rate of calls of known work: what the
 /// window used beyond idle and the calls' work, per switch beyond idle's.
-fn calibrate(model: &Model, k: usize, windows: [&Measured; 3]) -> Wake {
-    Wake {
-        points: windows.map(|m| {
-            let beyond = m.cores[k] - model.idle[k] - m.load.pings * model.ping[k];
-            let switches = (m.switches[k] - model.idle_switches[k]).max(1e-9);
-            (1.0 / m.switches[k].max(1e-9), beyond / switches)
-        }),
-    }
+fn calibrate(model: &Model, k: usize, windows: &[&Measured]) -> Wake {
+    let point = |m: &&Measured| {
+        let beyond = m.cores[k] - model.idle[k] - m.load.pings * model.ping[k];
+        let switches = (m.switches[k] - model.idle_switches[k]).max(1e-9);
+        (1.0 / m.switches[k].max(1e-9), beyond / switches)
+    };
+    let mut points: Vec<_> = windows.iter().map(point).collect();
+    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    Wake { points }
 }

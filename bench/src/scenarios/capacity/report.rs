@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::model::{fit, Cores, Load, Model, Role};
 use super::{
-    Run, BUSY_INTERVAL, CALIBRATION_RATES, CHECK_TYPISTS, FIT_TYPISTS, SAVES_PER_MINUTE,
+    Run, BUSY_INTERVAL, CALIBRATION_RATES, CHECK_TYPISTS, FIT_TYPISTS, ROUNDS, SAVES_PER_MINUTE,
     UPLOAD_BYTES,
 };
 use crate::scenarios::CONNECTIONS;
@@ -18,14 +18,18 @@ pub(super) fn report(run: &Run) -> anyhow::Result<String> {
     writeln!(
         doc,
         "What sizes a deployment ([capacity.md](capacity.md)): the CPU that each operation costs the \
-         service and Redis, read from /proc (10 ms ticks) over windows of {} s, with the context switches \
-         of every thread of each process. Typists save at the page's cadence, {SAVES_PER_MINUTE} autosaves \
-         a typist-minute (measured by `e2e/tests/cadence.test.js`), open loop over {CONNECTIONS} keep-alive \
-         connections, their drafts a typical form, each typist's event stream open on a connection of its \
-         own, as the page holds it (each save comes back to it as a `saved` event: a save here is the save \
-         and its event); a draft list is the page's (`GET /api/v1/drafts?include=formData&limit=100`); an \
-         upload is the first file of a draft (which makes its course), {} KiB by tus, a creation and one \
-         PATCH.\n\n\
+         service and Redis, read from each thread's `schedstat` in /proc (the scheduler's count in \
+         nanoseconds, where `/proc/<pid>/stat` counts 10 ms ticks) over windows of {} s, with the context \
+         switches of every thread of each process. Each window is measured in {ROUNDS} turns of {} s: \
+         every window takes its turn in order, then the next round begins, so that whatever else the \
+         machine does meanwhile falls on the calibration, the fits and the checks alike. Typists save at \
+         the page's cadence, {SAVES_PER_MINUTE} autosaves a typist-minute (measured by \
+         `e2e/tests/cadence.test.js`), open loop over {CONNECTIONS} keep-alive connections, their drafts \
+         a typical form. The event streams of all {} typists are open throughout, each on a connection of \
+         its own as the page holds it (each save comes back to its stream as a `saved` event: a save here \
+         is the save and its event), so the idle window is the streams open and nothing sent; a draft \
+         list is the page's (`GET /api/v1/drafts?include=formData&limit=100`); an upload is the first \
+         file of a draft (which makes its course), {} KiB by tus, a creation and one PATCH.\n\n\
          The model is CPU = idle + Σ rate × work + (switches/s − idle's) × the cost of a switch, per \
          process. A request that finds a process asleep wakes it, and the wake-up costs more than the \
          request's work when the process is idle; a busy process serves several requests a wake-up. The \
@@ -39,11 +43,13 @@ pub(super) fn report(run: &Run) -> anyhow::Result<String> {
          logarithm, and level beyond them. The work terms are then fitted at one load, {FIT_TYPISTS} typists: \
          each fitting window adds one kind of operation, and its work is what the window measured less \
          what the model explains (with the window's own switches), per operation. The switches a second are \
-         an input: each window's measured ones. The other windows check the model: {} and {} typists with \
-         their streams, {} typists with lists and uploads beside them, and a busy process, the {} typists \
+         an input: each window's measured ones. The other windows check the model: {} and {} typists \
+         saving, {} typists with lists and uploads beside them, and a busy process, the {} typists \
          saving every {} ms. The service, Redis, Postgres (not measured: uploads write a course row and a \
          file row) and this generator (one thread) share the machine's two cores ({}).\n",
         run.window.as_secs(),
+        run.window.as_secs() / u64::from(ROUNDS),
+        CHECK_TYPISTS[1],
         UPLOAD_BYTES >> 10,
         CALIBRATION_RATES,
         CHECK_TYPISTS[0],
@@ -55,7 +61,7 @@ pub(super) fn report(run: &Run) -> anyhow::Result<String> {
     )?;
     doc.push_str("| term | service | Redis |\n|---|---|---|\n");
     let us = |c: Cores| format!("{:.1} µs | {:.1} µs", c[0] * 1e6, c[1] * 1e6);
-    let [w0, w1] = model.wake;
+    let [w0, w1] = &model.wake;
     let switch_cost = |i: usize| {
         let rate = CALIBRATION_RATES[CALIBRATION_RATES.len() - 1 - i];
         (
@@ -68,7 +74,7 @@ pub(super) fn report(run: &Run) -> anyhow::Result<String> {
             ),
         )
     };
-    let rows = [
+    let head = [
         ("idle CPU, a second".to_owned(), us(model.idle)),
         (
             "idle switches, a second".to_owned(),
@@ -81,16 +87,11 @@ pub(super) fn report(run: &Run) -> anyhow::Result<String> {
             "work: a `GET /healthz`, an empty script (as fast as answered)".to_owned(),
             us(model.ping),
         ),
-        switch_cost(0),
-        switch_cost(1),
-        switch_cost(2),
+    ];
+    let tail = [
         (
             "work: autosave and its `saved` event".to_owned(),
             us(model.save),
-        ),
-        (
-            "work: event stream open, a second".to_owned(),
-            us(model.stream),
         ),
         ("work: draft list".to_owned(), us(model.list)),
         (
@@ -103,6 +104,10 @@ pub(super) fn report(run: &Run) -> anyhow::Result<String> {
         ),
         ("upload, all told".to_owned(), us(model.told[1])),
         (
+            "event stream open, a second, all told (its heartbeats)".to_owned(),
+            us(run.stream_idle),
+        ),
+        (
             "event stream opened (connect, subscribe, hello), all told".to_owned(),
             us(run.stream_open),
         ),
@@ -111,7 +116,8 @@ pub(super) fn report(run: &Run) -> anyhow::Result<String> {
             us(run.create),
         ),
     ];
-    for (name, value) in rows {
+    let switch_costs = (0..CALIBRATION_RATES.len()).map(switch_cost);
+    for (name, value) in head.into_iter().chain(switch_costs).chain(tail) {
         writeln!(doc, "| {name} | {value} |")?;
     }
     writeln!(
@@ -123,7 +129,7 @@ pub(super) fn report(run: &Run) -> anyhow::Result<String> {
         CHECK_TYPISTS[1],
         run.redis_bytes_per_stream,
         run.service_kib_per_stream,
-        FIT_TYPISTS - CHECK_TYPISTS[0],
+        CHECK_TYPISTS[1],
     )?;
     windows_table(&mut doc, run, &model)?;
     Ok(doc)

@@ -218,6 +218,11 @@ impl Streams {
         .await
     }
 
+    /// How many streams are open.
+    pub(super) fn count(&self) -> usize {
+        self.open.len()
+    }
+
     pub(super) fn events(&self) -> u64 {
         self.events.load(Ordering::Relaxed)
     }
