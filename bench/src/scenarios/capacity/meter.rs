@@ -13,19 +13,12 @@ pub(super) struct Meter<'a> {
 }
 
 impl Meter<'_> {
+    /// The service's, Redis's and this generator's.
     fn pids(&self) -> [u32; 3] {
         [
             self.service.pid().unwrap_or(0),
             self.redis_pid,
             std::process::id(),
-        ]
-    }
-
-    /// Context switches so far, of the service's threads and of Redis's.
-    pub(super) fn switches(&self) -> [u64; 2] {
-        [
-            self.service.pid().map_or(0, switches_of),
-            switches_of(self.redis_pid),
         ]
     }
 
@@ -36,26 +29,29 @@ impl Meter<'_> {
         work: impl std::future::Future<Output = T>,
     ) -> (T, [f64; 3], [f64; 2], f64) {
         let start = Instant::now();
-        let (before, switched) = (self.pids().map(threads_cpu), self.switches());
+        let before = self.pids().map(threads);
         let out = work.await;
-        let (after, switches) = (self.pids().map(threads_cpu), self.switches());
+        let after = self.pids().map(threads);
         let wall = start.elapsed().as_secs_f64().max(1e-3);
-        let used = [0, 1, 2].map(|k| {
-            let ns: u64 = (after[k].iter())
-                .map(|(tid, ns)| ns.saturating_sub(before[k].get(tid).copied().unwrap_or(0)))
-                .sum();
-            ns as f64 / 1e9 / wall
-        });
-        let rate = [0, 1].map(|k| switches[k].saturating_sub(switched[k]) as f64 / wall);
-        (out, used, rate, wall)
+        let used = [0, 1, 2].map(|k| since(&before[k], &after[k]));
+        let cores = used.map(|u| u.ns as f64 / 1e9 / wall);
+        let switches = [0, 1].map(|k| used[k].switches as f64 / wall);
+        (out, cores, switches, wall)
     }
 }
 
-/// The CPU time so far of each thread of process `pid`, in nanoseconds,
-/// from the scheduler's own count (`schedstat`): `/proc/<pid>/stat` counts
-/// 10 ms ticks, more than a process near idle uses in a second. A thread that ends within a window takes its time in the window with it
-/// (the runtime's blocking threads, after 10 s idle).
-fn threads_cpu(pid: u32) -> HashMap<u32, u64> {
+/// What a thread has used so far.
+#[derive(Clone, Copy, Default)]
+struct Used {
+    /// CPU, from the scheduler's own count (`schedstat`): `/proc/<pid>/stat`
+    /// counts 10 ms ticks, more than a process near idle uses in a second.
+    ns: u64,
+    /// Voluntary and involuntary context switches.
+    switches: u64,
+}
+
+/// Each thread of process `pid`, by id.
+fn threads(pid: u32) -> HashMap<u32, Used> {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return HashMap::new();
     };
@@ -63,30 +59,31 @@ fn threads_cpu(pid: u32) -> HashMap<u32, u64> {
         .filter_map(Result::ok)
         .filter_map(|task| {
             let tid = task.file_name().to_str()?.parse().ok()?;
-            let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
-            Some((tid, stat.split_whitespace().next()?.parse().ok()?))
-        })
-        .collect()
-}
-
-/// Voluntary and involuntary context switches so far of every thread of
-/// process `pid`, from /proc.
-fn switches_of(pid: u32) -> u64 {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return 0;
-    };
-    tasks
-        .filter_map(Result::ok)
-        .filter_map(|task| std::fs::read_to_string(task.path().join("status")).ok())
-        .flat_map(|status| {
-            status
-                .lines()
+            let schedstat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+            let status = std::fs::read_to_string(task.path().join("status")).ok()?;
+            let switches = (status.lines())
                 .filter_map(|line| {
                     let (name, value) = line.split_once(':')?;
                     name.ends_with("ctxt_switches")
                         .then(|| value.trim().parse::<u64>().ok())?
                 })
-                .collect::<Vec<_>>()
+                .sum();
+            let ns = schedstat.split_whitespace().next()?.parse().ok()?;
+            Some((tid, Used { ns, switches }))
         })
-        .sum()
+        .collect()
+}
+
+/// What the threads used between two readings, thread by thread: a thread
+/// that ended between them takes its use in the window with it (the
+/// runtime's blocking threads end after 10 s idle), and one that began
+/// counts from nothing.
+fn since(before: &HashMap<u32, Used>, after: &HashMap<u32, Used>) -> Used {
+    after.iter().fold(Used::default(), |sum, (tid, now)| {
+        let then = before.get(tid).copied().unwrap_or_default();
+        Used {
+            ns: sum.ns + now.ns.saturating_sub(then.ns),
+            switches: sum.switches + now.switches.saturating_sub(then.switches),
+        }
+    })
 }
